@@ -1,0 +1,109 @@
+//! Locating metadata inside media containers, from bytes, with bounded reads.
+//!
+//! Each container module only *locates* metadata blocks (XMP packets, EXIF, IPTC-IIM) and
+//! decodes the few small EXIF/IIM values consentry needs. Parsing XMP is `crate::xmp`'s job.
+//! Every length read from a file is checked against the file size and a limit before use.
+
+pub mod detect;
+pub mod exif;
+pub mod gif;
+pub mod iptc;
+pub mod isobmff;
+pub mod jpeg;
+pub mod png;
+pub mod psd;
+pub mod raf;
+pub mod source;
+pub mod tiff;
+pub mod webp;
+
+pub use detect::{detect, Format, MediaKind};
+pub use source::{FileSource, ReadAt};
+
+/// Largest XMP packet (or assembled extended XMP) accepted. Real packets are kilobytes; Photoshop
+/// history and thumbnails reach a few MB. Larger claims are hostile or broken.
+pub const MAX_XMP: u64 = 32 << 20;
+/// Largest EXIF / IPTC / Photoshop resource block read into memory.
+pub const MAX_BLOCK: u64 = 8 << 20;
+/// Largest ISOBMFF `meta` box read whole (HEIF item tables).
+pub const MAX_META_BOX: u64 = 16 << 20;
+/// Most boxes / chunks / segments / IFD entries walked in one file before giving up.
+pub const MAX_ITEMS: usize = 100_000;
+
+/// Metadata located in one media file (not sidecars).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Metadata {
+    /// XMP packets in file order (raw bytes, UTF-8 or UTF-16 as written).
+    pub xmp: Vec<Vec<u8>>,
+    /// JPEG extended XMP, assembled per GUID (32 hex digits), in order of first appearance.
+    pub extended_xmp: Vec<(String, Vec<u8>)>,
+    /// EXIF fields consentry reads.
+    pub exif: ExifFields,
+    /// IPTC-IIM 2:25 Keywords, decoded (UTF-8 when 1:90 says so, else Latin-1).
+    pub iptc_keywords: Vec<String>,
+    /// QuickTime/MP4 `mvhd` creation time, seconds since 1904-01-01T00:00:00Z (0 = unset).
+    pub quicktime_created: Option<u64>,
+}
+
+/// EXIF values consentry reads.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ExifFields {
+    /// IFD0 0x9C9E XPKeywords, decoded from UTF-16LE (trailing NULs removed), not split.
+    pub xp_keywords: Option<String>,
+    /// Exif IFD 0x9003 DateTimeOriginal as written, e.g. `2024:03:01 10:22:33`.
+    pub date_time_original: Option<String>,
+    /// Exif IFD 0x9011 OffsetTimeOriginal as written, e.g. `+01:00`.
+    pub offset_time_original: Option<String>,
+}
+
+impl ExifFields {
+    /// Fill fields that are still empty from `other` (first source wins).
+    pub fn merge_missing(&mut self, other: ExifFields) {
+        if self.xp_keywords.is_none() {
+            self.xp_keywords = other.xp_keywords;
+        }
+        if self.date_time_original.is_none() {
+            self.date_time_original = other.date_time_original;
+            if self.offset_time_original.is_none() {
+                self.offset_time_original = other.offset_time_original;
+            }
+        }
+    }
+}
+
+/// Why a container could not be read. Offsets are byte offsets from the start of the file.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("read error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("truncated: {what} at byte {offset} needs {needed} bytes, but the file has {len}")]
+    Truncated { what: &'static str, offset: u64, needed: u64, len: u64 },
+    #[error("malformed {what} at byte {offset}: {detail}")]
+    Malformed { what: &'static str, offset: u64, detail: String },
+    #[error("{what} at byte {offset} is {size} bytes, more than the limit of {limit}")]
+    TooLarge { what: &'static str, offset: u64, size: u64, limit: u64 },
+    #[error("not a recognised {expected} file (starts with {magic})")]
+    Unrecognised { expected: &'static str, magic: String },
+}
+
+impl MediaError {
+    pub fn malformed(what: &'static str, offset: u64, detail: impl Into<String>) -> Self {
+        MediaError::Malformed { what, offset, detail: detail.into() }
+    }
+}
+
+/// Locate the metadata of a file whose format was detected from its first bytes.
+/// Formats without embedded metadata consentry can read (some RAW kinds) return empty metadata.
+pub fn read_metadata(src: &dyn ReadAt, format: Format) -> Result<Metadata, MediaError> {
+    match format {
+        Format::Jpeg => jpeg::read(src),
+        Format::Tiff | Format::Dng | Format::TiffRaw => tiff::read(src),
+        Format::Png => png::read(src),
+        Format::WebP => webp::read(src),
+        Format::Gif => gif::read(src),
+        Format::Psd => psd::read(src),
+        Format::Heif | Format::Avif | Format::Mp4 | Format::Mov | Format::Cr3 => isobmff::read(src),
+        Format::Raf => raf::read(src),
+        Format::RawSidecarOnly => Ok(Metadata::default()),
+    }
+}

@@ -1,0 +1,122 @@
+//! Bounded random access to a file: one read of the head, then positioned reads where needed.
+use std::borrow::Cow;
+use std::fs::File;
+use std::io;
+
+use super::MediaError;
+
+/// Random access to the bytes of one file. Implemented for in-memory slices (tests, fuzzing,
+/// embedded blocks) and for files ([`FileSource`]).
+pub trait ReadAt: Sync {
+    /// Total length in bytes.
+    fn len(&self) -> u64;
+    /// Read exactly `len` bytes at `offset`. Callers check bounds first with [`ReadAt::slice`].
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>>;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checked read: `what` names the structure for the error message. Fails with
+    /// [`MediaError::Truncated`] when the range passes the end of the file and with
+    /// [`MediaError::TooLarge`] when `len > limit`.
+    fn slice(&self, what: &'static str, offset: u64, len: u64, limit: u64) -> Result<Cow<'_, [u8]>, MediaError> {
+        if len > limit {
+            return Err(MediaError::TooLarge { what, offset, size: len, limit });
+        }
+        let end = offset.checked_add(len).ok_or_else(|| MediaError::malformed(what, offset, "length overflows"))?;
+        if end > self.len() {
+            return Err(MediaError::Truncated { what, offset, needed: len, len: self.len() });
+        }
+        Ok(self.read_exact_at(offset, len as usize)?)
+    }
+}
+
+impl ReadAt for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>> {
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let end = start.checked_add(len).ok_or(io::ErrorKind::UnexpectedEof)?;
+        self.get(start..end).map(Cow::Borrowed).ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>> {
+        self.as_slice().read_exact_at(offset, len)
+    }
+}
+
+/// Bytes read from the start of every file in one call; most files' metadata lies within.
+pub const HEAD_LEN: usize = 64 * 1024;
+
+/// A file opened for scanning: its length, its first [`HEAD_LEN`] bytes, positioned reads beyond.
+pub struct FileSource {
+    file: File,
+    len: u64,
+    head: Vec<u8>,
+}
+
+impl FileSource {
+    pub fn open(file: File) -> io::Result<Self> {
+        let len = file.metadata()?.len();
+        let want = (len.min(HEAD_LEN as u64)) as usize;
+        let mut head = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            match pread(&file, &mut head[filled..], filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        head.truncate(filled);
+        // A file that shrank since stat: trust what we could read.
+        let len = if filled < want { filled as u64 } else { len };
+        Ok(FileSource { file, len, head })
+    }
+
+    /// The first bytes of the file (up to [`HEAD_LEN`]).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+}
+
+impl ReadAt for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>> {
+        let end = offset.checked_add(len as u64).ok_or(io::ErrorKind::UnexpectedEof)?;
+        if end <= self.head.len() as u64 {
+            return Ok(Cow::Borrowed(&self.head[offset as usize..end as usize]));
+        }
+        let mut buf = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            match pread(&self.file, &mut buf[filled..], offset + filled as u64) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Cow::Owned(buf))
+    }
+}
+
+#[cfg(unix)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
