@@ -1,2 +1,13 @@
 //! consentry: reads who is depicted in photos and videos and checks their consent.
+//!
+//! Layers, inner to outer: [`xmp`] parses XMP packets and [`people`] finds depicted persons in
+//! them (both pure); [`media`] locates metadata inside containers with bounded reads; [`walk`]
+//! pairs media files with sidecars; [`scan`] runs the parallel pipeline; [`output`] renders
+//! records; [`cli`] holds the command line.
+pub mod cli;
 pub mod media;
+pub mod output;
+pub mod people;
+pub mod scan;
+pub mod walk;
+pub mod xmp;

@@ -1,0 +1,394 @@
+//! Who is depicted: person names and unnamed faces from every person source of SPEC.md 2.3.
+//! Pure: works on parsed XMP properties and decoded keyword strings.
+
+use std::collections::BTreeSet;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::xmp::{self, Prop, Value};
+
+pub const NS_IPTC_EXT: &str = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
+pub const NS_MWG_RS: &str = "http://www.metadataworkinggroup.com/schemas/regions/";
+pub const NS_MP: &str = "http://ns.microsoft.com/photo/1.2/";
+pub const NS_MPRI: &str = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#";
+pub const NS_MPREG: &str = "http://ns.microsoft.com/photo/1.2/t/Region#";
+pub const NS_DIGIKAM: &str = "http://www.digikam.org/ns/1.0/";
+pub const NS_LR: &str = "http://ns.adobe.com/lightroom/1.0/";
+pub const NS_PHOTOSHOP: &str = "http://ns.adobe.com/photoshop/1.0/";
+pub const NS_XMP: &str = "http://ns.adobe.com/xap/1.0/";
+pub const NS_XMP_NOTE: &str = "http://ns.adobe.com/xmp/note/";
+pub const NS_EXIF: &str = "http://ns.adobe.com/exif/1.0/";
+pub const NS_CONSENTRY: &str = "http://ns.consentry.org/xmp/1.0/";
+
+/// Namespaces whose top-level properties consentry reads; everything else in a packet is skipped.
+pub fn is_wanted_namespace(ns: &str) -> bool {
+    matches!(
+        ns,
+        NS_IPTC_EXT
+            | NS_MWG_RS
+            | NS_MP
+            | NS_DIGIKAM
+            | NS_LR
+            | NS_PHOTOSHOP
+            | NS_XMP
+            | NS_XMP_NOTE
+            | NS_EXIF
+            | NS_CONSENTRY
+    )
+}
+
+/// Microsoft Photo's marker for a face region nobody has named.
+const MP_UNNAMED: &str = "ffffffffffffffff";
+
+/// Where a person (or unnamed face) was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PersonSource {
+    IptcPersonInImage,
+    IptcPersonDetails,
+    IptcImageRegion,
+    MwgRegions,
+    MpRegions,
+    DigikamTags,
+    LrHierarchicalSubject,
+    XpKeywords,
+    IimKeywords,
+}
+
+impl PersonSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonSource::IptcPersonInImage => "iptc-person-in-image",
+            PersonSource::IptcPersonDetails => "iptc-person-details",
+            PersonSource::IptcImageRegion => "iptc-image-region",
+            PersonSource::MwgRegions => "mwg-regions",
+            PersonSource::MpRegions => "mp-regions",
+            PersonSource::DigikamTags => "digikam-tags",
+            PersonSource::LrHierarchicalSubject => "lr-hierarchical-subject",
+            PersonSource::XpKeywords => "exif-xp-keywords",
+            PersonSource::IimKeywords => "iptc-iim-keywords",
+        }
+    }
+}
+
+/// Top-level names of keyword hierarchies that hold persons (compared case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeopleRoots(Vec<String>);
+
+impl Default for PeopleRoots {
+    fn default() -> Self {
+        PeopleRoots::new(["People", "Persons", "Personen"])
+    }
+}
+
+impl PeopleRoots {
+    pub fn new<S: AsRef<str>>(roots: impl IntoIterator<Item = S>) -> Self {
+        PeopleRoots(
+            roots.into_iter().map(|r| normalize_name(r.as_ref()).to_lowercase()).filter(|r| !r.is_empty()).collect(),
+        )
+    }
+
+    fn matches(&self, segment: &str) -> bool {
+        let seg = normalize_name(segment).to_lowercase();
+        self.0.iter().any(|r| *r == seg)
+    }
+}
+
+/// NFC, trimmed, inner whitespace collapsed to one space.
+pub fn normalize_name(raw: &str) -> String {
+    let nfc: String = raw.nfc().collect();
+    nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Persons and unnamed faces found for one file, accumulated over its sources.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Depicted {
+    pub persons: BTreeSet<String>,
+    /// Unnamed face regions. Several sources (MWG and Microsoft regions, embedded XMP and a
+    /// sidecar) usually describe the same faces, so this is the largest count of any one source
+    /// in one document, not their sum.
+    pub unnamed_faces: u32,
+    /// Sources that contributed, with the sidecar's file name they were found in (`None`:
+    /// embedded in the media file).
+    pub sources: BTreeSet<(Option<String>, PersonSource)>,
+}
+
+impl Depicted {
+    fn add(&mut self, origin: &str, source: PersonSource, raw_name: &str) -> bool {
+        let name = normalize_name(raw_name);
+        if name.is_empty() {
+            return false;
+        }
+        self.persons.insert(name);
+        self.note(origin, source);
+        true
+    }
+
+    fn note(&mut self, origin: &str, source: PersonSource) {
+        let origin = (origin != EMBEDDED).then_some(origin);
+        if !self.sources.iter().any(|(o, s)| o.as_deref() == origin && *s == source) {
+            self.sources.insert((origin.map(str::to_string), source));
+        }
+    }
+
+    fn unnamed(&mut self, origin: &str, source: PersonSource, count: u32) {
+        if count > 0 {
+            self.unnamed_faces = self.unnamed_faces.max(count);
+            self.note(origin, source);
+        }
+    }
+
+    /// Source labels for reports: `mwg-regions` for embedded metadata, `sidecar:NAME:mwg-regions`.
+    pub fn source_labels(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .map(|(origin, s)| match origin {
+                None => s.as_str().to_string(),
+                Some(sidecar) => format!("sidecar:{sidecar}:{}", s.as_str()),
+            })
+            .collect()
+    }
+}
+
+/// Origin label of metadata embedded in the media file itself.
+pub const EMBEDDED: &str = "embedded";
+
+/// Collect persons from the properties of one XMP packet.
+pub fn from_xmp(props: &[Prop], roots: &PeopleRoots, origin: &str, out: &mut Depicted) {
+    for v in xmp::find_all(props, NS_IPTC_EXT, "PersonInImage") {
+        for item in v.items() {
+            if let Some(name) = item.as_text() {
+                out.add(origin, PersonSource::IptcPersonInImage, name);
+            }
+        }
+    }
+    for v in xmp::find_all(props, NS_IPTC_EXT, "PersonInImageWDetails") {
+        person_details(v, origin, PersonSource::IptcPersonDetails, out);
+    }
+    for v in xmp::find_all(props, NS_IPTC_EXT, "ImageRegion") {
+        for region in v.items() {
+            if let Some(p) = region.field(NS_IPTC_EXT, "PersonInImage") {
+                for item in p.items() {
+                    if let Some(name) = item.as_text() {
+                        out.add(origin, PersonSource::IptcImageRegion, name);
+                    }
+                }
+            }
+            if let Some(d) = region.field(NS_IPTC_EXT, "PersonInImageWDetails") {
+                person_details(d, origin, PersonSource::IptcImageRegion, out);
+            }
+        }
+    }
+    for v in xmp::find_all(props, NS_MWG_RS, "Regions") {
+        let mut unnamed = 0;
+        for list in v.field(NS_MWG_RS, "RegionList").into_iter() {
+            for region in list.items() {
+                let is_face = region
+                    .field(NS_MWG_RS, "Type")
+                    .and_then(Value::as_text)
+                    .map(|t| t.trim().eq_ignore_ascii_case("face"));
+                let name = region.field(NS_MWG_RS, "Name").and_then(Value::as_text).unwrap_or("");
+                // A named region without a type is taken as a person: missing one is worse.
+                match is_face {
+                    Some(true) | None if out.add(origin, PersonSource::MwgRegions, name) => {}
+                    Some(true) => unnamed += 1,
+                    _ => {}
+                }
+            }
+        }
+        out.unnamed(origin, PersonSource::MwgRegions, unnamed);
+    }
+    for v in xmp::find_all(props, NS_MP, "RegionInfo") {
+        let mut unnamed = 0;
+        for list in v.field(NS_MPRI, "Regions").into_iter() {
+            for region in list.items() {
+                let name = region.field(NS_MPREG, "PersonDisplayName").and_then(Value::as_text).unwrap_or("");
+                if name.trim().eq_ignore_ascii_case(MP_UNNAMED) || !out.add(origin, PersonSource::MpRegions, name) {
+                    unnamed += 1;
+                }
+            }
+        }
+        out.unnamed(origin, PersonSource::MpRegions, unnamed);
+    }
+    for v in xmp::find_all(props, NS_DIGIKAM, "TagsList") {
+        let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
+        from_keyword_paths(&items, &['/'], roots, origin, PersonSource::DigikamTags, out);
+    }
+    for v in xmp::find_all(props, NS_LR, "hierarchicalSubject") {
+        let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
+        from_keyword_paths(&items, &['|'], roots, origin, PersonSource::LrHierarchicalSubject, out);
+    }
+}
+
+fn person_details(v: &Value, origin: &str, source: PersonSource, out: &mut Depicted) {
+    for person in v.items() {
+        if let Some(name) = person.field(NS_IPTC_EXT, "PersonName").and_then(Value::lang_alt_default) {
+            out.add(origin, source, name);
+        }
+    }
+}
+
+/// Persons from hierarchical keywords: items whose first segment is a people root; the leaf is
+/// the name. A path that is only the parent of another path in the list (`People|Family` beside
+/// `People|Family|Anna`) is a category, not a person.
+pub fn from_keyword_paths(
+    items: &[&str],
+    separators: &[char],
+    roots: &PeopleRoots,
+    origin: &str,
+    source: PersonSource,
+    out: &mut Depicted,
+) {
+    let paths: Vec<Vec<&str>> =
+        items.iter().map(|i| i.split(separators).map(str::trim).filter(|s| !s.is_empty()).collect()).collect();
+    for (i, path) in paths.iter().enumerate() {
+        if path.len() < 2 || !roots.matches(path[0]) {
+            continue;
+        }
+        let is_parent = paths.iter().enumerate().any(|(j, other)| {
+            j != i
+                && other.len() > path.len()
+                && other
+                    .iter()
+                    .zip(path)
+                    .all(|(a, b)| normalize_name(a).to_lowercase() == normalize_name(b).to_lowercase())
+        });
+        if !is_parent {
+            out.add(origin, source, path[path.len() - 1]);
+        }
+    }
+}
+
+/// Persons from flat keyword lists that may hold hierarchical items (`People/Name`,
+/// `People|Name`): EXIF XPKeywords (`;`-separated) and IPTC-IIM keywords.
+pub fn from_flat_keywords(items: &[&str], roots: &PeopleRoots, source: PersonSource, out: &mut Depicted) {
+    from_keyword_paths(items, &['/', '|'], roots, EMBEDDED, source, out);
+}
+
+/// Split EXIF XPKeywords into items.
+pub fn split_xp_keywords(raw: &str) -> Vec<&str> {
+    raw.split(';').map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depicted(body: &str) -> Depicted {
+        let packet = format!(
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">{body}</rdf:RDF></x:xmpmeta>"#
+        );
+        let props = xmp::parse(packet.as_bytes(), &is_wanted_namespace).unwrap();
+        let mut d = Depicted::default();
+        from_xmp(&props, &PeopleRoots::default(), EMBEDDED, &mut d);
+        d
+    }
+
+    fn names(d: &Depicted) -> Vec<&str> {
+        d.persons.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn normalisation_is_nfc_trimmed_and_collapsed() {
+        assert_eq!(normalize_name("  Jo\u{0308}rg \t  Mu\u{0308}ller \n"), "J\u{f6}rg M\u{fc}ller");
+        assert_eq!(normalize_name("   "), "");
+    }
+
+    #[test]
+    fn person_in_image_bag_any_prefix() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:foo="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><foo:PersonInImage><rdf:Bag><rdf:li>Anna Schmidt</rdf:li><rdf:li> Ben  Meyer </rdf:li></rdf:Bag></foo:PersonInImage></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Anna Schmidt", "Ben Meyer"]);
+        assert_eq!(d.source_labels(), ["iptc-person-in-image"]);
+    }
+
+    #[test]
+    fn person_details_lang_alt_prefers_x_default() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImageWDetails><rdf:Bag><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:PersonName><rdf:Alt><rdf:li xml:lang="de">Anna S.</rdf:li><rdf:li xml:lang="x-default">Anna Schmidt</rdf:li></rdf:Alt></Iptc4xmpExt:PersonName></rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImageWDetails></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Anna Schmidt"]);
+    }
+
+    #[test]
+    fn image_region_persons() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:I="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><I:ImageRegion><rdf:Bag><rdf:li><rdf:Description><I:PersonInImage><rdf:Bag><rdf:li>Carla</rdf:li></rdf:Bag></I:PersonInImage></rdf:Description></rdf:li></rdf:Bag></I:ImageRegion></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Carla"]);
+        assert_eq!(d.source_labels(), ["iptc-image-region"]);
+    }
+
+    #[test]
+    fn mwg_regions_named_unnamed_and_non_face() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"><mwg-rs:Regions rdf:parseType="Resource"><mwg-rs:RegionList><rdf:Seq>
+              <rdf:li mwg-rs:Type="Face" mwg-rs:Name="Dora"/>
+              <rdf:li><rdf:Description mwg-rs:Type="Face"/></rdf:li>
+              <rdf:li rdf:parseType="Resource"><mwg-rs:Type>Face</mwg-rs:Type></rdf:li>
+              <rdf:li mwg-rs:Type="Pet" mwg-rs:Name="Rex"/>
+              <rdf:li mwg-rs:Name="Emil"/>
+            </rdf:Seq></mwg-rs:RegionList></mwg-rs:Regions></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Dora", "Emil"]);
+        assert_eq!(d.unnamed_faces, 2);
+    }
+
+    #[test]
+    fn mp_regions_unnamed_marker() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:MP="http://ns.microsoft.com/photo/1.2/" xmlns:MPRI="http://ns.microsoft.com/photo/1.2/t/RegionInfo#" xmlns:MPReg="http://ns.microsoft.com/photo/1.2/t/Region#"><MP:RegionInfo rdf:parseType="Resource"><MPRI:Regions><rdf:Bag>
+              <rdf:li MPReg:PersonDisplayName="Fritz" MPReg:Rectangle="0.1, 0.1, 0.2, 0.2"/>
+              <rdf:li MPReg:PersonDisplayName="ffffffffffffffff"/>
+            </rdf:Bag></MPRI:Regions></MP:RegionInfo></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Fritz"]);
+        assert_eq!(d.unnamed_faces, 1);
+    }
+
+    #[test]
+    fn unnamed_faces_are_max_not_sum_across_schemas() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" xmlns:MP="http://ns.microsoft.com/photo/1.2/" xmlns:MPRI="http://ns.microsoft.com/photo/1.2/t/RegionInfo#" xmlns:MPReg="http://ns.microsoft.com/photo/1.2/t/Region#">
+            <mwg-rs:Regions rdf:parseType="Resource"><mwg-rs:RegionList><rdf:Bag><rdf:li mwg-rs:Type="Face"/><rdf:li mwg-rs:Type="Face"/></rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions>
+            <MP:RegionInfo rdf:parseType="Resource"><MPRI:Regions><rdf:Bag><rdf:li MPReg:Rectangle="0,0,1,1"/><rdf:li MPReg:Rectangle="0,0,1,1"/></rdf:Bag></MPRI:Regions></MP:RegionInfo></rdf:Description>"#,
+        );
+        assert_eq!(d.unnamed_faces, 2);
+    }
+
+    #[test]
+    fn keyword_hierarchies_under_people_roots_only() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:digiKam="http://www.digikam.org/ns/1.0/" xmlns:lr="http://ns.adobe.com/lightroom/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <digiKam:TagsList><rdf:Seq><rdf:li>People/Gina</rdf:li><rdf:li>Places/Berlin</rdf:li><rdf:li>personen/Familie</rdf:li><rdf:li>Personen/Familie/Hans</rdf:li><rdf:li>People</rdf:li></rdf:Seq></digiKam:TagsList>
+            <lr:hierarchicalSubject><rdf:Bag><rdf:li>PERSONS|Ida</rdf:li><rdf:li>Events|People|Not A Person</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+            <dc:subject><rdf:Bag><rdf:li>Jan</rdf:li></rdf:Bag></dc:subject></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Gina", "Hans", "Ida"]);
+        assert_eq!(d.source_labels(), ["digikam-tags", "lr-hierarchical-subject"]);
+    }
+
+    #[test]
+    fn flat_keywords_both_separators() {
+        let mut d = Depicted::default();
+        let roots = PeopleRoots::new(["Leute"]);
+        from_flat_keywords(
+            &split_xp_keywords("Leute/Karl; Urlaub ;Leute|Lena"),
+            &roots,
+            PersonSource::XpKeywords,
+            &mut d,
+        );
+        from_flat_keywords(&["People/Not Root Here"], &roots, PersonSource::IimKeywords, &mut d);
+        assert_eq!(names(&d), ["Karl", "Lena"]);
+        assert_eq!(d.source_labels(), ["exif-xp-keywords"]);
+    }
+
+    #[test]
+    fn sidecar_sources_are_labelled() {
+        let mut d = Depicted::default();
+        d.add("IMG_1.xmp", PersonSource::MwgRegions, "X");
+        d.add(EMBEDDED, PersonSource::MwgRegions, "X");
+        assert_eq!(d.source_labels(), ["mwg-regions", "sidecar:IMG_1.xmp:mwg-regions"]);
+        assert_eq!(names(&d), ["X"]);
+    }
+}

@@ -1,0 +1,356 @@
+//! The scan pipeline: walk, read every media file and its sidecars in parallel, report in order.
+
+use std::fs::File;
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use crate::media::{self, detect, FileSource, Format, MediaKind, Metadata};
+use crate::people::{self, Depicted, PeopleRoots, PersonSource, EMBEDDED};
+use crate::walk::{self, io_message, Job, WalkOptions};
+use crate::xmp::{self, Prop};
+
+/// What a scan needs to know besides the paths.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub roots: PeopleRoots,
+    pub follow_links: bool,
+    /// Worker threads (`None`: one per core).
+    pub threads: Option<usize>,
+    /// Files per parallel batch; results are emitted in walk order batch by batch.
+    pub batch: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { roots: PeopleRoots::default(), follow_links: true, threads: None, batch: 512 }
+    }
+}
+
+/// What a scan record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// A media file (its kind from its content, else guessed from its name).
+    Media(MediaKind),
+    /// A sidecar without a media file.
+    OrphanSidecar,
+    /// A path that could not be walked.
+    Unwalkable,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Media(k) => k.as_str(),
+            Subject::OrphanSidecar => "orphan-sidecar",
+            Subject::Unwalkable => "unreadable",
+        }
+    }
+}
+
+/// Everything read from one media file and its sidecars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub subject: Subject,
+    pub format: Option<Format>,
+    pub depicted: Depicted,
+    pub sidecars: Vec<PathBuf>,
+    /// Capture date, ISO 8601 (`2024-03-01T10:22:33`, with offset or `Z` where known).
+    pub taken: Option<String>,
+    /// Problems reading this file; any problem makes the record an error record.
+    pub errors: Vec<String>,
+}
+
+impl FileRecord {
+    fn new(path: PathBuf, subject: Subject) -> Self {
+        FileRecord {
+            path,
+            subject,
+            format: None,
+            depicted: Depicted::default(),
+            sidecars: Vec::new(),
+            taken: None,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn error(&self) -> Option<String> {
+        (!self.errors.is_empty()).then(|| self.errors.join("; "))
+    }
+
+    pub fn is_media(&self) -> bool {
+        matches!(self.subject, Subject::Media(_))
+    }
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScanSummary {
+    pub media_files: u64,
+    pub with_persons: u64,
+    pub with_unnamed_faces: u64,
+    pub errors: u64,
+    pub orphan_sidecars: u64,
+    pub skipped: u64,
+}
+
+impl ScanSummary {
+    fn count(&mut self, r: &FileRecord) {
+        match r.subject {
+            Subject::Media(_) => self.media_files += 1,
+            Subject::OrphanSidecar => self.orphan_sidecars += 1,
+            Subject::Unwalkable => {}
+        }
+        if !r.depicted.persons.is_empty() {
+            self.with_persons += 1;
+        }
+        if r.depicted.unnamed_faces > 0 {
+            self.with_unnamed_faces += 1;
+        }
+        if !r.errors.is_empty() {
+            self.errors += 1;
+        }
+    }
+}
+
+/// Scan `paths`, calling `sink` with each record in walk order (files sorted by name per
+/// directory). The walk runs on its own thread, reading on a pool of `opts.threads` threads,
+/// `sink` on the calling thread. `sink` returning an error (a closed pipe, a full disk) stops
+/// the scan.
+pub fn scan<E: From<std::io::Error>>(
+    paths: &[PathBuf],
+    opts: &ScanOptions,
+    mut sink: impl FnMut(&FileRecord) -> Result<(), E>,
+) -> Result<ScanSummary, E> {
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = opts.threads {
+        pool = pool.num_threads(n);
+    }
+    let pool = pool.build().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (tx, rx) = crossbeam_channel::bounded::<Job>(opts.batch * 4);
+    let stop = &AtomicBool::new(false);
+    let walk_opts = WalkOptions { follow_links: opts.follow_links };
+    std::thread::scope(|s| {
+        let walker =
+            s.spawn(move || walk::walk(paths, walk_opts, |job| !stop.load(Ordering::Relaxed) && tx.send(job).is_ok()));
+        let mut summary = ScanSummary::default();
+        let result = (|| {
+            let mut batch = Vec::with_capacity(opts.batch);
+            loop {
+                batch.clear();
+                // Block for the first job, then take what is ready up to the batch size.
+                match rx.recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => return Ok(()),
+                }
+                while batch.len() < opts.batch {
+                    match rx.recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let records: Vec<FileRecord> =
+                    pool.install(|| batch.par_iter().map(|job| process(job, &opts.roots)).collect());
+                for r in &records {
+                    summary.count(r);
+                    sink(r)?;
+                }
+            }
+        })();
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+            drop(rx);
+        }
+        summary.skipped = walker.join().unwrap_or(0);
+        result.map(|()| summary)
+    })
+}
+
+/// Read one job into a record. Never panics outward: a panic in a parser becomes an error.
+pub fn process(job: &Job, roots: &PeopleRoots) -> FileRecord {
+    match job {
+        Job::Media { path, sidecars } => catch_unwind(AssertUnwindSafe(|| scan_media(path, sidecars, roots)))
+            .unwrap_or_else(|panic| {
+                let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
+                r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
+                r
+            }),
+        Job::Orphan { path } => FileRecord::new(path.clone(), Subject::OrphanSidecar),
+        Job::Error { path, message } => {
+            let mut r = FileRecord::new(path.clone(), Subject::Unwalkable);
+            r.errors.push(message.clone());
+            r
+        }
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()
+}
+
+/// Media kind guessed from the file name, for records of files whose content could not be read.
+fn kind_from_name(path: &Path) -> MediaKind {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "mp4" | "m4v" | "mov" | "qt" | "3gp" | "3g2" => MediaKind::Video,
+        "jpg" | "jpeg" | "jpe" | "jfif" | "tif" | "tiff" | "png" | "webp" | "heic" | "heif" | "hif" | "avif"
+        | "gif" | "psd" | "psb" => MediaKind::Image,
+        _ => MediaKind::Raw,
+    }
+}
+
+fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRecord {
+    let mut rec = FileRecord::new(path.to_path_buf(), Subject::Media(kind_from_name(path)));
+    if path.to_str().is_none() {
+        rec.errors.push("file name is not valid UTF-8 (shown with replacement characters)".to_string());
+    }
+    let mut dates = Dates::default();
+    match read_embedded(path) {
+        Ok((format, meta)) => {
+            rec.format = Some(format);
+            rec.subject = Subject::Media(format.kind());
+            dates.exif = exif_date(&meta);
+            dates.quicktime = meta.quicktime_created.and_then(quicktime_date);
+            embedded_persons(&meta, roots, &mut rec, &mut dates);
+        }
+        Err(e) => rec.errors.push(e),
+    }
+    for sidecar in sidecars {
+        rec.sidecars.push(sidecar.clone());
+        let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match read_sidecar(sidecar) {
+            Ok(props) => {
+                people::from_xmp(&props, roots, &name, &mut rec.depicted);
+                dates.from_xmp(&props);
+            }
+            Err(e) => rec.errors.push(format!("sidecar {name}: {e}")),
+        }
+    }
+    rec.taken = dates.best();
+    rec
+}
+
+/// Open, identify and locate the metadata of a media file.
+fn read_embedded(path: &Path) -> Result<(Format, Metadata), String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    let src = FileSource::open(file).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    if src.head().is_empty() {
+        return Err("empty file".to_string());
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let format = detect(src.head(), &ext).ok_or_else(|| {
+        let magic: Vec<String> = src.head().iter().take(8).map(|b| format!("{b:02X}")).collect();
+        format!("not a recognised image or video file (content starts with {})", magic.join(" "))
+    })?;
+    let meta =
+        media::read_metadata(&src, format).map_err(|e| format!("{} file: {e}", format.as_str().to_uppercase()))?;
+    Ok((format, meta))
+}
+
+fn parse_packet(bytes: &[u8]) -> Result<Vec<Prop>, xmp::XmpError> {
+    xmp::parse(bytes, &people::is_wanted_namespace)
+}
+
+fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, dates: &mut Dates) {
+    let packets = meta.xmp.iter().map(|p| ("XMP", p)).chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", p)));
+    for (what, packet) in packets {
+        match parse_packet(packet) {
+            Ok(props) => {
+                people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
+                dates.from_xmp(&props);
+            }
+            Err(e) => rec.errors.push(format!("embedded {what}: {e}")),
+        }
+    }
+    if let Some(xp) = &meta.exif.xp_keywords {
+        people::from_flat_keywords(&people::split_xp_keywords(xp), roots, PersonSource::XpKeywords, &mut rec.depicted);
+    }
+    let iim: Vec<&str> = meta.iptc_keywords.iter().map(String::as_str).collect();
+    people::from_flat_keywords(&iim, roots, PersonSource::IimKeywords, &mut rec.depicted);
+}
+
+/// Read and parse an XMP sidecar (bounded like an embedded packet).
+fn read_sidecar(path: &Path) -> Result<Vec<Prop>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    let mut bytes = Vec::new();
+    file.take(media::MAX_XMP + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    if bytes.len() as u64 > media::MAX_XMP {
+        return Err(format!("larger than the limit of {} bytes", media::MAX_XMP));
+    }
+    parse_packet(&bytes).map_err(|e| e.to_string())
+}
+
+/// Capture date candidates, in order of preference (SPEC.md 2.4).
+#[derive(Default)]
+struct Dates {
+    exif: Option<String>,
+    photoshop: Option<String>,
+    xmp_create: Option<String>,
+    xmp_exif: Option<String>,
+    quicktime: Option<String>,
+}
+
+impl Dates {
+    fn from_xmp(&mut self, props: &[Prop]) {
+        let text = |ns, name| {
+            xmp::find(props, ns, name)
+                .and_then(xmp::Value::as_text)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        };
+        self.photoshop = self.photoshop.take().or_else(|| text(people::NS_PHOTOSHOP, "DateCreated"));
+        self.xmp_create = self.xmp_create.take().or_else(|| text(people::NS_XMP, "CreateDate"));
+        self.xmp_exif = self.xmp_exif.take().or_else(|| text(people::NS_EXIF, "DateTimeOriginal"));
+    }
+
+    fn best(self) -> Option<String> {
+        self.exif.or(self.photoshop).or(self.xmp_exif).or(self.xmp_create).or(self.quicktime)
+    }
+}
+
+/// EXIF `YYYY:MM:DD HH:MM:SS` (+ offset) as ISO 8601; blank or zero dates are absent.
+fn exif_date(meta: &Metadata) -> Option<String> {
+    let raw = meta.exif.date_time_original.as_deref()?.trim().trim_end_matches('\0');
+    let dt = chrono::NaiveDateTime::parse_from_str(raw, "%Y:%m:%d %H:%M:%S").ok()?;
+    let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
+    if let Some(off) = meta.exif.offset_time_original.as_deref().map(str::trim) {
+        if off.len() == 6 && (off.starts_with('+') || off.starts_with('-')) {
+            s.push_str(off);
+        }
+    }
+    Some(s)
+}
+
+/// QuickTime seconds since 1904-01-01 UTC; 0 means unset.
+fn quicktime_date(secs: u64) -> Option<String> {
+    const EPOCH_1904_TO_1970: i64 = 2_082_844_800;
+    if secs == 0 {
+        return None;
+    }
+    let unix = i64::try_from(secs).ok()?.checked_sub(EPOCH_1904_TO_1970)?;
+    let dt = chrono::DateTime::from_timestamp(unix, 0)?;
+    Some(dt.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let mut m = Metadata::default();
+        m.exif.date_time_original = Some("2024:03:01 10:22:33".into());
+        assert_eq!(exif_date(&m).as_deref(), Some("2024-03-01T10:22:33"));
+        m.exif.offset_time_original = Some("+01:00".into());
+        assert_eq!(exif_date(&m).as_deref(), Some("2024-03-01T10:22:33+01:00"));
+        m.exif.date_time_original = Some("0000:00:00 00:00:00".into());
+        assert_eq!(exif_date(&m), None);
+        assert_eq!(quicktime_date(0), None);
+        assert_eq!(quicktime_date(2_082_844_800 + 86_400).as_deref(), Some("1970-01-02T00:00:00Z"));
+    }
+}

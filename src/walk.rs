@@ -1,0 +1,294 @@
+//! Walking the scanned paths: media files with their sidecars, orphan sidecars, walk errors.
+//!
+//! Directories are read in name order with files before subdirectories, so every directory's
+//! files arrive together and sidecars can be paired with their media files (SPEC.md 2.2):
+//! `name.ext.xmp` (darktable, digiKam) and `name.xmp` (Adobe, Lightroom).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::media::detect::{is_media_extension, is_sidecar_extension};
+
+/// One unit of scanning work, in walk order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// A media file and the sidecars beside it that belong to it.
+    Media { path: PathBuf, sidecars: Vec<PathBuf> },
+    /// A sidecar with no media file beside it.
+    Orphan { path: PathBuf },
+    /// A path that could not be walked (permission denied, symlink loop, vanished).
+    Error { path: PathBuf, message: String },
+}
+
+/// Directory name consentry keeps its own state in; never scanned.
+pub const STATE_DIR: &str = ".consentry";
+
+#[derive(Debug, Clone, Copy)]
+pub struct WalkOptions {
+    /// Follow symbolic links (loops are detected and reported).
+    pub follow_links: bool,
+}
+
+/// Walk `roots` and hand every job to `emit`, in a deterministic order, until `emit` returns
+/// false. Returns the number of files that are neither media nor sidecars (skipped and counted).
+pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool) -> u64 {
+    let mut skipped = 0;
+    let mut emit = Emitter { f: emit, stopped: false };
+    for root in roots {
+        if emit.stopped {
+            break;
+        }
+        let meta = if opts.follow_links { std::fs::metadata(root) } else { std::fs::symlink_metadata(root) };
+        match meta {
+            Ok(m) if m.is_dir() => walk_dir(root, opts, &mut emit, &mut skipped),
+            Ok(_) => single_file(root, &mut emit, &mut skipped),
+            Err(e) => emit.emit(Job::Error { path: root.clone(), message: io_message(&e) }),
+        }
+    }
+    skipped
+}
+
+/// The caller's callback, and whether it asked to stop.
+struct Emitter<F> {
+    f: F,
+    stopped: bool,
+}
+
+impl<F: FnMut(Job) -> bool> Emitter<F> {
+    fn emit(&mut self, job: Job) {
+        if !self.stopped {
+            self.stopped = !(self.f)(job);
+        }
+    }
+}
+
+fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Emitter<F>, skipped: &mut u64) {
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(opts.follow_links)
+        .sort_by(|a, b| {
+            let (ad, bd) = (a.file_type().is_dir(), b.file_type().is_dir());
+            ad.cmp(&bd).then_with(|| a.file_name().cmp(b.file_name()))
+        })
+        .into_iter()
+        .filter_entry(|e| !(e.file_type().is_dir() && e.depth() > 0 && e.file_name() == STATE_DIR));
+    let mut batch_dir: Option<PathBuf> = None;
+    let mut batch: Vec<PathBuf> = Vec::new();
+    for entry in walker {
+        if emit.stopped {
+            return;
+        }
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+                let message = match (e.loop_ancestor(), e.io_error()) {
+                    (Some(ancestor), _) => format!("symbolic link loop: points back to {}", ancestor.display()),
+                    (None, Some(io)) => io_message(io),
+                    (None, None) => e.to_string(),
+                };
+                emit.emit(Job::Error { path, message });
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let path = entry.into_path();
+        let parent = path.parent().map(Path::to_path_buf);
+        if parent != batch_dir {
+            pair(std::mem::take(&mut batch), &mut |j| emit.emit(j), skipped);
+            batch_dir = parent;
+        }
+        batch.push(path);
+    }
+    pair(batch, &mut |j| emit.emit(j), skipped);
+}
+
+/// A file named directly on the command line: look for its sidecars beside it.
+fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skipped: &mut u64) {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut siblings: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| dir.join(e.file_name())).collect(),
+        Err(_) => Vec::new(),
+    };
+    siblings.sort();
+    let file_name = path.file_name();
+    let mut found = false;
+    pair(
+        siblings,
+        &mut |job| match job {
+            Job::Media { path: p, sidecars } if p.file_name() == file_name => {
+                found = true;
+                emit.emit(Job::Media { path: path.to_path_buf(), sidecars });
+            }
+            Job::Orphan { path: p } if p.file_name() == file_name => {
+                found = true;
+                emit.emit(Job::Orphan { path: path.to_path_buf() });
+            }
+            _ => {}
+        },
+        &mut 0,
+    );
+    if !found {
+        if is_sidecar(path) {
+            // A sidecar named directly whose media file exists: it is scanned with that file.
+        } else if is_media(path) {
+            emit.emit(Job::Media { path: path.to_path_buf(), sidecars: Vec::new() });
+        } else {
+            *skipped += 1;
+        }
+    }
+}
+
+fn extension(path: &Path) -> Option<&str> {
+    path.extension().and_then(OsStr::to_str)
+}
+
+fn is_media(path: &Path) -> bool {
+    extension(path).is_some_and(is_media_extension)
+}
+
+fn is_sidecar(path: &Path) -> bool {
+    extension(path).is_some_and(is_sidecar_extension)
+}
+
+/// Pair the files of one directory (sorted) and emit jobs in name order.
+fn pair(files: Vec<PathBuf>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
+    let media: Vec<&PathBuf> = files.iter().filter(|p| is_media(p)).collect();
+    let mut sidecars_of: Vec<Vec<PathBuf>> = vec![Vec::new(); media.len()];
+    let mut orphans = Vec::new();
+    for sidecar in files.iter().filter(|p| is_sidecar(p)) {
+        // `a.jpg.xmp` -> `a.jpg` (name.ext.xmp), and `a.xmp` -> `a` (name.xmp): both conventions
+        // come down to "the sidecar's stem is the media file's name or the media file's stem".
+        let stem = sidecar.file_stem();
+        let mut matched = false;
+        for (i, m) in media.iter().enumerate() {
+            if m.file_name() == stem || m.file_stem() == stem {
+                sidecars_of[i].push(sidecar.clone());
+                matched = true;
+            }
+        }
+        if !matched {
+            orphans.push(sidecar.clone());
+        }
+    }
+    *skipped += files.iter().filter(|p| !is_media(p) && !is_sidecar(p)).count() as u64;
+    let mut jobs: Vec<Job> = media
+        .into_iter()
+        .zip(sidecars_of)
+        .map(|(path, sidecars)| Job::Media { path: path.clone(), sidecars })
+        .chain(orphans.into_iter().map(|path| Job::Orphan { path }))
+        .collect();
+    jobs.sort_by(|a, b| job_path(a).cmp(job_path(b)));
+    jobs.into_iter().for_each(emit);
+}
+
+fn job_path(job: &Job) -> &Path {
+    match job {
+        Job::Media { path, .. } | Job::Orphan { path } | Job::Error { path, .. } => path,
+    }
+}
+
+/// An I/O error as a short message without the path (the record carries the path).
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        _ => {
+            let s = e.to_string();
+            // Strip " (os error N)" noise.
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn jobs(root: &Path, follow: bool) -> (Vec<Job>, u64) {
+        let mut out = Vec::new();
+        let skipped = walk(&[root.to_path_buf()], WalkOptions { follow_links: follow }, |j| {
+            out.push(j);
+            true
+        });
+        (out, skipped)
+    }
+
+    fn rel(root: &Path, p: &Path) -> String {
+        p.strip_prefix(root).unwrap().to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn pairs_both_sidecar_conventions_and_reports_orphans() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        fs::create_dir(r.join("sub")).unwrap();
+        for f in ["a.JPG", "a.JPG.xmp", "b.cr2", "b.jpg", "b.xmp", "c.xmp", "notes.txt", "sub/d.mov", "sub/D.MOV.XMP"] {
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        let (jobs, skipped) = jobs(r, false);
+        let summary: Vec<String> = jobs
+            .iter()
+            .map(|j| match j {
+                Job::Media { path, sidecars } => {
+                    format!("{} <- {:?}", rel(r, path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>())
+                }
+                Job::Orphan { path } => format!("orphan {}", rel(r, path)),
+                Job::Error { path, message } => format!("error {} {message}", rel(r, path)),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                r#"a.JPG <- ["a.JPG.xmp"]"#,
+                r#"b.cr2 <- ["b.xmp"]"#,
+                r#"b.jpg <- ["b.xmp"]"#,
+                "orphan c.xmp",
+                r#"sub/d.mov <- []"#,
+                "orphan sub/D.MOV.XMP",
+            ]
+        );
+        assert_eq!(skipped, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_are_reported_when_following() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        fs::create_dir(r.join("d")).unwrap();
+        fs::write(r.join("d/x.jpg"), b"x").unwrap();
+        std::os::unix::fs::symlink(r.join("d"), r.join("d/loop")).unwrap();
+        let (jobs, _) = jobs(r, true);
+        assert!(jobs.iter().any(|j| matches!(j, Job::Error { message, .. } if message.contains("loop"))), "{jobs:?}");
+        assert_eq!(jobs.iter().filter(|j| matches!(j, Job::Media { .. })).count(), 1);
+    }
+
+    #[test]
+    fn single_file_root_gets_its_sidecars() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        for f in ["x.nef", "x.xmp", "x.nef.xmp", "y.xmp"] {
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        let mut out = Vec::new();
+        let skipped =
+            walk(&[r.join("x.nef"), r.join("y.xmp"), r.join("x.xmp")], WalkOptions { follow_links: true }, |j| {
+                out.push(j);
+                true
+            });
+        assert_eq!(
+            out,
+            [
+                Job::Media { path: r.join("x.nef"), sidecars: vec![r.join("x.nef.xmp"), r.join("x.xmp")] },
+                Job::Orphan { path: r.join("y.xmp") },
+            ]
+        );
+        assert_eq!(skipped, 0);
+    }
+}

@@ -1,0 +1,584 @@
+//! Parsing an XMP packet (RDF/XML) into a small property tree. No file access.
+//!
+//! Implements the RDF/XML forms XMP allows (XMP Specification Part 1, section 7): properties as
+//! attributes or elements of `rdf:Description` (or typed node elements), any namespace prefix,
+//! structs as nested `rdf:Description`, `rdf:parseType="Resource"` or property attributes,
+//! arrays as `rdf:Bag` / `rdf:Seq` / `rdf:Alt` of `rdf:li`, `xml:lang` qualifiers, and general
+//! qualifiers via `rdf:value`.
+//!
+//! Hostile input: a document type declaration is refused (XMP forbids DTDs; this rules out entity
+//! expansion bombs and external entities), undefined entities are errors, element nesting is
+//! limited to [`MAX_DEPTH`], and the packet size is bounded by the caller.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{QName, ResolveResult};
+use quick_xml::NsReader;
+
+pub const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+const XML: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// Deepest element nesting accepted. Real XMP nests a handful of levels (regions: about 8).
+pub const MAX_DEPTH: usize = 64;
+
+/// One property: namespace URI, local name and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prop {
+    pub ns: String,
+    pub name: String,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayKind {
+    Bag,
+    Seq,
+    Alt,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A simple value (literal text, or the URI of `rdf:resource`).
+    Text(String),
+    /// A struct: named fields.
+    Struct(Vec<Prop>),
+    /// An array of items.
+    Array(ArrayKind, Vec<Item>),
+}
+
+/// An array item with its `xml:lang` qualifier, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub value: Value,
+    pub lang: Option<String>,
+}
+
+impl Value {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The items of an array. A simple value or struct where an array was expected counts as a
+    /// one-item array (writers get this wrong; missing a person would be worse).
+    pub fn items(&self) -> Vec<&Value> {
+        match self {
+            Value::Array(_, items) => items.iter().map(|i| &i.value).collect(),
+            other => vec![other],
+        }
+    }
+
+    /// A struct field by namespace URI and local name.
+    pub fn field(&self, ns: &str, name: &str) -> Option<&Value> {
+        match self {
+            Value::Struct(fields) => find(fields, ns, name),
+            _ => None,
+        }
+    }
+
+    /// The text of a language alternative: `x-default`, else the first item. A simple value is
+    /// its own text.
+    pub fn lang_alt_default(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => Some(t),
+            Value::Array(_, items) => items
+                .iter()
+                .find(|i| i.lang.as_deref().is_some_and(|l| l.eq_ignore_ascii_case("x-default")))
+                .or_else(|| items.first())
+                .and_then(|i| i.value.as_text()),
+            Value::Struct(_) => None,
+        }
+    }
+}
+
+/// The first property with this namespace URI and local name.
+pub fn find<'a>(props: &'a [Prop], ns: &str, name: &str) -> Option<&'a Value> {
+    props.iter().find(|p| p.name == name && p.ns == ns).map(|p| &p.value)
+}
+
+/// Every property with this namespace URI and local name (several `rdf:Description`s may repeat one).
+pub fn find_all<'a>(props: &'a [Prop], ns: &'a str, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    props.iter().filter(move |p| p.name == name && p.ns == ns).map(|p| &p.value)
+}
+
+/// Why an XMP packet could not be parsed. Offsets are byte offsets within the packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmpError {
+    pub offset: u64,
+    pub message: String,
+}
+
+impl fmt::Display for XmpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid XMP at byte {} of the packet: {}", self.offset, self.message)
+    }
+}
+
+impl std::error::Error for XmpError {}
+
+/// Parse an XMP packet. Only top-level properties whose namespace URI satisfies `keep` are built;
+/// the others are skipped without building their values (they may be large: thumbnails, history).
+pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, XmpError> {
+    let text = decode(packet)?;
+    let mut p = Parser { reader: NsReader::from_str(&text), depth: 0, keep };
+    p.reader.config_mut().expand_empty_elements = false;
+    let mut props = Vec::new();
+    p.document(&mut props)?;
+    Ok(props)
+}
+
+/// Bytes to text: UTF-8 (BOM optional), or UTF-16 with BOM or detectable from `<` / `<?`.
+fn decode(packet: &[u8]) -> Result<Cow<'_, str>, XmpError> {
+    let utf16 = |bytes: &[u8], be: bool| -> Result<Cow<'_, str>, XmpError> {
+        let units = bytes.chunks_exact(2).map(|c| {
+            if be {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map(Cow::Owned)
+            .map_err(|_| XmpError { offset: 0, message: "invalid UTF-16 text".into() })
+    };
+    match packet {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest, 3),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
+        [0, b'<', ..] => utf16(packet, true),
+        [b'<', 0, ..] => utf16(packet, false),
+        _ => utf8(packet, 0),
+    }
+}
+
+fn utf8(bytes: &[u8], base: u64) -> Result<Cow<'_, str>, XmpError> {
+    // Writers pad packets with NULs or trailing garbage after the end marker; cut at the first NUL.
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    std::str::from_utf8(&bytes[..end])
+        .map(Cow::Borrowed)
+        .map_err(|e| XmpError { offset: base + e.valid_up_to() as u64, message: "text is not valid UTF-8".into() })
+}
+
+struct Parser<'i, 'k> {
+    reader: NsReader<&'i [u8]>,
+    depth: usize,
+    keep: &'k dyn Fn(&str) -> bool,
+}
+
+/// An element name resolved to namespace URI and local name.
+struct Name {
+    ns: Option<String>,
+    local: String,
+}
+
+impl Name {
+    fn is(&self, ns: &str, local: &str) -> bool {
+        self.ns.as_deref() == Some(ns) && self.local == local
+    }
+}
+
+enum Open<'i> {
+    Start(BytesStart<'i>),
+    Empty(BytesStart<'i>),
+}
+
+impl<'i> Parser<'i, '_> {
+    fn err(&self, message: impl Into<String>) -> XmpError {
+        XmpError { offset: self.reader.buffer_position(), message: message.into() }
+    }
+
+    fn xml_err(&self, e: quick_xml::Error) -> XmpError {
+        XmpError { offset: self.reader.error_position(), message: e.to_string() }
+    }
+
+    /// Next event with depth accounting; DTDs refused.
+    fn next(&mut self) -> Result<(Option<Name>, Event<'i>), XmpError> {
+        let read = self.reader.read_resolved_event().map(|(res, ev)| (ns_of(&res), ev));
+        let (ns, ev) = read.map_err(|e| self.xml_err(e))?;
+        let name = match &ev {
+            Event::Start(e) | Event::Empty(e) => Some(Name { ns, local: e.local_name().as_ref().to_string() }),
+            _ => None,
+        };
+        match &ev {
+            Event::Start(_) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(self.err(format!("elements nested deeper than {MAX_DEPTH} levels")));
+                }
+            }
+            Event::End(_) => self.depth = self.depth.saturating_sub(1),
+            Event::DocType(_) => {
+                return Err(self.err("document type declaration (DTD) found; XMP forbids DTDs and entities"))
+            }
+            _ => {}
+        }
+        Ok((name, ev))
+    }
+
+    fn skip(&mut self, start: &BytesStart<'_>) -> Result<(), XmpError> {
+        let end = start.name().as_ref().to_string();
+        self.reader.read_to_end(QName(&end)).map_err(|e| self.xml_err(e))?;
+        self.depth = self.depth.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements.
+    fn document(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
+        loop {
+            match self.next()? {
+                (Some(n), Event::Start(_)) if n.is(RDF, "RDF") => self.rdf(out)?,
+                (_, Event::Eof) => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Children of `rdf:RDF`: node elements.
+    fn rdf(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
+        loop {
+            match self.next()? {
+                (Some(_), Event::Start(e)) => self.node(Open::Start(e), out, true)?,
+                (Some(_), Event::Empty(e)) => self.node(Open::Empty(e), out, true)?,
+                (_, Event::End(_)) => return Ok(()),
+                (_, Event::Eof) => return Err(self.err("unexpected end inside rdf:RDF")),
+                _ => {}
+            }
+        }
+    }
+
+    /// A node element (`rdf:Description` or typed node): property attributes, then property
+    /// elements. At the top level `keep` filters namespaces.
+    fn node(&mut self, open: Open<'i>, out: &mut Vec<Prop>, top: bool) -> Result<(), XmpError> {
+        let (start, empty) = match open {
+            Open::Start(e) => (e, false),
+            Open::Empty(e) => (e, true),
+        };
+        for (ns, name, value) in self.attributes(&start)? {
+            match ns.as_str() {
+                RDF | XML => {}
+                _ if top && !(self.keep)(&ns) => {}
+                _ => out.push(Prop { ns, name, value: Value::Text(value) }),
+            }
+        }
+        if !empty {
+            self.property_elements(out, top)?;
+        }
+        Ok(())
+    }
+
+    /// Property elements until the enclosing end tag.
+    fn property_elements(&mut self, out: &mut Vec<Prop>, filter: bool) -> Result<(), XmpError> {
+        loop {
+            let (name, ev) = self.next()?;
+            let (name, open) = match (name, ev) {
+                (Some(n), Event::Start(e)) => (n, Open::Start(e)),
+                (Some(n), Event::Empty(e)) => (n, Open::Empty(e)),
+                (_, Event::End(_)) => return Ok(()),
+                (_, Event::Eof) => return Err(self.err("unexpected end of packet")),
+                _ => continue,
+            };
+            let ns = name.ns.unwrap_or_default();
+            if filter && !(self.keep)(&ns) {
+                if let Open::Start(e) = &open {
+                    self.skip(e)?;
+                }
+                continue;
+            }
+            let (value, _lang) = self.property(open)?;
+            out.push(Prop { ns, name: name.local, value });
+        }
+    }
+
+    /// A property element's value and its `xml:lang`.
+    fn property(&mut self, open: Open<'i>) -> Result<(Value, Option<String>), XmpError> {
+        let (start, empty) = match open {
+            Open::Start(e) => (e, false),
+            Open::Empty(e) => (e, true),
+        };
+        let mut lang = None;
+        let mut parse_type = None;
+        let mut resource = None;
+        let mut fields = Vec::new();
+        for (ns, name, value) in self.attributes(&start)? {
+            match (ns.as_str(), name.as_str()) {
+                (XML, "lang") => lang = Some(value),
+                (RDF, "parseType") => parse_type = Some(value),
+                (RDF, "resource") => resource = Some(value),
+                (RDF, "value") => fields.push(Prop { ns, name, value: Value::Text(value) }),
+                (RDF, _) | (XML, _) => {}
+                _ => fields.push(Prop { ns, name, value: Value::Text(value) }),
+            }
+        }
+        let value = if empty {
+            match resource {
+                Some(uri) if fields.is_empty() => Value::Text(uri),
+                _ if !fields.is_empty() => Value::Struct(fields),
+                _ if parse_type.as_deref() == Some("Resource") => Value::Struct(fields),
+                _ => Value::Text(String::new()),
+            }
+        } else if parse_type.as_deref() == Some("Resource") {
+            self.property_elements(&mut fields, false)?;
+            Value::Struct(fields)
+        } else if parse_type.as_deref() == Some("Literal") {
+            let end = start.name().as_ref().to_string();
+            let text = self.reader.read_text(QName(&end)).map_err(|e| self.xml_err(e))?;
+            self.depth = self.depth.saturating_sub(1);
+            Value::Text(text.into_inner().into_owned())
+        } else {
+            self.property_content(fields)?
+        };
+        Ok((qualified_value(value), lang))
+    }
+
+    /// Content of a property element without parseType: text, an array, or a nested node.
+    fn property_content(&mut self, mut fields: Vec<Prop>) -> Result<Value, XmpError> {
+        let mut text = String::new();
+        let mut value = None;
+        loop {
+            let (name, ev) = self.next()?;
+            match ev {
+                Event::Text(t) => text.push_str(&t),
+                Event::CData(t) => text.push_str(&t),
+                Event::GeneralRef(r) => text.push(self.entity(&r)?),
+                Event::Start(e) | Event::Empty(e) if value.is_some() => {
+                    let tag = e.name().as_ref().to_string();
+                    return Err(self.err(format!("property value has a second child element <{tag}>")));
+                }
+                Event::Start(e) => value = Some(self.child(name.unwrap(), Open::Start(e), &mut fields)?),
+                Event::Empty(e) => value = Some(self.child(name.unwrap(), Open::Empty(e), &mut fields)?),
+                Event::End(_) => break,
+                Event::Eof => return Err(self.err("unexpected end of packet")),
+                _ => {}
+            }
+        }
+        Ok(match value {
+            Some(v) => v,
+            None if !fields.is_empty() && text.trim().is_empty() => Value::Struct(fields),
+            None => Value::Text(text),
+        })
+    }
+
+    fn child(&mut self, name: Name, open: Open<'i>, fields: &mut Vec<Prop>) -> Result<Value, XmpError> {
+        let kind = match (name.ns.as_deref(), name.local.as_str()) {
+            (Some(RDF), "Bag") => Some(ArrayKind::Bag),
+            (Some(RDF), "Seq") => Some(ArrayKind::Seq),
+            (Some(RDF), "Alt") => Some(ArrayKind::Alt),
+            _ => None,
+        };
+        match (kind, open) {
+            (Some(kind), Open::Start(_)) => Ok(Value::Array(kind, self.items()?)),
+            (Some(kind), Open::Empty(_)) => Ok(Value::Array(kind, Vec::new())),
+            (None, open) => {
+                // A nested node element: a struct.
+                let mut inner = std::mem::take(fields);
+                self.node(open, &mut inner, false)?;
+                Ok(Value::Struct(inner))
+            }
+        }
+    }
+
+    /// `rdf:li` items of an array, until the array's end tag.
+    fn items(&mut self) -> Result<Vec<Item>, XmpError> {
+        let mut items = Vec::new();
+        loop {
+            let (_, ev) = self.next()?;
+            let open = match ev {
+                Event::Start(e) => Open::Start(e),
+                Event::Empty(e) => Open::Empty(e),
+                Event::End(_) => return Ok(items),
+                Event::Eof => return Err(self.err("unexpected end of packet in array")),
+                _ => continue,
+            };
+            let (value, lang) = self.property(open)?;
+            items.push(Item { value, lang });
+        }
+    }
+
+    fn attributes(&self, start: &BytesStart<'_>) -> Result<Vec<(String, String, String)>, XmpError> {
+        let mut out = Vec::new();
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| self.err(format!("bad attribute: {e}")))?;
+            let key = attr.key;
+            if key.as_ref().starts_with("xmlns") {
+                continue;
+            }
+            let (res, local_name) = self.reader.resolver().resolve_attribute(key);
+            let ns = match res {
+                ResolveResult::Bound(ns) => ns.as_ref().to_string(),
+                _ if key.as_ref().starts_with("xml:") => XML.to_string(),
+                _ => continue, // unqualified attributes are not XMP properties
+            };
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| self.err(format!("bad attribute value: {e}")))?;
+            out.push((ns, local_name.as_ref().to_string(), value.into_owned()));
+        }
+        Ok(out)
+    }
+
+    fn entity(&self, r: &quick_xml::events::BytesRef<'_>) -> Result<char, XmpError> {
+        if let Some(c) = r.resolve_char_ref().map_err(|e| self.err(e.to_string()))? {
+            return Ok(c);
+        }
+        match &**r {
+            "amp" => Ok('&'),
+            "lt" => Ok('<'),
+            "gt" => Ok('>'),
+            "quot" => Ok('"'),
+            "apos" => Ok('\''),
+            other => Err(self.err(format!("undefined entity &{other};"))),
+        }
+    }
+}
+
+/// A struct with `rdf:value` is a value with qualifiers: keep the value.
+fn qualified_value(v: Value) -> Value {
+    if let Value::Struct(fields) = &v {
+        if let Some(pos) = fields.iter().position(|p| p.ns == RDF && p.name == "value") {
+            let Value::Struct(mut fields) = v else { unreachable!() };
+            return fields.swap_remove(pos).value;
+        }
+    }
+    v
+}
+
+fn ns_of(res: &ResolveResult<'_>) -> Option<String> {
+    match res {
+        ResolveResult::Bound(ns) => Some(ns.as_ref().to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DC: &str = "http://purl.org/dc/elements/1.1/";
+
+    fn all(packet: &str) -> Result<Vec<Prop>, XmpError> {
+        parse(packet.as_bytes(), &|_| true)
+    }
+
+    fn wrap(desc: &str) -> String {
+        format!(
+            r#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{RDF}" xmlns:dc="{DC}">{desc}</rdf:RDF></x:xmpmeta><?xpacket end="w"?>"#
+        )
+    }
+
+    #[test]
+    fn attribute_and_element_forms_are_equivalent() {
+        let a = all(&wrap(r#"<rdf:Description rdf:about="" dc:format="image/jpeg"/>"#)).unwrap();
+        let b =
+            all(&wrap(r#"<rdf:Description rdf:about=""><dc:format>image/jpeg</dc:format></rdf:Description>"#)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(find(&a, DC, "format").and_then(Value::as_text), Some("image/jpeg"));
+    }
+
+    #[test]
+    fn arrays_structs_and_languages() {
+        let props = all(&wrap(
+            r#"<rdf:Description><dc:subject><rdf:Bag><rdf:li>a</rdf:li><rdf:li>b &amp; c&#x21;</rdf:li></rdf:Bag></dc:subject>
+               <dc:title><rdf:Alt><rdf:li xml:lang="de">Titel</rdf:li><rdf:li xml:lang="x-default">Title</rdf:li></rdf:Alt></dc:title>
+               <dc:s1 rdf:parseType="Resource"><dc:f>1</dc:f></dc:s1>
+               <dc:s2><rdf:Description dc:f="2"/></dc:s2>
+               <dc:s3 dc:f="3"/>
+               <dc:q rdf:parseType="Resource"><rdf:value>v</rdf:value><dc:qual>x</dc:qual></dc:q>
+               <dc:r rdf:resource="http://example.org/"/></rdf:Description>"#,
+        ))
+        .unwrap();
+        let subject = find(&props, DC, "subject").unwrap();
+        assert_eq!(subject.items().iter().map(|v| v.as_text().unwrap()).collect::<Vec<_>>(), ["a", "b & c!"]);
+        assert_eq!(find(&props, DC, "title").unwrap().lang_alt_default(), Some("Title"));
+        for (name, want) in [("s1", "1"), ("s2", "2"), ("s3", "3")] {
+            assert_eq!(find(&props, DC, name).unwrap().field(DC, "f").and_then(Value::as_text), Some(want), "{name}");
+        }
+        assert_eq!(find(&props, DC, "q").and_then(Value::as_text), Some("v"));
+        assert_eq!(find(&props, DC, "r").and_then(Value::as_text), Some("http://example.org/"));
+    }
+
+    #[test]
+    fn several_descriptions_and_no_wrapper() {
+        let packet = format!(
+            r#"<rdf:RDF xmlns:rdf="{RDF}"><rdf:Description xmlns:a="{DC}" a:x="1"/><rdf:Description xmlns:b="{DC}"><b:y>2</b:y></rdf:Description></rdf:RDF>"#
+        );
+        let props = all(&packet).unwrap();
+        assert_eq!(props.len(), 2);
+    }
+
+    #[test]
+    fn namespace_filter_skips_unwanted_properties() {
+        let props = parse(
+            wrap(r#"<rdf:Description dc:format="x"><dc:big><rdf:Bag><rdf:li>1</rdf:li></rdf:Bag></dc:big></rdf:Description>"#).as_bytes(),
+            &|ns| ns != DC,
+        )
+        .unwrap();
+        assert!(props.is_empty());
+    }
+
+    #[test]
+    fn utf16_and_bom_packets() {
+        let text = wrap(r#"<rdf:Description dc:format="Jörg"/>"#);
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let mut bom8 = vec![0xEF, 0xBB, 0xBF];
+        bom8.extend(text.as_bytes());
+        for bytes in [le, be, bom8] {
+            let props = parse(&bytes, &|_| true).unwrap();
+            assert_eq!(find(&props, DC, "format").and_then(Value::as_text), Some("Jörg"));
+        }
+    }
+
+    #[test]
+    fn dtd_and_entity_bombs_are_refused() {
+        let bomb = format!(
+            r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><rdf:RDF xmlns:rdf="{RDF}" xmlns:dc="{DC}"><rdf:Description><dc:x>&lol2;</dc:x></rdf:Description></rdf:RDF>"#
+        );
+        let e = all(&bomb).unwrap_err();
+        assert!(e.message.contains("DTD"), "{e}");
+        let external =
+            format!(r#"<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><rdf:RDF xmlns:rdf="{RDF}"/>"#);
+        assert!(all(&external).unwrap_err().message.contains("DTD"));
+        let undefined = wrap(r#"<rdf:Description><dc:x>&xxe;</dc:x></rdf:Description>"#);
+        let e = all(&undefined).unwrap_err();
+        assert!(e.message.contains("undefined entity &xxe;"), "{e}");
+        assert!(e.offset > 0);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion_overflow() {
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let e = all(&deep).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{e}");
+        let deep_value = wrap(&format!(
+            r#"<rdf:Description><dc:x>{}{}</dc:x></rdf:Description>"#,
+            "<rdf:Bag><rdf:li>".repeat(1000),
+            "</rdf:li></rdf:Bag>".repeat(1000)
+        ));
+        assert!(all(&deep_value).unwrap_err().message.contains("nested deeper"));
+    }
+
+    #[test]
+    fn malformed_xml_reports_offset() {
+        let e = all(&wrap(r#"<rdf:Description><dc:x>1</dc:y></rdf:Description>"#)).unwrap_err();
+        assert!(e.offset > 100, "{e}");
+        assert!(all("\u{0}").unwrap().is_empty());
+        let e = parse(b"<a>\xff\xfe\xfd</a>", &|_| true).unwrap_err();
+        assert_eq!(e.offset, 3);
+    }
+
+    #[test]
+    fn truncations_never_panic() {
+        let text = wrap(
+            r#"<rdf:Description dc:a="1"><dc:subject><rdf:Bag><rdf:li xml:lang="x">a</rdf:li></rdf:Bag></dc:subject><dc:s rdf:parseType="Resource"><dc:f>1</dc:f></dc:s></rdf:Description>"#,
+        );
+        for end in 0..text.len() {
+            let _ = parse(&text.as_bytes()[..end], &|_| true);
+        }
+    }
+}
