@@ -236,6 +236,11 @@ fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRec
 
 /// Open, identify and locate the metadata of a media file.
 fn read_embedded(path: &Path) -> Result<(Format, Metadata), String> {
+    // Opening a FIFO or device would block or read forever: only regular files are read.
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    if !meta.is_file() {
+        return Err("not a regular file (FIFO, socket or device)".to_string());
+    }
     let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     let src = FileSource::open(file).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     if src.head().is_empty() {

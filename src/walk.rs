@@ -106,8 +106,10 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
 
 /// A file named directly on the command line: look for its sidecars beside it.
 fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skipped: &mut u64) {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut siblings: Vec<PathBuf> = match std::fs::read_dir(dir) {
+    // Siblings are named the way the file was named: `x.jpg` -> `x.xmp`, `d/x.jpg` -> `d/x.xmp`.
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let listing = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let mut siblings: Vec<PathBuf> = match std::fs::read_dir(listing) {
         Ok(rd) => rd.filter_map(Result::ok).map(|e| dir.join(e.file_name())).collect(),
         Err(_) => Vec::new(),
     };
