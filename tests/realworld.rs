@@ -20,7 +20,11 @@ fn persons_and_unnamed_faces_match_exiftool() {
     };
     let expected: BTreeMap<String, Value> =
         serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_consentry")).args(["scan", "--format", "json", "--quiet"]).arg(&dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
+        .args(["scan", "--format", "json", "--quiet"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut seen = BTreeMap::new();
