@@ -9,5 +9,7 @@ pub mod media;
 pub mod output;
 pub mod people;
 pub mod scan;
+#[doc(hidden)]
+pub mod synth;
 pub mod walk;
 pub mod xmp;

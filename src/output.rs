@@ -61,13 +61,13 @@ pub struct RecordWriter<W: Write> {
 
 enum Sink<W: Write> {
     Plain(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> RecordWriter<W> {
     pub fn new(format: OutputFormat, out: W) -> Self {
         let out = match format {
-            OutputFormat::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+            OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
             _ => Sink::Plain(out),
         };
         RecordWriter { format, out, count: 0, table: Vec::new() }

@@ -89,7 +89,7 @@ impl PeopleRoots {
 
     fn matches(&self, segment: &str) -> bool {
         let seg = normalize_name(segment).to_lowercase();
-        self.0.iter().any(|r| *r == seg)
+        self.0.contains(&seg)
     }
 }
 

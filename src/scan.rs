@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+use crate::media::source::HEAD_LEN;
 use crate::media::{self, detect, FileSource, Format, MediaKind, Metadata};
 use crate::people::{self, Depicted, PeopleRoots, PersonSource, EMBEDDED};
 use crate::walk::{self, io_message, Job, WalkOptions};
@@ -209,23 +210,14 @@ fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRec
         rec.errors.push("file name is not valid UTF-8 (shown with replacement characters)".to_string());
     }
     let mut dates = Dates::default();
-    match read_embedded(path) {
-        Ok((format, meta)) => {
-            rec.format = Some(format);
-            rec.subject = Subject::Media(format.kind());
-            dates.exif = exif_date(&meta);
-            dates.quicktime = meta.quicktime_created.and_then(quicktime_date);
-            embedded_persons(&meta, roots, &mut rec, &mut dates);
-        }
-        Err(e) => rec.errors.push(e),
-    }
+    record_embedded(read_embedded(path), roots, &mut rec, &mut dates);
     for sidecar in sidecars {
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         match read_sidecar(sidecar) {
             Ok(props) => {
                 people::from_xmp(&props, roots, &name, &mut rec.depicted);
-                dates.from_xmp(&props);
+                dates.read_xmp(&props);
             }
             Err(e) => rec.errors.push(format!("sidecar {name}: {e}")),
         }
@@ -243,17 +235,50 @@ fn read_embedded(path: &Path) -> Result<(Format, Metadata), String> {
     }
     let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     let src = FileSource::open(file).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
-    if src.head().is_empty() {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    locate(&src, src.head(), &ext)
+}
+
+/// Identify a container from its first bytes and locate its metadata.
+fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Result<(Format, Metadata), String> {
+    if head.is_empty() {
         return Err("empty file".to_string());
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let format = detect(src.head(), &ext).ok_or_else(|| {
-        let magic: Vec<String> = src.head().iter().take(8).map(|b| format!("{b:02X}")).collect();
+    let format = detect(head, ext).ok_or_else(|| {
+        let magic: Vec<String> = head.iter().take(8).map(|b| format!("{b:02X}")).collect();
         format!("not a recognised image or video file (content starts with {})", magic.join(" "))
     })?;
     let meta =
-        media::read_metadata(&src, format).map_err(|e| format!("{} file: {e}", format.as_str().to_uppercase()))?;
+        media::read_metadata(src, format).map_err(|e| format!("{} file: {e}", format.as_str().to_uppercase()))?;
     Ok((format, meta))
+}
+
+/// Read a media file given as bytes (no sidecars): what a scan reports for it. For fuzzing and
+/// regression tests; panics are *not* caught here, so they surface.
+pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
+    let mut rec = FileRecord::new(PathBuf::from(format!("bytes.{ext}")), Subject::Media(MediaKind::Image));
+    let mut dates = Dates::default();
+    record_embedded(locate(&data, &data[..data.len().min(HEAD_LEN)], ext), roots, &mut rec, &mut dates);
+    rec.taken = dates.best();
+    rec
+}
+
+fn record_embedded(
+    located: Result<(Format, Metadata), String>,
+    roots: &PeopleRoots,
+    rec: &mut FileRecord,
+    dates: &mut Dates,
+) {
+    match located {
+        Ok((format, meta)) => {
+            rec.format = Some(format);
+            rec.subject = Subject::Media(format.kind());
+            dates.exif = exif_date(&meta);
+            dates.quicktime = meta.quicktime_created.and_then(quicktime_date);
+            embedded_persons(&meta, roots, rec, dates);
+        }
+        Err(e) => rec.errors.push(e),
+    }
 }
 
 fn parse_packet(bytes: &[u8]) -> Result<Vec<Prop>, xmp::XmpError> {
@@ -266,7 +291,7 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, 
         match parse_packet(packet) {
             Ok(props) => {
                 people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
-                dates.from_xmp(&props);
+                dates.read_xmp(&props);
             }
             Err(e) => rec.errors.push(format!("embedded {what}: {e}")),
         }
@@ -300,7 +325,7 @@ struct Dates {
 }
 
 impl Dates {
-    fn from_xmp(&mut self, props: &[Prop]) {
+    fn read_xmp(&mut self, props: &[Prop]) {
         let text = |ns, name| {
             xmp::find(props, ns, name)
                 .and_then(xmp::Value::as_text)

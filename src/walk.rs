@@ -251,8 +251,8 @@ mod tests {
                 r#"b.cr2 <- ["b.xmp"]"#,
                 r#"b.jpg <- ["b.xmp"]"#,
                 "orphan c.xmp",
-                r#"sub/d.mov <- []"#,
                 "orphan sub/D.MOV.XMP",
+                r#"sub/d.mov <- []"#,
             ]
         );
         assert_eq!(skipped, 1);

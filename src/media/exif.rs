@@ -1,1 +1,252 @@
-//! TODO
+//! The few EXIF values consentry reads, from an in-memory TIFF-structured EXIF block.
+//!
+//! Blocks are small (a JPEG APP1 segment, a PNG `eXIf` chunk, a HEIF `Exif` item, Canon's CR3
+//! `CMT1`/`CMT2` boxes) and parsed with kamadak-exif. Whole TIFF files are walked by `tiff.rs`
+//! instead, which never loads the file.
+//!
+//! kamadak-exif runs with `continue_on_error`: a broken entry elsewhere in the block (a maker
+//! note pointing past the end, a looping IFD chain) does not hide the fields we want. Only a
+//! block that has no readable TIFF structure at all is an error.
+use exif::{Context, In, Reader, Tag, Value};
+
+use super::{ExifFields, MediaError, Metadata, MAX_BLOCK};
+
+/// TIFF tag numbers consentry reads.
+pub const TAG_XP_KEYWORDS: u16 = 0x9C9E;
+pub const TAG_DATE_TIME_ORIGINAL: u16 = 0x9003;
+pub const TAG_OFFSET_TIME_ORIGINAL: u16 = 0x9011;
+
+/// Read XPKeywords (IFD0), DateTimeOriginal and OffsetTimeOriginal (Exif IFD) from a TIFF block
+/// (starting with `II*\0` or `MM\0*`). Blocks that only hold an Exif IFD as their IFD0 (Canon
+/// CR3 `CMT2`) work too: the date tags are also looked up in IFD0.
+pub fn fields_from_tiff_block(block: &[u8]) -> Result<ExifFields, MediaError> {
+    if block.len() as u64 > MAX_BLOCK {
+        return Err(MediaError::TooLarge { what: "EXIF block", offset: 0, size: block.len() as u64, limit: MAX_BLOCK });
+    }
+    let parsed = Reader::new()
+        .continue_on_error(true)
+        .read_raw(block.to_vec())
+        .or_else(|e| e.distill_partial_result(|_ignored| {}))
+        .map_err(|e| MediaError::malformed("EXIF block", 0, e.to_string()))?;
+
+    let get = |ctx: Context, number: u16| -> Option<&Value> {
+        parsed.get_field(Tag(ctx, number), In::PRIMARY).map(|f| &f.value)
+    };
+    let ascii = |number: u16| -> Option<String> {
+        get(Context::Exif, number).or_else(|| get(Context::Tiff, number)).and_then(ascii_value)
+    };
+    Ok(ExifFields {
+        xp_keywords: get(Context::Tiff, TAG_XP_KEYWORDS).and_then(utf16le_value),
+        date_time_original: ascii(TAG_DATE_TIME_ORIGINAL),
+        offset_time_original: ascii(TAG_OFFSET_TIME_ORIGINAL),
+    })
+}
+
+/// An EXIF block as found in containers that may or may not prefix the TIFF header with the JPEG
+/// APP1 identifier `Exif\0\0` (WebP, PNG, ImageMagick raw profiles): the TIFF part.
+pub fn strip_exif_header(block: &[u8]) -> &[u8] {
+    match block {
+        [b'E', b'x', b'i', b'f', 0, _, rest @ ..] => rest,
+        _ => block,
+    }
+}
+
+/// Parse an EXIF block found in a container and merge its fields into `meta`. A broken EXIF block
+/// is ignored (it must not hide persons named in the file's XMP); nothing is recorded from it.
+pub fn merge_lenient(meta: &mut Metadata, block: &[u8]) {
+    if let Ok(fields) = fields_from_tiff_block(block) {
+        meta.exif.merge_missing(fields);
+    }
+}
+
+/// An ASCII value (or a byte value holding text) as written, without trailing NULs. Empty = None.
+pub fn ascii_value(value: &Value) -> Option<String> {
+    let bytes: &[u8] = match value {
+        Value::Ascii(parts) => parts.first()?,
+        Value::Byte(b) | Value::Undefined(b, _) => b,
+        _ => return None,
+    };
+    text_from_bytes(bytes)
+}
+
+/// Text from TIFF ASCII bytes: up to the first NUL, lossily decoded, trimmed of trailing blanks.
+pub fn text_from_bytes(bytes: &[u8]) -> Option<String> {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[..end]);
+    let text = text.trim_end();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// XPKeywords as written by Windows: BYTE values holding UTF-16LE text.
+fn utf16le_value(value: &Value) -> Option<String> {
+    match value {
+        Value::Byte(b) | Value::Undefined(b, _) => decode_utf16le(b),
+        Value::Short(units) => decode_units(units.clone()),
+        _ => None,
+    }
+}
+
+/// Decode UTF-16LE bytes (an odd last byte is dropped), removing trailing NULs. Empty = None.
+pub fn decode_utf16le(bytes: &[u8]) -> Option<String> {
+    decode_units(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect())
+}
+
+fn decode_units(mut units: Vec<u16>) -> Option<String> {
+    while units.last() == Some(&0) {
+        units.pop();
+    }
+    (!units.is_empty()).then(|| String::from_utf16_lossy(&units))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A TIFF-structured EXIF block builder for tests: IFD0 entries and an optional Exif IFD.
+    /// Each entry is (tag, type, count, value bytes).
+    pub(crate) fn tiff_block(
+        big_endian: bool,
+        ifd0: &[(u16, u16, u32, Vec<u8>)],
+        exif_ifd: &[(u16, u16, u32, Vec<u8>)],
+    ) -> Vec<u8> {
+        let u16b = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut out = Vec::new();
+        out.extend_from_slice(if big_endian { b"MM\0*" } else { b"II*\0" });
+        out.extend_from_slice(&u32b(8));
+        let write_ifd =
+            |out: &mut Vec<u8>, entries: &[(u16, u16, u32, Vec<u8>)], exif_ptr_slot: bool| -> Option<usize> {
+                let start = out.len();
+                let n = entries.len() + usize::from(exif_ptr_slot);
+                let table_end = start + 2 + n * 12 + 4;
+                let mut data = Vec::new();
+                out.extend_from_slice(&u16b(n as u16));
+                let mut sorted: Vec<_> = entries.to_vec();
+                sorted.sort_by_key(|e| e.0);
+                let mut slot = None;
+                for (tag, typ, count, bytes) in &sorted {
+                    out.extend_from_slice(&u16b(*tag));
+                    out.extend_from_slice(&u16b(*typ));
+                    out.extend_from_slice(&u32b(*count));
+                    if bytes.len() <= 4 {
+                        let mut v = bytes.clone();
+                        v.resize(4, 0);
+                        out.extend_from_slice(&v);
+                    } else {
+                        out.extend_from_slice(&u32b((table_end + data.len()) as u32));
+                        data.extend_from_slice(bytes);
+                        if data.len() % 2 == 1 {
+                            data.push(0);
+                        }
+                    }
+                }
+                if exif_ptr_slot {
+                    out.extend_from_slice(&u16b(0x8769));
+                    out.extend_from_slice(&u16b(4));
+                    out.extend_from_slice(&u32b(1));
+                    slot = Some(out.len());
+                    out.extend_from_slice(&[0; 4]);
+                }
+                out.extend_from_slice(&[0; 4]);
+                out.extend_from_slice(&data);
+                slot
+            };
+        let slot = write_ifd(&mut out, ifd0, !exif_ifd.is_empty());
+        if let Some(slot) = slot {
+            let at = out.len() as u32;
+            out[slot..slot + 4].copy_from_slice(&u32b(at));
+            write_ifd(&mut out, exif_ifd, false);
+        }
+        out
+    }
+
+    pub(crate) fn utf16(s: &str) -> Vec<u8> {
+        let mut v: Vec<u8> = s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        v.extend_from_slice(&[0, 0]);
+        v
+    }
+
+    pub(crate) fn ascii(s: &str) -> Vec<u8> {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        v
+    }
+
+    /// An EXIF block with XPKeywords, DateTimeOriginal and OffsetTimeOriginal.
+    pub(crate) fn sample_block(big_endian: bool) -> Vec<u8> {
+        let kw = utf16("People/Anna Schmidt;Berlin");
+        let dt = ascii("2024:03:01 10:22:33");
+        let off = ascii("+01:00");
+        tiff_block(
+            big_endian,
+            &[(0x010F, 2, 6, ascii("Canon")), (TAG_XP_KEYWORDS, 1, kw.len() as u32, kw)],
+            &[(TAG_DATE_TIME_ORIGINAL, 2, dt.len() as u32, dt), (TAG_OFFSET_TIME_ORIGINAL, 2, off.len() as u32, off)],
+        )
+    }
+
+    pub(crate) fn sample_fields() -> ExifFields {
+        ExifFields {
+            xp_keywords: Some("People/Anna Schmidt;Berlin".into()),
+            date_time_original: Some("2024:03:01 10:22:33".into()),
+            offset_time_original: Some("+01:00".into()),
+        }
+    }
+
+    #[test]
+    fn both_byte_orders() {
+        for be in [false, true] {
+            assert_eq!(fields_from_tiff_block(&sample_block(be)).unwrap(), sample_fields());
+        }
+    }
+
+    #[test]
+    fn exif_ifd_as_ifd0() {
+        // Canon CMT2: the Exif tags sit directly in the block's first IFD.
+        let dt = ascii("2023:12:24 18:00:00");
+        let block = tiff_block(false, &[(TAG_DATE_TIME_ORIGINAL, 2, dt.len() as u32, dt)], &[]);
+        let f = fields_from_tiff_block(&block).unwrap();
+        assert_eq!(f.date_time_original.as_deref(), Some("2023:12:24 18:00:00"));
+        assert_eq!(f.xp_keywords, None);
+    }
+
+    #[test]
+    fn broken_entries_do_not_hide_others() {
+        // A maker note pointing far past the end.
+        let kw = utf16("People/Bob");
+        let mut block =
+            tiff_block(true, &[(0x927C, 7, 1000, vec![1; 8]), (TAG_XP_KEYWORDS, 1, kw.len() as u32, kw)], &[]);
+        // Patch the maker note's offset (first entry, value at 8 + 2 + 8).
+        block[18..22].copy_from_slice(&0xFFFF_0000u32.to_be_bytes());
+        let f = fields_from_tiff_block(&block).unwrap();
+        assert_eq!(f.xp_keywords.as_deref(), Some("People/Bob"));
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        assert!(matches!(fields_from_tiff_block(b"hello"), Err(MediaError::Malformed { .. })));
+        assert!(matches!(fields_from_tiff_block(b"XX*\0\0\0\0\x08"), Err(MediaError::Malformed { .. })));
+    }
+
+    #[test]
+    fn strip_header() {
+        assert_eq!(strip_exif_header(b"Exif\0\0II*\0"), b"II*\0");
+        assert_eq!(strip_exif_header(b"II*\0"), b"II*\0");
+        assert_eq!(decode_utf16le(&[b'A', 0, b'B', 0, 0, 0, 7]), Some("AB".to_string()));
+        assert_eq!(decode_utf16le(&[0, 0]), None);
+    }
+
+    #[test]
+    fn every_prefix_and_flip_is_safe() {
+        for be in [false, true] {
+            let block = sample_block(be);
+            for n in 0..block.len() {
+                let _ = fields_from_tiff_block(&block[..n]);
+            }
+            for i in 0..block.len() {
+                let mut b = block.clone();
+                b[i] ^= 0xFF;
+                let _ = fields_from_tiff_block(&b);
+            }
+        }
+    }
+}

@@ -1,3 +1,685 @@
-//! TODO
-use super::{MediaError, Metadata, ReadAt};
-pub fn read(_src: &dyn ReadAt) -> Result<Metadata, MediaError> { Ok(Metadata::default()) }
+//! ISO base media files (MP4, MOV, 3GP, HEIF/HEIC, AVIF, CR3): walk the boxes by their headers;
+//! media data (`mdat`) and sample tables are skipped by size, never read.
+//!
+//! Read:
+//! - top-level `uuid` BE7ACFCB-97A9-42E8-9C71-999491E3AFAC: an XMP packet (also accepted in `moov`);
+//! - `moov/mvhd` creation time; `moov/udta/XMP_`: an XMP packet (QuickTime);
+//! - Canon CR3 `moov/uuid` 85C0B687-820F-11E0-8111-F4CE462B6A48: `CMT1` (IFD0) and `CMT2`
+//!   (Exif IFD) TIFF blocks;
+//! - HEIF/AVIF top-level `meta` (read whole, at most [`MAX_META_BOX`]): items of type `mime`
+//!   with content type `application/rdf+xml` (XMP) and of type `Exif`, located through `iloc`
+//!   (construction method 0, file offsets, or 1, offsets into `idat`).
+//!
+//! Box size 0 means "to the end of the enclosing box (the file at top level)"; size 1 means a
+//! 64-bit size follows. A truncated box that holds no metadata (typically `mdat` in a cut file)
+//! ends the walk; a truncated `moov`, `meta` or XMP box is an error.
+use super::iptc::Placed;
+use super::jpeg::{hex, push_xmp};
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_META_BOX, MAX_XMP};
+
+const XMP_UUID: [u8; 16] =
+    [0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC];
+const CANON_UUID: [u8; 16] =
+    [0x85, 0xC0, 0xB6, 0x87, 0x82, 0x0F, 0x11, 0xE0, 0x81, 0x11, 0xF4, 0xCE, 0x46, 0x2B, 0x6A, 0x48];
+
+/// Read the metadata of an ISOBMFF file.
+pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    let mut w = Walker { items: 0, meta: Metadata::default() };
+    let file_end = src.len();
+    let mut pos = 0u64;
+    while let Some(h) = w.header(src, pos, file_end)? {
+        if pos == 0 && !h.plausible_first() {
+            return Err(MediaError::Unrecognised { expected: "ISO base media", magic: hex(&h.kind) });
+        }
+        let truncated = h.end > file_end;
+        match &h.kind {
+            b"moov" | b"meta" if truncated => {
+                return Err(MediaError::Truncated {
+                    what: "metadata box",
+                    offset: h.start,
+                    needed: h.size(),
+                    len: file_end,
+                });
+            }
+            b"moov" => w.moov(src, &h)?,
+            b"meta" => w.heif_meta(src, &h)?,
+            b"uuid" => match uuid(src, &h) {
+                Some(XMP_UUID) => {
+                    if truncated {
+                        return Err(MediaError::Truncated {
+                            what: "XMP box",
+                            offset: h.start,
+                            needed: h.size(),
+                            len: file_end,
+                        });
+                    }
+                    w.xmp_box(src, &h, 16)?;
+                }
+                _ if truncated => break,
+                _ => {}
+            },
+            _ if truncated => break,
+            _ => {}
+        }
+        pos = h.end;
+    }
+    Ok(w.meta)
+}
+
+/// A box header: where the box starts, where its body starts and where it ends.
+struct BoxHeader {
+    kind: [u8; 4],
+    start: u64,
+    body: u64,
+    end: u64,
+}
+
+impl BoxHeader {
+    fn size(&self) -> u64 {
+        self.end - self.start
+    }
+    fn body_len(&self) -> u64 {
+        self.end - self.body
+    }
+    /// Whether a first box type looks like ISOBMFF (printable four-character code).
+    fn plausible_first(&self) -> bool {
+        self.kind.iter().all(|&b| (0x20..0x7F).contains(&b))
+    }
+}
+
+/// The 16-byte user type of a `uuid` box, when it can be read.
+fn uuid(src: &dyn ReadAt, h: &BoxHeader) -> Option<[u8; 16]> {
+    if h.body_len() < 16 {
+        return None;
+    }
+    let b = src.slice("uuid box", h.body, 16, 16).ok()?;
+    b[..].try_into().ok()
+}
+
+struct Walker {
+    items: usize,
+    meta: Metadata,
+}
+
+impl Walker {
+    /// The header of the box at `pos` inside a parent ending at `parent_end`; None when fewer
+    /// than 8 bytes remain (the end, or padding such as QuickTime's 32-bit zero terminator).
+    /// The returned box may end past `parent_end`: the caller decides whether that matters.
+    fn header(&mut self, src: &dyn ReadAt, pos: u64, parent_end: u64) -> Result<Option<BoxHeader>, MediaError> {
+        let available = parent_end.min(src.len()).saturating_sub(pos);
+        if available < 8 {
+            return Ok(None);
+        }
+        self.items += 1;
+        if self.items > MAX_ITEMS {
+            return Err(MediaError::malformed("box", pos, "too many boxes"));
+        }
+        let head = src.slice("box header", pos, available.min(16), 16)?;
+        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        let kind = [head[4], head[5], head[6], head[7]];
+        let (body, end) = match size32 {
+            0 => (pos + 8, parent_end),
+            1 => {
+                let Some(large) = head.get(8..16) else {
+                    return Err(MediaError::Truncated {
+                        what: "box largesize",
+                        offset: pos,
+                        needed: 16,
+                        len: parent_end,
+                    });
+                };
+                let large = u64::from_be_bytes(large.try_into().unwrap_or([0; 8]));
+                if large < 16 {
+                    return Err(MediaError::malformed("box", pos, format!("largesize {large}")));
+                }
+                let end = pos.checked_add(large).ok_or_else(|| MediaError::malformed("box", pos, "size overflows"))?;
+                (pos + 16, end)
+            }
+            n if n < 8 => return Err(MediaError::malformed("box", pos, format!("size {n}"))),
+            n => (pos + 8, pos + u64::from(n)),
+        };
+        Ok(Some(BoxHeader { kind, start: pos, body, end }))
+    }
+
+    /// The child boxes of `[start, end)`, each required to fit inside.
+    fn children(&mut self, src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<BoxHeader>, MediaError> {
+        let mut out = Vec::new();
+        let mut pos = start;
+        while let Some(h) = self.header(src, pos, end)? {
+            if h.end > end {
+                return Err(MediaError::malformed(
+                    "box",
+                    h.start,
+                    format!("{} box of {} bytes passes its parent's end at {end}", fourcc(&h.kind), h.size()),
+                ));
+            }
+            pos = h.end;
+            out.push(h);
+        }
+        Ok(out)
+    }
+
+    fn xmp_box(&mut self, src: &dyn ReadAt, h: &BoxHeader, skip: u64) -> Result<(), MediaError> {
+        let at = h.body + skip;
+        let data = src.slice("XMP box", at, h.end.saturating_sub(at), MAX_XMP)?;
+        push_xmp(&mut self.meta, data.into_owned(), at)
+    }
+
+    fn moov(&mut self, src: &dyn ReadAt, moov: &BoxHeader) -> Result<(), MediaError> {
+        for h in self.children(src, moov.body, moov.end)? {
+            match &h.kind {
+                b"mvhd" => {
+                    let b = src.slice("mvhd box", h.body, h.body_len().min(12), 12)?;
+                    let created = match (b.first(), b.len()) {
+                        (Some(0), 8..) => u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]])),
+                        (Some(1), 12..) => u64::from_be_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]),
+                        _ => 0,
+                    };
+                    if created != 0 && self.meta.quicktime_created.is_none() {
+                        self.meta.quicktime_created = Some(created);
+                    }
+                }
+                b"udta" => {
+                    for c in self.children(src, h.body, h.end)? {
+                        if &c.kind == b"XMP_" {
+                            self.xmp_box(src, &c, 0)?;
+                        }
+                    }
+                }
+                b"uuid" => match uuid(src, &h) {
+                    Some(XMP_UUID) => self.xmp_box(src, &h, 16)?,
+                    Some(CANON_UUID) => {
+                        for c in self.children(src, h.body + 16, h.end)? {
+                            if &c.kind == b"CMT1" || &c.kind == b"CMT2" {
+                                let block = src.slice("Canon CMT box", c.body, c.body_len(), MAX_BLOCK)?;
+                                exif::merge_lenient(&mut self.meta, &block);
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// HEIF `meta`: find XMP and Exif items and read them through `iloc`.
+    fn heif_meta(&mut self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<(), MediaError> {
+        let bytes = src.slice("meta box", meta.start, meta.size(), MAX_META_BOX)?;
+        let mem = Placed { data: &bytes, base: meta.start };
+        // A FullBox in ISOBMFF; QuickTime's `meta` has no version/flags (its first child, `hdlr`,
+        // then sits right at the body).
+        let quicktime = bytes.get((meta.body - meta.start + 4) as usize..).is_some_and(|b| b.starts_with(b"hdlr"));
+        let first = if quicktime { meta.body } else { meta.body + 4 };
+        let mut items: Vec<(u32, ItemKind)> = Vec::new();
+        let mut iloc = None;
+        let mut idat = None;
+        for h in self.children(&mem, first, meta.end)? {
+            match &h.kind {
+                b"iinf" => items = self.iinf(&mem, &h)?,
+                b"iloc" => iloc = Some(h),
+                b"idat" => idat = Some(h.body..h.end),
+                _ => {}
+            }
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        let Some(iloc) = iloc else {
+            return match items.iter().any(|i| i.1 == ItemKind::Xmp) {
+                true => Err(MediaError::malformed("meta box", meta.start, "XMP item without iloc")),
+                false => Ok(()),
+            };
+        };
+        let at = |offset: u64| (offset - meta.start) as usize;
+        let locations = parse_iloc(&bytes[at(iloc.body)..at(iloc.end)], iloc.body, &items)?;
+        for (id, kind) in items {
+            let loc = locations.iter().find(|l| l.id == id);
+            let data = loc.ok_or_else(|| format!("item {id} has no location")).and_then(|loc| {
+                read_item(src, &mem, idat.clone(), loc, if kind == ItemKind::Xmp { MAX_XMP } else { MAX_BLOCK })
+            });
+            match kind {
+                ItemKind::Xmp => {
+                    let data = data.map_err(|d| MediaError::malformed("HEIF XMP item", iloc.start, d))?;
+                    let offset = loc.map_or(iloc.start, |l| l.base);
+                    push_xmp(&mut self.meta, data, offset)?;
+                }
+                ItemKind::Exif => {
+                    // Lenient: a broken Exif item loses only EXIF values.
+                    if let Ok(data) = data {
+                        if let Some(tiff) = exif_item_tiff(&data) {
+                            exif::merge_lenient(&mut self.meta, tiff);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Item ids of XMP and Exif items, in `iinf` order.
+    fn iinf(&mut self, mem: &Placed, iinf: &BoxHeader) -> Result<Vec<(u32, ItemKind)>, MediaError> {
+        let body = mem.slice("iinf box", iinf.body, iinf.body_len(), MAX_META_BOX)?;
+        let version = *body.first().ok_or_else(|| MediaError::malformed("iinf box", iinf.start, "empty"))?;
+        let first = iinf.body + if version == 0 { 6 } else { 8 };
+        let mut out = Vec::new();
+        for h in self.children(mem, first, iinf.end)? {
+            if &h.kind != b"infe" {
+                continue;
+            }
+            let b = mem.slice("infe box", h.body, h.body_len(), MAX_META_BOX)?;
+            let mut c = Cur { data: &b, pos: 0, base: h.body, what: "infe box" };
+            let version = c.u8()?;
+            c.skip(3)?;
+            let (id, item_type) = match version {
+                0 | 1 => (u32::from(c.u16()?), *b"mime"),
+                2 | 3 => {
+                    let id = if version == 2 { u32::from(c.u16()?) } else { c.u32()? };
+                    c.skip(2)?; // protection index
+                    (id, c.fourcc()?)
+                }
+                _ => continue,
+            };
+            if version <= 1 {
+                c.skip(2)?; // protection index
+            }
+            match &item_type {
+                b"Exif" => out.push((id, ItemKind::Exif)),
+                b"mime" => {
+                    c.cstr()?; // item name
+                               // Some writers omit the terminating NUL of the last string.
+                    let content_type = c.cstr_or_rest();
+                    let ct = String::from_utf8_lossy(content_type);
+                    let ct = ct.split(';').next().unwrap_or("").trim();
+                    if ct.eq_ignore_ascii_case("application/rdf+xml") {
+                        out.push((id, ItemKind::Xmp));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    Xmp,
+    Exif,
+}
+
+/// Where an item's data lies, from `iloc`.
+#[derive(Debug)]
+struct Location {
+    id: u32,
+    method: u8,
+    /// File offset of this entry in `iloc` (for messages).
+    base: u64,
+    base_offset: u64,
+    extents: Vec<(u64, u64)>,
+}
+
+/// Parse `iloc` (versions 0, 1, 2), keeping the entries of the wanted items.
+fn parse_iloc(body: &[u8], at: u64, wanted: &[(u32, ItemKind)]) -> Result<Vec<Location>, MediaError> {
+    let mut c = Cur { data: body, pos: 0, base: at, what: "iloc box" };
+    let version = c.u8()?;
+    c.skip(3)?;
+    if version > 2 {
+        return Err(MediaError::malformed("iloc box", at, format!("version {version}")));
+    }
+    let sizes = c.u8()?;
+    let (offset_size, length_size) = (sizes >> 4, sizes & 15);
+    let sizes = c.u8()?;
+    let base_offset_size = sizes >> 4;
+    let index_size = if version >= 1 { sizes & 15 } else { 0 };
+    let count = if version < 2 { u32::from(c.u16()?) } else { c.u32()? };
+    let mut out = Vec::new();
+    let mut extents_seen = 0usize;
+    for _ in 0..count {
+        let entry_at = at + c.pos as u64;
+        let id = if version < 2 { u32::from(c.u16()?) } else { c.u32()? };
+        let method = if version >= 1 { (c.u16()? & 15) as u8 } else { 0 };
+        c.skip(2)?; // data reference index: 0 = this file
+        let base_offset = c.sized(base_offset_size)?;
+        let extent_count = c.u16()?;
+        let keep = wanted.iter().any(|w| w.0 == id) && !out.iter().any(|l: &Location| l.id == id);
+        let mut extents = Vec::new();
+        for _ in 0..extent_count {
+            extents_seen += 1;
+            if extents_seen > MAX_ITEMS {
+                return Err(MediaError::malformed("iloc box", at, "too many extents"));
+            }
+            c.sized(index_size)?;
+            let offset = c.sized(offset_size)?;
+            let length = c.sized(length_size)?;
+            if keep {
+                extents.push((offset, length));
+            }
+        }
+        if keep {
+            out.push(Location { id, method, base: entry_at, base_offset, extents });
+        }
+    }
+    Ok(out)
+}
+
+/// The bytes of an item (its extents concatenated), at most `limit` bytes.
+fn read_item(
+    src: &dyn ReadAt,
+    mem: &Placed,
+    idat: Option<std::ops::Range<u64>>,
+    loc: &Location,
+    limit: u64,
+) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for &(offset, length) in &loc.extents {
+        let rel = loc.base_offset.checked_add(offset).ok_or("extent offset overflows")?;
+        let (source, start, end): (&dyn ReadAt, u64, u64) = match loc.method {
+            0 => (src, rel, src.len()),
+            1 => {
+                let idat = idat.clone().ok_or("construction method 1 without idat")?;
+                let start = idat.start.checked_add(rel).ok_or("extent offset overflows")?;
+                (mem, start, idat.end)
+            }
+            m => return Err(format!("construction method {m} is not supported")),
+        };
+        if start > end {
+            return Err(format!("extent at {start} lies past the end at {end}"));
+        }
+        // Length 0: the rest of the source.
+        let length = if length == 0 { end - start } else { length };
+        if length > end - start {
+            return Err(format!("extent of {length} bytes at {start} passes the end at {end}"));
+        }
+        let total = out.len() as u64 + length;
+        if total > limit {
+            return Err(format!("item of {total} bytes is larger than the limit of {limit}"));
+        }
+        let bytes = source.slice("item extent", start, length, limit).map_err(|e| e.to_string())?;
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
+}
+
+/// The TIFF block of a HEIF Exif item: a u32 offset to the TIFF header (past "Exif\0\0"), then data.
+fn exif_item_tiff(data: &[u8]) -> Option<&[u8]> {
+    let skip = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as usize;
+    let tiff = data.get(4..)?.get(skip..)?;
+    Some(exif::strip_exif_header(tiff))
+}
+
+fn fourcc(kind: &[u8; 4]) -> String {
+    String::from_utf8_lossy(kind).escape_debug().to_string()
+}
+
+/// A bounds-checked big-endian reader over a box body; errors name file offsets.
+struct Cur<'a> {
+    data: &'a [u8],
+    pos: usize,
+    base: u64,
+    what: &'static str,
+}
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], MediaError> {
+        let b = self.pos.checked_add(n).and_then(|end| self.data.get(self.pos..end)).ok_or(MediaError::Truncated {
+            what: self.what,
+            offset: self.base + self.pos as u64,
+            needed: n as u64,
+            len: self.base + self.data.len() as u64,
+        })?;
+        self.pos += n;
+        Ok(b)
+    }
+    fn skip(&mut self, n: usize) -> Result<(), MediaError> {
+        self.take(n).map(|_| ())
+    }
+    fn u8(&mut self) -> Result<u8, MediaError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, MediaError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, MediaError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn fourcc(&mut self) -> Result<[u8; 4], MediaError> {
+        let b = self.take(4)?;
+        Ok([b[0], b[1], b[2], b[3]])
+    }
+    /// An unsigned integer of 0, 4 or 8 bytes (iloc field sizes).
+    fn sized(&mut self, size: u8) -> Result<u64, MediaError> {
+        match size {
+            0 => Ok(0),
+            4 => self.u32().map(u64::from),
+            8 => {
+                let b = self.take(8)?;
+                Ok(u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            }
+            n => Err(MediaError::malformed(self.what, self.base + self.pos as u64, format!("field size {n}"))),
+        }
+    }
+    /// A NUL-terminated string (without the NUL).
+    fn cstr(&mut self) -> Result<&'a [u8], MediaError> {
+        let rest = &self.data[self.pos..];
+        let n = rest.iter().position(|&b| b == 0).ok_or(MediaError::Truncated {
+            what: self.what,
+            offset: self.base + self.pos as u64,
+            needed: rest.len() as u64 + 1,
+            len: self.base + self.data.len() as u64,
+        })?;
+        self.pos += n + 1;
+        Ok(&rest[..n])
+    }
+    fn cstr_or_rest(&mut self) -> &'a [u8] {
+        self.cstr().unwrap_or_else(|_| {
+            let rest = &self.data[self.pos..];
+            self.pos = self.data.len();
+            rest
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::exif::tests::{sample_block, sample_fields};
+
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut v = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        v.extend_from_slice(kind);
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn full(kind: &[u8; 4], version: u8, body: &[u8]) -> Vec<u8> {
+        let mut b = vec![version, 0, 0, 0];
+        b.extend_from_slice(body);
+        bx(kind, &b)
+    }
+
+    fn uuid_box(uuid: &[u8; 16], body: &[u8]) -> Vec<u8> {
+        bx(b"uuid", &[&uuid[..], body].concat())
+    }
+
+    const XMP: &[u8] = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>iso</x:xmpmeta>";
+
+    fn ftyp(brand: &[u8; 4]) -> Vec<u8> {
+        bx(b"ftyp", &[&brand[..], &[0, 0, 0, 0], &brand[..], b"isom"].concat())
+    }
+
+    fn mvhd(created: u32) -> Vec<u8> {
+        full(b"mvhd", 0, &[&created.to_be_bytes()[..], &[0; 92]].concat())
+    }
+
+    #[test]
+    fn mp4_with_moov_after_mdat() {
+        let moov = bx(
+            b"moov",
+            &[mvhd(3_000_000_000), bx(b"trak", &[0; 20]), bx(b"udta", &[bx(b"XMP_", XMP), vec![0; 4]].concat())]
+                .concat(),
+        );
+        let f = [ftyp(b"isom"), bx(b"mdat", &[0x33; 500]), moov].concat();
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.quicktime_created, Some(3_000_000_000));
+    }
+
+    #[test]
+    fn top_level_uuid_and_largesize_and_size_zero() {
+        let mut mdat = vec![0, 0, 0, 1];
+        mdat.extend_from_slice(b"mdat");
+        mdat.extend_from_slice(&(16u64 + 100).to_be_bytes());
+        mdat.extend_from_slice(&[0x44; 100]);
+        let mvhd1 = full(b"mvhd", 1, &[&5_000_000_000u64.to_be_bytes()[..], &[0; 100]].concat());
+        let last = [&[0, 0, 0, 0][..], b"free", &[0; 30]].concat();
+        let f = [ftyp(b"mp42"), uuid_box(&XMP_UUID, XMP), mdat, bx(b"moov", &mvhd1), last].concat();
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.quicktime_created, Some(5_000_000_000));
+    }
+
+    #[test]
+    fn truncated_mdat_is_fine_truncated_moov_is_not() {
+        let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP), bx(b"mdat", &[0x33; 500])].concat();
+        assert_eq!(read(&f[..f.len() - 100].to_vec()).unwrap().xmp.len(), 1);
+        let f = [ftyp(b"isom"), bx(b"moov", &mvhd(7))].concat();
+        assert!(read(&f[..f.len() - 1].to_vec()).is_err());
+        let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP)].concat();
+        assert!(read(&f[..f.len() - 1].to_vec()).is_err());
+    }
+
+    #[test]
+    fn cr3_canon_boxes() {
+        let block = sample_block(false);
+        // CMT1 = IFD0 (XPKeywords), CMT2 = an Exif IFD as a block's IFD0 (dates).
+        let canon = uuid_box(
+            &CANON_UUID,
+            &[bx(b"CNCV", b"CanonCR3_001/00.09.00/00.00.00"), bx(b"CMT1", &block), bx(b"CMT2", &block)].concat(),
+        );
+        let f =
+            [ftyp(b"crx "), bx(b"moov", &[canon, mvhd(1)].concat()), uuid_box(&XMP_UUID, XMP), bx(b"mdat", &[0; 10])]
+                .concat();
+        let m = read(&f).unwrap();
+        assert_eq!(m.exif, sample_fields());
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+    }
+
+    /// A HEIF file with an XMP item and an Exif item; `method` selects iloc construction method 0
+    /// (file offsets, data in mdat) or 1 (idat). The XMP item is split in two extents.
+    fn heif(iloc_version: u8, method: u16) -> Vec<u8> {
+        let mut exif_item = vec![0, 0, 0, 6];
+        exif_item.extend_from_slice(b"Exif\0\0");
+        exif_item.extend(sample_block(true));
+        let infe_xmp = full(b"infe", 2, &[&[0, 1, 0, 0][..], b"mime", b"XMP\0", b"application/rdf+xml\0"].concat());
+        let infe_exif = full(b"infe", 2, &[&[0, 2, 0, 0][..], b"Exif", b"\0"].concat());
+        let infe_img = full(b"infe", 2, &[&[0, 3, 0, 0][..], b"hvc1", b"\0"].concat());
+        let iinf = full(b"iinf", 0, &[&3u16.to_be_bytes()[..], &infe_img, &infe_xmp, &infe_exif].concat());
+        let hdlr = full(b"hdlr", 0, &[&[0; 4][..], b"pict", &[0; 12], b"\0"].concat());
+        let (split, rest) = XMP.split_at(10);
+        // Data layout: method 1 keeps it in idat, method 0 in an mdat after meta.
+        let payload = [split, rest, &exif_item].concat();
+        let build_iloc = |base: u64| -> Vec<u8> {
+            let mut b = vec![0x44, 0x40]; // offset 4, length 4, base offset 4, index 0
+            if iloc_version < 2 {
+                b.extend_from_slice(&2u16.to_be_bytes());
+            } else {
+                b.extend_from_slice(&2u32.to_be_bytes());
+            }
+            let id = |b: &mut Vec<u8>, id: u32| {
+                if iloc_version < 2 {
+                    b.extend_from_slice(&(id as u16).to_be_bytes())
+                } else {
+                    b.extend_from_slice(&id.to_be_bytes())
+                }
+            };
+            id(&mut b, 1);
+            if iloc_version >= 1 {
+                b.extend_from_slice(&method.to_be_bytes());
+            }
+            b.extend_from_slice(&[0, 0]);
+            b.extend_from_slice(&(base as u32).to_be_bytes());
+            b.extend_from_slice(&2u16.to_be_bytes());
+            b.extend_from_slice(&0u32.to_be_bytes());
+            b.extend_from_slice(&10u32.to_be_bytes());
+            b.extend_from_slice(&10u32.to_be_bytes());
+            b.extend_from_slice(&((XMP.len() - 10) as u32).to_be_bytes());
+            id(&mut b, 2);
+            if iloc_version >= 1 {
+                b.extend_from_slice(&method.to_be_bytes());
+            }
+            b.extend_from_slice(&[0, 0]);
+            b.extend_from_slice(&((base + XMP.len() as u64) as u32).to_be_bytes());
+            b.extend_from_slice(&1u16.to_be_bytes());
+            b.extend_from_slice(&0u32.to_be_bytes());
+            b.extend_from_slice(&0u32.to_be_bytes()); // length 0: to the end of the source
+            full(b"iloc", iloc_version, &b)
+        };
+        let ft = bx(b"ftyp", &[&b"heic"[..], &[0, 0, 0, 0], b"mif1heic"].concat());
+        if method == 1 {
+            let meta = full(b"meta", 0, &[hdlr, iinf, build_iloc(0), bx(b"idat", &payload)].concat());
+            [ft, meta, bx(b"mdat", &[0x99; 64])].concat()
+        } else {
+            let meta_len = full(b"meta", 0, &[hdlr.clone(), iinf.clone(), build_iloc(0)].concat()).len();
+            let data_at = (ft.len() + meta_len + 8) as u64;
+            let meta = full(b"meta", 0, &[hdlr, iinf, build_iloc(data_at)].concat());
+            [ft, meta, bx(b"mdat", &payload)].concat()
+        }
+    }
+
+    #[test]
+    fn heif_items_both_construction_methods() {
+        for (version, method) in [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1)] {
+            let f = heif(version, method);
+            let m = read(&f).unwrap_or_else(|e| panic!("v{version} m{method}: {e}"));
+            assert_eq!(m.xmp, vec![XMP.to_vec()], "v{version} m{method}");
+            assert_eq!(m.exif, sample_fields(), "v{version} m{method}");
+        }
+    }
+
+    #[test]
+    fn heif_truncated_item_is_error() {
+        let f = heif(1, 0);
+        // Cutting the file cuts the Exif item (lenient) — and with it the XMP item's data? No:
+        // the XMP item comes first. Cut into the XMP bytes instead.
+        let at = f.windows(4).rposition(|w| w == b"<x:x").unwrap();
+        assert!(read(&f[..at + 5].to_vec()).is_err());
+        assert_eq!(read(&f[..f.len() - 3].to_vec()).unwrap().xmp.len(), 1);
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        assert!(read(&b"\0\0\0\x04abcd".to_vec()).is_err());
+        assert!(read(&b"\0\0\0\x10\x01\x02\x03\x04abcdefgh".to_vec()).is_err());
+        assert_eq!(read(&Vec::new()).unwrap(), Metadata::default());
+    }
+
+    #[test]
+    fn every_prefix_and_flip_is_safe() {
+        let samples = [
+            heif(1, 0),
+            heif(2, 1),
+            [
+                ftyp(b"isom"),
+                bx(b"moov", &[mvhd(3), bx(b"udta", &bx(b"XMP_", b"<x/>"))].concat()),
+                uuid_box(&XMP_UUID, b"<x/>"),
+            ]
+            .concat(),
+        ];
+        for f in &samples {
+            for n in 0..f.len() {
+                let _ = read(&f[..n].to_vec());
+            }
+            for i in 0..f.len() {
+                for x in [0x01, 0x80, 0xFF] {
+                    let mut b = f.clone();
+                    b[i] ^= x;
+                    let _ = read(&b);
+                }
+            }
+        }
+    }
+}

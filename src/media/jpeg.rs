@@ -1,3 +1,336 @@
-//! TODO
-use super::{MediaError, Metadata, ReadAt};
-pub fn read(_src: &dyn ReadAt) -> Result<Metadata, MediaError> { Ok(Metadata::default()) }
+//! JPEG: walk the marker segments from SOI to SOS, reading only APP1 (EXIF, XMP, extended XMP)
+//! and APP13 (Photoshop resources with IPTC-IIM) bodies.
+use super::iptc::{self, Placed};
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
+
+const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+const XMP_EXT_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
+const PHOTOSHOP_ID: &[u8] = b"Photoshop 3.0\0";
+
+const APP1: u8 = 0xE1;
+const APP13: u8 = 0xED;
+const SOS: u8 = 0xDA;
+const EOI: u8 = 0xD9;
+
+/// Read a JPEG file's metadata.
+pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    read_range(src, 0, src.len())
+}
+
+/// Read the metadata of a JPEG stored in `src[start..end]` (a whole file, or one embedded in a
+/// RAW file). Error offsets are file offsets.
+pub fn read_range(src: &dyn ReadAt, start: u64, end: u64) -> Result<Metadata, MediaError> {
+    let end = end.min(src.len());
+    let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
+    if soi[..] != [0xFF, 0xD8] {
+        return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
+    }
+    let mut meta = Metadata::default();
+    let mut extended = Extended::default();
+    let mut irb: Vec<u8> = Vec::new();
+    let mut irb_base = None;
+    let mut pos = start + 2;
+    let mut items = 0usize;
+    loop {
+        items += 1;
+        if items > MAX_ITEMS {
+            return Err(MediaError::malformed("JPEG segment", pos, "too many segments"));
+        }
+        if pos >= end {
+            // No SOS: a truncated file whose metadata segments we have all seen.
+            break;
+        }
+        let head = src.slice("JPEG marker", pos, (end - pos).min(4), 4)?;
+        if head[0] != 0xFF {
+            return Err(MediaError::malformed("JPEG marker", pos, format!("expected 0xFF, found 0x{:02X}", head[0])));
+        }
+        let Some(&marker) = head.get(1) else { break };
+        match marker {
+            0xFF => {
+                // Fill byte.
+                pos += 1;
+                continue;
+            }
+            SOS | EOI => break,
+            0x01 | 0xD0..=0xD8 => {
+                // Standalone markers (TEM, RSTn, a repeated SOI).
+                pos += 2;
+                continue;
+            }
+            0x00 => return Err(MediaError::malformed("JPEG marker", pos, "0xFF00 outside entropy-coded data")),
+            _ => {}
+        }
+        let wanted = marker == APP1 || marker == APP13;
+        let Some(len_bytes) = head.get(2..4) else {
+            if wanted {
+                return Err(MediaError::Truncated { what: "JPEG segment length", offset: pos, needed: 4, len: end });
+            }
+            break;
+        };
+        let len = u64::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        if len < 2 {
+            return Err(MediaError::malformed("JPEG segment", pos, format!("length {len}")));
+        }
+        let body_at = pos.saturating_add(4);
+        let seg_end = pos.saturating_add(2 + len);
+        if seg_end > end {
+            if wanted {
+                return Err(MediaError::Truncated { what: "JPEG segment", offset: pos, needed: len + 2, len: end });
+            }
+            break;
+        }
+        if wanted {
+            let body = src.slice("JPEG segment", body_at, len - 2, 65535)?;
+            if marker == APP1 {
+                app1(&body, body_at, &mut meta, &mut extended)?;
+            } else if let Some(rest) = body.strip_prefix(PHOTOSHOP_ID) {
+                irb_base.get_or_insert(body_at + PHOTOSHOP_ID.len() as u64);
+                if irb.len() + rest.len() > MAX_BLOCK as usize {
+                    return Err(MediaError::TooLarge {
+                        what: "Photoshop APP13 resources",
+                        offset: body_at,
+                        size: (irb.len() + rest.len()) as u64,
+                        limit: MAX_BLOCK,
+                    });
+                }
+                irb.extend_from_slice(rest);
+            }
+        }
+        pos = seg_end;
+    }
+    if let Some(base) = irb_base {
+        let placed = Placed { data: &irb, base };
+        let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
+        iptc::push_unique(&mut meta.iptc_keywords, keywords);
+    }
+    meta.extended_xmp = extended.assemble()?;
+    Ok(meta)
+}
+
+fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> Result<(), MediaError> {
+    if let Some(tiff) = body.strip_prefix(b"Exif\0") {
+        // "Exif\0\0" (a few writers put 0xFF as the second pad byte).
+        if let Some(tiff) = tiff.get(1..) {
+            exif::merge_lenient(meta, tiff);
+        }
+    } else if let Some(packet) = body.strip_prefix(XMP_ID) {
+        push_xmp(meta, packet.to_vec(), at)?;
+    } else if let Some(rest) = body.strip_prefix(XMP_EXT_ID) {
+        let Some(header) = rest.get(..40) else {
+            return Err(MediaError::malformed("extended XMP segment", at, "header shorter than 40 bytes"));
+        };
+        let guid = String::from_utf8_lossy(&header[..32]).into_owned();
+        let full = u32::from_be_bytes([header[32], header[33], header[34], header[35]]);
+        let offset = u32::from_be_bytes([header[36], header[37], header[38], header[39]]);
+        extended.add(guid, full, offset, &rest[40..], at)?;
+    }
+    Ok(())
+}
+
+/// Extended XMP chunks collected per GUID, assembled once every segment has been seen.
+#[derive(Default)]
+struct Extended {
+    guids: Vec<Guid>,
+    total: u64,
+}
+
+struct Guid {
+    guid: String,
+    full: u32,
+    at: u64,
+    chunks: Vec<(u32, Vec<u8>)>,
+}
+
+impl Extended {
+    fn add(&mut self, guid: String, full: u32, offset: u32, data: &[u8], at: u64) -> Result<(), MediaError> {
+        let what = "extended XMP segment";
+        if u64::from(full) > MAX_XMP {
+            return Err(MediaError::TooLarge { what, offset: at, size: full.into(), limit: MAX_XMP });
+        }
+        if u64::from(offset) + data.len() as u64 > u64::from(full) {
+            return Err(MediaError::malformed(
+                what,
+                at,
+                format!("chunk {offset}+{} passes the full length {full} of GUID {guid}", data.len()),
+            ));
+        }
+        self.total += data.len() as u64;
+        if self.total > MAX_XMP {
+            return Err(MediaError::TooLarge { what: "extended XMP", offset: at, size: self.total, limit: MAX_XMP });
+        }
+        let entry = match self.guids.iter().position(|g| g.guid == guid) {
+            Some(i) => &mut self.guids[i],
+            None => {
+                self.guids.push(Guid { guid, full, at, chunks: Vec::new() });
+                self.guids.last_mut().expect("just pushed")
+            }
+        };
+        if entry.full != full {
+            return Err(MediaError::malformed(
+                what,
+                at,
+                format!("GUID {} has full lengths {} and {full}", entry.guid, entry.full),
+            ));
+        }
+        entry.chunks.push((offset, data.to_vec()));
+        Ok(())
+    }
+
+    fn assemble(self) -> Result<Vec<(String, Vec<u8>)>, MediaError> {
+        let mut out = Vec::with_capacity(self.guids.len());
+        for mut g in self.guids {
+            g.chunks.sort_by_key(|c| c.0);
+            let mut covered = 0u64;
+            for (offset, data) in &g.chunks {
+                if u64::from(*offset) > covered {
+                    break;
+                }
+                covered = covered.max(u64::from(*offset) + data.len() as u64);
+            }
+            if covered != u64::from(g.full) {
+                return Err(MediaError::malformed(
+                    "extended XMP",
+                    g.at,
+                    format!("GUID {}: chunks cover {covered} of {} bytes", g.guid, g.full),
+                ));
+            }
+            // `full` is covered by chunk bytes already held, so this allocation is bounded.
+            let mut buf = vec![0u8; g.full as usize];
+            for (offset, data) in &g.chunks {
+                let o = *offset as usize;
+                buf[o..o + data.len()].copy_from_slice(data);
+            }
+            out.push((g.guid, buf));
+        }
+        Ok(out)
+    }
+}
+
+/// Add an XMP packet found at file offset `at`, keeping the packets of one file within [`MAX_XMP`]
+/// bytes in total (shared by all containers).
+pub(crate) fn push_xmp(meta: &mut Metadata, packet: Vec<u8>, at: u64) -> Result<(), MediaError> {
+    let total = meta.xmp.iter().map(|p| p.len() as u64).sum::<u64>() + packet.len() as u64;
+    if total > MAX_XMP {
+        return Err(MediaError::TooLarge { what: "XMP packets", offset: at, size: total, limit: MAX_XMP });
+    }
+    meta.xmp.push(packet);
+    Ok(())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::media::exif::tests::{sample_block, sample_fields};
+    use crate::media::iptc::tests::{dataset, resource, sample_iim, sample_keywords};
+
+    pub(crate) fn segment(marker: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![0xFF, marker];
+        v.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    fn ext_chunk(guid: &str, full: u32, offset: u32, data: &[u8]) -> Vec<u8> {
+        segment(APP1, &cat(&[XMP_EXT_ID, guid.as_bytes(), &full.to_be_bytes(), &offset.to_be_bytes(), data]))
+    }
+
+    const GUID: &str = "0123456789ABCDEF0123456789ABCDEF";
+
+    /// A JPEG with EXIF, XMP, extended XMP (out of order), split APP13 IPTC, then scan data.
+    pub(crate) fn sample_jpeg() -> Vec<u8> {
+        let irb = resource(iptc::IRB_IPTC, b"", &sample_iim());
+        let (a, b) = irb.split_at(9);
+        cat(&[
+            &[0xFF, 0xD8],
+            &segment(0xE0, b"JFIF\0\x01\x02\0\0\x01\0\x01\0\0"),
+            &segment(APP1, &cat(&[b"Exif\0\0", &sample_block(false)])),
+            &[0xFF, 0xFF], // fill bytes
+            &segment(APP1, &cat(&[XMP_ID, b"<x:xmpmeta>main</x:xmpmeta>"])),
+            &ext_chunk(GUID, 10, 6, b"6789"),
+            &ext_chunk(GUID, 10, 0, b"012345"),
+            &segment(APP13, &cat(&[PHOTOSHOP_ID, a])),
+            &segment(APP13, &cat(&[PHOTOSHOP_ID, b])),
+            &[0xFF, 0xD0],
+            &segment(0xDB, &[0; 65]),
+            &segment(SOS, &[1, 2, 3]),
+            &[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD9],
+        ])
+    }
+
+    #[test]
+    fn happy_path() {
+        let m = read(&sample_jpeg()).unwrap();
+        assert_eq!(m.xmp, vec![b"<x:xmpmeta>main</x:xmpmeta>".to_vec()]);
+        assert_eq!(m.extended_xmp, vec![(GUID.to_string(), b"0123456789".to_vec())]);
+        assert_eq!(m.exif, sample_fields());
+        assert_eq!(m.iptc_keywords, sample_keywords());
+        assert_eq!(m.quicktime_created, None);
+    }
+
+    #[test]
+    fn broken_exif_is_ignored() {
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, b"Exif\0\0garbage"), &segment(APP1, &cat(&[XMP_ID, b"<x/>"]))]);
+        let m = read(&j).unwrap();
+        assert_eq!(m.xmp.len(), 1);
+        assert_eq!(m.exif, Default::default());
+    }
+
+    #[test]
+    fn incomplete_extended_xmp_names_guid() {
+        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, 10, 0, b"0123"), &ext_chunk(GUID, 10, 6, b"6789")]);
+        let err = read(&j).unwrap_err().to_string();
+        assert!(err.contains(GUID), "{err}");
+        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, 4, 2, b"0123")]);
+        assert!(read(&j).is_err());
+        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, u32::MAX, 0, b"0123")]);
+        assert!(matches!(read(&j), Err(MediaError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn truncated_app_segment_is_error_but_trailing_other_is_not() {
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &cat(&[XMP_ID, b"<x/>"]))]);
+        assert!(read(&j[..j.len() - 1].to_vec()).is_err());
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &cat(&[XMP_ID, b"<x/>"])), &segment(0xDB, &[0; 65])]);
+        assert_eq!(read(&j[..j.len() - 10].to_vec()).unwrap().xmp.len(), 1);
+        assert!(matches!(read(&b"\xFF\xD9"[..].to_vec()), Err(MediaError::Unrecognised { .. })));
+    }
+
+    #[test]
+    fn iptc_in_single_app13_with_latin1() {
+        let irb = resource(iptc::IRB_IPTC, b"", &dataset(2, 25, b"Personen/J\xfcrgen"));
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP13, &cat(&[PHOTOSHOP_ID, &irb]))]);
+        assert_eq!(read(&j).unwrap().iptc_keywords, vec!["Personen/Jürgen".to_string()]);
+    }
+
+    #[test]
+    fn range_inside_larger_file() {
+        let mut f = vec![0xAA; 100];
+        f.extend(sample_jpeg());
+        f.extend([0xBB; 50]);
+        let m = read_range(&f, 100, f.len() as u64 - 50).unwrap();
+        assert_eq!(m.iptc_keywords, sample_keywords());
+    }
+
+    #[test]
+    fn every_prefix_and_flip_is_safe() {
+        let j = sample_jpeg();
+        for n in 0..j.len() {
+            let _ = read(&j[..n].to_vec());
+        }
+        for i in 0..j.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                let mut b = j.clone();
+                b[i] ^= x;
+                let _ = read(&b);
+            }
+        }
+    }
+}

@@ -1,3 +1,121 @@
-//! TODO
-use super::{MediaError, Metadata, ReadAt};
-pub fn read(_src: &dyn ReadAt) -> Result<Metadata, MediaError> { Ok(Metadata::default()) }
+//! Photoshop PSD/PSB: header, colour mode data (skipped), then the image resources walked by
+//! their headers: 0x0424 XMP, 0x0404 IPTC-IIM, 0x0422 EXIF data 1. Layers and pixels are never read.
+use super::iptc::{self, IRB_EXIF, IRB_IPTC, IRB_XMP};
+use super::jpeg::{hex, push_xmp};
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_XMP};
+
+/// Read a PSD or PSB file's metadata.
+pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    let head = src.slice("PSD header", 0, src.len().min(30), 30)?;
+    if !head.starts_with(b"8BPS") {
+        return Err(MediaError::Unrecognised { expected: "PSD", magic: hex(&head[..head.len().min(4)]) });
+    }
+    if head.len() < 30 {
+        return Err(MediaError::Truncated { what: "PSD header", offset: 0, needed: 30, len: src.len() });
+    }
+    let version = u16::from_be_bytes([head[4], head[5]]);
+    if version != 1 && version != 2 {
+        return Err(MediaError::malformed("PSD header", 4, format!("version {version}")));
+    }
+    let colour_len = u64::from(be32(&head[26..30]));
+    let res_len_at = 30 + colour_len;
+    let res_len = src.slice("PSD image resources length", res_len_at, 4, 4)?;
+    let start = res_len_at + 4;
+    let end = start + u64::from(be32(&res_len));
+
+    let mut meta = Metadata::default();
+    for res in iptc::irb_resources(src, start, end, &[IRB_XMP, IRB_IPTC, IRB_EXIF])? {
+        let (at, len) = (res.data.start, res.data.end - res.data.start);
+        match res.id {
+            IRB_XMP => {
+                let data = src.slice("PSD XMP resource", at, len, MAX_XMP)?;
+                push_xmp(&mut meta, data.into_owned(), at)?;
+            }
+            IRB_IPTC => {
+                let data = src.slice("PSD IPTC resource", at, len, MAX_BLOCK)?;
+                let keywords = iptc::iim_keywords(&data, at)?;
+                iptc::push_unique(&mut meta.iptc_keywords, keywords);
+            }
+            IRB_EXIF => {
+                // A broken EXIF block is ignored, but one too large to read is not hidden.
+                let data = src.slice("PSD EXIF resource", at, len, MAX_BLOCK)?;
+                exif::merge_lenient(&mut meta, exif::strip_exif_header(&data));
+            }
+            _ => {}
+        }
+    }
+    Ok(meta)
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::exif::tests::{sample_block, sample_fields};
+    use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
+
+    fn psd(version: u16, resources: &[Vec<u8>]) -> Vec<u8> {
+        let mut v = b"8BPS".to_vec();
+        v.extend_from_slice(&version.to_be_bytes());
+        v.extend_from_slice(&[0; 6]);
+        v.extend_from_slice(&3u16.to_be_bytes());
+        v.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 4, 0, 8, 0, 3]);
+        v.extend_from_slice(&4u32.to_be_bytes());
+        v.extend_from_slice(&[1, 2, 3, 4]); // colour mode data
+        let res: Vec<u8> = resources.concat();
+        v.extend_from_slice(&(res.len() as u32).to_be_bytes());
+        v.extend(res);
+        v.extend_from_slice(&[0; 4]); // layer and mask info
+        v.extend_from_slice(&[0x42; 64]); // image data
+        v
+    }
+
+    fn sample(version: u16) -> Vec<u8> {
+        psd(
+            version,
+            &[
+                resource(0x03ED, b"", &[0; 16]),
+                resource(IRB_IPTC, b"", &sample_iim()),
+                resource(0x040C, b"thumb", &[0x11; 31]),
+                resource(IRB_EXIF, b"", &sample_block(true)),
+                resource(IRB_XMP, b"", b"<x>psd</x>"),
+            ],
+        )
+    }
+
+    #[test]
+    fn happy_path_psd_and_psb() {
+        for version in [1, 2] {
+            let m = read(&sample(version)).unwrap();
+            assert_eq!(m.xmp, vec![b"<x>psd</x>".to_vec()]);
+            assert_eq!(m.iptc_keywords, sample_keywords());
+            assert_eq!(m.exif, sample_fields());
+        }
+        assert!(read(&sample(3)).is_err());
+    }
+
+    #[test]
+    fn truncated_xmp_resource_is_error() {
+        let f = sample(1);
+        let at = f.windows(4).position(|w| w == b"<x>p").unwrap();
+        assert!(read(&f[..at + 3].to_vec()).is_err());
+    }
+
+    #[test]
+    fn every_prefix_and_flip_is_safe() {
+        let f = sample(1);
+        for n in 0..f.len() {
+            let _ = read(&f[..n].to_vec());
+        }
+        for i in 0..f.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                let mut b = f.clone();
+                b[i] ^= x;
+                let _ = read(&b);
+            }
+        }
+    }
+}

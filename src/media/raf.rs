@@ -1,3 +1,82 @@
-//! TODO
+//! Fujifilm RAF: a fixed header pointing at an embedded JPEG, whose segments carry the metadata.
+use super::jpeg::{self, hex};
 use super::{MediaError, Metadata, ReadAt};
-pub fn read(_src: &dyn ReadAt) -> Result<Metadata, MediaError> { Ok(Metadata::default()) }
+
+const MAGIC: &[u8] = b"FUJIFILMCCD-RAW ";
+
+/// Read a RAF file's metadata from its embedded JPEG (header: u32 BE offset at 84, length at 88).
+pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    let head = src.slice("RAF header", 0, src.len().min(92), 92)?;
+    if !head.starts_with(MAGIC) {
+        return Err(MediaError::Unrecognised { expected: "RAF", magic: hex(&head[..head.len().min(16)]) });
+    }
+    if head.len() < 92 {
+        return Err(MediaError::Truncated { what: "RAF header", offset: 0, needed: 92, len: src.len() });
+    }
+    let offset = u64::from(u32::from_be_bytes([head[84], head[85], head[86], head[87]]));
+    let len = u64::from(u32::from_be_bytes([head[88], head[89], head[90], head[91]]));
+    if offset < 92 || len < 4 {
+        return Err(MediaError::malformed("RAF header", 84, format!("embedded JPEG at {offset}, {len} bytes")));
+    }
+    let end = offset + len;
+    if end > src.len() {
+        return Err(MediaError::Truncated { what: "RAF embedded JPEG", offset, needed: len, len: src.len() });
+    }
+    jpeg::read_range(src, offset, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::exif::tests::{sample_block, sample_fields};
+    use crate::media::jpeg::tests::segment;
+
+    fn raf() -> Vec<u8> {
+        let mut f = MAGIC.to_vec();
+        f.extend_from_slice(b"0201FF129502");
+        f.resize(84, 0);
+        let jpeg = [
+            &[0xFF, 0xD8][..],
+            &segment(0xE1, &[&b"Exif\0\0"[..], &sample_block(true)].concat()),
+            &segment(0xDA, &[0; 4]),
+            &[9; 40],
+        ]
+        .concat();
+        f.extend_from_slice(&120u32.to_be_bytes());
+        f.extend_from_slice(&(jpeg.len() as u32).to_be_bytes());
+        f.resize(120, 0);
+        f.extend(jpeg);
+        f.extend_from_slice(&[0x5A; 100]); // CFA data
+        f
+    }
+
+    #[test]
+    fn embedded_jpeg() {
+        assert_eq!(read(&raf()).unwrap().exif, sample_fields());
+    }
+
+    #[test]
+    fn bad_pointers() {
+        let mut f = raf();
+        f[88..92].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(read(&f).is_err());
+        let mut f = raf();
+        f[84..88].copy_from_slice(&0u32.to_be_bytes());
+        assert!(read(&f).is_err());
+    }
+
+    #[test]
+    fn every_prefix_and_flip_is_safe() {
+        let f = raf();
+        for n in 0..f.len() {
+            let _ = read(&f[..n].to_vec());
+        }
+        for i in 0..f.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                let mut b = f.clone();
+                b[i] ^= x;
+                let _ = read(&b);
+            }
+        }
+    }
+}

@@ -1,3 +1,359 @@
-//! TODO
-use super::{MediaError, Metadata, ReadAt};
-pub fn read(_src: &dyn ReadAt) -> Result<Metadata, MediaError> { Ok(Metadata::default()) }
+//! TIFF-structured files (TIFF, BigTIFF, DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...): a bounded walk
+//! of IFD0 and its Exif IFD over positioned reads; the file is never loaded.
+//!
+//! Read from IFD0: 700 XMLPacket (XMP), 33723 IPTC-NAA (IIM), 34377 Photoshop resources (IIM in
+//! 0x0404), 0x9C9E XPKeywords, and 34665 the Exif IFD pointer (0x9003 DateTimeOriginal, 0x9011
+//! OffsetTimeOriginal). A value that cannot be read from IFD0 is an error (it may name persons); a
+//! broken Exif IFD only loses the capture date and is ignored.
+use std::borrow::Cow;
+
+use super::iptc::{self, Placed};
+use super::jpeg::{hex, push_xmp};
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
+
+const TAG_XMP: u16 = 700;
+const TAG_IPTC: u16 = 33723;
+const TAG_PHOTOSHOP: u16 = 34377;
+const TAG_EXIF_IFD: u16 = 34665;
+
+/// Largest Exif date/offset value read.
+const MAX_SMALL: u64 = 4096;
+
+/// Read the metadata of a TIFF-structured file.
+pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    let head = src.slice("TIFF header", 0, src.len().min(16), 16)?;
+    let little = match head.get(..2) {
+        Some(b"II") => true,
+        Some(b"MM") => false,
+        _ => return Err(MediaError::Unrecognised { expected: "TIFF", magic: hex(&head[..head.len().min(4)]) }),
+    };
+    let need = |n: usize| -> Result<(), MediaError> {
+        if head.len() < n {
+            Err(MediaError::Truncated { what: "TIFF header", offset: 0, needed: n as u64, len: src.len() })
+        } else {
+            Ok(())
+        }
+    };
+    need(8)?;
+    let t = Tiff { src, little, big: false };
+    let magic = t.u16(&head[2..4]);
+    let (t, ifd0) = match magic {
+        // 42; Olympus ORF "RO"/"RS"; Panasonic RW2 0x55.
+        42 | 0x4F52 | 0x5352 | 0x0055 => (t, u64::from(t.u32(&head[4..8]))),
+        43 => {
+            need(16)?;
+            if t.u16(&head[4..6]) != 8 {
+                return Err(MediaError::malformed("BigTIFF header", 4, "offset size is not 8"));
+            }
+            let t = Tiff { big: true, ..t };
+            (t, t.u64(&head[8..16]))
+        }
+        _ => return Err(MediaError::malformed("TIFF header", 2, format!("magic number {magic}"))),
+    };
+
+    let mut meta = Metadata::default();
+    let entries = t.ifd(ifd0)?;
+    let mut seen = Vec::new();
+    for e in &entries {
+        if seen.contains(&e.tag) {
+            continue; // a repeated tag: the first one counts
+        }
+        match e.tag {
+            TAG_XMP => {
+                let data = t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?;
+                push_xmp(&mut meta, data.into_owned(), e.value_at(&t))?;
+            }
+            TAG_IPTC => {
+                let data = t.value(e, "IPTC-NAA (TIFF tag 33723)", MAX_BLOCK)?;
+                let keywords = iptc::iim_keywords(&data, e.value_at(&t))?;
+                iptc::push_unique(&mut meta.iptc_keywords, keywords);
+            }
+            TAG_PHOTOSHOP => {
+                let data = t.value(e, "Photoshop resources (TIFF tag 34377)", MAX_BLOCK)?;
+                let base = e.value_at(&t);
+                let placed = Placed { data: &data, base };
+                let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
+                iptc::push_unique(&mut meta.iptc_keywords, keywords);
+            }
+            exif::TAG_XP_KEYWORDS => {
+                let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
+                meta.exif.xp_keywords = exif::decode_utf16le(&data);
+            }
+            TAG_EXIF_IFD => {
+                if let Some(offset) = t.pointer(e) {
+                    if offset != ifd0 {
+                        // Lenient: a broken Exif IFD loses only the capture date.
+                        if let Ok(fields) = t.exif_ifd(offset) {
+                            meta.exif.date_time_original = fields.0;
+                            meta.exif.offset_time_original = fields.1;
+                        }
+                    }
+                }
+            }
+            _ => continue,
+        }
+        seen.push(e.tag);
+    }
+    Ok(meta)
+}
+
+/// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF).
+struct Entry {
+    tag: u16,
+    typ: u16,
+    count: u64,
+    field: [u8; 8],
+    /// File offset of the value field.
+    field_at: u64,
+}
+
+impl Entry {
+    /// File offset of the value (for error messages and IIM offsets).
+    fn value_at(&self, t: &Tiff) -> u64 {
+        match t.value_len(self) {
+            Some(n) if n > t.inline_len() => t.offset_field(self),
+            _ => self.field_at,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Tiff<'a> {
+    src: &'a dyn ReadAt,
+    little: bool,
+    big: bool,
+}
+
+impl<'a> Tiff<'a> {
+    fn u16(&self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.little {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        }
+    }
+    fn u32(&self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.little {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    }
+    fn u64(&self, b: &[u8]) -> u64 {
+        let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        if self.little {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        }
+    }
+
+    fn inline_len(&self) -> u64 {
+        if self.big {
+            8
+        } else {
+            4
+        }
+    }
+
+    /// The entries of the IFD at `offset`.
+    fn ifd(&self, offset: u64) -> Result<Vec<Entry>, MediaError> {
+        let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
+        let count_bytes = self.src.slice("TIFF IFD entry count", offset, count_len, 8)?;
+        let count = if self.big { self.u64(&count_bytes) } else { u64::from(self.u16(&count_bytes)) };
+        if count > MAX_ITEMS as u64 {
+            return Err(MediaError::TooLarge { what: "TIFF IFD", offset, size: count, limit: MAX_ITEMS as u64 });
+        }
+        let table_at = offset
+            .checked_add(count_len)
+            .ok_or_else(|| MediaError::malformed("TIFF IFD", offset, "offset overflows"))?;
+        let table = self.src.slice("TIFF IFD", table_at, count * entry_len, MAX_ITEMS as u64 * 20)?;
+        let mut out = Vec::with_capacity(count as usize);
+        for (i, raw) in table.chunks_exact(entry_len as usize).enumerate() {
+            let field_at = table_at + i as u64 * entry_len + if self.big { 12 } else { 8 };
+            let (count, field) = if self.big {
+                (self.u64(&raw[4..12]), raw[12..20].try_into().unwrap_or([0; 8]))
+            } else {
+                let mut f = [0u8; 8];
+                f[..4].copy_from_slice(&raw[8..12]);
+                (u64::from(self.u32(&raw[4..8])), f)
+            };
+            out.push(Entry { tag: self.u16(&raw[0..2]), typ: self.u16(&raw[2..4]), count, field, field_at });
+        }
+        Ok(out)
+    }
+
+    /// Byte length of an entry's value; None for unknown types or an overflowing count.
+    fn value_len(&self, e: &Entry) -> Option<u64> {
+        let unit = match e.typ {
+            1 | 2 | 6 | 7 => 1,
+            3 | 8 => 2,
+            4 | 9 | 11 | 13 => 4,
+            5 | 10 | 12 | 16 | 17 | 18 => 8,
+            _ => return None,
+        };
+        e.count.checked_mul(unit)
+    }
+
+    fn offset_field(&self, e: &Entry) -> u64 {
+        if self.big {
+            self.u64(&e.field)
+        } else {
+            u64::from(self.u32(&e.field[..4]))
+        }
+    }
+
+    /// The raw bytes of an entry's value (inline or at its offset), at most `limit` bytes.
+    fn value(&self, e: &Entry, what: &'static str, limit: u64) -> Result<Cow<'a, [u8]>, MediaError> {
+        let len = self
+            .value_len(e)
+            .ok_or_else(|| MediaError::malformed(what, e.field_at, format!("type {} count {}", e.typ, e.count)))?;
+        if len <= self.inline_len() {
+            return Ok(Cow::Owned(e.field[..len as usize].to_vec()));
+        }
+        self.src.slice(what, self.offset_field(e), len, limit)
+    }
+
+    /// An IFD pointer value (LONG, IFD, LONG8, IFD8 with count 1).
+    fn pointer(&self, e: &Entry) -> Option<u64> {
+        match (e.typ, e.count) {
+            (4 | 13, 1) => Some(u64::from(self.u32(&e.field[..4]))),
+            (16 | 18, 1) if self.big => Some(self.u64(&e.field)),
+            _ => None,
+        }
+    }
+
+    /// DateTimeOriginal and OffsetTimeOriginal from the Exif IFD at `offset`.
+    fn exif_ifd(&self, offset: u64) -> Result<(Option<String>, Option<String>), MediaError> {
+        let mut date = None;
+        let mut zone = None;
+        for e in self.ifd(offset)? {
+            let slot = match e.tag {
+                exif::TAG_DATE_TIME_ORIGINAL => &mut date,
+                exif::TAG_OFFSET_TIME_ORIGINAL => &mut zone,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = exif::text_from_bytes(&self.value(&e, "Exif date", MAX_SMALL)?);
+            }
+        }
+        Ok((date, zone))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::exif::tests::{ascii, sample_fields, tiff_block, utf16};
+    use crate::media::exif::{TAG_DATE_TIME_ORIGINAL, TAG_OFFSET_TIME_ORIGINAL, TAG_XP_KEYWORDS};
+    use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
+
+    const XMP: &[u8] = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>tiff</x:xmpmeta>";
+
+    fn sample(big_endian: bool) -> Vec<u8> {
+        let kw = utf16("People/Anna Schmidt;Berlin");
+        let dt = ascii("2024:03:01 10:22:33");
+        let off = ascii("+01:00");
+        let mut iim = sample_iim();
+        iim.resize(iim.len().div_ceil(4) * 4, 0);
+        let irb = resource(iptc::IRB_IPTC, b"", &crate::media::iptc::tests::dataset(2, 25, b"Extra"));
+        tiff_block(
+            big_endian,
+            &[
+                (256, 3, 1, vec![0, 1]),
+                (TAG_XMP, 1, XMP.len() as u32, XMP.to_vec()),
+                (TAG_IPTC, 4, (iim.len() / 4) as u32, iim),
+                (TAG_PHOTOSHOP, 7, irb.len() as u32, irb),
+                (TAG_XP_KEYWORDS, 1, kw.len() as u32, kw),
+            ],
+            &[(TAG_DATE_TIME_ORIGINAL, 2, dt.len() as u32, dt), (TAG_OFFSET_TIME_ORIGINAL, 2, off.len() as u32, off)],
+        )
+    }
+
+    fn check(m: &Metadata) {
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.exif, sample_fields());
+        let mut kw = sample_keywords();
+        kw.push("Extra".into());
+        assert_eq!(m.iptc_keywords, kw);
+    }
+
+    #[test]
+    fn both_byte_orders() {
+        check(&read(&sample(false)).unwrap());
+        check(&read(&sample(true)).unwrap());
+    }
+
+    #[test]
+    fn raw_magics() {
+        for magic in [&b"IIRO"[..], b"IIRS", b"IIU\0"] {
+            let mut f = sample(false);
+            f[..4].copy_from_slice(magic);
+            check(&read(&f).unwrap());
+        }
+        let mut f = sample(true);
+        f[..4].copy_from_slice(b"MMOR");
+        check(&read(&f).unwrap());
+        let mut f = sample(true);
+        f[2] = 9;
+        assert!(read(&f).is_err());
+    }
+
+    #[test]
+    fn bigtiff() {
+        // II 43 8 0, IFD at 16: 1 entry XMP (20 bytes), next 0, then the XMP.
+        let mut f = b"II+\0\x08\0\0\0".to_vec();
+        f.extend_from_slice(&16u64.to_le_bytes());
+        f.extend_from_slice(&1u64.to_le_bytes());
+        f.extend_from_slice(&TAG_XMP.to_le_bytes());
+        f.extend_from_slice(&7u16.to_le_bytes());
+        f.extend_from_slice(&(XMP.len() as u64).to_le_bytes());
+        f.extend_from_slice(&(16u64 + 8 + 20 + 8).to_le_bytes());
+        f.extend_from_slice(&0u64.to_le_bytes());
+        f.extend_from_slice(XMP);
+        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+    }
+
+    #[test]
+    fn exif_ifd_loop_and_broken_exif_ifd() {
+        // Exif IFD pointing back at IFD0: ignored, no loop.
+        let kw = utf16("People/X");
+        let mut f =
+            tiff_block(false, &[(TAG_XP_KEYWORDS, 1, kw.len() as u32, kw)], &[(0x9000, 7, 4, b"0231".to_vec())]);
+        // The Exif pointer entry is the last of IFD0 (2 entries): value at 8 + 2 + 12 + 8.
+        f[30..34].copy_from_slice(&8u32.to_le_bytes());
+        let m = read(&f).unwrap();
+        assert_eq!(m.exif.xp_keywords.as_deref(), Some("People/X"));
+        f[30..34].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        assert_eq!(read(&f).unwrap().exif.xp_keywords.as_deref(), Some("People/X"));
+    }
+
+    #[test]
+    fn truncated_xmp_is_error() {
+        let f = sample(false);
+        let cut = f.len() - 1;
+        // The XMP value sits in the IFD0 data area, well before the end: cut into it.
+        let xmp_at = f.windows(4).position(|w| w == b"<x:x").unwrap();
+        assert!(read(&f[..xmp_at + 5].to_vec()).is_err());
+        assert!(read(&f[..cut].to_vec()).is_ok()); // cut in the Exif IFD: only the date is lost
+    }
+
+    #[test]
+    fn every_prefix_and_flip_is_safe() {
+        for be in [false, true] {
+            let f = sample(be);
+            for n in 0..f.len() {
+                let _ = read(&f[..n].to_vec());
+            }
+            for i in 0..f.len() {
+                for x in [0x01, 0x80, 0xFF] {
+                    let mut b = f.clone();
+                    b[i] ^= x;
+                    let _ = read(&b);
+                }
+            }
+        }
+    }
+}
