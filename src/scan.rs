@@ -1,6 +1,5 @@
 //! The scan pipeline: walk, read every media file and its sidecars in parallel, report in order.
 
-use std::fs::File;
 use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -8,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use crate::media::source::HEAD_LEN;
+use crate::media::source::{self, HEAD_LEN};
 use crate::media::{self, detect, FileSource, Format, MediaKind, Metadata};
 use crate::people::{self, Depicted, PeopleRoots, PersonSource, EMBEDDED};
 use crate::walk::{self, io_message, Job, WalkOptions};
@@ -132,39 +131,38 @@ pub fn scan<E: From<std::io::Error>>(
         pool = pool.num_threads(n);
     }
     let pool = pool.build().map_err(|e| std::io::Error::other(e.to_string()))?;
-    let (tx, rx) = crossbeam_channel::bounded::<Job>(opts.batch * 4);
+    // Three stages: the walk, parsing batches on the pool, and `sink` on the calling thread, so
+    // that writing one batch overlaps parsing the next. Bounded channels keep memory flat.
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(opts.batch * 4);
+    let (rec_tx, rec_rx) = crossbeam_channel::bounded::<Vec<FileRecord>>(2);
     let stop = &AtomicBool::new(false);
     let walk_opts = WalkOptions { follow_links: opts.follow_links };
+    let pool = &pool;
     std::thread::scope(|s| {
-        let walker =
-            s.spawn(move || walk::walk(paths, walk_opts, |job| !stop.load(Ordering::Relaxed) && tx.send(job).is_ok()));
-        let mut summary = ScanSummary::default();
-        let result = (|| {
+        let walker = s.spawn(move || {
+            walk::walk(paths, walk_opts, |job| !stop.load(Ordering::Relaxed) && job_tx.send(job).is_ok())
+        });
+        s.spawn(move || {
             let mut batch = Vec::with_capacity(opts.batch);
-            loop {
+            // Block for the first job of a batch, then take up to the batch size.
+            while let Ok(first) = job_rx.recv() {
+                batch.push(first);
+                batch.extend(job_rx.iter().take(opts.batch - 1));
+                let records = pool.install(|| batch.par_iter().map(|job| process(job, &opts.roots)).collect());
                 batch.clear();
-                // Block for the first job, then take what is ready up to the batch size.
-                match rx.recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => return Ok(()),
-                }
-                while batch.len() < opts.batch {
-                    match rx.recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let records: Vec<FileRecord> =
-                    pool.install(|| batch.par_iter().map(|job| process(job, &opts.roots)).collect());
-                for r in &records {
-                    summary.count(r);
-                    sink(r)?;
+                if rec_tx.send(records).is_err() {
+                    break;
                 }
             }
-        })();
+        });
+        let mut summary = ScanSummary::default();
+        let result = rec_rx.iter().flatten().try_for_each(|r| {
+            summary.count(&r);
+            sink(&r)
+        });
         if result.is_err() {
             stop.store(true, Ordering::Relaxed);
-            drop(rx);
+            drop(rec_rx);
         }
         summary.skipped = walker.join().unwrap_or(0);
         result.map(|()| summary)
@@ -228,12 +226,7 @@ fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRec
 
 /// Open, identify and locate the metadata of a media file.
 fn read_embedded(path: &Path) -> Result<(Format, Metadata), String> {
-    // Opening a FIFO or device would block or read forever: only regular files are read.
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
-    if !meta.is_file() {
-        return Err("not a regular file (FIFO, socket or device)".to_string());
-    }
-    let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     let src = FileSource::open(file).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     locate(&src, src.head(), &ext)
@@ -305,7 +298,7 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, 
 
 /// Read and parse an XMP sidecar (bounded like an embedded packet).
 fn read_sidecar(path: &Path) -> Result<Vec<Prop>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     let mut bytes = Vec::new();
     file.take(media::MAX_XMP + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     if bytes.len() as u64 > media::MAX_XMP {

@@ -41,7 +41,8 @@ pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool)
         let meta = if opts.follow_links { std::fs::metadata(root) } else { std::fs::symlink_metadata(root) };
         match meta {
             Ok(m) if m.is_dir() => walk_dir(root, opts, &mut emit, &mut skipped),
-            Ok(_) => single_file(root, &mut emit, &mut skipped),
+            Ok(m) if m.is_file() => single_file(root, &mut emit, &mut skipped),
+            Ok(m) => not_regular(root, m.file_type().is_symlink(), &mut |j| emit.emit(j), &mut skipped),
             Err(e) => emit.emit(Job::Error { path: root.clone(), message: io_message(&e) }),
         }
     }
@@ -90,7 +91,12 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
                 continue;
             }
         };
-        if entry.file_type().is_dir() {
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            continue;
+        }
+        if !file_type.is_file() {
+            not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
             continue;
         }
         let path = entry.into_path();
@@ -139,6 +145,16 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
         } else {
             *skipped += 1;
         }
+    }
+}
+
+/// A FIFO, socket or device (opening one could block or never end), or a symbolic link not
+/// followed: an error when named like media, else skipped.
+fn not_regular(path: &Path, symlink: bool, emit: &mut impl FnMut(Job), skipped: &mut u64) {
+    if !symlink && (is_media(path) || is_sidecar(path)) {
+        emit(Job::Error { path: path.to_path_buf(), message: "not a regular file (FIFO, socket or device)".into() });
+    } else {
+        *skipped += 1;
     }
 }
 

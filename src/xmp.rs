@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::rc::Rc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{QName, ResolveResult};
@@ -124,7 +125,7 @@ impl std::error::Error for XmpError {}
 /// the others are skipped without building their values (they may be large: thumbnails, history).
 pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, XmpError> {
     let text = decode(packet)?;
-    let mut p = Parser { reader: NsReader::from_str(&text), depth: 0, keep };
+    let mut p = Parser { reader: NsReader::from_str(&text), depth: 0, keep, names: Interner::default() };
     p.reader.config_mut().expand_empty_elements = false;
     let mut props = Vec::new();
     p.document(&mut props)?;
@@ -168,17 +169,36 @@ struct Parser<'i, 'k> {
     reader: NsReader<&'i [u8]>,
     depth: usize,
     keep: &'k dyn Fn(&str) -> bool,
+    /// Namespace URIs and local names seen in this packet: each is allocated once, not per element.
+    names: Interner,
 }
+
+#[derive(Default)]
+struct Interner(std::collections::HashMap<Box<str>, Rc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Rc<str> {
+        if let Some(r) = self.0.get(s) {
+            return r.clone();
+        }
+        let r: Rc<str> = Rc::from(s);
+        self.0.insert(s.into(), r.clone());
+        r
+    }
+}
+
+/// An attribute: namespace URI, local name, value.
+type Attr<'a> = (Rc<str>, Rc<str>, Cow<'a, str>);
 
 /// An element name resolved to namespace URI and local name.
 struct Name {
-    ns: Option<String>,
-    local: String,
+    ns: Option<Rc<str>>,
+    local: Rc<str>,
 }
 
 impl Name {
     fn is(&self, ns: &str, local: &str) -> bool {
-        self.ns.as_deref() == Some(ns) && self.local == local
+        self.ns.as_deref() == Some(ns) && &*self.local == local
     }
 }
 
@@ -198,12 +218,21 @@ impl<'i> Parser<'i, '_> {
 
     /// Next event with depth accounting; DTDs refused.
     fn next(&mut self) -> Result<(Option<Name>, Event<'i>), XmpError> {
-        let read = self.reader.read_resolved_event().map(|(res, ev)| (ns_of(&res), ev));
-        let (ns, ev) = read.map_err(|e| self.xml_err(e))?;
-        let name = match &ev {
-            Event::Start(e) | Event::Empty(e) => Some(Name { ns, local: e.local_name().as_ref().to_string() }),
-            _ => None,
-        };
+        let names = &mut self.names;
+        let read = self.reader.read_resolved_event().map(|(res, ev)| {
+            let name = match &ev {
+                Event::Start(e) | Event::Empty(e) => {
+                    let ns = match res {
+                        ResolveResult::Bound(ns) => Some(names.get(ns.as_ref())),
+                        _ => None,
+                    };
+                    Some(Name { ns, local: names.get(e.local_name().as_ref()) })
+                }
+                _ => None,
+            };
+            (name, ev)
+        });
+        let (name, ev) = read.map_err(|e| self.xml_err(e))?;
         match &ev {
             Event::Start(_) => {
                 self.depth += 1;
@@ -258,12 +287,10 @@ impl<'i> Parser<'i, '_> {
             Open::Start(e) => (e, false),
             Open::Empty(e) => (e, true),
         };
-        for (ns, name, value) in self.attributes(&start)? {
-            match ns.as_str() {
-                RDF | XML => {}
-                _ if top && !(self.keep)(&ns) => {}
-                _ => out.push(Prop { ns, name, value: Value::Text(value) }),
-            }
+        let keep = self.keep;
+        let wanted = |ns: &str| !matches!(ns, RDF | XML) && (!top || keep(ns));
+        for (ns, name, value) in self.attributes(&start, &wanted)? {
+            out.push(Prop { ns: ns.to_string(), name: name.to_string(), value: Value::Text(value.into_owned()) });
         }
         if !empty {
             self.property_elements(out, top)?;
@@ -282,15 +309,15 @@ impl<'i> Parser<'i, '_> {
                 (_, Event::Eof) => return Err(self.err("unexpected end of packet")),
                 _ => continue,
             };
-            let ns = name.ns.unwrap_or_default();
-            if filter && !(self.keep)(&ns) {
+            let ns = name.ns.as_deref().unwrap_or_default();
+            if filter && !(self.keep)(ns) {
                 if let Open::Start(e) = &open {
                     self.skip(e)?;
                 }
                 continue;
             }
             let (value, _lang) = self.property(open)?;
-            out.push(Prop { ns, name: name.local, value });
+            out.push(Prop { ns: ns.to_string(), name: name.local.to_string(), value });
         }
     }
 
@@ -304,14 +331,20 @@ impl<'i> Parser<'i, '_> {
         let mut parse_type = None;
         let mut resource = None;
         let mut fields = Vec::new();
-        for (ns, name, value) in self.attributes(&start)? {
-            match (ns.as_str(), name.as_str()) {
-                (XML, "lang") => lang = Some(value),
-                (RDF, "parseType") => parse_type = Some(value),
-                (RDF, "resource") => resource = Some(value),
-                (RDF, "value") => fields.push(Prop { ns, name, value: Value::Text(value) }),
+        for (ns, name, value) in self.attributes(&start, &|_| true)? {
+            match (&*ns, &*name) {
+                (XML, "lang") => lang = Some(value.into_owned()),
+                (RDF, "parseType") => parse_type = Some(value.into_owned()),
+                (RDF, "resource") => resource = Some(value.into_owned()),
+                (RDF, "value") => {
+                    fields.push(Prop { ns: RDF.into(), name: "value".into(), value: Value::Text(value.into_owned()) })
+                }
                 (RDF, _) | (XML, _) => {}
-                _ => fields.push(Prop { ns, name, value: Value::Text(value) }),
+                _ => fields.push(Prop {
+                    ns: ns.to_string(),
+                    name: name.to_string(),
+                    value: Value::Text(value.into_owned()),
+                }),
             }
         }
         let value = if empty {
@@ -364,7 +397,7 @@ impl<'i> Parser<'i, '_> {
     }
 
     fn child(&mut self, name: Name, open: Open<'i>, fields: &mut Vec<Prop>) -> Result<Value, XmpError> {
-        let kind = match (name.ns.as_deref(), name.local.as_str()) {
+        let kind = match (name.ns.as_deref(), &*name.local) {
             (Some(RDF), "Bag") => Some(ArrayKind::Bag),
             (Some(RDF), "Seq") => Some(ArrayKind::Seq),
             (Some(RDF), "Alt") => Some(ArrayKind::Alt),
@@ -399,7 +432,13 @@ impl<'i> Parser<'i, '_> {
         }
     }
 
-    fn attributes(&self, start: &BytesStart<'_>) -> Result<Vec<(String, String, String)>, XmpError> {
+    /// Namespace-qualified attributes whose namespace `wanted` accepts (xmlns declarations and
+    /// unqualified attributes are not properties).
+    fn attributes<'a>(
+        &mut self,
+        start: &'a BytesStart<'_>,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Attr<'a>>, XmpError> {
         let mut out = Vec::new();
         for attr in start.attributes() {
             let attr = attr.map_err(|e| self.err(format!("bad attribute: {e}")))?;
@@ -409,14 +448,18 @@ impl<'i> Parser<'i, '_> {
             }
             let (res, local_name) = self.reader.resolver().resolve_attribute(key);
             let ns = match res {
-                ResolveResult::Bound(ns) => ns.as_ref().to_string(),
-                _ if key.as_ref().starts_with("xml:") => XML.to_string(),
-                _ => continue, // unqualified attributes are not XMP properties
+                ResolveResult::Bound(ns) => ns.0,
+                _ if key.as_ref().starts_with("xml:") => XML,
+                _ => continue,
             };
+            if !wanted(ns) {
+                continue;
+            }
+            let (ns, local) = (self.names.get(ns), self.names.get(local_name.as_ref()));
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| self.err(format!("bad attribute value: {e}")))?;
-            out.push((ns, local_name.as_ref().to_string(), value.into_owned()));
+            out.push((ns, local, value));
         }
         Ok(out)
     }
@@ -445,13 +488,6 @@ fn qualified_value(v: Value) -> Value {
         }
     }
     v
-}
-
-fn ns_of(res: &ResolveResult<'_>) -> Option<String> {
-    match res {
-        ResolveResult::Bound(ns) => Some(ns.as_ref().to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

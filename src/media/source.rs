@@ -71,23 +71,23 @@ pub struct FileSource {
     head: Vec<u8>,
 }
 
+/// Open a file for reading without blocking: should a FIFO or device appear where the walk saw a
+/// regular file, reads fail instead of waiting forever.
+pub fn open_file(path: &std::path::Path) -> io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
+    opts.open(path)
+}
+
 impl FileSource {
+    /// Read the head of `file`. Its length is asked of the file system only when the file is at
+    /// least [`HEAD_LEN`] long (a short read already tells the length of a small file).
     pub fn open(file: File) -> io::Result<Self> {
-        let len = file.metadata()?.len();
-        let want = (len.min(HEAD_LEN as u64)) as usize;
-        let mut head = vec![0u8; want];
-        let mut filled = 0;
-        while filled < want {
-            match pread(&file, &mut head[filled..], filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        head.truncate(filled);
-        // A file that shrank since stat: trust what we could read.
-        let len = if filled < want { filled as u64 } else { len };
+        let head = read_head(&file)?;
+        let filled = head.len();
+        let len = if filled < HEAD_LEN { filled as u64 } else { file.metadata()?.len().max(filled as u64) };
         Ok(FileSource { file, len, head })
     }
 
@@ -118,6 +118,55 @@ impl ReadAt for FileSource {
         }
         Ok(Cow::Owned(buf))
     }
+}
+
+/// The first [`HEAD_LEN`] bytes (fewer for a shorter file), read into an uninitialised buffer:
+/// zeroing 64 KiB per file first would cost as much as the read itself.
+#[cfg(unix)]
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
+    while head.len() < HEAD_LEN {
+        let filled = head.len();
+        // SAFETY: the kernel writes at most `HEAD_LEN - filled` bytes into the spare capacity
+        // starting at `filled`; no reference to uninitialised memory is created, and the length
+        // grows only by the number of bytes written.
+        let n = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                head.as_mut_ptr().add(filled).cast(),
+                HEAD_LEN - filled,
+                filled as libc::off_t,
+            )
+        };
+        match n {
+            0 => break,
+            n if n > 0 => unsafe { head.set_len(filled + n as usize) },
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(head)
+}
+
+#[cfg(not(unix))]
+fn read_head(file: &File) -> io::Result<Vec<u8>> {
+    let mut head = vec![0u8; HEAD_LEN];
+    let mut filled = 0;
+    while filled < HEAD_LEN {
+        match pread(file, &mut head[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
 }
 
 #[cfg(unix)]
