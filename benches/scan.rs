@@ -8,6 +8,7 @@
 //!   - `exiv2 -PXkv pr` over all files via `xargs -P<cores>`,
 //!   - `exiftool -r -fast` restricted to the person tags,
 //!   - a plain open-and-read of the first 64 KiB of every file (in process, on all cores),
+//!
 //! and prints files per second, peak memory and the ratios the quality bars name. A second part
 //! shows peak memory does not grow with file size (the same files with 1 GiB sparse tails).
 
@@ -128,7 +129,7 @@ fn generate(dir: &Path, files: usize, big: usize) -> (usize, usize, u64) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let styles = Style::presets();
     let (mut sidecars, mut bytes) = (0, 0u64);
-    let big_every = if big == 0 { usize::MAX } else { (files / big).max(1) };
+    let big_every = files.checked_div(big).map_or(usize::MAX, |n| n.max(1));
     for i in 0..files {
         let format = pick_format(&mut rng);
         let people = random_people(&mut rng);
