@@ -171,6 +171,8 @@ struct Run {
 }
 
 /// Run a command to completion, output discarded; wall time and peak RSS of it and its children.
+/// The child is reaped by `wait4` (which also reports its resource usage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn timed(cmd: &mut Command) -> Run {
     let start = Instant::now();
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
