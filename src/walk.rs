@@ -4,6 +4,7 @@
 //! files arrive together and sidecars can be paired with their media files (SPEC.md 2.2):
 //! `name.ext.xmp` (darktable, digiKam) and `name.xmp` (Adobe, Lightroom).
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -72,7 +73,8 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
         })
         .into_iter()
         .filter_entry(|e| !(e.file_type().is_dir() && e.depth() > 0 && e.file_name() == STATE_DIR));
-    let mut batch_dir: Option<PathBuf> = None;
+    // Files sort before subdirectories, so a directory's files follow its own entry directly:
+    // every directory entry closes the previous directory's batch.
     let mut batch: Vec<PathBuf> = Vec::new();
     for entry in walker {
         if emit.stopped {
@@ -93,19 +95,14 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
         };
         let file_type = entry.file_type();
         if file_type.is_dir() {
+            pair(std::mem::take(&mut batch), &mut |j| emit.emit(j), skipped);
             continue;
         }
         if !file_type.is_file() {
             not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
             continue;
         }
-        let path = entry.into_path();
-        let parent = path.parent().map(Path::to_path_buf);
-        if parent != batch_dir {
-            pair(std::mem::take(&mut batch), &mut |j| emit.emit(j), skipped);
-            batch_dir = parent;
-        }
-        batch.push(path);
+        batch.push(entry.into_path());
     }
     pair(batch, &mut |j| emit.emit(j), skipped);
 }
@@ -170,31 +167,40 @@ fn is_sidecar(path: &Path) -> bool {
     extension(path).is_some_and(is_sidecar_extension)
 }
 
-/// Pair the files of one directory (sorted) and emit jobs in name order.
+/// Pair the files of one directory (sorted) and emit jobs in name order. Linear in the number of
+/// files: directories of 100,000 files are common in archives.
 fn pair(files: Vec<PathBuf>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
-    let media: Vec<&PathBuf> = files.iter().filter(|p| is_media(p)).collect();
-    let mut sidecars_of: Vec<Vec<PathBuf>> = vec![Vec::new(); media.len()];
-    let mut orphans = Vec::new();
-    for sidecar in files.iter().filter(|p| is_sidecar(p)) {
-        // `a.jpg.xmp` -> `a.jpg` (name.ext.xmp), and `a.xmp` -> `a` (name.xmp): both conventions
-        // come down to "the sidecar's stem is the media file's name or the media file's stem".
-        let stem = sidecar.file_stem();
-        let mut matched = false;
-        for (i, m) in media.iter().enumerate() {
-            if m.file_name() == stem || m.file_stem() == stem {
-                sidecars_of[i].push(sidecar.clone());
-                matched = true;
-            }
-        }
-        if !matched {
-            orphans.push(sidecar.clone());
+    let (mut media, mut sidecars) = (Vec::new(), Vec::new());
+    for path in files {
+        if is_media(&path) {
+            media.push(path);
+        } else if is_sidecar(&path) {
+            sidecars.push(path);
+        } else {
+            *skipped += 1;
         }
     }
-    *skipped += files.iter().filter(|p| !is_media(p) && !is_sidecar(p)).count() as u64;
+    // `a.jpg.xmp` -> `a.jpg` (name.ext.xmp), and `a.xmp` -> `a` (name.xmp): both conventions come
+    // down to "the sidecar's stem is the media file's name or the media file's stem".
+    let mut by_key: HashMap<&OsStr, Vec<usize>> = HashMap::new();
+    for (i, m) in media.iter().enumerate() {
+        let (name, stem) = (m.file_name(), m.file_stem());
+        for key in [name, stem.filter(|s| Some(*s) != name)].into_iter().flatten() {
+            by_key.entry(key).or_default().push(i);
+        }
+    }
+    let mut sidecars_of: Vec<Vec<PathBuf>> = vec![Vec::new(); media.len()];
+    let mut orphans = Vec::new();
+    for sidecar in sidecars {
+        match sidecar.file_stem().and_then(|stem| by_key.get(stem)) {
+            Some(owners) => owners.iter().for_each(|&i| sidecars_of[i].push(sidecar.clone())),
+            None => orphans.push(sidecar),
+        }
+    }
     let mut jobs: Vec<Job> = media
         .into_iter()
         .zip(sidecars_of)
-        .map(|(path, sidecars)| Job::Media { path: path.clone(), sidecars })
+        .map(|(path, sidecars)| Job::Media { path, sidecars })
         .chain(orphans.into_iter().map(|path| Job::Orphan { path }))
         .collect();
     jobs.sort_by(|a, b| job_path(a).cmp(job_path(b)));
