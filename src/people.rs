@@ -1,7 +1,7 @@
 //! Who is depicted: person names and unnamed faces from every person source of SPEC.md 2.3.
 //! Pure: works on parsed XMP properties and decoded keyword strings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -95,6 +95,13 @@ impl PeopleRoots {
 
 /// NFC, trimmed, inner whitespace collapsed to one space.
 pub fn normalize_name(raw: &str) -> String {
+    let tidy = !raw.starts_with(char::is_whitespace)
+        && !raw.ends_with(char::is_whitespace)
+        && !raw.contains(|c: char| c.is_whitespace() && c != ' ')
+        && !raw.contains("  ");
+    if tidy && unicode_normalization::is_nfc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes {
+        return raw.to_string(); // the common case: already normal
+    }
     let nfc: String = raw.nfc().collect();
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -238,22 +245,25 @@ pub fn from_keyword_paths(
     source: PersonSource,
     out: &mut Depicted,
 ) {
-    let paths: Vec<Vec<&str>> =
-        items.iter().map(|i| i.split(separators).map(str::trim).filter(|s| !s.is_empty()).collect()).collect();
-    for (i, path) in paths.iter().enumerate() {
-        if path.len() < 2 || !roots.matches(path[0]) {
-            continue;
-        }
-        let is_parent = paths.iter().enumerate().any(|(j, other)| {
-            j != i
-                && other.len() > path.len()
-                && other
-                    .iter()
-                    .zip(path)
-                    .all(|(a, b)| normalize_name(a).to_lowercase() == normalize_name(b).to_lowercase())
-        });
-        if !is_parent {
-            out.add(origin, source, path[path.len() - 1]);
+    // Paths under a people root, segments normalised and lower-cased for the comparison, joined
+    // with a separator no name contains. Linear: a file may carry many thousand keywords.
+    const SEP: char = '\u{1F}';
+    let paths: Vec<(String, &str)> = items
+        .iter()
+        .filter_map(|item| {
+            let raw: Vec<&str> = item.split(separators).map(str::trim).filter(|s| !s.is_empty()).collect();
+            let leaf = *raw.last()?;
+            let key: Vec<String> = raw.iter().map(|s| normalize_name(s).to_lowercase()).collect();
+            (raw.len() >= 2 && roots.matches(raw[0])).then(|| (key.join(&SEP.to_string()), leaf))
+        })
+        .collect();
+    let mut parents: HashSet<&str> = HashSet::new();
+    for (key, _) in &paths {
+        parents.extend(key.match_indices(SEP).map(|(i, _)| &key[..i]));
+    }
+    for (key, leaf) in &paths {
+        if !parents.contains(key.as_str()) {
+            out.add(origin, source, leaf);
         }
     }
 }
@@ -381,6 +391,31 @@ mod tests {
         from_flat_keywords(&["People/Not Root Here"], &roots, PersonSource::IimKeywords, &mut d);
         assert_eq!(names(&d), ["Karl", "Lena"]);
         assert_eq!(d.source_labels(), ["exif-xp-keywords"]);
+    }
+
+    #[test]
+    fn parent_paths_among_many_keywords() {
+        // 100 000 keywords, half of them parents of the other half: must not take quadratic time.
+        let mut owned = Vec::new();
+        for i in 0..50_000 {
+            owned.push(format!("People|Group {i}"));
+            owned.push(format!("people | group  {i} |Name {i}"));
+        }
+        owned.push("People|Solo".to_string());
+        owned.push("People|Solo".to_string()); // a duplicate is not a child
+        let items: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let mut d = Depicted::default();
+        from_keyword_paths(
+            &items,
+            &['|'],
+            &PeopleRoots::default(),
+            EMBEDDED,
+            PersonSource::LrHierarchicalSubject,
+            &mut d,
+        );
+        assert_eq!(d.persons.len(), 50_001);
+        assert!(d.persons.contains("Name 49999") && d.persons.contains("Solo"));
+        assert!(!d.persons.contains("Group 7"));
     }
 
     #[test]

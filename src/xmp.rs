@@ -169,37 +169,34 @@ struct Parser<'i, 'k> {
     reader: NsReader<&'i [u8]>,
     depth: usize,
     keep: &'k dyn Fn(&str) -> bool,
-    /// Namespace URIs and local names seen in this packet: each is allocated once, not per element.
+    /// Namespace URIs seen in this packet, each allocated once rather than per element.
     names: Interner,
 }
 
+/// A packet uses a dozen namespaces or so: a linear scan beats hashing every element's URI.
 #[derive(Default)]
-struct Interner(std::collections::HashMap<Box<str>, Rc<str>>);
+struct Interner(Vec<Rc<str>>);
 
 impl Interner {
     fn get(&mut self, s: &str) -> Rc<str> {
-        if let Some(r) = self.0.get(s) {
+        if let Some(r) = self.0.iter().find(|r| ***r == *s) {
             return r.clone();
         }
         let r: Rc<str> = Rc::from(s);
-        self.0.insert(s.into(), r.clone());
+        self.0.push(r.clone());
         r
     }
 }
 
 /// An attribute: namespace URI, local name, value.
-type Attr<'a> = (Rc<str>, Rc<str>, Cow<'a, str>);
+type Attr<'a> = (Rc<str>, &'a str, Cow<'a, str>);
 
-/// An element name resolved to namespace URI and local name.
-struct Name {
-    ns: Option<Rc<str>>,
-    local: Rc<str>,
-}
+/// An element's namespace URI (the local name stays in the event).
+type Ns = Option<Rc<str>>;
 
-impl Name {
-    fn is(&self, ns: &str, local: &str) -> bool {
-        self.ns.as_deref() == Some(ns) && &*self.local == local
-    }
+fn local<'a>(e: &'a BytesStart<'_>) -> &'a str {
+    let name = e.name().into_inner();
+    name.rsplit_once(':').map_or(name, |(_, local)| local)
 }
 
 enum Open<'i> {
@@ -217,17 +214,14 @@ impl<'i> Parser<'i, '_> {
     }
 
     /// Next event with depth accounting; DTDs refused.
-    fn next(&mut self) -> Result<(Option<Name>, Event<'i>), XmpError> {
+    fn next(&mut self) -> Result<(Option<Ns>, Event<'i>), XmpError> {
         let names = &mut self.names;
         let read = self.reader.read_resolved_event().map(|(res, ev)| {
             let name = match &ev {
-                Event::Start(e) | Event::Empty(e) => {
-                    let ns = match res {
-                        ResolveResult::Bound(ns) => Some(names.get(ns.as_ref())),
-                        _ => None,
-                    };
-                    Some(Name { ns, local: names.get(e.local_name().as_ref()) })
-                }
+                Event::Start(_) | Event::Empty(_) => Some(match res {
+                    ResolveResult::Bound(ns) => Some(names.get(ns.0)),
+                    _ => None,
+                }),
                 _ => None,
             };
             (name, ev)
@@ -260,7 +254,7 @@ impl<'i> Parser<'i, '_> {
     fn document(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
         loop {
             match self.next()? {
-                (Some(n), Event::Start(_)) if n.is(RDF, "RDF") => self.rdf(out)?,
+                (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => self.rdf(out)?,
                 (_, Event::Eof) => return Ok(()),
                 _ => {}
             }
@@ -309,15 +303,18 @@ impl<'i> Parser<'i, '_> {
                 (_, Event::Eof) => return Err(self.err("unexpected end of packet")),
                 _ => continue,
             };
-            let ns = name.ns.as_deref().unwrap_or_default();
+            let ns = name.as_deref().unwrap_or_default();
             if filter && !(self.keep)(ns) {
                 if let Open::Start(e) = &open {
                     self.skip(e)?;
                 }
                 continue;
             }
+            let name = match &open {
+                Open::Start(e) | Open::Empty(e) => local(e).to_string(),
+            };
             let (value, _lang) = self.property(open)?;
-            out.push(Prop { ns: ns.to_string(), name: name.local.to_string(), value });
+            out.push(Prop { ns: ns.to_string(), name, value });
         }
     }
 
@@ -396,8 +393,11 @@ impl<'i> Parser<'i, '_> {
         })
     }
 
-    fn child(&mut self, name: Name, open: Open<'i>, fields: &mut Vec<Prop>) -> Result<Value, XmpError> {
-        let kind = match (name.ns.as_deref(), &*name.local) {
+    fn child(&mut self, ns: Ns, open: Open<'i>, fields: &mut Vec<Prop>) -> Result<Value, XmpError> {
+        let name = match &open {
+            Open::Start(e) | Open::Empty(e) => local(e),
+        };
+        let kind = match (ns.as_deref(), name) {
             (Some(RDF), "Bag") => Some(ArrayKind::Bag),
             (Some(RDF), "Seq") => Some(ArrayKind::Seq),
             (Some(RDF), "Alt") => Some(ArrayKind::Alt),
@@ -455,7 +455,7 @@ impl<'i> Parser<'i, '_> {
             if !wanted(ns) {
                 continue;
             }
-            let (ns, local) = (self.names.get(ns), self.names.get(local_name.as_ref()));
+            let (ns, local) = (self.names.get(ns), local_name.into_inner());
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| self.err(format!("bad attribute value: {e}")))?;
