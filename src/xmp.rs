@@ -329,7 +329,7 @@ impl<'i> Parser<'i, '_> {
         let mut resource = None;
         let mut fields = Vec::new();
         for (ns, name, value) in self.attributes(&start, &|_| true)? {
-            match (&*ns, &*name) {
+            match (&*ns, name) {
                 (XML, "lang") => lang = Some(value.into_owned()),
                 (RDF, "parseType") => parse_type = Some(value.into_owned()),
                 (RDF, "resource") => resource = Some(value.into_owned()),
