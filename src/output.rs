@@ -107,7 +107,7 @@ impl<W: Write> RecordWriter<W> {
                     (None, _) => rec.taken.map(|t| format!("taken {t}")).unwrap_or_default(),
                 };
                 let faces = if rec.unnamed_faces > 0 { rec.unnamed_faces.to_string() } else { String::new() };
-                self.table.push([rec.path, rec.kind.to_string(), rec.persons.join(", "), faces, note]);
+                self.table.push([rec.path, rec.kind.to_string(), persons_cell(&rec.persons), faces, note]);
             }
         }
         self.count += 1;
@@ -132,6 +132,23 @@ impl<W: Write> RecordWriter<W> {
         out.flush()?;
         Ok(out)
     }
+}
+
+/// Persons for a table cell: as many names as fit in about 60 characters, then a count.
+fn persons_cell(persons: &[&str]) -> String {
+    const WIDTH: usize = 60;
+    let mut cell = String::new();
+    for (i, p) in persons.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let rest = persons.len() - i;
+        if i > 0 && cell.chars().count() + sep.len() + p.chars().count() > WIDTH {
+            cell.push_str(&format!(" (+{rest} more)"));
+            break;
+        }
+        cell.push_str(sep);
+        cell.push_str(p);
+    }
+    cell
 }
 
 fn write_table(out: &mut impl Write, rows: &[[String; 5]]) -> io::Result<()> {
@@ -159,4 +176,19 @@ fn write_table(out: &mut impl Write, rows: &[[String; 5]]) -> io::Result<()> {
         line([&row[0], &row[1], &row[2], &row[3], &row[4]])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::persons_cell;
+
+    #[test]
+    fn long_person_lists_are_cut_with_a_count() {
+        assert_eq!(persons_cell(&[]), "");
+        assert_eq!(persons_cell(&["Anna", "Ben"]), "Anna, Ben");
+        let many: Vec<String> = (0..20).map(|i| format!("Person Number {i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let cell = persons_cell(&refs);
+        assert!(cell.starts_with("Person Number 0, Person Number 1") && cell.ends_with("(+17 more)"), "{cell}");
+    }
 }
