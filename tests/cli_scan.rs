@@ -213,19 +213,41 @@ fn fifos_symlink_loops_and_non_utf8_names_are_reported_not_fatal() {
 
 #[cfg(unix)]
 #[test]
-fn unreadable_files_are_error_records() {
+fn unreadable_files_and_directories_are_error_records() {
     use std::os::unix::fs::PermissionsExt;
-    if unsafe { libc::geteuid() } == 0 {
-        eprintln!("skipped: running as root, permissions do not apply");
+    // Root reads everything: as root (CI), run the scan as `nobody` so permissions apply.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    if as_root && Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: running as root without setpriv");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::Builder::new().prefix("consentry-perm").tempdir_in(std::env::temp_dir()).unwrap();
     let d = tmp.path();
+    fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(d.join("ok.jpg"), BARE_JPEG).unwrap();
     fs::write(d.join("secret.jpg"), BARE_JPEG).unwrap();
     fs::set_permissions(d.join("secret.jpg"), fs::Permissions::from_mode(0o000)).unwrap();
-    let out = consentry(&["scan"], d);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(by_path(&records(&out), "./secret.jpg")["error"].as_str().unwrap().contains("permission denied"));
+    fs::create_dir(d.join("locked")).unwrap();
+    fs::write(d.join("locked/inside.jpg"), BARE_JPEG).unwrap();
+    fs::set_permissions(d.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_consentry");
+    let mut cmd = if as_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let out = cmd.args(["scan", "--format", "jsonl"]).current_dir(d).output().unwrap();
+    fs::set_permissions(d.join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out);
+    assert_eq!(by_path(&recs, "./ok.jpg")["error"], Value::Null);
+    assert!(by_path(&recs, "./secret.jpg")["error"].as_str().unwrap().contains("permission denied"));
+    let locked = by_path(&recs, "./locked");
+    assert_eq!(locked["kind"], "unreadable");
+    assert!(locked["error"].as_str().unwrap().contains("permission denied"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("./locked: permission denied"));
 }
 
 #[cfg(unix)]
