@@ -1,7 +1,7 @@
 //! Who is depicted: person names and unnamed faces from every person source of SPEC.md 2.3.
 //! Pure: works on parsed XMP properties and decoded keyword strings.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -245,24 +245,41 @@ pub fn from_keyword_paths(
     source: PersonSource,
     out: &mut Depicted,
 ) {
-    // Paths under a people root, segments normalised and lower-cased for the comparison, joined
-    // with a separator no name contains. Linear: a file may carry many thousand keywords.
+    // Paths under a people root as keys: segments normalised and lower-cased, joined with a
+    // separator no name contains (one that does has it replaced). Built segment by segment, so
+    // memory stays linear in the input even for a keyword of a million segments.
     const SEP: char = '\u{1F}';
-    let paths: Vec<(String, &str)> = items
-        .iter()
-        .filter_map(|item| {
-            let raw: Vec<&str> = item.split(separators).map(str::trim).filter(|s| !s.is_empty()).collect();
-            let leaf = *raw.last()?;
-            let key: Vec<String> = raw.iter().map(|s| normalize_name(s).to_lowercase()).collect();
-            (raw.len() >= 2 && roots.matches(raw[0])).then(|| (key.join(&SEP.to_string()), leaf))
-        })
-        .collect();
-    let mut parents: HashSet<&str> = HashSet::new();
-    for (key, _) in &paths {
-        parents.extend(key.match_indices(SEP).map(|(i, _)| &key[..i]));
+    let mut paths: Vec<(String, &str)> = Vec::new();
+    for item in items {
+        let mut segments = item.split(separators).map(str::trim).filter(|s| !s.is_empty());
+        let Some(first) = segments.next() else { continue };
+        if !roots.matches(first) {
+            continue;
+        }
+        let mut key = normalize_name(first).to_lowercase().replace(SEP, "\u{FFFD}");
+        let mut leaf = None;
+        for segment in segments {
+            key.push(SEP);
+            key.push_str(&normalize_name(segment).to_lowercase().replace(SEP, "\u{FFFD}"));
+            leaf = Some(segment);
+        }
+        if let Some(leaf) = leaf {
+            paths.push((key, leaf));
+        }
     }
+    // A path is a parent when another key starts with its key and SEP. Sorted, such keys follow
+    // one another from the first key not below `key + SEP`, so a binary search per path finds
+    // them: O(n log n) comparisons. (Hashing every prefix of every key instead is quadratic in
+    // the length of one keyword: a hostile one of a million segments hangs the scan.)
+    let mut sorted: Vec<&str> = paths.iter().map(|(key, _)| key.as_str()).collect();
+    sorted.sort_unstable();
+    let mut probe = String::new();
     for (key, leaf) in &paths {
-        if !parents.contains(key.as_str()) {
+        probe.clear();
+        probe.push_str(key);
+        probe.push(SEP);
+        let next = sorted.partition_point(|k| *k < probe.as_str());
+        if !sorted.get(next).is_some_and(|k| k.starts_with(probe.as_str())) {
             out.add(origin, source, leaf);
         }
     }
@@ -416,6 +433,24 @@ mod tests {
         assert_eq!(d.persons.len(), 50_001);
         assert!(d.persons.contains("Name 49999") && d.persons.contains("Solo"));
         assert!(!d.persons.contains("Group 7"));
+    }
+
+    #[test]
+    fn one_keyword_of_many_segments() {
+        // A single keyword of 200 000 segments (and its parent): linear in its length.
+        let long = format!("People{}|Leaf", "|a".repeat(200_000));
+        let parent = format!("People{}", "|a".repeat(200_000));
+        let mut d = Depicted::default();
+        let roots = PeopleRoots::default();
+        from_keyword_paths(
+            &[&long, &parent, "People|x\u{1F}y", "People|x"],
+            &['|'],
+            &roots,
+            EMBEDDED,
+            PersonSource::LrHierarchicalSubject,
+            &mut d,
+        );
+        assert_eq!(names(&d), ["Leaf", "x", "x\u{1F}y"]);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! limited to [`MAX_DEPTH`], and the packet size is bounded by the caller.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 
@@ -173,17 +174,29 @@ struct Parser<'i, 'k> {
     names: Interner,
 }
 
-/// A packet uses a dozen namespaces or so: a linear scan beats hashing every element's URI.
+/// A packet uses a dozen namespaces or so: a linear scan of the first few beats hashing every
+/// element's URI. Any further ones are hashed: a hostile packet declares a new namespace on each
+/// of a million elements, and a linear scan of all of them would be quadratic.
 #[derive(Default)]
-struct Interner(Vec<Rc<str>>);
+struct Interner {
+    few: Vec<Rc<str>>,
+    many: HashSet<Rc<str>>,
+}
 
 impl Interner {
+    /// URIs kept in the linear list.
+    const FEW: usize = 32;
+
     fn get(&mut self, s: &str) -> Rc<str> {
-        if let Some(r) = self.0.iter().find(|r| ***r == *s) {
+        if let Some(r) = self.few.iter().find(|r| ***r == *s).or_else(|| self.many.get(s)) {
             return r.clone();
         }
         let r: Rc<str> = Rc::from(s);
-        self.0.push(r.clone());
+        if self.few.len() < Self::FEW {
+            self.few.push(r.clone());
+        } else {
+            self.many.insert(r.clone());
+        }
         r
     }
 }
@@ -597,6 +610,16 @@ mod tests {
             "</rdf:li></rdf:Bag>".repeat(1000)
         ));
         assert!(all(&deep_value).unwrap_err().message.contains("nested deeper"));
+    }
+
+    #[test]
+    fn many_distinct_namespaces() {
+        // Each property in a namespace of its own (100 000 of them): interned by hash, not by a
+        // linear scan per element.
+        let body: String = (0..100_000).map(|i| format!("<a:p xmlns:a='urn:{i:08}'>{i}</a:p>")).collect();
+        let props = all(&wrap(&format!("<rdf:Description>{body}</rdf:Description>"))).unwrap();
+        assert_eq!(props.len(), 100_000);
+        assert_eq!(find(&props, "urn:00099999", "p").and_then(Value::as_text), Some("99999"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! UTF-8 (pure ASCII reads the same either way, and Latin-1 names almost never form valid UTF-8
 //! multi-byte sequences), anything else as Latin-1.
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io;
 use std::ops::Range;
 
@@ -190,10 +191,12 @@ impl ReadAt for Placed<'_> {
 }
 
 /// Append `new` keywords to `list`, skipping exact duplicates (IIM is often stored twice, as
-/// TIFF IPTC-NAA and inside the Photoshop resources).
+/// TIFF IPTC-NAA and inside the Photoshop resources). Hashed: a block may hold a million keywords.
 pub fn push_unique(list: &mut Vec<String>, new: Vec<String>) {
+    let mut seen: HashSet<String> = list.iter().cloned().collect();
     for k in new {
-        if !list.contains(&k) {
+        if !seen.contains(&k) {
+            seen.insert(k.clone());
             list.push(k);
         }
     }
@@ -304,5 +307,17 @@ pub(crate) mod tests {
             let _ = irb_iptc_keywords(&b, 0, b.len() as u64, 1 << 20);
             let _ = iim_keywords(&b, 0);
         }
+    }
+
+    #[test]
+    fn push_unique_keeps_first_of_each_and_scales() {
+        let mut list = vec!["a".to_string()];
+        push_unique(&mut list, vec!["b".into(), "a".into(), "b".into(), "c".into()]);
+        assert_eq!(list, ["a", "b", "c"]);
+        // A block of 8 MB holds over a million distinct keywords: hashed, not quadratic.
+        let many: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+        push_unique(&mut list, many.clone());
+        push_unique(&mut list, many);
+        assert_eq!(list.len(), 200_003);
     }
 }

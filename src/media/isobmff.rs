@@ -13,6 +13,8 @@
 //! Box size 0 means "to the end of the enclosing box (the file at top level)"; size 1 means a
 //! 64-bit size follows. A truncated box that holds no metadata (typically `mdat` in a cut file)
 //! ends the walk; a truncated `moov`, `meta` or XMP box is an error.
+use std::collections::{HashMap, HashSet};
+
 use super::iptc::Placed;
 use super::jpeg::{hex, push_xmp};
 use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_META_BOX, MAX_XMP};
@@ -233,12 +235,17 @@ impl Walker {
             };
         };
         let at = |offset: u64| (offset - meta.start) as usize;
-        let locations = parse_iloc(&bytes[at(iloc.body)..at(iloc.end)], iloc.body, &items)?;
+        let wanted: HashSet<u32> = items.iter().map(|i| i.0).collect();
+        let locations = parse_iloc(&bytes[at(iloc.body)..at(iloc.end)], iloc.body, &wanted)?;
+        // Items may share their extents: without a budget for all Exif items together, a small
+        // file could make us read (and parse) gigabytes. XMP items are bounded by `push_xmp`.
+        let mut exif_budget = MAX_BLOCK;
         for (id, kind) in items {
-            let loc = locations.iter().find(|l| l.id == id);
-            let data = loc.ok_or_else(|| format!("item {id} has no location")).and_then(|loc| {
-                read_item(src, &mem, idat.clone(), loc, if kind == ItemKind::Xmp { MAX_XMP } else { MAX_BLOCK })
-            });
+            let loc = locations.get(&id);
+            let limit = if kind == ItemKind::Xmp { MAX_XMP } else { exif_budget };
+            let data = loc
+                .ok_or_else(|| format!("item {id} has no location"))
+                .and_then(|loc| read_item(src, &mem, idat.clone(), loc, limit));
             match kind {
                 ItemKind::Xmp => {
                     let data = data.map_err(|d| MediaError::malformed("HEIF XMP item", iloc.start, d))?;
@@ -248,6 +255,7 @@ impl Walker {
                 ItemKind::Exif => {
                     // Lenient: a broken Exif item loses only EXIF values.
                     if let Ok(data) = data {
+                        exif_budget -= data.len() as u64;
                         if let Some(tiff) = exif_item_tiff(&data) {
                             exif::merge_lenient(&mut self.meta, tiff);
                         }
@@ -264,6 +272,8 @@ impl Walker {
         let version = *body.first().ok_or_else(|| MediaError::malformed("iinf box", iinf.start, "empty"))?;
         let first = iinf.body + if version == 0 { 6 } else { 8 };
         let mut out = Vec::new();
+        // Item ids are unique; a repeated id (hostile: thousands of times) counts once.
+        let mut seen = HashSet::new();
         for h in self.children(mem, first, iinf.end)? {
             if &h.kind != b"infe" {
                 continue;
@@ -283,6 +293,9 @@ impl Walker {
             };
             if version <= 1 {
                 c.skip(2)?; // protection index
+            }
+            if (&item_type == b"Exif" || &item_type == b"mime") && !seen.insert(id) {
+                continue;
             }
             match &item_type {
                 b"Exif" => out.push((id, ItemKind::Exif)),
@@ -312,7 +325,6 @@ enum ItemKind {
 /// Where an item's data lies, from `iloc`.
 #[derive(Debug)]
 struct Location {
-    id: u32,
     method: u8,
     /// File offset of this entry in `iloc` (for messages).
     base: u64,
@@ -320,8 +332,8 @@ struct Location {
     extents: Vec<(u64, u64)>,
 }
 
-/// Parse `iloc` (versions 0, 1, 2), keeping the entries of the wanted items.
-fn parse_iloc(body: &[u8], at: u64, wanted: &[(u32, ItemKind)]) -> Result<Vec<Location>, MediaError> {
+/// Parse `iloc` (versions 0, 1, 2), keeping the first entry of each wanted item, by item id.
+fn parse_iloc(body: &[u8], at: u64, wanted: &HashSet<u32>) -> Result<HashMap<u32, Location>, MediaError> {
     let mut c = Cur { data: body, pos: 0, base: at, what: "iloc box" };
     let version = c.u8()?;
     c.skip(3)?;
@@ -334,7 +346,7 @@ fn parse_iloc(body: &[u8], at: u64, wanted: &[(u32, ItemKind)]) -> Result<Vec<Lo
     let base_offset_size = sizes >> 4;
     let index_size = if version >= 1 { sizes & 15 } else { 0 };
     let count = if version < 2 { u32::from(c.u16()?) } else { c.u32()? };
-    let mut out = Vec::new();
+    let mut out = HashMap::new();
     let mut extents_seen = 0usize;
     for _ in 0..count {
         let entry_at = at + c.pos as u64;
@@ -343,7 +355,7 @@ fn parse_iloc(body: &[u8], at: u64, wanted: &[(u32, ItemKind)]) -> Result<Vec<Lo
         c.skip(2)?; // data reference index: 0 = this file
         let base_offset = c.sized(base_offset_size)?;
         let extent_count = c.u16()?;
-        let keep = wanted.iter().any(|w| w.0 == id) && !out.iter().any(|l: &Location| l.id == id);
+        let keep = wanted.contains(&id) && !out.contains_key(&id);
         let mut extents = Vec::new();
         for _ in 0..extent_count {
             extents_seen += 1;
@@ -358,7 +370,7 @@ fn parse_iloc(body: &[u8], at: u64, wanted: &[(u32, ItemKind)]) -> Result<Vec<Lo
             }
         }
         if keep {
-            out.push(Location { id, method, base: entry_at, base_offset, extents });
+            out.insert(id, Location { method, base: entry_at, base_offset, extents });
         }
     }
     Ok(out)
@@ -648,6 +660,36 @@ mod tests {
         let at = f.windows(4).rposition(|w| w == b"<x:x").unwrap();
         assert!(read(&f[..at + 5].to_vec()).is_err());
         assert_eq!(read(&f[..f.len() - 3].to_vec()).unwrap().xmp.len(), 1);
+    }
+
+    #[test]
+    fn shared_extents_and_repeated_item_ids_are_bounded() {
+        // 1000 Exif items (each id listed twice in iinf) whose 60 extents all cover the same
+        // 64 KiB of idat: 4 GB to read and parse if every item were read; the Exif budget of the
+        // file stops after MAX_BLOCK bytes.
+        let mut idat = vec![0, 0, 0, 6];
+        idat.extend_from_slice(b"Exif\0\0");
+        idat.extend(sample_block(true));
+        idat.resize(64 << 10, 0);
+        let n = 1000u16;
+        let infe = |id: u16| full(b"infe", 2, &[&id.to_be_bytes()[..], &[0, 0], b"Exif", b"\0"].concat());
+        let infes: Vec<u8> = (1..=n).flat_map(|id| [infe(id), infe(id)].concat()).collect();
+        let iinf = full(b"iinf", 0, &[&(2 * n).to_be_bytes()[..], &infes].concat());
+        let mut b = vec![0x44, 0x40];
+        b.extend_from_slice(&n.to_be_bytes());
+        for id in 1..=n {
+            b.extend_from_slice(&id.to_be_bytes());
+            b.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]); // method 1, data ref, base offset
+            b.extend_from_slice(&60u16.to_be_bytes());
+            b.extend_from_slice(&[0; 8 * 60]); // offset 0, length 0 (all of idat)
+        }
+        let hdlr = full(b"hdlr", 0, &[&[0; 4][..], b"pict", &[0; 12], b"\0"].concat());
+        let meta = full(b"meta", 0, &[hdlr, iinf, full(b"iloc", 1, &b), bx(b"idat", &idat)].concat());
+        let f = [bx(b"ftyp", &[&b"heic"[..], &[0, 0, 0, 0], b"mif1heic"].concat()), meta].concat();
+        let started = std::time::Instant::now();
+        let m = read(&f).unwrap();
+        assert_eq!(m.exif, sample_fields());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! JPEG: walk the marker segments from SOI to SOS, reading only APP1 (EXIF, XMP, extended XMP)
 //! and APP13 (Photoshop resources with IPTC-IIM) bodies.
+use std::collections::HashMap;
+
 use super::iptc::{self, Placed};
-use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP, MAX_XMP_PACKETS};
 
 const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const XMP_EXT_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
@@ -131,6 +133,8 @@ fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> R
 #[derive(Default)]
 struct Extended {
     guids: Vec<Guid>,
+    /// Index into `guids` by GUID (a hostile file holds tens of thousands of GUIDs).
+    index: HashMap<String, usize>,
     total: u64,
 }
 
@@ -158,9 +162,10 @@ impl Extended {
         if self.total > MAX_XMP {
             return Err(MediaError::TooLarge { what: "extended XMP", offset: at, size: self.total, limit: MAX_XMP });
         }
-        let entry = match self.guids.iter().position(|g| g.guid == guid) {
-            Some(i) => &mut self.guids[i],
+        let entry = match self.index.get(&guid) {
+            Some(&i) => &mut self.guids[i],
             None => {
+                self.index.insert(guid.clone(), self.guids.len());
                 self.guids.push(Guid { guid, full, at, chunks: Vec::new() });
                 self.guids.last_mut().expect("just pushed")
             }
@@ -207,8 +212,11 @@ impl Extended {
 }
 
 /// Add an XMP packet found at file offset `at`, keeping the packets of one file within [`MAX_XMP`]
-/// bytes in total (shared by all containers).
+/// bytes and [`MAX_XMP_PACKETS`] packets in total (shared by all containers).
 pub(crate) fn push_xmp(meta: &mut Metadata, packet: Vec<u8>, at: u64) -> Result<(), MediaError> {
+    if meta.xmp.len() >= MAX_XMP_PACKETS {
+        return Err(MediaError::malformed("XMP packets", at, format!("more than {MAX_XMP_PACKETS} in one file")));
+    }
     let total = meta.xmp.iter().map(|p| p.len() as u64).sum::<u64>() + packet.len() as u64;
     if total > MAX_XMP {
         return Err(MediaError::TooLarge { what: "XMP packets", offset: at, size: total, limit: MAX_XMP });
@@ -308,6 +316,23 @@ pub(crate) mod tests {
         let irb = resource(iptc::IRB_IPTC, b"", &dataset(2, 25, b"Personen/J\xfcrgen"));
         let j = cat(&[&[0xFF, 0xD8], &segment(APP13, &cat(&[PHOTOSHOP_ID, &irb]))]);
         assert_eq!(read(&j).unwrap().iptc_keywords, vec!["Personen/Jürgen".to_string()]);
+    }
+
+    #[test]
+    fn many_packets_and_guids() {
+        // Tens of thousands of tiny packets: refused past the packet limit, without quadratic work.
+        let mut j = vec![0xFF, 0xD8];
+        for _ in 0..=MAX_XMP_PACKETS {
+            j.extend(segment(APP1, &cat(&[XMP_ID, b"<x/>"])));
+        }
+        let err = read(&j).unwrap_err().to_string();
+        assert!(err.contains("XMP packets"), "{err}");
+        // As many extended XMP GUIDs, each complete: found by index, not by linear search.
+        let mut j = vec![0xFF, 0xD8];
+        for i in 0..20_000 {
+            j.extend(ext_chunk(&format!("{i:032}"), 1, 0, b" "));
+        }
+        assert_eq!(read(&j).unwrap().extended_xmp.len(), 20_000);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub use source::{FileSource, ReadAt};
 /// Largest XMP packet (or assembled extended XMP) accepted. Real packets are kilobytes; Photoshop
 /// history and thumbnails reach a few MB. Larger claims are hostile or broken.
 pub const MAX_XMP: u64 = 32 << 20;
+/// Most XMP packets read from one file. Real files hold one or two; thousands of tiny packets are
+/// hostile (each is parsed on its own).
+pub const MAX_XMP_PACKETS: usize = 1000;
 /// Largest EXIF / IPTC / Photoshop resource block read into memory.
 pub const MAX_BLOCK: u64 = 8 << 20;
 /// Largest ISOBMFF `meta` box read whole (HEIF item tables).
