@@ -712,16 +712,9 @@ mod tests {
             .concat(),
         ];
         for f in &samples {
-            for n in 0..f.len() {
-                let _ = read(&f[..n].to_vec());
-            }
-            for i in 0..f.len() {
-                for x in [0x01, 0x80, 0xFF] {
-                    let mut b = f.clone();
-                    b[i] ^= x;
-                    let _ = read(&b);
-                }
-            }
+            crate::media::for_each_damaged(f, |b| {
+                let _ = read(b);
+            });
         }
     }
 }

@@ -110,3 +110,19 @@ pub fn read_metadata(src: &dyn ReadAt, format: Format) -> Result<Metadata, Media
         Format::RawSidecarOnly => Ok(Metadata::default()),
     }
 }
+
+/// Test helper: calls `f` with every prefix of `file` and with every single-byte flip of it (three
+/// masks per byte), the damage real files suffer. Readers must return, never panic or hang.
+#[cfg(test)]
+pub(crate) fn for_each_damaged(file: &[u8], mut f: impl FnMut(&Vec<u8>)) {
+    for n in 0..file.len() {
+        f(&file[..n].to_vec());
+    }
+    for i in 0..file.len() {
+        for x in [0x01, 0x80, 0xFF] {
+            let mut b = file.to_vec();
+            b[i] ^= x;
+            f(&b);
+        }
+    }
+}
