@@ -28,8 +28,10 @@ pub const MAX_DEPTH: usize = 64;
 /// One property: namespace URI, local name and value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prop {
-    pub ns: String,
-    pub name: String,
+    /// Shared between all properties of the packet in this namespace.
+    pub ns: Rc<str>,
+    /// Shared between all properties of the packet with this name.
+    pub name: Rc<str>,
     pub value: Value,
 }
 
@@ -99,12 +101,12 @@ impl Value {
 
 /// The first property with this namespace URI and local name.
 pub fn find<'a>(props: &'a [Prop], ns: &str, name: &str) -> Option<&'a Value> {
-    props.iter().find(|p| p.name == name && p.ns == ns).map(|p| &p.value)
+    props.iter().find(|p| *p.name == *name && *p.ns == *ns).map(|p| &p.value)
 }
 
 /// Every property with this namespace URI and local name (several `rdf:Description`s may repeat one).
 pub fn find_all<'a>(props: &'a [Prop], ns: &'a str, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    props.iter().filter(move |p| p.name == name && p.ns == ns).map(|p| &p.value)
+    props.iter().filter(move |p| *p.name == *name && *p.ns == *ns).map(|p| &p.value)
 }
 
 /// Why an XMP packet could not be parsed. Offsets are byte offsets within the packet.
@@ -126,7 +128,13 @@ impl std::error::Error for XmpError {}
 /// the others are skipped without building their values (they may be large: thumbnails, history).
 pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, XmpError> {
     let text = decode(packet)?;
-    let mut p = Parser { reader: NsReader::from_str(&text), depth: 0, keep, names: Interner::default() };
+    let mut p = Parser {
+        reader: NsReader::from_str(&text),
+        depth: 0,
+        keep,
+        names: Interner::default(),
+        props: Interner::default(),
+    };
     p.reader.config_mut().expand_empty_elements = false;
     let mut props = Vec::new();
     p.document(&mut props)?;
@@ -172,6 +180,8 @@ struct Parser<'i, 'k> {
     keep: &'k dyn Fn(&str) -> bool,
     /// Namespace URIs seen in this packet, each allocated once rather than per element.
     names: Interner,
+    /// Property names, interned like namespaces: most packets repeat a dozen names.
+    props: Interner,
 }
 
 /// A packet uses a dozen namespaces or so: a linear scan of the first few beats hashing every
@@ -297,7 +307,8 @@ impl<'i> Parser<'i, '_> {
         let keep = self.keep;
         let wanted = |ns: &str| !matches!(ns, RDF | XML) && (!top || keep(ns));
         for (ns, name, value) in self.attributes(&start, &wanted)? {
-            out.push(Prop { ns: ns.to_string(), name: name.to_string(), value: Value::Text(value.into_owned()) });
+            let name = self.props.get(name);
+            out.push(Prop { ns, name, value: Value::Text(value.into_owned()) });
         }
         if !empty {
             self.property_elements(out, top)?;
@@ -324,10 +335,11 @@ impl<'i> Parser<'i, '_> {
                 continue;
             }
             let name = match &open {
-                Open::Start(e) | Open::Empty(e) => local(e).to_string(),
+                Open::Start(e) | Open::Empty(e) => self.props.get(local(e)),
             };
+            let ns = self.names.get(ns);
             let (value, _lang) = self.property(open)?;
-            out.push(Prop { ns: ns.to_string(), name, value });
+            out.push(Prop { ns, name, value });
         }
     }
 
@@ -346,15 +358,10 @@ impl<'i> Parser<'i, '_> {
                 (XML, "lang") => lang = Some(value.into_owned()),
                 (RDF, "parseType") => parse_type = Some(value.into_owned()),
                 (RDF, "resource") => resource = Some(value.into_owned()),
-                (RDF, "value") => {
-                    fields.push(Prop { ns: RDF.into(), name: "value".into(), value: Value::Text(value.into_owned()) })
-                }
-                (RDF, _) | (XML, _) => {}
-                _ => fields.push(Prop {
-                    ns: ns.to_string(),
-                    name: name.to_string(),
-                    value: Value::Text(value.into_owned()),
-                }),
+                // rdf:value (a value with qualifiers) is kept as a field; other rdf:/xml: is syntax.
+                (RDF, local) if local != "value" => {}
+                (XML, _) => {}
+                _ => fields.push(Prop { name: self.props.get(name), ns, value: Value::Text(value.into_owned()) }),
             }
         }
         let value = if empty {
@@ -495,7 +502,7 @@ impl<'i> Parser<'i, '_> {
 /// A struct with `rdf:value` is a value with qualifiers: keep the value.
 fn qualified_value(v: Value) -> Value {
     if let Value::Struct(fields) = &v {
-        if let Some(pos) = fields.iter().position(|p| p.ns == RDF && p.name == "value") {
+        if let Some(pos) = fields.iter().position(|p| &*p.ns == RDF && &*p.name == "value") {
             let Value::Struct(mut fields) = v else { unreachable!() };
             return fields.swap_remove(pos).value;
         }

@@ -97,6 +97,21 @@ impl FileSource {
     }
 }
 
+thread_local! {
+    /// The head buffer of the last file this thread read, kept for the next one: allocating and
+    /// freeing 64 KiB per file shows in profiles.
+    static SPARE_HEAD: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for FileSource {
+    fn drop(&mut self) {
+        let head = std::mem::take(&mut self.head);
+        if head.capacity() == HEAD_LEN {
+            SPARE_HEAD.with(|spare| spare.set(head));
+        }
+    }
+}
+
 impl ReadAt for FileSource {
     fn len(&self) -> u64 {
         self.len
@@ -125,7 +140,9 @@ impl ReadAt for FileSource {
 #[cfg(unix)]
 fn read_head(file: &File) -> io::Result<Vec<u8>> {
     use std::os::fd::AsRawFd;
-    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
+    let mut head: Vec<u8> = SPARE_HEAD.with(|spare| spare.take());
+    head.clear();
+    head.reserve_exact(HEAD_LEN);
     while head.len() < HEAD_LEN {
         let filled = head.len();
         // SAFETY: the kernel writes at most `HEAD_LEN - filled` bytes into the spare capacity
