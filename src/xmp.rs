@@ -387,14 +387,23 @@ impl<'i> Parser<'i, '_> {
 
     /// Content of a property element without parseType: text, an array, or a nested node.
     fn property_content(&mut self, mut fields: Vec<Prop>) -> Result<Value, XmpError> {
-        let mut text = String::new();
+        // Text borrowed from the packet until a second piece must be appended: the whitespace
+        // between elements then costs no allocation.
+        let mut text: Cow<'i, str> = Cow::Borrowed("");
+        let append = |text: &mut Cow<'i, str>, piece: Cow<'i, str>| {
+            if text.is_empty() {
+                *text = piece;
+            } else {
+                text.to_mut().push_str(&piece);
+            }
+        };
         let mut value = None;
         loop {
             let (name, ev) = self.next()?;
             match ev {
-                Event::Text(t) => text.push_str(&t),
-                Event::CData(t) => text.push_str(&t),
-                Event::GeneralRef(r) => text.push(self.entity(&r)?),
+                Event::Text(t) => append(&mut text, t.into_inner()),
+                Event::CData(t) => append(&mut text, t.into_inner()),
+                Event::GeneralRef(r) => text.to_mut().push(self.entity(&r)?),
                 Event::Start(e) | Event::Empty(e) if value.is_some() => {
                     let tag = e.name().as_ref().to_string();
                     return Err(self.err(format!("property value has a second child element <{tag}>")));
@@ -409,7 +418,7 @@ impl<'i> Parser<'i, '_> {
         Ok(match value {
             Some(v) => v,
             None if !fields.is_empty() && text.trim().is_empty() => Value::Struct(fields),
-            None => Value::Text(text),
+            None => Value::Text(text.into_owned()),
         })
     }
 
