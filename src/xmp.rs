@@ -16,8 +16,8 @@ use std::fmt;
 use std::rc::Rc;
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{QName, ResolveResult};
-use quick_xml::NsReader;
+use quick_xml::name::QName;
+use quick_xml::Reader;
 
 pub const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
 const XML: &str = "http://www.w3.org/XML/1998/namespace";
@@ -129,7 +129,8 @@ impl std::error::Error for XmpError {}
 pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, XmpError> {
     let text = decode(packet)?;
     let mut p = Parser {
-        reader: NsReader::from_str(&text),
+        reader: Reader::from_str(&text),
+        scopes: Scopes::new(),
         depth: 0,
         keep,
         names: Interner::default(),
@@ -168,14 +169,17 @@ fn decode(packet: &[u8]) -> Result<Cow<'_, str>, XmpError> {
 
 fn utf8(bytes: &[u8], base: u64) -> Result<Cow<'_, str>, XmpError> {
     // Writers pad packets with NULs or trailing garbage after the end marker; cut at the first NUL.
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
     std::str::from_utf8(&bytes[..end])
         .map(Cow::Borrowed)
         .map_err(|e| XmpError { offset: base + e.valid_up_to() as u64, message: "text is not valid UTF-8".into() })
 }
 
 struct Parser<'i, 'k> {
-    reader: NsReader<&'i [u8]>,
+    reader: Reader<&'i [u8]>,
+    /// Namespace prefixes in scope (resolved here rather than by quick-xml's `NsReader`, which
+    /// costs more than tokenising the packet).
+    scopes: Scopes,
     depth: usize,
     keep: &'k dyn Fn(&str) -> bool,
     /// Namespace URIs seen in this packet, each allocated once rather than per element.
@@ -211,6 +215,57 @@ impl Interner {
     }
 }
 
+/// Prefix bindings of the open elements: `xmlns:p="uri"` declarations, innermost last; `xml`
+/// is bound by XML itself.
+struct Scopes {
+    bindings: Vec<(Box<str>, Rc<str>)>,
+    /// `bindings.len()` when each open element started.
+    marks: Vec<usize>,
+    /// The last element was empty or ended: its bindings go before the next event.
+    pending_pop: bool,
+}
+
+impl Scopes {
+    fn new() -> Self {
+        Scopes { bindings: vec![("xml".into(), Rc::from(XML))], marks: Vec::new(), pending_pop: false }
+    }
+
+    fn open(&mut self, e: &BytesStart<'_>, names: &mut Interner) {
+        self.marks.push(self.bindings.len());
+        if !e.attributes_raw().contains("xmlns") {
+            return; // most elements declare nothing: skip parsing their attributes twice
+        }
+        for attr in e.attributes().with_checks(false).flatten() {
+            let key = attr.key.into_inner();
+            let prefix = match key.strip_prefix("xmlns") {
+                Some("") => "",
+                Some(rest) => match rest.strip_prefix(':') {
+                    Some(p) => p,
+                    None => continue,
+                },
+                None => continue,
+            };
+            let uri = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).unwrap_or_default();
+            self.bindings.push((prefix.into(), names.get(&uri)));
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(mark) = self.marks.pop() {
+            self.bindings.truncate(mark);
+        }
+    }
+
+    /// The namespace of a qualified name's prefix (`""`: the default namespace).
+    fn resolve(&self, prefix: &str) -> Option<Rc<str>> {
+        self.bindings.iter().rev().find(|(p, _)| &**p == prefix).map(|(_, ns)| ns.clone()).filter(|ns| !ns.is_empty())
+    }
+}
+
+fn prefix_of(qname: &str) -> &str {
+    qname.split_once(':').map_or("", |(p, _)| p)
+}
+
 /// An attribute: namespace URI, local name, value.
 type Attr<'a> = (Rc<str>, &'a str, Cow<'a, str>);
 
@@ -238,18 +293,22 @@ impl<'i> Parser<'i, '_> {
 
     /// Next event with depth accounting; DTDs refused.
     fn next(&mut self) -> Result<(Option<Ns>, Event<'i>), XmpError> {
-        let names = &mut self.names;
-        let read = self.reader.read_resolved_event().map(|(res, ev)| {
-            let name = match &ev {
-                Event::Start(_) | Event::Empty(_) => Some(match res {
-                    ResolveResult::Bound(ns) => Some(names.get(ns.0)),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            (name, ev)
-        });
-        let (name, ev) = read.map_err(|e| self.xml_err(e))?;
+        if std::mem::take(&mut self.scopes.pending_pop) {
+            self.scopes.close();
+        }
+        let ev = self.reader.read_event().map_err(|e| self.xml_err(e))?;
+        let name = match &ev {
+            Event::Start(e) | Event::Empty(e) => {
+                self.scopes.open(e, &mut self.names);
+                self.scopes.pending_pop = matches!(ev, Event::Empty(_));
+                Some(self.scopes.resolve(prefix_of(e.name().into_inner())))
+            }
+            Event::End(_) => {
+                self.scopes.pending_pop = true;
+                None
+            }
+            _ => None,
+        };
         match &ev {
             Event::Start(_) => {
                 self.depth += 1;
@@ -270,6 +329,7 @@ impl<'i> Parser<'i, '_> {
         let end = start.name().as_ref().to_string();
         self.reader.read_to_end(QName(&end)).map_err(|e| self.xml_err(e))?;
         self.depth = self.depth.saturating_sub(1);
+        self.scopes.close();
         Ok(())
     }
 
@@ -378,6 +438,7 @@ impl<'i> Parser<'i, '_> {
             let end = start.name().as_ref().to_string();
             let text = self.reader.read_text(QName(&end)).map_err(|e| self.xml_err(e))?;
             self.depth = self.depth.saturating_sub(1);
+            self.scopes.close();
             Value::Text(text.into_inner().into_owned())
         } else {
             self.property_content(fields)?
@@ -469,22 +530,18 @@ impl<'i> Parser<'i, '_> {
         wanted: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Attr<'a>>, XmpError> {
         let mut out = Vec::new();
-        for attr in start.attributes() {
+        // Duplicate attributes are not checked for: the first one counts, as with `find`.
+        for attr in start.attributes().with_checks(false) {
             let attr = attr.map_err(|e| self.err(format!("bad attribute: {e}")))?;
-            let key = attr.key;
-            if key.as_ref().starts_with("xmlns") {
+            // Unqualified attributes and namespace declarations are not properties.
+            let Some((prefix, local)) = attr.key.into_inner().split_once(':') else { continue };
+            if prefix == "xmlns" {
                 continue;
             }
-            let (res, local_name) = self.reader.resolver().resolve_attribute(key);
-            let ns = match res {
-                ResolveResult::Bound(ns) => ns.0,
-                _ if key.as_ref().starts_with("xml:") => XML,
-                _ => continue,
-            };
-            if !wanted(ns) {
+            let Some(ns) = self.scopes.resolve(prefix) else { continue };
+            if !wanted(&ns) {
                 continue;
             }
-            let (ns, local) = (self.names.get(ns), local_name.into_inner());
             let value = attr
                 .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                 .map_err(|e| self.err(format!("bad attribute value: {e}")))?;
