@@ -633,6 +633,31 @@ mod tests {
     }
 
     #[test]
+    fn namespace_scopes_follow_xml_rules() {
+        // Default namespace for elements (not attributes), a prefix rebound in an inner element
+        // and unbound again after it, and a prefix declared on an empty element.
+        let packet = format!(
+            r#"<rdf:RDF xmlns:rdf="{RDF}" xmlns:p="urn:outer">
+              <rdf:Description xmlns="{DC}" p:a="outer" b="unqualified"><format>x</format>
+                <p:s rdf:parseType="Resource" xmlns:p="urn:inner"><p:f>inner</p:f></p:s>
+                <p:t>outer again</p:t></rdf:Description>
+              <rdf:Description xmlns:q="urn:q" q:z="1"/><rdf:Description q:z="2" xmlns:q="urn:q2"/>
+            </rdf:RDF>"#
+        );
+        let props = all(&packet).unwrap();
+        assert_eq!(find(&props, DC, "format").and_then(Value::as_text), Some("x"));
+        assert_eq!(find(&props, "urn:outer", "a").and_then(Value::as_text), Some("outer"));
+        assert!(props.iter().all(|p| &*p.name != "b"), "unqualified attributes are not properties");
+        assert_eq!(
+            find(&props, "urn:inner", "s").unwrap().field("urn:inner", "f").and_then(Value::as_text),
+            Some("inner")
+        );
+        assert_eq!(find(&props, "urn:outer", "t").and_then(Value::as_text), Some("outer again"));
+        assert_eq!(find(&props, "urn:q", "z").and_then(Value::as_text), Some("1"));
+        assert_eq!(find(&props, "urn:q2", "z").and_then(Value::as_text), Some("2"));
+    }
+
+    #[test]
     fn namespace_filter_skips_unwanted_properties() {
         let props = parse(
             wrap(r#"<rdf:Description dc:format="x"><dc:big><rdf:Bag><rdf:li>1</rdf:li></rdf:Bag></dc:big></rdf:Description>"#).as_bytes(),
