@@ -6,8 +6,10 @@
 //! records; [`cli`] holds the command line.
 pub mod cli;
 pub mod media;
+pub mod model;
 pub mod output;
 pub mod people;
+pub mod register;
 pub mod scan;
 #[doc(hidden)]
 pub mod synth;

@@ -1,0 +1,84 @@
+//! Loading the consent register (SPEC.md 3): a CSV file, a directory of CSV files, or an SQLite
+//! database, into an immutable [`Register`]. A register with errors is never used half-loaded:
+//! loading returns every problem at once, each with file, line and column.
+
+pub mod csv;
+pub mod sqlite;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::model::{Register, Vocabulary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The register cannot be used.
+    Error,
+    /// The register is used; reports mark the affected consent (a missing evidence document).
+    Warning,
+}
+
+/// One problem in a register, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub severity: Severity,
+    /// The file, as the user named it (or relative to the register directory).
+    pub file: String,
+    /// 1-based line; 0 when the problem is not on a line (a missing file, an SQLite row).
+    pub line: u64,
+    /// 1-based column (field number in CSV); 0 when not applicable.
+    pub column: u64,
+    /// What is wrong, quoting the offending value.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}: {kind}: {}", self.file, self.message),
+            (l, 0) => write!(f, "{}:{l}: {kind}: {}", self.file, self.message),
+            (l, c) => write!(f, "{}:{l}:{c}: {kind}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Every error found while loading (warnings included for context), in file and line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterErrors(pub Vec<Problem>);
+
+impl fmt::Display for RegisterErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self.0.iter().filter(|p| p.severity == Severity::Error).count();
+        writeln!(f, "the register has {errors} error(s) and cannot be used:")?;
+        for p in &self.0 {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RegisterErrors {}
+
+/// A register that loaded without errors, with its warnings.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub register: Register,
+    pub warnings: Vec<Problem>,
+}
+
+/// Load a register from a CSV file, a directory of CSV files, or an SQLite database
+/// (`.sqlite`, `.db`). Usage words are resolved against `vocabulary`.
+pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if path.is_dir() {
+        csv::load_dir(path, vocabulary)
+    } else if ext == "sqlite" || ext == "db" || ext == "sqlite3" {
+        sqlite::load(path, vocabulary)
+    } else {
+        csv::load_file(path, vocabulary)
+    }
+}
