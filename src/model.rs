@@ -283,9 +283,14 @@ impl Register {
         self.identity.get(&name_key(name)).copied()
     }
 
+    /// Indices (into `consents`) of the consents of an identity, in register order.
+    pub fn consent_indices(&self, identity: usize) -> &[usize] {
+        self.by_identity.get(identity).map_or(&[], Vec::as_slice)
+    }
+
     /// The consents of an identity.
     pub fn consents_of(&self, identity: usize) -> impl Iterator<Item = &Consent> {
-        self.by_identity.get(identity).into_iter().flatten().map(move |&i| &self.consents[i])
+        self.consent_indices(identity).iter().map(move |&i| &self.consents[i])
     }
 
     /// All register names (persons, aliases, consent names), for typo suggestions.

@@ -1,0 +1,470 @@
+//! Effective consent of one file (SPEC.md 4). Pure: no clock, no files, no logging; the same
+//! answer for the same depicted persons, path, register and date.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Consent, Date, Register};
+
+/// Status of a file (the reference's red / yellow / green icons, plus the cases needing none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Nobody depicted.
+    None,
+    /// Persons depicted, all exempted.
+    Exempt,
+    /// Relevant persons, none has consent.
+    Red,
+    /// Some but not all relevant persons have consent.
+    Yellow,
+    /// Every relevant person has consent.
+    Green,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::None => "none",
+            Status::Exempt => "exempt",
+            Status::Red => "red",
+            Status::Yellow => "yellow",
+            Status::Green => "green",
+        }
+    }
+}
+
+/// Why a relevant person has no valid consent for the file on the date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// The name is not in the register (neither person, alias nor consent).
+    Unknown,
+    /// Known to the register, but no consent at all.
+    NoConsent,
+    /// The consent ended before the date.
+    Expired,
+    /// The consent starts after the date.
+    NotYetValid,
+    /// The consent was revoked on or before the date.
+    Revoked,
+    /// Consents exist, but none covers this file.
+    OutOfScope,
+    /// A face nobody has named: it can never have consent.
+    UnnamedFace,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Unknown => "unknown",
+            Reason::NoConsent => "no-consent",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not-yet-valid",
+            Reason::Revoked => "revoked",
+            Reason::OutOfScope => "out-of-scope",
+            Reason::UnnamedFace => "unnamed-face",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    /// The depicted name, or `unnamed face N`.
+    pub name: String,
+    pub reason: Reason,
+}
+
+/// The evaluation of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub status: Status,
+    /// Effective usage areas (sorted by vocabulary order): the intersection over relevant persons
+    /// of the union of their valid consents' areas for `green`; every area for `none`/`exempt`;
+    /// empty for `red`/`yellow`.
+    pub usage: Vec<String>,
+    /// Relevant persons without valid consent, with the reason.
+    pub missing: Vec<Missing>,
+    /// Ids of the consents used (valid for this file on the date), in register order.
+    pub consents: Vec<String>,
+    /// Earliest expiry among the consents used (`green` only).
+    pub valid_until: Option<Date>,
+    /// Comments and copyright notices of the consents used, in register order, each once.
+    pub notes: Vec<String>,
+    /// Depicted persons exempted here.
+    pub exempted: Vec<String>,
+}
+
+impl Decision {
+    /// Whether the file may be published for every one of `usages`.
+    pub fn allows(&self, usages: &[&str]) -> bool {
+        usages.iter().all(|u| self.usage.iter().any(|have| have == u))
+    }
+}
+
+/// Whether a consent is valid on `date`: granted <= date <= expires, and not revoked on or
+/// before the date.
+pub fn valid_on(c: &Consent, date: Date) -> bool {
+    c.granted <= date && c.expires.is_none_or(|e| date <= e) && c.revoked.is_none_or(|r| date < r)
+}
+
+/// Evaluate the file at `rel_path` (relative to the archive root, `/`-separated), showing
+/// `persons` (normalised names) and `unnamed_faces`, against `register` on `date`.
+pub fn evaluate(persons: &[String], unnamed_faces: u32, rel_path: &str, register: &Register, date: Date) -> Decision {
+    let exemptions: Vec<_> = register.exemptions.iter().filter(|e| e.scope.matches(rel_path)).collect();
+    let exempt_everyone = exemptions.iter().any(|e| e.person.is_none());
+    let is_exempt = |name: &str| {
+        exempt_everyone
+            || exemptions.iter().filter_map(|e| e.person.as_deref()).any(|p| {
+                // Same person when both names lead to the same register identity, or same name.
+                match (register.identity(p), register.identity(name)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => crate::model::name_key(p) == crate::model::name_key(name),
+                }
+            })
+    };
+    let mut decision = Decision {
+        status: Status::None,
+        usage: Vec::new(),
+        missing: Vec::new(),
+        consents: Vec::new(),
+        valid_until: None,
+        notes: Vec::new(),
+        exempted: Vec::new(),
+    };
+    if persons.is_empty() && unnamed_faces == 0 {
+        decision.usage = register.vocabulary.names().map(str::to_string).collect();
+        return decision;
+    }
+    let mut relevant = Vec::new();
+    for p in persons {
+        if is_exempt(p) {
+            decision.exempted.push(p.clone());
+        } else {
+            relevant.push(p.as_str());
+        }
+    }
+    let relevant_faces = if exempt_everyone { 0 } else { unnamed_faces };
+    if relevant.is_empty() && relevant_faces == 0 {
+        decision.status = Status::Exempt;
+        decision.usage = register.vocabulary.names().map(str::to_string).collect();
+        return decision;
+    }
+
+    let mut used: BTreeSet<usize> = BTreeSet::new(); // indices into register.consents
+    let mut permitted: Option<BTreeSet<&str>> = None; // intersection so far
+    let mut with_consent = 0;
+    for name in &relevant {
+        let Some(identity) = register.identity(name) else {
+            decision.missing.push(Missing { name: name.to_string(), reason: Reason::Unknown });
+            continue;
+        };
+        let mut areas: BTreeSet<&str> = BTreeSet::new();
+        let mut any_valid = false;
+        for &i in register.consent_indices(identity) {
+            let c = &register.consents[i];
+            if c.scope.matches(rel_path) && valid_on(c, date) {
+                any_valid = true;
+                areas.extend(c.usage.iter().map(String::as_str));
+                used.insert(i);
+            }
+        }
+        if any_valid {
+            with_consent += 1;
+            permitted = Some(match permitted {
+                None => areas,
+                Some(p) => p.intersection(&areas).copied().collect(),
+            });
+        } else {
+            let reason = why_not(register.consents_of(identity), rel_path, date);
+            decision.missing.push(Missing { name: name.to_string(), reason });
+        }
+    }
+    for i in 1..=relevant_faces {
+        decision.missing.push(Missing { name: format!("unnamed face {i}"), reason: Reason::UnnamedFace });
+    }
+
+    decision.consents = used.iter().map(|&i| register.consents[i].id.clone()).collect();
+    decision.status = match (with_consent, decision.missing.is_empty()) {
+        (_, true) => Status::Green,
+        (0, false) => Status::Red,
+        (_, false) => Status::Yellow,
+    };
+    if decision.status == Status::Green {
+        let permitted = permitted.unwrap_or_default();
+        decision.usage = register.vocabulary.names().filter(|u| permitted.contains(u)).map(str::to_string).collect();
+        decision.valid_until = used.iter().filter_map(|&i| register.consents[i].expires).min();
+        for &i in &used {
+            let c = &register.consents[i];
+            for note in [&c.comment, &c.copyright].into_iter().flatten() {
+                if !note.trim().is_empty() && !decision.notes.contains(note) {
+                    decision.notes.push(note.clone());
+                }
+            }
+        }
+    }
+    decision
+}
+
+/// The reason a known person has no valid consent: none at all; all out of scope; else the state
+/// of the in-scope consent granted last (a pending renewal says not-yet-valid, a revoked one
+/// revoked, an old one expired).
+fn why_not<'a>(consents: impl Iterator<Item = &'a Consent>, rel_path: &str, date: Date) -> Reason {
+    let all: Vec<&Consent> = consents.collect();
+    if all.is_empty() {
+        return Reason::NoConsent;
+    }
+    let Some(latest) = all.iter().filter(|c| c.scope.matches(rel_path)).max_by_key(|c| c.granted) else {
+        return Reason::OutOfScope;
+    };
+    if latest.revoked.is_some_and(|r| r <= date) {
+        Reason::Revoked
+    } else if latest.granted > date {
+        Reason::NotYetValid
+    } else {
+        Reason::Expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ExemptReason, Exemption, Origin, Person, Scope, Vocabulary};
+
+    fn d(s: &str) -> Date {
+        Date::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// `consent("c1", "Anna", "print,web", "2024-01-01", Some("2024-12-31"), None, "*")`
+    fn consent(
+        id: &str,
+        person: &str,
+        usage: &str,
+        granted: &str,
+        expires: Option<&str>,
+        revoked: Option<&str>,
+        scope: &str,
+    ) -> Consent {
+        Consent {
+            id: id.into(),
+            person: person.into(),
+            usage: usage.split(',').map(str::to_string).collect(),
+            granted: d(granted),
+            expires: expires.map(d),
+            revoked: revoked.map(d),
+            document: Some(format!("{id}.pdf")),
+            originator: None,
+            scope: Scope::parse(scope).unwrap(),
+            comment: None,
+            copyright: None,
+            origin: Origin::default(),
+        }
+    }
+
+    fn exemption(person: Option<&str>, scope: &str) -> Exemption {
+        Exemption {
+            scope: Scope::parse(scope).unwrap(),
+            person: person.map(str::to_string),
+            reason: ExemptReason::PublicEvent,
+            note: None,
+            origin: Origin::default(),
+        }
+    }
+
+    fn register(consents: Vec<Consent>, exemptions: Vec<Exemption>) -> Register {
+        let persons = vec![
+            Person { id: Some("1".into()), name: "Anna Schmidt".into(), aliases: vec!["Schmidt, Anna".into()] },
+            Person { id: Some("2".into()), name: "Otto Ohne".into(), aliases: vec![] },
+        ];
+        Register::new(consents, persons, exemptions, vec![], Vocabulary::default(), "digest".into())
+    }
+
+    fn base() -> Register {
+        register(
+            vec![
+                consent("a1", "Anna Schmidt", "print,web", "2024-01-01", Some("2024-12-31"), None, "*"),
+                consent("a2", "Anna Schmidt", "social", "2024-01-01", None, None, "events/**"),
+                consent("b1", "Ben Meyer", "web,press", "2024-01-01", Some("2024-06-30"), None, "*"),
+                consent("c1", "Carla Roth", "print", "2024-01-01", Some("2024-03-31"), None, "*"),
+                consent("e1", "Emil Weber", "print", "2024-07-01", None, None, "*"),
+                consent("f1", "Frieda Wolf", "print", "2024-01-01", None, Some("2024-05-01"), "*"),
+                consent("g1", "Gina Lang", "print", "2024-01-01", None, None, "events/2023/*.jpg"),
+            ],
+            vec![exemption(Some("Holger Prominent"), "*"), exemption(None, "public/**")],
+        )
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn missing(dec: &Decision) -> Vec<(String, &'static str)> {
+        dec.missing.iter().map(|m| (m.name.clone(), m.reason.as_str())).collect()
+    }
+
+    #[test]
+    fn statuses() {
+        let reg = base();
+        let date = d("2024-05-15");
+        // (persons, unnamed faces, path, status)
+        let table: &[(&[&str], u32, &str, Status)] = &[
+            (&[], 0, "a.jpg", Status::None),
+            (&["Holger Prominent"], 0, "a.jpg", Status::Exempt),
+            (&["Anna Schmidt", "Nobody Known"], 2, "public/fest/a.jpg", Status::Exempt),
+            (&["Nobody Known"], 0, "a.jpg", Status::Red),
+            (&["Otto Ohne"], 0, "a.jpg", Status::Red),
+            (&[], 1, "a.jpg", Status::Red),
+            (&["Anna Schmidt", "Nobody Known"], 0, "a.jpg", Status::Yellow),
+            (&["Anna Schmidt"], 1, "a.jpg", Status::Yellow),
+            (&["Anna Schmidt"], 0, "a.jpg", Status::Green),
+            (&["Anna Schmidt", "Ben Meyer"], 0, "a.jpg", Status::Green),
+            (&["Anna Schmidt", "Holger Prominent"], 0, "a.jpg", Status::Green),
+        ];
+        for (persons, faces, path, want) in table {
+            let dec = evaluate(&names(persons), *faces, path, &reg, date);
+            assert_eq!(dec.status, *want, "{persons:?} {faces} {path}: {dec:?}");
+        }
+    }
+
+    #[test]
+    fn none_and_exempt_allow_every_usage_red_and_yellow_none() {
+        let reg = base();
+        let date = d("2024-05-15");
+        let all: Vec<String> = Vocabulary::default().names().map(str::to_string).collect();
+        assert_eq!(evaluate(&[], 0, "a.jpg", &reg, date).usage, all);
+        assert_eq!(evaluate(&names(&["Holger Prominent"]), 0, "a.jpg", &reg, date).usage, all);
+        let yellow = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, "a.jpg", &reg, date);
+        assert_eq!((yellow.status, yellow.usage.len(), yellow.valid_until), (Status::Yellow, 0, None));
+    }
+
+    #[test]
+    fn effective_usage_is_union_per_person_and_intersection_across_persons() {
+        let reg = base();
+        let date = d("2024-05-15");
+        // Anna: print, web everywhere; social only under events/.
+        let anna = evaluate(&names(&["Anna Schmidt"]), 0, "events/x.jpg", &reg, date);
+        assert_eq!(anna.usage, ["print", "web", "social"]);
+        assert_eq!(anna.consents, ["a1", "a2"]);
+        let anna_elsewhere = evaluate(&names(&["Anna Schmidt"]), 0, "other/x.jpg", &reg, date);
+        assert_eq!(anna_elsewhere.usage, ["print", "web"]);
+        // With Ben (web, press): only web is allowed for both.
+        let both = evaluate(&names(&["Anna Schmidt", "Ben Meyer"]), 0, "events/x.jpg", &reg, date);
+        assert_eq!(both.usage, ["web"]);
+        assert_eq!(both.consents, ["a1", "a2", "b1"]);
+        assert!(both.allows(&["web"]) && !both.allows(&["web", "print"]));
+    }
+
+    #[test]
+    fn valid_until_is_the_earliest_expiry_and_notes_are_joined_once() {
+        let mut reg = base();
+        reg.consents[0].comment = Some("nur Jahresbericht".into());
+        reg.consents[0].copyright = Some("© Verein".into());
+        reg.consents[2].copyright = Some("© Verein".into());
+        reg.consents[2].comment = Some("keine Bildbearbeitung".into());
+        let reg = Register::new(reg.consents, reg.persons, reg.exemptions, vec![], Vocabulary::default(), "x".into());
+        let dec = evaluate(&names(&["Ben Meyer", "Anna Schmidt"]), 0, "a.jpg", &reg, d("2024-05-15"));
+        assert_eq!(dec.valid_until, Some(d("2024-06-30")));
+        assert_eq!(dec.notes, ["nur Jahresbericht", "© Verein", "keine Bildbearbeitung"]);
+        let anna = evaluate(&names(&["Anna Schmidt"]), 0, "events/a.jpg", &reg, d("2024-05-15"));
+        assert_eq!(anna.valid_until, Some(d("2024-12-31")), "the unlimited consent does not hide the limited one");
+    }
+
+    #[test]
+    fn every_missing_reason() {
+        let reg = base();
+        let date = d("2024-05-15");
+        let table: &[(&str, &str, &str)] = &[
+            ("Nobody Known", "a.jpg", "unknown"),
+            ("Otto Ohne", "a.jpg", "no-consent"),
+            ("Carla Roth", "a.jpg", "expired"),
+            ("Emil Weber", "a.jpg", "not-yet-valid"),
+            ("Frieda Wolf", "a.jpg", "revoked"),
+            ("Gina Lang", "events/2024/a.jpg", "out-of-scope"),
+        ];
+        for (person, path, reason) in table {
+            let dec = evaluate(&names(&[person]), 0, path, &reg, date);
+            assert_eq!(missing(&dec), [(person.to_string(), *reason)], "{person}");
+            assert_eq!(dec.status, Status::Red);
+        }
+        let faces = evaluate(&[], 2, "a.jpg", &reg, date);
+        assert_eq!(
+            missing(&faces),
+            [("unnamed face 1".into(), "unnamed-face"), ("unnamed face 2".into(), "unnamed-face")]
+        );
+    }
+
+    #[test]
+    fn boundary_days() {
+        let reg = register(
+            vec![
+                consent("g", "Anna Schmidt", "print", "2024-03-10", None, None, "*"),
+                consent("x", "Ben Meyer", "print", "2024-01-01", Some("2024-03-10"), None, "*"),
+                consent("r", "Carla Roth", "print", "2024-01-01", None, Some("2024-03-10"), "*"),
+            ],
+            vec![],
+        );
+        let status = |p: &str, day: &str| evaluate(&names(&[p]), 0, "a.jpg", &reg, d(day)).status;
+        assert_eq!(status("Anna Schmidt", "2024-03-09"), Status::Red, "granted tomorrow");
+        assert_eq!(status("Anna Schmidt", "2024-03-10"), Status::Green, "granted today");
+        assert_eq!(status("Ben Meyer", "2024-03-10"), Status::Green, "expires today: still valid");
+        assert_eq!(status("Ben Meyer", "2024-03-11"), Status::Red, "expired yesterday");
+        assert_eq!(status("Carla Roth", "2024-03-09"), Status::Green, "revoked tomorrow");
+        assert_eq!(status("Carla Roth", "2024-03-10"), Status::Red, "revoked today");
+    }
+
+    #[test]
+    fn scopes_star_folder_glob_and_single_file() {
+        let reg = register(
+            vec![
+                consent("all", "Anna Schmidt", "print", "2024-01-01", None, None, "*"),
+                consent("dir", "Ben Meyer", "print", "2024-01-01", None, None, "events/2024/**"),
+                consent("one", "Carla Roth", "print", "2024-01-01", None, None, "events/2024/fest/IMG_1.jpg"),
+                consent("seg", "Dora Klein", "print", "2024-01-01", None, None, "events/*.jpg | press/[a-c]?.png"),
+            ],
+            vec![],
+        );
+        let ok = |p: &str, path: &str| evaluate(&names(&[p]), 0, path, &reg, d("2024-05-01")).status == Status::Green;
+        assert!(ok("Anna Schmidt", "anything/at/all.jpg"));
+        assert!(ok("Ben Meyer", "events/2024/fest/IMG_9.jpg") && !ok("Ben Meyer", "events/2023/IMG_9.jpg"));
+        assert!(ok("Carla Roth", "events/2024/fest/IMG_1.jpg") && !ok("Carla Roth", "events/2024/fest/IMG_2.jpg"));
+        assert!(ok("Dora Klein", "events/a.jpg") && !ok("Dora Klein", "events/sub/a.jpg"), "* stays in one segment");
+        assert!(ok("Dora Klein", "press/b1.png") && !ok("Dora Klein", "press/d1.png"));
+    }
+
+    #[test]
+    fn aliases_case_and_exemptions() {
+        let reg = register(
+            vec![consent("a", "Anna Schmidt", "print", "2024-01-01", None, None, "*")],
+            vec![exemption(Some("Schmidt, Anna"), "press/**"), exemption(Some("Otto Ohne"), "*")],
+        );
+        let date = d("2024-05-01");
+        // Matched by alias and case-insensitively.
+        for name in ["Schmidt, Anna", "anna schmidt", "ANNA SCHMIDT"] {
+            assert_eq!(evaluate(&names(&[name]), 0, "x.jpg", &reg, date).status, Status::Green, "{name}");
+        }
+        // An exemption naming an alias exempts the person, only in its scope.
+        let dec = evaluate(&names(&["Anna Schmidt"]), 0, "press/a.jpg", &reg, date);
+        assert_eq!((dec.status, dec.exempted.clone()), (Status::Exempt, names(&["Anna Schmidt"])));
+        // A named exemption does not exempt unnamed faces; only `*` does.
+        let dec = evaluate(&names(&["Otto Ohne"]), 1, "x.jpg", &reg, date);
+        assert_eq!((dec.status, missing(&dec)), (Status::Red, vec![("unnamed face 1".into(), "unnamed-face")]));
+    }
+
+    #[test]
+    fn adding_a_person_or_a_revocation_empties_the_effective_consent() {
+        let reg = base();
+        let date = d("2024-05-15");
+        assert_eq!(evaluate(&names(&["Anna Schmidt"]), 0, "a.jpg", &reg, date).status, Status::Green);
+        let more = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, "a.jpg", &reg, date);
+        assert!(more.usage.is_empty() && more.valid_until.is_none());
+        let mut revoked = base();
+        revoked.consents[0].revoked = Some(d("2024-05-01"));
+        let revoked = Register::new(
+            revoked.consents,
+            revoked.persons,
+            revoked.exemptions,
+            vec![],
+            Vocabulary::default(),
+            "y".into(),
+        );
+        let dec = evaluate(&names(&["Anna Schmidt"]), 0, "a.jpg", &revoked, date);
+        assert_eq!((dec.status, missing(&dec)), (Status::Red, vec![("Anna Schmidt".into(), "revoked")]));
+    }
+}
