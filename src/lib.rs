@@ -5,6 +5,7 @@
 //! pairs media files with sidecars; [`scan`] runs the parallel pipeline; [`output`] renders
 //! records; [`cli`] holds the command line.
 pub mod cli;
+pub mod config;
 pub mod consent;
 pub mod media;
 pub mod model;

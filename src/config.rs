@@ -1,0 +1,176 @@
+//! Where the register and the archive root are (SPEC.md 3.1): `--register`, else
+//! `CONSENTRY_REGISTER`, else `register` in a `consentry.toml` found by walking up from the
+//! scanned path. That file also marks the archive root scope globs are matched against, and may
+//! replace the usage vocabulary and the people roots.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::model::{UsageTerm, Vocabulary};
+use crate::people::PeopleRoots;
+
+pub const CONFIG_FILE: &str = "consentry.toml";
+pub const REGISTER_ENV: &str = "CONSENTRY_REGISTER";
+
+/// `consentry.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    /// Register path, relative to the file.
+    register: Option<PathBuf>,
+    /// Replaces the default people roots.
+    people_roots: Option<Vec<String>>,
+    /// Replaces the default usage vocabulary: `[[usage]] name = "print" synonyms = ["Druck"]`.
+    usage: Option<Vec<UsageEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageEntry {
+    name: String,
+    #[serde(default)]
+    synonyms: Vec<String>,
+}
+
+/// Everything a command needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Directory scope globs are relative to.
+    pub archive_root: PathBuf,
+    /// The `consentry.toml` found, if any.
+    pub config_file: Option<PathBuf>,
+    pub register: Option<PathBuf>,
+    pub vocabulary: Vocabulary,
+    pub people_roots: Option<PeopleRoots>,
+}
+
+/// Work out settings for commands on `paths` (the first one decides where to look).
+/// `register_arg` is `--register`; `env_register` the value of `CONSENTRY_REGISTER`.
+pub fn discover(paths: &[PathBuf], register_arg: Option<&Path>, env_register: Option<PathBuf>) -> anyhow::Result<Settings> {
+    let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+    let start = std::path::absolute(&start)?;
+    let start_dir = if start.is_dir() { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or(start.clone()) };
+    let start_dir = normalize(&start_dir);
+    let config_file = start_dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|f| f.is_file());
+    let mut settings = Settings {
+        archive_root: start_dir.clone(),
+        config_file: config_file.clone(),
+        register: None,
+        vocabulary: Vocabulary::default(),
+        people_roots: None,
+    };
+    let mut config_register = None;
+    if let Some(file) = &config_file {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let cfg: ConfigFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        settings.archive_root = dir.clone();
+        config_register = cfg.register.map(|r| dir.join(r));
+        settings.people_roots = cfg.people_roots.map(PeopleRoots::new);
+        if let Some(usage) = cfg.usage {
+            if usage.is_empty() {
+                anyhow::bail!("{}: `usage` must list at least one usage area", file.display());
+            }
+            settings.vocabulary = Vocabulary::new(
+                usage.into_iter().map(|u| UsageTerm { name: u.name.trim().to_lowercase(), synonyms: u.synonyms }).collect(),
+            );
+        }
+    }
+    settings.register = register_arg.map(Path::to_path_buf).or(env_register.filter(|p| !p.as_os_str().is_empty())).or(config_register);
+    Ok(settings)
+}
+
+impl Settings {
+    /// `path` relative to the archive root with `/` separators (as given when outside it).
+    pub fn relative(&self, path: &Path) -> String {
+        let abs = std::path::absolute(path).map(|p| normalize(&p)).unwrap_or_else(|_| path.to_path_buf());
+        let rel = abs.strip_prefix(&self.archive_root).unwrap_or(&abs);
+        rel.components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Remove `.` and resolve `..` lexically (no symlink resolution: the archive is addressed the way
+/// the user named it).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A date on the command line: `2024-03-01` or `01.03.2024`.
+pub fn parse_date(s: &str) -> Result<crate::model::Date, String> {
+    let s = s.trim();
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d.%m.%Y"))
+        .map_err(|_| format!("not a date: {s:?} (use YYYY-MM-DD or DD.MM.YYYY)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn register_precedence_and_archive_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir_all(root.join("events/2024")).unwrap();
+        fs::write(
+            root.join(CONFIG_FILE),
+            "register = \"reg/consents.csv\"\npeople_roots = [\"Leute\"]\n[[usage]]\nname = \"Web\"\nsynonyms = [\"Internet\"]\n",
+        )
+        .unwrap();
+        let paths = [root.join("events/2024")];
+        let s = discover(&paths, None, None).unwrap();
+        assert_eq!(s.archive_root, root);
+        assert_eq!(s.register, Some(root.join("reg/consents.csv")));
+        assert_eq!(s.vocabulary.resolve("internet"), Some("web"));
+        assert_eq!(s.vocabulary.resolve("print"), None);
+        assert_eq!(s.relative(&root.join("events/2024/./a.jpg")), "events/2024/a.jpg");
+        let env = discover(&paths, None, Some(PathBuf::from("env.csv"))).unwrap();
+        assert_eq!(env.register, Some(PathBuf::from("env.csv")));
+        let arg = discover(&paths, Some(Path::new("arg.csv")), Some(PathBuf::from("env.csv"))).unwrap();
+        assert_eq!(arg.register, Some(PathBuf::from("arg.csv")));
+    }
+
+    #[test]
+    fn without_config_the_scanned_directory_is_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("a/b")).unwrap();
+        fs::write(tmp.path().join("a/b/x.jpg"), b"x").unwrap();
+        let s = discover(&[tmp.path().join("a")], None, None).unwrap();
+        assert_eq!((s.archive_root.clone(), s.register.clone()), (tmp.path().join("a"), None));
+        assert_eq!(s.relative(&tmp.path().join("a/b/x.jpg")), "b/x.jpg");
+        let file = discover(&[tmp.path().join("a/b/x.jpg")], None, None).unwrap();
+        assert_eq!(file.archive_root, tmp.path().join("a/b"));
+    }
+
+    #[test]
+    fn bad_config_is_an_error_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(CONFIG_FILE), "regster = \"x\"\n").unwrap();
+        let e = discover(&[tmp.path().to_path_buf()], None, None).unwrap_err().to_string();
+        assert!(e.contains(CONFIG_FILE) && e.contains("regster"), "{e}");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("2024-03-01"), parse_date("01.03.2024"));
+        assert!(parse_date("31.02.2024").unwrap_err().contains("31.02.2024"));
+    }
+}
