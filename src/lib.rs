@@ -12,6 +12,7 @@ pub mod model;
 pub mod output;
 pub mod people;
 pub mod register;
+pub mod report;
 pub mod scan;
 #[doc(hidden)]
 pub mod synth;

@@ -1,0 +1,198 @@
+//! Reports over evaluated files (SPEC.md 6): computed here as tables, rendered by `output`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use crate::consent::{evaluate, valid_on, Decision, Reason, Status};
+use crate::model::{Consent, Date, Register};
+use crate::scan::FileRecord;
+
+/// A report: named columns and rows of JSON values (strings, numbers, arrays, null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// A scanned media file with its evaluation and its path relative to the archive root.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub record: FileRecord,
+    pub rel_path: String,
+    pub decision: Decision,
+}
+
+impl Evaluated {
+    pub fn path(&self) -> String {
+        self.record.path.to_string_lossy().into_owned()
+    }
+}
+
+fn missing_json(d: &Decision) -> Value {
+    Value::Array(d.missing.iter().map(|m| json!({"name": m.name, "reason": m.reason.as_str()})).collect())
+}
+
+/// Red and yellow files (and unreadable ones) with the missing persons and reasons.
+pub fn missing(files: &[Evaluated]) -> Table {
+    let rows = files
+        .iter()
+        .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow) || f.record.error().is_some())
+        .map(|f| vec![json!(f.path()), json!(f.decision.status.as_str()), missing_json(&f.decision), json!(f.record.error())])
+        .collect();
+    Table { columns: vec!["path", "status", "missing", "error"], rows }
+}
+
+/// Consents expiring within `days` of `date`: how many files each clears now, and which of them
+/// would stop being green the day after it expires (the renewal plan).
+pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32) -> Table {
+    let until = date + chrono::Days::new(days.into());
+    let mut rows = Vec::new();
+    for c in &register.consents {
+        let Some(expires) = c.expires else { continue };
+        if expires < date || expires > until || !valid_on(c, date) {
+            continue;
+        }
+        let clears: Vec<&Evaluated> =
+            files.iter().filter(|f| f.decision.status == Status::Green && f.decision.consents.contains(&c.id)).collect();
+        let after = expires + chrono::Days::new(1);
+        let at_risk: Vec<String> = clears
+            .iter()
+            .filter(|f| {
+                let persons: Vec<String> = f.record.depicted.persons.iter().cloned().collect();
+                evaluate(&persons, f.record.depicted.unnamed_faces, &f.rel_path, register, after).status != Status::Green
+            })
+            .map(|f| f.path())
+            .collect();
+        rows.push(vec![
+            json!(c.id),
+            json!(c.person),
+            json!(expires.to_string()),
+            json!((expires - date).num_days()),
+            json!(clears.len()),
+            json!(at_risk),
+        ]);
+    }
+    rows.sort_by(|a, b| a[2].as_str().cmp(&b[2].as_str()).then_with(|| a[0].as_str().cmp(&b[0].as_str())));
+    Table { columns: vec!["id", "person", "expires", "days_left", "files", "would_stop_green"], rows }
+}
+
+/// How a consent stands on a date.
+pub fn validity(c: &Consent, date: Date) -> &'static str {
+    if c.revoked.is_some_and(|r| r <= date) {
+        "revoked"
+    } else if c.granted > date {
+        "not-yet-valid"
+    } else if c.expires.is_some_and(|e| e < date) {
+        "expired"
+    } else {
+        "valid"
+    }
+}
+
+/// Number of evaluated files whose decision uses each consent id.
+pub fn files_per_consent(files: &[Evaluated]) -> BTreeMap<&str, usize> {
+    let mut n = BTreeMap::new();
+    for f in files {
+        for id in &f.decision.consents {
+            *n.entry(id.as_str()).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+/// The columns of a consent listing (`report consents`, `consent search`).
+pub const CONSENT_COLUMNS: [&str; 11] =
+    ["id", "person", "usage", "granted", "expires", "revoked", "validity", "document", "originator", "scope", "files"];
+
+pub fn consent_row(c: &Consent, date: Date, files: usize) -> Vec<Value> {
+    vec![
+        json!(c.id),
+        json!(c.person),
+        json!(c.usage.iter().collect::<Vec<_>>()),
+        json!(c.granted.to_string()),
+        json!(c.expires.map(|d| d.to_string())),
+        json!(c.revoked.map(|d| d.to_string())),
+        json!(validity(c, date)),
+        json!(c.document),
+        json!(c.originator),
+        json!(c.scope.patterns()),
+        json!(files),
+    ]
+}
+
+/// Every consent with its validity on `date`, document, originator and files using it.
+pub fn consents(files: &[Evaluated], register: &Register, date: Date) -> Table {
+    let used = files_per_consent(files);
+    let rows = register.consents.iter().map(|c| consent_row(c, date, used.get(c.id.as_str()).copied().unwrap_or(0))).collect();
+    Table { columns: CONSENT_COLUMNS.to_vec(), rows }
+}
+
+/// Files that have consents but may not be published for all of `usages`.
+pub fn unreleased(files: &[Evaluated], usages: &[&str]) -> Table {
+    let rows = files
+        .iter()
+        .filter(|f| !f.decision.consents.is_empty() && !f.decision.allows(usages))
+        .map(|f| {
+            let lacking: Vec<&str> = usages.iter().copied().filter(|u| !f.decision.allows(&[u])).collect();
+            vec![json!(f.path()), json!(f.decision.status.as_str()), json!(f.decision.usage), json!(lacking)]
+        })
+        .collect();
+    Table { columns: vec!["path", "status", "usage", "lacking"], rows }
+}
+
+/// Names found in files but absent from the register, with the closest register names.
+pub fn unknown_persons(files: &[Evaluated], register: &Register) -> Table {
+    let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in files {
+        for m in f.decision.missing.iter().filter(|m| m.reason == Reason::Unknown) {
+            *unknown.entry(m.name.as_str()).or_insert(0) += 1;
+        }
+    }
+    let known = register.known_names();
+    let rows = unknown
+        .into_iter()
+        .map(|(name, count)| vec![json!(name), json!(count), json!(suggestions(name, &known))])
+        .collect();
+    Table { columns: vec!["name", "files", "suggestions"], rows }
+}
+
+/// Up to three register names within a small edit distance (typos like "Anna Schmitt").
+pub fn suggestions<'a>(name: &str, known: &BTreeSet<&'a str>) -> Vec<&'a str> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = known
+        .iter()
+        .map(|k| (strsim::normalized_damerau_levenshtein(&lower, &k.to_lowercase()), *k))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// Files per status and, per usage area, how many files may be published for it.
+pub fn summary(files: &[Evaluated], register: &Register) -> Table {
+    let mut rows = Vec::new();
+    for status in [Status::Green, Status::Yellow, Status::Red, Status::Exempt, Status::None] {
+        let n = files.iter().filter(|f| f.decision.status == status).count();
+        rows.push(vec![json!("status"), json!(status.as_str()), json!(n)]);
+    }
+    let errors = files.iter().filter(|f| f.record.error().is_some()).count();
+    rows.push(vec![json!("status"), json!("unreadable"), json!(errors)]);
+    for usage in register.vocabulary.names() {
+        let n = files.iter().filter(|f| f.record.error().is_none() && f.decision.allows(&[usage])).count();
+        rows.push(vec![json!("usage"), json!(usage), json!(n)]);
+    }
+    Table { columns: vec!["group", "key", "files"], rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos() {
+        let known: BTreeSet<&str> = ["Anna Schmidt", "Ben Meyer", "Anna Schmid"].into_iter().collect();
+        assert_eq!(suggestions("Anna Schmitt", &known), ["Anna Schmidt", "Anna Schmid"]);
+        assert!(suggestions("Zoe Quast", &known).is_empty());
+    }
+}
