@@ -7,9 +7,14 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::output::{OutputFormat, RecordWriter};
+use crate::config::{self, parse_date, Settings, REGISTER_ENV};
+use crate::consent::{self, Decision};
+use crate::model::{self, Date, Register};
+use crate::output::{self, OutputFormat, RecordWriter};
 use crate::people::PeopleRoots;
-use crate::scan::{self, ScanOptions, ScanSummary};
+use crate::register;
+use crate::report::{self, Evaluated};
+use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
 
 /// Exit status of every command (SPEC.md 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +48,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Report, for every media file, the depicted persons and unnamed faces found in its metadata.
+    /// Report, for every media file, the depicted persons and unnamed faces found in its
+    /// metadata, and with a register its consent status.
     Scan(ScanArgs),
+    /// The pre-publication gate: exit 0 only when every file is cleared for all given usages.
+    Check(CheckArgs),
+    /// Reports over the archive: missing, expiring, consents, unreleased, unknown-persons, summary.
+    Report(ReportArgs),
+    /// Search the consents of the register.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Everything about one person: files showing them, their consents, statuses.
+    Person(PersonArgs),
+    /// Check, import and export the register.
+    #[command(subcommand)]
+    Register(RegisterCommand),
 }
 
 /// Options every command that prints records shares.
@@ -53,7 +71,7 @@ pub struct OutputArgs {
     /// Output format [default: table on a terminal, else jsonl]
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Write the records to FILE (created readable by the owner only) instead of stdout.
+    /// Write the output to FILE (created readable by the owner only) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Worker threads [default: number of cores]
@@ -64,20 +82,153 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+/// Which register, and the day to evaluate on.
 #[derive(Debug, Args)]
-pub struct ScanArgs {
-    /// Files and directories to scan [default: the current directory]
+pub struct RegisterArgs {
+    /// The consent register: a CSV file, a directory of CSV files or an SQLite database
+    /// [default: $CONSENTRY_REGISTER, else `register` in consentry.toml]
+    #[arg(long, value_name = "PATH")]
+    pub register: Option<PathBuf>,
+    /// Evaluate on this day instead of today (YYYY-MM-DD or DD.MM.YYYY).
+    #[arg(long = "as-of", value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<Date>,
+}
+
+/// What to scan and how.
+#[derive(Debug, Args)]
+pub struct WalkArgs {
+    /// Files and directories [default: the current directory]
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    #[command(flatten)]
-    pub output: OutputArgs,
     /// Top-level keyword that holds person names in keyword hierarchies (repeatable)
-    /// [default: People, Persons, Personen]
+    /// [default: People, Persons, Personen, or people_roots in consentry.toml]
     #[arg(long = "people-root", value_name = "NAME")]
     pub people_roots: Vec<String>,
     /// Do not follow symbolic links.
     #[arg(long)]
     pub no_follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Usage areas the files are to be published for, separated by commas.
+    #[arg(long = "for", value_name = "USAGE", value_delimiter = ',', required = true)]
+    pub usages: Vec<String>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKind {
+    /// Red and yellow files with the missing persons and reasons.
+    Missing,
+    /// Consents expiring within --within DAYS, the files they clear and which would turn.
+    Expiring,
+    /// Every consent with validity, document, originator and the number of files using it.
+    Consents,
+    /// Files that have consents but may not be published for --for USAGE.
+    Unreleased,
+    /// Names found in files but absent from the register, with suggestions.
+    UnknownPersons,
+    /// Files per status and per usage area.
+    Summary,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[arg(value_enum)]
+    pub kind: ReportKind,
+    /// For `expiring`: the window in days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub within: u32,
+    /// For `unreleased`: the usage areas, separated by commas.
+    #[arg(long = "for", value_name = "USAGE", value_delimiter = ',')]
+    pub usages: Vec<String>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// List consents by person, originator and validity, with the number of files using each.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Person name or alias (any case).
+    #[arg(long)]
+    pub person: Option<String>,
+    /// Originator name (any case).
+    #[arg(long)]
+    pub originator: Option<String>,
+    /// Only consents valid on this day.
+    #[arg(long = "valid-on", value_name = "DATE", value_parser = parse_date)]
+    pub valid_on: Option<Date>,
+    /// Only consents valid at some day between these two.
+    #[arg(long, num_args = 2, value_names = ["FROM", "TO"], value_parser = parse_date)]
+    pub between: Vec<Date>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PersonArgs {
+    /// The person's name or alias.
+    pub name: String,
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub register: RegisterArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegisterCommand {
+    /// Report every error and warning of the register; exit 0 when clean, 1 otherwise.
+    Check {
+        #[command(flatten)]
+        register: RegisterArgs,
+    },
+    /// Turn a CSV register (file or directory) into an SQLite register.
+    Import {
+        /// The CSV register.
+        csv: PathBuf,
+        /// The SQLite database to create or add to.
+        #[arg(long, value_name = "DB")]
+        into: PathBuf,
+    },
+    /// Write the register as one CSV file.
+    Export {
+        #[command(flatten)]
+        register: RegisterArgs,
+        /// Write to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Parse the command line and run; the binary's whole `main`.
@@ -100,36 +251,141 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Scan(args) => scan_command(args),
+        Command::Scan(a) => scan_command(a),
+        Command::Check(a) => check_command(a),
+        Command::Report(a) => report_command(a),
+        Command::Consent(ConsentCommand::Search(a)) => search_command(a),
+        Command::Person(a) => person_command(a),
+        Command::Register(c) => register_command(c),
     }
 }
 
-fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
-    for p in &paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            anyhow::bail!("{}: no such file or directory", p.display());
+/// What a command works with: the scanned paths, settings, register and date.
+struct Context {
+    paths: Vec<PathBuf>,
+    settings: Settings,
+    register: Option<Register>,
+    date: Date,
+    opts: ScanOptions,
+}
+
+impl Context {
+    fn new(walk: WalkArgs, reg: &RegisterArgs, out: &OutputArgs, need_register: bool) -> anyhow::Result<Context> {
+        let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths };
+        for p in &paths {
+            if std::fs::symlink_metadata(p).is_err() {
+                anyhow::bail!("{}: no such file or directory", p.display());
+            }
         }
+        let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
+        let settings = config::discover(&paths, reg.register.as_deref(), env)?;
+        let register = match &settings.register {
+            Some(path) => Some(load_register(path, &settings.vocabulary, out.quiet)?),
+            None if need_register => anyhow::bail!(
+                "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or name it in {}",
+                config::CONFIG_FILE
+            ),
+            None => None,
+        };
+        let roots = if walk.people_roots.is_empty() {
+            settings.people_roots.clone().unwrap_or_default()
+        } else {
+            PeopleRoots::new(&walk.people_roots)
+        };
+        let opts = ScanOptions {
+            roots,
+            follow_links: !walk.no_follow,
+            threads: out.threads.map(usize::from),
+            ..ScanOptions::default()
+        };
+        let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+        Ok(Context { paths, settings, register, date, opts })
     }
-    let roots =
-        if args.people_roots.is_empty() { PeopleRoots::default() } else { PeopleRoots::new(&args.people_roots) };
-    let out = &args.output;
-    let opts = ScanOptions {
-        roots,
-        follow_links: !args.no_follow,
-        threads: out.threads.map(usize::from),
-        ..ScanOptions::default()
-    };
-    let progress = Progress::new(out.quiet);
-    let started = Instant::now();
-    let summary = with_output(out, |writer| {
-        scan::scan(&paths, &opts, |rec| {
+
+    fn evaluate(&self, rec: &FileRecord) -> Option<Decision> {
+        let register = self.register.as_ref()?;
+        if !rec.is_media() {
+            return None;
+        }
+        let persons: Vec<String> = rec.depicted.persons.iter().cloned().collect();
+        let rel = self.settings.relative(&rec.path);
+        Some(consent::evaluate(&persons, rec.depicted.unnamed_faces, &rel, register, self.date))
+    }
+
+    /// Scan and evaluate everything, keeping the records (for reports), with progress and the
+    /// error lines on stderr. Walk errors are kept as records too (they block `check`).
+    fn collect(&self, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSummary)> {
+        let progress = Progress::new(quiet);
+        let mut files = Vec::new();
+        let register = self.register.as_ref();
+        let summary = scan::scan(&self.paths, &self.opts, |rec| -> io::Result<()> {
             progress.inc();
             if let Some(e) = rec.error() {
                 progress.println(&format!("consentry: {}: {e}", rec.path.display()));
             }
-            writer.write(rec)
-        })
+            if rec.subject == scan::Subject::OrphanSidecar {
+                return Ok(());
+            }
+            let decision = match (self.evaluate(rec), register) {
+                (Some(d), _) => d,
+                (None, Some(r)) => consent::evaluate(&[], 0, "", r, self.date),
+                (None, None) => return Ok(()),
+            };
+            files.push(Evaluated { record: rec.clone(), rel_path: self.settings.relative(&rec.path), decision });
+            Ok(())
+        })?;
+        progress.finish();
+        Ok((files, summary))
+    }
+
+    /// Resolve usage words against the vocabulary; an unknown word is a usage error.
+    fn usages(&self, words: &[String]) -> anyhow::Result<Vec<String>> {
+        words
+            .iter()
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| {
+                self.settings.vocabulary.resolve(w).map(str::to_string).ok_or_else(|| {
+                    let known: Vec<&str> = self.settings.vocabulary.names().collect();
+                    anyhow::anyhow!("unknown usage area {w:?}; known: {}", known.join(", "))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Load a register or stop: every problem printed on stderr, exit 2, nothing written.
+fn load_register(path: &Path, vocabulary: &model::Vocabulary, quiet: bool) -> anyhow::Result<Register> {
+    match register::load(path, vocabulary) {
+        Ok(loaded) => {
+            if !quiet && !loaded.warnings.is_empty() {
+                eprintln!(
+                    "consentry: the register has {} warning(s) (see `consentry register check`)",
+                    loaded.warnings.len()
+                );
+            }
+            Ok(loaded.register)
+        }
+        Err(errors) => Err(anyhow::anyhow!("{}: {errors}", path.display())),
+    }
+}
+
+fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
+    let out = &args.output;
+    let ctx = Context::new(args.walk, &args.register, out, false)?;
+    let progress = Progress::new(out.quiet);
+    let started = Instant::now();
+    let evaluated = ctx.register.is_some();
+    let summary = with_writer(out, |w, format| {
+        let mut writer = RecordWriter::new(format, w, evaluated);
+        let summary = scan::scan(&ctx.paths, &ctx.opts, |rec| {
+            progress.inc();
+            if let Some(e) = rec.error() {
+                progress.println(&format!("consentry: {}: {e}", rec.path.display()));
+            }
+            writer.write(rec, ctx.evaluate(rec).as_ref())
+        })?;
+        writer.finish()?;
+        Ok(summary)
     })?;
     progress.finish();
     let Some(summary) = summary else {
@@ -141,27 +397,225 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
 
-/// Run `body` with a record writer on stdout or on the `-o` file. Returns `None` for the summary
-/// when stdout was closed by the reader. The `-o` file is written to a temporary file beside it
-/// (mode 0600) and renamed into place only when everything was written.
-fn with_output(
+fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
+    let out = &args.output;
+    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let usages = ctx.usages(&args.usages)?;
+    let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
+    let (files, _) = ctx.collect(out.quiet)?;
+    let mut rows = Vec::new();
+    for f in &files {
+        let d = &f.decision;
+        let why = if let Some(e) = f.record.error() {
+            format!("unreadable: {e}")
+        } else if !d.missing.is_empty() {
+            let m: Vec<String> = d.missing.iter().map(|m| format!("{} ({})", m.name, m.reason.as_str())).collect();
+            format!("missing consent: {}", m.join(", "))
+        } else if !d.allows(&wanted) {
+            let lacking: Vec<&str> = wanted.iter().copied().filter(|u| !d.allows(&[u])).collect();
+            format!("not released for {}", lacking.join(", "))
+        } else {
+            continue;
+        };
+        let status = if f.record.error().is_some() { "unreadable" } else { d.status.as_str() };
+        rows.push(vec![serde_json::json!(f.path()), serde_json::json!(status), serde_json::json!(why)]);
+    }
+    let blocking = rows.len();
+    let table = report::Table { columns: vec!["path", "status", "reason"], rows };
+    if with_writer(out, |w, format| output::write_report(format, &table, w))?.is_none() {
+        return Ok(Exit::Findings);
+    }
+    if !out.quiet {
+        eprintln!(
+            "Checked {} files for {} on {}: {} blocking, {} cleared.",
+            files.len(),
+            usages.join(", "),
+            ctx.date,
+            blocking,
+            files.len() - blocking
+        );
+    }
+    Ok(if blocking > 0 { Exit::Findings } else { Exit::Ok })
+}
+
+fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
+    let out = &args.output;
+    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let usages = ctx.usages(&args.usages)?;
+    if args.kind == ReportKind::Unreleased && usages.is_empty() {
+        anyhow::bail!("`report unreleased` needs --for USAGE");
+    }
+    let (files, summary) = ctx.collect(out.quiet)?;
+    let register = ctx.register.as_ref().expect("a report loads its register");
+    let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
+    let table = match args.kind {
+        ReportKind::Missing => report::missing(&files),
+        ReportKind::Expiring => report::expiring(&files, register, ctx.date, args.within),
+        ReportKind::Consents => report::consents(&files, register, ctx.date),
+        ReportKind::Unreleased => report::unreleased(&files, &wanted),
+        ReportKind::UnknownPersons => report::unknown_persons(&files, register),
+        ReportKind::Summary => report::summary(&files, register),
+    };
+    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
+    let out = &args.output;
+    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let register = ctx.register.as_ref().expect("search loads its register");
+    let identity = match &args.person {
+        Some(p) => match register.identity(p) {
+            Some(id) => Some(id),
+            None => {
+                eprintln!("consentry: no person {p:?} in the register");
+                return Ok(Exit::Ok);
+            }
+        },
+        None => None,
+    };
+    let (files, _) = ctx.collect(out.quiet)?;
+    let used = report::files_per_consent(&files);
+    let between = match args.between.as_slice() {
+        [from, to] => Some((*from.min(to), *from.max(to))),
+        _ => None,
+    };
+    let rows = register
+        .consents
+        .iter()
+        .filter(|c| identity.is_none_or(|id| register.identity(&c.person) == Some(id)))
+        .filter(|c| {
+            args.originator
+                .as_deref()
+                .is_none_or(|o| c.originator.as_deref().is_some_and(|co| co.eq_ignore_ascii_case(o)))
+        })
+        .filter(|c| args.valid_on.is_none_or(|d| consent::valid_on(c, d)))
+        .filter(|c| {
+            between.is_none_or(|(from, to)| {
+                let end = [c.expires, c.revoked.map(|r| r.pred_opt().unwrap_or(r))].into_iter().flatten().min();
+                c.granted <= to && end.is_none_or(|e| e >= from)
+            })
+        })
+        .map(|c| report::consent_row(c, ctx.date, used.get(c.id.as_str()).copied().unwrap_or(0)))
+        .collect();
+    let table = report::Table { columns: report::CONSENT_COLUMNS.to_vec(), rows };
+    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    Ok(Exit::Ok)
+}
+
+fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
+    let out = &args.output;
+    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let register = ctx.register.as_ref().expect("person loads its register");
+    let key = model::name_key(&args.name);
+    let identity = register.identity(&args.name);
+    let same = |n: &str| match identity {
+        Some(id) => register.identity(n) == Some(id),
+        None => model::name_key(n) == key,
+    };
+    let (files, summary) = ctx.collect(out.quiet)?;
+    let mut rows = Vec::new();
+    if let Some(id) = identity {
+        for c in register.consents_of(id) {
+            let mut row = report::consent_row(c, ctx.date, 0);
+            row.truncate(report::CONSENT_COLUMNS.len() - 1);
+            rows.push(vec![
+                serde_json::json!("consent"),
+                serde_json::json!(c.id),
+                serde_json::json!(report::validity(c, ctx.date)),
+                serde_json::json!(format!(
+                    "{} from {} until {}",
+                    c.usage.iter().cloned().collect::<Vec<_>>().join(", "),
+                    c.granted,
+                    c.expires.map_or("unlimited".to_string(), |e| e.to_string())
+                )),
+            ]);
+        }
+    }
+    for f in files.iter().filter(|f| f.record.depicted.persons.iter().any(|p| same(p))) {
+        let own = f.decision.missing.iter().find(|m| same(&m.name)).map(|m| m.reason.as_str());
+        let note = match own {
+            Some(reason) => format!("no valid consent: {reason}"),
+            None if f.decision.exempted.iter().any(|p| same(p)) => "exempted".to_string(),
+            None => format!("consent covers {}", f.decision.usage.join(", ")),
+        };
+        rows.push(vec![
+            serde_json::json!("file"),
+            serde_json::json!(f.path()),
+            serde_json::json!(f.decision.status.as_str()),
+            serde_json::json!(note),
+        ]);
+    }
+    let table = report::Table { columns: vec!["kind", "item", "status", "detail"], rows };
+    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
+    let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
+    let here = [PathBuf::from(".")];
+    match cmd {
+        RegisterCommand::Check { register: reg } => {
+            let settings = config::discover(&here, reg.register.as_deref(), env)?;
+            let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
+            let problems = match register::load(&path, &settings.vocabulary) {
+                Ok(loaded) => loaded.warnings,
+                Err(errors) => errors.0,
+            };
+            for p in &problems {
+                println!("{p}");
+            }
+            let errors = problems.iter().filter(|p| p.severity == register::Severity::Error).count();
+            eprintln!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
+            Ok(if problems.is_empty() { Exit::Ok } else { Exit::Findings })
+        }
+        RegisterCommand::Import { csv, into } => {
+            let settings = config::discover(&here, Some(&csv), None)?;
+            let register = load_register(&csv, &settings.vocabulary, false)?;
+            let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+            let stats = register::sqlite::import(&register, &into, &actor)?;
+            eprintln!(
+                "Imported {} consents, {} persons ({} aliases), {} originators, {} documents and {} exemptions from {} into {}.",
+                stats.consents,
+                stats.persons,
+                stats.aliases,
+                stats.originators,
+                stats.documents,
+                stats.exemptions,
+                csv.display(),
+                into.display()
+            );
+            Ok(Exit::Ok)
+        }
+        RegisterCommand::Export { register: reg, output } => {
+            let settings = config::discover(&here, reg.register.as_deref(), env)?;
+            let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
+            let register = load_register(&path, &settings.vocabulary, false)?;
+            let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
+            with_writer(&args, |mut w, _| register::sqlite::export_csv(&register, &mut w))?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Run `body` on stdout or on the `-o` file with the chosen format. Returns `None` when stdout
+/// was closed by the reader (`| head`). The `-o` file is written to a temporary file beside it
+/// (mode 0600: reports name people) and renamed into place only when everything was written.
+fn with_writer<T>(
     out: &OutputArgs,
-    body: impl FnOnce(&mut RecordWriter<Box<dyn Write + '_>>) -> io::Result<ScanSummary>,
-) -> anyhow::Result<Option<ScanSummary>> {
+    body: impl FnOnce(&mut dyn Write, OutputFormat) -> io::Result<T>,
+) -> anyhow::Result<Option<T>> {
     let default_format =
         || if out.output.is_none() && io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Jsonl };
     let format = out.format.unwrap_or_else(default_format);
     match &out.output {
         None => {
-            let stdout = io::stdout().lock();
-            let mut w =
-                RecordWriter::new(format, Box::new(io::BufWriter::with_capacity(1 << 16, stdout)) as Box<dyn Write>);
-            let summary = match body(&mut w).and_then(|s| w.finish().map(|_| s)) {
-                Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(None),
-                Err(e) => return Err(anyhow::anyhow!("writing to stdout: {e}")),
-            };
-            Ok(Some(summary))
+            let mut w = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            match body(&mut w, format).and_then(|v| w.flush().map(|()| v)) {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(None),
+                Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
+            }
         }
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -169,13 +623,12 @@ fn with_output(
                 .prefix(".consentry-")
                 .tempfile_in(dir)
                 .map_err(|e| anyhow::anyhow!("{}: cannot create output file: {e}", path.display()))?;
-            let file = tmp.as_file().try_clone()?;
-            let mut w = RecordWriter::new(format, Box::new(io::BufWriter::new(file)) as Box<dyn Write>);
-            let summary = body(&mut w)
-                .and_then(|s| w.finish().map(|_| s))
+            let mut w = io::BufWriter::new(tmp.as_file().try_clone()?);
+            let value = body(&mut w, format)
+                .and_then(|v| w.flush().map(|()| v))
                 .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
             tmp.persist(path).map_err(|e| anyhow::anyhow!("{}: cannot write: {}", path.display(), e.error))?;
-            Ok(Some(summary))
+            Ok(Some(value))
         }
     }
 }

@@ -47,10 +47,15 @@ pub struct Settings {
 
 /// Work out settings for commands on `paths` (the first one decides where to look).
 /// `register_arg` is `--register`; `env_register` the value of `CONSENTRY_REGISTER`.
-pub fn discover(paths: &[PathBuf], register_arg: Option<&Path>, env_register: Option<PathBuf>) -> anyhow::Result<Settings> {
+pub fn discover(
+    paths: &[PathBuf],
+    register_arg: Option<&Path>,
+    env_register: Option<PathBuf>,
+) -> anyhow::Result<Settings> {
     let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
     let start = std::path::absolute(&start)?;
-    let start_dir = if start.is_dir() { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or(start.clone()) };
+    let start_dir =
+        if start.is_dir() { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or(start.clone()) };
     let start_dir = normalize(&start_dir);
     let config_file = start_dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|f| f.is_file());
     let mut settings = Settings {
@@ -73,11 +78,15 @@ pub fn discover(paths: &[PathBuf], register_arg: Option<&Path>, env_register: Op
                 anyhow::bail!("{}: `usage` must list at least one usage area", file.display());
             }
             settings.vocabulary = Vocabulary::new(
-                usage.into_iter().map(|u| UsageTerm { name: u.name.trim().to_lowercase(), synonyms: u.synonyms }).collect(),
+                usage
+                    .into_iter()
+                    .map(|u| UsageTerm { name: u.name.trim().to_lowercase(), synonyms: u.synonyms })
+                    .collect(),
             );
         }
     }
-    settings.register = register_arg.map(Path::to_path_buf).or(env_register.filter(|p| !p.as_os_str().is_empty())).or(config_register);
+    settings.register =
+        register_arg.map(Path::to_path_buf).or(env_register.filter(|p| !p.as_os_str().is_empty())).or(config_register);
     Ok(settings)
 }
 

@@ -39,6 +39,8 @@ pub struct UsageTerm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vocabulary {
     terms: Vec<UsageTerm>,
+    /// Normalised, lower-cased name or synonym -> index into `terms`.
+    lookup: HashMap<String, usize>,
 }
 
 impl Default for Vocabulary {
@@ -64,16 +66,18 @@ impl Default for Vocabulary {
 
 impl Vocabulary {
     pub fn new(terms: Vec<UsageTerm>) -> Self {
-        Vocabulary { terms }
+        let mut lookup = HashMap::new();
+        for (i, t) in terms.iter().enumerate() {
+            for word in std::iter::once(&t.name).chain(&t.synonyms) {
+                lookup.entry(name_key(word)).or_insert(i);
+            }
+        }
+        Vocabulary { terms, lookup }
     }
 
     /// The canonical name for an input word (case-insensitive, surrounding space ignored).
     pub fn resolve(&self, word: &str) -> Option<&str> {
-        let w = normalize_name(word).to_lowercase();
-        self.terms
-            .iter()
-            .find(|t| t.name.to_lowercase() == w || t.synonyms.iter().any(|s| normalize_name(s).to_lowercase() == w))
-            .map(|t| t.name.as_str())
+        self.lookup.get(&name_key(word)).map(|&i| self.terms[i].name.as_str())
     }
 
     /// Every canonical usage name, in vocabulary order.
@@ -92,7 +96,8 @@ impl Vocabulary {
 pub enum Scope {
     /// Every file (`*` as the whole scope).
     All,
-    Globs(Vec<ScopeGlob>),
+    /// Shared: registers repeat the same scopes across many consents.
+    Globs(std::sync::Arc<[ScopeGlob]>),
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +119,18 @@ impl Scope {
         if parts.is_empty() || parts == ["*"] {
             return Ok(Scope::All);
         }
-        parts.into_iter().map(ScopeGlob::new).collect::<Result<Vec<_>, _>>().map(Scope::Globs)
+        if let Some(scope) = SCOPES.with(|c| c.borrow().get(field).cloned()) {
+            return Ok(scope);
+        }
+        let scope =
+            parts.into_iter().map(ScopeGlob::new).collect::<Result<Vec<_>, _>>().map(|g| Scope::Globs(g.into()))?;
+        SCOPES.with(|c| {
+            let mut cache = c.borrow_mut();
+            if cache.len() < 100_000 {
+                cache.insert(field.to_string(), scope.clone());
+            }
+        });
+        Ok(scope)
     }
 
     /// Whether the file at `rel_path` (relative to the archive root, `/`-separated) is covered.
@@ -132,6 +148,12 @@ impl Scope {
             Scope::Globs(g) => g.iter().map(|g| g.pattern.as_str()).collect(),
         }
     }
+}
+
+thread_local! {
+    /// Parsed scopes by field text: registers repeat the same event folders across many
+    /// consents, and compiling globs costs far more than sharing compiled ones.
+    static SCOPES: std::cell::RefCell<HashMap<String, Scope>> = std::cell::RefCell::new(HashMap::new());
 }
 
 impl ScopeGlob {

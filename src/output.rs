@@ -4,6 +4,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use serde_json::Value;
+
+use crate::consent::Decision;
+use crate::report::Table;
 use crate::scan::FileRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,10 +34,41 @@ pub struct ScanJson<'a> {
     pub sidecars: Vec<String>,
     pub taken: Option<&'a str>,
     pub error: Option<String>,
+    /// With a register: the evaluation.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<EvalJson<'a>>,
+}
+
+/// The fields a register adds to a scan record.
+#[derive(Debug, Serialize)]
+pub struct EvalJson<'a> {
+    pub status: &'static str,
+    pub missing: Vec<MissingJson<'a>>,
+    pub usage: &'a [String],
+    pub consents: &'a [String],
+    pub valid_until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MissingJson<'a> {
+    pub name: &'a str,
+    pub reason: &'static str,
+}
+
+impl<'a> EvalJson<'a> {
+    pub fn from_decision(d: &'a Decision) -> Self {
+        EvalJson {
+            status: d.status.as_str(),
+            missing: d.missing.iter().map(|m| MissingJson { name: &m.name, reason: m.reason.as_str() }).collect(),
+            usage: &d.usage,
+            consents: &d.consents,
+            valid_until: d.valid_until.map(|v| v.to_string()),
+        }
+    }
 }
 
 impl<'a> ScanJson<'a> {
-    pub fn from_record(r: &'a FileRecord) -> Self {
+    pub fn from_record(r: &'a FileRecord, decision: Option<&'a Decision>) -> Self {
         ScanJson {
             path: r.path.to_string_lossy().into_owned(),
             kind: r.subject.as_str(),
@@ -44,19 +79,23 @@ impl<'a> ScanJson<'a> {
             sidecars: r.sidecars.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
             taken: r.taken.as_deref(),
             error: r.error(),
+            evaluation: decision.map(EvalJson::from_decision),
         }
     }
 }
 
 const CSV_HEADER: [&str; 9] =
     ["path", "kind", "format", "persons", "unnamed_faces", "sources", "sidecars", "taken", "error"];
+const CSV_EVAL_HEADER: [&str; 5] = ["status", "missing", "usage", "consents", "valid_until"];
 
 /// Writes records in one format to any writer.
 pub struct RecordWriter<W: Write> {
     format: OutputFormat,
     out: Sink<W>,
     count: u64,
-    table: Vec<[String; 5]>,
+    /// Whether records carry an evaluation (a register was given): more columns.
+    evaluated: bool,
+    table: Vec<Vec<String>>,
 }
 
 enum Sink<W: Write> {
@@ -65,16 +104,25 @@ enum Sink<W: Write> {
 }
 
 impl<W: Write> RecordWriter<W> {
-    pub fn new(format: OutputFormat, out: W) -> Self {
+    pub fn new(format: OutputFormat, out: W, evaluated: bool) -> Self {
         let out = match format {
             OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
             _ => Sink::Plain(out),
         };
-        RecordWriter { format, out, count: 0, table: Vec::new() }
+        RecordWriter { format, out, count: 0, evaluated, table: Vec::new() }
     }
 
-    pub fn write(&mut self, r: &FileRecord) -> io::Result<()> {
-        let rec = ScanJson::from_record(r);
+    fn csv_header(&self) -> Vec<&'static str> {
+        let mut h = CSV_HEADER.to_vec();
+        if self.evaluated {
+            h.extend(CSV_EVAL_HEADER);
+        }
+        h
+    }
+
+    pub fn write(&mut self, r: &FileRecord, decision: Option<&Decision>) -> io::Result<()> {
+        let rec = ScanJson::from_record(r, decision);
+        let header = self.csv_header();
         match (&mut self.out, self.format) {
             (Sink::Plain(out), OutputFormat::Jsonl) => {
                 serde_json::to_writer(&mut *out, &rec)?;
@@ -86,28 +134,58 @@ impl<W: Write> RecordWriter<W> {
             }
             (Sink::Csv(w), _) => {
                 if self.count == 0 {
-                    w.write_record(CSV_HEADER)?;
+                    w.write_record(&header)?;
                 }
-                w.write_record([
-                    rec.path.as_str(),
-                    rec.kind,
-                    rec.format.unwrap_or(""),
-                    &rec.persons.join("|"),
-                    &rec.unnamed_faces.to_string(),
-                    &rec.sources.join("|"),
-                    &rec.sidecars.join("|"),
-                    rec.taken.unwrap_or(""),
-                    rec.error.as_deref().unwrap_or(""),
-                ])?;
+                let mut row = vec![
+                    rec.path.clone(),
+                    rec.kind.to_string(),
+                    rec.format.unwrap_or("").to_string(),
+                    rec.persons.join("|"),
+                    rec.unnamed_faces.to_string(),
+                    rec.sources.join("|"),
+                    rec.sidecars.join("|"),
+                    rec.taken.unwrap_or("").to_string(),
+                    rec.error.clone().unwrap_or_default(),
+                ];
+                if self.evaluated {
+                    row.extend(match &rec.evaluation {
+                        Some(e) => [
+                            e.status.to_string(),
+                            e.missing
+                                .iter()
+                                .map(|m| format!("{} ({})", m.name, m.reason))
+                                .collect::<Vec<_>>()
+                                .join("|"),
+                            e.usage.join("|"),
+                            e.consents.join("|"),
+                            e.valid_until.clone().unwrap_or_default(),
+                        ],
+                        None => Default::default(),
+                    });
+                }
+                w.write_record(&row)?;
             }
             (Sink::Plain(_), _) => {
-                let note = match (&rec.error, rec.kind) {
-                    (Some(e), _) => format!("error: {e}"),
-                    (None, "orphan-sidecar") => "sidecar without media file".to_string(),
-                    (None, _) => rec.taken.map(|t| format!("taken {t}")).unwrap_or_default(),
+                let note = match (&rec.error, rec.kind, &rec.evaluation) {
+                    (Some(e), _, _) => format!("error: {e}"),
+                    (None, "orphan-sidecar", _) => "sidecar without media file".to_string(),
+                    (None, _, Some(e)) if !e.missing.is_empty() => {
+                        let m: Vec<String> = e.missing.iter().map(|m| format!("{} ({})", m.name, m.reason)).collect();
+                        format!("missing: {}", m.join(", "))
+                    }
+                    (None, _, Some(e)) if e.status == "green" => {
+                        let until = e.valid_until.as_ref().map(|v| format!(" until {v}")).unwrap_or_default();
+                        format!("{}{until}", e.usage.join(", "))
+                    }
+                    (None, _, _) => rec.taken.map(|t| format!("taken {t}")).unwrap_or_default(),
                 };
                 let faces = if rec.unnamed_faces > 0 { rec.unnamed_faces.to_string() } else { String::new() };
-                self.table.push([rec.path, rec.kind.to_string(), persons_cell(&rec.persons), faces, note]);
+                let mut row = vec![rec.path, rec.kind.to_string()];
+                if self.evaluated {
+                    row.push(rec.evaluation.as_ref().map(|e| e.status.to_uppercase()).unwrap_or_default());
+                }
+                row.extend([persons_cell(&rec.persons), faces, note]);
+                self.table.push(row);
             }
         }
         self.count += 1;
@@ -115,10 +193,11 @@ impl<W: Write> RecordWriter<W> {
     }
 
     pub fn finish(self) -> io::Result<W> {
+        let header = self.csv_header();
         let mut out = match self.out {
             Sink::Csv(mut w) => {
                 if self.count == 0 {
-                    w.write_record(CSV_HEADER)?;
+                    w.write_record(&header)?;
                 }
                 w.into_inner().map_err(|e| io::Error::new(e.error().kind(), e.error().to_string()))?
             }
@@ -126,11 +205,67 @@ impl<W: Write> RecordWriter<W> {
         };
         match self.format {
             OutputFormat::Json => out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?,
-            OutputFormat::Table => write_table(&mut out, &self.table)?,
+            OutputFormat::Table => {
+                let mut header = vec!["PATH", "KIND"];
+                if self.evaluated {
+                    header.push("STATUS");
+                }
+                header.extend(["PERSONS", "UNNAMED FACES", "NOTE"]);
+                write_aligned(&mut out, &header, &self.table)?
+            }
             _ => {}
         }
         out.flush()?;
         Ok(out)
+    }
+}
+
+/// Write a report table in `format`.
+pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    let object = |row: &[Value]| -> serde_json::Map<String, Value> {
+        table.columns.iter().map(|c| c.to_string()).zip(row.iter().cloned()).collect()
+    };
+    match format {
+        OutputFormat::Jsonl => {
+            for row in &table.rows {
+                serde_json::to_writer(&mut *out, &object(row))?;
+                out.write_all(b"\n")?;
+            }
+        }
+        OutputFormat::Json => {
+            let all: Vec<_> = table.rows.iter().map(|r| Value::Object(object(r))).collect();
+            serde_json::to_writer_pretty(&mut *out, &all)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(&mut *out);
+            w.write_record(&table.columns)?;
+            for row in &table.rows {
+                w.write_record(row.iter().map(cell_text))?;
+            }
+            w.flush()?;
+        }
+        OutputFormat::Table => {
+            let header: Vec<String> = table.columns.iter().map(|c| c.to_uppercase().replace('_', " ")).collect();
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            let rows: Vec<Vec<String>> = table.rows.iter().map(|r| r.iter().map(cell_text).collect()).collect();
+            write_aligned(out, &header, &rows)?;
+        }
+    }
+    out.flush()
+}
+
+/// A JSON value as table or CSV text: lists joined with `|`, objects as `name (reason)`.
+fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join("|"),
+        Value::Object(o) => match (o.get("name"), o.get("reason")) {
+            (Some(n), Some(r)) => format!("{} ({})", cell_text(n), cell_text(r)),
+            _ => Value::Object(o.clone()).to_string(),
+        },
+        other => other.to_string(),
     }
 }
 
@@ -151,29 +286,27 @@ fn persons_cell(persons: &[&str]) -> String {
     cell
 }
 
-fn write_table(out: &mut impl Write, rows: &[[String; 5]]) -> io::Result<()> {
-    let header = ["PATH", "KIND", "PERSONS", "UNNAMED FACES", "NOTE"];
-    let mut width = header.map(|h| h.chars().count());
+/// Columns aligned with two spaces between them; the last column is not padded.
+fn write_aligned(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in width.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut line = |cells: [&str; 5]| -> io::Result<()> {
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
         let mut s = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(cell);
-            } else {
-                s.push_str(cell);
+        for (i, cell) in cells.enumerate() {
+            s.push_str(cell);
+            if i + 1 < width.len() {
                 s.extend(std::iter::repeat_n(' ', width[i] - cell.chars().count() + 2));
             }
         }
         writeln!(out, "{}", s.trim_end())
     };
-    line(header)?;
+    line(&mut header.iter().copied())?;
     for row in rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]])?;
+        line(&mut row.iter().map(String::as_str))?;
     }
     Ok(())
 }

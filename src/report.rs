@@ -38,7 +38,9 @@ pub fn missing(files: &[Evaluated]) -> Table {
     let rows = files
         .iter()
         .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow) || f.record.error().is_some())
-        .map(|f| vec![json!(f.path()), json!(f.decision.status.as_str()), missing_json(&f.decision), json!(f.record.error())])
+        .map(|f| {
+            vec![json!(f.path()), json!(f.decision.status.as_str()), missing_json(&f.decision), json!(f.record.error())]
+        })
         .collect();
     Table { columns: vec!["path", "status", "missing", "error"], rows }
 }
@@ -47,20 +49,27 @@ pub fn missing(files: &[Evaluated]) -> Table {
 /// would stop being green the day after it expires (the renewal plan).
 pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32) -> Table {
     let until = date + chrono::Days::new(days.into());
+    // Green files by the consents they use: one pass over the files, not one per consent.
+    let mut green_by_consent: BTreeMap<&str, Vec<&Evaluated>> = BTreeMap::new();
+    for f in files.iter().filter(|f| f.decision.status == Status::Green) {
+        for id in &f.decision.consents {
+            green_by_consent.entry(id.as_str()).or_default().push(f);
+        }
+    }
     let mut rows = Vec::new();
     for c in &register.consents {
         let Some(expires) = c.expires else { continue };
         if expires < date || expires > until || !valid_on(c, date) {
             continue;
         }
-        let clears: Vec<&Evaluated> =
-            files.iter().filter(|f| f.decision.status == Status::Green && f.decision.consents.contains(&c.id)).collect();
+        let clears = green_by_consent.get(c.id.as_str()).cloned().unwrap_or_default();
         let after = expires + chrono::Days::new(1);
         let at_risk: Vec<String> = clears
             .iter()
             .filter(|f| {
                 let persons: Vec<String> = f.record.depicted.persons.iter().cloned().collect();
-                evaluate(&persons, f.record.depicted.unnamed_faces, &f.rel_path, register, after).status != Status::Green
+                evaluate(&persons, f.record.depicted.unnamed_faces, &f.rel_path, register, after).status
+                    != Status::Green
             })
             .map(|f| f.path())
             .collect();
@@ -124,7 +133,8 @@ pub fn consent_row(c: &Consent, date: Date, files: usize) -> Vec<Value> {
 /// Every consent with its validity on `date`, document, originator and files using it.
 pub fn consents(files: &[Evaluated], register: &Register, date: Date) -> Table {
     let used = files_per_consent(files);
-    let rows = register.consents.iter().map(|c| consent_row(c, date, used.get(c.id.as_str()).copied().unwrap_or(0))).collect();
+    let rows =
+        register.consents.iter().map(|c| consent_row(c, date, used.get(c.id.as_str()).copied().unwrap_or(0))).collect();
     Table { columns: CONSENT_COLUMNS.to_vec(), rows }
 }
 

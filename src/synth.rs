@@ -2550,7 +2550,162 @@ pub fn write_fixture_archive(dir: &Path) -> io::Result<()> {
         specs.iter().map(|f| (f.path.to_string(), f.expected(&sidecars))).collect();
     let mut json = serde_json::to_string_pretty(&expected).map_err(io::Error::other)?;
     json.push('\n');
-    write_file(dir, "EXPECTED.json", json.as_bytes())
+    write_file(dir, "EXPECTED.json", json.as_bytes())?;
+    // Marks the archive root (scope globs are relative to it) and names the shipped register.
+    write_file(dir, "consentry.toml", FIXTURE_CONFIG.as_bytes())
+}
+
+/// `consentry.toml` of the fixture archive: the register beside it (`fixtures/register`).
+pub const FIXTURE_CONFIG: &str =
+    "# The fixture archive's root; its consent register lies beside it.\nregister = \"../register\"\n";
+
+// ---- The benchmark archive (benches/) ----
+
+/// Names the benchmark archive depicts.
+pub const BENCH_NAMES: [&str; 24] = [
+    "Anna Schmidt",
+    "Ben Meyer",
+    "Carla Roth",
+    "Dora Klein",
+    "Emil Weber",
+    "Frieda Wolf",
+    "Günter Groß",
+    "Hans Vogel",
+    "Ida Neumann",
+    "Jörg Müller",
+    "Karla Fischer",
+    "Lena Braun",
+    "Max Hoffmann",
+    "Nina Schulz",
+    "Otto Wagner",
+    "Paula Becker",
+    "Quirin Lange",
+    "Rosa Krause",
+    "Sven Richter",
+    "Tanja Koch",
+    "Uwe Bauer",
+    "Vera Zimmer",
+    "Willi Hartmann",
+    "Zoe Schäfer",
+];
+
+/// Deterministic xorshift generator: the archive is the same on every machine.
+struct BenchRng(u64);
+
+impl BenchRng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn names(&mut self, max: usize) -> Vec<String> {
+        (0..1 + self.below(max)).map(|_| BENCH_NAMES[self.below(BENCH_NAMES.len())].to_string()).collect()
+    }
+}
+
+/// Weighted mix of containers, roughly as in a press archive: mostly JPEG, some RAW and video.
+fn bench_format(rng: &mut BenchRng) -> SynthFormat {
+    use SynthFormat::*;
+    const MIX: [(SynthFormat, usize); 16] = [
+        (Jpeg, 50),
+        (Png, 6),
+        (PngCompressedXmp, 2),
+        (Tiff, 4),
+        (WebP, 4),
+        (Gif, 2),
+        (Psd, 2),
+        (Heic, 6),
+        (Avif, 2),
+        (Dng, 4),
+        (Cr2, 3),
+        (Nef, 4),
+        (Cr3, 3),
+        (Raf, 2),
+        (Mp4, 4),
+        (Mov, 2),
+    ];
+    let total: usize = MIX.iter().map(|(_, w)| w).sum();
+    let mut x = rng.below(total);
+    for (f, w) in MIX {
+        if x < w {
+            return f;
+        }
+        x -= w;
+    }
+    Jpeg
+}
+
+fn bench_people(rng: &mut BenchRng) -> People {
+    let mut p = People::default();
+    match rng.below(8) {
+        0 => p.person_in_image = rng.names(3),
+        1 => p.person_details = rng.names(2),
+        2 => p.region_persons = rng.names(2),
+        3 => {
+            p.mwg_faces = rng.names(3).into_iter().map(Some).collect();
+            if rng.chance(30) {
+                p.mwg_faces.push(None);
+            }
+        }
+        4 => p.mp_faces = rng.names(3).into_iter().map(Some).collect(),
+        5 => p.digikam_tags = rng.names(2).into_iter().map(|n| format!("People/{n}")).collect(),
+        6 => p.lr_subjects = rng.names(2).into_iter().map(|n| format!("Personen|{n}")).collect(),
+        _ => {}
+    }
+    p.dc_subject = vec!["Event".into(), "Berlin".into()];
+    p.date_created = Some("2024-03-01T10:22:33".into());
+    p
+}
+
+/// Write the benchmark archive: `files` media files mixing every container and person source,
+/// `big` of them 2-8 MB, about 8% with sidecars. Deterministic. Returns (media files, sidecars,
+/// bytes).
+pub fn write_bench_archive(dir: &Path, files: usize, big: usize) -> (usize, usize, u64) {
+    let mut rng = BenchRng(0x9E37_79B9_7F4A_7C15);
+    let styles = Style::presets();
+    let (mut sidecars, mut bytes) = (0, 0u64);
+    let big_every = files.checked_div(big).map_or(usize::MAX, |n| n.max(1));
+    for i in 0..files {
+        let format = bench_format(&mut rng);
+        let people = bench_people(&mut rng);
+        let style = styles[i % styles.len()].1;
+        let packet = xmp_for(&people, style);
+        let raw = matches!(format, SynthFormat::Cr2 | SynthFormat::Nef | SynthFormat::Cr3 | SynthFormat::Raf);
+        let to_sidecar = raw && rng.chance(50);
+        let mut embed = Embed { xmp: (!to_sidecar).then(|| packet.clone()), ..Embed::default() };
+        if format.supports_exif() && rng.chance(20) {
+            embed.xp_keywords = Some(format!("People/{};Holiday", BENCH_NAMES[rng.below(BENCH_NAMES.len())]));
+            embed.date_time_original = Some("2024:03:01 10:22:33".into());
+        }
+        if format.supports_iptc() && rng.chance(20) {
+            embed.iptc_keywords =
+                vec![format!("Persons/{}", BENCH_NAMES[rng.below(BENCH_NAMES.len())]), "Summer".into()];
+        }
+        if format.supports_quicktime_created() {
+            embed.quicktime_created = Some(3_800_000_000);
+        }
+        embed.payload_bytes = if i % big_every == 0 { (2 + rng.below(7)) << 20 } else { rng.below(24 << 10) };
+        let sub = dir.join(format!("{:03}/{:02}", i / 1000, (i / 100) % 10));
+        std::fs::create_dir_all(&sub).unwrap();
+        let name = format!("IMG_{i:06}.{}", format.extension());
+        let data = build(format, &embed);
+        bytes += data.len() as u64;
+        std::fs::write(sub.join(&name), data).unwrap();
+        if to_sidecar || (format == SynthFormat::Jpeg && rng.chance(5)) {
+            let sidecar = if to_sidecar { format!("IMG_{i:06}.xmp") } else { format!("{name}.xmp") };
+            let body = if to_sidecar { packet } else { xmp_for(&bench_people(&mut rng), style) };
+            std::fs::write(sub.join(sidecar), body).unwrap();
+            sidecars += 1;
+        }
+    }
+    (files, sidecars, bytes)
 }
 
 #[cfg(test)]

@@ -1,13 +1,1442 @@
-//! CSV registers (SPEC.md 3.2). Being written.
+//! CSV registers (SPEC.md 3.2, 3.5): one CSV file of consents, or a directory of CSV files that
+//! may add `persons.csv`, `exemptions.csv` and `originators.csv`.
+//!
+//! Accepts what spreadsheets export: delimiter `,`, `;` or tab (detected from the header line),
+//! UTF-8 with or without BOM (UTF-16 with BOM too), otherwise Windows-1252; English and German
+//! headers; dates `YYYY-MM-DD` or `DD.MM.YYYY`. Every problem of every file is collected, each
+//! with file, line and column; a register with an error is never returned.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
 use std::path::Path;
 
-use super::{Loaded, RegisterErrors};
-use crate::model::Vocabulary;
+use sha2::{Digest, Sha256};
 
-pub fn load_file(_path: &Path, _vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
-    Err(RegisterErrors(Vec::new()))
+use super::{Loaded, Problem, RegisterErrors, Severity};
+use crate::model::{
+    name_key, Consent, Date, ExemptReason, Exemption, Origin, Originator, Person, Register, Scope, Vocabulary,
+};
+use crate::people::normalize_name;
+
+/// Load a register that is one CSV file of consents (no reference checks).
+pub fn load_file(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
+    let file = path.display().to_string();
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Err(RegisterErrors(vec![error(&file, 0, 0, format!("cannot read the register: {e}"))])),
+    };
+    let digest = format!("{:x}", Sha256::digest(&bytes));
+    let mut p = Problems::default();
+    let cx = ConsentCx {
+        vocabulary,
+        doc_dir: path.parent().unwrap_or(Path::new("")),
+        stem: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        persons: None,
+        originators: None,
+    };
+    let mut ids = HashMap::new();
+    let consents = read_consents(&file, &bytes, &cx, &mut ids, &mut p);
+    p.finish(|| Register::new(consents, Vec::new(), Vec::new(), Vec::new(), vocabulary.clone(), digest))
 }
 
-pub fn load_dir(_path: &Path, _vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
-    Err(RegisterErrors(Vec::new()))
+/// Load a directory register: every `*.csv` directly in `dir` holds consents, except
+/// `persons.csv`, `exemptions.csv` and `originators.csv` (names compared case-insensitively).
+/// Hidden files and Excel lock files (`~$...`) are skipped.
+pub fn load_dir(dir: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
+    let dir_name = dir.display().to_string();
+    let mut p = Problems::default();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return Err(RegisterErrors(vec![error(&dir_name, 0, 0, format!("cannot read the register: {e}"))])),
+    };
+    let mut names: Vec<String> = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                p.error(&dir_name, 0, 0, format!("cannot list the register directory: {e}"));
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_csv = Path::new(&name).extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        if is_csv && !name.starts_with('.') && !name.starts_with("~$") && entry.path().is_file() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    if names.is_empty() && p.0.is_empty() {
+        p.error(&dir_name, 0, 0, "the register directory holds no CSV file");
+    }
+
+    // Read every file; the digest covers each file's name and content, in name order.
+    let mut hasher = Sha256::new();
+    let mut files: Vec<(String, String, Vec<u8>)> = Vec::new(); // (name, display path, bytes)
+    for name in names {
+        let shown = dir.join(&name).display().to_string();
+        match fs::read(dir.join(&name)) {
+            Ok(bytes) => {
+                hasher.update(name.as_bytes());
+                hasher.update([0]);
+                hasher.update((bytes.len() as u64).to_le_bytes());
+                hasher.update(&bytes);
+                files.push((name, shown, bytes));
+            }
+            Err(e) => p.error(&shown, 0, 0, format!("cannot read: {e}")),
+        }
+    }
+    let digest = format!("{:x}", hasher.finalize());
+    let special = |wanted: &str| files.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(wanted));
+
+    let originators = special("originators.csv").map(|(_, f, b)| read_originators(f, b, &mut p));
+    let persons = special("persons.csv").map(|(_, f, b)| read_persons(f, b, &mut p));
+    let person_keys: Option<HashSet<String>> = persons
+        .as_ref()
+        .map(|ps| ps.iter().flat_map(|x| std::iter::once(&x.name).chain(&x.aliases)).map(|n| name_key(n)).collect());
+    let exemptions = special("exemptions.csv")
+        .map(|(_, f, b)| read_exemptions(f, b, person_keys.as_ref(), &mut p))
+        .unwrap_or_default();
+
+    let mut consents = Vec::new();
+    let mut ids = HashMap::new();
+    for (name, shown, bytes) in &files {
+        let lower = name.to_ascii_lowercase();
+        if lower == "persons.csv" || lower == "exemptions.csv" || lower == "originators.csv" {
+            continue;
+        }
+        let cx = ConsentCx {
+            vocabulary,
+            doc_dir: dir,
+            stem: Path::new(name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            persons: person_keys.as_ref(),
+            originators: originators.as_deref(),
+        };
+        consents.extend(read_consents(shown, bytes, &cx, &mut ids, &mut p));
+    }
+    p.finish(|| {
+        Register::new(
+            consents,
+            persons.unwrap_or_default(),
+            exemptions,
+            originators.unwrap_or_default(),
+            vocabulary.clone(),
+            digest,
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Problems
+
+fn error(file: &str, line: u64, column: u64, message: impl Into<String>) -> Problem {
+    Problem { severity: Severity::Error, file: file.to_string(), line, column, message: message.into() }
+}
+
+/// Problems found so far, and how many of them are errors (counted, not recounted per row: a
+/// register of 100,000 consents may carry as many warnings).
+#[derive(Default)]
+struct Problems(Vec<Problem>, usize);
+
+impl Problems {
+    fn error(&mut self, file: &str, line: u64, column: u64, message: impl Into<String>) {
+        self.0.push(error(file, line, column, message));
+        self.1 += 1;
+    }
+
+    fn warn(&mut self, file: &str, line: u64, column: u64, message: impl Into<String>) {
+        let mut w = error(file, line, column, message);
+        w.severity = Severity::Warning;
+        self.0.push(w);
+    }
+
+    fn errors(&self) -> usize {
+        self.1
+    }
+
+    /// All problems sorted by file, line, column: an error among them means no register.
+    fn finish(mut self, build: impl FnOnce() -> Register) -> Result<Loaded, RegisterErrors> {
+        self.0.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        if self.errors() > 0 {
+            Err(RegisterErrors(self.0))
+        } else {
+            Ok(Loaded { register: build(), warnings: self.0 })
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic table reading: decoding, delimiter, quoting, headers
+
+/// A column of a table kind: canonical name, accepted headers (lower case), whether required.
+struct Col {
+    name: &'static str,
+    headers: &'static [&'static str],
+    required: bool,
+}
+
+const fn col(name: &'static str, headers: &'static [&'static str], required: bool) -> Col {
+    Col { name, headers, required }
+}
+
+const CONSENT_COLUMNS: &[Col] = &[
+    col("id", &["id", "nr", "nr."], false),
+    col("person", &["person", "name", "betroffene person"], true),
+    col("usage", &["usage", "einsatzgebiete", "verwendung"], true),
+    col("granted", &["granted", "erteilt", "erteilungsdatum", "beginn"], true),
+    col("expires", &["expires", "ablaufdatum", "ablauf", "gültig bis"], false),
+    col("document", &["document", "dokument", "einverständniserklärung", "pdf"], false),
+    col("originator", &["originator", "urheber"], false),
+    col("scope", &["scope", "geltungsbereich", "bilder"], false),
+    col("comment", &["comment", "kommentar", "bemerkung"], false),
+    col("copyright", &["copyright"], false),
+    col("revoked", &["revoked", "widerrufen", "widerruf"], false),
+];
+
+const PERSON_COLUMNS: &[Col] = &[
+    col("id", &["id", "nr", "nr."], false),
+    col("name", &["name"], true),
+    col("aliases", &["aliases", "alias", "aliase"], false),
+];
+
+const EXEMPTION_COLUMNS: &[Col] = &[
+    col("scope", &["scope", "geltungsbereich", "bilder"], true),
+    col("person", &["person", "name", "betroffene person"], true),
+    col("reason", &["reason", "grund", "begründung"], true),
+    col("note", &["note", "notiz", "bemerkung", "kommentar", "comment"], false),
+];
+
+const ORIGINATOR_COLUMNS: &[Col] = &[col("id", &["id", "nr", "nr."], false), col("name", &["name", "urheber"], true)];
+
+/// The data rows of one CSV file, with where each known column is.
+struct Table<'a> {
+    file: &'a str,
+    /// Canonical column name -> index into a row's fields.
+    columns: HashMap<&'static str, usize>,
+    rows: Vec<Row>,
+}
+
+struct Row {
+    line: u64,
+    fields: Vec<String>,
+}
+
+/// One field of a row: its 1-based column and trimmed value (empty when the row is short).
+#[derive(Clone, Copy)]
+struct Field<'r> {
+    column: u64,
+    value: &'r str,
+}
+
+impl Table<'_> {
+    /// `None` when the file has no such column.
+    fn get<'r>(&self, row: &'r Row, name: &str) -> Option<Field<'r>> {
+        let &i = self.columns.get(name)?;
+        Some(Field { column: i as u64 + 1, value: row.fields.get(i).map_or("", |v| v.trim()) })
+    }
+
+    /// The trimmed value, `None` when the column is absent or the value empty.
+    fn text(&self, row: &Row, name: &str) -> Option<String> {
+        self.get(row, name).map(|f| f.value).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+}
+
+/// Decode, split and check a CSV file against the columns of its kind. Problems with the file's
+/// encoding, quoting or header go to `p`; rows that cannot be split reliably are left out.
+fn read_table<'a>(file: &'a str, bytes: &[u8], kind: &[Col], p: &mut Problems) -> Option<Table<'a>> {
+    let text = decode(file, bytes, p);
+    if text.trim().is_empty() {
+        p.error(file, 0, 0, "the file is empty: no header line");
+        return None;
+    }
+    let lines = LineIndex::new(&text);
+    let delimiter = detect_delimiter(&text);
+    let broken = check_quoting(file, &text, delimiter, &lines, p);
+
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(false).from_reader(text.as_bytes());
+    let mut records: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        let start = reader.position().byte();
+        match reader.read_record(&mut record) {
+            Ok(true) => {
+                let at = record.position().map_or(start, |pos| pos.byte()) as usize;
+                records.push((lines.record_line(&text, at), record.iter().map(str::to_string).collect()));
+            }
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |pos| lines.record_line(&text, pos.byte() as usize));
+                p.error(file, line, 0, format!("cannot read the CSV: {e}"));
+                break;
+            }
+        }
+    }
+    let mut records = records.into_iter();
+    let (header_line, header) = records.next()?;
+    if broken.contains(&header_line) {
+        return None;
+    }
+
+    // Header: every column must be known, none twice, the required ones present.
+    let mut columns: HashMap<&'static str, usize> = HashMap::new();
+    let mut unnamed: Vec<usize> = Vec::new();
+    for (i, cell) in header.iter().enumerate() {
+        let key = normalize_name(cell).to_lowercase();
+        if key.is_empty() {
+            unnamed.push(i);
+            continue;
+        }
+        match kind.iter().find(|c| c.headers.contains(&key.as_str())) {
+            None => {
+                let known: Vec<&str> = kind.iter().map(|c| c.name).collect();
+                p.error(
+                    file,
+                    header_line,
+                    i as u64 + 1,
+                    format!("unknown column {:?} (known columns: {})", cell.trim(), known.join(", ")),
+                );
+            }
+            Some(c) => {
+                if let Some(&first) = columns.get(c.name) {
+                    p.error(
+                        file,
+                        header_line,
+                        i as u64 + 1,
+                        format!("column {:?} given twice (column {} is already {})", cell.trim(), first + 1, c.name),
+                    );
+                } else {
+                    columns.insert(c.name, i);
+                }
+            }
+        }
+    }
+    for c in kind.iter().filter(|c| c.required && !columns.contains_key(c.name)) {
+        p.error(file, header_line, 0, format!("missing column {:?}", c.name));
+    }
+
+    let mut rows = Vec::new();
+    for (line, fields) in records {
+        if broken.contains(&line) || fields.iter().all(|f| f.trim().is_empty()) {
+            continue; // unreadable (already reported) or blank (a spreadsheet's empty row)
+        }
+        for (i, v) in fields.iter().enumerate() {
+            if !v.trim().is_empty() && (i >= header.len() || unnamed.contains(&i)) {
+                p.error(
+                    file,
+                    line,
+                    i as u64 + 1,
+                    format!("value {:?} in column {}, which has no header", v.trim(), i + 1),
+                );
+            }
+        }
+        rows.push(Row { line, fields });
+    }
+    Some(Table { file, columns, rows })
+}
+
+/// Bytes to text: a BOM decides (UTF-8, UTF-16); else UTF-8 when valid, otherwise Windows-1252.
+/// A file that mixes UTF-8 and other bytes would come out with garbled names either way: error.
+fn decode(file: &str, bytes: &[u8], p: &mut Problems) -> String {
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let body = &bytes[bom..];
+        if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(body) {
+            return text.into_owned();
+        }
+        let line = match std::str::from_utf8(body) {
+            Err(e) if encoding == encoding_rs::UTF_8 => line_of_byte(body, e.valid_up_to()),
+            _ => 0,
+        };
+        p.error(
+            file,
+            line,
+            0,
+            format!("the file starts with a {} byte order mark but is not valid {0}", encoding.name()),
+        );
+        return encoding.decode_without_bom_handling(body).0.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(e) => {
+            let utf8_too = bytes.utf8_chunks().any(|c| !c.valid().is_ascii());
+            if utf8_too {
+                p.error(
+                    file,
+                    line_of_byte(bytes, e.valid_up_to()),
+                    0,
+                    "the file mixes UTF-8 with another encoding (this line is not UTF-8, others are); \
+                     save it again in one encoding",
+                );
+            }
+            encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned()
+        }
+    }
+}
+
+/// Whether a line ends at `bytes[i]`: `\n`, or `\r` not followed by `\n` (old Mac files).
+fn is_line_break(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+}
+
+fn line_of_byte(bytes: &[u8], offset: usize) -> u64 {
+    1 + (0..offset.min(bytes.len())).filter(|&i| is_line_break(bytes, i)).count() as u64
+}
+
+/// Line numbers of byte offsets.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let b = text.as_bytes();
+        LineIndex((0..b.len()).filter(|&i| is_line_break(b, i)).collect())
+    }
+
+    /// The line a record starts on, given the reader's offset before it (which may still point
+    /// at the line ends and blank lines the reader skips).
+    fn record_line(&self, text: &str, offset: usize) -> u64 {
+        let skipped = text
+            .as_bytes()
+            .get(offset..)
+            .map_or(0, |rest| rest.iter().take_while(|&&b| b == b'\r' || b == b'\n').count());
+        self.0.partition_point(|&nl| nl < offset + skipped) as u64 + 1
+    }
+}
+
+/// `,`, `;` or tab, whichever occurs most often outside quotes in the header line
+/// (ties in that order; `,` when none occurs).
+fn detect_delimiter(text: &str) -> u8 {
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for b in text.trim_start_matches(['\r', '\n']).bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\r' | b'\n' if !quoted => break,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b';', b'\t'];
+    let best = (0..3).fold(0, |best, i| if counts[i] > counts[best] { i } else { best });
+    candidates[best]
+}
+
+/// The csv crate reads malformed quoting without complaint (an unclosed quote swallows the rest
+/// of the file; text after a closing quote is appended). Find both, the way it splits records,
+/// report them and return the lines of the records that are not to be trusted.
+fn check_quoting(file: &str, text: &str, delimiter: u8, lines: &LineIndex, p: &mut Problems) -> HashSet<u64> {
+    #[derive(PartialEq)]
+    enum St {
+        RecordStart,
+        FieldStart,
+        Unquoted,
+        Quoted,
+        AfterQuote,
+    }
+    let bytes = text.as_bytes();
+    let mut broken = HashSet::new();
+    let (mut state, mut record_start, mut column) = (St::RecordStart, 0usize, 1u64);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let newline = b == b'\r' || b == b'\n';
+        match state {
+            St::RecordStart if !newline => {
+                (state, record_start, column) = (St::FieldStart, i, 1);
+                continue; // read this byte as the record's first
+            }
+            St::RecordStart => {}
+            St::FieldStart | St::Unquoted | St::AfterQuote if b == delimiter => {
+                column += 1;
+                state = St::FieldStart;
+            }
+            St::FieldStart | St::Unquoted | St::AfterQuote if newline => state = St::RecordStart,
+            St::FieldStart if b == b'"' => state = St::Quoted,
+            St::FieldStart => state = St::Unquoted,
+            St::Unquoted => {}
+            St::Quoted if b == b'"' => state = St::AfterQuote,
+            St::Quoted => {}
+            St::AfterQuote if b == b'"' => state = St::Quoted, // "" inside quotes
+            St::AfterQuote => {
+                let line = lines.record_line(text, record_start);
+                p.error(
+                    file,
+                    line,
+                    column,
+                    "text after the closing quote of a quoted field (a quote inside a quoted field is written \"\")",
+                );
+                broken.insert(line);
+                state = St::Unquoted;
+            }
+        }
+        i += 1;
+    }
+    if state == St::Quoted {
+        let line = lines.record_line(text, record_start);
+        p.error(
+            file,
+            line,
+            column,
+            "a quote opened in this field is never closed (the rest of the file would be read into it)",
+        );
+        broken.insert(line);
+    }
+    broken
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/// `YYYY-MM-DD` or `DD.MM.YYYY` (day and month may have one digit).
+fn parse_date(value: &str) -> Result<Date, String> {
+    let v = value.trim();
+    let bad = || format!("invalid date {v:?} (expected YYYY-MM-DD or DD.MM.YYYY)");
+    let number = |s: &str, max_len: usize| -> Option<u32> {
+        if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let parts: Vec<&str> = if v.contains('-') { v.split('-').collect() } else { v.split('.').collect() };
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let (y, m, d) = if v.contains('-') { (parts[0], parts[1], parts[2]) } else { (parts[2], parts[1], parts[0]) };
+    if y.len() != 4 {
+        return Err(bad());
+    }
+    let (Some(y), Some(m), Some(d)) = (number(y, 4), number(m, 2), number(d, 2)) else {
+        return Err(bad());
+    };
+    Date::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("invalid date {v:?}: there is no such day"))
+}
+
+/// The names of a person field: one, or a group separated by `|`.
+fn parse_names(value: &str) -> Result<Vec<String>, String> {
+    if value.trim().is_empty() {
+        return Err("empty person: every consent needs the name of the person who gave it".to_string());
+    }
+    let names: Vec<String> = value.split('|').map(normalize_name).collect();
+    if names.iter().any(String::is_empty) {
+        return Err(format!("empty name in the group {value:?}"));
+    }
+    let mut seen = HashSet::new();
+    if let Some(twice) = names.iter().find(|n| !seen.insert(name_key(n))) {
+        return Err(format!("{twice:?} is named twice in the group {value:?}"));
+    }
+    Ok(names)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consents
+
+struct ConsentCx<'a> {
+    vocabulary: &'a Vocabulary,
+    /// Evidence document paths are relative to this directory.
+    doc_dir: &'a Path,
+    /// File stem, for the ids of rows without one (`stem:line`).
+    stem: String,
+    /// Directory form with persons.csv: every name key (names and aliases).
+    persons: Option<&'a HashSet<String>>,
+    /// Directory form with originators.csv.
+    originators: Option<&'a [Originator]>,
+}
+
+/// Consent id -> where it was first used (file, line), across the files of a register.
+type Ids = HashMap<String, (String, u64)>;
+
+fn read_consents(file: &str, bytes: &[u8], cx: &ConsentCx, ids: &mut Ids, p: &mut Problems) -> Vec<Consent> {
+    let mut out = Vec::new();
+    if let Some(t) = read_table(file, bytes, CONSENT_COLUMNS, p) {
+        for row in &t.rows {
+            consent_row(&t, row, cx, ids, p, &mut out);
+        }
+    }
+    out
+}
+
+fn consent_row(t: &Table, row: &Row, cx: &ConsentCx, ids: &mut Ids, p: &mut Problems, out: &mut Vec<Consent>) {
+    let (file, line) = (t.file, row.line);
+    let errors_before = p.errors();
+
+    let names = t.get(row, "person").and_then(|f| {
+        let names = parse_names(f.value).map_err(|m| p.error(file, line, f.column, m)).ok()?;
+        for name in &names {
+            if cx.persons.is_some_and(|known| !known.contains(&name_key(name))) {
+                p.error(file, line, f.column, format!("unknown person {name:?} (not a name or alias in persons.csv)"));
+            }
+        }
+        Some(names)
+    });
+
+    let usage = t.get(row, "usage").and_then(|f| {
+        let mut usage = BTreeSet::new();
+        let mut ok = true;
+        for word in f.value.split([',', '|']).map(str::trim).filter(|w| !w.is_empty()) {
+            match cx.vocabulary.resolve(word) {
+                Some(name) => {
+                    usage.insert(name.to_string());
+                }
+                None => {
+                    ok = false;
+                    let known: Vec<&str> = cx.vocabulary.names().collect();
+                    p.error(file, line, f.column, format!("unknown usage word {word:?} (known: {})", known.join(", ")));
+                }
+            }
+        }
+        if ok && usage.is_empty() {
+            p.error(file, line, f.column, "no usage: a consent must name what it allows (print, web, ...)");
+        }
+        Some(usage).filter(|_| ok)
+    });
+
+    let mut date = |name: &str, optional: bool| -> Option<(Field, Option<Date>)> {
+        let f = t.get(row, name)?;
+        let v = f.value;
+        if v.is_empty()
+            || (name == "expires" && (v.eq_ignore_ascii_case("unbegrenzt") || v.eq_ignore_ascii_case("unlimited")))
+        {
+            if !optional {
+                p.error(file, line, f.column, "no grant date");
+                return None;
+            }
+            return Some((f, None));
+        }
+        match parse_date(v) {
+            Ok(d) => Some((f, Some(d))),
+            Err(m) => {
+                p.error(file, line, f.column, m);
+                None
+            }
+        }
+    };
+    let granted = date("granted", false);
+    let expires = date("expires", true);
+    let revoked = date("revoked", true);
+    if let Some((_, Some(g))) = granted {
+        if let Some((f, Some(e))) = expires {
+            if e < g {
+                p.error(file, line, f.column, format!("expires {e} before it was granted ({g})"));
+            }
+        }
+        if let Some((f, Some(r))) = revoked {
+            if r < g {
+                p.error(file, line, f.column, format!("revoked {r} before it was granted ({g})"));
+            }
+        }
+    }
+
+    let scope = match t.get(row, "scope") {
+        None => Some(Scope::All),
+        Some(f) => Scope::parse(f.value).map_err(|m| p.error(file, line, f.column, m)).ok(),
+    };
+
+    let originator = match (t.get(row, "originator"), cx.originators) {
+        (Some(f), Some(known)) if !f.value.is_empty() => {
+            let found = known
+                .iter()
+                .find(|o| o.id.eq_ignore_ascii_case(f.value) || name_key(&o.name) == name_key(f.value))
+                .map(|o| o.name.clone());
+            if found.is_none() {
+                p.error(file, line, f.column, format!("unknown originator {:?} (not in originators.csv)", f.value));
+            }
+            found
+        }
+        _ => t.text(row, "originator"),
+    };
+
+    let document = t.text(row, "document");
+    match (&document, t.get(row, "document")) {
+        (Some(doc), Some(f)) => {
+            if let Some(problem) = document_problem(cx.doc_dir, doc) {
+                p.warn(file, line, f.column, problem);
+            }
+        }
+        (_, f) => p.warn(file, line, f.map_or(0, |f| f.column), "no evidence document"),
+    }
+
+    // Ids: `ID` for one person, `ID.n` for the n-th of a group; `stem:line` when none is given.
+    let id_field = t.get(row, "id").filter(|f| !f.value.is_empty());
+    let base = id_field.map_or_else(|| format!("{}:{line}", cx.stem), |f| f.value.to_string());
+    let group = names.as_ref().map_or(0, |n| if n.len() > 1 { n.len() } else { 0 });
+    let consent_ids: Vec<String> =
+        if group > 0 { (1..=group).map(|i| format!("{base}.{i}")).collect() } else { vec![base.clone()] };
+    let claimed: Vec<&String> = std::iter::once(&base).chain(consent_ids.iter().filter(|id| **id != base)).collect();
+    if let Some((id, (f, l))) = claimed.iter().find_map(|id| ids.get(*id).map(|w| (id, w))) {
+        p.error(file, line, id_field.map_or(0, |f| f.column), format!("duplicate id {id:?}: already used on {f}:{l}"));
+    }
+    for id in claimed {
+        ids.entry(id.clone()).or_insert_with(|| (file.to_string(), line));
+    }
+
+    if p.errors() > errors_before {
+        return;
+    }
+    let (Some(names), Some(usage), Some((_, Some(granted))), Some(scope)) = (names, usage, granted, scope) else {
+        return; // a required column is missing: reported with the header
+    };
+    for (name, id) in names.into_iter().zip(consent_ids) {
+        out.push(Consent {
+            id,
+            person: name,
+            usage: usage.clone(),
+            granted,
+            expires: expires.and_then(|(_, d)| d),
+            revoked: revoked.and_then(|(_, d)| d),
+            document: document.clone(),
+            originator: originator.clone(),
+            scope: scope.clone(),
+            comment: t.text(row, "comment"),
+            copyright: t.text(row, "copyright"),
+            origin: Origin { file: file.to_string(), line },
+        });
+    }
+}
+
+/// Why an evidence document cannot be used, if it cannot.
+fn document_problem(doc_dir: &Path, doc: &str) -> Option<String> {
+    let path = doc_dir.join(doc);
+    match fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("evidence document {doc:?} not found (looked for {})", path.display()))
+        }
+        Err(e) => Some(format!("evidence document {doc:?} is unreadable: {e}")),
+        Ok(m) if !m.is_file() => Some(format!("evidence document {doc:?} is not a file")),
+        Ok(_) => fs::File::open(&path).err().map(|e| format!("evidence document {doc:?} is unreadable: {e}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// persons.csv, exemptions.csv, originators.csv
+
+fn read_persons(file: &str, bytes: &[u8], p: &mut Problems) -> Vec<Person> {
+    let mut out: Vec<Person> = Vec::new();
+    let Some(t) = read_table(file, bytes, PERSON_COLUMNS, p) else { return out };
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    let mut names: HashMap<String, u64> = HashMap::new(); // name key -> line
+    for row in &t.rows {
+        let line = row.line;
+        let id = t.text(row, "id");
+        if let (Some(id), Some(f)) = (&id, t.get(row, "id")) {
+            if let Some(first) = ids.insert(id.clone(), line) {
+                p.error(file, line, f.column, format!("duplicate person id {id:?}: already used on line {first}"));
+            }
+        }
+        let Some(name_field) = t.get(row, "name") else { continue };
+        let name = normalize_name(name_field.value);
+        if name.is_empty() {
+            p.error(file, line, name_field.column, "empty name");
+            continue;
+        }
+        let alias_field = t.get(row, "aliases");
+        let aliases: Vec<String> = alias_field
+            .map(|f| {
+                f.value
+                    .split('|')
+                    .map(normalize_name)
+                    .filter(|a| !a.is_empty() && name_key(a) != name_key(&name))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut own = HashSet::new();
+        for (n, column) in std::iter::once((&name, name_field.column))
+            .chain(aliases.iter().map(|a| (a, alias_field.map_or(0, |f| f.column))))
+        {
+            let key = name_key(n);
+            if !own.insert(key.clone()) {
+                continue;
+            }
+            if let Some(first) = names.insert(key, line) {
+                p.error(file, line, column, format!("the name {n:?} already belongs to the person on line {first}"));
+            }
+        }
+        out.push(Person { id, name, aliases });
+    }
+    out
+}
+
+fn read_exemptions(file: &str, bytes: &[u8], persons: Option<&HashSet<String>>, p: &mut Problems) -> Vec<Exemption> {
+    let mut out = Vec::new();
+    let Some(t) = read_table(file, bytes, EXEMPTION_COLUMNS, p) else { return out };
+    for row in &t.rows {
+        let line = row.line;
+        let errors_before = p.errors();
+        let scope = t.get(row, "scope").and_then(|f| {
+            if f.value.is_empty() {
+                p.error(file, line, f.column, "empty scope (write * for every file)");
+                return None;
+            }
+            Scope::parse(f.value).map_err(|m| p.error(file, line, f.column, m)).ok()
+        });
+        let person = t.get(row, "person").and_then(|f| match f.value {
+            "" => {
+                p.error(file, line, f.column, "empty person (write * for everyone depicted)");
+                None
+            }
+            "*" => Some(None),
+            v => {
+                let name = normalize_name(v);
+                if persons.is_some_and(|known| !known.contains(&name_key(&name))) {
+                    p.error(
+                        file,
+                        line,
+                        f.column,
+                        format!("unknown person {name:?} (not a name or alias in persons.csv)"),
+                    );
+                }
+                Some(Some(name))
+            }
+        });
+        let reason = t.get(row, "reason").and_then(|f| {
+            let reason = ExemptReason::parse(f.value);
+            if f.value.is_empty() {
+                p.error(file, line, f.column, "empty reason");
+            } else if reason.is_none() {
+                p.error(
+                    file,
+                    line,
+                    f.column,
+                    format!(
+                        "unknown exemption reason {:?} (known: not-recognisable, prominent, public-event, other)",
+                        f.value
+                    ),
+                );
+            }
+            reason
+        });
+        if p.errors() > errors_before {
+            continue;
+        }
+        if let (Some(scope), Some(person), Some(reason)) = (scope, person, reason) {
+            out.push(Exemption {
+                scope,
+                person,
+                reason,
+                note: t.text(row, "note"),
+                origin: Origin { file: file.to_string(), line },
+            });
+        }
+    }
+    out
+}
+
+fn read_originators(file: &str, bytes: &[u8], p: &mut Problems) -> Vec<Originator> {
+    let mut out: Vec<Originator> = Vec::new();
+    let Some(t) = read_table(file, bytes, ORIGINATOR_COLUMNS, p) else { return out };
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    for row in &t.rows {
+        let line = row.line;
+        let Some(name_field) = t.get(row, "name") else { continue };
+        if name_field.value.is_empty() {
+            p.error(file, line, name_field.column, "empty name");
+            continue;
+        }
+        let name = normalize_name(name_field.value);
+        // Without an id the name is the id.
+        let id = t.text(row, "id").unwrap_or_else(|| name.clone());
+        if let Some(first) = ids.insert(id.to_lowercase(), line) {
+            let column = t.get(row, "id").map_or(name_field.column, |f| f.column);
+            p.error(file, line, column, format!("duplicate originator id {id:?}: already used on line {first}"));
+        }
+        out.push(Originator { id, name });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn load(path: &Path) -> Result<Loaded, RegisterErrors> {
+        if path.is_dir() {
+            load_dir(path, &Vocabulary::default())
+        } else {
+            load_file(path, &Vocabulary::default())
+        }
+    }
+
+    fn loaded(path: &Path) -> Loaded {
+        match load(path) {
+            Ok(l) => l,
+            Err(e) => panic!("expected a register, got {e}"),
+        }
+    }
+
+    /// The errors (not warnings) of a register that must fail.
+    fn errors(path: &Path) -> Vec<Problem> {
+        match load(path) {
+            Ok(_) => panic!("expected errors"),
+            Err(RegisterErrors(all)) => all.into_iter().filter(|p| p.severity == Severity::Error).collect(),
+        }
+    }
+
+    /// Asserts exactly one error, at `file`, `line`, `column`, whose message contains `text`.
+    fn one_error(path: &Path, file: &Path, line: u64, column: u64, text: &str) -> Problem {
+        let errs = errors(path);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        let e = errs.into_iter().next().unwrap();
+        assert_eq!((e.file.as_str(), e.line, e.column), (file.display().to_string().as_str(), line, column), "{e}");
+        assert!(e.message.contains(text), "{e}");
+        e
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> Date {
+        Date::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn ids(l: &Loaded) -> Vec<&str> {
+        l.register.consents.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    const HEADER: &str = "id,person,usage,granted,expires,document\n";
+
+    /// A register with `rows` (after the header) and a document `a.pdf` next to it.
+    fn file_with(dir: &Path, rows: &str) -> PathBuf {
+        write(dir, "a.pdf", "%PDF");
+        write(dir, "reg.csv", format!("{HEADER}{rows}"))
+    }
+
+    #[test]
+    fn semicolon_german_headers_and_dotted_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "anna.pdf", "%PDF");
+        let path = write(
+            dir.path(),
+            "einwilligungen.csv",
+            "Nr;Betroffene Person;Einsatzgebiete;Erteilt;Gültig bis;Dokument;Urheber;Geltungsbereich;Bemerkung;Copyright;Widerruf\n\
+             7;  Anna   Schmidt ;Druck, Internet|Social Media;01.03.2024;31.12.2026;anna.pdf;Studio Nord;2024/**|fest/*.jpg;Sommerfest;© Verein;\n\
+             8;Bernd Meier;Presse;2.4.2024;unbegrenzt;anna.pdf;;;;;1.6.2024\n",
+        );
+        let l = loaded(&path);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let c = &l.register.consents;
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].id, "7");
+        assert_eq!(c[0].person, "Anna Schmidt");
+        assert_eq!(c[0].usage, ["print", "social", "web"].iter().map(|s| s.to_string()).collect());
+        assert_eq!((c[0].granted, c[0].expires, c[0].revoked), (date(2024, 3, 1), Some(date(2026, 12, 31)), None));
+        assert_eq!(c[0].document.as_deref(), Some("anna.pdf"));
+        assert_eq!(c[0].originator.as_deref(), Some("Studio Nord"));
+        assert_eq!(c[0].scope.patterns(), ["2024/**", "fest/*.jpg"]);
+        assert!(c[0].scope.matches("2024/a/b.jpg") && !c[0].scope.matches("2023/b.jpg"));
+        assert_eq!(c[0].comment.as_deref(), Some("Sommerfest"));
+        assert_eq!(c[0].copyright.as_deref(), Some("© Verein"));
+        assert_eq!(c[0].origin, Origin { file: path.display().to_string(), line: 2 });
+        assert_eq!((c[1].granted, c[1].expires, c[1].revoked), (date(2024, 4, 2), None, Some(date(2024, 6, 1))));
+        assert_eq!(c[1].scope, Scope::All);
+        assert_eq!((c[1].originator.as_ref(), c[1].comment.as_ref(), c[1].copyright.as_ref()), (None, None, None));
+        assert!(l.register.identity("anna schmidt").is_some());
+        assert_eq!(l.register.digest.len(), 64);
+    }
+
+    #[test]
+    fn tab_separated_with_iso_dates_and_unlimited() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.pdf", "%PDF");
+        let path = write(
+            dir.path(),
+            "reg.tsv",
+            "person\tusage\tgranted\texpires\tdocument\n\
+             Anna, die Große\tweb, print\t2024-03-01\tUNLIMITED\ta.pdf\n\
+             Bernd\tWerbung\t2024-03-01\t\ta.pdf\n",
+        );
+        let c = loaded(&path).register.consents;
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].person, "Anna, die Große");
+        assert_eq!(c[0].usage.len(), 2);
+        assert_eq!((c[0].expires, c[1].expires), (None, None));
+        assert_eq!(c[1].usage.iter().next().map(String::as_str), Some("advertising"));
+        assert_eq!(c[1].id, "reg:3");
+    }
+
+    #[test]
+    fn utf8_bom_and_crlf() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.pdf", "%PDF");
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend("ID;Person;Verwendung;Erteilt;PDF\r\n1;Jürgen Weiß;Druck;01.03.2024;a.pdf\r\n".as_bytes());
+        let path = write(dir.path(), "reg.csv", bytes);
+        let l = loaded(&path);
+        assert_eq!(l.register.consents[0].person, "Jürgen Weiß");
+        assert_eq!(l.register.consents[0].origin.line, 2);
+    }
+
+    #[test]
+    fn windows_1252_with_umlauts() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.pdf", "%PDF");
+        let path = write(
+            dir.path(),
+            "reg.csv",
+            b"Person;Verwendung;Erteilt;G\xfcltig bis;PDF\r\nM\xfcller, J\xf6rg;Druck;01.03.2024;;a.pdf\r\nGro\xdfe \x80;Presse;01.03.2024;;a.pdf\r\n",
+        );
+        let c = loaded(&path).register.consents;
+        assert_eq!(c[0].person, "Müller, Jörg");
+        assert_eq!(c[1].person, "Große €");
+    }
+
+    #[test]
+    fn mixed_encodings_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "reg.csv",
+            b"person;usage;granted;document\nJ\xc3\xbcrgen;print;2024-03-01;a.pdf\nM\xfcller;print;2024-03-01;a.pdf\n",
+        );
+        one_error(&path, &path, 3, 0, "mixes UTF-8");
+    }
+
+    #[test]
+    fn group_consents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(
+            dir.path(),
+            "G1,Anna | Bernd|Clara,print,2024-03-01,,a.pdf\n,Dora|Emil,web,2024-03-01,,a.pdf\n,Fritz,web,2024-03-01,,a.pdf\n",
+        );
+        let l = loaded(&path);
+        assert_eq!(ids(&l), ["G1.1", "G1.2", "G1.3", "reg:3.1", "reg:3.2", "reg:4"]);
+        let persons: Vec<&str> = l.register.consents.iter().map(|c| c.person.as_str()).collect();
+        assert_eq!(persons, ["Anna", "Bernd", "Clara", "Dora", "Emil", "Fritz"]);
+        assert!(l.register.consents[..3].iter().all(|c| c.origin.line == 2 && c.document.as_deref() == Some("a.pdf")));
+    }
+
+    #[test]
+    fn unparseable_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        for (value, text) in [
+            ("31.02.2024", "\"31.02.2024\": there is no such day"),
+            ("2024-13-01", "no such day"),
+            ("1.3.24", "invalid date \"1.3.24\""),
+            ("03/01/2024", "invalid date"),
+            ("morgen", "invalid date \"morgen\""),
+            ("2024-03-01x", "invalid date"),
+        ] {
+            let path = file_with(dir.path(), &format!("1,Anna,print,{value},,a.pdf\n"));
+            one_error(&path, &path, 2, 4, text);
+            let path = file_with(dir.path(), &format!("1,Anna,print,2024-01-01,{value},a.pdf\n"));
+            one_error(&path, &path, 2, 5, text);
+        }
+        let path = file_with(dir.path(), "1,Anna,print,,,a.pdf\n");
+        one_error(&path, &path, 2, 4, "no grant date");
+    }
+
+    #[test]
+    fn expiry_or_revocation_before_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(
+            dir.path(),
+            "1,Anna,print,01.03.2024,28.02.2024,a.pdf\n2,Bernd,print,01.03.2024,01.03.2024,a.pdf\n",
+        );
+        one_error(&path, &path, 2, 5, "expires 2024-02-28 before it was granted (2024-03-01)");
+        let path = write(
+            dir.path(),
+            "reg.csv",
+            "person,usage,granted,revoked,document\nAnna,print,2024-03-01,2024-01-01,a.pdf\n",
+        );
+        one_error(&path, &path, 2, 4, "revoked 2024-01-01 before it was granted");
+    }
+
+    #[test]
+    fn unknown_and_missing_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "1,Anna,\"Druck, Flyer\",2024-03-01,,a.pdf\n");
+        let e = one_error(&path, &path, 2, 3, "unknown usage word \"Flyer\"");
+        assert!(e.message.contains("print, web"), "{e}");
+        let path = file_with(dir.path(), "1,Anna, | ,2024-03-01,,a.pdf\n");
+        one_error(&path, &path, 2, 3, "no usage");
+    }
+
+    #[test]
+    fn duplicate_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(
+            dir.path(),
+            "1,Anna,print,2024-03-01,,a.pdf\n2,Bernd,print,2024-03-01,,a.pdf\n1,Clara,print,2024-03-01,,a.pdf\n",
+        );
+        let e = one_error(&path, &path, 4, 1, "duplicate id \"1\"");
+        assert!(e.message.contains(&format!("{}:2", path.display())), "{e}");
+        // A group's `ID.n` collides with an explicit id.
+        let path = file_with(dir.path(), "7,Anna|Bernd,print,2024-03-01,,a.pdf\n7.2,Clara,print,2024-03-01,,a.pdf\n");
+        one_error(&path, &path, 3, 1, "duplicate id \"7.2\"");
+    }
+
+    #[test]
+    fn empty_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "1,  ,print,2024-03-01,,a.pdf\n");
+        one_error(&path, &path, 2, 2, "empty person");
+        let path = file_with(dir.path(), "1,Anna||Bernd,print,2024-03-01,,a.pdf\n");
+        one_error(&path, &path, 2, 2, "empty name in the group");
+        let path = file_with(dir.path(), "1,Anna|anna ,print,2024-03-01,,a.pdf\n");
+        one_error(&path, &path, 2, 2, "named twice");
+    }
+
+    #[test]
+    fn unknown_duplicate_and_missing_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "reg.csv", "person,usage,granted,expries\nAnna,print,2024-03-01,2024-01-01\n");
+        let e = one_error(&path, &path, 1, 4, "unknown column \"expries\"");
+        assert!(e.message.contains("expires"), "{e}");
+        let path = write(dir.path(), "reg.csv", "person,usage,granted,expires,Ablaufdatum\n");
+        one_error(&path, &path, 1, 5, "given twice");
+        let path = write(dir.path(), "reg.csv", "Name;Erteilt\nAnna;01.03.2024\n");
+        one_error(&path, &path, 1, 0, "missing column \"usage\"");
+        let path = write(dir.path(), "reg.csv", "");
+        one_error(&path, &path, 0, 0, "empty");
+    }
+
+    #[test]
+    fn values_without_a_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            write(dir.path(), "reg.csv", "person,usage,granted,\nAnna,print,2024-03-01,,\nBernd,web,2024-03-01,x,y\n");
+        let errs = errors(&path);
+        let at: Vec<(u64, u64)> = errs.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, [(3, 4), (3, 5)], "{errs:#?}");
+    }
+
+    #[test]
+    fn invalid_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "reg.csv", "person,usage,granted,scope\nAnna,print,2024-03-01,fest/[a.jpg\n");
+        one_error(&path, &path, 2, 4, "invalid scope pattern");
+    }
+
+    #[test]
+    fn malformed_quoting_is_an_error_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        // Text after a closing quote.
+        let path =
+            file_with(dir.path(), "1,\"Anna\" Schmidt,print,2024-03-01,,a.pdf\n2,Bernd,print,2024-03-01,,a.pdf\n");
+        one_error(&path, &path, 2, 2, "after the closing quote");
+        // An unclosed quote swallows the rest: reported where it opens, earlier rows still checked.
+        let path = file_with(
+            dir.path(),
+            "1,Anna,print,morgen,,a.pdf\n2,\"Bernd,print,2024-03-01,,a.pdf\n3,Clara,print,2024-03-01,,a.pdf\n",
+        );
+        let errs = errors(&path);
+        let at: Vec<(u64, u64)> = errs.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, [(2, 4), (3, 2)], "{errs:#?}");
+        assert!(errs[1].message.contains("never closed"));
+        // Quoted fields with delimiters, quotes and line breaks are fine; later lines count right.
+        let path = file_with(
+            dir.path(),
+            "1,\"Schmidt, Anna\",\"print,web\",2024-03-01,,a.pdf\n\n2,\"Bernd \"\"B\"\"\nMeier\",print,2024-03-01,,a.pdf\n\n\n3,Clara,print,morgen,,a.pdf\n",
+        );
+        one_error(&path, &path, 8, 4, "morgen");
+        let path = file_with(dir.path(), "1,\"Schmidt, Anna\",\"print,web\",2024-03-01,,a.pdf\n");
+        assert_eq!(loaded(&path).register.consents[0].person, "Schmidt, Anna");
+    }
+
+    #[test]
+    fn several_errors_are_reported_at_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(
+            dir.path(),
+            "1,Anna,Flyer,31.02.2024,,a.pdf\n\
+             1,,print,2024-03-01,2023-01-01,a.pdf\n\
+             3,Clara,print,2024-03-01,,missing.pdf\n\
+             4,Dora,web,2024-03-01,bald,a.pdf\n",
+        );
+        let Err(RegisterErrors(all)) = load(&path) else { panic!("expected errors") };
+        let at: Vec<(u64, u64, Severity)> = all.iter().map(|e| (e.line, e.column, e.severity)).collect();
+        use Severity::*;
+        assert_eq!(
+            at,
+            [(2, 3, Error), (2, 4, Error), (3, 1, Error), (3, 2, Error), (3, 5, Error), (4, 6, Warning), (5, 5, Error)],
+            "{all:#?}"
+        );
+        assert!(all.iter().all(|e| e.file == path.display().to_string()));
+    }
+
+    #[test]
+    fn document_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("docs")).unwrap();
+        write(&dir.path().join("docs"), "b.pdf", "%PDF");
+        let path = file_with(
+            dir.path(),
+            "1,Anna,print,2024-03-01,,a.pdf\n2,Bernd,print,2024-03-01,,docs/b.pdf\n3,Clara,print,2024-03-01,,docs/c.pdf\n4,Dora,print,2024-03-01,,\n5,Emil,print,2024-03-01,,docs\n",
+        );
+        let l = loaded(&path);
+        assert_eq!(l.register.consents.len(), 5);
+        let w: Vec<(u64, u64)> = l.warnings.iter().map(|w| (w.line, w.column)).collect();
+        assert_eq!(w, [(4, 6), (5, 6), (6, 6)], "{:#?}", l.warnings);
+        assert!(l.warnings.iter().all(|w| w.severity == Severity::Warning));
+        assert!(l.warnings[0].message.contains("\"docs/c.pdf\" not found"), "{}", l.warnings[0]);
+        assert_eq!(l.warnings[1].message, "no evidence document");
+        assert!(l.warnings[2].message.contains("not a file"));
+        // Without a document column every row warns, on the row.
+        let path = write(dir.path(), "reg.csv", "person,usage,granted\nAnna,print,2024-03-01\n");
+        let l = loaded(&path);
+        assert_eq!((l.warnings.len(), l.warnings[0].line, l.warnings[0].column), (1, 2, 0));
+    }
+
+    #[test]
+    fn unreadable_register() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("none.csv");
+        one_error(&path, &path, 0, 0, "cannot read");
+        let empty = tempfile::tempdir().unwrap();
+        one_error(empty.path(), empty.path(), 0, 0, "no CSV file");
+    }
+
+    /// A directory register with all four kinds of file.
+    fn directory(dir: &Path) {
+        fs::create_dir_all(dir.join("pdf")).unwrap();
+        write(dir, "pdf/anna.pdf", "%PDF");
+        write(dir, "notes.txt", "not a register");
+        write(dir, "._2024.csv", b"\x00\x05\x16\x07 AppleDouble");
+        write(dir, "persons.csv", "id;name;aliases\nP1;Anna Schmidt;Anna|A. Schmidt\nP2;Bernd Meier;\n");
+        write(dir, "originators.csv", "ID,Name\nU1,Studio Nord\nU2,Foto Süd\n");
+        write(
+            dir,
+            "exemptions.csv",
+            "scope,person,reason,note\nevents/**,*,public-event,Stadtfest\n2024/*.jpg,Bernd Meier,not recognisable,\n",
+        );
+        write(
+            dir,
+            "2024.csv",
+            "id,person,usage,granted,originator,document\n1,anna,print,2024-01-01,U1,pdf/anna.pdf\n2,Bernd Meier|A. Schmidt,web,2024-01-01,foto süd,pdf/anna.pdf\n",
+        );
+        write(dir, "2025.csv", "person,usage,granted,document\nBernd Meier,press,2025-01-01,pdf/anna.pdf\n");
+    }
+
+    #[test]
+    fn directory_register_with_all_four_files() {
+        let dir = tempfile::tempdir().unwrap();
+        directory(dir.path());
+        let l = loaded(dir.path());
+        assert!(l.warnings.is_empty(), "{:#?}", l.warnings);
+        let r = &l.register;
+        assert_eq!(ids(&l), ["1", "2.1", "2.2", "2025:2"]);
+        assert_eq!(r.consents[0].originator.as_deref(), Some("Studio Nord"));
+        assert_eq!(r.consents[1].originator.as_deref(), Some("Foto Süd"));
+        assert_eq!(r.consents[3].origin.file, dir.path().join("2025.csv").display().to_string());
+        assert_eq!(r.persons.len(), 2);
+        assert_eq!(r.persons[0].aliases, ["Anna", "A. Schmidt"]);
+        assert_eq!(
+            r.originators,
+            [
+                Originator { id: "U1".into(), name: "Studio Nord".into() },
+                Originator { id: "U2".into(), name: "Foto Süd".into() }
+            ]
+        );
+        assert_eq!(r.exemptions.len(), 2);
+        assert_eq!((r.exemptions[0].person.as_ref(), r.exemptions[0].reason), (None, ExemptReason::PublicEvent));
+        assert_eq!(r.exemptions[0].note.as_deref(), Some("Stadtfest"));
+        assert_eq!(r.exemptions[1].person.as_deref(), Some("Bernd Meier"));
+        assert_eq!(r.exemptions[1].origin.line, 3);
+        // Names and aliases are one identity with their consents.
+        let anna = r.identity("A. Schmidt").unwrap();
+        assert_eq!(r.consents_of(anna).count(), 2);
+    }
+
+    #[test]
+    fn directory_reference_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        directory(dir.path());
+        let file = dir.path().join("2025.csv");
+        write(
+            dir.path(),
+            "2025.csv",
+            "person,usage,granted,document,originator\nBernd Meier,press,2025-01-01,pdf/anna.pdf,Studio West\n",
+        );
+        one_error(dir.path(), &file, 2, 5, "unknown originator \"Studio West\"");
+        write(
+            dir.path(),
+            "2025.csv",
+            "person,usage,granted,document\nBerndt Meier|Anna,press,2025-01-01,pdf/anna.pdf\n",
+        );
+        one_error(dir.path(), &file, 2, 1, "unknown person \"Berndt Meier\"");
+        fs::remove_file(&file).unwrap();
+        let file = dir.path().join("exemptions.csv");
+        write(dir.path(), "exemptions.csv", "Geltungsbereich;Person;Grund\n*;Clara;prominent\n");
+        one_error(dir.path(), &file, 2, 2, "unknown person \"Clara\"");
+        write(dir.path(), "exemptions.csv", "scope,person,reason\n*,*,weil\n");
+        one_error(dir.path(), &file, 2, 3, "unknown exemption reason \"weil\"");
+        write(dir.path(), "exemptions.csv", "scope,person,reason\n,,prominent\n*,*,\n,,\n");
+        let errs = errors(dir.path());
+        let at: Vec<(u64, u64)> = errs.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, [(2, 1), (2, 2), (3, 3)], "{errs:#?}");
+        assert!(errs[2].message.contains("empty reason"));
+    }
+
+    #[test]
+    fn single_file_registers_have_no_reference_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "reg.csv",
+            "person,usage,granted,originator,document\nNiemand,print,2024-01-01,Irgendwer,\n",
+        );
+        assert_eq!(loaded(&path).register.consents[0].originator.as_deref(), Some("Irgendwer"));
+    }
+
+    #[test]
+    fn duplicates_across_the_files_of_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        directory(dir.path());
+        write(
+            dir.path(),
+            "2025.csv",
+            "id,person,usage,granted,document\n1,Bernd Meier,press,2025-01-01,pdf/anna.pdf\n",
+        );
+        let e = one_error(dir.path(), &dir.path().join("2025.csv"), 2, 1, "duplicate id \"1\"");
+        assert!(e.message.contains(&format!("{}:2", dir.path().join("2024.csv").display())), "{e}");
+        write(dir.path(), "2025.csv", "person,usage,granted,document\nBernd Meier,press,2025-01-01,pdf/anna.pdf\n");
+        write(dir.path(), "persons.csv", "id;name;aliases\nP1;Anna Schmidt;Anna|A. Schmidt\nP1;Bernd Meier;anna\n");
+        let errs = errors(dir.path());
+        let at: Vec<(u64, u64)> = errs.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(at, [(3, 1), (3, 3)], "{errs:#?}");
+    }
+
+    #[test]
+    fn digest_follows_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = file_with(dir.path(), "1,Anna,print,2024-03-01,,a.pdf\n");
+        let first = loaded(&a).register.digest;
+        assert_eq!(loaded(&a).register.digest, first);
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(loaded(&file_with(other.path(), "1,Anna,print,2024-03-01,,a.pdf\n")).register.digest, first);
+        assert_ne!(loaded(&file_with(dir.path(), "1,Anna,web,2024-03-01,,a.pdf\n")).register.digest, first);
+
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        directory(d1.path());
+        directory(d2.path());
+        let digest = loaded(d1.path()).register.digest;
+        assert_eq!(loaded(d2.path()).register.digest, digest);
+        assert_ne!(digest, first);
+        write(d2.path(), "notes.txt", "not part of the register");
+        assert_eq!(loaded(d2.path()).register.digest, digest);
+        // The same bytes under another file name are another register.
+        fs::rename(d2.path().join("2025.csv"), d2.path().join("2026.csv")).unwrap();
+        assert_ne!(loaded(d2.path()).register.digest, digest);
+    }
+
+    /// Test data: random valid registers, and damaged copies of them.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+
+        /// A valid register of `rows` rows (every row with a distinct id, groups included) and the
+        /// number of consents it holds.
+        fn register(&mut self, rows: usize) -> (String, usize) {
+            const NAMES: &[&str] =
+                &["Anna Schmidt", "Jürgen Weiß", "Ève Dupont", "Bernd \"B\" Meier", "Çelik, Ayşe", "O'Neil"];
+            const USAGE: &[&str] =
+                &["print", "Druck", "Internet", "Social Media", "Presse", "Weitergabe an Dritte", "tv"];
+            let delimiter = self.pick(&[",", ";", "\t"]);
+            let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            let mut out = ["Nr", "Person", "usage", "Beginn", "Ablauf", "PDF", "scope"].join(delimiter) + "\r\n";
+            let mut consents = 0;
+            for i in 0..rows {
+                let group = 1 + self.below(3);
+                let mut names: Vec<&str> = Vec::new();
+                while names.len() < group {
+                    let n = self.pick(NAMES);
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+                consents += group;
+                let usage: Vec<&str> = (0..1 + self.below(3)).map(|_| self.pick(USAGE)).collect();
+                let (y, m, d) = (2000 + self.below(30), 1 + self.below(12), 1 + self.below(28));
+                let granted = if self.below(2) == 0 { format!("{y}-{m:02}-{d:02}") } else { format!("{d}.{m}.{y}") };
+                let expires = self.pick(&["", "unbegrenzt", "Unlimited", "31.12.2099", "2100-01-01"]);
+                let scope = self.pick(&["", "*", "2024/**", "a/*.jpg|b/[a-c]?.png"]);
+                let fields = [
+                    i.to_string(),
+                    quote(&names.join("|")),
+                    quote(&usage.join(",")),
+                    granted,
+                    expires.into(),
+                    "a.pdf".into(),
+                    quote(scope),
+                ];
+                out += &(fields.join(delimiter) + "\r\n");
+            }
+            (out, consents)
+        }
+
+        /// `text` with a few random bytes changed: quotes, delimiters, line breaks, high bytes, cuts.
+        fn damage(&mut self, text: &str) -> Vec<u8> {
+            let mut bytes = text.as_bytes().to_vec();
+            for _ in 0..1 + self.below(4) {
+                let at = self.below(bytes.len() + 1);
+                match self.below(6) {
+                    0 => bytes.insert(at, b'"'),
+                    1 => bytes.insert(at, *[b',', b';', b'\t'].get(self.below(3)).unwrap()),
+                    2 => bytes.insert(at, *[b'\n', b'\r'].get(self.below(2)).unwrap()),
+                    3 => bytes.insert(at, 0x80 + self.below(128) as u8),
+                    4 => bytes.truncate(at),
+                    _ => {
+                        if at < bytes.len() {
+                            bytes.remove(at);
+                        }
+                    }
+                }
+            }
+            bytes
+        }
+    }
+
+    #[test]
+    fn generated_registers_load_completely() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.pdf", "%PDF");
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..50 {
+            let rows = g.below(20);
+            let (text, consents) = g.register(rows);
+            let path = write(dir.path(), "reg.csv", &text);
+            let l = loaded(&path);
+            assert_eq!(l.register.consents.len(), consents, "{text}");
+            assert!(l.warnings.is_empty());
+        }
+    }
+
+    #[test]
+    fn damaged_registers_never_panic_and_errors_have_places() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.pdf", "%PDF");
+        let mut g = Gen(42);
+        for _ in 0..400 {
+            let rows = 1 + g.below(8);
+            let (text, _) = g.register(rows);
+            let bytes = g.damage(&text);
+            let path = write(dir.path(), "reg.csv", &bytes);
+            let lines = 1 + (0..bytes.len()).filter(|&i| is_line_break(&bytes, i)).count() as u64;
+            match load(&path) {
+                Ok(l) => assert!(l.register.consents.iter().all(|c| c.origin.line >= 2 && c.origin.line <= lines)),
+                Err(RegisterErrors(all)) => {
+                    assert!(all.iter().any(|p| p.severity == Severity::Error));
+                    assert!(all.iter().all(|p| p.line <= lines && !p.message.is_empty()), "{all:#?}");
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,103 @@
+//! Evaluation cost: `consentry scan` with a register of 100,000 consents against the same scan
+//! without a register, and `check` and every report against that scan, on the 20,000-file
+//! benchmark archive (shared with `benches/scan.rs`, cached under target/tmp).
+//!
+//! Targets (issue 3): with the register at least 90% of the register-less throughput; `check`
+//! and each report no slower than the scan itself.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use consentry::synth::{self, BENCH_NAMES};
+
+const USAGES: [&str; 4] = ["print,web", "web,social", "print,web,press", "web"];
+
+/// 100,000 consents: every archive name has a few, the rest are people not in the archive (as in
+/// a real register, most of whose people are in no given folder). Expiries spread over 2020-2040.
+fn write_register(path: &Path, consents: usize) {
+    let mut csv = String::from("id,person,usage,granted,expires,document,scope\n");
+    for i in 0..consents {
+        let person =
+            if i % 1000 < BENCH_NAMES.len() { BENCH_NAMES[i % 1000].to_string() } else { format!("Person {i:06}") };
+        let year = 2020 + (i % 21);
+        let scope = if i % 7 == 0 { "0[0-1]?/**" } else { "*" };
+        writeln!(
+            csv,
+            "c{i},{person},\"{}\",2019-01-01,{year}-06-30,evidence/c{i}.pdf,{scope}",
+            USAGES[i % USAGES.len()]
+        )
+        .unwrap();
+    }
+    std::fs::write(path, csv).unwrap();
+    // The evidence documents exist, as in a register in use (a missing one is a warning each).
+    let evidence = path.parent().unwrap().join("evidence");
+    if !evidence.join(format!("c{}.pdf", consents - 1)).exists() {
+        std::fs::create_dir_all(&evidence).unwrap();
+        for i in 0..consents {
+            std::fs::write(evidence.join(format!("c{i}.pdf")), b"%PDF-1.4\n%%EOF\n").unwrap();
+        }
+    }
+}
+
+/// Best of three wall-clock runs.
+fn best(args: &[&str]) -> f64 {
+    (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            let status = Command::new(env!("CARGO_BIN_EXE_consentry"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.code().is_some_and(|c| c <= 3), "{args:?}: {status}");
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let files: usize = std::env::var("CONSENTRY_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let big: usize = std::env::var("CONSENTRY_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.join(format!("bench-archive-v1-{files}-{big}"));
+    if !dir.join(".complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let r = synth::write_bench_archive(&dir, files, big);
+        std::fs::write(dir.join(".complete"), format!("{} {} {}", r.0, r.1, r.2)).unwrap();
+    }
+    let register = tmp.join("bench-register-100k.csv");
+    write_register(&register, 100_000);
+    let (a, r) = (dir.to_str().unwrap(), register.to_str().unwrap());
+    let date = "2025-01-01";
+    println!("archive: {files} media files; register: 100,000 consents (CSV); evaluated on {date}; best of 3");
+    // Warm the page cache once.
+    best(&["scan", "--quiet", a]);
+    let plain = best(&["scan", "--quiet", a]);
+    let with = best(&["scan", "--quiet", a, "--register", r, "--as-of", date]);
+    println!("{:<44} {:>7.2} s {:>9.0} files/s", "scan without register", plain, files as f64 / plain);
+    println!("{:<44} {:>7.2} s {:>9.0} files/s", "scan with 100,000 consents", with, files as f64 / with);
+    println!("throughput with register: {:.0}% of register-less (target: at least 90%)", 100.0 * plain / with);
+    let mut worst: f64 = 0.0;
+    for (name, extra) in [
+        ("check --for web", vec!["check", "--for", "web"]),
+        ("report missing", vec!["report", "missing"]),
+        ("report expiring --within 365", vec!["report", "expiring", "--within", "365"]),
+        ("report consents", vec!["report", "consents"]),
+        ("report unreleased --for print", vec!["report", "unreleased", "--for", "print"]),
+        ("report unknown-persons", vec!["report", "unknown-persons"]),
+        ("report summary", vec!["report", "summary"]),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--quiet", "--format", "jsonl", a, "--register", r, "--as-of", date]);
+        let t = best(&args);
+        worst = worst.max(t / with);
+        println!("{name:<44} {t:>7.2} s   {:.2}x the scan with register", t / with);
+    }
+    println!("slowest check/report: {worst:.2}x the scan (target: at most 1x)");
+}
