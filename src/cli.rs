@@ -109,8 +109,9 @@ pub struct WalkArgs {
     pub no_follow: bool,
 }
 
+/// What to scan, where the register is, and how to print: every archive command has these.
 #[derive(Debug, Args)]
-pub struct ScanArgs {
+pub struct CommonArgs {
     #[command(flatten)]
     pub walk: WalkArgs,
     #[command(flatten)]
@@ -120,16 +121,18 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Usage areas the files are to be published for, separated by commas.
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',', required = true)]
     pub usages: Vec<String>,
     #[command(flatten)]
-    pub walk: WalkArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub register: RegisterArgs,
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,11 +162,7 @@ pub struct ReportArgs {
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',')]
     pub usages: Vec<String>,
     #[command(flatten)]
-    pub walk: WalkArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub register: RegisterArgs,
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,11 +186,7 @@ pub struct SearchArgs {
     #[arg(long, num_args = 2, value_names = ["FROM", "TO"], value_parser = parse_date)]
     pub between: Vec<Date>,
     #[command(flatten)]
-    pub walk: WalkArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub register: RegisterArgs,
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]
@@ -199,11 +194,7 @@ pub struct PersonArgs {
     /// The person's name or alias.
     pub name: String,
     #[command(flatten)]
-    pub walk: WalkArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub register: RegisterArgs,
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,8 +261,9 @@ struct Context {
 }
 
 impl Context {
-    fn new(walk: WalkArgs, reg: &RegisterArgs, out: &OutputArgs, need_register: bool) -> anyhow::Result<Context> {
-        let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths };
+    fn new(common: &CommonArgs, need_register: bool) -> anyhow::Result<Context> {
+        let (walk, reg, out) = (&common.walk, &common.register, &common.output);
+        let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths.clone() };
         for p in &paths {
             if std::fs::symlink_metadata(p).is_err() {
                 anyhow::bail!("{}: no such file or directory", p.display());
@@ -370,8 +362,8 @@ fn load_register(path: &Path, vocabulary: &model::Vocabulary, quiet: bool) -> an
 }
 
 fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
-    let out = &args.output;
-    let ctx = Context::new(args.walk, &args.register, out, false)?;
+    let out = &args.common.output;
+    let ctx = Context::new(&args.common, false)?;
     let progress = Progress::new(out.quiet);
     let started = Instant::now();
     let evaluated = ctx.register.is_some();
@@ -398,8 +390,8 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
 }
 
 fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
-    let out = &args.output;
-    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let out = &args.common.output;
+    let ctx = Context::new(&args.common, true)?;
     let usages = ctx.usages(&args.usages)?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let (files, _) = ctx.collect(out.quiet)?;
@@ -439,8 +431,8 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
 }
 
 fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
-    let out = &args.output;
-    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let out = &args.common.output;
+    let ctx = Context::new(&args.common, true)?;
     let usages = ctx.usages(&args.usages)?;
     if args.kind == ReportKind::Unreleased && usages.is_empty() {
         anyhow::bail!("`report unreleased` needs --for USAGE");
@@ -461,8 +453,8 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
 }
 
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
-    let out = &args.output;
-    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let out = &args.common.output;
+    let ctx = Context::new(&args.common, true)?;
     let register = ctx.register.as_ref().expect("search loads its register");
     let identity = match &args.person {
         Some(p) => match register.identity(p) {
@@ -504,8 +496,8 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
 }
 
 fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
-    let out = &args.output;
-    let ctx = Context::new(args.walk, &args.register, out, true)?;
+    let out = &args.common.output;
+    let ctx = Context::new(&args.common, true)?;
     let register = ctx.register.as_ref().expect("person loads its register");
     let key = model::name_key(&args.name);
     let identity = register.identity(&args.name);
