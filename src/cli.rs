@@ -509,8 +509,6 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let mut rows = Vec::new();
     if let Some(id) = identity {
         for c in register.consents_of(id) {
-            let mut row = report::consent_row(c, ctx.date, 0);
-            row.truncate(report::CONSENT_COLUMNS.len() - 1);
             rows.push(vec![
                 serde_json::json!("consent"),
                 serde_json::json!(c.id),
