@@ -43,6 +43,9 @@ pub struct Settings {
     pub register: Option<PathBuf>,
     pub vocabulary: Vocabulary,
     pub people_roots: Option<PeopleRoots>,
+    /// The working directory when the command started: relative scanned paths are resolved
+    /// against it once, not with a `getcwd` per file.
+    cwd: PathBuf,
 }
 
 /// Work out settings for commands on `paths` (the first one decides where to look).
@@ -52,8 +55,8 @@ pub fn discover(
     register_arg: Option<&Path>,
     env_register: Option<PathBuf>,
 ) -> anyhow::Result<Settings> {
-    let start = paths.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-    let start = std::path::absolute(&start)?;
+    let cwd = std::env::current_dir()?;
+    let start = cwd.join(paths.first().map_or(Path::new("."), PathBuf::as_path));
     let start_dir =
         if start.is_dir() { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or(start.clone()) };
     let start_dir = normalize(&start_dir);
@@ -64,6 +67,7 @@ pub fn discover(
         register: None,
         vocabulary: Vocabulary::default(),
         people_roots: None,
+        cwd,
     };
     let mut config_register = None;
     if let Some(file) = &config_file {
@@ -93,7 +97,7 @@ pub fn discover(
 impl Settings {
     /// `path` relative to the archive root with `/` separators (as given when outside it).
     pub fn relative(&self, path: &Path) -> String {
-        let abs = std::path::absolute(path).map(|p| normalize(&p)).unwrap_or_else(|_| path.to_path_buf());
+        let abs = normalize(&self.cwd.join(path));
         let rel = abs.strip_prefix(&self.archive_root).unwrap_or(&abs);
         rel.components()
             .filter_map(|c| match c {
