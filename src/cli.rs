@@ -294,14 +294,11 @@ impl Context {
         Ok(Context { paths, settings, register, date, opts })
     }
 
-    fn evaluate(&self, rec: &FileRecord) -> Option<Decision> {
-        let register = self.register.as_ref()?;
-        if !rec.is_media() {
-            return None;
-        }
-        let persons: Vec<String> = rec.depicted.persons.iter().cloned().collect();
-        let rel = self.settings.relative(&rec.path);
-        Some(consent::evaluate(&persons, rec.depicted.unnamed_faces, &rel, register, self.date))
+    /// The evaluation of a media file whose archive-relative path is `rel` (none without a
+    /// register, or for orphan sidecars and unwalkable paths, which show nobody).
+    fn evaluate(&self, rec: &FileRecord, rel: &str) -> Option<Decision> {
+        let register = self.register.as_ref().filter(|_| rec.is_media())?;
+        Some(consent::evaluate(&rec.depicted.persons, rec.depicted.unnamed_faces, rel, register, self.date))
     }
 
     /// Scan and evaluate everything, keeping the records (for reports), with progress and the
@@ -310,20 +307,21 @@ impl Context {
         let progress = Progress::new(quiet);
         let mut files = Vec::new();
         let register = self.register.as_ref();
-        let summary = scan::scan(&self.paths, &self.opts, |rec| -> io::Result<()> {
+        let summary = scan::scan(&self.paths, &self.opts, |record| -> io::Result<()> {
             progress.inc();
-            if let Some(e) = rec.error() {
-                progress.println(&format!("consentry: {}: {e}", rec.path.display()));
+            if let Some(e) = record.error() {
+                progress.println(&format!("consentry: {}: {e}", record.path.display()));
             }
-            if rec.subject == scan::Subject::OrphanSidecar {
+            if record.subject == scan::Subject::OrphanSidecar || register.is_none() {
                 return Ok(());
             }
-            let decision = match (self.evaluate(rec), register) {
-                (Some(d), _) => d,
-                (None, Some(r)) => consent::evaluate(&[], 0, "", r, self.date),
-                (None, None) => return Ok(()),
+            // Unwalkable paths are kept (they block `check`) with an empty evaluation.
+            let rel_path = self.settings.relative(&record.path);
+            let decision = match self.evaluate(&record, &rel_path) {
+                Some(d) => d,
+                None => consent::evaluate::<str>([], 0, &rel_path, register.expect("checked above"), self.date),
             };
-            files.push(Evaluated { record: rec.clone(), rel_path: self.settings.relative(&rec.path), decision });
+            files.push(Evaluated { record, rel_path, decision });
             Ok(())
         })?;
         progress.finish();
@@ -374,7 +372,8 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
             if let Some(e) = rec.error() {
                 progress.println(&format!("consentry: {}: {e}", rec.path.display()));
             }
-            writer.write(rec, ctx.evaluate(rec).as_ref())
+            let decision = ctx.register.as_ref().and_then(|_| ctx.evaluate(&rec, &ctx.settings.relative(&rec.path)));
+            writer.write(&rec, decision.as_ref())
         })?;
         writer.finish()?;
         Ok(summary)

@@ -107,7 +107,14 @@ pub fn valid_on(c: &Consent, date: Date) -> bool {
 
 /// Evaluate the file at `rel_path` (relative to the archive root, `/`-separated), showing
 /// `persons` (normalised names) and `unnamed_faces`, against `register` on `date`.
-pub fn evaluate(persons: &[String], unnamed_faces: u32, rel_path: &str, register: &Register, date: Date) -> Decision {
+pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
+    persons: impl IntoIterator<Item = &'a S>,
+    unnamed_faces: u32,
+    rel_path: &str,
+    register: &Register,
+    date: Date,
+) -> Decision {
+    let persons: Vec<&str> = persons.into_iter().map(AsRef::as_ref).collect();
     let exemptions: Vec<_> = register.exemptions.iter().filter(|e| e.scope.matches(rel_path)).collect();
     let exempt_everyone = exemptions.iter().any(|e| e.person.is_none());
     let is_exempt = |name: &str| {
@@ -136,9 +143,9 @@ pub fn evaluate(persons: &[String], unnamed_faces: u32, rel_path: &str, register
     let mut relevant = Vec::new();
     for p in persons {
         if is_exempt(p) {
-            decision.exempted.push(p.clone());
+            decision.exempted.push(p.to_string());
         } else {
-            relevant.push(p.as_str());
+            relevant.push(p);
         }
     }
     let relevant_faces = if exempt_everyone { 0 } else { unnamed_faces };
@@ -328,7 +335,7 @@ mod tests {
         let reg = base();
         let date = d("2024-05-15");
         let all: Vec<String> = Vocabulary::default().names().map(str::to_string).collect();
-        assert_eq!(evaluate(&[], 0, "a.jpg", &reg, date).usage, all);
+        assert_eq!(evaluate(&names(&[]), 0, "a.jpg", &reg, date).usage, all);
         assert_eq!(evaluate(&names(&["Holger Prominent"]), 0, "a.jpg", &reg, date).usage, all);
         let yellow = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, "a.jpg", &reg, date);
         assert_eq!((yellow.status, yellow.usage.len(), yellow.valid_until), (Status::Yellow, 0, None));
@@ -383,7 +390,7 @@ mod tests {
             assert_eq!(missing(&dec), [(person.to_string(), *reason)], "{person}");
             assert_eq!(dec.status, Status::Red);
         }
-        let faces = evaluate(&[], 2, "a.jpg", &reg, date);
+        let faces = evaluate(&names(&[]), 2, "a.jpg", &reg, date);
         assert_eq!(
             missing(&faces),
             [("unnamed face 1".into(), "unnamed-face"), ("unnamed face 2".into(), "unnamed-face")]

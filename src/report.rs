@@ -67,9 +67,8 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
         let at_risk: Vec<String> = clears
             .iter()
             .filter(|f| {
-                let persons: Vec<String> = f.record.depicted.persons.iter().cloned().collect();
-                evaluate(&persons, f.record.depicted.unnamed_faces, &f.rel_path, register, after).status
-                    != Status::Green
+                let d = &f.record.depicted;
+                evaluate(&d.persons, d.unnamed_faces, &f.rel_path, register, after).status != Status::Green
             })
             .map(|f| f.path())
             .collect();
@@ -182,8 +181,9 @@ pub fn suggestions<'a>(name: &str, known: &BTreeSet<&'a str>) -> Vec<&'a str> {
 /// Files per status and, per usage area, how many files may be published for it.
 pub fn summary(files: &[Evaluated], register: &Register) -> Table {
     let mut rows = Vec::new();
+    // Unreadable files are counted apart, so that the counts add up to the files.
     for status in [Status::Green, Status::Yellow, Status::Red, Status::Exempt, Status::None] {
-        let n = files.iter().filter(|f| f.decision.status == status).count();
+        let n = files.iter().filter(|f| f.record.error().is_none() && f.decision.status == status).count();
         rows.push(vec![json!("status"), json!(status.as_str()), json!(n)]);
     }
     let errors = files.iter().filter(|f| f.record.error().is_some()).count();

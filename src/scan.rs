@@ -119,12 +119,12 @@ impl ScanSummary {
 
 /// Scan `paths`, calling `sink` with each record in walk order (files sorted by name per
 /// directory). The walk runs on its own thread, reading on a pool of `opts.threads` threads,
-/// `sink` on the calling thread. `sink` returning an error (a closed pipe, a full disk) stops
-/// the scan.
+/// `sink` on the calling thread; it owns each record. `sink` returning an error (a closed pipe,
+/// a full disk) stops the scan.
 pub fn scan<E: From<std::io::Error>>(
     paths: &[PathBuf],
     opts: &ScanOptions,
-    mut sink: impl FnMut(&FileRecord) -> Result<(), E>,
+    mut sink: impl FnMut(FileRecord) -> Result<(), E>,
 ) -> Result<ScanSummary, E> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = opts.threads {
@@ -158,7 +158,7 @@ pub fn scan<E: From<std::io::Error>>(
         let mut summary = ScanSummary::default();
         let result = rec_rx.iter().flatten().try_for_each(|r| {
             summary.count(&r);
-            sink(&r)
+            sink(r)
         });
         if result.is_err() {
             stop.store(true, Ordering::Relaxed);

@@ -135,6 +135,13 @@ fn unreadable_files_block_the_check() {
     assert_eq!(out.status.code(), Some(1));
     let rows = jsonl(&out);
     assert_eq!(rows[0]["status"], "unreadable");
+    // In the summary an unreadable file is counted once, as unreadable, not also as a status.
+    let summary =
+        jsonl(&run(&["report", "summary", ".", "--register", "register.csv", "--format", "jsonl"], tmp.path()));
+    let count =
+        |key: &str| summary.iter().find(|r| r["group"] == "status" && r["key"] == key).unwrap()["files"].clone();
+    assert_eq!(count("unreadable"), 1);
+    assert_eq!(count("none"), 0);
 }
 
 #[test]
