@@ -191,15 +191,10 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()
 }
 
-/// Media kind guessed from the file name, for records of files whose content could not be read.
+/// Media kind from the file name, for records of files whose content could not be read.
 fn kind_from_name(path: &Path) -> MediaKind {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "mp4" | "m4v" | "mov" | "qt" | "3gp" | "3g2" => MediaKind::Video,
-        "jpg" | "jpeg" | "jpe" | "jfif" | "tif" | "tiff" | "png" | "webp" | "heic" | "heif" | "hif" | "avif"
-        | "gif" | "psd" | "psb" => MediaKind::Image,
-        _ => MediaKind::Raw,
-    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    media::detect::media_kind_of_extension(ext).unwrap_or(MediaKind::Raw)
 }
 
 fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRecord {

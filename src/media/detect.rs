@@ -79,20 +79,35 @@ impl Format {
     }
 }
 
-/// File-name extensions (lower case) of media files consentry scans. Anything else is skipped
-/// and counted. The content, not the name, decides how a candidate is parsed.
-pub const MEDIA_EXTENSIONS: &[&str] = &[
-    // images
-    "jpg", "jpeg", "jpe", "jfif", "tif", "tiff", "png", "webp", "heic", "heif", "hif", "avif", "gif", "psd", "psb",
-    // raw
-    "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw", "erf", "3fr",
-    "fff", "iiq", "mos", "mrw", "x3f", "dcr", "kdc", "rwl", "gpr", "raw", // video
-    "mp4", "m4v", "mov", "qt", "3gp", "3g2",
+/// File-name extensions (lower case) of media files consentry scans, by kind. Anything else is
+/// skipped and counted. The content, not the name, decides how a candidate is parsed; the kind
+/// named here is only reported for files whose content cannot be read.
+pub const MEDIA_EXTENSIONS: &[(MediaKind, &[&str])] = &[
+    (
+        MediaKind::Image,
+        &[
+            "jpg", "jpeg", "jpe", "jfif", "tif", "tiff", "png", "webp", "heic", "heif", "hif", "avif", "gif", "psd",
+            "psb",
+        ],
+    ),
+    (
+        MediaKind::Raw,
+        &[
+            "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw", "erf",
+            "3fr", "fff", "iiq", "mos", "mrw", "x3f", "dcr", "kdc", "rwl", "gpr", "raw",
+        ],
+    ),
+    (MediaKind::Video, &["mp4", "m4v", "mov", "qt", "3gp", "3g2"]),
 ];
+
+/// The media kind a file-name extension (any case, without dot) names, if it names media.
+pub fn media_kind_of_extension(ext: &str) -> Option<MediaKind> {
+    MEDIA_EXTENSIONS.iter().find(|(_, exts)| exts.iter().any(|e| e.eq_ignore_ascii_case(ext))).map(|(k, _)| *k)
+}
 
 /// Whether `ext` (any case, without dot) names a media file.
 pub fn is_media_extension(ext: &str) -> bool {
-    MEDIA_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext))
+    media_kind_of_extension(ext).is_some()
 }
 
 /// Whether `ext` (any case) names an XMP sidecar.
@@ -202,6 +217,15 @@ mod tests {
         }
         v.extend_from_slice(&[0, 0, 0, 8, b'f', b'r', b'e', b'e']);
         v
+    }
+
+    #[test]
+    fn extensions_name_kinds_in_any_case() {
+        assert_eq!(media_kind_of_extension("MOV"), Some(MediaKind::Video));
+        assert_eq!(media_kind_of_extension("Jpeg"), Some(MediaKind::Image));
+        assert_eq!(media_kind_of_extension("nef"), Some(MediaKind::Raw));
+        assert_eq!(media_kind_of_extension("xmp"), None);
+        assert!(is_media_extension("CR3") && !is_media_extension("txt"));
     }
 
     #[test]
