@@ -14,13 +14,15 @@ use consentry::synth::{self, BENCH_NAMES};
 
 const USAGES: [&str; 4] = ["print,web", "web,social", "print,web,press", "web"];
 
-/// 100,000 consents: every archive name has a few, the rest are people not in the archive (as in
-/// a real register, most of whose people are in no given folder). Expiries spread over 2020-2040.
+/// 100,000 consents: every archive name has three, the rest belong to people not in the archive,
+/// as in a real register, most of whose people are in no given folder. Expiries spread over
+/// 2020-2040.
 fn write_register(path: &Path, consents: usize) {
     let mut csv = String::from("id,person,usage,granted,expires,document,scope\n");
     for i in 0..consents {
+        let depicted = 3 * BENCH_NAMES.len();
         let person =
-            if i % 1000 < BENCH_NAMES.len() { BENCH_NAMES[i % 1000].to_string() } else { format!("Person {i:06}") };
+            if i < depicted { BENCH_NAMES[i % BENCH_NAMES.len()].to_string() } else { format!("Person {i:06}") };
         let year = 2020 + (i % 21);
         let scope = if i % 7 == 0 { "0[0-1]?/**" } else { "*" };
         writeln!(

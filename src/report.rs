@@ -1,6 +1,6 @@
 //! Reports over evaluated files (SPEC.md 6): computed here as tables, rendered by `output`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
@@ -49,28 +49,34 @@ pub fn missing(files: &[Evaluated]) -> Table {
 /// would stop being green the day after it expires (the renewal plan).
 pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32) -> Table {
     let until = date + chrono::Days::new(days.into());
-    // Green files by the consents they use: one pass over the files, not one per consent.
-    let mut green_by_consent: BTreeMap<&str, Vec<&Evaluated>> = BTreeMap::new();
-    for f in files.iter().filter(|f| f.decision.status == Status::Green) {
+    // Green files (by index) per consent they use: one pass over the files, not one per consent.
+    let mut green_by_consent: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.decision.status == Status::Green) {
         for id in &f.decision.consents {
-            green_by_consent.entry(id.as_str()).or_default().push(f);
+            green_by_consent.entry(id.as_str()).or_default().push(i);
         }
     }
+    // Whether a file is still green on a day: consents of one file often expire on the same
+    // day, so each (file, day) is evaluated once.
+    let mut green_on: HashMap<(usize, Date), bool> = HashMap::new();
     let mut rows = Vec::new();
     for c in &register.consents {
         let Some(expires) = c.expires else { continue };
         if expires < date || expires > until || !valid_on(c, date) {
             continue;
         }
-        let clears = green_by_consent.get(c.id.as_str()).cloned().unwrap_or_default();
+        let clears = green_by_consent.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
         let after = expires + chrono::Days::new(1);
         let at_risk: Vec<String> = clears
             .iter()
-            .filter(|f| {
-                let d = &f.record.depicted;
-                evaluate(&d.persons, d.unnamed_faces, &f.rel_path, register, after).status != Status::Green
+            .filter(|&&i| {
+                !*green_on.entry((i, after)).or_insert_with(|| {
+                    let f = &files[i];
+                    let d = &f.record.depicted;
+                    evaluate(&d.persons, d.unnamed_faces, &f.rel_path, register, after).status == Status::Green
+                })
             })
-            .map(|f| f.path())
+            .map(|&i| files[i].path())
             .collect();
         rows.push(vec![
             json!(c.id),
