@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
@@ -255,13 +256,84 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 struct Context {
     paths: Vec<PathBuf>,
     settings: Settings,
-    register: Option<Register>,
+    register: Option<PendingRegister>,
     date: Date,
     opts: ScanOptions,
 }
 
+/// A register being loaded on its own thread while the archive is walked and read: the load
+/// and the scan overlap, and the first evaluation waits for the register. A register with
+/// errors still stops the command before it writes anything (the sink asks for the register
+/// before writing its first record).
+struct PendingRegister {
+    loading: crossbeam_channel::Receiver<std::thread::Result<anyhow::Result<Register>>>,
+    loaded: std::sync::OnceLock<Mutex<Register>>,
+}
+
+impl PendingRegister {
+    /// Load on the scan's pool: one worker loads while the other reads files (two threads
+    /// competing for a core would stall the scan's batches instead).
+    fn spawn(
+        pool: &rayon::ThreadPool,
+        path: PathBuf,
+        vocabulary: model::Vocabulary,
+        quiet: bool,
+        options: register::Options,
+    ) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        pool.spawn(move || {
+            let result = std::panic::catch_unwind(|| load_register(&path, &vocabulary, quiet, options));
+            let _ = tx.send(result);
+        });
+        PendingRegister { loading: rx, loaded: std::sync::OnceLock::new() }
+    }
+
+    /// Whether [`PendingRegister::get`] would return at once.
+    fn is_ready(&self) -> bool {
+        self.loaded.get().is_some() || !self.loading.is_empty()
+    }
+
+    /// The register, waiting for the load to finish; its errors the first time.
+    fn get(&self) -> anyhow::Result<MutexGuard<'_, Register>> {
+        if self.loaded.get().is_none() {
+            if let Ok(result) = self.loading.recv() {
+                let register = result.map_err(|_| anyhow::anyhow!("loading the register failed (panic)"))??;
+                let _ = self.loaded.set(Mutex::new(register));
+            }
+        }
+        let loaded = self.loaded.get().ok_or_else(|| anyhow::anyhow!("the register could not be loaded"))?;
+        Ok(loaded.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// How many scanned records `scan` keeps while the register is still loading.
+const WAITING_RECORDS: usize = 100_000;
+
+/// What a command needs of the register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Evaluate when a register is found.
+    Optional,
+    /// A register, to evaluate files.
+    Register,
+    /// The whole register built (listings of consents and names).
+    Whole,
+    /// The whole register, with its evidence documents looked for (listings of documents).
+    WithEvidence,
+}
+
+impl Need {
+    fn options(self) -> register::Options {
+        match self {
+            Need::Optional | Need::Register => register::Options::EVALUATION,
+            Need::Whole => register::Options::CONSENTS,
+            Need::WithEvidence => register::Options::FULL,
+        }
+    }
+}
+
 impl Context {
-    fn new(common: &CommonArgs, need_register: bool) -> anyhow::Result<Context> {
+    fn new(common: &CommonArgs, need: Need) -> anyhow::Result<Context> {
         let (walk, reg, out) = (&common.walk, &common.register, &common.output);
         let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths.clone() };
         for p in &paths {
@@ -271,60 +343,89 @@ impl Context {
         }
         let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
         let settings = config::discover(&paths, reg.register.as_deref(), env)?;
-        let register = match &settings.register {
-            Some(path) => Some(load_register(path, &settings.vocabulary, out.quiet)?),
-            None if need_register => anyhow::bail!(
-                "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or name it in {}",
-                config::CONFIG_FILE
-            ),
-            None => None,
-        };
         let roots = if walk.people_roots.is_empty() {
             settings.people_roots.clone().unwrap_or_default()
         } else {
             PeopleRoots::new(&walk.people_roots)
         };
-        let opts = ScanOptions {
+        let mut opts = ScanOptions {
             roots,
             follow_links: !walk.no_follow,
             threads: out.threads.map(usize::from),
             ..ScanOptions::default()
         };
+        let pool = opts.pool()?;
+        opts.pool = Some(pool.clone());
+        let register = match &settings.register {
+            Some(path) => Some(PendingRegister::spawn(
+                &pool,
+                path.clone(),
+                settings.vocabulary.clone(),
+                out.quiet,
+                need.options(),
+            )),
+            None if need != Need::Optional => anyhow::bail!(
+                "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or name it in {}",
+                config::CONFIG_FILE
+            ),
+            None => None,
+        };
         let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
         Ok(Context { paths, settings, register, date, opts })
     }
 
+    /// The register, once loaded (`None` when the command runs without one).
+    fn register(&self) -> anyhow::Result<Option<MutexGuard<'_, Register>>> {
+        self.register.as_ref().map(PendingRegister::get).transpose()
+    }
+
+    /// The register of a command that needs one.
+    fn required_register(&self) -> anyhow::Result<MutexGuard<'_, Register>> {
+        self.register()?.ok_or_else(|| anyhow::anyhow!("this command needs a consent register"))
+    }
+
     /// The evaluation of a media file whose archive-relative path is `rel` (none without a
-    /// register, or for orphan sidecars and unwalkable paths, which show nobody).
-    fn evaluate(&self, rec: &FileRecord, rel: &str) -> Option<Decision> {
-        let register = self.register.as_ref().filter(|_| rec.is_media())?;
-        Some(consent::evaluate(&rec.depicted.persons, rec.depicted.unnamed_faces, rel, register, self.date))
+    /// register, or for orphan sidecars and unwalkable paths, which show nobody). Builds the
+    /// consents of the persons shown first, when the register defers them.
+    fn evaluate(&self, register: &mut Register, rec: &FileRecord, rel: &str) -> Option<Decision> {
+        if !rec.is_media() {
+            return None;
+        }
+        let persons = &rec.depicted.persons;
+        register.prepare(persons.iter().map(String::as_str));
+        Some(consent::evaluate(persons, rec.depicted.unnamed_faces, rel, register, self.date))
     }
 
     /// Scan and evaluate everything, keeping the records (for reports), with progress and the
     /// error lines on stderr. Walk errors are kept as records too (they block `check`).
     fn collect(&self, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSummary)> {
         let progress = Progress::new(quiet);
-        let mut files = Vec::new();
-        let register = self.register.as_ref();
-        let summary = scan::scan(&self.paths, &self.opts, |record| -> io::Result<()> {
+        let mut records = Vec::new();
+        let summary = scan::scan(&self.paths, &self.opts, |record| -> anyhow::Result<()> {
             progress.inc();
             if let Some(e) = record.error() {
                 progress.println(&format!("consentry: {}: {e}", record.path.display()));
             }
-            if record.subject == scan::Subject::OrphanSidecar || register.is_none() {
-                return Ok(());
+            if record.subject != scan::Subject::OrphanSidecar {
+                records.push(record);
             }
-            // Unwalkable paths are kept (they block `check`) with an empty evaluation.
-            let rel_path = self.settings.relative(&record.path);
-            let decision = match self.evaluate(&record, &rel_path) {
-                Some(d) => d,
-                None => consent::evaluate::<str>([], 0, &rel_path, register.expect("checked above"), self.date),
-            };
-            files.push(Evaluated { record, rel_path, decision });
             Ok(())
         })?;
         progress.finish();
+        // The register loaded meanwhile; evaluate once both are there.
+        let Some(mut register) = self.register()? else { return Ok((Vec::new(), summary)) };
+        let files = records
+            .into_iter()
+            .map(|record| {
+                // Unwalkable paths are kept (they block `check`) with an empty evaluation.
+                let rel_path = self.settings.relative(&record.path);
+                let decision = match self.evaluate(&mut register, &record, &rel_path) {
+                    Some(d) => d,
+                    None => consent::evaluate::<str>([], 0, &rel_path, &register, self.date),
+                };
+                Evaluated { record, rel_path, decision }
+            })
+            .collect();
         Ok((files, summary))
     }
 
@@ -344,8 +445,13 @@ impl Context {
 }
 
 /// Load a register or stop: every problem printed on stderr, exit 2, nothing written.
-fn load_register(path: &Path, vocabulary: &model::Vocabulary, quiet: bool) -> anyhow::Result<Register> {
-    match register::load(path, vocabulary) {
+fn load_register(
+    path: &Path,
+    vocabulary: &model::Vocabulary,
+    quiet: bool,
+    options: register::Options,
+) -> anyhow::Result<Register> {
+    match register::load_with(path, vocabulary, options) {
         Ok(loaded) => {
             if !quiet && !loaded.warnings.is_empty() {
                 eprintln!(
@@ -361,23 +467,51 @@ fn load_register(path: &Path, vocabulary: &model::Vocabulary, quiet: bool) -> an
 
 fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, false)?;
+    let ctx = Context::new(&args.common, Need::Optional)?;
     let progress = Progress::new(out.quiet);
     let started = Instant::now();
     let evaluated = ctx.register.is_some();
+    let mut register_error = None;
     let summary = with_writer(out, |w, format| {
         let mut writer = RecordWriter::new(format, w, evaluated);
-        let summary = scan::scan(&ctx.paths, &ctx.opts, |rec| {
-            progress.inc();
-            if let Some(e) = rec.error() {
-                progress.println(&format!("consentry: {}: {e}", rec.path.display()));
+        // Records that arrive while the register is still loading wait here (up to a bound),
+        // so that the workers go on reading instead of waiting for the register.
+        let mut waiting: Vec<FileRecord> = Vec::new();
+        let mut emit = |rec: Option<FileRecord>, waiting: &mut Vec<FileRecord>| -> io::Result<()> {
+            if let Some(rec) = rec {
+                progress.inc();
+                if let Some(e) = rec.error() {
+                    progress.println(&format!("consentry: {}: {e}", rec.path.display()));
+                }
+                if ctx.register.as_ref().is_some_and(|r| !r.is_ready()) && waiting.len() < WAITING_RECORDS {
+                    waiting.push(rec);
+                    return Ok(());
+                }
+                waiting.push(rec);
             }
-            let decision = ctx.register.as_ref().and_then(|_| ctx.evaluate(&rec, &ctx.settings.relative(&rec.path)));
-            writer.write(&rec, decision.as_ref())
-        })?;
+            // Before the first write: a register with errors stops the scan with nothing written.
+            let mut register = ctx.register().map_err(|e| {
+                register_error = Some(e);
+                io::Error::other("the register cannot be used")
+            })?;
+            for rec in waiting.drain(..) {
+                let decision =
+                    register.as_deref_mut().and_then(|r| ctx.evaluate(r, &rec, &ctx.settings.relative(&rec.path)));
+                writer.write(&rec, decision.as_ref())?;
+            }
+            Ok(())
+        };
+        let summary = scan::scan(&ctx.paths, &ctx.opts, |rec| emit(Some(rec), &mut waiting))?;
+        emit(None, &mut waiting)?;
         writer.finish()?;
         Ok(summary)
-    })?;
+    });
+    if let Some(e) = register_error {
+        return Err(e);
+    }
+    // An empty archive evaluates nothing: the register is still checked.
+    ctx.register()?;
+    let summary = summary?;
     progress.finish();
     let Some(summary) = summary else {
         return Ok(Exit::Ok); // stdout closed (e.g. piped into `head`): stop quietly
@@ -390,7 +524,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
 
 fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, true)?;
+    let ctx = Context::new(&args.common, Need::Register)?;
     let usages = ctx.usages(&args.usages)?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let (files, _) = ctx.collect(out.quiet)?;
@@ -431,13 +565,19 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
 
 fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, true)?;
+    // Listings of all consents or names need the whole register; the others evaluate files.
+    let need = match args.kind {
+        ReportKind::Consents => Need::WithEvidence,
+        ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
+        ReportKind::Missing | ReportKind::Unreleased | ReportKind::Summary => Need::Register,
+    };
+    let ctx = Context::new(&args.common, need)?;
     let usages = ctx.usages(&args.usages)?;
     if args.kind == ReportKind::Unreleased && usages.is_empty() {
         anyhow::bail!("`report unreleased` needs --for USAGE");
     }
     let (files, summary) = ctx.collect(out.quiet)?;
-    let register = ctx.register.as_ref().expect("a report loads its register");
+    let register = &*ctx.required_register()?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let table = match args.kind {
         ReportKind::Missing => report::missing(&files),
@@ -453,10 +593,9 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
 
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, true)?;
-    let register = ctx.register.as_ref().expect("search loads its register");
+    let ctx = Context::new(&args.common, Need::WithEvidence)?;
     let identity = match &args.person {
-        Some(p) => match register.identity(p) {
+        Some(p) => match ctx.required_register()?.identity(p) {
             Some(id) => Some(id),
             None => {
                 eprintln!("consentry: no person {p:?} in the register");
@@ -465,7 +604,9 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         },
         None => None,
     };
+    // The register is locked while files are evaluated: take it after.
     let (files, _) = ctx.collect(out.quiet)?;
+    let register = ctx.required_register()?;
     let used = report::files_per_consent(&files);
     let between = match args.between.as_slice() {
         [from, to] => Some((*from.min(to), *from.max(to))),
@@ -496,15 +637,15 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
 
 fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, true)?;
-    let register = ctx.register.as_ref().expect("person loads its register");
+    let ctx = Context::new(&args.common, Need::Whole)?;
+    let (files, summary) = ctx.collect(out.quiet)?;
+    let register = ctx.required_register()?;
     let key = model::name_key(&args.name);
     let identity = register.identity(&args.name);
     let same = |n: &str| match identity {
         Some(id) => register.identity(n) == Some(id),
         None => model::name_key(n) == key,
     };
-    let (files, summary) = ctx.collect(out.quiet)?;
     let mut rows = Vec::new();
     if let Some(id) = identity {
         for c in register.consents_of(id) {
@@ -560,7 +701,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
         }
         RegisterCommand::Import { csv, into } => {
             let settings = config::discover(&here, Some(&csv), None)?;
-            let register = load_register(&csv, &settings.vocabulary, false)?;
+            let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
             let stats = register::sqlite::import(&register, &into, &actor)?;
             eprintln!(
@@ -579,7 +720,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
         RegisterCommand::Export { register: reg, output } => {
             let settings = config::discover(&here, reg.register.as_deref(), env)?;
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
-            let register = load_register(&path, &settings.vocabulary, false)?;
+            let register = load_register(&path, &settings.vocabulary, false, register::Options::CONSENTS)?;
             let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
             with_writer(&args, |mut w, _| register::sqlite::export_csv(&register, &mut w))?;
             Ok(Exit::Ok)

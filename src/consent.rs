@@ -115,6 +115,9 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
     date: Date,
 ) -> Decision {
     let persons: Vec<&str> = persons.into_iter().map(AsRef::as_ref).collect();
+    // A deferred register must have built these persons' consents ([`Register::prepare`]).
+    // Were it not, they would read as unknown: red, never a wrong green.
+    debug_assert!(persons.iter().all(|p| register.is_prepared(p)), "evaluate before Register::prepare");
     let exemptions: Vec<_> = register.exemptions.iter().filter(|e| e.scope.matches(rel_path)).collect();
     let exempt_everyone = exemptions.iter().any(|e| e.person.is_none());
     let is_exempt = |name: &str| {
@@ -155,7 +158,8 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
         return decision;
     }
 
-    let mut used: BTreeSet<usize> = BTreeSet::new(); // indices into register.consents
+    // (register order, index into register.consents) of the consents used.
+    let mut used: BTreeSet<(u64, usize)> = BTreeSet::new();
     let mut permitted: Option<BTreeSet<&str>> = None; // intersection so far
     let mut with_consent = 0;
     for name in &relevant {
@@ -170,7 +174,7 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
             if c.scope.matches(rel_path) && valid_on(c, date) {
                 any_valid = true;
                 areas.extend(c.usage.iter().map(String::as_str));
-                used.insert(i);
+                used.insert((register.order_of(i), i));
             }
         }
         if any_valid {
@@ -188,7 +192,7 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
         decision.missing.push(Missing { name: format!("unnamed face {i}"), reason: Reason::UnnamedFace });
     }
 
-    decision.consents = used.iter().map(|&i| register.consents[i].id.clone()).collect();
+    decision.consents = used.iter().map(|&(_, i)| register.consents[i].id.clone()).collect();
     decision.status = match (with_consent, decision.missing.is_empty()) {
         (_, true) => Status::Green,
         (0, false) => Status::Red,
@@ -197,8 +201,8 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
     if decision.status == Status::Green {
         let permitted = permitted.unwrap_or_default();
         decision.usage = register.vocabulary.names().filter(|u| permitted.contains(u)).map(str::to_string).collect();
-        decision.valid_until = used.iter().filter_map(|&i| register.consents[i].expires).min();
-        for &i in &used {
+        decision.valid_until = used.iter().filter_map(|&(_, i)| register.consents[i].expires).min();
+        for &(_, i) in &used {
             let c = &register.consents[i];
             for note in [&c.comment, &c.copyright].into_iter().flatten() {
                 if !note.trim().is_empty() && !decision.notes.contains(note) {
@@ -252,7 +256,7 @@ mod tests {
         Consent {
             id: id.into(),
             person: person.into(),
-            usage: usage.split(',').map(str::to_string).collect(),
+            usage: std::sync::Arc::new(usage.split(',').map(str::to_string).collect()),
             granted: d(granted),
             expires: expires.map(d),
             revoked: revoked.map(d),
@@ -262,6 +266,7 @@ mod tests {
             comment: None,
             copyright: None,
             origin: Origin::default(),
+            evidence: crate::model::Evidence::Unchecked,
         }
     }
 

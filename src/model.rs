@@ -1,9 +1,12 @@
 //! Domain types of the consent register (SPEC.md 1 and 3). No I/O.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
-use crate::people::normalize_name;
+use rustc_hash::FxHashMap;
+
+use crate::people::normalized_name;
 
 /// A calendar day; consents are granted, expire and are revoked on days, not instants.
 pub type Date = chrono::NaiveDate;
@@ -11,7 +14,8 @@ pub type Date = chrono::NaiveDate;
 /// Where a register entry came from, for messages: `register.csv:12`, `register.sqlite: consent 7`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
-    pub file: String,
+    /// Shared by every entry of the same file.
+    pub file: Arc<str>,
     /// 1-based line (CSV) or 0 when not line-based (SQLite).
     pub line: u64,
 }
@@ -40,7 +44,7 @@ pub struct UsageTerm {
 pub struct Vocabulary {
     terms: Vec<UsageTerm>,
     /// Normalised, lower-cased name or synonym -> index into `terms`.
-    lookup: HashMap<String, usize>,
+    lookup: FxHashMap<String, usize>,
 }
 
 impl Default for Vocabulary {
@@ -66,7 +70,7 @@ impl Default for Vocabulary {
 
 impl Vocabulary {
     pub fn new(terms: Vec<UsageTerm>) -> Self {
-        let mut lookup = HashMap::new();
+        let mut lookup = FxHashMap::default();
         for (i, t) in terms.iter().enumerate() {
             for word in std::iter::once(&t.name).chain(&t.synonyms) {
                 lookup.entry(name_key(word)).or_insert(i);
@@ -80,6 +84,24 @@ impl Vocabulary {
         self.lookup.get(&name_key(word)).map(|&i| self.terms[i].name.as_str())
     }
 
+    /// The index (in vocabulary order) of the usage area an input word names.
+    pub fn index_of(&self, word: &str) -> Option<usize> {
+        self.lookup.get(&name_key(word)).copied()
+    }
+
+    /// A shared usage set for vocabulary indices (sorted and deduplicated in place), the same
+    /// `Arc` for the same set: a register of 100,000 consents holds a handful of sets.
+    pub fn usage_set(&self, indices: &mut Vec<usize>, cache: &mut UsageSets) -> Arc<BTreeSet<String>> {
+        indices.sort_unstable();
+        indices.dedup();
+        if let Some(set) = cache.0.get(indices.as_slice()) {
+            return set.clone();
+        }
+        let set: Arc<BTreeSet<String>> = Arc::new(indices.iter().map(|&i| self.terms[i].name.clone()).collect());
+        cache.0.insert(indices.clone(), set.clone());
+        set
+    }
+
     /// Every canonical usage name, in vocabulary order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.terms.iter().map(|t| t.name.as_str())
@@ -89,6 +111,10 @@ impl Vocabulary {
         &self.terms
     }
 }
+
+/// The usage sets made so far by [`Vocabulary::usage_set`].
+#[derive(Debug, Default)]
+pub struct UsageSets(FxHashMap<Vec<usize>, Arc<BTreeSet<String>>>);
 
 /// Which files a consent or exemption covers, as globs relative to the archive root
 /// (`*` and `?` within one path segment, `**` across segments, `[a-c]` classes).
@@ -115,12 +141,16 @@ impl PartialEq for Scope {
 impl Scope {
     /// Parse a scope field: empty or `*` is every file; otherwise globs separated by `|`.
     pub fn parse(field: &str) -> Result<Scope, String> {
-        let parts: Vec<&str> = field.split('|').map(str::trim).filter(|p| !p.is_empty()).collect();
-        if parts.is_empty() || parts == ["*"] {
+        let trimmed = field.trim();
+        if trimmed.is_empty() || trimmed == "*" {
             return Ok(Scope::All);
         }
         if let Some(scope) = SCOPES.with(|c| c.borrow().get(field).cloned()) {
             return Ok(scope);
+        }
+        let parts: Vec<&str> = field.split('|').map(str::trim).filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() || parts == ["*"] {
+            return Ok(Scope::All);
         }
         let scope =
             parts.into_iter().map(ScopeGlob::new).collect::<Result<Vec<_>, _>>().map(|g| Scope::Globs(g.into()))?;
@@ -153,7 +183,7 @@ impl Scope {
 thread_local! {
     /// Parsed scopes by field text: registers repeat the same event folders across many
     /// consents, and compiling globs costs far more than sharing compiled ones.
-    static SCOPES: std::cell::RefCell<HashMap<String, Scope>> = std::cell::RefCell::new(HashMap::new());
+    static SCOPES: std::cell::RefCell<FxHashMap<String, Scope>> = std::cell::RefCell::new(FxHashMap::default());
 }
 
 impl ScopeGlob {
@@ -176,8 +206,8 @@ pub struct Consent {
     pub id: String,
     /// The person's name as the register writes it (normalised).
     pub person: String,
-    /// Canonical usage names.
-    pub usage: BTreeSet<String>,
+    /// Canonical usage names (shared by the consents with the same set).
+    pub usage: Arc<BTreeSet<String>>,
     pub granted: Date,
     /// Last day the consent counts; `None`: unlimited.
     pub expires: Option<Date>,
@@ -191,6 +221,33 @@ pub struct Consent {
     pub comment: Option<String>,
     pub copyright: Option<String>,
     pub origin: Origin,
+    /// Whether the evidence document was found, when the loader was asked to look.
+    pub evidence: Evidence,
+}
+
+/// The state of a consent's evidence document. Only `register check` and the reports that
+/// show documents look at the evidence folder; evaluation does not depend on it (SPEC.md 3.5:
+/// a consent with a missing document still counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Evidence {
+    /// Not looked at.
+    #[default]
+    Unchecked,
+    /// The document exists and is readable.
+    Present,
+    /// No document, or it is missing or unreadable (the register's warnings say which).
+    Missing,
+}
+
+impl Evidence {
+    /// Short form for reports: `unchecked`, `ok`, `missing`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Evidence::Unchecked => "unchecked",
+            Evidence::Present => "ok",
+            Evidence::Missing => "missing",
+        }
+    }
 }
 
 /// A person of the register with the other names they are tagged under.
@@ -247,12 +304,41 @@ pub struct Originator {
     pub name: String,
 }
 
-/// Index key of a name: normalised and case-folded.
-pub fn name_key(name: &str) -> String {
-    normalize_name(name).to_lowercase()
+/// Name key (name or alias) -> identity index for the persons of persons.csv (identity `i` is
+/// `persons[i]`), with room for `more` names.
+fn person_identities(persons: &[Person], more: usize) -> FxHashMap<String, usize> {
+    let mut identity: FxHashMap<String, usize> = FxHashMap::default();
+    identity.reserve(persons.len() + more);
+    for (id, p) in persons.iter().enumerate() {
+        for name in std::iter::once(&p.name).chain(&p.aliases) {
+            identity.entry(name_key(name)).or_insert(id);
+        }
+    }
+    identity
 }
 
-/// A loaded, validated register: immutable, indexed for evaluation.
+/// Index key of a name: normalised and case-folded.
+pub fn name_key(name: &str) -> String {
+    let name = normalized_name(name);
+    if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_lowercase()
+    }
+}
+
+/// Consents a loader validated but did not build: a register of 100,000 consents, of whom a
+/// scan meets a few hundred, is built only for the persons the scan meets
+/// ([`Register::prepare`]).
+pub trait DeferredConsents: Send + Sync + fmt::Debug {
+    /// Every consent whose person's name key ([`name_key`]) is `key`, in register order, each
+    /// with its place in the whole register (increasing in register order).
+    fn consents_of_key(&self, key: &str) -> Vec<(u64, Consent)>;
+}
+
+/// A loaded, validated register, indexed for evaluation. Its consents are either all built
+/// (listings, export) or deferred: then [`Register::prepare`] builds those of the names about to
+/// be evaluated, and `consents` holds only the consents built so far.
 #[derive(Debug, Clone)]
 pub struct Register {
     pub consents: Vec<Consent>,
@@ -263,9 +349,25 @@ pub struct Register {
     /// SHA-256 (hex) of the register's content, to trace results to the register.
     pub digest: String,
     /// Name key (name or alias) -> identity index.
-    identity: HashMap<String, usize>,
-    /// Identity index -> indices into `consents`.
-    by_identity: Vec<Vec<usize>>,
+    identity: FxHashMap<String, usize>,
+    /// Identity `i`'s consents are `by_identity[starts[i]..starts[i + 1]]` (indices into
+    /// `consents`, in register order): one allocation for all identities.
+    starts: Vec<usize>,
+    by_identity: Vec<usize>,
+    deferred: Option<Deferred>,
+}
+
+#[derive(Debug, Clone)]
+struct Deferred {
+    source: Arc<dyn DeferredConsents>,
+    /// Identity -> indices into `consents` of its consents built so far.
+    lists: FxHashMap<usize, Vec<usize>>,
+    /// Place in the whole register of each consent built.
+    order: Vec<u64>,
+    /// Name keys whose consents are built.
+    built: rustc_hash::FxHashSet<String>,
+    /// Identities assigned so far.
+    identities: usize,
 }
 
 impl Register {
@@ -279,24 +381,134 @@ impl Register {
         vocabulary: Vocabulary,
         digest: String,
     ) -> Register {
-        let mut identity: HashMap<String, usize> = HashMap::new();
-        let mut count = 0;
-        for p in &persons {
-            let id = count;
-            count += 1;
-            for name in std::iter::once(&p.name).chain(&p.aliases) {
-                identity.entry(name_key(name)).or_insert(id);
+        let mut identity = person_identities(&persons, consents.len());
+        let mut count = persons.len();
+        // The identity of each consent, then a counting sort into one index array.
+        let owner: Vec<usize> = consents
+            .iter()
+            .map(|c| {
+                *identity.entry(name_key(&c.person)).or_insert_with(|| {
+                    count += 1;
+                    count - 1
+                })
+            })
+            .collect();
+        let mut starts = vec![0usize; count + 1];
+        for &o in &owner {
+            starts[o + 1] += 1;
+        }
+        for i in 0..count {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut by_identity = vec![0usize; consents.len()];
+        for (i, &o) in owner.iter().enumerate() {
+            by_identity[next[o]] = i;
+            next[o] += 1;
+        }
+        Register {
+            consents,
+            persons,
+            exemptions,
+            originators,
+            vocabulary,
+            digest,
+            identity,
+            starts,
+            by_identity,
+            deferred: None,
+        }
+    }
+
+    /// A register whose consents are built on demand from `source` ([`Register::prepare`]).
+    /// The names of exemptions are prepared at once (evaluation compares them by identity).
+    pub fn deferred(
+        source: Arc<dyn DeferredConsents>,
+        persons: Vec<Person>,
+        exemptions: Vec<Exemption>,
+        originators: Vec<Originator>,
+        vocabulary: Vocabulary,
+        digest: String,
+    ) -> Register {
+        let identity = person_identities(&persons, 0);
+        let deferred = Deferred {
+            source,
+            lists: FxHashMap::default(),
+            order: Vec::new(),
+            built: Default::default(),
+            identities: persons.len(),
+        };
+        let mut register = Register {
+            consents: Vec::new(),
+            persons,
+            exemptions,
+            originators,
+            vocabulary,
+            digest,
+            identity,
+            starts: Vec::new(),
+            by_identity: Vec::new(),
+            deferred: Some(deferred),
+        };
+        let exempted: Vec<String> = register.exemptions.iter().filter_map(|e| e.person.clone()).collect();
+        register.prepare(exempted.iter().map(String::as_str));
+        register
+    }
+
+    /// Build the consents of `names` (and of every other name of the same persons) when they
+    /// are deferred; call before evaluating files that show them. Without deferred consents,
+    /// or for names already prepared, this does nothing.
+    pub fn prepare<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        let Some(deferred) = self.deferred.as_mut() else { return };
+        for name in names {
+            let key = name_key(name);
+            if deferred.built.contains(&key) {
+                continue;
+            }
+            // Every name of the person: a person of persons.csv has aliases.
+            let keys: Vec<String> = match self.identity.get(&key) {
+                Some(&id) if id < self.persons.len() => {
+                    let p = &self.persons[id];
+                    std::iter::once(&p.name).chain(&p.aliases).map(|n| name_key(n)).collect()
+                }
+                _ => vec![key],
+            };
+            for key in keys {
+                if !deferred.built.insert(key.clone()) {
+                    continue;
+                }
+                let consents = deferred.source.consents_of_key(&key);
+                if consents.is_empty() {
+                    continue;
+                }
+                let id = *self.identity.entry(key).or_insert_with(|| {
+                    deferred.identities += 1;
+                    deferred.identities - 1
+                });
+                let list = deferred.lists.entry(id).or_default();
+                for (order, c) in consents {
+                    list.push(self.consents.len());
+                    deferred.order.push(order);
+                    self.consents.push(c);
+                }
             }
         }
-        let mut by_identity: Vec<Vec<usize>> = vec![Vec::new(); count];
-        for (i, c) in consents.iter().enumerate() {
-            let id = *identity.entry(name_key(&c.person)).or_insert_with(|| {
-                by_identity.push(Vec::new());
-                by_identity.len() - 1
-            });
-            by_identity[id].push(i);
-        }
-        Register { consents, persons, exemptions, originators, vocabulary, digest, identity, by_identity }
+    }
+
+    /// Whether `name` can be evaluated: its consents are built (always so when none are
+    /// deferred).
+    pub fn is_prepared(&self, name: &str) -> bool {
+        self.deferred.as_ref().is_none_or(|d| d.built.contains(&name_key(name)))
+    }
+
+    /// The place of `consents[i]` in the whole register: decisions list consents in this order.
+    pub fn order_of(&self, i: usize) -> u64 {
+        self.deferred.as_ref().map_or(i as u64, |d| d.order[i])
+    }
+
+    /// Whether consents are built on demand (then `consents` is not the whole register).
+    pub fn is_deferred(&self) -> bool {
+        self.deferred.is_some()
     }
 
     /// The identity a depicted name refers to (by name or alias, any case), if the register
@@ -307,7 +519,13 @@ impl Register {
 
     /// Indices (into `consents`) of the consents of an identity, in register order.
     pub fn consent_indices(&self, identity: usize) -> &[usize] {
-        self.by_identity.get(identity).map_or(&[], Vec::as_slice)
+        if let Some(d) = &self.deferred {
+            return d.lists.get(&identity).map_or(&[], Vec::as_slice);
+        }
+        match (self.starts.get(identity), self.starts.get(identity + 1)) {
+            (Some(&a), Some(&b)) => &self.by_identity[a..b],
+            _ => &[],
+        }
     }
 
     /// The consents of an identity.

@@ -95,15 +95,29 @@ impl PeopleRoots {
 
 /// NFC, trimmed, inner whitespace collapsed to one space.
 pub fn normalize_name(raw: &str) -> String {
+    normalized_name(raw).into_owned()
+}
+
+/// [`normalize_name`] without a copy when the name is already normal (the common case).
+pub fn normalized_name(raw: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII with single inner spaces is normal: one pass over the bytes.
+    let b = raw.as_bytes();
+    if b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.iter().all(|&c| c.is_ascii_graphic() || c == b' ')
+        && !b.windows(2).any(|w| w == b"  ")
+    {
+        return std::borrow::Cow::Borrowed(raw);
+    }
     let tidy = !raw.starts_with(char::is_whitespace)
         && !raw.ends_with(char::is_whitespace)
         && !raw.contains(|c: char| c.is_whitespace() && c != ' ')
         && !raw.contains("  ");
     if tidy && unicode_normalization::is_nfc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes {
-        return raw.to_string(); // the common case: already normal
+        return std::borrow::Cow::Borrowed(raw);
     }
     let nfc: String = raw.nfc().collect();
-    nfc.split_whitespace().collect::<Vec<_>>().join(" ")
+    std::borrow::Cow::Owned(nfc.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Persons and unnamed faces found for one file, accumulated over its sources.

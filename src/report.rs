@@ -116,8 +116,20 @@ pub fn files_per_consent(files: &[Evaluated]) -> BTreeMap<&str, usize> {
 }
 
 /// The columns of a consent listing (`report consents`, `consent search`).
-pub const CONSENT_COLUMNS: [&str; 11] =
-    ["id", "person", "usage", "granted", "expires", "revoked", "validity", "document", "originator", "scope", "files"];
+pub const CONSENT_COLUMNS: [&str; 12] = [
+    "id",
+    "person",
+    "usage",
+    "granted",
+    "expires",
+    "revoked",
+    "validity",
+    "document",
+    "evidence",
+    "originator",
+    "scope",
+    "files",
+];
 
 pub fn consent_row(c: &Consent, date: Date, files: usize) -> Vec<Value> {
     vec![
@@ -129,6 +141,7 @@ pub fn consent_row(c: &Consent, date: Date, files: usize) -> Vec<Value> {
         json!(c.revoked.map(|d| d.to_string())),
         json!(validity(c, date)),
         json!(c.document),
+        json!(c.evidence.as_str()),
         json!(c.originator),
         json!(c.scope.patterns()),
         json!(files),

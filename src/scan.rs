@@ -22,11 +22,29 @@ pub struct ScanOptions {
     pub threads: Option<usize>,
     /// Files per parallel batch; results are emitted in walk order batch by batch.
     pub batch: usize,
+    /// The pool to parse on (`None`: a pool of `threads` for this scan). Sharing the pool with
+    /// other work of the command (loading the register) lets its workers take turns instead of
+    /// competing for the cores.
+    pub pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { roots: PeopleRoots::default(), follow_links: true, threads: None, batch: 512 }
+        ScanOptions { roots: PeopleRoots::default(), follow_links: true, threads: None, batch: 512, pool: None }
+    }
+}
+
+impl ScanOptions {
+    /// The pool this scan parses on.
+    pub fn pool(&self) -> std::io::Result<std::sync::Arc<rayon::ThreadPool>> {
+        if let Some(pool) = &self.pool {
+            return Ok(pool.clone());
+        }
+        let mut pool = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = self.threads {
+            pool = pool.num_threads(n);
+        }
+        Ok(std::sync::Arc::new(pool.build().map_err(|e| std::io::Error::other(e.to_string()))?))
     }
 }
 
@@ -126,18 +144,14 @@ pub fn scan<E: From<std::io::Error>>(
     opts: &ScanOptions,
     mut sink: impl FnMut(FileRecord) -> Result<(), E>,
 ) -> Result<ScanSummary, E> {
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = opts.threads {
-        pool = pool.num_threads(n);
-    }
-    let pool = pool.build().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let pool = opts.pool()?;
     // Three stages: the walk, parsing batches on the pool, and `sink` on the calling thread, so
     // that writing one batch overlaps parsing the next. Bounded channels keep memory flat.
     let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(opts.batch * 4);
     let (rec_tx, rec_rx) = crossbeam_channel::bounded::<Vec<FileRecord>>(2);
     let stop = &AtomicBool::new(false);
     let walk_opts = WalkOptions { follow_links: opts.follow_links };
-    let pool = &pool;
+    let pool = &*pool;
     std::thread::scope(|s| {
         let walker = s.spawn(move || {
             walk::walk(paths, walk_opts, |job| !stop.load(Ordering::Relaxed) && job_tx.send(job).is_ok())

@@ -302,9 +302,57 @@ fn a_bad_register_stops_the_command_with_every_error() {
     for needle in ["bad.csv:2", "31.02.2024", "bad.csv:3", "billboards", "bad.csv:4"] {
         assert!(err.contains(needle), "{needle} in {err}");
     }
+    // The register loads while the archive is read: still nothing is written, whatever the command.
+    for args in [
+        &["scan", ".", "--register", "bad.csv", "-o", "out.jsonl"][..],
+        &["check", ".", "--for", "web", "--register", "bad.csv"],
+        &["report", "missing", ".", "--register", "bad.csv"],
+        &["report", "consents", ".", "--register", "bad.csv"],
+        &["scan", "empty", "--register", "bad.csv"],
+    ] {
+        fs::create_dir_all(d.join("empty")).unwrap();
+        let out = run(args, d);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing written");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("billboards"), "{args:?}");
+    }
+    assert!(!d.join("out.jsonl").exists());
     let check = run(&["register", "check", "--register", "bad.csv"], d);
     assert_eq!(check.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&check.stdout).lines().filter(|l| l.contains("error")).count(), 3);
+}
+
+#[test]
+fn evidence_documents_are_looked_for_by_listings_not_by_scans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("here.pdf"), b"%PDF-1.4\n").unwrap();
+    fs::write(
+        d.join("reg.csv"),
+        "id,person,usage,granted,document\n1,Anna,web,2024-01-01,here.pdf\n2,Ben,web,2024-01-01,gone.pdf\n3,Cem,web,2024-01-01,\n",
+    )
+    .unwrap();
+    fs::create_dir_all(d.join("archive")).unwrap();
+    let consents = run(&["report", "consents", "archive", "--register", "reg.csv", "--format", "jsonl"], d);
+    assert_eq!(consents.status.code(), Some(0), "{}", String::from_utf8_lossy(&consents.stderr));
+    let rows = jsonl(&consents);
+    let evidence: Vec<(&str, &str)> =
+        rows.iter().map(|r| (r["id"].as_str().unwrap(), r["evidence"].as_str().unwrap())).collect();
+    assert_eq!(evidence, [("1", "ok"), ("2", "missing"), ("3", "missing")]);
+    let err = String::from_utf8_lossy(&consents.stderr);
+    assert!(err.contains("2 warning(s)"), "{err}");
+    // Scans do not look at the evidence folder: only the consent without a document is a warning.
+    let scan = run(&["scan", "archive", "--register", "reg.csv"], d);
+    assert_eq!(scan.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&scan.stderr).contains("1 warning(s)"),
+        "{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    let check = run(&["register", "check", "--register", "reg.csv"], d);
+    assert_eq!(check.status.code(), Some(1));
+    let listed = String::from_utf8_lossy(&check.stdout);
+    assert!(listed.contains("gone.pdf") && listed.contains("no evidence document"), "{listed}");
 }
 
 #[test]

@@ -70,15 +70,59 @@ pub struct Loaded {
     pub warnings: Vec<Problem>,
 }
 
+/// How much of a register to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Look for every evidence document (a missing one is a warning, SPEC.md 3.5).
+    pub check_documents: bool,
+    /// Validate every row but build consents only for the persons evaluation meets
+    /// ([`Register::prepare`]); `Register::consents` is then not the whole register.
+    pub defer: bool,
+}
+
+impl Options {
+    /// Everything: `register check`, listings of consents and documents.
+    pub const FULL: Options = Options { check_documents: true, defer: false };
+    /// Every consent built, the evidence folder not looked at: export and import.
+    pub const CONSENTS: Options = Options { check_documents: false, defer: false };
+    /// For evaluating files: the same errors as [`Options::FULL`], but the evidence folder is
+    /// not looked at (a stat of every document of a 100,000-consent register costs more than a
+    /// scan) and consents are built only for the persons met.
+    pub const EVALUATION: Options = Options { check_documents: false, defer: true };
+}
+
 /// Load a register from a CSV file, a directory of CSV files, or an SQLite database
-/// (`.sqlite`, `.db`). Usage words are resolved against `vocabulary`.
+/// (`.sqlite`, `.db`) with [`Options::FULL`]. Usage words are resolved against `vocabulary`.
 pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
+    load_with(path, vocabulary, Options::FULL)
+}
+
+/// Load a register for evaluation ([`Options::EVALUATION`]).
+pub fn load_for_evaluation(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
+    load_with(path, vocabulary, Options::EVALUATION)
+}
+
+/// Load a register with the given options. An SQLite register is always built whole.
+pub fn load_with(path: &Path, vocabulary: &Vocabulary, options: Options) -> Result<Loaded, RegisterErrors> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if path.is_dir() {
-        csv::load_dir(path, vocabulary)
+        csv::load_dir(path, vocabulary, options)
     } else if ext == "sqlite" || ext == "db" || ext == "sqlite3" {
-        sqlite::load(path, vocabulary)
+        sqlite::load(path, vocabulary, options.check_documents)
     } else {
-        csv::load_file(path, vocabulary)
+        csv::load_file(path, vocabulary, options)
+    }
+}
+
+/// Why an evidence document (relative to `base`) cannot be used, if it cannot.
+pub(crate) fn document_problem(base: &Path, doc: &str) -> Option<String> {
+    let path = base.join(doc);
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Some(format!("evidence document {doc:?} not found (looked for {})", path.display()))
+        }
+        Err(e) => Some(format!("evidence document {doc:?} is unreadable: {e}")),
+        Ok(m) if !m.is_file() => Some(format!("evidence document {doc:?} is not a file")),
+        Ok(_) => std::fs::File::open(&path).err().map(|e| format!("evidence document {doc:?} is unreadable: {e}")),
     }
 }

@@ -27,14 +27,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::{Loaded, Problem, RegisterErrors, Severity};
+use super::{document_problem, Loaded, Problem, RegisterErrors, Severity};
 use crate::model::{
-    name_key, Consent, Date, ExemptReason, Exemption, Origin, Originator, Person, Register, Scope, Vocabulary,
+    name_key, Consent, Date, Evidence, ExemptReason, Exemption, Origin, Originator, Person, Register, Scope, UsageSets,
+    Vocabulary,
 };
 use crate::people::normalize_name;
 
@@ -245,13 +247,14 @@ fn base_dir(db_path: &Path) -> PathBuf {
 // Loading
 
 /// Load an SQLite register read-only, validating every row; all problems are reported at once.
-pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
+pub fn load(path: &Path, vocabulary: &Vocabulary, check_documents: bool) -> Result<Loaded, RegisterErrors> {
     let file = path.display().to_string();
     let fatal = |message: String| {
         RegisterErrors(vec![Problem { severity: Severity::Error, file: file.clone(), line: 0, column: 0, message }])
     };
     let conn = open_read_only(path).map_err(|e| fatal(format!("{e:#}")))?;
-    let mut reader = Reader { file: file.clone(), base: base_dir(path), vocabulary, problems: Vec::new() };
+    let mut reader =
+        Reader { file: file.clone(), base: base_dir(path), check_documents, vocabulary, problems: Vec::new() };
     let mut register = reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {e}")))?;
     if reader.problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RegisterErrors(reader.problems));
@@ -263,6 +266,8 @@ pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErro
 struct Reader<'a> {
     file: String,
     base: PathBuf,
+    /// Whether to look for the evidence documents.
+    check_documents: bool,
     vocabulary: &'a Vocabulary,
     problems: Vec<Problem>,
 }
@@ -363,6 +368,7 @@ impl Reader<'_> {
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut consents = Vec::new();
+        let mut usage_sets = UsageSets::default();
         for ((id, person_id, document_id, granted, expires, revoked), comment, copyright) in rows {
             let entity = format!("consent {id}");
             let person = match person_rows.get(&person_id) {
@@ -395,12 +401,10 @@ impl Reader<'_> {
             if words.is_empty() {
                 self.error(&entity, "no usage: a consent must name what it allows (print, web, ...)".into());
             }
-            let mut usage = BTreeSet::new();
+            let mut indices = Vec::with_capacity(words.len());
             for word in words {
-                match self.vocabulary.resolve(&word) {
-                    Some(name) => {
-                        usage.insert(name.to_string());
-                    }
+                match self.vocabulary.index_of(&word) {
+                    Some(i) => indices.push(i),
                     None => {
                         let known: Vec<&str> = self.vocabulary.names().collect();
                         self.error(&entity, format!("unknown usage word {word:?} (known: {})", known.join(", ")));
@@ -431,14 +435,21 @@ impl Reader<'_> {
                     }
                 }
             }
-            match &document {
-                None => self.problem(Severity::Warning, &entity, "no evidence document".into()),
-                Some(path) => {
-                    if let Some(message) = document_problem(&self.base, path) {
-                        self.problem(Severity::Warning, &entity, message);
-                    }
+            let evidence = match &document {
+                None => {
+                    self.problem(Severity::Warning, &entity, "no evidence document".into());
+                    Evidence::Missing
                 }
-            }
+                Some(path) if self.check_documents => match document_problem(&self.base, path) {
+                    Some(message) => {
+                        self.problem(Severity::Warning, &entity, message);
+                        Evidence::Missing
+                    }
+                    None => Evidence::Present,
+                },
+                Some(_) => Evidence::Unchecked,
+            };
+            let usage = self.vocabulary.usage_set(&mut indices, &mut usage_sets);
             let (Some((person, deleted)), Some(granted)) = (person, granted_date) else { continue };
             // A deleted person's consents are history: they count until the deletion day at most.
             let revoked = match (revoked, deleted) {
@@ -446,7 +457,8 @@ impl Reader<'_> {
                 (r, d) => r.or(d),
             };
             consents.push(Consent {
-                origin: Origin { file: format!("{}: {entity}", self.file), line: 0 },
+                origin: Origin { file: Arc::from(format!("{}: {entity}", self.file)), line: 0 },
+                evidence,
                 id,
                 person,
                 usage,
@@ -486,25 +498,12 @@ impl Reader<'_> {
                 self.error(&entity, format!("unknown exemption reason {reason:?} (known: {known})"));
             }
             if let (Some(reason), true) = (parsed, self.problems.len() == errors) {
-                let origin = Origin { file: format!("{}: {entity}", self.file), line: 0 };
+                let origin = Origin { file: Arc::from(format!("{}: {entity}", self.file)), line: 0 };
                 exemptions.push(Exemption { scope, person, reason, note, origin });
             }
         }
 
         Ok(Register::new(consents, persons, exemptions, originators, self.vocabulary.clone(), String::new()))
-    }
-}
-
-/// Why an evidence document cannot be used, if it cannot.
-fn document_problem(base: &Path, doc: &str) -> Option<String> {
-    let path = base.join(doc);
-    match fs::metadata(&path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Some(format!("evidence document {doc:?} not found (looked for {})", path.display()))
-        }
-        Err(e) => Some(format!("evidence document {doc:?} is unreadable: {e}")),
-        Ok(m) if !m.is_file() => Some(format!("evidence document {doc:?} is not a file")),
-        Ok(_) => fs::File::open(&path).err().map(|e| format!("evidence document {doc:?} is unreadable: {e}")),
     }
 }
 
@@ -713,7 +712,7 @@ impl<'a> Importer<'a> {
                 c.copyright
             ],
         )?;
-        for usage in &c.usage {
+        for usage in c.usage.iter() {
             self.tx.execute("INSERT INTO consent_usage (consent_id, usage) VALUES (?1, ?2)", params![c.id, usage])?;
         }
         if let Scope::Globs(globs) = &c.scope {
@@ -886,7 +885,7 @@ mod tests {
         Consent {
             id: id.into(),
             person: person.into(),
-            usage: usage.iter().map(|u| u.to_string()).collect(),
+            usage: Arc::new(usage.iter().map(|u| u.to_string()).collect()),
             granted: d(granted),
             expires: None,
             revoked: None,
@@ -896,6 +895,7 @@ mod tests {
             comment: None,
             copyright: None,
             origin: Origin::default(),
+            evidence: Evidence::Unchecked,
         }
     }
 
@@ -958,8 +958,13 @@ mod tests {
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
     }
 
+    /// Without what depends on where a consent was read (origin, whether its document was
+    /// looked for).
     fn strip(consents: &[Consent]) -> Vec<Consent> {
-        consents.iter().map(|c| Consent { origin: Origin::default(), ..c.clone() }).collect()
+        consents
+            .iter()
+            .map(|c| Consent { origin: Origin::default(), evidence: Evidence::Unchecked, ..c.clone() })
+            .collect()
     }
 
     fn strip_ex(exemptions: &[Exemption]) -> Vec<Exemption> {
@@ -999,7 +1004,7 @@ mod tests {
         // Idempotent; an empty but valid register loads.
         let mut conn = open(&db).unwrap();
         migrate(&mut conn).unwrap();
-        let loaded = load(&db, &Vocabulary::default()).unwrap();
+        let loaded = load(&db, &Vocabulary::default(), true).unwrap();
         assert!(loaded.register.consents.is_empty() && loaded.warnings.is_empty());
         #[cfg(unix)]
         {
@@ -1012,7 +1017,7 @@ mod tests {
     fn future_schema_version_is_refused() {
         let (_dir, db) = setup();
         open(&db).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
-        let problems = errors(load(&db, &Vocabulary::default()));
+        let problems = errors(load(&db, &Vocabulary::default(), true));
         assert_eq!(problems.len(), 1);
         assert!(problems[0].message.contains("newer"), "{}", problems[0].message);
         let err = open(&db).unwrap_err();
@@ -1024,13 +1029,13 @@ mod tests {
     #[test]
     fn foreign_database_and_missing_file_are_refused() {
         let (dir, db) = setup();
-        let p = errors(load(&db, &Vocabulary::default()));
+        let p = errors(load(&db, &Vocabulary::default(), true));
         assert!(p[0].message.contains("no such"), "{}", p[0].message);
         assert!(!db.exists(), "loading must never create the database");
         let other = dir.path().join("other.db");
         Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
         assert!(format!("{:#}", open(&other).unwrap_err()).contains("not a consentry register"));
-        assert!(errors(load(&other, &Vocabulary::default()))[0].message.contains("not a consentry register"));
+        assert!(errors(load(&other, &Vocabulary::default(), true))[0].message.contains("not a consentry register"));
     }
 
     #[test]
@@ -1042,7 +1047,7 @@ mod tests {
             stats,
             ImportStats { persons: 3, aliases: 2, originators: 1, documents: 2, consents: 4, exemptions: 2 }
         );
-        let loaded = load(&db, &Vocabulary::default()).unwrap();
+        let loaded = load(&db, &Vocabulary::default(), true).unwrap();
         let got = &loaded.register;
         assert_eq!(strip(&got.consents), strip(&reg.consents));
         assert_eq!(got.persons, reg.persons);
@@ -1079,7 +1084,7 @@ mod tests {
         let reg = Register::new(vec![more], vec![], vec![], vec![], Vocabulary::default(), String::new());
         let stats = import(&reg, &db, "t").unwrap();
         assert_eq!(stats, ImportStats { documents: 1, consents: 1, ..Default::default() });
-        let got = load(&db, &Vocabulary::default()).unwrap().register;
+        let got = load(&db, &Vocabulary::default(), true).unwrap().register;
         let c = got.consents.iter().find(|c| c.id == "9").unwrap();
         assert_eq!((c.person.as_str(), c.originator.as_deref()), ("Anna Schmidt", Some("Press Office")));
     }
@@ -1167,7 +1172,7 @@ mod tests {
              PRAGMA ignore_check_constraints = OFF;",
         )
         .unwrap();
-        let problems = errors(load(&db, &Vocabulary::default()));
+        let problems = errors(load(&db, &Vocabulary::default(), true));
         let messages: Vec<&str> =
             problems.iter().filter(|p| p.severity == Severity::Error).map(|p| p.message.as_str()).collect();
         let expected = [
@@ -1194,8 +1199,8 @@ mod tests {
         let (dir, db) = setup();
         let reg = sample();
         import(&reg, &db, "t").unwrap();
-        let a = load(&db, &Vocabulary::default()).unwrap().register.digest;
-        assert_eq!(a, load(&db, &Vocabulary::default()).unwrap().register.digest);
+        let a = load(&db, &Vocabulary::default(), true).unwrap().register.digest;
+        assert_eq!(a, load(&db, &Vocabulary::default(), true).unwrap().register.digest);
         assert_eq!(a.len(), 64);
         // The same content inserted in another order.
         let mut rev = reg.clone();
@@ -1212,10 +1217,10 @@ mod tests {
         );
         let other = dir.path().join("other.sqlite");
         import(&rev, &other, "t").unwrap();
-        assert_eq!(a, load(&other, &Vocabulary::default()).unwrap().register.digest);
+        assert_eq!(a, load(&other, &Vocabulary::default(), true).unwrap().register.digest);
         // A change of content changes it.
         open(&db).unwrap().execute("UPDATE consents SET comment = 'changed' WHERE id = '8'", []).unwrap();
-        assert_ne!(a, load(&db, &Vocabulary::default()).unwrap().register.digest);
+        assert_ne!(a, load(&db, &Vocabulary::default(), true).unwrap().register.digest);
     }
 
     #[test]
@@ -1225,7 +1230,7 @@ mod tests {
         let conn = open(&db).unwrap();
         assert!(conn.execute("DELETE FROM persons WHERE name = 'Anna Schmidt'", []).is_err(), "consents refer to Anna");
         conn.execute("UPDATE persons SET deleted = '2024-06-01' WHERE name = 'Anna Schmidt'", []).unwrap();
-        let got = load(&db, &Vocabulary::default()).unwrap().register;
+        let got = load(&db, &Vocabulary::default(), true).unwrap().register;
         let of_anna: Vec<(&str, Option<Date>)> =
             got.consents.iter().filter(|c| c.person == "Anna Schmidt").map(|c| (c.id.as_str(), c.revoked)).collect();
         // Still there, revoked on the deletion day at the latest; an earlier revocation stays.
@@ -1278,18 +1283,22 @@ mod tests {
     fn export_reloads_with_the_csv_loader() {
         let (dir, db) = setup();
         import(&sample(), &db, "t").unwrap();
-        let reg = load(&db, &Vocabulary::default()).unwrap().register;
+        let reg = load(&db, &Vocabulary::default(), true).unwrap().register;
 
         let file = dir.path().join("export.csv");
         let mut out = Vec::new();
         export_csv(&reg, &mut out).unwrap();
         fs::write(&file, out).unwrap();
-        let from_file = crate::register::csv::load_file(&file, &Vocabulary::default()).unwrap().register;
+        let from_file = crate::register::csv::load_file(&file, &Vocabulary::default(), crate::register::Options::FULL)
+            .unwrap()
+            .register;
         assert_eq!(strip(&from_file.consents), strip(&reg.consents));
 
         let sub = dir.path().join("export");
         export_dir(&reg, &sub).unwrap();
-        let from_dir = crate::register::csv::load_dir(&sub, &Vocabulary::default()).unwrap().register;
+        let from_dir = crate::register::csv::load_dir(&sub, &Vocabulary::default(), crate::register::Options::FULL)
+            .unwrap()
+            .register;
         assert_eq!(strip(&from_dir.consents), strip(&reg.consents));
         assert_eq!(from_dir.persons, reg.persons);
         assert_eq!(strip_ex(&from_dir.exemptions), strip_ex(&reg.exemptions));
