@@ -396,36 +396,70 @@ impl Context {
         Some(consent::evaluate(persons, rec.depicted.unnamed_faces, rel, register, self.date))
     }
 
+    /// Scan, evaluating each record in walk order and handing it to `emit` with its
+    /// archive-relative path and decision (none without a register, for orphan sidecars and
+    /// unwalkable paths). Records that arrive while the register is still loading wait (up to
+    /// a bound), so that the workers go on reading meanwhile. A register with errors stops the
+    /// scan before the first record is emitted; its error is returned.
+    fn scan_evaluated(
+        &self,
+        progress: &Progress,
+        mut emit: impl FnMut(FileRecord, String, Option<Decision>, Option<&Register>) -> io::Result<()>,
+    ) -> anyhow::Result<Result<ScanSummary, io::Error>> {
+        let mut waiting: Vec<FileRecord> = Vec::new();
+        let mut register_error = None;
+        let mut feed = |rec: Option<FileRecord>, waiting: &mut Vec<FileRecord>| -> io::Result<()> {
+            if let Some(rec) = rec {
+                progress.inc();
+                if let Some(e) = rec.error() {
+                    progress.println(&format!("consentry: {}: {e}", rec.path.display()));
+                }
+                let loading = self.register.as_ref().is_some_and(|r| !r.is_ready());
+                waiting.push(rec);
+                if loading && waiting.len() < WAITING_RECORDS {
+                    return Ok(());
+                }
+            }
+            let mut register = self.register().map_err(|e| {
+                register_error = Some(e);
+                io::Error::other("the register cannot be used")
+            })?;
+            for rec in waiting.drain(..) {
+                let rel = self.settings.relative(&rec.path);
+                let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, &rel));
+                emit(rec, rel, decision, register.as_deref())?;
+            }
+            Ok(())
+        };
+        let summary = scan::scan(&self.paths, &self.opts, |rec| feed(Some(rec), &mut waiting))
+            .and_then(|summary| feed(None, &mut waiting).map(|()| summary));
+        if let Some(e) = register_error {
+            return Err(e);
+        }
+        // An empty archive evaluates nothing: the register is still checked.
+        self.register()?;
+        Ok(summary)
+    }
+
     /// Scan and evaluate everything, keeping the records (for reports), with progress and the
     /// error lines on stderr. Walk errors are kept as records too (they block `check`).
     fn collect(&self, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSummary)> {
         let progress = Progress::new(quiet);
-        let mut records = Vec::new();
-        let summary = scan::scan(&self.paths, &self.opts, |record| -> anyhow::Result<()> {
-            progress.inc();
-            if let Some(e) = record.error() {
-                progress.println(&format!("consentry: {}: {e}", record.path.display()));
+        let mut files = Vec::new();
+        let summary = self.scan_evaluated(&progress, |record, rel_path, decision, register| {
+            if record.subject == scan::Subject::OrphanSidecar {
+                return Ok(());
             }
-            if record.subject != scan::Subject::OrphanSidecar {
-                records.push(record);
-            }
-            Ok(())
-        })?;
-        progress.finish();
-        // The register loaded meanwhile; evaluate once both are there.
-        let Some(mut register) = self.register()? else { return Ok((Vec::new(), summary)) };
-        let files = records
-            .into_iter()
-            .map(|record| {
+            let decision = match (decision, register) {
+                (Some(d), _) => d,
                 // Unwalkable paths are kept (they block `check`) with an empty evaluation.
-                let rel_path = self.settings.relative(&record.path);
-                let decision = match self.evaluate(&mut register, &record, &rel_path) {
-                    Some(d) => d,
-                    None => consent::evaluate::<str>([], 0, &rel_path, &register, self.date),
-                };
-                Evaluated { record, rel_path, decision }
-            })
-            .collect();
+                (None, Some(r)) => consent::evaluate::<str>([], 0, &rel_path, r, self.date),
+                (None, None) => return Ok(()),
+            };
+            files.push(Evaluated { record, rel_path, decision });
+            Ok(())
+        })??;
+        progress.finish();
         Ok((files, summary))
     }
 
@@ -474,43 +508,19 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let mut register_error = None;
     let summary = with_writer(out, |w, format| {
         let mut writer = RecordWriter::new(format, w, evaluated);
-        // Records that arrive while the register is still loading wait here (up to a bound),
-        // so that the workers go on reading instead of waiting for the register.
-        let mut waiting: Vec<FileRecord> = Vec::new();
-        let mut emit = |rec: Option<FileRecord>, waiting: &mut Vec<FileRecord>| -> io::Result<()> {
-            if let Some(rec) = rec {
-                progress.inc();
-                if let Some(e) = rec.error() {
-                    progress.println(&format!("consentry: {}: {e}", rec.path.display()));
-                }
-                if ctx.register.as_ref().is_some_and(|r| !r.is_ready()) && waiting.len() < WAITING_RECORDS {
-                    waiting.push(rec);
-                    return Ok(());
-                }
-                waiting.push(rec);
-            }
-            // Before the first write: a register with errors stops the scan with nothing written.
-            let mut register = ctx.register().map_err(|e| {
+        let summary = match ctx.scan_evaluated(&progress, |rec, _, decision, _| writer.write(&rec, decision.as_ref())) {
+            Ok(summary) => summary?,
+            Err(e) => {
                 register_error = Some(e);
-                io::Error::other("the register cannot be used")
-            })?;
-            for rec in waiting.drain(..) {
-                let decision =
-                    register.as_deref_mut().and_then(|r| ctx.evaluate(r, &rec, &ctx.settings.relative(&rec.path)));
-                writer.write(&rec, decision.as_ref())?;
+                return Err(io::Error::other("the register cannot be used"));
             }
-            Ok(())
         };
-        let summary = scan::scan(&ctx.paths, &ctx.opts, |rec| emit(Some(rec), &mut waiting))?;
-        emit(None, &mut waiting)?;
         writer.finish()?;
         Ok(summary)
     });
     if let Some(e) = register_error {
         return Err(e);
     }
-    // An empty archive evaluates nothing: the register is still checked.
-    ctx.register()?;
     let summary = summary?;
     progress.finish();
     let Some(summary) = summary else {

@@ -44,7 +44,7 @@ pub fn load_file(path: &Path, vocabulary: &Vocabulary, options: Options) -> Resu
     };
     let mut st = ConsentState::default();
     let kept = read_consents(&file, &bytes, &cx, &mut st, &mut p);
-    let parts = Parts {
+    let mut parts = Parts {
         st,
         files: kept.into_iter().collect(),
         defer: options.defer,
@@ -53,6 +53,7 @@ pub fn load_file(path: &Path, vocabulary: &Vocabulary, options: Options) -> Resu
         exemptions: Vec::new(),
         originators: None,
     };
+    look_for_documents(&mut parts.st, &mut p);
     p.finish(|| parts.build(vocabulary, digest))
 }
 
@@ -132,7 +133,7 @@ pub fn load_dir(dir: &Path, vocabulary: &Vocabulary, options: Options) -> Result
         };
         kept.extend(read_consents(shown, bytes, &cx, &mut st, &mut p));
     }
-    let parts = Parts {
+    let mut parts = Parts {
         st,
         files: kept,
         defer: options.defer,
@@ -141,6 +142,7 @@ pub fn load_dir(dir: &Path, vocabulary: &Vocabulary, options: Options) -> Result
         exemptions,
         originators,
     };
+    look_for_documents(&mut parts.st, &mut p);
     p.finish(|| parts.build(vocabulary, digest))
 }
 
@@ -663,6 +665,40 @@ struct ConsentState {
     /// Deferred mode: the valid rows, and (hash of a person's name key, row) pairs.
     rows: Vec<RowRef>,
     index: Vec<(u64, u32)>,
+    /// Evidence documents to look for.
+    documents: Vec<DocumentUse>,
+}
+
+/// A row's evidence document and the consents it backs.
+struct DocumentUse {
+    consents: std::ops::Range<usize>,
+    file: Arc<str>,
+    line: u64,
+    column: u64,
+    dir: std::path::PathBuf,
+    path: String,
+}
+
+/// Look for the evidence documents of the rows read (each distinct file once, in parallel: a
+/// register of 100,000 consents names as many documents), mark the consents and warn about
+/// missing or unreadable ones.
+fn look_for_documents(st: &mut ConsentState, p: &mut Problems) {
+    use rayon::prelude::*;
+    let mut distinct: Vec<(&Path, &str)> = st.documents.iter().map(|d| (d.dir.as_path(), d.path.as_str())).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let found: HashMap<(&Path, &str), Option<String>> =
+        distinct.into_par_iter().map(|(dir, doc)| ((dir, doc), document_problem(dir, doc))).collect();
+    for d in &st.documents {
+        let problem = &found[&(d.dir.as_path(), d.path.as_str())];
+        let evidence = if problem.is_some() { Evidence::Missing } else { Evidence::Present };
+        for c in &mut st.out[d.consents.clone()] {
+            c.evidence = evidence;
+        }
+        if let Some(problem) = problem {
+            p.warn(&d.file, d.line, d.column, problem.clone());
+        }
+    }
 }
 
 /// A valid consent row of a CSV register, to be read again when its persons are met.
@@ -947,13 +983,7 @@ fn consent_row(t: &Table, row: &Row, cx: &ConsentCx, shared: &Arc<str>, st: &mut
 
     let document_field = t.get(row, "document").filter(|f| !f.value.is_empty());
     let evidence = match (document_field, t.get(row, "document")) {
-        (Some(doc), Some(f)) if cx.check_documents => match document_problem(cx.doc_dir, doc.value) {
-            Some(problem) => {
-                p.warn(file, line, f.column, problem);
-                Evidence::Missing
-            }
-            None => Evidence::Present,
-        },
+        // Looked for once all rows are read, in parallel (`look_for_documents`).
         (Some(_), _) => Evidence::Unchecked,
         (None, f) => {
             p.warn(file, line, f.map_or(0, |f| f.column), "no evidence document");
@@ -992,6 +1022,16 @@ fn consent_row(t: &Table, row: &Row, cx: &ConsentCx, shared: &Arc<str>, st: &mut
     let usage = cx.vocabulary.usage_set(&mut st.usage_buf, &mut st.usage_sets);
     let document = document_field.map(|f| f.value.to_string());
     let (comment, copyright) = (t.text(row, "comment"), t.text(row, "copyright"));
+    if let (true, Some(doc)) = (cx.check_documents, document_field) {
+        st.documents.push(DocumentUse {
+            consents: st.out.len()..st.out.len() + names.len(),
+            file: shared.clone(),
+            line,
+            column: doc.column,
+            dir: cx.doc_dir.to_path_buf(),
+            path: doc.value.to_string(),
+        });
+    }
     let consent_ids = if members.is_empty() { vec![base.into_owned()] } else { members };
     for (name, id) in names.into_iter().zip(consent_ids) {
         st.out.push(Consent {
