@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::apply;
 use crate::config::{self, parse_date, Settings, REGISTER_ENV};
 use crate::consent::{self, Decision};
 use crate::model::{self, Date, Register};
@@ -64,6 +65,33 @@ pub enum Command {
     /// Check, import and export the register.
     #[command(subcommand)]
     Register(RegisterCommand),
+    /// Write each file's evaluation into its XMP (embedded, or a sidecar), safely: unchanged
+    /// files are not rewritten, files are replaced atomically.
+    Apply(ApplyArgs),
+}
+
+/// Where `apply` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SidecarMode {
+    /// Into the file for JPEG, TIFF, DNG, PNG, PSD, MP4 and MOV; a sidecar for the rest.
+    Auto,
+    /// Only sidecars (read-only archives, or to leave every file as it is).
+    Always,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Show what would change, file by file, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the XMP.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub sidecar: SidecarMode,
+    /// Also write plus:ModelReleaseStatus and plus:ModelReleaseID (PLUS model release fields).
+    #[arg(long)]
+    pub plus: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// Options every command that prints records shares.
@@ -249,6 +277,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Consent(ConsentCommand::Search(a)) => search_command(a),
         Command::Person(a) => person_command(a),
         Command::Register(c) => register_command(c),
+        Command::Apply(a) => apply_command(a),
     }
 }
 
@@ -261,7 +290,7 @@ struct Context {
     opts: ScanOptions,
 }
 
-/// A register being loaded on its own thread while the archive is walked and read: the load
+/// A register being loaded on the scan's pool while the archive is walked and read: the load
 /// and the scan overlap, and the first evaluation waits for the register. A register with
 /// errors still stops the command before it writes anything (the sink asks for the register
 /// before writing its first record).
@@ -689,6 +718,106 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let table = report::Table { columns: vec!["kind", "item", "status", "detail"], rows };
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
+    use rayon::prelude::*;
+    let out = &args.common.output;
+    let ctx = Context::new(&args.common, Need::Register)?;
+    let (files, summary) = ctx.collect(out.quiet)?;
+    let register = ctx.required_register()?;
+    let stamp = apply::Stamp { evaluated_at: ctx.date.to_string(), register_digest: register.digest.clone() };
+    apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
+
+    // One write per file on disk: a file reached by two paths (hard links, overlapping
+    // arguments) is written once.
+    let mut seen = std::collections::HashSet::new();
+    let mut work = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    for f in &files {
+        if let Some(e) = f.record.error() {
+            failed.push((f.path(), format!("not written: the file could not be read: {e}")));
+            continue;
+        }
+        if !f.record.is_media() {
+            continue;
+        }
+        let target =
+            apply::target(&f.record.path, f.record.format, &f.record.sidecars, args.sidecar == SidecarMode::Always);
+        let id = std::fs::metadata(target.path()).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        });
+        if id.is_some_and(|id| !seen.insert(id)) {
+            continue;
+        }
+        work.push((f, target, apply::fields(&f.decision, &register.vocabulary, args.plus)));
+    }
+    if !args.dry_run {
+        let dirs: std::collections::BTreeSet<&Path> = work.iter().filter_map(|(_, t, _)| t.path().parent()).collect();
+        for d in dirs {
+            apply::remove_stale_temps(d);
+        }
+    }
+    let pool = ctx.opts.pool()?;
+    let outcomes: Vec<apply::Outcome> = pool.install(|| {
+        work.par_iter().map(|(_, target, fields)| apply::apply_one(target, fields, &stamp, args.dry_run)).collect()
+    });
+
+    let (mut written, mut unchanged) = (0usize, 0usize);
+    let mut rows = Vec::new();
+    for ((f, target, fields), outcome) in work.iter().zip(&outcomes) {
+        let (action, detail) = match outcome {
+            apply::Outcome::Unchanged => {
+                unchanged += 1;
+                continue;
+            }
+            apply::Outcome::Written { before } => {
+                written += 1;
+                let changes: Vec<String> = apply::describe(before, fields)
+                    .into_iter()
+                    .map(|(k, (a, b))| {
+                        format!(
+                            "{k}: {} -> {}",
+                            if a.is_empty() { "-" } else { &a },
+                            if b.is_empty() { "-" } else { &b }
+                        )
+                    })
+                    .collect();
+                (if args.dry_run { "would write" } else { "written" }, changes.join("; "))
+            }
+            apply::Outcome::Failed(e) => {
+                failed.push((f.path(), e.clone()));
+                continue;
+            }
+        };
+        rows.push(vec![
+            serde_json::json!(f.path()),
+            serde_json::json!(target.path().display().to_string()),
+            serde_json::json!(action),
+            serde_json::json!(detail),
+        ]);
+    }
+    for (path, e) in &failed {
+        eprintln!("consentry: {path}: {e}");
+        rows.push(vec![
+            serde_json::json!(path),
+            serde_json::Value::Null,
+            serde_json::json!("failed"),
+            serde_json::json!(e),
+        ]);
+    }
+    let table = report::Table { columns: vec!["path", "target", "action", "detail"], rows };
+    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    if !out.quiet {
+        let verb = if args.dry_run { "would write" } else { "wrote" };
+        eprintln!(
+            "{} files: {verb} {written}, {unchanged} unchanged, {} not written.",
+            work.len() + failed.iter().filter(|(p, _)| !work.iter().any(|(f, _, _)| &f.path() == p)).count(),
+            failed.len()
+        );
+    }
+    Ok(if failed.is_empty() && summary.errors == 0 { Exit::Ok } else { Exit::Partial })
 }
 
 fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {

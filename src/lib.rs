@@ -4,6 +4,7 @@
 //! them (both pure); [`media`] locates metadata inside containers with bounded reads; [`walk`]
 //! pairs media files with sidecars; [`scan`] runs the parallel pipeline; [`output`] renders
 //! records; [`cli`] holds the command line.
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod consent;
@@ -17,4 +18,5 @@ pub mod scan;
 #[doc(hidden)]
 pub mod synth;
 pub mod walk;
+pub mod writeback;
 pub mod xmp;

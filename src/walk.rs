@@ -72,7 +72,13 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
             ad.cmp(&bd).then_with(|| a.file_name().cmp(b.file_name()))
         })
         .into_iter()
-        .filter_entry(|e| !(e.file_type().is_dir() && e.depth() > 0 && e.file_name() == STATE_DIR));
+        .filter_entry(|e| {
+            let name = e.file_name().as_encoded_bytes();
+            let state = e.file_type().is_dir() && e.depth() > 0 && e.file_name() == STATE_DIR;
+            // `apply`'s copies in progress (or left by a killed run) are not archive files.
+            let copy = !e.file_type().is_dir() && name.starts_with(crate::apply::TEMP_PREFIX.as_bytes());
+            !(state || copy)
+        });
     // Files sort before subdirectories, so a directory's files follow its own entry directly:
     // every directory entry closes the previous directory's batch.
     let mut batch: Vec<PathBuf> = Vec::new();

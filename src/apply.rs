@@ -1,0 +1,514 @@
+//! Writing each file's evaluation back into its XMP (SPEC.md 5).
+//!
+//! What is written: the `consentry` namespace fields, the `lr:hierarchicalSubject` items under
+//! `Consent|` (consentry's subtree: stale items are removed, every other item is kept in place)
+//! and, with `--plus`, `plus:ModelReleaseStatus` and `plus:ModelReleaseID`. Nothing else in
+//! the XMP is touched.
+//!
+//! Where: embedded for JPEG, TIFF, DNG, PNG, PSD and MP4/MOV, through Adobe's XMP Toolkit
+//! (`xmp_toolkit`) with its format-aware smart handlers only (never packet scanning); in a
+//! sidecar for everything else (the existing one, else `name.ext.xmp`), or for every file with
+//! `--sidecar always`.
+//!
+//! How, so that an archive is never damaged:
+//! - The file's current consentry fields are compared with the new ones first; a file whose
+//!   result is unchanged is not written at all (`EvaluatedAt` and `RegisterDigest` record when
+//!   and from which register the written result came, and alone do not make a change).
+//! - A file is changed in a copy beside it (`.consentry-apply-PID-N.ext`), which is flushed to
+//!   disk, given the original's permissions and owner, and renamed over the original: a crash or
+//!   kill at any moment leaves either the old or the new file. Copies left by a killed run are
+//!   removed by the next `apply`.
+//! - If the original changed (inode, size or modification time) between reading and replacing,
+//!   it is left alone and reported.
+//! - A file without write permission is reported, not written.
+//!
+//! XMP Toolkit objects are created and dropped inside one file's task; the namespace is
+//! registered once, before the parallel phase ([`register_namespace`]).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use xmp_toolkit::{OpenFileOptions, ToStringOptions, XmpFile, XmpMeta, XmpValue};
+
+use crate::consent::{Decision, Status};
+use crate::media::Format;
+use crate::model::Vocabulary;
+
+/// The consentry XMP namespace.
+pub const NS: &str = "http://ns.consentry.org/xmp/1.0/";
+pub const PREFIX: &str = "consentry";
+const NS_LR: &str = "http://ns.adobe.com/lightroom/1.0/";
+const NS_PLUS: &str = "http://ns.useplus.org/ldf/xmp/1.0/";
+const PLUS_VOCAB: &str = "http://ns.useplus.org/ldf/vocab/";
+/// Prefix of the `lr:hierarchicalSubject` items consentry owns.
+pub const MIRROR: &str = "Consent|";
+/// Name prefix of the copies `apply` writes before renaming them over the originals.
+pub const TEMP_PREFIX: &str = ".consentry-apply-";
+
+/// Register the namespaces consentry writes with the XMP Toolkit (once, before files are
+/// written in parallel): its own, Lightroom's and PLUS (the Toolkit knows neither by default; a
+/// file that uses them would otherwise register them in the middle of the parallel phase).
+pub fn register_namespace() -> Result<(), String> {
+    for (ns, prefix) in [(NS, PREFIX), (NS_LR, "lr"), (NS_PLUS, "plus")] {
+        XmpMeta::register_namespace(ns, prefix).map_err(|e| format!("XMP Toolkit: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The result fields consentry writes for one file. Two files with equal `Fields` need no
+/// rewrite.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    pub status: String,
+    pub usage: Vec<String>,
+    pub missing: Vec<String>,
+    pub valid_until: Option<String>,
+    pub consent_ids: Vec<String>,
+    pub notes: Option<String>,
+    /// `lr:hierarchicalSubject` items under `Consent|`, in order.
+    pub mirror: Vec<String>,
+    /// With `--plus`: the PLUS model release status (vocabulary code) and release ids.
+    pub plus: Option<(String, Vec<String>)>,
+}
+
+/// When and from which register a result was computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub evaluated_at: String,
+    pub register_digest: String,
+}
+
+/// The fields for a decision.
+pub fn fields(decision: &Decision, vocabulary: &Vocabulary, plus: bool) -> Fields {
+    let notes = (!decision.notes.is_empty()).then(|| decision.notes.join("; "));
+    let plus = plus.then(|| {
+        let all = vocabulary.names().all(|u| decision.usage.iter().any(|have| have == u));
+        let code = match decision.status {
+            Status::None | Status::Exempt => "MR-NAP",
+            Status::Green if all => "MR-UMR",
+            Status::Green | Status::Yellow => "MR-LMR",
+            Status::Red => "MR-NON",
+        };
+        (code.to_string(), decision.consents.clone())
+    });
+    Fields {
+        status: decision.status.as_str().to_string(),
+        usage: decision.usage.clone(),
+        missing: decision.missing.iter().map(|m| m.name.clone()).collect(),
+        valid_until: decision.valid_until.map(|d| d.to_string()),
+        consent_ids: decision.consents.clone(),
+        notes,
+        mirror: decision.usage.iter().map(|u| format!("{MIRROR}{u}")).collect(),
+        plus,
+    }
+}
+
+fn text(meta: &XmpMeta, ns: &str, name: &str) -> Option<String> {
+    meta.property(ns, name).map(|v| v.value)
+}
+
+fn items(meta: &XmpMeta, ns: &str, name: &str) -> Vec<String> {
+    meta.property_array(ns, name).map(|v| v.value).collect()
+}
+
+/// The fields as they are in `meta` (`plus` read only when `want_plus`).
+pub fn current(meta: &XmpMeta, want_plus: bool) -> Fields {
+    let plus = want_plus
+        .then(|| {
+            let status = text(meta, NS_PLUS, "ModelReleaseStatus")?;
+            let code = status.strip_prefix(PLUS_VOCAB).unwrap_or(&status).to_string();
+            Some((code, items(meta, NS_PLUS, "ModelReleaseID")))
+        })
+        .flatten();
+    Fields {
+        status: text(meta, NS, "Status").unwrap_or_default(),
+        usage: items(meta, NS, "Usage"),
+        missing: items(meta, NS, "Missing"),
+        valid_until: text(meta, NS, "ValidUntil"),
+        consent_ids: items(meta, NS, "ConsentIDs"),
+        notes: text(meta, NS, "Notes"),
+        mirror: items(meta, NS_LR, "hierarchicalSubject").into_iter().filter(|s| s.starts_with(MIRROR)).collect(),
+        plus,
+    }
+}
+
+fn set_bag(meta: &mut XmpMeta, ns: &str, name: &str, values: &[String]) -> Result<(), String> {
+    meta.delete_property(ns, name).map_err(xmp_err)?;
+    let array = XmpValue::new(name.to_string()).set_is_array(true);
+    for v in values {
+        meta.append_array_item(ns, &array, &XmpValue::new(v.clone())).map_err(xmp_err)?;
+    }
+    Ok(())
+}
+
+fn set_text(meta: &mut XmpMeta, ns: &str, name: &str, value: Option<&str>) -> Result<(), String> {
+    meta.delete_property(ns, name).map_err(xmp_err)?;
+    match value {
+        Some(v) if !v.is_empty() => meta.set_property(ns, name, &XmpValue::new(v.to_string())).map_err(xmp_err),
+        _ => Ok(()),
+    }
+}
+
+fn xmp_err(e: xmp_toolkit::XmpError) -> String {
+    format!("XMP Toolkit: {e}")
+}
+
+/// Write `fields` and `stamp` into `meta`, leaving everything else as it is.
+pub fn update(meta: &mut XmpMeta, fields: &Fields, stamp: &Stamp) -> Result<(), String> {
+    set_text(meta, NS, "Status", Some(&fields.status))?;
+    set_bag(meta, NS, "Usage", &fields.usage)?;
+    set_bag(meta, NS, "Missing", &fields.missing)?;
+    set_text(meta, NS, "ValidUntil", fields.valid_until.as_deref())?;
+    set_bag(meta, NS, "ConsentIDs", &fields.consent_ids)?;
+    set_text(meta, NS, "Notes", fields.notes.as_deref())?;
+    set_text(meta, NS, "EvaluatedAt", Some(&stamp.evaluated_at))?;
+    set_text(meta, NS, "RegisterDigest", Some(&stamp.register_digest))?;
+
+    // The mirror: keep every other keyword where it is, replace consentry's own.
+    let keywords = items(meta, NS_LR, "hierarchicalSubject");
+    if keywords.iter().any(|k| k.starts_with(MIRROR)) || !fields.mirror.is_empty() {
+        let kept: Vec<String> = keywords.into_iter().filter(|k| !k.starts_with(MIRROR)).collect();
+        let all: Vec<String> = kept.into_iter().chain(fields.mirror.iter().cloned()).collect();
+        set_bag(meta, NS_LR, "hierarchicalSubject", &all)?;
+        if all.is_empty() {
+            meta.delete_property(NS_LR, "hierarchicalSubject").map_err(xmp_err)?;
+        }
+    }
+
+    if let Some((code, ids)) = &fields.plus {
+        meta.delete_property(NS_PLUS, "ModelReleaseStatus").map_err(xmp_err)?;
+        let uri = XmpValue::new(format!("{PLUS_VOCAB}{code}")).set_is_uri(true);
+        meta.set_property(NS_PLUS, "ModelReleaseStatus", &uri).map_err(xmp_err)?;
+        set_bag(meta, NS_PLUS, "ModelReleaseID", ids)?;
+    }
+    Ok(())
+}
+
+/// Where a file's result goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Into the file itself.
+    Embedded(PathBuf, Format),
+    /// Into this sidecar (existing or to be created).
+    Sidecar(PathBuf),
+}
+
+impl Target {
+    pub fn path(&self) -> &Path {
+        match self {
+            Target::Embedded(p, _) | Target::Sidecar(p) => p,
+        }
+    }
+}
+
+/// Whether XMP is written into files of this format (else into a sidecar).
+pub fn embeds(format: Format) -> bool {
+    matches!(format, Format::Jpeg | Format::Tiff | Format::Dng | Format::Png | Format::Psd | Format::Mp4 | Format::Mov)
+}
+
+/// The target for a media file: embedded when the format allows it (and sidecars are not
+/// forced), else its existing sidecar, else `name.ext.xmp`.
+pub fn target(path: &Path, format: Option<Format>, sidecars: &[PathBuf], sidecar_always: bool) -> Target {
+    if let Some(format) = format.filter(|&f| !sidecar_always && embeds(f)) {
+        return Target::Embedded(path.to_path_buf(), format);
+    }
+    match sidecars.first() {
+        Some(s) => Target::Sidecar(s.clone()),
+        None => {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(".xmp");
+            Target::Sidecar(PathBuf::from(name))
+        }
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The XMP already holds this result: nothing written.
+    Unchanged,
+    /// Written (or, with `--dry-run`, would be written): the fields before.
+    Written { before: Fields },
+    /// Not written, and why (read-only, changed meanwhile, an error). The file is untouched.
+    Failed(String),
+}
+
+/// The identity of a file's content on disk, to notice changes by others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl Seen {
+    fn of(m: &fs::Metadata) -> Seen {
+        Seen { dev: m.dev(), ino: m.ino(), size: m.len(), mtime: (m.mtime(), m.mtime_nsec()) }
+    }
+}
+
+/// Write `fields` into `target` unless they are there already. `dry_run`: only compare.
+pub fn apply_one(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Outcome {
+    let result = match target {
+        Target::Embedded(path, format) => match format {
+            Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => {
+                own(path, *format, fields, stamp, dry_run)
+            }
+            _ => toolkit(path, fields, stamp, dry_run),
+        },
+        Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run),
+    };
+    result.unwrap_or_else(Outcome::Failed)
+}
+
+fn writable(path: &Path, m: &fs::Metadata) -> Result<(), String> {
+    if m.permissions().mode() & 0o222 == 0 {
+        return Err(format!("{}: read-only file, not written", path.display()));
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
+        .map_err(|_| format!("{}: invalid path", path.display()))?;
+    // SAFETY: `c` is a valid NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        return Err(format!("{}: the directory is not writable, not written", path.display()));
+    }
+    Ok(())
+}
+
+/// JPEG, TIFF, DNG, PSD and PNG: the packet is read and replaced by [`crate::writeback`] (the
+/// XMP Toolkit would also rewrite IPTC blocks, and adds a second XMP chunk to a PNG whose XMP
+/// is compressed); the XMP Toolkit parses and serialises the packet.
+fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Outcome, String> {
+    use crate::writeback as wb;
+    let shown = path.display();
+    let fail = |e: std::io::Error| format!("{shown}: {e}");
+    let file = fs::File::open(path).map_err(fail)?;
+    let before_meta = file.metadata().map_err(fail)?;
+    let seen = Seen::of(&before_meta);
+    let old = match format {
+        Format::Jpeg => wb::jpeg_packet(&file),
+        Format::Psd => wb::psd_packet(&file),
+        Format::Png => wb::png_packet(&file),
+        _ => wb::tiff_packet(&file),
+    }
+    .map_err(fail)?;
+    let mut meta = match &old {
+        Some(bytes) => {
+            let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the XMP packet is not UTF-8"))?;
+            let text = text.trim_end_matches(['\0', ' ', '\n', '\r', '\t']);
+            text.parse::<XmpMeta>().map_err(|e| format!("{shown}: cannot parse its XMP: {e}"))?
+        }
+        None => XmpMeta::new().map_err(xmp_err)?,
+    };
+    let before = current(&meta, fields.plus.is_some());
+    if before == *fields {
+        return Ok(Outcome::Unchanged);
+    }
+    if dry_run {
+        return Ok(Outcome::Written { before });
+    }
+    writable(path, &before_meta)?;
+    update(&mut meta, fields, stamp)?;
+    let packet = meta.to_string_with_options(ToStringOptions::default().set_padding(2048)).map_err(xmp_err)?;
+    let temp = Temp::beside(path)?;
+    let mut out = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&temp.0)
+        .map_err(|e| format!("{shown}: cannot create a copy to write: {e}"))?;
+    match format {
+        Format::Jpeg => wb::jpeg_write(&file, packet.as_bytes(), &mut out),
+        Format::Psd => wb::psd_write(&file, packet.as_bytes(), &mut out),
+        Format::Png => wb::png_write(&file, packet.as_bytes(), &mut out),
+        _ => {
+            let mut src = file.try_clone().map_err(fail)?;
+            std::io::copy(&mut src, &mut out).map_err(fail)?;
+            // A packet the old one's size is written in place.
+            let fitted = old.as_ref().and_then(|o| {
+                let exact = ToStringOptions::default().set_padding(o.len() as u32).exact_packet_length();
+                meta.to_string_with_options(exact).ok().filter(|p| p.len() == o.len())
+            });
+            wb::tiff_write(&out, packet.as_bytes(), fitted.as_deref().map(str::as_bytes))
+        }
+    }
+    .map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    drop(out);
+    temp.commit(path, Some((&before_meta, seen)))?;
+    Ok(Outcome::Written { before })
+}
+
+/// MP4 and MOV: through the XMP Toolkit's smart handlers, on a copy.
+fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Outcome, String> {
+    let shown = path.display();
+    let before_meta = fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    let seen = Seen::of(&before_meta);
+    let mut file = XmpFile::new().map_err(xmp_err)?;
+    file.open_file(path, OpenFileOptions::default().for_read().only_xmp().use_smart_handler())
+        .map_err(|e| format!("{shown}: cannot read its XMP: {e}"))?;
+    let meta = file.xmp();
+    file.close();
+    let before = meta.as_ref().map(|m| current(m, fields.plus.is_some())).unwrap_or_default();
+    if before == *fields {
+        return Ok(Outcome::Unchanged);
+    }
+    if dry_run {
+        return Ok(Outcome::Written { before });
+    }
+    writable(path, &before_meta)?;
+
+    let temp = Temp::beside(path)?;
+    fs::copy(path, &temp.0).map_err(|e| format!("{shown}: cannot copy for writing: {e}"))?;
+    // (fs::copy gives the copy the original's permissions; `commit` sets them again.)
+    let mut copy = XmpFile::new().map_err(xmp_err)?;
+    copy.open_file(&temp.0, OpenFileOptions::default().for_update().only_xmp().use_smart_handler())
+        .map_err(|e| format!("{shown}: cannot open for writing: {e}"))?;
+    let mut meta = match copy.xmp() {
+        Some(m) => m,
+        None => XmpMeta::new().map_err(xmp_err)?,
+    };
+    update(&mut meta, fields, stamp)?;
+    if !copy.can_put_xmp(&meta) {
+        copy.close();
+        return Err(format!("{shown}: the XMP Toolkit cannot write this file's XMP"));
+    }
+    copy.put_xmp(&meta).map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
+    copy.try_close().map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
+    drop(copy);
+    temp.commit(path, Some((&before_meta, seen)))?;
+    Ok(Outcome::Written { before })
+}
+
+fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Outcome, String> {
+    let shown = path.display();
+    let (mut meta, before_meta) = match fs::read(path) {
+        Ok(bytes) => {
+            let m = fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+            let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: the sidecar is not UTF-8"))?;
+            let meta: XmpMeta = text.parse().map_err(|e| format!("{shown}: cannot parse the sidecar: {e}"))?;
+            (meta, Some(m))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (XmpMeta::new().map_err(xmp_err)?, None),
+        Err(e) => return Err(format!("{shown}: {e}")),
+    };
+    let before = current(&meta, fields.plus.is_some());
+    if before_meta.is_some() && before == *fields {
+        return Ok(Outcome::Unchanged);
+    }
+    if dry_run {
+        return Ok(Outcome::Written { before });
+    }
+    match &before_meta {
+        Some(m) => writable(path, m)?,
+        None => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            writable(path, &fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?)?
+        }
+    }
+    update(&mut meta, fields, stamp)?;
+    let text = meta.to_string_with_options(ToStringOptions::default().set_padding(0)).map_err(xmp_err)?;
+    let temp = Temp::beside(path)?;
+    {
+        let mut f = fs::File::create(&temp.0).map_err(|e| format!("{shown}: cannot create: {e}"))?;
+        f.write_all(text.as_bytes()).map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    }
+    let seen = before_meta.as_ref().map(|m| (m, Seen::of(m)));
+    temp.commit(path, seen)?;
+    Ok(Outcome::Written { before })
+}
+
+/// A copy beside the file it will replace; removed unless committed.
+struct Temp(PathBuf);
+
+static TEMP_COUNT: AtomicU64 = AtomicU64::new(0);
+
+impl Temp {
+    fn beside(path: &Path) -> Result<Temp, String> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        // Keep the extension: the XMP Toolkit picks its handler by it.
+        let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        let n = TEMP_COUNT.fetch_add(1, Ordering::Relaxed);
+        Ok(Temp(dir.join(format!("{TEMP_PREFIX}{}-{n}{ext}", std::process::id()))))
+    }
+
+    /// Flush the copy, give it the original's permissions and owner, and rename it over
+    /// `path` unless the original changed since `seen`.
+    fn commit(self, path: &Path, original: Option<(&fs::Metadata, Seen)>) -> Result<(), String> {
+        let shown = path.display();
+        let f = fs::OpenOptions::new().read(true).open(&self.0).map_err(|e| format!("{shown}: {e}"))?;
+        if let Some((m, _)) = original {
+            f.set_permissions(fs::Permissions::from_mode(m.permissions().mode()))
+                .map_err(|e| format!("{shown}: cannot keep the permissions: {e}"))?;
+            // Ownership is kept where we may (as root); otherwise the file stays ours.
+            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        }
+        f.sync_all().map_err(|e| format!("{shown}: cannot flush to disk: {e}"))?;
+        drop(f);
+        if let Some((_, seen)) = original {
+            let now = fs::metadata(path).map(|m| Seen::of(&m));
+            if now.as_ref().ok() != Some(&seen) {
+                return Err(format!("{shown}: changed by someone else while consentry worked on it, not written"));
+            }
+        } else if fs::symlink_metadata(path).is_ok() {
+            return Err(format!("{shown}: created by someone else meanwhile, not written"));
+        }
+        fs::rename(&self.0, path).map_err(|e| format!("{shown}: cannot replace: {e}"))?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Remove copies a killed `apply` left in `dir` (those of processes no longer running).
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else { continue };
+        let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let alive = pid.is_some_and(|p| p as u32 != std::process::id() && unsafe { libc::kill(p, 0) } == 0);
+        if !alive && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// A short description of a change, for `--dry-run` and the output: `field: before -> after`.
+pub fn describe(before: &Fields, after: &Fields) -> BTreeMap<&'static str, (String, String)> {
+    let mut d = BTreeMap::new();
+    let list = |v: &[String]| v.join(", ");
+    let mut add = |k: &'static str, a: String, b: String| {
+        if a != b {
+            d.insert(k, (a, b));
+        }
+    };
+    add("status", before.status.clone(), after.status.clone());
+    add("usage", list(&before.usage), list(&after.usage));
+    add("missing", list(&before.missing), list(&after.missing));
+    add("valid_until", before.valid_until.clone().unwrap_or_default(), after.valid_until.clone().unwrap_or_default());
+    add("consents", list(&before.consent_ids), list(&after.consent_ids));
+    add("notes", before.notes.clone().unwrap_or_default(), after.notes.clone().unwrap_or_default());
+    add("keywords", list(&before.mirror), list(&after.mirror));
+    let plus = |p: &Option<(String, Vec<String>)>| {
+        p.as_ref().map(|(c, ids)| format!("{c} {}", ids.join(","))).unwrap_or_default()
+    };
+    add("plus", plus(&before.plus), plus(&after.plus));
+    d
+}

@@ -1,0 +1,526 @@
+//! Replacing the XMP packet of JPEG, TIFF/DNG and PSD files without touching anything else.
+//!
+//! Adobe's XMP Toolkit, asked to update these formats, also reconciles the XMP into the legacy
+//! IPTC and Photoshop blocks (it adds an IPTC block to a JPEG that had none, an IPTC digest to
+//! TIFF and PSD files): a change to data that is not consentry's. These functions change the XMP
+//! packet only, every other byte is copied:
+//!
+//! - JPEG: the standard XMP APP1 segment is replaced (or inserted after the leading APP0/APP1
+//!   segments); Extended XMP segments are kept as they are (the main packet keeps its
+//!   `xmpNote:HasExtendedXMP` GUID).
+//! - TIFF, DNG, BigTIFF: a packet that fits the old one's bytes is written in place (padded to
+//!   the same length); a larger one is appended and the XMP entry of IFD0 points to it; a file
+//!   without XMP gets a copy of IFD0 with the XMP entry added, appended and linked from the
+//!   header.
+//! - PSD/PSB: the image resource 0x0424 is replaced (or added) and the resource section's
+//!   length updated; the sections after it are copied.
+//!
+//! Each function reads the original and writes the complete new file to `out` (a fresh copy
+//! beside the original, see `apply`).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+
+/// JPEG APP1 signature of the standard XMP packet.
+const XMP_SIG: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+/// Largest XMP packet a standard APP1 segment holds.
+pub const JPEG_MAX_PACKET: usize = 65535 - 2 - XMP_SIG.len();
+
+fn bad(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+fn read_at(f: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
+/// The standard XMP packet of a JPEG file, if it has one.
+pub fn jpeg_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    jpeg_layout(f)?
+        .xmp
+        .map(|(start, len)| read_at(f, start + 4 + XMP_SIG.len() as u64, len - 2 - XMP_SIG.len()))
+        .transpose()
+}
+
+struct JpegLayout {
+    /// (offset of the segment's marker, segment length field) of the standard XMP APP1.
+    xmp: Option<(u64, usize)>,
+    /// Where a new XMP segment goes: after SOI and the leading APP0/APP1 segments.
+    insert_at: u64,
+}
+
+fn jpeg_layout(f: &File) -> io::Result<JpegLayout> {
+    let soi = read_at(f, 0, 2)?;
+    if soi != [0xFF, 0xD8] {
+        return Err(bad("not a JPEG file"));
+    }
+    let (mut pos, mut xmp, mut insert_at, mut leading) = (2u64, None, 2u64, true);
+    loop {
+        let mut h = [0u8; 4];
+        f.read_exact_at(&mut h, pos).map_err(|_| bad(format!("JPEG ends inside its headers at byte {pos}")))?;
+        if h[0] != 0xFF {
+            return Err(bad(format!("JPEG marker expected at byte {pos}")));
+        }
+        let marker = h[1];
+        if marker == 0xFF {
+            pos += 1; // fill byte
+            continue;
+        }
+        if marker == 0xDA || marker == 0xD9 {
+            break; // start of scan / end of image: the headers are over
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            pos += 2;
+            continue;
+        }
+        let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+        if len < 2 {
+            return Err(bad(format!("JPEG segment with length {len} at byte {pos}")));
+        }
+        if marker == 0xE1 && len >= 2 + XMP_SIG.len() && xmp.is_none() {
+            let sig = read_at(f, pos + 4, XMP_SIG.len())?;
+            if sig == XMP_SIG {
+                xmp = Some((pos, len));
+            }
+        }
+        if leading && (marker == 0xE0 || marker == 0xE1) {
+            insert_at = pos + 2 + len as u64;
+        } else {
+            leading = false;
+        }
+        pos += 2 + len as u64;
+    }
+    Ok(JpegLayout { xmp, insert_at })
+}
+
+/// Copy `f` to `out` with its standard XMP packet replaced by `packet`.
+pub fn jpeg_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+    if packet.len() > JPEG_MAX_PACKET {
+        return Err(bad(format!(
+            "the XMP packet would be {} bytes, more than a JPEG segment holds ({JPEG_MAX_PACKET})",
+            packet.len()
+        )));
+    }
+    let layout = jpeg_layout(f)?;
+    let (cut, resume) = match layout.xmp {
+        Some((start, len)) => (start, start + 2 + len as u64),
+        None => (layout.insert_at, layout.insert_at),
+    };
+    let mut w = BufWriter::with_capacity(1 << 16, out);
+    copy_range(f, 0, cut, &mut w)?;
+    let len = (2 + XMP_SIG.len() + packet.len()) as u16;
+    w.write_all(&[0xFF, 0xE1])?;
+    w.write_all(&len.to_be_bytes())?;
+    w.write_all(XMP_SIG)?;
+    w.write_all(packet)?;
+    let end = f.metadata()?.len();
+    copy_range(f, resume, end, &mut w)?;
+    w.flush()
+}
+
+fn copy_range(f: &File, from: u64, to: u64, w: &mut impl Write) -> io::Result<()> {
+    let mut r = f.try_clone()?;
+    r.seek(SeekFrom::Start(from))?;
+    let copied = io::copy(&mut r.take(to.saturating_sub(from)), w)?;
+    if copied != to.saturating_sub(from) {
+        return Err(bad("the file changed while it was copied"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// TIFF
+
+#[derive(Clone, Copy)]
+struct Tiff {
+    le: bool,
+    big: bool,
+    ifd0: u64,
+}
+
+impl Tiff {
+    fn u16(&self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.le {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        }
+    }
+    fn u32(&self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    }
+    fn u64(&self, b: &[u8]) -> u64 {
+        let a: [u8; 8] = b[..8].try_into().expect("8 bytes");
+        if self.le {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        }
+    }
+    fn put16(&self, v: u16) -> [u8; 2] {
+        if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+    fn put32(&self, v: u32) -> [u8; 4] {
+        if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+    fn put64(&self, v: u64) -> [u8; 8] {
+        if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+    fn entry_len(&self) -> usize {
+        if self.big {
+            20
+        } else {
+            12
+        }
+    }
+    fn count_len(&self) -> usize {
+        if self.big {
+            8
+        } else {
+            2
+        }
+    }
+    /// Offset or count field width.
+    fn word(&self) -> usize {
+        if self.big {
+            8
+        } else {
+            4
+        }
+    }
+    fn word_at(&self, b: &[u8]) -> u64 {
+        if self.big {
+            self.u64(b)
+        } else {
+            self.u32(b) as u64
+        }
+    }
+    fn put_word(&self, v: u64) -> Vec<u8> {
+        if self.big {
+            self.put64(v).to_vec()
+        } else {
+            self.put32(v as u32).to_vec()
+        }
+    }
+}
+
+const TAG_XMP: u16 = 700;
+
+fn tiff_header(f: &File) -> io::Result<Tiff> {
+    let h = read_at(f, 0, 16).or_else(|_| read_at(f, 0, 8))?;
+    let le = match &h[..2] {
+        b"II" => true,
+        b"MM" => false,
+        _ => return Err(bad("not a TIFF file")),
+    };
+    let mut t = Tiff { le, big: false, ifd0: 0 };
+    match t.u16(&h[2..4]) {
+        43 if h.len() >= 16 => {
+            t.big = true;
+            t.ifd0 = t.u64(&h[8..16]);
+        }
+        // 42 and the RAW variants that keep the TIFF layout (ORF 0x4F52, RW2 0x55).
+        _ => t.ifd0 = t.u32(&h[4..8]) as u64,
+    }
+    Ok(t)
+}
+
+/// IFD0: its entry count, its raw entries, and the index and fields of the XMP entry.
+struct Ifd0 {
+    entries: Vec<u8>,
+    next: u64,
+    /// (index, type, count, value/offset) of the XMP entry.
+    xmp: Option<(usize, u16, u64, u64)>,
+}
+
+fn read_ifd0(f: &File, t: &Tiff) -> io::Result<Ifd0> {
+    let n_raw = read_at(f, t.ifd0, t.count_len())?;
+    let n = if t.big { t.u64(&n_raw) } else { t.u16(&n_raw) as u64 };
+    if n == 0 || n > 10_000 {
+        return Err(bad(format!("TIFF IFD0 at byte {} has {n} entries", t.ifd0)));
+    }
+    let entries = read_at(f, t.ifd0 + t.count_len() as u64, n as usize * t.entry_len())?;
+    let next_raw = read_at(f, t.ifd0 + t.count_len() as u64 + entries.len() as u64, t.word())?;
+    let next = t.word_at(&next_raw);
+    let mut xmp = None;
+    for (i, e) in entries.chunks(t.entry_len()).enumerate() {
+        if t.u16(&e[0..2]) == TAG_XMP {
+            let typ = t.u16(&e[2..4]);
+            let w = t.word();
+            let count = t.word_at(&e[4..4 + w]);
+            let value = t.word_at(&e[4 + w..4 + 2 * w]);
+            xmp = Some((i, typ, count, value));
+        }
+    }
+    Ok(Ifd0 { entries, next, xmp })
+}
+
+/// The XMP packet of a TIFF-structured file, if IFD0 has one.
+pub fn tiff_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    let t = tiff_header(f)?;
+    let ifd = read_ifd0(f, &t)?;
+    let Some((_, _, count, offset)) = ifd.xmp else { return Ok(None) };
+    if count as usize <= t.word() {
+        return Err(bad("TIFF XMP entry too small to hold a packet"));
+    }
+    if count > 64 << 20 {
+        return Err(bad(format!("TIFF XMP packet of {count} bytes")));
+    }
+    read_at(f, offset, count as usize).map(Some)
+}
+
+/// Change the copy `out` (a byte-identical copy of the TIFF file) so that its XMP is `packet`.
+/// `fitted`: the same packet serialized to exactly the old packet's length, when that was
+/// possible (then it is written in place).
+pub fn tiff_write(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> io::Result<()> {
+    let t = tiff_header(out)?;
+    let ifd = read_ifd0(out, &t)?;
+    let end = out.metadata()?.len();
+    // Appended data starts on a word boundary.
+    let append_at = (end + 1) & !1;
+    match ifd.xmp {
+        Some((_, _, count, offset)) if fitted.is_some_and(|p| p.len() as u64 == count) => {
+            out.write_all_at(fitted.expect("checked"), offset)?;
+        }
+        Some((i, typ, _, _)) => {
+            out.write_all_at(packet, append_at)?;
+            // The entry keeps its type (BYTE or UNDEFINED); the new count and offset.
+            let at = t.ifd0 + t.count_len() as u64 + (i * t.entry_len()) as u64;
+            let mut e = Vec::new();
+            e.extend(t.put16(TAG_XMP));
+            e.extend(t.put16(typ));
+            e.extend(t.put_word(packet.len() as u64));
+            e.extend(t.put_word(append_at));
+            out.write_all_at(&e, at)?;
+        }
+        None => {
+            // A new IFD0: the old entries with the XMP entry in tag order, after the packet.
+            out.write_all_at(packet, append_at)?;
+            let ifd_at = (append_at + packet.len() as u64 + 1) & !1;
+            let mut entries: Vec<Vec<u8>> = ifd.entries.chunks(t.entry_len()).map(<[u8]>::to_vec).collect();
+            let mut e = Vec::new();
+            e.extend(t.put16(TAG_XMP));
+            e.extend(t.put16(7));
+            e.extend(t.put_word(packet.len() as u64));
+            e.extend(t.put_word(append_at));
+            let pos = entries.iter().position(|x| t.u16(&x[0..2]) > TAG_XMP).unwrap_or(entries.len());
+            entries.insert(pos, e);
+            let mut block = Vec::new();
+            if t.big {
+                block.extend(t.put64(entries.len() as u64));
+            } else {
+                block.extend(t.put16(entries.len() as u16));
+            }
+            for x in &entries {
+                block.extend(x);
+            }
+            block.extend(t.put_word(ifd.next));
+            out.write_all_at(&block, ifd_at)?;
+            let header_at = if t.big { 8 } else { 4 };
+            out.write_all_at(&t.put_word(ifd_at), header_at)?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// PSD
+
+const PSD_XMP_ID: u16 = 0x0424;
+
+/// (start, length) of the image resources section's content, after its length field.
+fn psd_resources(f: &File) -> io::Result<(u64, u64)> {
+    let h = read_at(f, 0, 26)?;
+    if &h[..4] != b"8BPS" {
+        return Err(bad("not a PSD file"));
+    }
+    let cm_len = u32::from_be_bytes(read_at(f, 26, 4)?.try_into().expect("4")) as u64;
+    let res_len_at = 26 + 4 + cm_len;
+    let res_len = u32::from_be_bytes(read_at(f, res_len_at, 4)?.try_into().expect("4")) as u64;
+    Ok((res_len_at + 4, res_len))
+}
+
+/// An image resource: id, name (Pascal string with its padding), data.
+type Resource = (u16, Vec<u8>, Vec<u8>);
+
+/// The image resources of a PSD resource section.
+fn psd_parse(section: &[u8]) -> io::Result<Vec<Resource>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 12 <= section.len() {
+        if &section[i..i + 4] != b"8BIM" {
+            return Err(bad(format!("PSD image resource without signature at section byte {i}")));
+        }
+        let id = u16::from_be_bytes([section[i + 4], section[i + 5]]);
+        let name_len = section[i + 6] as usize;
+        let name_total = (1 + name_len + 1) & !1;
+        let size_at = i + 6 + name_total;
+        if size_at + 4 > section.len() {
+            return Err(bad("PSD image resource cut short"));
+        }
+        let size = u32::from_be_bytes(section[size_at..size_at + 4].try_into().expect("4")) as usize;
+        let data_at = size_at + 4;
+        if data_at + size > section.len() {
+            return Err(bad("PSD image resource longer than its section"));
+        }
+        out.push((id, section[i + 6..size_at].to_vec(), section[data_at..data_at + size].to_vec()));
+        i = data_at + ((size + 1) & !1);
+    }
+    Ok(out)
+}
+
+/// The XMP packet of a PSD file, if it has one.
+pub fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    let (start, len) = psd_resources(f)?;
+    if len > 256 << 20 {
+        return Err(bad("PSD image resources larger than 256 MiB"));
+    }
+    let section = read_at(f, start, len as usize)?;
+    Ok(psd_parse(&section)?.into_iter().find(|r| r.0 == PSD_XMP_ID).map(|r| r.2))
+}
+
+/// Copy the PSD file `f` to `out` with its XMP resource replaced by (or extended with) `packet`.
+pub fn psd_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+    let (start, len) = psd_resources(f)?;
+    let section = read_at(f, start, len as usize)?;
+    let mut resources = psd_parse(&section)?;
+    match resources.iter_mut().find(|r| r.0 == PSD_XMP_ID) {
+        Some(r) => r.2 = packet.to_vec(),
+        None => resources.push((PSD_XMP_ID, vec![0, 0], packet.to_vec())),
+    }
+    let mut new = Vec::with_capacity(section.len() + packet.len());
+    for (id, name, data) in &resources {
+        new.extend_from_slice(b"8BIM");
+        new.extend(id.to_be_bytes());
+        new.extend(name);
+        new.extend((data.len() as u32).to_be_bytes());
+        new.extend(data);
+        if data.len() % 2 == 1 {
+            new.push(0);
+        }
+    }
+    let mut w = BufWriter::with_capacity(1 << 16, out);
+    copy_range(f, 0, start - 4, &mut w)?;
+    w.write_all(&(new.len() as u32).to_be_bytes())?;
+    w.write_all(&new)?;
+    let end = f.metadata()?.len();
+    copy_range(f, start + len, end, &mut w)?;
+    w.flush()
+}
+
+// ---------------------------------------------------------------------------------------------
+// PNG
+
+const PNG_SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
+const PNG_XMP_KEY: &[u8] = b"XML:com.adobe.xmp\0";
+
+/// A PNG chunk: offset, data length, type.
+type Chunk = (u64, u32, [u8; 4]);
+
+/// Every chunk, and the index of the first XMP iTXt chunk.
+fn png_chunks(f: &File) -> io::Result<(Vec<Chunk>, Option<usize>)> {
+    if read_at(f, 0, 8)? != PNG_SIG {
+        return Err(bad("not a PNG file"));
+    }
+    let end = f.metadata()?.len();
+    let (mut pos, mut chunks, mut xmp) = (8u64, Vec::new(), None);
+    while pos + 12 <= end {
+        let h = read_at(f, pos, 8)?;
+        let len = u32::from_be_bytes(h[..4].try_into().expect("4"));
+        let kind: [u8; 4] = h[4..8].try_into().expect("4");
+        if pos + 12 + len as u64 > end {
+            return Err(bad(format!("PNG chunk at byte {pos} runs past the end of the file")));
+        }
+        if xmp.is_none()
+            && &kind == b"iTXt"
+            && len as usize >= PNG_XMP_KEY.len()
+            && read_at(f, pos + 8, PNG_XMP_KEY.len())? == PNG_XMP_KEY
+        {
+            xmp = Some(chunks.len());
+        }
+        chunks.push((pos, len, kind));
+        pos += 12 + len as u64;
+        if &kind == b"IEND" {
+            break;
+        }
+    }
+    Ok((chunks, xmp))
+}
+
+/// The XMP packet of a PNG file (its first `XML:com.adobe.xmp` iTXt chunk), if it has one.
+pub fn png_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    let (chunks, xmp) = png_chunks(f)?;
+    let Some(i) = xmp else { return Ok(None) };
+    let (pos, len, _) = chunks[i];
+    if len > 64 << 20 {
+        return Err(bad("PNG XMP chunk larger than 64 MiB"));
+    }
+    let data = read_at(f, pos + 8, len as usize)?;
+    // keyword\0, compression flag, method, language\0, translated keyword\0, text
+    let rest = &data[PNG_XMP_KEY.len()..];
+    let (compressed, rest) = match rest {
+        [flag, _method, rest @ ..] => (*flag == 1, rest),
+        _ => return Err(bad("PNG XMP chunk cut short")),
+    };
+    let skip_nul = |b: &[u8]| b.iter().position(|&c| c == 0).map(|p| p + 1);
+    let lang = skip_nul(rest).ok_or_else(|| bad("PNG XMP chunk cut short"))?;
+    let translated = skip_nul(&rest[lang..]).ok_or_else(|| bad("PNG XMP chunk cut short"))?;
+    let text = &rest[lang + translated..];
+    if !compressed {
+        return Ok(Some(text.to_vec()));
+    }
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(text).take(64 << 20).read_to_end(&mut out)?;
+    Ok(Some(out))
+}
+
+/// Copy the PNG file `f` to `out` with its first XMP chunk replaced by an uncompressed one
+/// holding `packet` (or one inserted before the image data).
+pub fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+    let (chunks, xmp) = png_chunks(f)?;
+    let (cut, resume) = match xmp {
+        Some(i) => (chunks[i].0, chunks[i].0 + 12 + chunks[i].1 as u64),
+        None => {
+            let at = chunks.iter().find(|c| &c.2 == b"IDAT" || &c.2 == b"IEND").map(|c| c.0);
+            let at = at.ok_or_else(|| bad("PNG without image data"))?;
+            (at, at)
+        }
+    };
+    let mut data = Vec::with_capacity(PNG_XMP_KEY.len() + 4 + packet.len());
+    data.extend_from_slice(PNG_XMP_KEY);
+    data.extend_from_slice(&[0, 0, 0, 0]); // uncompressed, method 0, no language, no translation
+    data.extend_from_slice(packet);
+    let mut crc = flate2::Crc::new();
+    crc.update(b"iTXt");
+    crc.update(&data);
+    let mut w = BufWriter::with_capacity(1 << 16, out);
+    copy_range(f, 0, cut, &mut w)?;
+    w.write_all(&(data.len() as u32).to_be_bytes())?;
+    w.write_all(b"iTXt")?;
+    w.write_all(&data)?;
+    w.write_all(&crc.sum().to_be_bytes())?;
+    let end = f.metadata()?.len();
+    copy_range(f, resume, end, &mut w)?;
+    w.flush()
+}
