@@ -5,10 +5,11 @@
 //! and, with `--plus`, `plus:ModelReleaseStatus` and `plus:ModelReleaseID`. Nothing else in
 //! the XMP is touched.
 //!
-//! Where: embedded for JPEG, TIFF, DNG, PNG, PSD and MP4/MOV, through Adobe's XMP Toolkit
-//! (`xmp_toolkit`) with its format-aware smart handlers only (never packet scanning); in a
-//! sidecar for everything else (the existing one, else `name.ext.xmp`), or for every file with
-//! `--sidecar always`.
+//! Where: embedded for JPEG, TIFF, DNG, PNG and PSD by replacing only the XMP packet
+//! ([`crate::writeback`]; the XMP Toolkit parses and serialises it), for MP4/MOV through Adobe's
+//! XMP Toolkit (`xmp_toolkit`) with its format-aware smart handlers only (never packet
+//! scanning); in a sidecar for everything else (the existing one, else `name.ext.xmp`), or for
+//! every file with `--sidecar always`.
 //!
 //! How, so that an archive is never damaged:
 //! - The file's current consentry fields are compared with the new ones first; a file whose
@@ -511,4 +512,113 @@ pub fn describe(before: &Fields, after: &Fields) -> BTreeMap<&'static str, (Stri
     };
     add("plus", plus(&before.plus), plus(&after.plus));
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consent::{Missing, Reason};
+
+    fn decision(status: Status, usage: &[&str]) -> Decision {
+        Decision {
+            status,
+            usage: usage.iter().map(|s| s.to_string()).collect(),
+            missing: if status == Status::Red {
+                vec![Missing { name: "Anna".into(), reason: Reason::Unknown }]
+            } else {
+                Vec::new()
+            },
+            consents: vec!["c1".into()],
+            valid_until: None,
+            notes: vec!["© Verein".into(), "nur intern".into()],
+            exempted: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn plus_release_status_follows_the_decision() {
+        let voc = Vocabulary::default();
+        let all: Vec<&str> = voc.names().collect();
+        let code = |d: &Decision| fields(d, &voc, true).plus.unwrap().0;
+        assert_eq!(code(&decision(Status::None, &all)), "MR-NAP");
+        assert_eq!(code(&decision(Status::Exempt, &all)), "MR-NAP");
+        assert_eq!(code(&decision(Status::Green, &all)), "MR-UMR");
+        assert_eq!(code(&decision(Status::Green, &["web"])), "MR-LMR");
+        assert_eq!(code(&decision(Status::Yellow, &[])), "MR-LMR");
+        assert_eq!(code(&decision(Status::Red, &[])), "MR-NON");
+        assert!(fields(&decision(Status::Red, &[]), &voc, false).plus.is_none());
+        assert_eq!(
+            fields(&decision(Status::Green, &["web"]), &voc, false).notes.as_deref(),
+            Some("© Verein; nur intern")
+        );
+    }
+
+    #[test]
+    fn update_owns_only_its_fields_and_the_consent_subtree() {
+        register_namespace().unwrap();
+        let text = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description rdf:about="" xmlns:lr="http://ns.adobe.com/lightroom/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <lr:hierarchicalSubject><rdf:Bag><rdf:li>People|Anna</rdf:li><rdf:li>Consent|tv</rdf:li><rdf:li>Places|Berlin</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+            <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Sommerfest</rdf:li></rdf:Alt></dc:title>
+            </rdf:Description></rdf:RDF></x:xmpmeta>"#;
+        let mut meta: XmpMeta = text.parse().unwrap();
+        let voc = Vocabulary::default();
+        let f = fields(&decision(Status::Green, &["print", "web"]), &voc, false);
+        let stamp = Stamp { evaluated_at: "2026-11-22".into(), register_digest: "abc".into() };
+        assert_ne!(current(&meta, false), f);
+        update(&mut meta, &f, &stamp).unwrap();
+        assert_eq!(current(&meta, false), f);
+        assert_eq!(
+            items(&meta, NS_LR, "hierarchicalSubject"),
+            ["People|Anna", "Places|Berlin", "Consent|print", "Consent|web"]
+        );
+        assert!(meta.to_string().contains("Sommerfest"));
+        // Serialised and parsed again: the same fields (what a second `apply` compares).
+        let again: XmpMeta = meta.to_string().parse().unwrap();
+        assert_eq!(current(&again, false), f);
+        // A red result removes the mirror, keeps the user's keywords.
+        let red = fields(&decision(Status::Red, &[]), &voc, false);
+        update(&mut meta, &red, &stamp).unwrap();
+        assert_eq!(items(&meta, NS_LR, "hierarchicalSubject"), ["People|Anna", "Places|Berlin"]);
+        assert_eq!(current(&meta, false), red);
+    }
+
+    #[test]
+    fn a_file_changed_meanwhile_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jpg");
+        fs::write(&path, b"old").unwrap();
+        let m = fs::metadata(&path).unwrap();
+        let seen = Seen::of(&m);
+        let temp = Temp::beside(&path).unwrap();
+        fs::write(&temp.0, b"new").unwrap();
+        let temp_path = temp.0.clone();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&path, b"someone else's").unwrap();
+        let err = temp.commit(&path, Some((&m, seen))).unwrap_err();
+        assert!(err.contains("changed by someone else"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"someone else's");
+        assert!(!temp_path.exists(), "the copy is removed");
+        // Unchanged: replaced, with the original's permissions.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let m = fs::metadata(&path).unwrap();
+        let temp = Temp::beside(&path).unwrap();
+        fs::write(&temp.0, b"new").unwrap();
+        temp.commit(&path, Some((&m, Seen::of(&m)))).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    }
+
+    #[test]
+    fn stale_copies_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(format!("{TEMP_PREFIX}999999999-0.jpg"));
+        let mine = dir.path().join(format!("{TEMP_PREFIX}{}-7.jpg", std::process::id()));
+        let other = dir.path().join("photo.jpg");
+        for p in [&dead, &mine, &other] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temps(dir.path()), 2);
+        assert!(!dead.exists() && !mine.exists() && other.exists());
+    }
 }

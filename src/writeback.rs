@@ -358,6 +358,9 @@ fn psd_resources(f: &File) -> io::Result<(u64, u64)> {
     let cm_len = u32::from_be_bytes(read_at(f, 26, 4)?.try_into().expect("4")) as u64;
     let res_len_at = 26 + 4 + cm_len;
     let res_len = u32::from_be_bytes(read_at(f, res_len_at, 4)?.try_into().expect("4")) as u64;
+    if res_len > 256 << 20 || res_len_at + 4 + res_len > f.metadata()?.len() {
+        return Err(bad(format!("PSD image resources of {res_len} bytes at byte {res_len_at} do not fit the file")));
+    }
     Ok((res_len_at + 4, res_len))
 }
 
@@ -393,9 +396,6 @@ fn psd_parse(section: &[u8]) -> io::Result<Vec<Resource>> {
 /// The XMP packet of a PSD file, if it has one.
 pub fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     let (start, len) = psd_resources(f)?;
-    if len > 256 << 20 {
-        return Err(bad("PSD image resources larger than 256 MiB"));
-    }
     let section = read_at(f, start, len as usize)?;
     Ok(psd_parse(&section)?.into_iter().find(|r| r.0 == PSD_XMP_ID).map(|r| r.2))
 }
@@ -523,4 +523,206 @@ pub fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
     let end = f.metadata()?.len();
     copy_range(f, resume, end, &mut w)?;
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, Embed, SynthFormat};
+
+    fn file_with(bytes: &[u8]) -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, bytes).unwrap();
+        let f = File::open(&p).unwrap();
+        (dir, f)
+    }
+
+    fn written(write: impl FnOnce(&mut File)) -> Vec<u8> {
+        let mut out = tempfile::tempfile().unwrap();
+        write(&mut out);
+        out.seek(SeekFrom::Start(0)).unwrap();
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    }
+
+    fn packet(text: &str) -> Vec<u8> {
+        synth::xmp_packet(&format!(
+            r#"<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{text}</dc:title></rdf:Description>"#
+        ))
+        .into_bytes()
+    }
+
+    fn embed(format: SynthFormat, xmp: Option<String>) -> Embed {
+        Embed {
+            xmp,
+            iptc_keywords: if format.supports_iptc() { vec!["kw".into()] } else { Vec::new() },
+            date_time_original: format.supports_exif().then(|| "2024:03:01 10:00:00".into()),
+            payload_bytes: 3000,
+            ..Embed::default()
+        }
+    }
+
+    /// JPEG segments before the scan, as (marker, bytes), and the scan data.
+    fn jpeg_parts(b: &[u8]) -> (Vec<(u8, Vec<u8>)>, Vec<u8>) {
+        let (mut i, mut segs) = (2, Vec::new());
+        loop {
+            let m = b[i + 1];
+            if m == 0xDA {
+                return (segs, b[i..].to_vec());
+            }
+            let len = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
+            segs.push((m, b[i..i + 2 + len].to_vec()));
+            i += 2 + len;
+        }
+    }
+
+    #[test]
+    fn jpeg_packet_replaced_or_inserted_and_nothing_else_changes() {
+        for old in [Some(String::from_utf8(packet("old")).unwrap()), None] {
+            let original = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, old.clone()));
+            let (_d, f) = file_with(&original);
+            assert_eq!(jpeg_packet(&f).unwrap().is_some(), old.is_some());
+            let new = packet("new value");
+            let out = written(|o| jpeg_write(&f, &new, o).unwrap());
+            let (_d2, g) = file_with(&out);
+            assert_eq!(jpeg_packet(&g).unwrap().unwrap(), new);
+            let is_xmp = |s: &(u8, Vec<u8>)| s.0 == 0xE1 && s.1[4..].starts_with(XMP_SIG);
+            let (a, scan_a) = jpeg_parts(&original);
+            let (b, scan_b) = jpeg_parts(&out);
+            assert_eq!(scan_a, scan_b, "image data");
+            let others = |v: &[(u8, Vec<u8>)]| v.iter().filter(|s| !is_xmp(s)).cloned().collect::<Vec<_>>();
+            assert_eq!(others(&a), others(&b), "every other segment, in order");
+            // The packet sits after JFIF/Exif, before IPTC and the tables.
+            let at = b.iter().position(is_xmp).unwrap();
+            assert!(
+                b[..at].iter().all(|s| s.0 == 0xE0 || s.0 == 0xE1),
+                "{:?}",
+                b.iter().map(|s| s.0).collect::<Vec<_>>()
+            );
+        }
+        let (_d, f) = file_with(&synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, None)));
+        let err = jpeg_write(&f, &vec![b' '; JPEG_MAX_PACKET + 1], &mut tempfile::tempfile().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("more than a JPEG segment holds"), "{err}");
+    }
+
+    #[test]
+    fn tiff_in_place_appended_and_added() {
+        for format in [SynthFormat::Tiff, SynthFormat::Dng, SynthFormat::Nef] {
+            // In place: same length, the file keeps its size and only the packet bytes change.
+            let old = packet("old");
+            let original = synth::build(format, &embed(format, Some(String::from_utf8(old.clone()).unwrap())));
+            let (_d, f) = file_with(&original);
+            assert_eq!(tiff_packet(&f).unwrap().unwrap(), old);
+            let mut fitted = packet("new");
+            fitted.resize(old.len(), b' ');
+            let copy = |bytes: &[u8]| {
+                let mut out = tempfile::tempfile().unwrap();
+                out.write_all(bytes).unwrap();
+                out
+            };
+            let out = copy(&original);
+            tiff_write(&out, &packet("unused"), Some(&fitted)).unwrap();
+            assert_eq!(tiff_packet(&out).unwrap().unwrap(), fitted);
+            assert_eq!(out.metadata().unwrap().len(), original.len() as u64);
+
+            // Appended: a longer packet; the original bytes stay except the XMP entry.
+            let long = packet(&"x".repeat(5000));
+            let out = copy(&original);
+            tiff_write(&out, &long, None).unwrap();
+            assert_eq!(tiff_packet(&out).unwrap().unwrap(), long);
+            let mut now = vec![0; original.len()];
+            out.read_exact_at(&mut now, 0).unwrap();
+            let differing = original.iter().zip(&now).filter(|(a, b)| a != b).count();
+            assert!(differing <= 8, "{format:?}: {differing} bytes changed besides the entry");
+
+            // Added: no XMP before; a new IFD0 with the entry; every old byte but the header's
+            // IFD offset is kept.
+            let bare = synth::build(format, &embed(format, None));
+            let (_d3, g) = file_with(&bare);
+            assert!(tiff_packet(&g).unwrap().is_none());
+            let out = copy(&bare);
+            tiff_write(&out, &long, None).unwrap();
+            assert_eq!(tiff_packet(&out).unwrap().unwrap(), long);
+            let mut now = vec![0; bare.len()];
+            out.read_exact_at(&mut now, 0).unwrap();
+            assert_eq!(&now[8..], &bare[8..]);
+            // Still a TIFF our reader and the image crate read, with the same pixels.
+            let mut all = Vec::new();
+            (&out).seek(SeekFrom::Start(0)).unwrap();
+            (&out).read_to_end(&mut all).unwrap();
+            let rec = crate::scan::scan_bytes(&all, format.extension(), &crate::people::PeopleRoots::default());
+            assert!(rec.errors.is_empty(), "{format:?}: {:?}", rec.errors);
+            if format == SynthFormat::Tiff {
+                let a = image::load_from_memory(&bare).unwrap();
+                let b = image::load_from_memory(&all).unwrap();
+                assert_eq!(a.as_bytes(), b.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn psd_resource_replaced_or_added() {
+        for old in [Some(String::from_utf8(packet("old")).unwrap()), None] {
+            let original = synth::build(SynthFormat::Psd, &embed(SynthFormat::Psd, old.clone()));
+            let (_d, f) = file_with(&original);
+            assert_eq!(psd_packet(&f).unwrap().is_some(), old.is_some());
+            let new = packet("new, odd length!");
+            let out = written(|o| psd_write(&f, &new, o).unwrap());
+            let (_d2, g) = file_with(&out);
+            assert_eq!(psd_packet(&g).unwrap().unwrap(), new);
+            // Other resources unchanged, image data after the section byte-identical.
+            let (sa, la) = psd_resources(&f).unwrap();
+            let (sb, lb) = psd_resources(&g).unwrap();
+            let res = |b: &[u8], s: u64, l: u64| psd_parse(&b[s as usize..(s + l) as usize]).unwrap();
+            let without = |v: Vec<Resource>| v.into_iter().filter(|r| r.0 != PSD_XMP_ID).collect::<Vec<_>>();
+            assert_eq!(without(res(&original, sa, la)), without(res(&out, sb, lb)));
+            assert_eq!(&original[(sa + la) as usize..], &out[(sb + lb) as usize..]);
+            assert_eq!(&original[..sa as usize - 4], &out[..sb as usize - 4]);
+        }
+    }
+
+    #[test]
+    fn png_chunk_replaced_or_inserted() {
+        for format in [SynthFormat::Png, SynthFormat::PngCompressedXmp] {
+            for old in [Some(String::from_utf8(packet("old")).unwrap()), None] {
+                let original = synth::build(format, &embed(format, old.clone()));
+                let (_d, f) = file_with(&original);
+                assert_eq!(png_packet(&f).unwrap().map(|p| String::from_utf8(p).unwrap()), old);
+                let new = packet("neu – ü");
+                let out = written(|o| png_write(&f, &new, o).unwrap());
+                let (_d2, g) = file_with(&out);
+                assert_eq!(png_packet(&g).unwrap().unwrap(), new);
+                let (chunks, _) = png_chunks(&g).unwrap();
+                let xmp_chunks = chunks.iter().filter(|c| &c.2 == b"iTXt").count();
+                assert_eq!(xmp_chunks, 1, "one XMP chunk");
+                let a = image::load_from_memory(&original).unwrap();
+                let b = image::load_from_memory(&out).unwrap();
+                assert_eq!(a.as_bytes(), b.as_bytes());
+                // CRCs are right: the png crate checks them while decoding every chunk.
+                let rec = crate::scan::scan_bytes(&out, "png", &crate::people::PeopleRoots::default());
+                assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_containers_are_errors_not_panics() {
+        for (format, write) in
+            [(SynthFormat::Jpeg, 0), (SynthFormat::Tiff, 1), (SynthFormat::Psd, 2), (SynthFormat::Png, 3)]
+        {
+            let whole = synth::build(format, &embed(format, Some(String::from_utf8(packet("x")).unwrap())));
+            for cut in [3, 11, 40, whole.len() / 3, whole.len() / 2] {
+                let (_d, f) = file_with(&whole[..cut.min(whole.len())]);
+                let mut out = tempfile::tempfile().unwrap();
+                let _ = match write {
+                    0 => jpeg_write(&f, b"p", &mut out),
+                    1 => tiff_write(&f, b"p", None),
+                    2 => psd_write(&f, b"p", &mut out),
+                    _ => png_write(&f, b"p", &mut out),
+                };
+            }
+        }
+    }
 }
