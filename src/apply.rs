@@ -212,19 +212,40 @@ pub fn embeds(format: Format) -> bool {
 }
 
 /// The target for a media file: embedded when the format allows it (and sidecars are not
-/// forced), else its existing sidecar, else `name.ext.xmp`.
-pub fn target(path: &Path, format: Option<Format>, sidecars: &[PathBuf], sidecar_always: bool) -> Target {
+/// forced), else its existing sidecar, else `name.ext.xmp`. Also why it is not the file itself
+/// when it could have been.
+///
+/// - A symbolic link is followed: the file it points to is replaced (the link stays a link).
+/// - A file with other hard links gets a sidecar: replacing it atomically (by rename) would
+///   separate it from its other names.
+pub fn target(
+    path: &Path,
+    format: Option<Format>,
+    sidecars: &[PathBuf],
+    sidecar_always: bool,
+) -> (Target, Option<&'static str>) {
+    use std::os::unix::fs::MetadataExt;
+    let mut why = None;
     if let Some(format) = format.filter(|&f| !sidecar_always && embeds(f)) {
-        return Target::Embedded(path.to_path_buf(), format);
-    }
-    match sidecars.first() {
-        Some(s) => Target::Sidecar(s.clone()),
-        None => {
-            let mut name = path.as_os_str().to_os_string();
-            name.push(".xmp");
-            Target::Sidecar(PathBuf::from(name))
+        let real = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if fs::metadata(&real).is_ok_and(|m| m.nlink() > 1) {
+            why = Some("the file has other hard links: written to a sidecar, not into the file");
+        } else {
+            return (Target::Embedded(real, format), None);
         }
     }
+    let sidecar = match sidecars.first() {
+        Some(s) => fs::canonicalize(s).unwrap_or_else(|_| s.clone()),
+        None => own_sidecar(path),
+    };
+    (Target::Sidecar(sidecar), why)
+}
+
+/// `name.ext.xmp` beside a media file.
+pub fn own_sidecar(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".xmp");
+    PathBuf::from(name)
 }
 
 /// What happened to one file.
@@ -350,7 +371,10 @@ fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     let before_meta = fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     let seen = Seen::of(&before_meta);
     let mut file = XmpFile::new().map_err(xmp_err)?;
-    file.open_file(path, OpenFileOptions::default().for_read().only_xmp().use_smart_handler())
+    // The Toolkit mis-splits relative paths whose first directory has one character (`./a.mp4`,
+    // `v/a.mp4`): it is given absolute paths only.
+    let absolute = std::path::absolute(path).map_err(|e| format!("{shown}: {e}"))?;
+    file.open_file(&absolute, OpenFileOptions::default().for_read().only_xmp().use_smart_handler())
         .map_err(|e| format!("{shown}: cannot read its XMP: {e}"))?;
     let meta = file.xmp();
     file.close();
@@ -367,7 +391,8 @@ fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     fs::copy(path, &temp.0).map_err(|e| format!("{shown}: cannot copy for writing: {e}"))?;
     // (fs::copy gives the copy the original's permissions; `commit` sets them again.)
     let mut copy = XmpFile::new().map_err(xmp_err)?;
-    copy.open_file(&temp.0, OpenFileOptions::default().for_update().only_xmp().use_smart_handler())
+    let temp_absolute = std::path::absolute(&temp.0).map_err(|e| format!("{shown}: {e}"))?;
+    copy.open_file(&temp_absolute, OpenFileOptions::default().for_update().only_xmp().use_smart_handler())
         .map_err(|e| format!("{shown}: cannot open for writing: {e}"))?;
     let mut meta = match copy.xmp() {
         Some(m) => m,
@@ -482,8 +507,13 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
         let name = e.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else { continue };
         let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
-        // SAFETY: kill with signal 0 only checks whether the process exists.
-        let alive = pid.is_some_and(|p| p as u32 != std::process::id() && unsafe { libc::kill(p, 0) } == 0);
+        // SAFETY: kill with signal 0 only checks whether the process exists; EPERM means it
+        // exists and belongs to someone else.
+        let exists = |p: i32| {
+            let r = unsafe { libc::kill(p, 0) };
+            r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        };
+        let alive = pid.is_some_and(|p| p as u32 != std::process::id() && exists(p));
         if !alive && fs::remove_file(e.path()).is_ok() {
             removed += 1;
         }

@@ -729,44 +729,68 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let stamp = apply::Stamp { evaluated_at: ctx.date.to_string(), register_digest: register.digest.clone() };
     apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
 
-    // One write per file on disk: a file reached by two paths (hard links, overlapping
-    // arguments) is written once.
-    let mut seen = std::collections::HashSet::new();
-    let mut work = Vec::new();
+    // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
+    // none of them; each gets its own `name.ext.xmp`.
+    let mut planned = Vec::new();
+    // (path, message naming the path) of every file not written.
     let mut failed: Vec<(String, String)> = Vec::new();
     for f in &files {
         if let Some(e) = f.record.error() {
-            failed.push((f.path(), format!("not written: the file could not be read: {e}")));
+            failed.push((f.path(), format!("{}: not written: the file could not be read: {e}", f.path())));
             continue;
         }
         if !f.record.is_media() {
             continue;
         }
-        let target =
-            apply::target(&f.record.path, f.record.format, &f.record.sidecars, args.sidecar == SidecarMode::Always);
-        let id = std::fs::metadata(target.path()).ok().map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            (m.dev(), m.ino())
-        });
-        if id.is_some_and(|id| !seen.insert(id)) {
+        let always = args.sidecar == SidecarMode::Always;
+        let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always);
+        planned.push((f, target, why));
+    }
+    let mut sharing: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
+    for (_, t, _) in &planned {
+        if let apply::Target::Sidecar(p) = t {
+            *sharing.entry(p.clone()).or_default() += 1;
+        }
+    }
+    for (f, t, _) in &mut planned {
+        if let apply::Target::Sidecar(p) = t {
+            if sharing[p] > 1 {
+                *t = apply::Target::Sidecar(apply::own_sidecar(&f.record.path));
+            }
+        }
+    }
+    // One write per file on disk: a file reached by two paths (symbolic links, overlapping
+    // arguments) is written once.
+    let (mut seen, mut new_paths) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    let mut work = Vec::new();
+    for (f, target, why) in planned {
+        let fresh = match std::fs::metadata(target.path()) {
+            Ok(m) => {
+                use std::os::unix::fs::MetadataExt;
+                seen.insert((m.dev(), m.ino()))
+            }
+            Err(_) => new_paths.insert(target.path().to_path_buf()), // a sidecar to be created
+        };
+        if !fresh {
             continue;
         }
-        work.push((f, target, apply::fields(&f.decision, &register.vocabulary, args.plus)));
+        work.push((f, target, apply::fields(&f.decision, &register.vocabulary, args.plus), why));
     }
     if !args.dry_run {
-        let dirs: std::collections::BTreeSet<&Path> = work.iter().filter_map(|(_, t, _)| t.path().parent()).collect();
+        let dirs: std::collections::BTreeSet<&Path> =
+            work.iter().filter_map(|(_, t, _, _)| t.path().parent()).collect();
         for d in dirs {
             apply::remove_stale_temps(d);
         }
     }
     let pool = ctx.opts.pool()?;
     let outcomes: Vec<apply::Outcome> = pool.install(|| {
-        work.par_iter().map(|(_, target, fields)| apply::apply_one(target, fields, &stamp, args.dry_run)).collect()
+        work.par_iter().map(|(_, target, fields, _)| apply::apply_one(target, fields, &stamp, args.dry_run)).collect()
     });
 
     let (mut written, mut unchanged) = (0usize, 0usize);
     let mut rows = Vec::new();
-    for ((f, target, fields), outcome) in work.iter().zip(&outcomes) {
+    for ((f, target, fields, why), outcome) in work.iter().zip(&outcomes) {
         let (action, detail) = match outcome {
             apply::Outcome::Unchanged => {
                 unchanged += 1;
@@ -774,7 +798,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             }
             apply::Outcome::Written { before } => {
                 written += 1;
-                let changes: Vec<String> = apply::describe(before, fields)
+                let mut changes: Vec<String> = apply::describe(before, fields)
                     .into_iter()
                     .map(|(k, (a, b))| {
                         format!(
@@ -784,6 +808,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                         )
                     })
                     .collect();
+                changes.extend(why.map(str::to_string));
                 (if args.dry_run { "would write" } else { "written" }, changes.join("; "))
             }
             apply::Outcome::Failed(e) => {
@@ -799,7 +824,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         ]);
     }
     for (path, e) in &failed {
-        eprintln!("consentry: {path}: {e}");
+        eprintln!("consentry: {e}");
         rows.push(vec![
             serde_json::json!(path),
             serde_json::Value::Null,
@@ -811,9 +836,10 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
+        let unreadable = failed.len() - outcomes.iter().filter(|o| matches!(o, apply::Outcome::Failed(_))).count();
         eprintln!(
             "{} files: {verb} {written}, {unchanged} unchanged, {} not written.",
-            work.len() + failed.iter().filter(|(p, _)| !work.iter().any(|(f, _, _)| &f.path() == p)).count(),
+            work.len() + unreadable,
             failed.len()
         );
     }

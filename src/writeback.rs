@@ -303,8 +303,13 @@ pub fn tiff_write(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> io::Resul
         Some((_, _, count, offset)) if fitted.is_some_and(|p| p.len() as u64 == count) => {
             out.write_all_at(fitted.expect("checked"), offset)?;
         }
-        Some((i, typ, _, _)) => {
+        Some((i, typ, count, offset)) => {
             out.write_all_at(packet, append_at)?;
+            // The old packet, no longer referenced, is blanked: a tool scanning the bytes for
+            // XMP must not find a stale result.
+            if count <= 64 << 20 && offset + count <= end {
+                out.write_all_at(&vec![b' '; count as usize], offset)?;
+            }
             // The entry keeps its type (BYTE or UNDEFINED); the new count and offset.
             let at = t.ifd0 + t.count_len() as u64 + (i * t.entry_len()) as u64;
             let mut e = Vec::new();
@@ -634,7 +639,12 @@ mod tests {
             assert_eq!(tiff_packet(&out).unwrap().unwrap(), long);
             let mut now = vec![0; original.len()];
             out.read_exact_at(&mut now, 0).unwrap();
-            let differing = original.iter().zip(&now).filter(|(a, b)| a != b).count();
+            // Only the entry and the old packet (now blank) differ.
+            let old_at = original.windows(old.len()).position(|w| w == old.as_slice()).unwrap();
+            assert!(now[old_at..old_at + old.len()].iter().all(|&b| b == b' '));
+            let differing = (0..original.len())
+                .filter(|&i| !(old_at..old_at + old.len()).contains(&i) && original[i] != now[i])
+                .count();
             assert!(differing <= 8, "{format:?}: {differing} bytes changed besides the entry");
 
             // Added: no XMP before; a new IFD0 with the entry; every old byte but the header's
