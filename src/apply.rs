@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -274,8 +274,24 @@ impl Seen {
     }
 }
 
-/// Write `fields` into `target` unless they are there already. `dry_run`: only compare.
-pub fn apply_one(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Outcome {
+/// A file's new version, written in full beside it, waiting to replace it.
+pub struct Ready {
+    before: Fields,
+    temp: Temp,
+    path: PathBuf,
+    original: Option<(fs::Metadata, Seen)>,
+}
+
+/// The first half of writing one file: compare, and unless unchanged write the new version
+/// into a copy beside the file ([`Prepared::Ready`]). Nothing visible changes yet.
+pub enum Prepared {
+    Done(Outcome),
+    Ready(Ready),
+}
+
+/// Compare `target`'s XMP with `fields` and, when they differ (and not `dry_run`), write its new
+/// version beside it. Then flush the copies ([`sync_copies`]) and [`commit`] them.
+pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Prepared {
     let result = match target {
         Target::Embedded(path, format) => match format {
             Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => {
@@ -285,7 +301,58 @@ pub fn apply_one(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool)
         },
         Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run),
     };
-    result.unwrap_or_else(Outcome::Failed)
+    result.unwrap_or_else(|e| Prepared::Done(Outcome::Failed(e)))
+}
+
+/// Write one file completely: [`prepare`], flush, [`commit`].
+pub fn apply_one(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Outcome {
+    match prepare(target, fields, stamp, dry_run) {
+        Prepared::Done(o) => o,
+        Prepared::Ready(r) => {
+            sync_copies([&r]);
+            let dir = r.path.parent().map(Path::to_path_buf);
+            let outcome = commit(r);
+            if let Some(d) = dir {
+                sync_dirs([d.as_path()]);
+            }
+            outcome
+        }
+    }
+}
+
+/// Flush prepared copies to disk: one `syncfs` per file system (far cheaper than one `fsync`
+/// per file). A copy must be on disk before it replaces a file: after a crash the file is then
+/// old or new, never empty.
+pub fn sync_copies<'a>(ready: impl IntoIterator<Item = &'a Ready>) {
+    let mut done = std::collections::HashSet::new();
+    for r in ready {
+        let dev = r.temp.file.metadata().map(|m| m.dev()).unwrap_or(0);
+        if done.insert(dev) {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a valid open file descriptor.
+            if unsafe { libc::syncfs(r.temp.file.as_raw_fd()) } != 0 {
+                let _ = r.temp.file.sync_all();
+            }
+        }
+    }
+}
+
+/// Make the renames of [`commit`] durable: flush each directory once.
+pub fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) {
+    for d in dirs {
+        let d = if d.as_os_str().is_empty() { Path::new(".") } else { d };
+        if let Ok(f) = fs::File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
+}
+
+/// Replace the file by its flushed copy, unless someone changed the file meanwhile.
+pub fn commit(r: Ready) -> Outcome {
+    match r.temp.commit(&r.path, r.original.as_ref().map(|(m, s)| (m, *s))) {
+        Ok(()) => Outcome::Written { before: r.before },
+        Err(e) => Outcome::Failed(e),
+    }
 }
 
 fn writable(path: &Path, m: &fs::Metadata) -> Result<(), String> {
@@ -302,10 +369,59 @@ fn writable(path: &Path, m: &fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
+/// The fields in an XMP packet, read with consentry's own parser: the fast comparison that
+/// spares an unchanged file the XMP Toolkit. `None` when it cannot tell (then the Toolkit
+/// decides).
+pub fn current_fast(packet: &[u8], want_plus: bool) -> Option<Fields> {
+    use crate::xmp;
+    let keep = |ns: &str| ns == NS || ns == NS_LR || ns == NS_PLUS;
+    let props = xmp::parse(packet, &keep).ok()?;
+    // A property written twice (two rdf:Descriptions) is left to the Toolkit.
+    for (i, p) in props.iter().enumerate() {
+        if props[..i].iter().any(|q| q.ns == p.ns && q.name == p.name) {
+            return None;
+        }
+    }
+    let text = |ns: &str, name: &str| -> Option<Option<String>> {
+        match xmp::find(&props, ns, name) {
+            None => Some(None),
+            Some(v) => v.as_text().map(|t| Some(t.to_string())),
+        }
+    };
+    let items = |ns: &str, name: &str| -> Option<Vec<String>> {
+        match xmp::find(&props, ns, name) {
+            None => Some(Vec::new()),
+            Some(xmp::Value::Array(_, items)) => items.iter().map(|i| i.value.as_text().map(str::to_string)).collect(),
+            Some(_) => None,
+        }
+    };
+    let plus = if want_plus {
+        match text(NS_PLUS, "ModelReleaseStatus")? {
+            None => None,
+            Some(status) => {
+                let code = status.strip_prefix(PLUS_VOCAB).unwrap_or(&status).to_string();
+                Some((code, items(NS_PLUS, "ModelReleaseID")?))
+            }
+        }
+    } else {
+        None
+    };
+    Some(Fields {
+        status: text(NS, "Status")?.unwrap_or_default(),
+        usage: items(NS, "Usage")?,
+        missing: items(NS, "Missing")?,
+        valid_until: text(NS, "ValidUntil")?,
+        consent_ids: items(NS, "ConsentIDs")?,
+        notes: text(NS, "Notes")?,
+        mirror: items(NS_LR, "hierarchicalSubject")?.into_iter().filter(|s| s.starts_with(MIRROR)).collect(),
+        plus,
+    })
+}
+
 /// JPEG, TIFF, DNG, PSD and PNG: the packet is read and replaced by [`crate::writeback`] (the
 /// XMP Toolkit would also rewrite IPTC blocks, and adds a second XMP chunk to a PNG whose XMP
 /// is compressed); the XMP Toolkit parses and serialises the packet.
-fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Outcome, String> {
+fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Prepared, String> {
     use crate::writeback as wb;
     let shown = path.display();
     let fail = |e: std::io::Error| format!("{shown}: {e}");
@@ -319,6 +435,9 @@ fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: boo
         _ => wb::tiff_packet(&file),
     }
     .map_err(fail)?;
+    if old.as_deref().and_then(|p| current_fast(p, fields.plus.is_some())).as_ref() == Some(fields) {
+        return Ok(Prepared::Done(Outcome::Unchanged));
+    }
     let mut meta = match &old {
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the XMP packet is not UTF-8"))?;
@@ -329,69 +448,63 @@ fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: boo
     };
     let before = current(&meta, fields.plus.is_some());
     if before == *fields {
-        return Ok(Outcome::Unchanged);
+        return Ok(Prepared::Done(Outcome::Unchanged));
     }
     if dry_run {
-        return Ok(Outcome::Written { before });
+        return Ok(Prepared::Done(Outcome::Written { before }));
     }
     writable(path, &before_meta)?;
     update(&mut meta, fields, stamp)?;
     let packet = meta.to_string_with_options(ToStringOptions::default().set_padding(2048)).map_err(xmp_err)?;
-    let temp = Temp::beside(path)?;
-    let mut out = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&temp.0)
-        .map_err(|e| format!("{shown}: cannot create a copy to write: {e}"))?;
+    let mut temp = Temp::create(path)?;
+    let out = &mut temp.file;
     match format {
-        Format::Jpeg => wb::jpeg_write(&file, packet.as_bytes(), &mut out),
-        Format::Psd => wb::psd_write(&file, packet.as_bytes(), &mut out),
-        Format::Png => wb::png_write(&file, packet.as_bytes(), &mut out),
+        Format::Jpeg => wb::jpeg_write(&file, packet.as_bytes(), out),
+        Format::Psd => wb::psd_write(&file, packet.as_bytes(), out),
+        Format::Png => wb::png_write(&file, packet.as_bytes(), out),
         _ => {
             let mut src = file.try_clone().map_err(fail)?;
-            std::io::copy(&mut src, &mut out).map_err(fail)?;
+            std::io::copy(&mut src, out).map_err(fail)?;
             // A packet the old one's size is written in place.
             let fitted = old.as_ref().and_then(|o| {
                 let exact = ToStringOptions::default().set_padding(o.len() as u32).exact_packet_length();
                 meta.to_string_with_options(exact).ok().filter(|p| p.len() == o.len())
             });
-            wb::tiff_write(&out, packet.as_bytes(), fitted.as_deref().map(str::as_bytes))
+            wb::tiff_write(out, packet.as_bytes(), fitted.as_deref().map(str::as_bytes))
         }
     }
     .map_err(|e| format!("{shown}: cannot write: {e}"))?;
-    drop(out);
-    temp.commit(path, Some((&before_meta, seen)))?;
-    Ok(Outcome::Written { before })
+    temp.keep_permissions(path, &before_meta)?;
+    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), original: Some((before_meta, seen)) }))
 }
 
 /// MP4 and MOV: through the XMP Toolkit's smart handlers, on a copy.
-fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Outcome, String> {
+fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Prepared, String> {
     let shown = path.display();
     let before_meta = fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     let seen = Seen::of(&before_meta);
-    let mut file = XmpFile::new().map_err(xmp_err)?;
     // The Toolkit mis-splits relative paths whose first directory has one character (`./a.mp4`,
     // `v/a.mp4`): it is given absolute paths only.
     let absolute = std::path::absolute(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mut file = XmpFile::new().map_err(xmp_err)?;
     file.open_file(&absolute, OpenFileOptions::default().for_read().only_xmp().use_smart_handler())
         .map_err(|e| format!("{shown}: cannot read its XMP: {e}"))?;
     let meta = file.xmp();
     file.close();
     let before = meta.as_ref().map(|m| current(m, fields.plus.is_some())).unwrap_or_default();
     if before == *fields {
-        return Ok(Outcome::Unchanged);
+        return Ok(Prepared::Done(Outcome::Unchanged));
     }
     if dry_run {
-        return Ok(Outcome::Written { before });
+        return Ok(Prepared::Done(Outcome::Written { before }));
     }
     writable(path, &before_meta)?;
 
-    let temp = Temp::beside(path)?;
-    fs::copy(path, &temp.0).map_err(|e| format!("{shown}: cannot copy for writing: {e}"))?;
-    // (fs::copy gives the copy the original's permissions; `commit` sets them again.)
+    let mut temp = Temp::create(path)?;
+    let mut src = fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    std::io::copy(&mut src, &mut temp.file).map_err(|e| format!("{shown}: cannot copy for writing: {e}"))?;
+    let temp_absolute = std::path::absolute(&temp.path).map_err(|e| format!("{shown}: {e}"))?;
     let mut copy = XmpFile::new().map_err(xmp_err)?;
-    let temp_absolute = std::path::absolute(&temp.0).map_err(|e| format!("{shown}: {e}"))?;
     copy.open_file(&temp_absolute, OpenFileOptions::default().for_update().only_xmp().use_smart_handler())
         .map_err(|e| format!("{shown}: cannot open for writing: {e}"))?;
     let mut meta = match copy.xmp() {
@@ -406,28 +519,33 @@ fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     copy.put_xmp(&meta).map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
     copy.try_close().map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
     drop(copy);
-    temp.commit(path, Some((&before_meta, seen)))?;
-    Ok(Outcome::Written { before })
+    temp.keep_permissions(path, &before_meta)?;
+    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), original: Some((before_meta, seen)) }))
 }
 
-fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Outcome, String> {
+fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Prepared, String> {
     let shown = path.display();
-    let (mut meta, before_meta) = match fs::read(path) {
-        Ok(bytes) => {
-            let m = fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-            let text = String::from_utf8(bytes).map_err(|_| format!("{shown}: the sidecar is not UTF-8"))?;
-            let meta: XmpMeta = text.parse().map_err(|e| format!("{shown}: cannot parse the sidecar: {e}"))?;
-            (meta, Some(m))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (XmpMeta::new().map_err(xmp_err)?, None),
+    let (bytes, before_meta) = match fs::read(path) {
+        Ok(bytes) => (Some(bytes), Some(fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
         Err(e) => return Err(format!("{shown}: {e}")),
+    };
+    if bytes.as_deref().and_then(|b| current_fast(b, fields.plus.is_some())).as_ref() == Some(fields) {
+        return Ok(Prepared::Done(Outcome::Unchanged));
+    }
+    let mut meta = match &bytes {
+        Some(bytes) => {
+            let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the sidecar is not UTF-8"))?;
+            text.parse::<XmpMeta>().map_err(|e| format!("{shown}: cannot parse the sidecar: {e}"))?
+        }
+        None => XmpMeta::new().map_err(xmp_err)?,
     };
     let before = current(&meta, fields.plus.is_some());
     if before_meta.is_some() && before == *fields {
-        return Ok(Outcome::Unchanged);
+        return Ok(Prepared::Done(Outcome::Unchanged));
     }
     if dry_run {
-        return Ok(Outcome::Written { before });
+        return Ok(Prepared::Done(Outcome::Written { before }));
     }
     match &before_meta {
         Some(m) => writable(path, m)?,
@@ -438,83 +556,114 @@ fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     }
     update(&mut meta, fields, stamp)?;
     let text = meta.to_string_with_options(ToStringOptions::default().set_padding(0)).map_err(xmp_err)?;
-    let temp = Temp::beside(path)?;
-    {
-        let mut f = fs::File::create(&temp.0).map_err(|e| format!("{shown}: cannot create: {e}"))?;
-        f.write_all(text.as_bytes()).map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    let mut temp = Temp::create(path)?;
+    temp.file.write_all(text.as_bytes()).map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    if let Some(m) = &before_meta {
+        temp.keep_permissions(path, m)?;
     }
-    let seen = before_meta.as_ref().map(|m| (m, Seen::of(m)));
-    temp.commit(path, seen)?;
-    Ok(Outcome::Written { before })
+    let original = before_meta.map(|m| {
+        let seen = Seen::of(&m);
+        (m, seen)
+    });
+    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), original }))
 }
 
-/// A copy beside the file it will replace; removed unless committed.
-struct Temp(PathBuf);
+/// A copy beside the file it will replace, locked (`flock`) while this process lives so that no
+/// other `apply` takes it for a leftover; removed unless committed.
+struct Temp {
+    path: PathBuf,
+    file: fs::File,
+    committed: bool,
+}
 
 static TEMP_COUNT: AtomicU64 = AtomicU64::new(0);
 
 impl Temp {
-    fn beside(path: &Path) -> Result<Temp, String> {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fn create(beside: &Path) -> Result<Temp, String> {
+        use std::os::fd::AsRawFd;
+        let dir = beside.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         // Keep the extension: the XMP Toolkit picks its handler by it.
-        let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        let ext = beside.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
         let n = TEMP_COUNT.fetch_add(1, Ordering::Relaxed);
-        Ok(Temp(dir.join(format!("{TEMP_PREFIX}{}-{n}{ext}", std::process::id()))))
+        let path = dir.join(format!("{TEMP_PREFIX}{}-{n}{ext}", std::process::id()));
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: cannot create a copy to write: {e}", beside.display()))?;
+        // SAFETY: a valid open file descriptor.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        Ok(Temp { path, file, committed: false })
     }
 
-    /// Flush the copy, give it the original's permissions and owner, and rename it over
-    /// `path` unless the original changed since `seen`.
-    fn commit(self, path: &Path, original: Option<(&fs::Metadata, Seen)>) -> Result<(), String> {
+    /// Give the copy the original's permissions and, where we may (as root), its owner.
+    fn keep_permissions(&self, original: &Path, m: &fs::Metadata) -> Result<(), String> {
+        self.file
+            .set_permissions(fs::Permissions::from_mode(m.permissions().mode()))
+            .map_err(|e| format!("{}: cannot keep the permissions: {e}", original.display()))?;
+        let _ = std::os::unix::fs::fchown(&self.file, Some(m.uid()), Some(m.gid()));
+        Ok(())
+    }
+
+    /// Rename the (flushed) copy over `path` unless the original changed since `seen`, or,
+    /// for a new file, someone created it meanwhile.
+    fn commit(mut self, path: &Path, original: Option<(&fs::Metadata, Seen)>) -> Result<(), String> {
         let shown = path.display();
-        let f = fs::OpenOptions::new().read(true).open(&self.0).map_err(|e| format!("{shown}: {e}"))?;
-        if let Some((m, _)) = original {
-            f.set_permissions(fs::Permissions::from_mode(m.permissions().mode()))
-                .map_err(|e| format!("{shown}: cannot keep the permissions: {e}"))?;
-            // Ownership is kept where we may (as root); otherwise the file stays ours.
-            let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
-        }
-        f.sync_all().map_err(|e| format!("{shown}: cannot flush to disk: {e}"))?;
-        drop(f);
         if let Some((_, seen)) = original {
             let now = fs::metadata(path).map(|m| Seen::of(&m));
             if now.as_ref().ok() != Some(&seen) {
                 return Err(format!("{shown}: changed by someone else while consentry worked on it, not written"));
             }
-        } else if fs::symlink_metadata(path).is_ok() {
-            return Err(format!("{shown}: created by someone else meanwhile, not written"));
+            fs::rename(&self.path, path).map_err(|e| format!("{shown}: cannot replace: {e}"))?;
+        } else {
+            // A new sidecar: never over a file someone else created meanwhile.
+            let no_replace = |from: &Path, to: &Path| -> std::io::Result<()> {
+                use std::os::unix::ffi::OsStrExt;
+                let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+                let (from, to) = (c(from)?, c(to)?);
+                // SAFETY: valid NUL-terminated paths.
+                let r = unsafe {
+                    libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE)
+                };
+                if r == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            no_replace(&self.path, path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => format!("{shown}: created by someone else meanwhile, not written"),
+                _ => format!("{shown}: cannot create: {e}"),
+            })?;
         }
-        fs::rename(&self.0, path).map_err(|e| format!("{shown}: cannot replace: {e}"))?;
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        std::mem::forget(self);
+        self.committed = true;
         Ok(())
     }
 }
 
 impl Drop for Temp {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
+        if !self.committed {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
-/// Remove copies a killed `apply` left in `dir` (those of processes no longer running).
+/// Remove copies a killed `apply` left in `dir`: those no running process holds locked.
 pub fn remove_stale_temps(dir: &Path) -> usize {
+    use std::os::fd::AsRawFd;
     let Ok(entries) = fs::read_dir(dir) else { return 0 };
     let mut removed = 0;
     for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else { continue };
-        let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
-        // SAFETY: kill with signal 0 only checks whether the process exists; EPERM means it
-        // exists and belongs to someone else.
-        let exists = |p: i32| {
-            let r = unsafe { libc::kill(p, 0) };
-            r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-        };
-        let alive = pid.is_some_and(|p| p as u32 != std::process::id() && exists(p));
-        if !alive && fs::remove_file(e.path()).is_ok() {
+        if !e.file_name().as_encoded_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            continue;
+        }
+        let Ok(f) = fs::File::open(e.path()) else { continue };
+        // SAFETY: a valid open file descriptor; the lock is released when `f` is closed.
+        let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if free && fs::remove_file(e.path()).is_ok() {
             removed += 1;
         }
     }
@@ -620,9 +769,9 @@ mod tests {
         fs::write(&path, b"old").unwrap();
         let m = fs::metadata(&path).unwrap();
         let seen = Seen::of(&m);
-        let temp = Temp::beside(&path).unwrap();
-        fs::write(&temp.0, b"new").unwrap();
-        let temp_path = temp.0.clone();
+        let mut temp = Temp::create(&path).unwrap();
+        temp.file.write_all(b"new").unwrap();
+        let temp_path = temp.path.clone();
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(&path, b"someone else's").unwrap();
         let err = temp.commit(&path, Some((&m, seen))).unwrap_err();
@@ -632,23 +781,30 @@ mod tests {
         // Unchanged: replaced, with the original's permissions.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         let m = fs::metadata(&path).unwrap();
-        let temp = Temp::beside(&path).unwrap();
-        fs::write(&temp.0, b"new").unwrap();
+        let mut temp = Temp::create(&path).unwrap();
+        temp.file.write_all(b"new").unwrap();
+        temp.keep_permissions(&path, &m).unwrap();
         temp.commit(&path, Some((&m, Seen::of(&m)))).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
     }
 
     #[test]
-    fn stale_copies_of_dead_processes_are_removed() {
+    fn stale_copies_are_those_no_process_holds() {
         let dir = tempfile::tempdir().unwrap();
+        // Left by killed runs, whatever process now has their pid.
         let dead = dir.path().join(format!("{TEMP_PREFIX}999999999-0.jpg"));
-        let mine = dir.path().join(format!("{TEMP_PREFIX}{}-7.jpg", std::process::id()));
+        let reused = dir.path().join(format!("{TEMP_PREFIX}1-0.jpg"));
         let other = dir.path().join("photo.jpg");
-        for p in [&dead, &mine, &other] {
+        for p in [&dead, &reused, &other] {
             fs::write(p, b"x").unwrap();
         }
+        // A copy being written right now (by this process, as by any other).
+        let live = Temp::create(&other).unwrap();
         assert_eq!(remove_stale_temps(dir.path()), 2);
-        assert!(!dead.exists() && !mine.exists() && other.exists());
+        assert!(!dead.exists() && !reused.exists() && other.exists());
+        assert!(live.path.exists(), "a locked copy is kept");
+        drop(live);
+        assert!(fs::read_dir(dir.path()).unwrap().count() == 1);
     }
 }

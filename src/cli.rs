@@ -784,9 +784,33 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         }
     }
     let pool = ctx.opts.pool()?;
+    // In batches: new versions written beside the files in parallel, flushed with one sync per
+    // file system, then renamed over the files; each directory flushed once at the end.
     let outcomes: Vec<apply::Outcome> = pool.install(|| {
-        work.par_iter().map(|(_, target, fields, _)| apply::apply_one(target, fields, &stamp, args.dry_run)).collect()
+        let mut outcomes = Vec::with_capacity(work.len());
+        for batch in work.chunks(256) {
+            let prepared: Vec<apply::Prepared> = batch
+                .par_iter()
+                .map(|(_, target, fields, _)| apply::prepare(target, fields, &stamp, args.dry_run))
+                .collect();
+            apply::sync_copies(prepared.iter().filter_map(|p| match p {
+                apply::Prepared::Ready(r) => Some(r),
+                apply::Prepared::Done(_) => None,
+            }));
+            outcomes.extend(prepared.into_iter().map(|p| match p {
+                apply::Prepared::Done(o) => o,
+                apply::Prepared::Ready(r) => apply::commit(r),
+            }));
+        }
+        outcomes
     });
+    let touched: std::collections::BTreeSet<&Path> = work
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, apply::Outcome::Written { .. }) && !args.dry_run)
+        .filter_map(|((_, t, _, _), _)| t.path().parent())
+        .collect();
+    apply::sync_dirs(touched);
 
     let (mut written, mut unchanged) = (0usize, 0usize);
     let mut rows = Vec::new();

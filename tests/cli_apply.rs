@@ -987,6 +987,9 @@ fn copies_of_another_users_running_apply_are_kept() {
     }
     open_dirs(&a.root);
     open_dirs(&a.register);
+    // A running apply holds its copy locked (flock) until it renames or removes it.
+    let held = fs::File::open(&live).unwrap();
+    assert_eq!(unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&held), libc::LOCK_EX) }, 0);
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_consentry"), "apply"])
         .arg(&a.root)
@@ -998,6 +1001,11 @@ fn copies_of_another_users_running_apply_are_kept() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(a.rows(&out).len(), 30, "apply as nobody wrote the archive");
     assert!(live.exists(), "the copy of a running process (pid {}) was removed", std::process::id());
+    // Once its process let go of it (a killed run), the next apply removes it.
+    drop(held);
+    let again = a.apply(&[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(!live.exists(), "a copy nobody holds is a leftover");
 }
 
 #[test]
