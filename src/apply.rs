@@ -284,6 +284,7 @@ pub struct Ready {
 
 /// The first half of writing one file: compare, and unless unchanged write the new version
 /// into a copy beside the file ([`Prepared::Ready`]). Nothing visible changes yet.
+#[allow(clippy::large_enum_variant)] // a batch holds a few hundred; boxing buys nothing
 pub enum Prepared {
     Done(Outcome),
     Ready(Ready),
@@ -292,6 +293,11 @@ pub enum Prepared {
 /// Compare `target`'s XMP with `fields` and, when they differ (and not `dry_run`), write its new
 /// version beside it. Then flush the copies ([`sync_copies`]) and [`commit`] them.
 pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Prepared {
+    if let Target::Embedded(path, format) = target {
+        if unchanged_fast(path, *format, fields) {
+            return Prepared::Done(Outcome::Unchanged);
+        }
+    }
     let result = match target {
         Target::Embedded(path, format) => match format {
             Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => {
@@ -302,6 +308,20 @@ pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -
         Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run),
     };
     result.unwrap_or_else(|e| Prepared::Done(Outcome::Failed(e)))
+}
+
+/// Whether the file's only XMP packet, located and parsed by consentry's own readers (one or
+/// two reads, as in a scan), already holds `fields`: a second `apply` then costs about a scan.
+/// Anything less clear (no packet, several, a parse error) is left to the full comparison.
+fn unchanged_fast(path: &Path, format: Format, fields: &Fields) -> bool {
+    use crate::media::{self, FileSource};
+    let Ok(file) = media::source::open_file(path) else { return false };
+    let Ok(src) = FileSource::open(file) else { return false };
+    let Ok(meta) = media::read_metadata(&src, format) else { return false };
+    match meta.xmp.as_slice() {
+        [packet] => current_fast(packet, fields.plus.is_some()).as_ref() == Some(fields),
+        _ => false,
+    }
 }
 
 /// Write one file completely: [`prepare`], flush, [`commit`].
