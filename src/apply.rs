@@ -292,9 +292,12 @@ pub enum Prepared {
 
 /// Compare `target`'s XMP with `fields` and, when they differ (and not `dry_run`), write its new
 /// version beside it. Then flush the copies ([`sync_copies`]) and [`commit`] them.
-pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Prepared {
+///
+/// `known`: the fields the scan found in the file's only XMP packet (then the file is not read
+/// again when they are the same).
+pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool, known: Option<&Fields>) -> Prepared {
     if let Target::Embedded(path, format) = target {
-        if unchanged_fast(path, *format, fields) {
+        if known.is_some_and(|k| same(k, fields)) || unchanged_fast(path, *format, fields) {
             return Prepared::Done(Outcome::Unchanged);
         }
     }
@@ -308,6 +311,15 @@ pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -
         Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run),
     };
     result.unwrap_or_else(|e| Prepared::Done(Outcome::Failed(e)))
+}
+
+/// Whether fields read with `plus` (as the scan reads them) are `wanted` (which has `plus` only
+/// with `--plus`).
+fn same(read: &Fields, wanted: &Fields) -> bool {
+    if wanted.plus.is_some() {
+        return read == wanted;
+    }
+    Fields { plus: None, ..read.clone() } == *wanted
 }
 
 /// Whether the file's only XMP packet, located and parsed by consentry's own readers (one or
@@ -326,7 +338,7 @@ fn unchanged_fast(path: &Path, format: Format, fields: &Fields) -> bool {
 
 /// Write one file completely: [`prepare`], flush, [`commit`].
 pub fn apply_one(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Outcome {
-    match prepare(target, fields, stamp, dry_run) {
+    match prepare(target, fields, stamp, dry_run, None) {
         Prepared::Done(o) => o,
         Prepared::Ready(r) => {
             sync_copies([&r]);
@@ -393,9 +405,20 @@ fn writable(path: &Path, m: &fs::Metadata) -> Result<(), String> {
 /// spares an unchanged file the XMP Toolkit. `None` when it cannot tell (then the Toolkit
 /// decides).
 pub fn current_fast(packet: &[u8], want_plus: bool) -> Option<Fields> {
+    let props = crate::xmp::parse(packet, &is_own_namespace).ok()?;
+    fields_in(&props, want_plus)
+}
+
+/// Whether consentry writes properties in this namespace.
+pub fn is_own_namespace(ns: &str) -> bool {
+    ns == NS || ns == NS_LR || ns == NS_PLUS
+}
+
+/// The fields among parsed properties (see [`current_fast`]).
+pub fn fields_in(props: &[crate::xmp::Prop], want_plus: bool) -> Option<Fields> {
     use crate::xmp;
-    let keep = |ns: &str| ns == NS || ns == NS_LR || ns == NS_PLUS;
-    let props = xmp::parse(packet, &keep).ok()?;
+    let props: Vec<&xmp::Prop> = props.iter().filter(|p| is_own_namespace(&p.ns)).collect();
+    let props: Vec<xmp::Prop> = props.into_iter().cloned().collect();
     // A property written twice (two rdf:Descriptions) is left to the Toolkit.
     for (i, p) in props.iter().enumerate() {
         if props[..i].iter().any(|q| q.ns == p.ns && q.name == p.name) {
@@ -780,6 +803,40 @@ mod tests {
         update(&mut meta, &red, &stamp).unwrap();
         assert_eq!(items(&meta, NS_LR, "hierarchicalSubject"), ["People|Anna", "Places|Berlin"]);
         assert_eq!(current(&meta, false), red);
+    }
+
+    #[test]
+    fn the_fast_comparison_reads_what_the_toolkit_reads() {
+        register_namespace().unwrap();
+        let voc = Vocabulary::default();
+        let all: Vec<&str> = voc.names().collect();
+        let stamp = Stamp { evaluated_at: "2026-11-22".into(), register_digest: "abc".into() };
+        let mut with_dates = decision(Status::Green, &["web"]);
+        with_dates.valid_until = Some("2030-01-31".parse().unwrap());
+        for d in [
+            decision(Status::Green, &all),
+            with_dates,
+            decision(Status::Red, &[]),
+            decision(Status::None, &all),
+            decision(Status::Yellow, &[]),
+        ] {
+            for plus in [false, true] {
+                let f = fields(&d, &voc, plus);
+                let mut meta: XmpMeta = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:lr="http://ns.adobe.com/lightroom/1.0/"><lr:hierarchicalSubject><rdf:Bag><rdf:li>People|Anna</rdf:li></rdf:Bag></lr:hierarchicalSubject></rdf:Description></rdf:RDF></x:xmpmeta>"#.parse().unwrap();
+                update(&mut meta, &f, &stamp).unwrap();
+                for options in [ToStringOptions::default(), ToStringOptions::default().use_compact_format()] {
+                    let text = meta.to_string_with_options(options).unwrap();
+                    assert_eq!(current_fast(text.as_bytes(), plus).as_ref(), Some(&current(&meta, plus)), "{text}");
+                    assert_eq!(current_fast(text.as_bytes(), plus).unwrap(), f);
+                }
+            }
+        }
+        // Ambiguous packets are left to the Toolkit.
+        let twice = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description rdf:about="" xmlns:consentry="http://ns.consentry.org/xmp/1.0/" consentry:Status="green"/>
+            <rdf:Description rdf:about="" xmlns:consentry="http://ns.consentry.org/xmp/1.0/" consentry:Status="red"/>
+            </rdf:RDF></x:xmpmeta>"#;
+        assert_eq!(current_fast(twice.as_bytes(), false), None);
     }
 
     #[test]

@@ -791,7 +791,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         for batch in work.chunks(256) {
             let prepared: Vec<apply::Prepared> = batch
                 .par_iter()
-                .map(|(_, target, fields, _)| apply::prepare(target, fields, &stamp, args.dry_run))
+                .map(|(f, target, fields, _)| {
+                    apply::prepare(target, fields, &stamp, args.dry_run, f.record.written.as_ref())
+                })
                 .collect();
             apply::sync_copies(prepared.iter().filter_map(|p| match p {
                 apply::Prepared::Ready(r) => Some(r),

@@ -81,6 +81,9 @@ pub struct FileRecord {
     pub taken: Option<String>,
     /// Problems reading this file; any problem makes the record an error record.
     pub errors: Vec<String>,
+    /// consentry's own fields in the file's only embedded XMP packet (`apply` compares with
+    /// them before it reads the file again).
+    pub written: Option<crate::apply::Fields>,
 }
 
 impl FileRecord {
@@ -93,6 +96,7 @@ impl FileRecord {
             sidecars: Vec::new(),
             taken: None,
             errors: Vec::new(),
+            written: None,
         }
     }
 
@@ -284,14 +288,19 @@ fn record_embedded(
 }
 
 fn parse_packet(bytes: &[u8]) -> Result<Vec<Prop>, xmp::XmpError> {
-    xmp::parse(bytes, &people::is_wanted_namespace)
+    xmp::parse(bytes, &|ns| people::is_wanted_namespace(ns) || crate::apply::is_own_namespace(ns))
 }
 
 fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, dates: &mut Dates) {
     let packets = meta.xmp.iter().map(|p| ("XMP", p)).chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", p)));
+    let single = meta.xmp.len() == 1;
     for (what, packet) in packets {
         match parse_packet(packet) {
             Ok(props) => {
+                if single && rec.written.is_none() {
+                    // What a previous `apply` wrote, for the next one to compare with.
+                    rec.written = crate::apply::fields_in(&props, true);
+                }
                 people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
                 dates.read_xmp(&props);
             }
