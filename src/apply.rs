@@ -227,15 +227,26 @@ pub fn target(
     use std::os::unix::fs::MetadataExt;
     let mut why = None;
     if let Some(format) = format.filter(|&f| !sidecar_always && embeds(f)) {
-        let real = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if fs::metadata(&real).is_ok_and(|m| m.nlink() > 1) {
+        let link = fs::symlink_metadata(path).ok();
+        let real = match &link {
+            Some(m) if m.file_type().is_symlink() => fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            _ => path.to_path_buf(),
+        };
+        let nlink = match &link {
+            Some(m) if !m.file_type().is_symlink() => m.nlink(),
+            _ => fs::metadata(&real).map(|m| m.nlink()).unwrap_or(1),
+        };
+        if nlink > 1 {
             why = Some("the file has other hard links: written to a sidecar, not into the file");
         } else {
             return (Target::Embedded(real, format), None);
         }
     }
     let sidecar = match sidecars.first() {
-        Some(s) => fs::canonicalize(s).unwrap_or_else(|_| s.clone()),
+        Some(s) if fs::symlink_metadata(s).is_ok_and(|m| m.file_type().is_symlink()) => {
+            fs::canonicalize(s).unwrap_or_else(|_| s.clone())
+        }
+        Some(s) => s.clone(),
         None => own_sidecar(path),
     };
     (Target::Sidecar(sidecar), why)
@@ -293,11 +304,14 @@ pub enum Prepared {
 /// Compare `target`'s XMP with `fields` and, when they differ (and not `dry_run`), write its new
 /// version beside it. Then flush the copies ([`sync_copies`]) and [`commit`] them.
 ///
-/// `known`: the fields the scan found in the file's only XMP packet (then the file is not read
-/// again when they are the same).
+/// `known`: the fields the scan found in the target (the file's only XMP packet, or the
+/// sidecar): then an unchanged target is not read again.
 pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool, known: Option<&Fields>) -> Prepared {
+    if known.is_some_and(|k| same(k, fields)) {
+        return Prepared::Done(Outcome::Unchanged);
+    }
     if let Target::Embedded(path, format) = target {
-        if known.is_some_and(|k| same(k, fields)) || unchanged_fast(path, *format, fields) {
+        if unchanged_fast(path, *format, fields) {
             return Prepared::Done(Outcome::Unchanged);
         }
     }

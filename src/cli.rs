@@ -792,7 +792,15 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             let prepared: Vec<apply::Prepared> = batch
                 .par_iter()
                 .map(|(f, target, fields, _)| {
-                    apply::prepare(target, fields, &stamp, args.dry_run, f.record.written.as_ref())
+                    // What the scan read of the target, when the target is what it read.
+                    let known = match target {
+                        apply::Target::Embedded(..) => f.record.written.as_ref(),
+                        apply::Target::Sidecar(p) if f.record.sidecars.first() == Some(p) => {
+                            f.record.written_sidecar.as_ref()
+                        }
+                        apply::Target::Sidecar(_) => None,
+                    };
+                    apply::prepare(target, fields, &stamp, args.dry_run, known)
                 })
                 .collect();
             apply::sync_copies(prepared.iter().filter_map(|p| match p {

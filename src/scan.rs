@@ -84,6 +84,8 @@ pub struct FileRecord {
     /// consentry's own fields in the file's only embedded XMP packet (`apply` compares with
     /// them before it reads the file again).
     pub written: Option<crate::apply::Fields>,
+    /// The same for the first of `sidecars`.
+    pub written_sidecar: Option<crate::apply::Fields>,
 }
 
 impl FileRecord {
@@ -97,6 +99,7 @@ impl FileRecord {
             taken: None,
             errors: Vec::new(),
             written: None,
+            written_sidecar: None,
         }
     }
 
@@ -225,8 +228,12 @@ fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRec
     for sidecar in sidecars {
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let first = rec.sidecars.len() == 1;
         match read_sidecar(sidecar) {
             Ok(props) => {
+                if first {
+                    rec.written_sidecar = crate::apply::fields_in(&props, true);
+                }
                 people::from_xmp(&props, roots, &name, &mut rec.depicted);
                 dates.read_xmp(&props);
             }
