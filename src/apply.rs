@@ -53,8 +53,35 @@ pub const TEMP_PREFIX: &str = ".consentry-apply-";
 /// Register the namespaces consentry writes with the XMP Toolkit (once, before files are
 /// written in parallel): its own, Lightroom's and PLUS (the Toolkit knows neither by default; a
 /// file that uses them would otherwise register them in the middle of the parallel phase).
+///
+/// The prefixes a serialised packet uses come from this process-wide registry, filled by
+/// whichever file the Toolkit parses first: the namespaces of the person sources are
+/// registered here too, with their usual prefixes, so that a file is written the same whatever
+/// order files are processed in.
 pub fn register_namespace() -> Result<(), String> {
-    for (ns, prefix) in [(NS, PREFIX), (NS_LR, "lr"), (NS_PLUS, "plus")] {
+    use crate::people::{NS_DIGIKAM, NS_IPTC_EXT, NS_MP, NS_MPREG, NS_MPRI, NS_MWG_RS};
+    let known = [
+        (NS, PREFIX),
+        (NS_LR, "lr"),
+        (NS_PLUS, "plus"),
+        (NS_DIGIKAM, "digiKam"),
+        (NS_IPTC_EXT, "Iptc4xmpExt"),
+        (NS_MWG_RS, "mwg-rs"),
+        ("http://www.metadataworkinggroup.com/schemas/keywords/", "mwg-kw"),
+        ("http://www.metadataworkinggroup.com/schemas/collections/", "mwg-coll"),
+        (NS_MP, "MP"),
+        (NS_MPRI, "MPRI"),
+        (NS_MPREG, "MPReg"),
+        ("http://ns.microsoft.com/photo/1.0/", "MicrosoftPhoto"),
+        ("http://ns.acdsee.com/iptc/1.0/", "acdsee"),
+        ("http://ns.adobe.com/xmp/sType/Area#", "stArea"),
+        ("http://ns.adobe.com/xmp/sType/Dimensions#", "stDim"),
+        ("http://ns.adobe.com/camera-raw-settings/1.0/", "crs"),
+        ("http://ns.adobe.com/exif/1.0/aux/", "aux"),
+        ("http://ns.adobe.com/xmp/1.0/DynamicMedia/", "xmpDM"),
+        ("http://cipa.jp/exif/1.0/", "exifEX"),
+    ];
+    for (ns, prefix) in known {
         XmpMeta::register_namespace(ns, prefix).map_err(|e| format!("XMP Toolkit: {e}"))?;
     }
     Ok(())
