@@ -621,7 +621,13 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     let table = match args.kind {
         ReportKind::Missing => report::missing(&files),
         ReportKind::Expiring => report::expiring(&files, register, ctx.date, args.within),
-        ReportKind::Consents => report::consents(&files, register, ctx.date),
+        ReportKind::Consents => {
+            // Written as the rows come: a register may hold 100,000 consents.
+            let rows = report::consent_rows(&files, register, ctx.date);
+            let columns = report::CONSENT_COLUMNS;
+            with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
+            return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
+        }
         ReportKind::Unreleased => report::unreleased(&files, &wanted),
         ReportKind::UnknownPersons => report::unknown_persons(&files, register),
         ReportKind::Summary => report::summary(&files, register),

@@ -228,7 +228,7 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
     match format {
         OutputFormat::Jsonl => {
             for row in &table.rows {
-                serde_json::to_writer(&mut *out, &object(row))?;
+                serde_json::to_writer(&mut *out, &RowObject(&table.columns, row))?;
                 out.write_all(b"\n")?;
             }
         }
@@ -253,6 +253,52 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
         }
     }
     out.flush()
+}
+
+/// A row as a JSON object (columns in order), without copying it into a map.
+struct RowObject<'a>(&'a [&'static str], &'a [Value]);
+
+impl serde::Serialize for RowObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (c, v) in self.0.iter().zip(self.1) {
+            m.serialize_entry(c, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A report given row by row: JSON Lines and CSV are written as the rows come (a listing of
+/// 100,000 consents is never held whole); JSON and tables need every row first.
+pub fn write_rows(
+    format: OutputFormat,
+    columns: &[&'static str],
+    rows: impl Iterator<Item = Vec<Value>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Jsonl => {
+            for row in rows {
+                serde_json::to_writer(&mut *out, &RowObject(columns, &row))?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()
+        }
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(&mut *out);
+            w.write_record(columns)?;
+            for row in rows {
+                w.write_record(row.iter().map(cell_text))?;
+            }
+            w.flush()?;
+            drop(w);
+            out.flush()
+        }
+        OutputFormat::Json | OutputFormat::Table => {
+            write_report(format, &Table { columns: columns.to_vec(), rows: rows.collect() }, out)
+        }
+    }
 }
 
 /// A JSON value as table or CSV text: lists joined with `|`, objects as `name (reason)`.

@@ -150,10 +150,18 @@ pub fn consent_row(c: &Consent, date: Date, files: usize) -> Vec<Value> {
 
 /// Every consent with its validity on `date`, document, originator and files using it.
 pub fn consents(files: &[Evaluated], register: &Register, date: Date) -> Table {
-    let used = files_per_consent(files);
-    let rows =
-        register.consents.iter().map(|c| consent_row(c, date, used.get(c.id.as_str()).copied().unwrap_or(0))).collect();
-    Table { columns: CONSENT_COLUMNS.to_vec(), rows }
+    Table { columns: CONSENT_COLUMNS.to_vec(), rows: consent_rows(files, register, date).collect() }
+}
+
+/// The rows of [`consents`], one by one.
+pub fn consent_rows<'a>(
+    files: &[Evaluated],
+    register: &'a Register,
+    date: Date,
+) -> impl Iterator<Item = Vec<Value>> + 'a {
+    let used: BTreeMap<String, usize> =
+        files_per_consent(files).into_iter().map(|(id, n)| (id.to_string(), n)).collect();
+    register.consents.iter().map(move |c| consent_row(c, date, used.get(c.id.as_str()).copied().unwrap_or(0)))
 }
 
 /// Files that have consents but may not be published for all of `usages`.

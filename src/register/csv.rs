@@ -16,7 +16,7 @@ use rustc_hash::FxHashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{document_problem, Loaded, Options, Problem, RegisterErrors, Severity};
+use super::{Loaded, Options, Problem, RegisterErrors, Severity};
 use crate::model::{
     name_key, Consent, Date, DeferredConsents, Evidence, ExemptReason, Exemption, Origin, Originator, Person, Register,
     Scope, UsageSets, Vocabulary,
@@ -665,8 +665,10 @@ struct ConsentState {
     /// Deferred mode: the valid rows, and (hash of a person's name key, row) pairs.
     rows: Vec<RowRef>,
     index: Vec<(u64, u32)>,
-    /// Evidence documents to look for.
+    /// Evidence documents to look for, relative to `doc_dir` (the same for every file of a
+    /// register).
     documents: Vec<DocumentUse>,
+    doc_dir: std::path::PathBuf,
 }
 
 /// A row's evidence document and the consents it backs.
@@ -675,7 +677,6 @@ struct DocumentUse {
     file: Arc<str>,
     line: u64,
     column: u64,
-    dir: std::path::PathBuf,
     path: String,
 }
 
@@ -683,14 +684,12 @@ struct DocumentUse {
 /// register of 100,000 consents names as many documents), mark the consents and warn about
 /// missing or unreadable ones.
 fn look_for_documents(st: &mut ConsentState, p: &mut Problems) {
-    use rayon::prelude::*;
-    let mut distinct: Vec<(&Path, &str)> = st.documents.iter().map(|d| (d.dir.as_path(), d.path.as_str())).collect();
+    let mut distinct: Vec<&str> = st.documents.iter().map(|d| d.path.as_str()).collect();
     distinct.sort_unstable();
     distinct.dedup();
-    let found: HashMap<(&Path, &str), Option<String>> =
-        distinct.into_par_iter().map(|(dir, doc)| ((dir, doc), document_problem(dir, doc))).collect();
+    let found = super::document_problems(&st.doc_dir, &distinct);
     for d in &st.documents {
-        let problem = &found[&(d.dir.as_path(), d.path.as_str())];
+        let problem = &found[d.path.as_str()];
         let evidence = if problem.is_some() { Evidence::Missing } else { Evidence::Present };
         for c in &mut st.out[d.consents.clone()] {
             c.evidence = evidence;
@@ -819,6 +818,7 @@ impl DeferredConsents for CsvRows {
 /// needs.
 fn read_consents(file: &str, bytes: &[u8], cx: &ConsentCx, st: &mut ConsentState, p: &mut Problems) -> Option<CsvFile> {
     let shared: Arc<str> = Arc::from(file);
+    st.doc_dir = cx.doc_dir.to_path_buf();
     // Room for one consent per line (more only for group rows): a register of 100,000 consents
     // is not copied while it grows.
     let lines = memchr::memchr_iter(b'\n', bytes).count() + 1;
@@ -1028,7 +1028,6 @@ fn consent_row(t: &Table, row: &Row, cx: &ConsentCx, shared: &Arc<str>, st: &mut
             file: shared.clone(),
             line,
             column: doc.column,
-            dir: cx.doc_dir.to_path_buf(),
             path: doc.value.to_string(),
         });
     }
