@@ -820,9 +820,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                     .map(|(f, target, fields, _)| {
                         // What the scan read of the target, when the target is what it read.
                         let known = match target {
-                            apply::Target::Embedded(..) => f.record.written.as_ref(),
+                            apply::Target::Embedded(..) => f.record.written.as_deref(),
                             apply::Target::Sidecar(p) if f.record.sidecars.first() == Some(p) => {
-                                f.record.written_sidecar.as_ref()
+                                f.record.written_sidecar.as_deref()
                             }
                             apply::Target::Sidecar(_) => None,
                         };

@@ -83,9 +83,9 @@ pub struct FileRecord {
     pub errors: Vec<String>,
     /// consentry's own fields in the file's only embedded XMP packet (`apply` compares with
     /// them before it reads the file again).
-    pub written: Option<crate::apply::Fields>,
+    pub written: Option<Box<crate::apply::Fields>>,
     /// The same for the first of `sidecars`.
-    pub written_sidecar: Option<crate::apply::Fields>,
+    pub written_sidecar: Option<Box<crate::apply::Fields>>,
 }
 
 impl FileRecord {
@@ -232,7 +232,7 @@ fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRec
         match read_sidecar(sidecar) {
             Ok(props) => {
                 if first {
-                    rec.written_sidecar = crate::apply::fields_in(&props, true);
+                    rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
                 }
                 people::from_xmp(&props, roots, &name, &mut rec.depicted);
                 dates.read_xmp(&props);
@@ -306,7 +306,7 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, 
             Ok(props) => {
                 if single && rec.written.is_none() {
                     // What a previous `apply` wrote, for the next one to compare with.
-                    rec.written = crate::apply::fields_in(&props, true);
+                    rec.written = crate::apply::fields_in(&props, true).map(Box::new);
                 }
                 people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
                 dates.read_xmp(&props);
