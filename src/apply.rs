@@ -329,7 +329,8 @@ pub enum Prepared {
 }
 
 /// Compare `target`'s XMP with `fields` and, when they differ (and not `dry_run`), write its new
-/// version beside it. Then flush the copies ([`sync_copies`]) and [`commit`] them.
+/// version beside it. Then flush the copies ([`sync_copies`]), [`commit`] them and flush their
+/// directories ([`sync_dirs`]).
 ///
 /// `known`: the fields the scan found in the target (the file's only XMP packet, or the
 /// sidecar): then an unchanged target is not read again.
@@ -374,22 +375,6 @@ fn unchanged_fast(path: &Path, format: Format, fields: &Fields) -> bool {
     match meta.xmp.as_slice() {
         [packet] => current_fast(packet, fields.plus.is_some()).as_ref() == Some(fields),
         _ => false,
-    }
-}
-
-/// Write one file completely: [`prepare`], flush, [`commit`].
-pub fn apply_one(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Outcome {
-    match prepare(target, fields, stamp, dry_run, None) {
-        Prepared::Done(o) => o,
-        Prepared::Ready(r) => {
-            sync_copies([&r]);
-            let dir = r.path.parent().map(Path::to_path_buf);
-            let outcome = commit(r);
-            if let Some(d) = dir {
-                sync_dirs([d.as_path()]);
-            }
-            outcome
-        }
     }
 }
 

@@ -148,12 +148,8 @@ pub fn consent_row(c: &Consent, date: Date, files: usize) -> Vec<Value> {
     ]
 }
 
-/// Every consent with its validity on `date`, document, originator and files using it.
-pub fn consents(files: &[Evaluated], register: &Register, date: Date) -> Table {
-    Table { columns: CONSENT_COLUMNS.to_vec(), rows: consent_rows(files, register, date).collect() }
-}
-
-/// The rows of [`consents`], one by one.
+/// Every consent with its validity on `date`, document, originator and files using it, row by
+/// row (`report consents`).
 pub fn consent_rows<'a>(
     files: &[Evaluated],
     register: &'a Register,
