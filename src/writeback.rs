@@ -22,6 +22,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 
+use crate::media::tiff::Endian;
+
 /// JPEG APP1 signature of the standard XMP packet.
 const XMP_SIG: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 /// Largest XMP packet a standard APP1 segment holds.
@@ -142,50 +144,23 @@ struct Tiff {
 }
 
 impl Tiff {
+    fn e(&self) -> Endian {
+        Endian(self.le)
+    }
     fn u16(&self, b: &[u8]) -> u16 {
-        let a = [b[0], b[1]];
-        if self.le {
-            u16::from_le_bytes(a)
-        } else {
-            u16::from_be_bytes(a)
-        }
+        self.e().u16(b)
     }
     fn u32(&self, b: &[u8]) -> u32 {
-        let a = [b[0], b[1], b[2], b[3]];
-        if self.le {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
+        self.e().u32(b)
     }
     fn u64(&self, b: &[u8]) -> u64 {
-        let a: [u8; 8] = b[..8].try_into().expect("8 bytes");
-        if self.le {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        }
+        self.e().u64(b)
     }
     fn put16(&self, v: u16) -> [u8; 2] {
-        if self.le {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        }
-    }
-    fn put32(&self, v: u32) -> [u8; 4] {
-        if self.le {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        }
+        self.e().put16(v)
     }
     fn put64(&self, v: u64) -> [u8; 8] {
-        if self.le {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        }
+        self.e().put64(v)
     }
     fn entry_len(&self) -> usize {
         if self.big {
@@ -220,7 +195,7 @@ impl Tiff {
         if self.big {
             self.put64(v).to_vec()
         } else {
-            self.put32(v as u32).to_vec()
+            self.e().put32(v as u32).to_vec()
         }
     }
 }

@@ -117,6 +117,58 @@ impl Entry {
     }
 }
 
+/// TIFF byte order: reading and writing integers (`true`: little-endian, `II`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endian(pub bool);
+
+impl Endian {
+    pub fn u16(self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.0 {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        }
+    }
+    pub fn u32(self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.0 {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    }
+    pub fn u64(self, b: &[u8]) -> u64 {
+        let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        if self.0 {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        }
+    }
+    pub fn put16(self, v: u16) -> [u8; 2] {
+        if self.0 {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+    pub fn put32(self, v: u32) -> [u8; 4] {
+        if self.0 {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+    pub fn put64(self, v: u64) -> [u8; 8] {
+        if self.0 {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Tiff<'a> {
     src: &'a dyn ReadAt,
@@ -126,28 +178,13 @@ struct Tiff<'a> {
 
 impl<'a> Tiff<'a> {
     fn u16(&self, b: &[u8]) -> u16 {
-        let a = [b[0], b[1]];
-        if self.little {
-            u16::from_le_bytes(a)
-        } else {
-            u16::from_be_bytes(a)
-        }
+        Endian(self.little).u16(b)
     }
     fn u32(&self, b: &[u8]) -> u32 {
-        let a = [b[0], b[1], b[2], b[3]];
-        if self.little {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
+        Endian(self.little).u32(b)
     }
     fn u64(&self, b: &[u8]) -> u64 {
-        let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-        if self.little {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        }
+        Endian(self.little).u64(b)
     }
 
     fn inline_len(&self) -> u64 {
