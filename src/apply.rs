@@ -333,15 +333,11 @@ pub enum Prepared {
 /// directories ([`sync_dirs`]).
 ///
 /// `known`: the fields the scan found in the target (the file's only XMP packet, or the
-/// sidecar): then an unchanged target is not read again.
+/// sidecar; see [`fields_in`]): then an unchanged target is not read again. Without them the
+/// XMP Toolkit compares.
 pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool, known: Option<&Fields>) -> Prepared {
     if known.is_some_and(|k| same(k, fields)) {
         return Prepared::Done(Outcome::Unchanged);
-    }
-    if let Target::Embedded(path, format) = target {
-        if unchanged_fast(path, *format, fields) {
-            return Prepared::Done(Outcome::Unchanged);
-        }
     }
     let result = match target {
         Target::Embedded(path, format) => match format {
@@ -362,20 +358,6 @@ fn same(read: &Fields, wanted: &Fields) -> bool {
         return read == wanted;
     }
     Fields { plus: None, ..read.clone() } == *wanted
-}
-
-/// Whether the file's only XMP packet, located and parsed by consentry's own readers (one or
-/// two reads, as in a scan), already holds `fields`: a second `apply` then costs about a scan.
-/// Anything less clear (no packet, several, a parse error) is left to the full comparison.
-fn unchanged_fast(path: &Path, format: Format, fields: &Fields) -> bool {
-    use crate::media::{self, FileSource};
-    let Ok(file) = media::source::open_file(path) else { return false };
-    let Ok(src) = FileSource::open(file) else { return false };
-    let Ok(meta) = media::read_metadata(&src, format) else { return false };
-    match meta.xmp.as_slice() {
-        [packet] => current_fast(packet, fields.plus.is_some()).as_ref() == Some(fields),
-        _ => false,
-    }
 }
 
 /// Flush prepared copies to disk: one `syncfs` per file system (far cheaper than one `fsync`
@@ -427,38 +409,36 @@ fn writable(path: &Path, m: &fs::Metadata) -> Result<(), String> {
     Ok(())
 }
 
-/// The fields in an XMP packet, read with consentry's own parser: the fast comparison that
-/// spares an unchanged file the XMP Toolkit. `None` when it cannot tell (then the Toolkit
-/// decides).
-pub fn current_fast(packet: &[u8], want_plus: bool) -> Option<Fields> {
-    let props = crate::xmp::parse(packet, &is_own_namespace).ok()?;
-    fields_in(&props, want_plus)
-}
-
 /// Whether consentry writes properties in this namespace.
 pub fn is_own_namespace(ns: &str) -> bool {
     ns == NS || ns == NS_LR || ns == NS_PLUS
 }
 
-/// The fields among parsed properties (see [`current_fast`]).
+/// The fields a previous `apply` wrote, read from properties parsed with consentry's own
+/// parser (the scan's parse of a file's only packet, or of its sidecar): the fast comparison
+/// that spares an unchanged file a second read and the XMP Toolkit. `None` when there are none
+/// (the file is to be written anyway) or it cannot tell (then the Toolkit decides).
 pub fn fields_in(props: &[crate::xmp::Prop], want_plus: bool) -> Option<Fields> {
     use crate::xmp;
-    let props: Vec<&xmp::Prop> = props.iter().filter(|p| is_own_namespace(&p.ns)).collect();
-    let props: Vec<xmp::Prop> = props.into_iter().cloned().collect();
+    let own: Vec<&xmp::Prop> = props.iter().filter(|p| is_own_namespace(&p.ns)).collect();
+    if !own.iter().any(|p| &*p.ns == NS) {
+        return None;
+    }
     // A property written twice (two rdf:Descriptions) is left to the Toolkit.
-    for (i, p) in props.iter().enumerate() {
-        if props[..i].iter().any(|q| q.ns == p.ns && q.name == p.name) {
+    for (i, p) in own.iter().enumerate() {
+        if own[..i].iter().any(|q| q.ns == p.ns && q.name == p.name) {
             return None;
         }
     }
+    let find = |ns: &str, name: &str| own.iter().find(|p| &*p.ns == ns && &*p.name == name).map(|p| &p.value);
     let text = |ns: &str, name: &str| -> Option<Option<String>> {
-        match xmp::find(&props, ns, name) {
+        match find(ns, name) {
             None => Some(None),
             Some(v) => v.as_text().map(|t| Some(t.to_string())),
         }
     };
     let items = |ns: &str, name: &str| -> Option<Vec<String>> {
-        match xmp::find(&props, ns, name) {
+        match find(ns, name) {
             None => Some(Vec::new()),
             Some(xmp::Value::Array(_, items)) => items.iter().map(|i| i.value.as_text().map(str::to_string)).collect(),
             Some(_) => None,
@@ -504,9 +484,6 @@ fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: boo
         _ => wb::tiff_packet(&file),
     }
     .map_err(fail)?;
-    if old.as_deref().and_then(|p| current_fast(p, fields.plus.is_some())).as_ref() == Some(fields) {
-        return Ok(Prepared::Done(Outcome::Unchanged));
-    }
     let mut meta = match &old {
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the XMP packet is not UTF-8"))?;
@@ -599,9 +576,6 @@ fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
         Err(e) => return Err(format!("{shown}: {e}")),
     };
-    if bytes.as_deref().and_then(|b| current_fast(b, fields.plus.is_some())).as_ref() == Some(fields) {
-        return Ok(Prepared::Done(Outcome::Unchanged));
-    }
     let mut meta = match &bytes {
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the sidecar is not UTF-8"))?;
@@ -829,6 +803,11 @@ mod tests {
         update(&mut meta, &red, &stamp).unwrap();
         assert_eq!(items(&meta, NS_LR, "hierarchicalSubject"), ["People|Anna", "Places|Berlin"]);
         assert_eq!(current(&meta, false), red);
+    }
+
+    /// What the scan reads of a packet (see [`fields_in`]).
+    fn current_fast(packet: &[u8], want_plus: bool) -> Option<Fields> {
+        fields_in(&crate::xmp::parse(packet, &is_own_namespace).ok()?, want_plus)
     }
 
     #[test]

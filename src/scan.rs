@@ -22,6 +22,9 @@ pub struct ScanOptions {
     pub threads: Option<usize>,
     /// Files per parallel batch; results are emitted in walk order batch by batch.
     pub batch: usize,
+    /// Also read the fields a previous `apply` wrote ([`FileRecord::written`]); only `apply`
+    /// needs them.
+    pub written: bool,
     /// The pool to parse on (`None`: a pool of `threads` for this scan). Sharing the pool with
     /// other work of the command (loading the register) lets its workers take turns instead of
     /// competing for the cores.
@@ -30,7 +33,14 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { roots: PeopleRoots::default(), follow_links: true, threads: None, batch: 512, pool: None }
+        ScanOptions {
+            roots: PeopleRoots::default(),
+            follow_links: true,
+            threads: None,
+            batch: 512,
+            written: false,
+            pool: None,
+        }
     }
 }
 
@@ -169,7 +179,8 @@ pub fn scan<E: From<std::io::Error>>(
             while let Ok(first) = job_rx.recv() {
                 batch.push(first);
                 batch.extend(job_rx.iter().take(opts.batch - 1));
-                let records = pool.install(|| batch.par_iter().map(|job| process(job, &opts.roots)).collect());
+                let records =
+                    pool.install(|| batch.par_iter().map(|job| process(job, &opts.roots, opts.written)).collect());
                 batch.clear();
                 if rec_tx.send(records).is_err() {
                     break;
@@ -191,9 +202,10 @@ pub fn scan<E: From<std::io::Error>>(
 }
 
 /// Read one job into a record. Never panics outward: a panic in a parser becomes an error.
-pub fn process(job: &Job, roots: &PeopleRoots) -> FileRecord {
+/// `written`: also read what a previous `apply` wrote ([`FileRecord::written`]).
+pub fn process(job: &Job, roots: &PeopleRoots, written: bool) -> FileRecord {
     match job {
-        Job::Media { path, sidecars } => catch_unwind(AssertUnwindSafe(|| scan_media(path, sidecars, roots)))
+        Job::Media { path, sidecars } => catch_unwind(AssertUnwindSafe(|| scan_media(path, sidecars, roots, written)))
             .unwrap_or_else(|panic| {
                 let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
                 r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
@@ -218,20 +230,20 @@ fn kind_from_name(path: &Path) -> MediaKind {
     media::detect::media_kind_of_extension(ext).unwrap_or(MediaKind::Raw)
 }
 
-fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots) -> FileRecord {
+fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots, written: bool) -> FileRecord {
     let mut rec = FileRecord::new(path.to_path_buf(), Subject::Media(kind_from_name(path)));
     if path.to_str().is_none() {
         rec.errors.push("file name is not valid UTF-8 (shown with replacement characters)".to_string());
     }
     let mut dates = Dates::default();
-    record_embedded(read_embedded(path), roots, &mut rec, &mut dates);
+    record_embedded(read_embedded(path), roots, written, &mut rec, &mut dates);
     for sidecar in sidecars {
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let first = rec.sidecars.len() == 1;
-        match read_sidecar(sidecar) {
+        match read_sidecar(sidecar, written) {
             Ok(props) => {
-                if first {
+                if written && first {
                     rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
                 }
                 people::from_xmp(&props, roots, &name, &mut rec.depicted);
@@ -271,7 +283,7 @@ fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Result<(Format, Me
 pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
     let mut rec = FileRecord::new(PathBuf::from(format!("bytes.{ext}")), Subject::Media(MediaKind::Image));
     let mut dates = Dates::default();
-    record_embedded(locate(&data, &data[..data.len().min(HEAD_LEN)], ext), roots, &mut rec, &mut dates);
+    record_embedded(locate(&data, &data[..data.len().min(HEAD_LEN)], ext), roots, false, &mut rec, &mut dates);
     rec.taken = dates.best();
     rec
 }
@@ -279,6 +291,7 @@ pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
 fn record_embedded(
     located: Result<(Format, Metadata), String>,
     roots: &PeopleRoots,
+    written: bool,
     rec: &mut FileRecord,
     dates: &mut Dates,
 ) {
@@ -288,23 +301,24 @@ fn record_embedded(
             rec.subject = Subject::Media(format.kind());
             dates.exif = exif_date(&meta);
             dates.quicktime = meta.quicktime_created.and_then(quicktime_date);
-            embedded_persons(&meta, roots, rec, dates);
+            embedded_persons(&meta, roots, written, rec, dates);
         }
         Err(e) => rec.errors.push(e),
     }
 }
 
-fn parse_packet(bytes: &[u8]) -> Result<Vec<Prop>, xmp::XmpError> {
-    xmp::parse(bytes, &|ns| people::is_wanted_namespace(ns) || crate::apply::is_own_namespace(ns))
+/// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote.
+fn parse_packet(bytes: &[u8], written: bool) -> Result<Vec<Prop>, xmp::XmpError> {
+    xmp::parse(bytes, &|ns| people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns)))
 }
 
-fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, dates: &mut Dates) {
+fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
     let packets = meta.xmp.iter().map(|p| ("XMP", p)).chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", p)));
-    let single = meta.xmp.len() == 1;
-    for (what, packet) in packets {
-        match parse_packet(packet) {
+    for (i, (what, packet)) in packets.enumerate() {
+        match parse_packet(packet, written) {
             Ok(props) => {
-                if single && rec.written.is_none() {
+                // Only from the file's only main packet: the one `apply` replaces.
+                if written && i == 0 && meta.xmp.len() == 1 {
                     // What a previous `apply` wrote, for the next one to compare with.
                     rec.written = crate::apply::fields_in(&props, true).map(Box::new);
                 }
@@ -322,14 +336,14 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, rec: &mut FileRecord, 
 }
 
 /// Read and parse an XMP sidecar (bounded like an embedded packet).
-fn read_sidecar(path: &Path) -> Result<Vec<Prop>, String> {
+fn read_sidecar(path: &Path, written: bool) -> Result<Vec<Prop>, String> {
     let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     let mut bytes = Vec::new();
     file.take(media::MAX_XMP + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     if bytes.len() as u64 > media::MAX_XMP {
         return Err(format!("larger than the limit of {} bytes", media::MAX_XMP));
     }
-    parse_packet(&bytes).map_err(|e| e.to_string())
+    parse_packet(&bytes, written).map_err(|e| e.to_string())
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).
