@@ -111,13 +111,17 @@ pub fn jpeg_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
         Some((start, len)) => (start, start + 2 + len as u64),
         None => (layout.insert_at, layout.insert_at),
     };
+    let len = (2 + XMP_SIG.len() + packet.len()) as u16;
+    splice(f, cut, resume, &[&[0xFF, 0xE1], &len.to_be_bytes(), XMP_SIG, packet], out)
+}
+
+/// Copy `f` to `out` with its bytes `cut..resume` replaced by `parts`, one after the other.
+fn splice(f: &File, cut: u64, resume: u64, parts: &[&[u8]], out: &mut File) -> io::Result<()> {
     let mut w = BufWriter::with_capacity(1 << 16, out);
     copy_range(f, 0, cut, &mut w)?;
-    let len = (2 + XMP_SIG.len() + packet.len()) as u16;
-    w.write_all(&[0xFF, 0xE1])?;
-    w.write_all(&len.to_be_bytes())?;
-    w.write_all(XMP_SIG)?;
-    w.write_all(packet)?;
+    for part in parts {
+        w.write_all(part)?;
+    }
     let end = f.metadata()?.len();
     copy_range(f, resume, end, &mut w)?;
     w.flush()
@@ -400,13 +404,7 @@ pub fn psd_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
             new.push(0);
         }
     }
-    let mut w = BufWriter::with_capacity(1 << 16, out);
-    copy_range(f, 0, start - 4, &mut w)?;
-    w.write_all(&(new.len() as u32).to_be_bytes())?;
-    w.write_all(&new)?;
-    let end = f.metadata()?.len();
-    copy_range(f, start + len, end, &mut w)?;
-    w.flush()
+    splice(f, start - 4, start + len, &[&(new.len() as u32).to_be_bytes(), &new], out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,15 +492,8 @@ pub fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
     let mut crc = flate2::Crc::new();
     crc.update(b"iTXt");
     crc.update(&data);
-    let mut w = BufWriter::with_capacity(1 << 16, out);
-    copy_range(f, 0, cut, &mut w)?;
-    w.write_all(&(data.len() as u32).to_be_bytes())?;
-    w.write_all(b"iTXt")?;
-    w.write_all(&data)?;
-    w.write_all(&crc.sum().to_be_bytes())?;
-    let end = f.metadata()?.len();
-    copy_range(f, resume, end, &mut w)?;
-    w.flush()
+    let len = (data.len() as u32).to_be_bytes();
+    splice(f, cut, resume, &[&len, b"iTXt", &data, &crc.sum().to_be_bytes()], out)
 }
 
 #[cfg(test)]
@@ -699,11 +690,13 @@ mod tests {
         {
             let whole = synth::build(format, &embed(format, Some(String::from_utf8(packet("x")).unwrap())));
             for cut in [3, 11, 40, whole.len() / 3, whole.len() / 2] {
-                let (_d, f) = file_with(&whole[..cut.min(whole.len())]);
+                let damaged = &whole[..cut.min(whole.len())];
+                let (_d, f) = file_with(damaged);
                 let mut out = tempfile::tempfile().unwrap();
                 let _ = match write {
                     0 => jpeg_write(&f, b"p", &mut out),
-                    1 => tiff_write(&f, b"p", None),
+                    // TIFF is patched in a writable copy.
+                    1 => out.write_all(damaged).and_then(|()| tiff_write(&out, b"p", None)),
                     2 => psd_write(&f, b"p", &mut out),
                     _ => png_write(&f, b"p", &mut out),
                 };
