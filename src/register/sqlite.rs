@@ -33,7 +33,7 @@ use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::{document_problem, Loaded, Problem, RegisterErrors, Severity};
+use super::{document_problems, Loaded, Problem, RegisterErrors, Severity};
 use crate::model::{
     name_key, Consent, Date, Evidence, ExemptReason, Exemption, Origin, Originator, Person, Register, Scope, UsageSets,
     Vocabulary,
@@ -340,6 +340,9 @@ impl Reader<'_> {
         let rows: Vec<(i64, String, Option<i64>)> =
             collect(conn, "SELECT id, CAST(path AS TEXT), originator_id FROM documents")?;
         let documents: HashMap<i64, (String, Option<i64>)> = rows.into_iter().map(|(id, p, o)| (id, (p, o))).collect();
+        // Every evidence document looked for once (consents of a group share theirs), together.
+        let paths: Vec<&str> = documents.values().map(|(p, _)| p.as_str()).filter(|p| !p.is_empty()).collect();
+        let found = if self.check_documents { document_problems(&self.base, &paths) } else { Default::default() };
 
         // Usage and scope rows.
         let mut usages: HashMap<String, Vec<String>> = HashMap::new();
@@ -440,7 +443,7 @@ impl Reader<'_> {
                     self.problem(Severity::Warning, &entity, "no evidence document".into());
                     Evidence::Missing
                 }
-                Some(path) if self.check_documents => match document_problem(&self.base, path) {
+                Some(path) if self.check_documents => match found.get(path.as_str()).cloned().flatten() {
                     Some(message) => {
                         self.problem(Severity::Warning, &entity, message);
                         Evidence::Missing
