@@ -97,11 +97,6 @@ pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErro
     load_with(path, vocabulary, Options::FULL)
 }
 
-/// Load a register for evaluation ([`Options::EVALUATION`]).
-pub fn load_for_evaluation(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErrors> {
-    load_with(path, vocabulary, Options::EVALUATION)
-}
-
 /// Load a register with the given options. An SQLite register is always built whole.
 pub fn load_with(path: &Path, vocabulary: &Vocabulary, options: Options) -> Result<Loaded, RegisterErrors> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
