@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
@@ -17,6 +17,7 @@ use crate::people::PeopleRoots;
 use crate::register;
 use crate::report::{self, Evaluated};
 use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
+use crate::state;
 
 /// Exit status of every command (SPEC.md 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,11 +139,26 @@ pub struct WalkArgs {
     pub no_follow: bool,
 }
 
+/// Where a run keeps what it read (SPEC.md 7).
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state of earlier runs: files that did not change since are not read again, and each
+    /// run's changes are recorded for `report changes` [default: .consentry/state.sqlite under
+    /// the archive root; the user's cache directory when the archive is read-only]
+    #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
+    pub state: Option<PathBuf>,
+    /// Read every file, and keep no state.
+    #[arg(long)]
+    pub no_state: bool,
+}
+
 /// What to scan, where the register is, and how to print: every archive command has these.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     #[command(flatten)]
     pub walk: WalkArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
@@ -178,6 +194,9 @@ pub enum ReportKind {
     UnknownPersons,
     /// Files per status and per usage area.
     Summary,
+    /// What changed at the last run (or every run since --since DATE): files that became red,
+    /// yellow or green, consents that expired or were revoked, new, moved and removed files.
+    Changes,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +209,9 @@ pub struct ReportArgs {
     /// For `unreleased`: the usage areas, separated by commas.
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',')]
     pub usages: Vec<String>,
+    /// For `changes`: every run that finished on or after this day instead of the last run.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub since: Option<Date>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -288,6 +310,10 @@ struct Context {
     register: Option<PendingRegister>,
     date: Date,
     opts: ScanOptions,
+    /// The run recorded in the state (none with --no-state and for `apply`), and the command.
+    run: Mutex<Option<state::Run>>,
+    command: &'static str,
+    quiet: bool,
 }
 
 /// A register being loaded on the scan's pool while the archive is walked and read: the load
@@ -362,7 +388,12 @@ impl Need {
 }
 
 impl Context {
+    /// A command over the archive that records its run in the state as `command`.
     fn new(common: &CommonArgs, need: Need) -> anyhow::Result<Context> {
+        Context::build(common, need, None)
+    }
+
+    fn build(common: &CommonArgs, need: Need, untracked: Option<&'static str>) -> anyhow::Result<Context> {
         let (walk, reg, out) = (&common.walk, &common.register, &common.output);
         let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths.clone() };
         for p in &paths {
@@ -400,7 +431,45 @@ impl Context {
             None => None,
         };
         let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-        Ok(Context { paths, settings, register, date, opts })
+        let command = untracked.unwrap_or_else(command_name);
+        let mut ctx =
+            Context { paths, settings, register, date, opts, run: Mutex::new(None), command, quiet: out.quiet };
+        if untracked.is_none() && !common.state.no_state {
+            if let Some(state) = open_state(&ctx.settings, common.state.state.as_deref(), out.quiet)? {
+                let known = Arc::new(state.known(&std::env::current_dir()?, &ctx.opts.roots)?);
+                let roots: Vec<PathBuf> = ctx.paths.iter().map(|p| ctx.settings.absolute(p)).collect();
+                ctx.opts.reuse = Some(known.clone());
+                ctx.run = Mutex::new(Some(state::Run::begin(state, known, &roots)));
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// Record the run in the state (after a complete scan). A state that cannot be written is
+    /// reported and counted as an error of the run (exit 3): the next run reads every file.
+    fn finish_run(&self, summary: &mut ScanSummary, register: Option<&Register>) {
+        let Some(run) = self.run.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        let path = run.path().to_path_buf();
+        let date = register.map(|_| self.date);
+        match run.finish(self.command, date, register.map(|r| r.digest.as_str()), summary) {
+            Ok(c) if !self.quiet => eprintln!(
+                "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
+                 (`consentry report changes`).",
+                path.display(),
+                c.files,
+                c.read,
+                c.files - c.read,
+                c.new,
+                c.moved,
+                c.removed,
+                c.changes
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("consentry: {}: the state could not be written: {e:#}", path.display());
+                summary.errors += 1;
+            }
+        }
     }
 
     /// The register, once loaded (`None` when the command runs without one).
@@ -453,9 +522,13 @@ impl Context {
                 register_error = Some(e);
                 io::Error::other("the register cannot be used")
             })?;
+            let mut run = self.run.lock().unwrap_or_else(|e| e.into_inner());
             for rec in waiting.drain(..) {
                 let rel = self.settings.relative(&rec.path);
                 let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, &rel));
+                if let Some(run) = run.as_mut() {
+                    run.observe(&rec, decision.as_ref(), register.as_deref(), self.date);
+                }
                 emit(rec, rel, decision, register.as_deref())?;
             }
             Ok(())
@@ -466,7 +539,11 @@ impl Context {
             return Err(e);
         }
         // An empty archive evaluates nothing: the register is still checked.
-        self.register()?;
+        let register = self.register()?;
+        let mut summary = summary;
+        if let Ok(summary) = &mut summary {
+            self.finish_run(summary, register.as_deref());
+        }
         Ok(summary)
     }
 
@@ -504,6 +581,62 @@ impl Context {
                 })
             })
             .collect()
+    }
+}
+
+/// The subcommand's name, as runs are recorded.
+fn command_name() -> &'static str {
+    match std::env::args().nth(1).as_deref() {
+        Some("scan") => "scan",
+        Some("check") => "check",
+        Some("report") => "report",
+        Some("person") => "person",
+        Some("consent") => "consent search",
+        _ => "consentry",
+    }
+}
+
+/// Open the state: `--state`, else the archive's own, else (the archive is read-only) one in
+/// the user's cache directory.
+/// `None` when neither the archive nor the cache directory can be written (the run then reads
+/// every file and records nothing, with a hint).
+fn open_state(settings: &Settings, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
+    let opened = |path: &Path| {
+        state::State::open(path).map(|(state, note)| {
+            if let (Some(note), false) = (note, quiet) {
+                eprintln!("consentry: {}: {note}; every file is read again", path.display());
+            }
+            state
+        })
+    };
+    if let Some(path) = explicit {
+        return opened(path).map(Some).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    let own = match opened(&state::default_path(&settings.archive_root)) {
+        Ok(state) => return Ok(Some(state)),
+        Err(state::OpenError::NotWritable { path, source }) => format!("{}: {source}", path.display()),
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    };
+    let Some(cache) = state::cache_path(&settings.archive_root) else {
+        if !quiet {
+            eprintln!("consentry: no state kept ({own}; no cache directory): every file is read");
+        }
+        return Ok(None);
+    };
+    match opened(&cache) {
+        Ok(state) => {
+            if !quiet {
+                eprintln!("consentry: the archive cannot be written here; its state is kept in {}", cache.display());
+            }
+            Ok(Some(state))
+        }
+        Err(state::OpenError::NotWritable { .. }) => {
+            if !quiet {
+                eprintln!("consentry: no state kept ({own}; nor in {}): every file is read", cache.display());
+            }
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
 
@@ -606,6 +739,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     // Listings of all consents or names need the whole register; the others evaluate files.
     let need = match args.kind {
+        ReportKind::Changes => return changes_command(&args),
         ReportKind::Consents => Need::WithEvidence,
         ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Summary => Need::Register,
@@ -631,9 +765,38 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         ReportKind::Unreleased => report::unreleased(&files, &wanted),
         ReportKind::UnknownPersons => report::unknown_persons(&files, register),
         ReportKind::Summary => report::summary(&files, register),
+        ReportKind::Changes => unreachable!("answered from the state before any scan"),
     };
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+/// `report changes`: read from the state alone (no scan, no register).
+fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
+    let (common, out) = (&args.common, &args.common.output);
+    if common.state.no_state {
+        anyhow::bail!("`report changes` reads the state: it cannot go with --no-state");
+    }
+    let path = match &common.state.state {
+        Some(path) => path.clone(),
+        None => {
+            let paths = if common.walk.paths.is_empty() { vec![PathBuf::from(".")] } else { common.walk.paths.clone() };
+            let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
+            let settings = config::discover(&paths, common.register.register.as_deref(), env)?;
+            let own = state::default_path(&settings.archive_root);
+            match state::cache_path(&settings.archive_root) {
+                Some(cache) if !own.is_file() && cache.is_file() => cache,
+                _ => own,
+            }
+        }
+    };
+    let state = state::State::open_existing(&path)?;
+    let (table, about) = state.changes(args.since)?;
+    if !out.quiet {
+        eprintln!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
+    }
+    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    Ok(Exit::Ok)
 }
 
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
@@ -729,7 +892,9 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
 fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     use rayon::prelude::*;
     let out = &args.common.output;
-    let mut ctx = Context::new(&args.common, Need::Register)?;
+    // `apply` reads every file (it compares with what it wrote before) and records no run:
+    // the files it rewrites are read again by the next run.
+    let mut ctx = Context::build(&args.common, Need::Register, Some("apply"))?;
     ctx.opts.written = true; // compare with what a previous apply wrote without reading again
     let (files, summary) = ctx.collect(out.quiet)?;
     let register = ctx.required_register()?;

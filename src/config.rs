@@ -95,9 +95,14 @@ pub fn discover(
 }
 
 impl Settings {
+    /// `path` made absolute against the starting directory, `.` and `..` resolved lexically.
+    pub fn absolute(&self, path: &Path) -> PathBuf {
+        normalize(&self.cwd.join(path))
+    }
+
     /// `path` relative to the archive root with `/` separators (as given when outside it).
     pub fn relative(&self, path: &Path) -> String {
-        let abs = normalize(&self.cwd.join(path));
+        let abs = self.absolute(path);
         let rel = abs.strip_prefix(&self.archive_root).unwrap_or(&abs);
         rel.components()
             .filter_map(|c| match c {
@@ -111,7 +116,7 @@ impl Settings {
 
 /// Remove `.` and resolve `..` lexically (no symlink resolution: the archive is addressed the way
 /// the user named it).
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

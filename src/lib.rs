@@ -15,6 +15,7 @@ pub mod people;
 pub mod register;
 pub mod report;
 pub mod scan;
+pub mod state;
 #[doc(hidden)]
 pub mod synth;
 pub mod walk;

@@ -41,7 +41,7 @@ pub fn is_wanted_namespace(ns: &str) -> bool {
 const MP_UNNAMED: &str = "ffffffffffffffff";
 
 /// Where a person (or unnamed face) was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PersonSource {
     IptcPersonInImage,
     IptcPersonDetails,
@@ -121,7 +121,7 @@ pub fn normalized_name(raw: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Persons and unnamed faces found for one file, accumulated over its sources.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Depicted {
     pub persons: BTreeSet<String>,
     /// Unnamed face regions. Several sources (MWG and Microsoft regions, embedded XMP and a

@@ -29,6 +29,64 @@ pub struct ScanOptions {
     /// other work of the command (loading the register) lets its workers take turns instead of
     /// competing for the cores.
     pub pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    /// Records of files read before (the state of an earlier run): a media file whose stamps
+    /// still match is not read again. With it, every media record carries its
+    /// [`FileRecord::stamps`].
+    pub reuse: Option<std::sync::Arc<dyn Reuse>>,
+}
+
+/// What a file and its sidecars looked like when they were read: device, inode, size,
+/// modification and change time. The change time moves with every write, also one that puts
+/// the old modification time back (`exiftool -P`, `touch -r`), and with renames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+            ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
+        }
+    }
+
+    /// The stamp of `path` (symbolic links followed, as the scan reads them).
+    pub fn read(path: &Path) -> std::io::Result<Stamp> {
+        std::fs::metadata(path).map(|m| Stamp::of(&m))
+    }
+}
+
+/// The stamps of a media file and of its sidecars, in the order of [`FileRecord::sidecars`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamps {
+    pub file: Stamp,
+    pub sidecars: Vec<Stamp>,
+}
+
+impl Stamps {
+    /// Taken before the files are read, so that a change while they are read shows next time.
+    /// `None` when one of them cannot be examined (it is then read, and reports its error).
+    fn read(path: &Path, sidecars: &[PathBuf]) -> Option<Stamps> {
+        let file = Stamp::read(path).ok()?;
+        let sidecars = sidecars.iter().map(|s| Stamp::read(s).ok()).collect::<Option<Vec<_>>>()?;
+        Some(Stamps { file, sidecars })
+    }
+}
+
+/// A source of records read before: the scan asks it for each media file before reading it.
+pub trait Reuse: Send + Sync + std::fmt::Debug {
+    /// The earlier record of `path`, when it was read with these sidecars and `stamps` still
+    /// match; `None` to read the file.
+    fn reuse(&self, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord>;
 }
 
 impl Default for ScanOptions {
@@ -40,6 +98,7 @@ impl Default for ScanOptions {
             batch: 512,
             written: false,
             pool: None,
+            reuse: None,
         }
     }
 }
@@ -96,6 +155,11 @@ pub struct FileRecord {
     pub written: Option<Box<crate::apply::Fields>>,
     /// The same for the first of `sidecars`.
     pub written_sidecar: Option<Box<crate::apply::Fields>>,
+    /// With [`ScanOptions::reuse`]: the stamps of the media file and its sidecars, taken
+    /// before they were read.
+    pub stamps: Option<Box<Stamps>>,
+    /// Whether this record is an earlier one whose files did not change (not read again).
+    pub reused: bool,
 }
 
 impl FileRecord {
@@ -110,7 +174,21 @@ impl FileRecord {
             errors: Vec::new(),
             written: None,
             written_sidecar: None,
+            stamps: None,
+            reused: false,
         }
+    }
+
+    /// A record of a media file, from what an earlier scan of it found.
+    pub fn known(
+        path: PathBuf,
+        format: Option<Format>,
+        depicted: Depicted,
+        sidecars: Vec<PathBuf>,
+        taken: Option<String>,
+    ) -> Self {
+        let subject = Subject::Media(format.map_or_else(|| kind_from_name(&path), Format::kind));
+        FileRecord { format, depicted, sidecars, taken, reused: true, ..FileRecord::new(path, subject) }
     }
 
     pub fn error(&self) -> Option<String> {
@@ -179,8 +257,7 @@ pub fn scan<E: From<std::io::Error>>(
             while let Ok(first) = job_rx.recv() {
                 batch.push(first);
                 batch.extend(job_rx.iter().take(opts.batch - 1));
-                let records =
-                    pool.install(|| batch.par_iter().map(|job| process(job, &opts.roots, opts.written)).collect());
+                let records = pool.install(|| batch.par_iter().map(|job| process(job, opts)).collect());
                 batch.clear();
                 if rec_tx.send(records).is_err() {
                     break;
@@ -201,16 +278,28 @@ pub fn scan<E: From<std::io::Error>>(
     })
 }
 
-/// Read one job into a record. Never panics outward: a panic in a parser becomes an error.
-/// `written`: also read what a previous `apply` wrote ([`FileRecord::written`]).
-pub fn process(job: &Job, roots: &PeopleRoots, written: bool) -> FileRecord {
+/// Read one job into a record (or take the earlier record of an unchanged file). Never panics
+/// outward: a panic in a parser becomes an error.
+pub fn process(job: &Job, opts: &ScanOptions) -> FileRecord {
+    let (roots, written) = (&opts.roots, opts.written);
     match job {
-        Job::Media { path, sidecars } => catch_unwind(AssertUnwindSafe(|| scan_media(path, sidecars, roots, written)))
-            .unwrap_or_else(|panic| {
-                let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
-                r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
-                r
-            }),
+        Job::Media { path, sidecars } => {
+            let stamps = opts.reuse.as_ref().and_then(|_| Stamps::read(path, sidecars));
+            if let (Some(reuse), Some(stamps)) = (&opts.reuse, &stamps) {
+                if let Some(mut rec) = reuse.reuse(path, sidecars, stamps) {
+                    rec.stamps = Some(Box::new(stamps.clone()));
+                    return rec;
+                }
+            }
+            let mut rec =
+                catch_unwind(AssertUnwindSafe(|| scan_media(path, sidecars, roots, written))).unwrap_or_else(|panic| {
+                    let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
+                    r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
+                    r
+                });
+            rec.stamps = stamps.map(Box::new);
+            rec
+        }
         Job::Orphan { path } => FileRecord::new(path.clone(), Subject::OrphanSidecar),
         Job::Error { path, message } => {
             let mut r = FileRecord::new(path.clone(), Subject::Unwalkable);

@@ -1,7 +1,7 @@
 //! Which container a file is, from its first bytes; which names are candidates at all.
 
 /// Container formats consentry reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Format {
     Jpeg,
     Tiff,

@@ -1,0 +1,838 @@
+//! The state of nightly runs (SPEC.md 7), in one SQLite file: what each media file contained,
+//! keyed by its stamps (device, inode, size, modification and change time), so that a file that
+//! did not change is not read again; every run with its counts; and what changed in each run.
+//! Evaluation always runs again: the register and the date change every night.
+//!
+//! The state is written in one transaction at the end of a complete run (WAL journal): a killed
+//! run leaves the previous state. A state of another schema version is rebuilt when it is older
+//! and refused when it is newer; a database that is not a consentry state is never touched.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::consent::Decision;
+use crate::media::Format;
+use crate::model::{Date, Register};
+use crate::people::{Depicted, PeopleRoots};
+use crate::report::Table;
+use crate::scan::{FileRecord, Reuse, ScanSummary, Stamp, Stamps, Subject};
+
+/// Schema version (`PRAGMA user_version`). A state of an older version is rebuilt.
+pub const SCHEMA: i64 = 1;
+const APPLICATION: &str = "consentry-state";
+/// Part of every file's reading fingerprint: raise it when what a scan reads from a file changes
+/// without a version change, so that no record read the old way is reused.
+const READER_REVISION: u32 = 1;
+/// Files changed this close to the start of a run (or later) are read again next time: a change
+/// within the same clock tick as the stamp would otherwise go unseen.
+const RACY_NS: i64 = 2_000_000_000;
+
+/// Where the state of the archive at `root` is kept by default.
+pub fn default_path(root: &Path) -> PathBuf {
+    root.join(crate::walk::STATE_DIR).join("state.sqlite")
+}
+
+/// The fallback for a read-only archive: the user's cache directory, one file per archive root.
+pub fn cache_path(root: &Path) -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| Path::new(v).is_absolute())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+    let id = format!("{:x}", Sha256::digest(root.as_os_str().as_bytes()));
+    Some(cache.join("consentry").join(format!("state-{}.sqlite", &id[..16])))
+}
+
+/// An open state file.
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("path", &self.path).finish()
+    }
+}
+
+/// Why a state could not be opened where it was looked for.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The place cannot be written (read-only archive): another place may do.
+    #[error("{path}: {source}")]
+    NotWritable { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl State {
+    /// Open the state at `path`, creating it (readable by the owner only) when it does not
+    /// exist. An older schema is rebuilt (its files are read again); a newer one, or a
+    /// database that is not a consentry state, is an error.
+    pub fn open(path: &Path) -> Result<(State, Option<String>), OpenError> {
+        let other = |e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", path.display()));
+        let not_writable = |e: std::io::Error| {
+            if matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) {
+                OpenError::NotWritable { path: path.to_path_buf(), source: e }
+            } else {
+                other(&e)
+            }
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(not_writable)?;
+        }
+        // Created here so that it is the owner's only; SQLite gives its WAL the same mode.
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let writable = std::fs::OpenOptions::new().read(true).write(true).open(path);
+                writable.map_err(not_writable)?;
+            }
+            Err(e) => return Err(not_writable(e)),
+        }
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| other(&e))?;
+        let mut state = State { conn, path: path.to_path_buf() };
+        let note = state.prepare().map_err(|e| other(&format!("{e:#}")))?;
+        Ok((state, note))
+    }
+
+    /// Open an existing state for reading reports from it.
+    pub fn open_existing(path: &Path) -> anyhow::Result<State> {
+        if !path.is_file() {
+            anyhow::bail!(
+                "{}: no state here yet; a `consentry scan` of the archive creates it (or give --state PATH)",
+                path.display()
+            );
+        }
+        let (state, _) = State::open(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(state)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Journal, timeouts and schema; a note when an old state was rebuilt.
+    fn prepare(&mut self) -> anyhow::Result<Option<String>> {
+        let conn = &mut self.conn;
+        // Two runs on one archive wait for each other instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
+        // What the file is, before anything is written to it (the journal mode is).
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .context("not a database")?;
+        let ours = tables == 0
+            || conn
+                .query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get::<_, String>(0))
+                .is_ok_and(|a| a == APPLICATION);
+        if !ours {
+            anyhow::bail!("this is not a consentry state file; give another --state (it is left as it is)");
+        }
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+        let application: Option<String> = if tables > 0 {
+            tx.query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get(0))
+                .optional()
+                .unwrap_or(None)
+        } else {
+            None
+        };
+        let mut note = None;
+        match (tables, application.as_deref(), version) {
+            (0, _, _) => create_schema(&tx)?,
+            (_, Some(APPLICATION), SCHEMA) => {}
+            (_, Some(APPLICATION), v) if v > SCHEMA => anyhow::bail!(
+                "this state was written by a newer consentry (schema {v}; this one knows {SCHEMA}); \
+                 use that version, or give another --state"
+            ),
+            (_, Some(APPLICATION), v) => {
+                // Older states hold records read by older code: nothing in them is trusted.
+                let names: Vec<String> = tx
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for name in names {
+                    tx.execute_batch(&format!("DROP TABLE \"{}\"", name.replace('"', "\"\"")))?;
+                }
+                create_schema(&tx)?;
+                note = Some(format!("the state was written by an older consentry (schema {v}); rebuilt"));
+            }
+            _ => anyhow::bail!("this is not a consentry state file; give another --state (it is left as it is)"),
+        }
+        tx.commit()?;
+        Ok(note)
+    }
+
+    /// Every known media file, for a run to reuse and compare with.
+    pub fn known(&self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<Known> {
+        let mut stmt = self.conn.prepare(
+            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
+             status, valid_until, consents, missing FROM files",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut known = Known {
+            index: hashbrown::HashTable::new(),
+            entries: Vec::new(),
+            reading: reading_fingerprint(roots),
+            cwd: cwd.to_path_buf(),
+        };
+        while let Some(row) = rows.next()? {
+            let path: Vec<u8> = row.get(0)?;
+            let sidecars: Vec<u8> = row.get(6)?;
+            let status: Option<String> = row.get(9)?;
+            let last = match status {
+                Some(status) => Some(LastEval {
+                    status,
+                    valid_until: row.get(10)?,
+                    consents: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                    missing: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                }),
+                None => None,
+            };
+            let entry = Entry {
+                key: path.into_boxed_slice(),
+                stamp: Stamp {
+                    dev: row.get::<_, i64>(1)? as u64,
+                    ino: row.get::<_, i64>(2)? as u64,
+                    size: row.get::<_, i64>(3)? as u64,
+                    mtime_ns: row.get(4)?,
+                    ctime_ns: row.get(5)?,
+                },
+                sidecars: decode_sidecars(&sidecars).unwrap_or_default(),
+                reading: row.get(7)?,
+                record: row.get::<_, Vec<u8>>(8)?.into_boxed_slice(),
+                last,
+            };
+            known.insert(entry);
+        }
+        Ok(known)
+    }
+
+    /// The id and finish time of the most recent run.
+    fn last_run(&self) -> anyhow::Result<Option<(i64, String)>> {
+        Ok(self
+            .conn
+            .query_row("SELECT id, finished FROM runs ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// What changed in the last run, or in every run that finished on or after `since`
+    /// (`report changes`), and a line about the runs it covers.
+    pub fn changes(&self, since: Option<Date>) -> anyhow::Result<(Table, String)> {
+        let runs: Vec<(i64, String, bool)> = match since {
+            Some(day) => self
+                .conn
+                .prepare("SELECT id, finished, baseline FROM runs WHERE substr(finished, 1, 10) >= ?1 ORDER BY id")?
+                .query_map([day.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?,
+            None => self
+                .conn
+                .prepare("SELECT id, finished, baseline FROM runs ORDER BY id DESC LIMIT 1")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?,
+        };
+        let mut rows = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT change, path, old_status, new_status, detail FROM changes WHERE run = ?1 ORDER BY seq")?;
+        for (id, finished, _) in &runs {
+            let mut q = stmt.query([id])?;
+            while let Some(r) = q.next()? {
+                let path: Option<Vec<u8>> = r.get(1)?;
+                let path = path.map(|p| Path::new(OsStr::from_bytes(&p)).to_string_lossy().into_owned());
+                rows.push(vec![
+                    serde_json::json!(finished),
+                    serde_json::json!(r.get::<_, String>(0)?),
+                    serde_json::json!(path),
+                    serde_json::json!(r.get::<_, Option<String>>(2)?),
+                    serde_json::json!(r.get::<_, Option<String>>(3)?),
+                    serde_json::json!(r.get::<_, Option<String>>(4)?),
+                ]);
+            }
+        }
+        let about = match (since, runs.as_slice()) {
+            (_, []) => "no runs recorded in this period".to_string(),
+            (None, [(_, finished, true)]) => {
+                format!("the run of {finished} was the first one: it is the baseline later runs are compared with")
+            }
+            (None, [(_, finished, false)]) => format!("changes found by the run of {finished}"),
+            (Some(day), runs) => format!("changes found by the {} run(s) since {day}", runs.len()),
+            (None, runs) => format!("changes found by the last {} runs", runs.len()),
+        };
+        let columns = vec!["run", "change", "path", "old_status", "new_status", "detail"];
+        Ok((Table { columns, rows }, about))
+    }
+}
+
+fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(&format!(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta VALUES ('application', '{APPLICATION}'), ('created_by', 'consentry {}');
+         -- One row per media file: its stamps, how it was read, what it contained (JSON), and
+         -- its last evaluation (NULL status: never evaluated).
+         CREATE TABLE files (
+             path BLOB PRIMARY KEY,
+             dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+             mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+             sidecars BLOB NOT NULL,
+             reading INTEGER NOT NULL,
+             record BLOB NOT NULL,
+             status TEXT, valid_until TEXT, consents TEXT, missing TEXT
+         ) WITHOUT ROWID;
+         CREATE TABLE runs (
+             id INTEGER PRIMARY KEY,
+             started TEXT NOT NULL, finished TEXT NOT NULL, command TEXT NOT NULL,
+             as_of TEXT, register_digest TEXT,
+             files INTEGER NOT NULL, errors INTEGER NOT NULL, read INTEGER NOT NULL,
+             green INTEGER, yellow INTEGER, red INTEGER, exempt INTEGER, none INTEGER,
+             new INTEGER NOT NULL, removed INTEGER NOT NULL, moved INTEGER NOT NULL,
+             baseline INTEGER NOT NULL
+         );
+         CREATE TABLE changes (
+             run INTEGER NOT NULL REFERENCES runs (id),
+             seq INTEGER NOT NULL,
+             change TEXT NOT NULL, path BLOB, old_status TEXT, new_status TEXT, detail TEXT,
+             PRIMARY KEY (run, seq)
+         ) WITHOUT ROWID;
+         PRAGMA user_version = {SCHEMA};",
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
+/// How records are read: the same consentry and the same people roots read a file the same
+/// way. A record read another way is never reused.
+fn reading_fingerprint(roots: &PeopleRoots) -> i64 {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION"));
+    h.update(READER_REVISION.to_le_bytes());
+    h.update(format!("{roots:?}"));
+    let d = h.finalize();
+    // Never 0, which marks a record that is not to be reused.
+    (i64::from_le_bytes(d[..8].try_into().unwrap_or_default()) & i64::MAX).max(1)
+}
+
+/// What a file contained, as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    format: Option<Format>,
+    depicted: Depicted,
+    taken: Option<String>,
+}
+
+/// The last evaluation of a file, as stored (and compared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LastEval {
+    status: String,
+    valid_until: Option<String>,
+    /// JSON array of consent ids.
+    consents: String,
+    /// JSON array of `[name, reason]`.
+    missing: String,
+}
+
+impl LastEval {
+    fn of(rec: &FileRecord, d: &Decision) -> LastEval {
+        let missing: Vec<(&str, &str)> = d.missing.iter().map(|m| (m.name.as_str(), m.reason.as_str())).collect();
+        LastEval {
+            status: status_of(rec, Some(d)).to_string(),
+            valid_until: d.valid_until.map(|v| v.to_string()),
+            consents: serde_json::to_string(&d.consents).unwrap_or_default(),
+            missing: serde_json::to_string(&missing).unwrap_or_default(),
+        }
+    }
+
+    fn consent_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.consents).unwrap_or_default()
+    }
+
+    /// The missing persons as `name (reason)`, for a change's detail.
+    fn missing_text(&self) -> String {
+        let missing: Vec<(String, String)> = serde_json::from_str(&self.missing).unwrap_or_default();
+        missing.iter().map(|(n, r)| format!("{n} ({r})")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The status a run shows for a file: unreadable files are their own kind.
+fn status_of(rec: &FileRecord, d: Option<&Decision>) -> &'static str {
+    if !rec.errors.is_empty() {
+        "unreadable"
+    } else {
+        d.map_or("none", |d| d.status.as_str())
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    /// Absolute path.
+    key: Box<[u8]>,
+    stamp: Stamp,
+    sidecars: Vec<(Box<[u8]>, Stamp)>,
+    /// Reading fingerprint; 0 when the record is not to be reused (errors, racy stamps).
+    reading: i64,
+    record: Box<[u8]>,
+    last: Option<LastEval>,
+}
+
+/// The files of a state, for one run: looked up by absolute path.
+#[derive(Debug)]
+pub struct Known {
+    index: hashbrown::HashTable<u32>,
+    entries: Vec<Entry>,
+    reading: i64,
+    cwd: PathBuf,
+}
+
+impl Known {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn key(&self, path: &Path) -> Vec<u8> {
+        crate::config::normalize(&self.cwd.join(path)).into_os_string().into_encoded_bytes()
+    }
+
+    fn lookup(&self, key: &[u8]) -> Option<u32> {
+        self.index.find(key_hash(key), |&i| *self.entries[i as usize].key == *key).copied()
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        let n = self.entries.len() as u32;
+        let entries = &self.entries;
+        self.index.insert_unique(key_hash(&entry.key), n, |&i| key_hash(&entries[i as usize].key));
+        self.entries.push(entry);
+    }
+}
+
+impl Reuse for Known {
+    fn reuse(&self, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord> {
+        let e = &self.entries[self.lookup(&self.key(path))? as usize];
+        let same_sidecars = e.sidecars.len() == sidecars.len()
+            && e.sidecars
+                .iter()
+                .zip(sidecars)
+                .zip(&stamps.sidecars)
+                .all(|(((p, old), path), new)| **p == *path.as_os_str().as_bytes() && old == new);
+        if e.reading != self.reading || e.stamp != stamps.file || !same_sidecars {
+            return None;
+        }
+        let stored: Stored = serde_json::from_slice(&e.record).ok()?;
+        Some(FileRecord::known(path.to_path_buf(), stored.format, stored.depicted, sidecars.to_vec(), stored.taken))
+    }
+}
+
+fn key_hash(key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
+}
+
+/// Sidecar paths with their stamps: `len u32, path, dev, ino, size, mtime, ctime` each.
+fn encode_sidecars(sidecars: &[PathBuf], stamps: &[Stamp]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (p, s) in sidecars.iter().zip(stamps) {
+        let p = p.as_os_str().as_bytes();
+        out.extend((p.len() as u32).to_le_bytes());
+        out.extend(p);
+        for v in [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64] {
+            out.extend(v.to_le_bytes());
+        }
+    }
+    out
+}
+
+fn decode_sidecars(mut b: &[u8]) -> Option<Vec<(Box<[u8]>, Stamp)>> {
+    let mut out = Vec::new();
+    let take = |b: &mut &[u8], n: usize| -> Option<Vec<u8>> {
+        let (head, rest) = b.split_at_checked(n)?;
+        *b = rest;
+        Some(head.to_vec())
+    };
+    while !b.is_empty() {
+        let len = u32::from_le_bytes(take(&mut b, 4)?.try_into().ok()?) as usize;
+        let path = take(&mut b, len)?.into_boxed_slice();
+        let mut v = [0u64; 5];
+        for x in &mut v {
+            *x = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
+        }
+        let stamp = Stamp { dev: v[0], ino: v[1], size: v[2], mtime_ns: v[3] as i64, ctime_ns: v[4] as i64 };
+        out.push((path, stamp));
+    }
+    Some(out)
+}
+
+/// A row to write for a file read in this run.
+struct Upsert {
+    key: Vec<u8>,
+    stamps: Stamps,
+    sidecars: Vec<PathBuf>,
+    reading: i64,
+    record: Vec<u8>,
+    last: Option<LastEval>,
+    /// A file the state did not know.
+    new: bool,
+}
+
+/// A change found by a run.
+struct Change {
+    change: String,
+    path: Option<Vec<u8>>,
+    old_status: Option<String>,
+    new_status: Option<String>,
+    detail: Option<String>,
+}
+
+/// A consent that files used at the last run and that has expired or was revoked since.
+struct Ended {
+    kind: &'static str,
+    person: String,
+    on: Date,
+    files: usize,
+}
+
+/// What a run found, for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunCounts {
+    pub files: u64,
+    /// Files read (the others were unchanged and taken from the state).
+    pub read: u64,
+    pub new: u64,
+    pub removed: u64,
+    pub moved: u64,
+    pub changes: u64,
+}
+
+/// One run over (part of) an archive: observes every record and its evaluation, then writes
+/// what it learnt in one transaction.
+pub struct Run {
+    state: State,
+    known: Arc<Known>,
+    seen: Vec<bool>,
+    started: chrono::DateTime<chrono::Local>,
+    started_ns: i64,
+    /// Absolute scanned paths: only files under them can have been removed.
+    roots: Vec<Vec<u8>>,
+    /// Paths that could not be walked: files under them are not taken as removed.
+    unwalkable: Vec<Vec<u8>>,
+    upserts: Vec<Upsert>,
+    evaluations: Vec<(u32, LastEval)>,
+    changes: Vec<Change>,
+    ended: BTreeMap<String, Ended>,
+    statuses: BTreeMap<&'static str, u64>,
+    counts: RunCounts,
+    evaluated: bool,
+}
+
+impl Run {
+    /// Begin a run over `roots` (absolute, as [`Known`] keys them).
+    pub fn begin(state: State, known: Arc<Known>, roots: &[PathBuf]) -> Run {
+        let started = chrono::Local::now();
+        let roots = roots.iter().map(|r| known.key(r)).collect();
+        Run {
+            state,
+            seen: vec![false; known.len()],
+            known,
+            started_ns: started.timestamp_nanos_opt().unwrap_or(i64::MAX),
+            started,
+            roots,
+            unwalkable: Vec::new(),
+            upserts: Vec::new(),
+            evaluations: Vec::new(),
+            changes: Vec::new(),
+            ended: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            counts: RunCounts::default(),
+            evaluated: false,
+        }
+    }
+
+    /// The state file.
+    pub fn path(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// Take note of a record and its evaluation (`None` without a register). `register` and
+    /// `date` look up the consents a file no longer uses.
+    pub fn observe(&mut self, rec: &FileRecord, decision: Option<&Decision>, register: Option<&Register>, date: Date) {
+        let key = self.known.key(&rec.path);
+        match rec.subject {
+            Subject::Unwalkable => {
+                self.unwalkable.push(key);
+                return;
+            }
+            Subject::OrphanSidecar => return,
+            Subject::Media(_) => {}
+        }
+        self.counts.files += 1;
+        self.counts.read += u64::from(!rec.reused);
+        self.evaluated |= decision.is_some();
+        let status = status_of(rec, decision);
+        if decision.is_some() {
+            *self.statuses.entry(status).or_insert(0) += 1;
+        }
+        let last = decision.map(|d| LastEval::of(rec, d));
+        let index = self.known.lookup(&key);
+        let known = index.map(|i| &self.known.entries[i as usize]);
+        if let Some(i) = index {
+            self.seen[i as usize] = true;
+        }
+        if !rec.reused {
+            let stamps = rec.stamps.as_deref().cloned().unwrap_or(Stamps {
+                file: Stamp { dev: 0, ino: 0, size: 0, mtime_ns: 0, ctime_ns: 0 },
+                sidecars: Vec::new(),
+            });
+            // Not reused next time: records with errors (the cause may pass), files without
+            // stamps, and files changed too close to now to trust their stamps.
+            let racy = std::iter::once(&stamps.file)
+                .chain(&stamps.sidecars)
+                .any(|s| s.mtime_ns.max(s.ctime_ns) >= self.started_ns - RACY_NS);
+            let reusable = rec.errors.is_empty() && rec.stamps.is_some() && !racy;
+            let stored = Stored { format: rec.format, depicted: rec.depicted.clone(), taken: rec.taken.clone() };
+            self.upserts.push(Upsert {
+                key: key.clone(),
+                sidecars: if rec.stamps.is_some() { rec.sidecars.clone() } else { Vec::new() },
+                stamps,
+                reading: if reusable { self.known.reading } else { 0 },
+                record: serde_json::to_vec(&stored).unwrap_or_default(),
+                last: last.clone().or_else(|| known.and_then(|k| k.last.clone())),
+                new: known.is_none(),
+            });
+        }
+        let Some(known) = known else {
+            self.counts.new += 1;
+            return; // reported as new (or moved) when the run ends
+        };
+        let Some(new) = last else { return };
+        if known.last.as_ref() == Some(&new) {
+            return;
+        }
+        if rec.reused {
+            self.evaluations.push((index.unwrap_or_default(), new.clone()));
+        }
+        // A file evaluated for the first time has no change to report.
+        let Some(old) = known.last.as_ref() else { return };
+        if old.status != new.status {
+            let detail = match new.status.as_str() {
+                "red" | "yellow" => Some(format!("missing: {}", new.missing_text())),
+                "unreadable" => rec.error(),
+                _ => None,
+            };
+            self.changes.push(Change {
+                change: format!("became-{}", new.status),
+                path: Some(key),
+                old_status: Some(old.status.clone()),
+                new_status: Some(new.status.clone()),
+                detail,
+            });
+        }
+        // Consents the file used last time and no longer does: expired or revoked since?
+        let (Some(register), Some(d)) = (register, decision) else { return };
+        for id in old.consent_ids().into_iter().filter(|id| !d.consents.contains(id)) {
+            if let Some(e) = self.ended.get_mut(&id) {
+                e.files += 1;
+                continue;
+            }
+            let consent = rec
+                .depicted
+                .persons
+                .iter()
+                .filter_map(|name| register.identity(name))
+                .flat_map(|i| register.consents_of(i))
+                .find(|c| c.id == id);
+            let Some(c) = consent else { continue };
+            let ended = match (c.revoked, c.expires) {
+                (Some(r), _) if r <= date => Some(("consent-revoked", r)),
+                (_, Some(e)) if e < date => Some(("consent-expired", e)),
+                _ => None,
+            };
+            if let Some((kind, on)) = ended {
+                self.ended.insert(id, Ended { kind, person: c.person.clone(), on, files: 1 });
+            }
+        }
+    }
+
+    /// Write what the run found, in one transaction: the files read, the evaluations that
+    /// changed, the files gone, the run and its changes.
+    pub fn finish(
+        mut self,
+        command: &str,
+        date: Option<Date>,
+        digest: Option<&str>,
+        summary: &ScanSummary,
+    ) -> anyhow::Result<RunCounts> {
+        // Gone: known files under the scanned paths that the walk did not meet, unless a
+        // directory above them could not be read.
+        let under = |key: &[u8], prefixes: &[Vec<u8>]| {
+            prefixes
+                .iter()
+                .any(|p| key.starts_with(p) && (key.len() == p.len() || key[p.len()] == b'/' || p.ends_with(b"/")))
+        };
+        let known = Arc::clone(&self.known);
+        let gone: Vec<(&[u8], u32)> = (known.entries.iter().zip(0..))
+            .map(|(e, i)| (&e.key[..], i))
+            .filter(|&(k, i)| !self.seen[i as usize] && under(k, &self.roots) && !under(k, &self.unwalkable))
+            .collect();
+        // Moved: a new path with the device and inode of a path gone.
+        let mut arrived: FxHashMap<(u64, u64), usize> = FxHashMap::default();
+        for (n, u) in self.upserts.iter().enumerate().filter(|(_, u)| u.new && u.stamps.file.ino != 0) {
+            arrived.insert((u.stamps.file.dev, u.stamps.file.ino), n);
+        }
+        let mut moved_to: FxHashMap<usize, &Entry> = FxHashMap::default();
+        let mut removed = Vec::new();
+        for &(k, i) in &gone {
+            let e = &known.entries[i as usize];
+            match arrived.remove(&(e.stamp.dev, e.stamp.ino)) {
+                Some(n) => {
+                    moved_to.insert(n, e);
+                }
+                None => removed.push((k, i)),
+            }
+        }
+        self.counts.removed = removed.len() as u64;
+        self.counts.moved = moved_to.len() as u64;
+        self.counts.new -= self.counts.moved;
+
+        let baseline = self.state.last_run()?.is_none();
+        let mut changes = std::mem::take(&mut self.changes);
+        for (n, u) in self.upserts.iter().enumerate().filter(|(_, u)| u.new) {
+            let (change, detail, old_status) = match moved_to.get(&n) {
+                Some(from) => (
+                    "moved",
+                    Some(format!("from {}", Path::new(OsStr::from_bytes(&from.key)).display())),
+                    from.last.as_ref().map(|l| l.status.clone()),
+                ),
+                None => ("new", None, None),
+            };
+            let status = u.last.as_ref().map(|l| l.status.clone());
+            let detail = match (&detail, &u.last) {
+                (None, Some(l)) if l.status == "red" || l.status == "yellow" => {
+                    Some(format!("missing: {}", l.missing_text()))
+                }
+                _ => detail,
+            };
+            changes.push(Change {
+                change: change.into(),
+                path: Some(u.key.clone()),
+                old_status,
+                new_status: status,
+                detail,
+            });
+        }
+        for &(k, i) in &removed {
+            let old = self.known.entries[i as usize].last.as_ref().map(|l| l.status.clone());
+            changes.push(Change {
+                change: "removed".into(),
+                path: Some(k.to_vec()),
+                old_status: old,
+                new_status: None,
+                detail: None,
+            });
+        }
+        for (id, e) in &self.ended {
+            let what = if e.kind == "consent-revoked" { "revoked" } else { "expired" };
+            changes.push(Change {
+                change: e.kind.into(),
+                path: None,
+                old_status: None,
+                new_status: None,
+                detail: Some(format!(
+                    "{id} ({}) {what} on {}; used by {} file(s) at the previous run",
+                    e.person, e.on, e.files
+                )),
+            });
+        }
+        self.counts.changes = if baseline { 0 } else { changes.len() as u64 };
+
+        let finished = chrono::Local::now();
+        let stamp = |t: chrono::DateTime<chrono::Local>| t.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        let count = |s: &str| self.evaluated.then(|| self.statuses.get(s).copied().unwrap_or(0) as i64);
+        let tx = self.state.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO runs (started, finished, command, as_of, register_digest, files, errors, read, \
+             green, yellow, red, exempt, none, new, removed, moved, baseline) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                stamp(self.started),
+                stamp(finished),
+                command,
+                date.filter(|_| self.evaluated).map(|d| d.to_string()),
+                digest,
+                self.counts.files as i64,
+                summary.errors as i64,
+                self.counts.read as i64,
+                count("green"),
+                count("yellow"),
+                count("red"),
+                count("exempt"),
+                count("none"),
+                self.counts.new as i64,
+                self.counts.removed as i64,
+                self.counts.moved as i64,
+                baseline,
+            ],
+        )?;
+        let run = tx.last_insert_rowid();
+        {
+            let mut put = tx.prepare(
+                "INSERT OR REPLACE INTO files (path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
+                 status, valid_until, consents, missing) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for u in &self.upserts {
+                let s = &u.stamps.file;
+                let l = u.last.as_ref();
+                put.execute(params![
+                    u.key,
+                    s.dev as i64,
+                    s.ino as i64,
+                    s.size as i64,
+                    s.mtime_ns,
+                    s.ctime_ns,
+                    encode_sidecars(&u.sidecars, &u.stamps.sidecars),
+                    u.reading,
+                    u.record,
+                    l.map(|l| &l.status),
+                    l.and_then(|l| l.valid_until.as_ref()),
+                    l.map(|l| &l.consents),
+                    l.map(|l| &l.missing),
+                ])?;
+            }
+            let mut eval = tx.prepare(
+                "UPDATE files SET status = ?2, valid_until = ?3, consents = ?4, missing = ?5 WHERE path = ?1",
+            )?;
+            for (i, l) in &self.evaluations {
+                let key = &known.entries[*i as usize].key;
+                eval.execute(params![key, l.status, l.valid_until, l.consents, l.missing])?;
+            }
+            let mut delete = tx.prepare("DELETE FROM files WHERE path = ?1")?;
+            for (k, _) in &gone {
+                delete.execute([k])?;
+            }
+            if !baseline {
+                let mut add = tx.prepare(
+                    "INSERT INTO changes (run, seq, change, path, old_status, new_status, detail) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for (seq, c) in changes.iter().enumerate() {
+                    add.execute(params![run, seq as i64, c.change, c.path, c.old_status, c.new_status, c.detail])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(self.counts)
+    }
+}
