@@ -5,34 +5,15 @@
 //! Targets (issue 3): with the register at least 90% of the register-less throughput; `check`
 //! and each report no slower than the scan itself.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use consentry::synth::{self, BENCH_NAMES};
+use consentry::synth;
 
-const USAGES: [&str; 4] = ["print,web", "web,social", "print,web,press", "web"];
-
-/// 100,000 consents: every archive name has three, the rest belong to people not in the archive,
-/// as in a real register, most of whose people are in no given folder. Expiries spread over
-/// 2020-2040.
+/// 100,000 consents (`synth::bench_register_csv`) and their evidence documents.
 fn write_register(path: &Path, consents: usize) {
-    let mut csv = String::from("id,person,usage,granted,expires,document,scope\n");
-    for i in 0..consents {
-        let depicted = 3 * BENCH_NAMES.len();
-        let person =
-            if i < depicted { BENCH_NAMES[i % BENCH_NAMES.len()].to_string() } else { format!("Person {i:06}") };
-        let year = 2020 + (i % 21);
-        let scope = if i % 7 == 0 { "0[0-1]?/**" } else { "*" };
-        writeln!(
-            csv,
-            "c{i},{person},\"{}\",2019-01-01,{year}-06-30,evidence/c{i}.pdf,{scope}",
-            USAGES[i % USAGES.len()]
-        )
-        .unwrap();
-    }
-    std::fs::write(path, csv).unwrap();
+    std::fs::write(path, synth::bench_register_csv(consents)).unwrap();
     // The evidence documents exist, as in a register in use (a missing one is a warning each).
     let evidence = path.parent().unwrap().join("evidence");
     if !evidence.join(format!("c{}.pdf", consents - 1)).exists() {

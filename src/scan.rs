@@ -1,6 +1,7 @@
 //! The scan pipeline: walk, read every media file and its sidecars in parallel, report in order.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,10 +77,50 @@ impl Stamps {
     /// Taken before the files are read, so that a change while they are read shows next time.
     /// `None` when one of them cannot be examined (it is then read, and reports its error).
     fn read(path: &Path, sidecars: &[PathBuf]) -> Option<Stamps> {
-        let file = Stamp::read(path).ok()?;
-        let sidecars = sidecars.iter().map(|s| Stamp::read(s).ok()).collect::<Option<Vec<_>>>()?;
+        let file = stamp_in_dir(path)?;
+        let sidecars = sidecars.iter().map(|s| stamp_in_dir(s)).collect::<Option<Vec<_>>>()?;
         Some(Stamps { file, sidecars })
     }
+}
+
+thread_local! {
+    /// The directory this thread last examined a file in, open: the files of a directory come
+    /// one after another, and looking up a name in an open directory skips walking its path
+    /// again (a rescan of an unchanged archive is mostly these lookups).
+    static LAST_DIR: std::cell::RefCell<Option<(PathBuf, std::os::fd::OwnedFd)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`Stamp::read`], relative to the file's directory (kept open per thread).
+fn stamp_in_dir(path: &Path) -> Option<Stamp> {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Stamp::read(path).ok() };
+    let name = std::ffi::CString::new(name.as_bytes()).ok()?;
+    LAST_DIR.with_borrow_mut(|last| {
+        if last.as_ref().is_none_or(|(d, _)| d != dir) {
+            let opened = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir });
+            *last = opened.ok().map(|f| (dir.to_path_buf(), std::os::fd::OwnedFd::from(f)));
+        }
+        let Some((_, fd)) = last.as_ref() else { return Stamp::read(path).ok() };
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: a valid directory descriptor, a NUL-terminated name and room for the result.
+        let rc = unsafe { libc::fstatat(std::os::fd::AsRawFd::as_raw_fd(fd), name.as_ptr(), st.as_mut_ptr(), 0) };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: fstatat succeeded and filled it.
+        let st = unsafe { st.assume_init() };
+        Some(Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime_ns: st.st_mtime.saturating_mul(1_000_000_000).saturating_add(st.st_mtime_nsec),
+            ctime_ns: st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec),
+        })
+    })
 }
 
 /// A source of records read before: the scan asks it for each media file before reading it.
@@ -491,6 +532,28 @@ fn quicktime_date(secs: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_in_an_open_directory_equal_those_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        for (name, body) in [("a.jpg", "1"), ("b.jpg", "22"), ("sub/c.jpg", "333")] {
+            std::fs::write(d.join(name), body).unwrap();
+        }
+        std::os::unix::fs::symlink(d.join("b.jpg"), d.join("link.jpg")).unwrap();
+        // Alternating directories, so the open one is replaced and reused.
+        for name in ["a.jpg", "b.jpg", "sub/c.jpg", "link.jpg", "a.jpg", "sub/c.jpg"] {
+            let path = d.join(name);
+            assert_eq!(stamp_in_dir(&path), Some(Stamp::read(&path).unwrap()), "{name}");
+        }
+        assert_eq!(stamp_in_dir(&d.join("link.jpg")), stamp_in_dir(&d.join("b.jpg")), "links are followed");
+        assert_eq!(stamp_in_dir(&d.join("missing.jpg")), None);
+        assert_eq!(stamp_in_dir(&d.join("nodir/x.jpg")), None);
+        let stamps = Stamps::read(&d.join("a.jpg"), &[d.join("b.jpg")]).unwrap();
+        assert_eq!(stamps.sidecars, vec![Stamp::read(&d.join("b.jpg")).unwrap()]);
+        assert_eq!(Stamps::read(&d.join("a.jpg"), &[d.join("gone.xmp")]), None);
+    }
 
     #[test]
     fn dates() {

@@ -404,8 +404,9 @@ impl Known {
         self.entries.is_empty()
     }
 
+    /// The absolute path of `path`.
     fn key(&self, path: &Path) -> Vec<u8> {
-        crate::config::normalize(&self.cwd.join(path)).into_os_string().into_encoded_bytes()
+        crate::config::absolute_in(&self.cwd, path).into_os_string().into_encoded_bytes()
     }
 
     fn lookup(&self, key: &[u8]) -> Option<u32> {
@@ -834,5 +835,38 @@ impl Run {
         }
         tx.commit()?;
         Ok(self.counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(n: u64) -> Stamp {
+        Stamp { dev: n, ino: n ^ 1, size: n / 2, mtime_ns: -(n as i64), ctime_ns: (n as i64).wrapping_mul(7) }
+    }
+
+    #[test]
+    fn sidecar_stamps_round_trip_and_damage_is_refused() {
+        let paths = [PathBuf::from("/a/b.xmp"), PathBuf::from(OsStr::from_bytes(b"/a/\xff.jpg.xmp"))];
+        let bytes = encode_sidecars(&paths, &[stamp(1), stamp(u64::MAX / 3)]);
+        let back = decode_sidecars(&bytes).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(&*back[1].0, b"/a/\xff.jpg.xmp");
+        assert_eq!(back[1].1, stamp(u64::MAX / 3));
+        assert_eq!(decode_sidecars(&[]), Some(Vec::new()));
+        // Every cut is refused but the one between the two entries (4 + 8 + 40 bytes in).
+        for n in 1..bytes.len() {
+            let cut = decode_sidecars(&bytes[..n]);
+            assert_eq!(cut.map(|v| v.len()), (n == 52).then_some(1), "{n}");
+        }
+    }
+
+    #[test]
+    fn records_read_another_way_are_not_reused() {
+        let default = reading_fingerprint(&PeopleRoots::default());
+        assert_eq!(default, reading_fingerprint(&PeopleRoots::default()));
+        assert_ne!(default, reading_fingerprint(&PeopleRoots::new(["Leute"])));
+        assert!(default > 0);
     }
 }

@@ -2589,6 +2589,25 @@ pub const BENCH_NAMES: [&str; 24] = [
     "Zoe Schäfer",
 ];
 
+/// A CSV register of `consents` consents for the benchmarks: three for every name of
+/// [`BENCH_NAMES`] first, the rest for people the archive does not show (as in a real register,
+/// most of whose people are in no given folder). Expiries spread over 2020-2040; every seventh
+/// consent is scoped to a few folders. Evidence documents are `evidence/c{i}.pdf`.
+pub fn bench_register_csv(consents: usize) -> String {
+    const USAGES: [&str; 4] = ["print,web", "web,social", "print,web,press", "web"];
+    let mut csv = String::from("id,person,usage,granted,expires,document,scope\n");
+    for i in 0..consents {
+        let depicted = 3 * BENCH_NAMES.len();
+        let person =
+            if i < depicted { BENCH_NAMES[i % BENCH_NAMES.len()].to_string() } else { format!("Person {i:06}") };
+        let year = 2020 + (i % 21);
+        let scope = if i % 7 == 0 { "0[0-1]?/**" } else { "*" };
+        let usage = USAGES[i % USAGES.len()];
+        csv.push_str(&format!("c{i},{person},\"{usage}\",2019-01-01,{year}-06-30,evidence/c{i}.pdf,{scope}\n"));
+    }
+    csv
+}
+
 /// Deterministic xorshift generator: the archive is the same on every machine.
 struct BenchRng(u64);
 

@@ -69,7 +69,9 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
         .follow_links(opts.follow_links)
         .sort_by(|a, b| {
             let (ad, bd) = (a.file_type().is_dir(), b.file_type().is_dir());
-            ad.cmp(&bd).then_with(|| a.file_name().cmp(b.file_name()))
+            // Siblings share their directory's path: their paths compare as their names do,
+            // without taking each name out of its path again for every comparison.
+            ad.cmp(&bd).then_with(|| a.path().as_os_str().cmp(b.path().as_os_str()))
         })
         .into_iter()
         .filter_entry(|e| {
