@@ -17,6 +17,7 @@ pub mod report;
 pub mod scan;
 #[doc(hidden)]
 pub mod synth;
+pub mod thumbnail;
 pub mod walk;
 pub mod writeback;
 pub mod xmp;
