@@ -4,9 +4,9 @@
 //! Reports over files (a `path` column) show one row per file with its thumbnail, status,
 //! depicted and missing persons, consents, valid-until date, usage and error, grouped by status
 //! (red, yellow and unreadable first). Other reports are one table. Headers sort, a text box
-//! and status boxes filter (also from the address: `index.html#q=Anna&status=red,yellow`), all
-//! in a small inline script; styles are inline too. The page loads nothing from anywhere: its
-//! Content-Security-Policy forbids it, and it links only to its own thumbnails.
+//! and status boxes filter, also from the address (`index.html#q=Anna&status=red,yellow&sort=-path`),
+//! all in a small inline script; styles are inline too. The page loads nothing from anywhere:
+//! its Content-Security-Policy forbids it, and it links only to its own thumbnails.
 //!
 //! Names come from file metadata, which anyone can write: every text is HTML-escaped, and no
 //! data ever goes into the script. The folder is written into a temporary directory beside DIR
@@ -713,9 +713,12 @@ const SCRIPT: &str = r#"
     body.setAttribute('data-shown', String(shown));
   }
 
+  var sorted = '';
+
   function toHash() {
     var parts = [];
     if (q.value) { parts.push('q=' + encodeURIComponent(q.value)); }
+    if (sorted) { parts.push('sort=' + encodeURIComponent(sorted)); }
     var off = boxes.filter(function (b) { return !b.checked; });
     if (off.length) {
       parts.push('status=' + boxes.filter(function (b) { return b.checked; })
@@ -737,14 +740,23 @@ const SCRIPT: &str = r#"
         var want = v.split(',');
         boxes.forEach(function (b) { b.checked = want.indexOf(b.value) >= 0; });
       }
+      if (k === 'sort') {
+        var down = v.charAt(0) === '-', name = down ? v.slice(1) : v;
+        var th = Array.prototype.filter.call(document.querySelectorAll('th.sortable'), function (t) {
+          return t.getAttribute('data-key') === name;
+        })[0];
+        if (th) { sortBy(th, down ? -1 : 1); }
+      }
     });
   }
 
-  function sortBy(th) {
+  // Sort by the column of `th`: `dir` 1 ascending, -1 descending, none: the other way round.
+  function sortBy(th, dir) {
     var table = th.closest('table');
     var index = Array.prototype.indexOf.call(th.parentNode.children, th);
     var key = th.getAttribute('data-key');
-    var dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+    if (!dir) { dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1; }
+    sorted = (dir === 1 ? '' : '-') + key;
     document.querySelectorAll('th.sortable').forEach(function (other) {
       other.removeAttribute('aria-sort');
       if (other.getAttribute('data-key') === key) {
@@ -772,9 +784,9 @@ const SCRIPT: &str = r#"
   }
 
   document.querySelectorAll('th.sortable').forEach(function (th) {
-    th.addEventListener('click', function () { sortBy(th); });
+    th.addEventListener('click', function () { sortBy(th); toHash(); });
     th.addEventListener('keydown', function (e) {
-      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(th); }
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); sortBy(th); toHash(); }
     });
   });
   q.addEventListener('input', function () { apply(); toHash(); });
