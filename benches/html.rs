@@ -71,7 +71,7 @@ fn kind_of(i: usize) -> Kind {
 fn persons(i: usize) -> String {
     let others = &BENCH_NAMES[1..];
     let mut names: Vec<String> = (0..1 + i % 3).map(|k| others[(i * 7 + k * 5) % others.len()].to_string()).collect();
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         names.push(BENCH_NAMES[0].to_string());
     }
     synth::xmp_for(&People { person_in_image: names, ..People::default() }, Style::STANDARD)
