@@ -241,17 +241,24 @@ fn previews(src: &dyn ReadAt, format: Format) -> Result<Found, MediaError> {
     Ok(found)
 }
 
+/// Most previews tried in one file (each failing one costs a decode attempt).
+const MAX_TRIES: usize = 8;
+
 /// The previews to try, best first: the smallest reaching `max_side`, then larger ones, then
-/// smaller ones from the largest down.
+/// smaller ones from the largest down; each once, at most [`MAX_TRIES`].
 fn choose(previews: &[Preview], max_side: u32) -> Vec<&Preview> {
     let side = |p: &Preview| p.width.max(p.height);
     let area = |p: &Preview| u64::from(p.width) * u64::from(p.height);
     let (mut big, mut small): (Vec<&Preview>, Vec<&Preview>) = previews.iter().partition(|p| side(p) >= max_side);
     big.sort_by_key(|p| area(p));
     small.sort_by_key(|p| std::cmp::Reverse(area(p)));
-    big.dedup();
-    small.dedup();
-    big.into_iter().chain(small).collect()
+    let mut out: Vec<&Preview> = Vec::new();
+    for p in big.into_iter().chain(small) {
+        if !out.contains(&p) && out.len() < MAX_TRIES {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// A JPEG preview found at `at..at + len`, if it is a JPEG a baseline or progressive decoder
