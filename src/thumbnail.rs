@@ -1017,6 +1017,18 @@ mod tests {
     }
 
     #[test]
+    fn a_50_megapixel_jpeg_with_a_preview_is_not_decoded() {
+        // The main image's frame header says 8000 x 6250 and its scan data is gone: decoding it
+        // could only fail. The EXIF thumbnail is all that is read and decoded.
+        let mut file = red_thumb_jpeg(1);
+        let sof = file.windows(2).rposition(|w| w == [0xFF, 0xC0]).unwrap();
+        file[sof + 5..sof + 9].copy_from_slice(&[0x18, 0x6A, 0x1F, 0x40]);
+        let sos = file.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        file.truncate(sos + 20);
+        assert_eq!(jpeg(&thumb(&file, Format::Jpeg, 240)), (160, 120, ThumbSource::Preview));
+    }
+
+    #[test]
     fn jpeg_without_thumbnail_is_decoded_and_scaled() {
         let file = jpeg_with_metadata(&jpeg_image(640, 480, 2), None, Some("<x:xmpmeta/>"));
         assert_eq!(jpeg(&thumb(&file, Format::Jpeg, 240)), (240, 180, ThumbSource::Decoded));
