@@ -101,7 +101,8 @@ pub struct OutputArgs {
     /// Output format [default: table on a terminal, else jsonl]
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Write the output to FILE (created readable by the owner only) instead of stdout.
+    /// Write the output to FILE (created readable by the owner only) instead of stdout; with
+    /// --format html (`report` only), the report's folder.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Worker threads [default: number of cores]
@@ -292,6 +293,7 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    check_html(&cli.command)?;
     match cli.command {
         Command::Scan(a) => scan_command(a),
         Command::Check(a) => check_command(a),
@@ -745,6 +747,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Summary => Need::Register,
     };
     let ctx = Context::new(&args.common, need)?;
+    let html = out.format == Some(OutputFormat::Html);
     let usages = ctx.usages(&args.usages)?;
     if args.kind == ReportKind::Unreleased && usages.is_empty() {
         anyhow::bail!("`report unreleased` needs --for USAGE");
@@ -759,15 +762,23 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
             // Written as the rows come: a register may hold 100,000 consents.
             let rows = report::consent_rows(&files, register, ctx.date);
             let columns = report::CONSENT_COLUMNS;
-            with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
-            return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
+            if !html {
+                with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
+                return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
+            }
+            report::Table { columns: columns.to_vec(), rows: rows.collect() }
         }
         ReportKind::Unreleased => report::unreleased(&files, &wanted),
         ReportKind::UnknownPersons => report::unknown_persons(&files, register),
         ReportKind::Summary => report::summary(&files, register),
         ReportKind::Changes => unreachable!("answered from the state before any scan"),
     };
-    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    if html {
+        let title = report_title(&args, &usages);
+        write_html_report(out, &title, ctx.date, &*ctx.opts.pool()?, &table, &files)?;
+    } else {
+        with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
 
@@ -795,8 +806,75 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     if !out.quiet {
         eprintln!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
     }
-    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    if out.format == Some(OutputFormat::Html) {
+        let today = chrono::Local::now().date_naive();
+        let pool = ScanOptions { threads: out.threads.map(usize::from), ..ScanOptions::default() }.pool()?;
+        write_html_report(out, "Changes", today, &*pool, &table, &[])?;
+    } else {
+        with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    }
     Ok(Exit::Ok)
+}
+
+/// `--format html` writes a folder: only `report` does, and only with `-o DIR`. Checked before
+/// any work, so that a long scan does not end in a usage error.
+fn check_html(command: &Command) -> anyhow::Result<()> {
+    let (out, report) = match command {
+        Command::Report(a) => (&a.common.output, true),
+        Command::Scan(ScanArgs { common }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
+        Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
+        Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
+        Command::Register(_) => return Ok(()),
+    };
+    if out.format != Some(OutputFormat::Html) {
+        return Ok(());
+    }
+    if !report {
+        anyhow::bail!("--format html is for `consentry report KIND --format html -o DIR` only");
+    }
+    if out.output.is_none() {
+        anyhow::bail!("--format html writes a folder (index.html and thumbnails): give it with -o DIR");
+    }
+    Ok(())
+}
+
+/// The title of a report's HTML page.
+fn report_title(args: &ReportArgs, usages: &[String]) -> String {
+    match args.kind {
+        ReportKind::Missing => "Files missing consent".to_string(),
+        ReportKind::Expiring => format!("Consents expiring within {} days", args.within),
+        ReportKind::Consents => "Consents".to_string(),
+        ReportKind::Unreleased => format!("Files not released for {}", usages.join(", ")),
+        ReportKind::UnknownPersons => "Persons not in the register".to_string(),
+        ReportKind::Summary => "Summary".to_string(),
+        ReportKind::Changes => "Changes".to_string(),
+    }
+}
+
+/// Write the HTML folder of a report and say on stderr where (counts only, no names).
+fn write_html_report(
+    out: &OutputArgs,
+    title: &str,
+    date: Date,
+    pool: &rayon::ThreadPool,
+    table: &report::Table,
+    files: &[Evaluated],
+) -> anyhow::Result<()> {
+    let dir = out.output.as_deref().ok_or_else(|| anyhow::anyhow!("--format html needs -o DIR"))?;
+    let started = Instant::now();
+    let written = pool.install(|| crate::html::write(dir, title, date, table, files))?;
+    if !out.quiet {
+        eprintln!(
+            "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
+            written.index.display(),
+            started.elapsed().as_secs_f64(),
+            written.rows,
+            written.thumbnails,
+            written.from_previews,
+            written.placeholders
+        );
+    }
+    Ok(())
 }
 
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod consent;
+pub mod html;
 pub mod media;
 pub mod model;
 pub mod output;
@@ -18,6 +19,7 @@ pub mod scan;
 pub mod state;
 #[doc(hidden)]
 pub mod synth;
+pub mod thumbnail;
 pub mod walk;
 pub mod writeback;
 pub mod xmp;

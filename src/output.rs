@@ -20,6 +20,8 @@ pub enum OutputFormat {
     Jsonl,
     /// Comma-separated values with a header; lists joined with `|`.
     Csv,
+    /// A self-contained HTML folder with thumbnails (`report` only, with `-o DIR`).
+    Html,
 }
 
 /// The JSON shape of a scan record (SPEC.md 6). Field names are stable.
@@ -251,6 +253,7 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
             let rows: Vec<Vec<String>> = table.rows.iter().map(|r| r.iter().map(cell_text).collect()).collect();
             write_aligned(out, &header, &rows)?;
         }
+        OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
     }
     out.flush()
 }
@@ -295,7 +298,7 @@ pub fn write_rows(
             drop(w);
             out.flush()
         }
-        OutputFormat::Json | OutputFormat::Table => {
+        OutputFormat::Json | OutputFormat::Table | OutputFormat::Html => {
             write_report(format, &Table { columns: columns.to_vec(), rows: rows.collect() }, out)
         }
     }

@@ -217,6 +217,13 @@ fn report_changes_lists_expired_consents_and_status_changes_both_ways() {
     let csv = String::from_utf8_lossy(&out.stdout);
     assert!(csv.starts_with("run,change,path,old_status,new_status,detail\n"), "{csv}");
     assert!(csv.lines().any(|l| l.contains(",consent-expired,")));
+
+    // And as a page: one table row per change.
+    let out = run(&["report", "changes", "archive", "--since", "2000-01-01", "--format", "html", "-o", "page"], d);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = fs::read_to_string(d.join("page/index.html")).unwrap();
+    assert!(page.contains("consent-expired") && page.contains("became-green"));
+    assert_eq!(fs::metadata(d.join("page")).unwrap().permissions().mode() & 0o777, 0o700);
 }
 
 #[test]
