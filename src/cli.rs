@@ -809,7 +809,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     if out.format == Some(OutputFormat::Html) {
         let today = chrono::Local::now().date_naive();
         let pool = ScanOptions { threads: out.threads.map(usize::from), ..ScanOptions::default() }.pool()?;
-        write_html_report(out, "Changes", today, &*pool, &table, &[])?;
+        write_html_report(out, "Changes", today, &pool, &table, &[])?;
     } else {
         with_writer(out, |w, format| output::write_report(format, &table, w))?;
     }
