@@ -336,10 +336,12 @@ impl PendingRegister {
         vocabulary: model::Vocabulary,
         quiet: bool,
         options: register::Options,
+        cache: Option<PathBuf>,
     ) -> Self {
         let (tx, rx) = crossbeam_channel::bounded(1);
         pool.spawn(move || {
-            let result = std::panic::catch_unwind(|| load_register(&path, &vocabulary, quiet, options));
+            let result =
+                std::panic::catch_unwind(|| load_register(&path, &vocabulary, quiet, options, cache.as_deref()));
             let _ = tx.send(result);
         });
         PendingRegister { loading: rx, loaded: std::sync::OnceLock::new() }
@@ -418,6 +420,10 @@ impl Context {
         };
         let pool = opts.pool()?;
         opts.pool = Some(pool.clone());
+        let tracked = untracked.is_none() && !common.state.no_state;
+        let state = if tracked { open_state(&settings, common.state.state.as_deref(), out.quiet)? } else { None };
+        // The state's directory also keeps the validated rows of a CSV register between runs.
+        let cache = state.as_ref().and_then(|s| s.path().parent()).map(Path::to_path_buf);
         let register = match &settings.register {
             Some(path) => Some(PendingRegister::spawn(
                 &pool,
@@ -425,6 +431,7 @@ impl Context {
                 settings.vocabulary.clone(),
                 out.quiet,
                 need.options(),
+                cache,
             )),
             None if need != Need::Optional => anyhow::bail!(
                 "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or name it in {}",
@@ -436,13 +443,11 @@ impl Context {
         let command = untracked.unwrap_or_else(command_name);
         let mut ctx =
             Context { paths, settings, register, date, opts, run: Mutex::new(None), command, quiet: out.quiet };
-        if untracked.is_none() && !common.state.no_state {
-            if let Some(state) = open_state(&ctx.settings, common.state.state.as_deref(), out.quiet)? {
-                let known = Arc::new(state.known(&std::env::current_dir()?, &ctx.opts.roots)?);
-                let roots: Vec<PathBuf> = ctx.paths.iter().map(|p| ctx.settings.absolute(p)).collect();
-                ctx.opts.reuse = Some(known.clone());
-                ctx.run = Mutex::new(Some(state::Run::begin(state, known, &roots)));
-            }
+        if let Some(state) = state {
+            let known = Arc::new(state.known(&std::env::current_dir()?, &ctx.opts.roots)?);
+            let roots: Vec<PathBuf> = ctx.paths.iter().map(|p| ctx.settings.absolute(p)).collect();
+            ctx.opts.reuse = Some(known.clone());
+            ctx.run = Mutex::new(Some(state::Run::begin(state, known, &roots)));
         }
         Ok(ctx)
     }
@@ -648,8 +653,9 @@ fn load_register(
     vocabulary: &model::Vocabulary,
     quiet: bool,
     options: register::Options,
+    cache: Option<&Path>,
 ) -> anyhow::Result<Register> {
-    match register::load_with(path, vocabulary, options) {
+    match register::load_cached(path, vocabulary, options, cache) {
         Ok(loaded) => {
             if !quiet && !loaded.warnings.is_empty() {
                 eprintln!(
@@ -1182,7 +1188,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
         }
         RegisterCommand::Import { csv, into } => {
             let settings = config::discover(&here, Some(&csv), None)?;
-            let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL)?;
+            let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
             let stats = register::sqlite::import(&register, &into, &actor)?;
             eprintln!(
@@ -1201,7 +1207,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
         RegisterCommand::Export { register: reg, output } => {
             let settings = config::discover(&here, reg.register.as_deref(), env)?;
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
-            let register = load_register(&path, &settings.vocabulary, false, register::Options::CONSENTS)?;
+            let register = load_register(&path, &settings.vocabulary, false, register::Options::CONSENTS, None)?;
             let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
             with_writer(&args, |mut w, _| register::sqlite::export_csv(&register, &mut w))?;
             Ok(Exit::Ok)

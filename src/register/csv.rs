@@ -26,6 +26,17 @@ use crate::people::{normalize_name, normalized_name};
 /// Load a register that is one CSV file of consents (no reference checks); with
 /// `check_documents`, look for every evidence document.
 pub fn load_file(path: &Path, vocabulary: &Vocabulary, options: Options) -> Result<Loaded, RegisterErrors> {
+    load_file_cached(path, vocabulary, options, None)
+}
+
+/// [`load_file`]; for evaluation ([`Options::defer`]) with the validated rows kept in
+/// `cache` (a directory) for the next load of the same content.
+pub fn load_file_cached(
+    path: &Path,
+    vocabulary: &Vocabulary,
+    options: Options,
+    cache: Option<&Path>,
+) -> Result<Loaded, RegisterErrors> {
     let file = path.display().to_string();
     let bytes = match fs::read(path) {
         Ok(b) => b,
@@ -42,11 +53,12 @@ pub fn load_file(path: &Path, vocabulary: &Vocabulary, options: Options) -> Resu
         persons: None,
         originators: None,
     };
+    let cache = cache.filter(|_| options.defer).map(|dir| RowCache::new(dir, path, &digest, vocabulary));
     let mut st = ConsentState::default();
-    let kept = read_consents(&file, bytes, &cx, &mut st, &mut p);
+    let files = consent_files(vec![(file, cx.stem.clone(), bytes)], &cx, cache.as_ref(), &mut st, &mut p);
     let mut parts = Parts {
         st,
-        files: kept.into_iter().collect(),
+        files,
         defer: options.defer,
         doc_dir: cx.doc_dir.to_path_buf(),
         persons: Vec::new(),
@@ -61,6 +73,16 @@ pub fn load_file(path: &Path, vocabulary: &Vocabulary, options: Options) -> Resu
 /// `persons.csv`, `exemptions.csv` and `originators.csv` (names compared case-insensitively).
 /// Hidden files and Excel lock files (`~$...`) are skipped.
 pub fn load_dir(dir: &Path, vocabulary: &Vocabulary, options: Options) -> Result<Loaded, RegisterErrors> {
+    load_dir_cached(dir, vocabulary, options, None)
+}
+
+/// [`load_dir`], with [`load_file_cached`]'s cache.
+pub fn load_dir_cached(
+    dir: &Path,
+    vocabulary: &Vocabulary,
+    options: Options,
+    cache: Option<&Path>,
+) -> Result<Loaded, RegisterErrors> {
     let dir_name = dir.display().to_string();
     let mut p = Problems::default();
     let entries = match fs::read_dir(dir) {
@@ -115,24 +137,29 @@ pub fn load_dir(dir: &Path, vocabulary: &Vocabulary, options: Options) -> Result
         .map(|(_, f, b)| read_exemptions(f, b, person_keys.as_ref(), &mut p))
         .unwrap_or_default();
 
+    let cx = ConsentCx {
+        vocabulary,
+        doc_dir: dir,
+        check_documents: options.check_documents,
+        defer: options.defer.then_some(0),
+        stem: String::new(),
+        persons: person_keys.as_ref(),
+        originators: originators.as_deref(),
+    };
+    let consents: Vec<(String, String, Vec<u8>)> = files
+        .into_iter()
+        .filter(|(name, _, _)| {
+            let lower = name.to_ascii_lowercase();
+            lower != "persons.csv" && lower != "exemptions.csv" && lower != "originators.csv"
+        })
+        .map(|(name, shown, bytes)| {
+            let stem = Path::new(&name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            (shown, stem, bytes)
+        })
+        .collect();
+    let cache = cache.filter(|_| options.defer).map(|c| RowCache::new(c, dir, &digest, vocabulary));
     let mut st = ConsentState::default();
-    let mut kept = Vec::new();
-    for (name, shown, bytes) in files {
-        let lower = name.to_ascii_lowercase();
-        if lower == "persons.csv" || lower == "exemptions.csv" || lower == "originators.csv" {
-            continue;
-        }
-        let cx = ConsentCx {
-            vocabulary,
-            doc_dir: dir,
-            check_documents: options.check_documents,
-            defer: options.defer.then_some(kept.len() as u32),
-            stem: Path::new(&name).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-            persons: person_keys.as_ref(),
-            originators: originators.as_deref(),
-        };
-        kept.extend(read_consents(&shown, bytes, &cx, &mut st, &mut p));
-    }
+    let kept = consent_files(consents, &cx, cache.as_ref(), &mut st, &mut p);
     let mut parts = Parts {
         st,
         files: kept,
@@ -876,6 +903,50 @@ impl DeferredConsents for CsvRows {
     }
 }
 
+/// How a file's decoded text is kept for reading its rows again: from byte `start` of the
+/// file's own bytes when the text is them (UTF-8, the usual case: a register is not copied),
+/// else the decoded text.
+fn kept_text(text: Cow<'_, str>, bytes: &[u8]) -> (usize, Option<Vec<u8>>) {
+    match text {
+        Cow::Borrowed(text) => (text.as_ptr() as usize - bytes.as_ptr() as usize, None),
+        Cow::Owned(text) => (0, Some(text.into_bytes())),
+    }
+}
+
+/// Read the consent files of a register, `(shown name, id stem, bytes)` each, into `st`; in
+/// deferred mode return what reading their rows again needs. With a `cache` holding this
+/// content's validated rows, those are taken instead of validating every row again; after a
+/// load without errors the cache is written.
+fn consent_files(
+    files: Vec<(String, String, Vec<u8>)>,
+    cx: &ConsentCx,
+    cache: Option<&RowCache>,
+    st: &mut ConsentState,
+    p: &mut Problems,
+) -> Vec<CsvFile> {
+    if let Some(hit) = cache.and_then(|c| c.read(files.len())) {
+        return hit.restore(files, st, p);
+    }
+    let problems_before = p.0.len();
+    let mut kept = Vec::new();
+    for (shown, stem, bytes) in files {
+        let file_cx = ConsentCx {
+            vocabulary: cx.vocabulary,
+            doc_dir: cx.doc_dir,
+            check_documents: cx.check_documents,
+            defer: cx.defer.map(|_| kept.len() as u32),
+            stem,
+            persons: cx.persons,
+            originators: cx.originators,
+        };
+        kept.extend(read_consents(&shown, bytes, &file_cx, st, p));
+    }
+    if let Some(cache) = cache.filter(|_| p.errors() == 0) {
+        cache.write(&kept, st, &p.0[problems_before..]);
+    }
+    kept
+}
+
 /// Read a file of consents into `st`; in deferred mode, return what reading its rows again
 /// needs.
 fn read_consents(
@@ -899,14 +970,185 @@ fn read_consents(
     st.ids.reserve(lines);
     let layout = read_table(file, &bytes, CONSENT_COLUMNS, p, |t, row, p| consent_row(t, row, cx, &shared, st, p))?;
     cx.defer?;
-    // The rows are read again from the file's own bytes when its text is them (UTF-8, the
-    // usual case): a register is not copied.
     let Layout { text, delimiter, columns } = layout;
-    let (start, decoded) = match text {
-        Cow::Borrowed(text) => (text.as_ptr() as usize - bytes.as_ptr() as usize, None),
-        Cow::Owned(text) => (0, Some(text.into_bytes())),
-    };
+    let (start, decoded) = kept_text(text, &bytes);
     Some(CsvFile { name: shared, stem: cx.stem.clone(), text: decoded.unwrap_or(bytes), start, delimiter, columns })
+}
+
+/// The validated rows of a register's consent files, kept between loads of the same content
+/// (`.consentry/register-*.cache` beside the state): for evaluation, a register of 100,000
+/// consents is otherwise parsed and checked row by row on every run. The cache is looked up by
+/// the register's content digest, consentry's version and the usage vocabulary, so it can only
+/// stand for a load that would give the same rows and warnings; a damaged or foreign file is
+/// ignored and replaced. It holds positions and name hashes, no names.
+struct RowCache {
+    path: std::path::PathBuf,
+    key: [u8; 32],
+}
+
+/// What a cache file holds.
+struct CachedRows {
+    /// Per consent file: delimiter and columns (the text is read from the file again).
+    files: Vec<(u8, Vec<(&'static str, usize)>)>,
+    rows: Vec<RowRef>,
+    index: Vec<(u64, u32)>,
+    /// Warnings of the consent files: (file index, line, column, message).
+    warnings: Vec<(u32, u64, u64, String)>,
+}
+
+const CACHE_MAGIC: &[u8] = b"consentry register rows 1\n";
+
+impl RowCache {
+    fn new(dir: &Path, register: &Path, digest: &str, vocabulary: &Vocabulary) -> RowCache {
+        let name = Sha256::digest(register.as_os_str().as_encoded_bytes());
+        let path = dir.join(format!("register-{}.cache", hex16(&name)));
+        let mut key = Sha256::new();
+        key.update(env!("CARGO_PKG_VERSION"));
+        key.update(format!("{:?}", vocabulary.terms()));
+        key.update(digest);
+        RowCache { path, key: key.finalize().into() }
+    }
+
+    /// The cached rows of exactly these files, if the cache holds them.
+    fn read(&self, files: usize) -> Option<CachedRows> {
+        let bytes = fs::read(&self.path).ok()?;
+        let body = bytes.strip_prefix(CACHE_MAGIC)?;
+        let (body, sum) = body.split_at_checked(body.len().checked_sub(32)?)?;
+        if Sha256::digest(body)[..] != *sum {
+            return None;
+        }
+        let mut r = Reader(body);
+        if r.take(32)? != self.key {
+            return None;
+        }
+        let n = r.u64()? as usize;
+        if n != files {
+            return None;
+        }
+        let mut cached = CachedRows { files: Vec::new(), rows: Vec::new(), index: Vec::new(), warnings: Vec::new() };
+        for _ in 0..n {
+            let delimiter = r.take(1)?[0];
+            let mut columns = Vec::new();
+            for _ in 0..r.u64()? {
+                let name = r.text()?;
+                let col = CONSENT_COLUMNS.iter().find(|c| c.name == name)?;
+                columns.push((col.name, r.u64()? as usize));
+            }
+            cached.files.push((delimiter, columns));
+        }
+        for _ in 0..r.u64()? {
+            let row = RowRef { file: r.u64()? as u32, line: r.u64()?, offset: r.u64()? as usize };
+            if row.file as usize >= n {
+                return None;
+            }
+            cached.rows.push(row);
+        }
+        for _ in 0..r.u64()? {
+            let entry = (r.u64()?, r.u64()? as u32);
+            if entry.1 as usize >= cached.rows.len() {
+                return None;
+            }
+            cached.index.push(entry);
+        }
+        for _ in 0..r.u64()? {
+            cached.warnings.push((r.u64()? as u32, r.u64()?, r.u64()?, r.text()?.to_string()));
+        }
+        r.0.is_empty().then_some(cached)
+    }
+
+    /// Keep what a load without errors found (a cache that cannot be written is no error).
+    fn write(&self, files: &[CsvFile], st: &ConsentState, warnings: &[Problem]) {
+        let mut w = Vec::with_capacity(64 + st.rows.len() * 24 + st.index.len() * 16);
+        let put = |w: &mut Vec<u8>, v: u64| w.extend(v.to_le_bytes());
+        let text = |w: &mut Vec<u8>, t: &str| {
+            w.extend((t.len() as u64).to_le_bytes());
+            w.extend(t.as_bytes());
+        };
+        w.extend(self.key);
+        put(&mut w, files.len() as u64);
+        for f in files {
+            w.push(f.delimiter);
+            put(&mut w, f.columns.len() as u64);
+            for (name, i) in &f.columns {
+                text(&mut w, name);
+                put(&mut w, *i as u64);
+            }
+        }
+        put(&mut w, st.rows.len() as u64);
+        for r in &st.rows {
+            for v in [u64::from(r.file), r.line, r.offset as u64] {
+                put(&mut w, v);
+            }
+        }
+        put(&mut w, st.index.len() as u64);
+        for &(h, r) in &st.index {
+            put(&mut w, h);
+            put(&mut w, u64::from(r));
+        }
+        put(&mut w, warnings.len() as u64);
+        for p in warnings {
+            // Every warning of a consent file names that file; anything else is not kept.
+            let Some(i) = files.iter().position(|f| *f.name == *p.file) else { return };
+            for v in [i as u64, p.line, p.column] {
+                put(&mut w, v);
+            }
+            text(&mut w, &p.message);
+        }
+        let sum = Sha256::digest(&w);
+        let Some(dir) = self.path.parent() else { return };
+        let Ok(mut tmp) = tempfile::Builder::new().prefix(".register-").tempfile_in(dir) else { return };
+        use std::io::Write as _;
+        let written = tmp.write_all(CACHE_MAGIC).and_then(|()| tmp.write_all(&w)).and_then(|()| tmp.write_all(&sum));
+        if written.is_ok() {
+            let _ = tmp.persist(&self.path);
+        }
+    }
+}
+
+impl CachedRows {
+    /// The consent files as a load would have kept them, and their rows and warnings.
+    fn restore(self, files: Vec<(String, String, Vec<u8>)>, st: &mut ConsentState, p: &mut Problems) -> Vec<CsvFile> {
+        let names: Vec<String> = files.iter().map(|(shown, _, _)| shown.clone()).collect();
+        for (file, line, column, message) in self.warnings {
+            p.warn(&names[file as usize], line, column, message);
+        }
+        st.rows = self.rows;
+        st.index = self.index;
+        files
+            .into_iter()
+            .zip(self.files)
+            .map(|((shown, stem, bytes), (delimiter, columns))| {
+                // Decoded as the load did (the digest says the bytes are the same).
+                let (start, decoded) = kept_text(decode(&shown, &bytes, &mut Problems::default()), &bytes);
+                let text = decoded.unwrap_or(bytes);
+                CsvFile { name: Arc::from(shown), stem, text, start, delimiter, columns }
+            })
+            .collect()
+    }
+}
+
+/// Reads a cache file's fields; `None` past its end.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn text(&mut self) -> Option<&'a str> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        std::str::from_utf8(self.take(n)?).ok()
+    }
+}
+
+fn hex16(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The register from what the files gave: built, or deferred when `files` were kept.
@@ -1837,8 +2079,30 @@ mod tests {
         let voc = Vocabulary::default();
         let load = |o| if path.is_dir() { load_dir(path, &voc, o) } else { load_file(path, &voc, o) };
         let whole = load(Options::CONSENTS).unwrap();
-        let mut deferred = load(Options::EVALUATION).unwrap();
+        // Deferred: validated afresh, then with the row cache written, then read from it.
+        let cache = tempfile::tempdir().unwrap();
+        let cached = || crate::register::load_cached(path, &voc, Options::EVALUATION, Some(cache.path())).unwrap();
+        let fresh = load(Options::EVALUATION).unwrap();
+        let (written, from_cache) = (cached(), cached());
+        let files = fs::read_dir(cache.path()).unwrap().count();
+        assert_eq!(files, 1, "one cache file per register");
+        let row_cache = RowCache::new(cache.path(), path, &whole.register.digest, &voc);
+        let special = ["persons.csv", "exemptions.csv", "originators.csv"];
+        let consent_files = if path.is_dir() {
+            let names = fs::read_dir(path).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_lowercase());
+            names.filter(|n| n.ends_with(".csv") && !n.starts_with('.') && !special.contains(&n.as_str())).count()
+        } else {
+            1
+        };
+        assert!(row_cache.read(consent_files).is_some(), "the second load read the cache: {}", path.display());
+        for deferred in [fresh, written, from_cache] {
+            same_decisions(&whole, deferred, names, paths);
+        }
+    }
+
+    fn same_decisions(whole: &Loaded, mut deferred: Loaded, names: &[&str], paths: &[&str]) {
         assert_eq!(whole.warnings, deferred.warnings);
+        assert_eq!(whole.register.digest, deferred.register.digest);
         assert!(deferred.register.is_deferred());
         let reg = &mut deferred.register;
         let mut sets: Vec<Vec<&str>> = names.iter().map(|n| vec![*n]).collect();
@@ -1865,6 +2129,51 @@ mod tests {
                 assert!(built.contains(c.id.as_str()), "{} not built", c.id);
             }
         }
+    }
+
+    #[test]
+    fn the_row_cache_stands_only_for_the_same_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        fs::create_dir(&cache).unwrap();
+        let (text, _) = Gen(99).register(40);
+        let path = write(dir.path(), "reg.csv", &text);
+        let voc = Vocabulary::default();
+        let load = |voc: &Vocabulary| crate::register::load_cached(&path, voc, Options::EVALUATION, Some(&cache));
+        let names = ["Anna Schmidt", "jürgen weiß", "Çelik, Ayşe", "X"];
+        let paths = ["2024/a.jpg", "z.jpg"];
+        let whole = load_file(&path, &voc, Options::CONSENTS).unwrap();
+        same_decisions(&whole, load(&voc).unwrap(), &names, &paths);
+        let cache_file = fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+
+        // A damaged cache is ignored (the register is validated again) and written anew.
+        let mut bytes = fs::read(&cache_file).unwrap();
+        let n = bytes.len();
+        bytes[n / 2] ^= 0x40;
+        fs::write(&cache_file, &bytes).unwrap();
+        same_decisions(&whole, load(&voc).unwrap(), &names, &paths);
+        assert_ne!(fs::read(&cache_file).unwrap(), bytes, "rewritten");
+        // Cut short, or of another program: the same.
+        fs::write(&cache_file, &bytes[..n / 3]).unwrap();
+        same_decisions(&whole, load(&voc).unwrap(), &names, &paths);
+        fs::write(&cache_file, b"something else").unwrap();
+        same_decisions(&whole, load(&voc).unwrap(), &names, &paths);
+
+        // Another vocabulary validates usage words otherwise: not the same load.
+        let key = |v: &Vocabulary| RowCache::new(&cache, &path, &whole.register.digest, v).key;
+        let other = Vocabulary::new(vec![crate::model::UsageTerm { name: "print".into(), synonyms: vec![] }]);
+        assert_ne!(key(&voc), key(&other));
+        let errors = load(&other).map(|_| ()).unwrap_err().0;
+        assert!(errors.iter().any(|p| p.message.contains("unknown usage word")), "{errors:#?}");
+
+        // A register that breaks after a cached load reports its errors (new content, new key).
+        fs::write(&path, "id,person,usage,granted\n1,Anna Schmidt,print,31.02.2024\n").unwrap();
+        let errors = load(&voc).map(|_| ()).unwrap_err().0;
+        assert!(errors.iter().any(|p| p.message.contains("31.02.2024")), "{errors:#?}");
+        // And a register with errors leaves the cache as it was: the good content still hits.
+        fs::write(&path, &text).unwrap();
+        same_decisions(&whole, load(&voc).unwrap(), &names, &paths);
+        assert!(RowCache::new(&cache, &path, &whole.register.digest, &voc).read(1).is_some());
     }
 
     #[test]

@@ -99,13 +99,24 @@ pub fn load(path: &Path, vocabulary: &Vocabulary) -> Result<Loaded, RegisterErro
 
 /// Load a register with the given options. An SQLite register is always built whole.
 pub fn load_with(path: &Path, vocabulary: &Vocabulary, options: Options) -> Result<Loaded, RegisterErrors> {
+    load_cached(path, vocabulary, options, None)
+}
+
+/// [`load_with`]; a CSV register loaded for evaluation keeps its validated rows in `cache` (a
+/// private directory, such as the one of the state) for the next load of the same content.
+pub fn load_cached(
+    path: &Path,
+    vocabulary: &Vocabulary,
+    options: Options,
+    cache: Option<&Path>,
+) -> Result<Loaded, RegisterErrors> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     if path.is_dir() {
-        csv::load_dir(path, vocabulary, options)
+        csv::load_dir_cached(path, vocabulary, options, cache)
     } else if ext == "sqlite" || ext == "db" || ext == "sqlite3" {
         sqlite::load(path, vocabulary, options.check_documents)
     } else {
-        csv::load_file(path, vocabulary, options)
+        csv::load_file_cached(path, vocabulary, options, cache)
     }
 }
 
