@@ -40,6 +40,8 @@ use crate::model::{
 };
 use crate::people::normalize_name;
 
+pub mod edit;
+
 /// The schema version this consentry writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
