@@ -486,7 +486,12 @@ fn new_consent(
 ) -> anyhow::Result<edit::NewConsent> {
     Ok(edit::NewConsent {
         persons,
-        usage: resolve_usages(&t.settings.vocabulary, &terms.usage)?,
+        // Each once, sorted, as the register lists them.
+        usage: resolve_usages(&t.settings.vocabulary, &terms.usage)?
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         granted: terms.granted,
         expires: terms.expires.and_then(|e| e.0),
         document: terms.document.clone(),
@@ -593,15 +598,17 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
         let same = |a: &str, b: &str| {
             name_key(a) == name_key(b) || register.identity(a).is_some_and(|i| register.identity(b) == Some(i))
         };
-        for p in &a.persons {
-            if !depicted.iter().any(|d| same(d, p)) {
-                anyhow::bail!(
+        // Each as the files name them (a person new to the register is added under that name).
+        a.persons
+            .iter()
+            .map(|p| match depicted.iter().find(|d| same(d, p)) {
+                Some(d) => Ok(d.to_string()),
+                None => Err(anyhow::anyhow!(
                     "{p:?} is not named in any of the given files; nothing was changed (`consent add --scope` \
                      records a consent for any files)"
-                );
-            }
-        }
-        a.persons.clone()
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?
     };
     if persons.is_empty() {
         anyhow::bail!("nobody is named in the given files, so there is nobody to record a consent for");

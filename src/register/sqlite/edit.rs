@@ -309,6 +309,9 @@ pub struct Document {
     pub path: String,
     pub sha256: String,
     pub stored: Stored,
+    /// The document's originator (a document given without one takes that of the same
+    /// document recorded before).
+    pub originator_id: Option<i64>,
 }
 
 /// SHA-256 (hex) of a PDF file, refusing what is not one.
@@ -357,8 +360,8 @@ impl Change<'_> {
             rows.collect::<rusqlite::Result<_>>()?
         };
         let same = known.iter().find(|(_, _, o)| originator.is_none() || *o == originator);
-        if let Some((id, path, _)) = same {
-            return Ok(Document { id: *id, path: path.clone(), sha256, stored: Stored::Known });
+        if let Some((id, path, o)) = same {
+            return Ok(Document { id: *id, path: path.clone(), sha256, stored: Stored::Known, originator_id: *o });
         }
         let (path, stored) = match known.first() {
             Some((_, path, _)) => (path.clone(), Stored::Known),
@@ -374,7 +377,7 @@ impl Change<'_> {
         let id = self.tx.last_insert_rowid();
         let after = json!({ "path": path, "sha256": sha256, "originator_id": originator, "source": file.display().to_string(), "stored": stored.as_str() });
         self.log(&format!("document {id}"), Value::Null, after)?;
-        Ok(Document { id, path, sha256, stored })
+        Ok(Document { id, path, sha256, stored, originator_id: originator })
     }
 
     /// Put `file` (of content `sha256`) into `folder` under its own name, or one with the hash
@@ -515,6 +518,12 @@ pub fn add_consents(ch: &mut Change, c: &NewConsent) -> anyhow::Result<Vec<Added
         bail!("no person: give --person NAME");
     }
     let document = ch.document(&c.document, origin.as_ref().map(|o| o.0), &c.evidence_folder)?;
+    let origin: Option<OriginatorRow> = match document.originator_id {
+        Some(id) => Some(ch.tx.query_row("SELECT id, key, name FROM originators WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?),
+        None => None,
+    };
     let number = next_consent_number(ch.tx)?;
     let scope =
         if c.scope.is_empty() { Scope::All } else { Scope::parse(&c.scope.join("|")).map_err(|e| anyhow!(e))? };
@@ -777,6 +786,8 @@ pub fn exempt(
         bail!("person {:?} is deleted in the register (person {})", p.name, p.id);
     }
     let scopes = normal_scopes(scopes)?;
+    // A known person by their register name (they may be given by key).
+    let person = known.as_ref().map(|p| p.name.clone()).or(person);
     let mut importer = ch.importer()?;
     let person_id = person.as_deref().map(|p| importer.person_id(p)).transpose()?;
     let mut out = Vec::new();
@@ -1030,7 +1041,10 @@ pub fn rename_person(ch: &mut Change, old: &str, new: &str, keep_old: bool) -> a
     if name == p.name {
         bail!("person {} is called {name:?} already", p.id);
     }
-    ch.tx.execute("DELETE FROM aliases WHERE person_id = ?1 AND alias = ?2", params![p.id, name])?;
+    // The new name may be one of the person's aliases: it stops being one.
+    for alias in aliases_of(ch.tx, p.id)?.iter().filter(|a| name_key(a) == name_key(&name)) {
+        ch.tx.execute("DELETE FROM aliases WHERE person_id = ?1 AND alias = ?2", params![p.id, alias])?;
+    }
     ch.tx.execute("UPDATE persons SET name = ?1 WHERE id = ?2", params![name, p.id])?;
     if keep_old && name_key(&name) != name_key(&p.name) {
         insert_alias(ch, p.id, &p.name)?;
@@ -1066,7 +1080,9 @@ pub fn merge_persons(ch: &mut Change, from: &str, into: &str) -> anyhow::Result<
         ch.tx.execute(sql, params![f.id, i.id])?;
     }
     ch.tx.execute("DELETE FROM persons WHERE id = ?1", [f.id])?;
-    insert_alias(ch, i.id, &f.name)?;
+    if name_key(&f.name) != name_key(&i.name) {
+        insert_alias(ch, i.id, &f.name)?;
+    }
     let into_use = person_use(ch.tx, person(ch.tx, &i.name)?)?;
     let before = json!({ "merged": { "id": f.id, "key": f.key, "name": f.name, "aliases": from_use.aliases,
         "consents": from_use.consents, "exemptions": from_use.exemptions } });
