@@ -133,9 +133,27 @@ impl Setup {
         rows.map(Result::unwrap).collect()
     }
 
+    /// Action and entity of each audit entry after the import.
+    fn logged(&self) -> Vec<[String; 2]> {
+        self.audit().into_iter().map(|(_, action, entity, _)| [action, entity]).collect()
+    }
+
     fn register_bytes(&self) -> Vec<u8> {
         fs::read(self.db()).unwrap()
     }
+}
+
+/// `consent add` for `person` with `usage` from `granted`, with evidence `pdf` and more options.
+fn add<'a>(person: &'a str, usage: &'a str, granted: &'a str, pdf: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args =
+        vec!["consent", "add", "--person", person, "--usage", usage, "--granted", granted, "--document", pdf];
+    args.extend(more);
+    args
+}
+
+/// The string fields `keys` of each row.
+fn cells<'a>(rows: &'a [Value], keys: &[&str]) -> Vec<Vec<&'a str>> {
+    rows.iter().map(|r| keys.iter().map(|k| r[*k].as_str().unwrap_or_default()).collect()).collect()
 }
 
 fn jsonl(out: &Output) -> Vec<Value> {
@@ -160,26 +178,17 @@ fn consent_add_records_single_and_group_consents_and_stores_the_evidence_once() 
     let pdf = s.pdf("paul-becker.pdf");
     // Paul Becker is tagged in IMG_1002.jpg with two persons who have consents, and unknown.
     assert_eq!(s.status(TODAY, "2023/summer-fest/IMG_1002.jpg"), "yellow");
-    let rows = s.ok(&[
-        "consent",
-        "add",
-        "--person",
-        "Paul Becker",
-        "--usage",
-        "Internet,Druck,web",
-        "--granted",
-        "01.02.2024",
+    let more = [
         "--expires",
         "2030-12-31",
-        "--document",
-        &pdf,
         "--originator",
         "pressestelle",
         "--comment",
         "Vereinsfest",
         "--copyright",
         "© Verein",
-    ]);
+    ];
+    let rows = s.ok(&add("Paul Becker", "Internet,Druck,web", "01.02.2024", &pdf, &more));
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
     assert_eq!(
@@ -203,32 +212,11 @@ fn consent_add_records_single_and_group_consents_and_stores_the_evidence_once() 
 
     // A group consent with the same document: one consent per person, ids 16.1 and 16.2,
     // names resolved through aliases, the document stored once.
-    let group = s.ok(&[
-        "consent",
-        "add",
-        "--person",
-        "Karl Hoffmann",
-        "--person",
-        "Schmidt, Anna",
-        "--person",
-        "Anna Schmidt",
-        "--usage",
-        "web",
-        "--granted",
-        "2024-01-01",
-        "--document",
-        &pdf,
-        "--scope",
-        "2023/summer-fest/*",
-        "2024/**",
-    ]);
-    let got: Vec<(&str, &str, &str)> = group
-        .iter()
-        .map(|r| (r["id"].as_str().unwrap(), r["person"].as_str().unwrap(), r["stored"].as_str().unwrap()))
-        .collect();
+    let others = ["--person", "Schmidt, Anna", "--person", "Anna Schmidt", "--scope", "2023/summer-fest/*", "2024/**"];
+    let group = s.ok(&add("Karl Hoffmann", "web", "2024-01-01", &pdf, &others));
     assert_eq!(
-        got,
-        [("16.1", "Karl Hoffmann", "already in the register"), ("16.2", "Anna Schmidt", "already in the register")]
+        cells(&group, &["id", "person", "stored"]),
+        [["16.1", "Karl Hoffmann", "already in the register"], ["16.2", "Anna Schmidt", "already in the register"]]
     );
     assert_eq!(group[0]["scope"], serde_json::json!(["2023/summer-fest/*", "2024/**"]));
     assert_eq!(group[0]["originator"], "Pressestelle", "the document's originator");
@@ -312,36 +300,25 @@ fn consent_assign_covers_exactly_the_given_files() {
     assert_eq!(s.audit().iter().filter(|e| e.1 == "consent assign" && e.2.starts_with("consent ")).count(), 4);
 
     // Only the named persons; a name not in any of the files is refused.
-    let only = s.ok(&[
-        "consent",
-        "assign",
-        "raw/2024-03-10/IMG_0006.CR3",
-        "--person",
-        "henry köhler",
-        "--usage",
-        "web",
-        "--granted",
-        "2024-03-10",
-        "--document",
-        &pdf,
-    ]);
+    let cr3 = |person: &'static str| {
+        [
+            "consent",
+            "assign",
+            "raw/2024-03-10/IMG_0006.CR3",
+            "--person",
+            person,
+            "--usage",
+            "web",
+            "--granted",
+            "2024-03-10",
+        ]
+    };
+    let only = s.ok(&[&cr3("henry köhler")[..], &["--document", &pdf]].concat());
     assert_eq!(only.len(), 1);
     assert_eq!((only[0]["id"].as_str(), only[0]["person"].as_str()), (Some("16"), Some("Henry Köhler")));
     assert_eq!(only[0]["scope"], serde_json::json!(["raw/2024-03-10/IMG_0006.CR3"]));
     assert_eq!(s.status(TODAY, "raw/2024-03-10/IMG_0006.CR3"), "yellow", "Mila Lehmann has none");
-    let err = s.refused(&[
-        "consent",
-        "assign",
-        "raw/2024-03-10/IMG_0006.CR3",
-        "--person",
-        "Anna Schmidt",
-        "--usage",
-        "web",
-        "--granted",
-        "2024-03-10",
-        "--document",
-        &pdf,
-    ]);
+    let err = s.refused(&[&cr3("Anna Schmidt")[..], &["--document", &pdf]].concat());
     assert!(err.contains("not named in any of the given files"), "{err}");
     // A directory stands for the files in it, each scoped exactly (names with glob characters
     // escaped).
@@ -448,11 +425,8 @@ fn exemptions_are_added_listed_and_removed() {
         "--note",
         "Tag der offenen Tür",
     ]);
-    let got: Vec<(&str, &str, &str)> = rows
-        .iter()
-        .map(|r| (r["action"].as_str().unwrap(), r["scope"].as_str().unwrap(), r["person"].as_str().unwrap()))
-        .collect();
-    assert_eq!(got, [("exempted", portrait, "*"), ("exempted", "video/**", "*")]);
+    let got = cells(&rows, &["action", "scope", "person"]);
+    assert_eq!(got, [["exempted", portrait, "*"], ["exempted", "video/**", "*"]]);
     let st = s.statuses(TODAY, &[portrait, "video"]);
     assert_eq!(st[portrait], "exempt");
     assert_eq!(st["video/clip.mp4"], "exempt");
@@ -475,19 +449,18 @@ fn exemptions_are_added_listed_and_removed() {
     s.ok(&["exempt", "remove", "--id", &video_id]);
     assert_eq!(s.status(TODAY, "video/clip.mp4"), "red");
     assert!(s.refused(&["exempt", "remove", "--id", &video_id]).contains("no exemption"));
-    let audit = s.audit();
-    let actions: Vec<(&str, &str)> = audit.iter().map(|e| (e.1.as_str(), e.2.as_str())).collect();
     assert_eq!(
-        actions,
+        s.logged(),
         [
-            ("exempt", "exemption 3"),
-            ("exempt", "exemption 4"),
-            ("exempt", "person 21"), // Greta Hahn was not in the register
-            ("exempt", "exemption 5"),
-            ("exempt remove", "exemption 3"),
-            ("exempt remove", "exemption 4"),
+            ["exempt", "exemption 3"],
+            ["exempt", "exemption 4"],
+            ["exempt", "person 21"], // Greta Hahn was not in the register
+            ["exempt", "exemption 5"],
+            ["exempt remove", "exemption 3"],
+            ["exempt remove", "exemption 4"],
         ]
     );
+    let audit = s.audit();
     assert_eq!(audit[4].3["before"]["scope"], portrait);
     assert_eq!(audit[4].3["after"], Value::Null);
     // Refused: an unknown reason, a path that does not exist, a path outside the archive.
@@ -523,34 +496,20 @@ fn originators_are_added_renamed_everywhere_and_deleted_only_when_unused() {
     assert_eq!(deleted[0]["action"], "deleted");
     assert_eq!(s.ok(&["originator", "list"]).len(), 2);
     assert!(s.refused(&["originator", "delete", "Medienbüro"]).contains("no originator"));
-    let audit = s.audit();
-    let log: Vec<(&str, &str)> = audit.iter().map(|e| (e.1.as_str(), e.2.as_str())).collect();
     assert_eq!(
-        log,
+        s.logged(),
         [
-            ("originator add", "originator 3"),
-            ("originator rename", "originator 2"),
-            ("originator delete", "originator 3")
+            ["originator add", "originator 3"],
+            ["originator rename", "originator 2"],
+            ["originator delete", "originator 3"]
         ]
     );
+    let audit = s.audit();
     assert_eq!(audit[1].3["before"]["name"], "Fotostelle Sommerfest");
     assert_eq!(audit[1].3["after"]["name"], "Fotostelle Vereinsfest");
     // A consent must name a known originator.
     let pdf = s.pdf("x.pdf");
-    let err = s.refused(&[
-        "consent",
-        "add",
-        "--person",
-        "X",
-        "--usage",
-        "web",
-        "--granted",
-        "2024-01-01",
-        "--document",
-        &pdf,
-        "--originator",
-        "Unbekannt",
-    ]);
+    let err = s.refused(&add("X", "web", "2024-01-01", &pdf, &["--originator", "Unbekannt"]));
     assert!(err.contains("originator add"), "{err}");
 }
 
@@ -559,18 +518,7 @@ fn persons_aliases_renames_and_merges() {
     let s = Setup::new();
     // "Schmidt, Anna" is an alias of Anna Schmidt in the fixture: a consent for the alias is hers.
     let pdf = s.pdf("form.pdf");
-    let anna = s.ok(&[
-        "consent",
-        "add",
-        "--person",
-        "Schmidt, Anna",
-        "--usage",
-        "web",
-        "--granted",
-        "2024-01-01",
-        "--document",
-        &pdf,
-    ]);
+    let anna = s.ok(&add("Schmidt, Anna", "web", "2024-01-01", &pdf, &[]));
     assert_eq!((anna[0]["person"].as_str(), anna[0]["note"].as_str()), (Some("Anna Schmidt"), Some("")));
 
     // headshot-web.avif shows "Amelie Sommer", whom the register does not know yet.
@@ -581,7 +529,7 @@ fn persons_aliases_renames_and_merges() {
         (Some("A. Sommer"), serde_json::json!(["Sommer, A."]))
     );
     assert!(s.refused(&["person", "add", "sommer, a."]).contains("another person"));
-    s.ok(&["consent", "add", "--person", "a. sommer", "--usage", "web", "--granted", "2024-01-01", "--document", &pdf]);
+    s.ok(&add("a. sommer", "web", "2024-01-01", &pdf, &[]));
     assert_eq!(s.status(TODAY, file), "red", "tagged under another name");
     let aliased = s.ok(&["person", "alias", "A. Sommer", "Amelie Sommer"]);
     assert_eq!(aliased[0]["aliases"], serde_json::json!(["Sommer, A.", "Amelie Sommer"]));
@@ -596,7 +544,7 @@ fn persons_aliases_renames_and_merges() {
 
     // Two entries of one person merged: misnamed.jpg shows "Oskar Berg".
     let misnamed = "2024/portraits/studio/misnamed.jpg";
-    s.ok(&["consent", "add", "--person", "O. Berg", "--usage", "print", "--granted", "2024-01-01", "--document", &pdf]);
+    s.ok(&add("O. Berg", "print", "2024-01-01", &pdf, &[]));
     s.ok(&["exempt", "2023", "--person", "O. Berg", "--reason", "other"]);
     s.ok(&["person", "add", "Oskar Berg", "--key", "p40"]);
     assert_eq!(s.status(TODAY, misnamed), "red");
@@ -679,7 +627,7 @@ fn a_csv_register_is_refused_with_a_pointer_to_register_import() {
     let before = fs::read(s.path("register/consents.csv")).unwrap();
     for register in ["../register", "../register/consents.csv"] {
         for args in [
-            &["consent", "add", "--person", "A", "--usage", "web", "--granted", "2024-01-01", "--document", &pdf][..],
+            &add("A", "web", "2024-01-01", &pdf, &[])[..],
             &["consent", "revoke", "1"],
             &["exempt", "2023", "--person", "*", "--reason", "other"],
             &["originator", "add", "X"],
@@ -747,22 +695,9 @@ fn dry_runs_show_what_would_change_and_change_nothing() {
         assert!(!s.path("dsgvo").exists(), "{args:?} wrote the evidence folder");
     }
     // The dry run shows the ids the change would get.
-    let dry = s.ok(&[
-        "consent",
-        "add",
-        "--person",
-        "Neu",
-        "--usage",
-        "web",
-        "--granted",
-        "2024-01-01",
-        "--document",
-        &pdf,
-        "--dry-run",
-    ]);
+    let dry = s.ok(&add("Neu", "web", "2024-01-01", &pdf, &["--dry-run"]));
     assert_eq!((dry[0]["id"].as_str(), dry[0]["stored"].as_str()), (Some("15"), Some("would be copied")));
-    let real =
-        s.ok(&["consent", "add", "--person", "Neu", "--usage", "web", "--granted", "2024-01-01", "--document", &pdf]);
+    let real = s.ok(&add("Neu", "web", "2024-01-01", &pdf, &[]));
     assert_eq!(real[0]["id"], "15");
 }
 
@@ -775,23 +710,7 @@ fn parallel_processes_lose_nothing() {
             let doc = if i % 2 == 0 { shared.clone() } else { s.pdf(&format!("own-{i}.pdf")) };
             let person = format!("Parallel Person {i}");
             let actor = format!("worker {i}");
-            s.command(&[
-                "consent",
-                "add",
-                "--person",
-                &person,
-                "--usage",
-                "web",
-                "--granted",
-                "2024-01-01",
-                "--document",
-                &doc,
-                "--actor",
-                &actor,
-                "--quiet",
-            ])
-            .spawn()
-            .unwrap()
+            s.command(&add(&person, "web", "2024-01-01", &doc, &["--actor", &actor, "--quiet"])).spawn().unwrap()
         })
         .collect();
     for mut child in children {
@@ -827,26 +746,10 @@ fn register_init_and_the_actor() {
     assert!(s.refused(&["register", "init", "x.csv"]).contains(".sqlite"));
     // The actor: --actor, else $CONSENTRY_ACTOR, else the login name.
     let pdf = s.pdf("a.pdf");
-    let add = |person: &str| -> Vec<String> {
-        [
-            "consent",
-            "add",
-            "--person",
-            person,
-            "--usage",
-            "web",
-            "--granted",
-            "2024-01-01",
-            "--document",
-            &pdf,
-            "--register",
-            &db_arg,
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    let run = |args: Vec<String>, env: &[(&str, &str)]| {
-        let mut c = s.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let run = |person: &str, more: &[&str], env: &[(&str, &str)]| {
+        let mut args = add(person, "web", "2024-01-01", &pdf, &["--register", &db_arg]);
+        args.extend(more);
+        let mut c = s.command(&args);
         c.env_remove("CONSENTRY_ACTOR").env_remove("USER").env_remove("LOGNAME");
         for (k, v) in env {
             c.env(k, v);
@@ -854,9 +757,9 @@ fn register_init_and_the_actor() {
         let out = c.output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     };
-    run(add("A"), &[("USER", "alice")]);
-    run(add("B"), &[("USER", "alice"), ("CONSENTRY_ACTOR", "press office")]);
-    run([add("C"), vec!["--actor".into(), "bob".into()]].concat(), &[("USER", "alice")]);
+    run("A", &[], &[("USER", "alice")]);
+    run("B", &[], &[("USER", "alice"), ("CONSENTRY_ACTOR", "press office")]);
+    run("C", &["--actor", "bob"], &[("USER", "alice")]);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let mut stmt = conn.prepare("SELECT actor, action, entity FROM audit_log ORDER BY id").unwrap();
     let log: Vec<(String, String, String)> =

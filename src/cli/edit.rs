@@ -30,10 +30,8 @@ pub const ACTOR_ENV: &str = "CONSENTRY_ACTOR";
 /// Options of every command that changes the register.
 #[derive(Debug, Args)]
 pub struct EditArgs {
-    /// The SQLite register to change [default: $CONSENTRY_REGISTER, else `register` in
-    /// consentry.toml]
-    #[arg(long, value_name = "PATH")]
-    pub register: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: ListArgs,
     /// Who makes the change, for the register's audit log [default: $CONSENTRY_ACTOR, else the
     /// login name]
     #[arg(long, value_name = "NAME")]
@@ -41,15 +39,12 @@ pub struct EditArgs {
     /// Show what would be done, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Output format [default: table on a terminal, else jsonl]
-    #[arg(long, value_enum)]
-    pub format: Option<OutputFormat>,
     /// No summary on stderr (errors are still reported).
     #[arg(short, long)]
     pub quiet: bool,
 }
 
-/// Options of the list commands.
+/// Which register, and the output format: the options of the list commands.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// The SQLite register [default: $CONSENTRY_REGISTER, else `register` in consentry.toml]
@@ -124,22 +119,15 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("paths", |a| a.required(true).help("The marked files (directories: every photo and video in them)")))]
 pub struct AssignArgs {
-    /// The marked files (directories: every photo and video in them).
-    #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub walk: WalkArgs,
     /// Only these persons [default: every person named in the files]
     #[arg(long = "person", value_name = "NAME")]
     pub persons: Vec<String>,
     #[command(flatten)]
     pub terms: Terms,
-    /// Top-level keyword that holds person names in keyword hierarchies (repeatable)
-    /// [default: People, Persons, Personen, or people_roots in consentry.toml]
-    #[arg(long = "people-root", value_name = "NAME")]
-    pub people_roots: Vec<String>,
-    /// Do not follow symbolic links.
-    #[arg(long)]
-    pub no_follow: bool,
     #[command(flatten)]
     pub edit: EditArgs,
 }
@@ -540,10 +528,10 @@ fn ids(added: &[edit::Added]) -> String {
 }
 
 pub(super) fn add(a: AddArgs) -> anyhow::Result<Exit> {
-    let t = Target::find(&[], a.edit.register.as_deref())?;
+    let t = Target::find(&[], a.edit.target.register.as_deref())?;
     let c = new_consent(&t, &a.terms, a.persons.clone(), a.scope.clone())?;
     let added = t.change(&a.edit, "consent add", |ch| edit::add_consents(ch, &c))?;
-    print(a.edit.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
+    print(a.edit.target.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
     let new = added.iter().filter(|x| x.new_person).count();
     summary(
         &a.edit,
@@ -559,11 +547,11 @@ pub(super) fn add(a: AddArgs) -> anyhow::Result<Exit> {
 }
 
 pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
-    let t = Target::find(&a.paths, a.edit.register.as_deref())?;
+    let t = Target::find(&a.walk.paths, a.edit.target.register.as_deref())?;
     // The terms are checked before the files are read.
     let mut c = new_consent(&t, &a.terms, Vec::new(), Vec::new())?;
     let common = CommonArgs {
-        walk: WalkArgs { paths: a.paths.clone(), people_roots: a.people_roots.clone(), no_follow: a.no_follow },
+        walk: a.walk,
         state: StateArgs { state: None, no_state: true },
         output: OutputArgs { format: None, output: None, threads: None, quiet: true },
         register: RegisterArgs { register: Some(t.db.clone()), as_of: None },
@@ -616,7 +604,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     c.persons = persons;
     c.scope = scope.into_iter().collect();
     let added = t.change(&a.edit, "consent assign", |ch| edit::add_consents(ch, &c))?;
-    print(a.edit.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
+    print(a.edit.target.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
     let verb = did(&a.edit, "Created", "Would create");
     summary(&a.edit, format!("{verb} {} consent(s) for {} file(s) ({}).", added.len(), media.len(), ids(&added)));
     let faces = media.iter().filter(|f| f.record.depicted.unnamed_faces > 0).count();
@@ -659,17 +647,17 @@ const UPDATED_COLUMNS: [&str; 8] =
     ["action", "id", "person", "granted", "expires_before", "expires", "revoked_before", "revoked"];
 
 pub(super) fn revoke(a: RevokeArgs) -> anyhow::Result<Exit> {
-    let t = Target::find(&[], a.edit.register.as_deref())?;
+    let t = Target::find(&[], a.edit.target.register.as_deref())?;
     let on = a.on.unwrap_or_else(|| chrono::Local::now().date_naive());
     let updated = t.change(&a.edit, "consent revoke", |ch| edit::revoke(ch, &a.ids, on))?;
-    print(a.edit.format, UPDATED_COLUMNS.to_vec(), updated_rows(&a.edit, &updated, "revoked", "would revoke"))?;
+    print(a.edit.target.format, UPDATED_COLUMNS.to_vec(), updated_rows(&a.edit, &updated, "revoked", "would revoke"))?;
     let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
     summary(&a.edit, format!("Revoked {} consent(s) from {on} ({}).", changed.len(), changed.join(", ")));
     Ok(Exit::Ok)
 }
 
 pub(super) fn extend(a: ExtendArgs) -> anyhow::Result<Exit> {
-    let t = Target::find(&[], a.edit.register.as_deref())?;
+    let t = Target::find(&[], a.edit.target.register.as_deref())?;
     let expires = a.expires.and_then(|e| e.0);
     let folder = t.evidence_folder(a.evidence.as_deref());
     let document = a.document.as_deref().map(|d| (d, folder.as_path()));
@@ -682,7 +670,7 @@ pub(super) fn extend(a: ExtendArgs) -> anyhow::Result<Exit> {
             row.extend([json!(d.path), json!(stored(&a.edit, d.stored))]);
         }
     }
-    print(a.edit.format, columns, rows)?;
+    print(a.edit.target.format, columns, rows)?;
     let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
     let until = expires.map_or("unlimited".to_string(), |d| d.to_string());
     summary(&a.edit, format!("{} consent(s) now expire {until} ({}).", changed.len(), changed.join(", ")));
@@ -719,7 +707,7 @@ pub(super) fn exempt(a: ExemptArgs) -> anyhow::Result<Exit> {
     let (Some(person), Some(reason)) = (a.person.as_deref(), a.reason) else {
         anyhow::bail!("`exempt` needs --person NAME|* and --reason");
     };
-    let t = Target::find(&a.paths, a.edit.register.as_deref())?;
+    let t = Target::find(&a.paths, a.edit.target.register.as_deref())?;
     let scopes: Vec<String> = a.paths.iter().map(|p| path_scope(&t.settings, p)).collect::<anyhow::Result<_>>()?;
     let rows = t.change(&a.edit, "exempt", |ch| edit::exempt(ch, &scopes, who(person), reason, a.note.as_deref()))?;
     let new = rows.iter().filter(|(_, new)| *new).count();
@@ -729,13 +717,13 @@ pub(super) fn exempt(a: ExemptArgs) -> anyhow::Result<Exit> {
             exemption_row(if *new { did(&a.edit, "exempted", "would exempt") } else { "already exempt" }, r)
         })
         .collect();
-    print(a.edit.format, EXEMPTION_COLUMNS.to_vec(), out)?;
+    print(a.edit.target.format, EXEMPTION_COLUMNS.to_vec(), out)?;
     summary(&a.edit, format!("{new} exemption(s) recorded, {} already there.", rows.len() - new));
     Ok(Exit::Ok)
 }
 
 fn exempt_remove(a: ExemptRemoveArgs) -> anyhow::Result<Exit> {
-    let t = Target::find(&a.paths, a.edit.register.as_deref())?;
+    let t = Target::find(&a.paths, a.edit.target.register.as_deref())?;
     let scopes: Vec<String> = a.paths.iter().map(|p| path_scope(&t.settings, p)).collect::<anyhow::Result<_>>()?;
     let person = a.person.as_deref().map(who);
     let removed = t.change(&a.edit, "exempt remove", |ch| {
@@ -748,7 +736,11 @@ fn exempt_remove(a: ExemptRemoveArgs) -> anyhow::Result<Exit> {
         edit::remove_exemptions(ch, &ids)
     })?;
     let action = did(&a.edit, "removed", "would remove");
-    print(a.edit.format, EXEMPTION_COLUMNS.to_vec(), removed.iter().map(|r| exemption_row(action, r)).collect())?;
+    print(
+        a.edit.target.format,
+        EXEMPTION_COLUMNS.to_vec(),
+        removed.iter().map(|r| exemption_row(action, r)).collect(),
+    )?;
     let ids: Vec<String> = removed.iter().map(|r| r.id.to_string()).collect();
     summary(&a.edit, format!("Removed {} exemption(s) ({}).", removed.len(), ids.join(", ")));
     Ok(Exit::Ok)
@@ -781,25 +773,25 @@ pub(super) fn originator(cmd: OriginatorCommand) -> anyhow::Result<Exit> {
             return Ok(Exit::Ok);
         }
         OriginatorCommand::Add { name, key, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let o = t.change(&e, "originator add", |ch| edit::add_originator(ch, &name, key.as_deref()))?;
             let line = format!("Originator {} added.", o.id);
             (originator_row(did(&e, "added", "would add"), &o, String::new()), e, line)
         }
         OriginatorCommand::Rename { old, new, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let (before, o) = t.change(&e, "originator rename", |ch| edit::rename_originator(ch, &old, &new))?;
             let line = format!("Originator {} renamed; {} consent(s) show the new name.", o.id, o.consents);
             (originator_row(did(&e, "renamed", "would rename"), &o, format!("was {before:?}")), e, line)
         }
         OriginatorCommand::Delete { name, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let o = t.change(&e, "originator delete", |ch| edit::delete_originator(ch, &name))?;
             let line = format!("Originator {} deleted.", o.id);
             (originator_row(did(&e, "deleted", "would delete"), &o, String::new()), e, line)
         }
     };
-    print(e.format, ORIGINATOR_COLUMNS.to_vec(), vec![row])?;
+    print(e.target.format, ORIGINATOR_COLUMNS.to_vec(), vec![row])?;
     summary(&e, line);
     Ok(Exit::Ok)
 }
@@ -834,13 +826,13 @@ pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
             return Ok(Exit::Ok);
         }
         PersonCommand::Add { name, aliases, key, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let p = t.change(&e, "person add", |ch| edit::add_person(ch, &name, &aliases, key.as_deref()))?;
             let line = format!("Person {} added with {} alias(es).", p.row.id, p.aliases.len());
             (vec![person_row(did(&e, "added", "would add"), &p, String::new())], e, line)
         }
         PersonCommand::Alias { name, aliases, remove, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let p = t.change(&e, "person alias", |ch| edit::alias(ch, &name, &aliases, remove))?;
             let line = format!("Person {} has {} alias(es).", p.row.id, p.aliases.len());
             let action = if remove {
@@ -851,13 +843,13 @@ pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
             (vec![person_row(action, &p, String::new())], e, line)
         }
         PersonCommand::Rename { old, new, keep_old_name, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let (before, p) = t.change(&e, "person rename", |ch| edit::rename_person(ch, &old, &new, keep_old_name))?;
             let line = format!("Person {} renamed; {} consent(s) follow.", p.row.id, p.consents);
             (vec![person_row(did(&e, "renamed", "would rename"), &p, format!("was {before:?}"))], e, line)
         }
         PersonCommand::Merge { from, into, edit: e } => {
-            let t = Target::find(&[], e.register.as_deref())?;
+            let t = Target::find(&[], e.target.register.as_deref())?;
             let m = t.change(&e, "person merge", |ch| edit::merge_persons(ch, &from, &into))?;
             let line = format!(
                 "Person {} merged into person {}: {} consent(s) and {} exemption(s) moved.",
@@ -867,7 +859,7 @@ pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
             (vec![person_row(did(&e, "merged", "would merge"), &m.into, detail)], e, line)
         }
     };
-    print(e.format, PERSON_COLUMNS.to_vec(), rows)?;
+    print(e.target.format, PERSON_COLUMNS.to_vec(), rows)?;
     summary(&e, line);
     Ok(Exit::Ok)
 }
