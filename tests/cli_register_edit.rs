@@ -732,6 +732,14 @@ fn parallel_processes_lose_nothing() {
     assert_eq!(s.sql::<i64>("SELECT count(DISTINCT sha256) FROM documents WHERE path LIKE '../dsgvo/%'"), [5]);
     let check = s.run(&["register", "check"]);
     assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    // Another program holding the register for a while: consentry waits for it.
+    let conn = rusqlite::Connection::open(s.db()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let waiting = s.command(&add("Waiting Person", "web", "2024-01-01", &shared, &["--quiet"])).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    conn.execute_batch("COMMIT").unwrap();
+    assert_eq!(waiting.wait_with_output().unwrap().status.code(), Some(0));
+    assert_eq!(s.sql::<String>("SELECT id FROM consents WHERE id = '23'"), ["23"]);
 }
 
 #[test]
