@@ -29,7 +29,7 @@
 //!   exemption (the people who sign are often new); persons marked deleted are refused.
 //! - Persons and originators are found by name, alias or key, in any case.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -217,21 +217,43 @@ pub struct PersonRow {
     pub deleted: Option<String>,
 }
 
+/// The persons of the register by name, alias and key (any case): one read for many lookups.
+struct Persons {
+    rows: HashMap<i64, PersonRow>,
+    /// Name key of each name, alias and key -> person id; names before aliases before keys.
+    by_name: HashMap<String, i64>,
+}
+
+impl Persons {
+    fn load(tx: &rusqlite::Connection) -> anyhow::Result<Persons> {
+        let rows: Vec<(i64, Option<String>, String, Option<String>)> =
+            collect(tx, "SELECT id, key, name, deleted FROM persons")?;
+        let aliases: Vec<(i64, String)> = collect(tx, "SELECT person_id, alias FROM aliases")?;
+        let mut by_name = HashMap::new();
+        for (id, key, _, _) in &rows {
+            if let Some(k) = key {
+                by_name.insert(name_key(k), *id);
+            }
+        }
+        for (id, alias) in &aliases {
+            by_name.insert(name_key(alias), *id);
+        }
+        for (id, _, name, _) in &rows {
+            by_name.insert(name_key(name), *id);
+        }
+        let rows =
+            rows.into_iter().map(|(id, key, name, deleted)| (id, PersonRow { id, key, name, deleted })).collect();
+        Ok(Persons { rows, by_name })
+    }
+
+    fn find(&self, name: &str) -> Option<&PersonRow> {
+        self.by_name.get(&name_key(name)).and_then(|id| self.rows.get(id))
+    }
+}
+
 /// The person a name, alias or key refers to (any case).
 fn find_person(tx: &Transaction, name: &str) -> anyhow::Result<Option<PersonRow>> {
-    let key = name_key(name);
-    let rows: Vec<(i64, Option<String>, String, Option<String>)> =
-        collect(tx, "SELECT id, key, name, deleted FROM persons")?;
-    let aliases: Vec<(i64, String)> = collect(tx, "SELECT person_id, alias FROM aliases")?;
-    let id = rows
-        .iter()
-        .find(|r| name_key(&r.2) == key)
-        .map(|r| r.0)
-        .or_else(|| aliases.iter().find(|a| name_key(&a.1) == key).map(|a| a.0))
-        .or_else(|| rows.iter().find(|r| r.1.as_deref().is_some_and(|k| name_key(k) == key)).map(|r| r.0));
-    Ok(id.and_then(|id| {
-        rows.into_iter().find(|r| r.0 == id).map(|(id, key, name, deleted)| PersonRow { id, key, name, deleted })
-    }))
+    Ok(Persons::load(tx)?.find(name).cloned())
 }
 
 fn person(tx: &Transaction, name: &str) -> anyhow::Result<PersonRow> {
@@ -500,9 +522,10 @@ pub fn add_consents(ch: &mut Change, c: &NewConsent) -> anyhow::Result<Vec<Added
     let origin = c.originator.as_deref().map(|o| originator(ch.tx, o)).transpose()?;
     // The persons, each once, known ones by their row.
     let mut persons: Vec<(String, Option<i64>)> = Vec::new();
+    let register = Persons::load(ch.tx)?;
     for raw in &c.persons {
         let name = clean_name("person name", raw)?;
-        let known = find_person(ch.tx, &name)?;
+        let known = register.find(&name).cloned();
         if let Some(p) = known.as_ref().filter(|p| p.deleted.is_some()) {
             bail!("person {:?} is deleted in the register (person {})", p.name, p.id);
         }
