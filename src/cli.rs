@@ -19,6 +19,8 @@ use crate::report::{self, Evaluated};
 use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
 use crate::state;
 
+mod edit;
+
 /// Exit status of every command (SPEC.md 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -58,11 +60,18 @@ pub enum Command {
     Check(CheckArgs),
     /// Reports over the archive: missing, expiring, consents, unreleased, unknown-persons, summary.
     Report(ReportArgs),
-    /// Search the consents of the register.
+    /// Record, revoke, extend and search the consents of the register.
     #[command(subcommand)]
     Consent(ConsentCommand),
-    /// Everything about one person: files showing them, their consents, statuses.
+    /// Everything about one person: files showing them, their consents, statuses; or
+    /// `person add | alias | rename | merge | list` to manage the register's persons.
     Person(PersonArgs),
+    /// Record that a person (or `*`, everyone) needs no consent for the given files; or
+    /// `exempt remove | list`.
+    Exempt(edit::ExemptArgs),
+    /// Manage the originators (Urheber) of consent forms: add, rename, delete, list.
+    #[command(subcommand)]
+    Originator(edit::OriginatorCommand),
     /// Check, import and export the register.
     #[command(subcommand)]
     Register(RegisterCommand),
@@ -221,6 +230,15 @@ pub struct ReportArgs {
 pub enum ConsentCommand {
     /// List consents by person, originator and validity, with the number of files using each.
     Search(SearchArgs),
+    /// Record a consent, or with several --person a group consent (one document, the same terms).
+    Add(edit::AddArgs),
+    /// Record a group consent for the persons named in the given files, covering exactly those
+    /// files ("apply to marked images").
+    Assign(edit::AssignArgs),
+    /// Revoke consents from a day on; they stay in the register as history.
+    Revoke(edit::RevokeArgs),
+    /// Give consents a new expiry date (and a newly signed document).
+    Extend(edit::ExtendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -242,9 +260,14 @@ pub struct SearchArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PersonArgs {
-    /// The person's name or alias.
-    pub name: String,
+    #[command(subcommand)]
+    pub edit: Option<edit::PersonCommand>,
+    /// The person's name or alias (for a person called `add`, `alias`, `rename`, `merge` or
+    /// `list`: `person [OPTIONS] -- NAME [PATH...]`).
+    #[arg(required = true)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -263,6 +286,14 @@ pub enum RegisterCommand {
         /// The SQLite database to create or add to.
         #[arg(long, value_name = "DB")]
         into: PathBuf,
+    },
+    /// Create an empty SQLite register.
+    Init {
+        /// The database to create (`.sqlite`, `.sqlite3` or `.db`).
+        db: PathBuf,
+        /// Who creates it, for the audit log [default: $CONSENTRY_ACTOR, else the login name]
+        #[arg(long, value_name = "NAME")]
+        actor: Option<String>,
     },
     /// Write the register as one CSV file.
     Export {
@@ -299,7 +330,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Check(a) => check_command(a),
         Command::Report(a) => report_command(a),
         Command::Consent(ConsentCommand::Search(a)) => search_command(a),
+        Command::Consent(ConsentCommand::Add(a)) => edit::add(a),
+        Command::Consent(ConsentCommand::Assign(a)) => edit::assign(a),
+        Command::Consent(ConsentCommand::Revoke(a)) => edit::revoke(a),
+        Command::Consent(ConsentCommand::Extend(a)) => edit::extend(a),
+        Command::Person(PersonArgs { edit: Some(c), .. }) => edit::person(c),
         Command::Person(a) => person_command(a),
+        Command::Exempt(a) => edit::exempt(a),
+        Command::Originator(c) => edit::originator(c),
         Command::Register(c) => register_command(c),
         Command::Apply(a) => apply_command(a),
     }
@@ -578,17 +616,22 @@ impl Context {
 
     /// Resolve usage words against the vocabulary; an unknown word is a usage error.
     fn usages(&self, words: &[String]) -> anyhow::Result<Vec<String>> {
-        words
-            .iter()
-            .filter(|w| !w.trim().is_empty())
-            .map(|w| {
-                self.settings.vocabulary.resolve(w).map(str::to_string).ok_or_else(|| {
-                    let known: Vec<&str> = self.settings.vocabulary.names().collect();
-                    anyhow::anyhow!("unknown usage area {w:?}; known: {}", known.join(", "))
-                })
-            })
-            .collect()
+        resolve_usages(&self.settings.vocabulary, words)
     }
+}
+
+/// Resolve usage words against a vocabulary; an unknown word is a usage error.
+fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::Result<Vec<String>> {
+    words
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .map(|w| {
+            vocabulary.resolve(w).map(str::to_string).ok_or_else(|| {
+                let known: Vec<&str> = vocabulary.names().collect();
+                anyhow::anyhow!("unknown usage area {w:?}; known: {}", known.join(", "))
+            })
+        })
+        .collect()
 }
 
 /// The subcommand's name, as runs are recorded.
@@ -830,7 +873,8 @@ fn check_html(command: &Command) -> anyhow::Result<()> {
         Command::Scan(ScanArgs { common }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
         Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
         Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
-        Command::Register(_) => return Ok(()),
+        // The commands that change the register refuse html while reading their arguments.
+        Command::Consent(_) | Command::Exempt(_) | Command::Originator(_) | Command::Register(_) => return Ok(()),
     };
     if out.format != Some(OutputFormat::Html) {
         return Ok(());
@@ -932,8 +976,9 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let ctx = Context::new(&args.common, Need::Whole)?;
     let (files, summary) = ctx.collect(out.quiet)?;
     let register = ctx.required_register()?;
-    let key = model::name_key(&args.name);
-    let identity = register.identity(&args.name);
+    let name = args.name.as_deref().unwrap_or_default();
+    let key = model::name_key(name);
+    let identity = register.identity(name);
     let same = |n: &str| match identity {
         Some(id) => register.identity(n) == Some(id),
         None => model::name_key(n) == key,
@@ -1204,6 +1249,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             );
             Ok(Exit::Ok)
         }
+        RegisterCommand::Init { db, actor } => edit::init(&db, actor.as_deref()),
         RegisterCommand::Export { register: reg, output } => {
             let settings = config::discover(&here, reg.register.as_deref(), env)?;
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };

@@ -23,6 +23,8 @@ struct ConfigFile {
     people_roots: Option<Vec<String>>,
     /// Replaces the default usage vocabulary: `[[usage]] name = "print" synonyms = ["Druck"]`.
     usage: Option<Vec<UsageEntry>>,
+    /// Where `consent add` and `consent assign` store evidence documents, relative to the file.
+    evidence: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +45,8 @@ pub struct Settings {
     pub register: Option<PathBuf>,
     pub vocabulary: Vocabulary,
     pub people_roots: Option<PeopleRoots>,
+    /// `evidence` in consentry.toml, made absolute: the evidence folder.
+    pub evidence: Option<PathBuf>,
     /// The working directory when the command started: relative scanned paths are resolved
     /// against it once, not with a `getcwd` per file.
     cwd: PathBuf,
@@ -67,6 +71,7 @@ pub fn discover(
         register: None,
         vocabulary: Vocabulary::default(),
         people_roots: None,
+        evidence: None,
         cwd,
     };
     let mut config_register = None;
@@ -77,6 +82,7 @@ pub fn discover(
         settings.archive_root = dir.clone();
         config_register = cfg.register.map(|r| dir.join(r));
         settings.people_roots = cfg.people_roots.map(PeopleRoots::new);
+        settings.evidence = cfg.evidence.map(|e| normalize(&dir.join(e)));
         if let Some(usage) = cfg.usage {
             if usage.is_empty() {
                 anyhow::bail!("{}: `usage` must list at least one usage area", file.display());
@@ -181,13 +187,14 @@ mod tests {
         fs::create_dir_all(root.join("events/2024")).unwrap();
         fs::write(
             root.join(CONFIG_FILE),
-            "register = \"reg/consents.csv\"\npeople_roots = [\"Leute\"]\n[[usage]]\nname = \"Web\"\nsynonyms = [\"Internet\"]\n",
+            "register = \"reg/consents.csv\"\nevidence = \"../dsgvo\"\npeople_roots = [\"Leute\"]\n[[usage]]\nname = \"Web\"\nsynonyms = [\"Internet\"]\n",
         )
         .unwrap();
         let paths = [root.join("events/2024")];
         let s = discover(&paths, None, None).unwrap();
         assert_eq!(s.archive_root, root);
         assert_eq!(s.register, Some(root.join("reg/consents.csv")));
+        assert_eq!(s.evidence, Some(root.parent().unwrap().join("dsgvo")));
         assert_eq!(s.vocabulary.resolve("internet"), Some("web"));
         assert_eq!(s.vocabulary.resolve("print"), None);
         assert_eq!(s.relative(&root.join("events/2024/./a.jpg")), "events/2024/a.jpg");

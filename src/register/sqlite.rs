@@ -40,12 +40,15 @@ use crate::model::{
 };
 use crate::people::normalize_name;
 
+pub mod edit;
+
 /// The schema version this consentry writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` brings a database from version `i` to `i + 1`. Never edit a released entry:
 /// append a new one.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE persons (
     id      INTEGER PRIMARY KEY,
     key     TEXT UNIQUE,
@@ -152,7 +155,66 @@ CREATE TRIGGER exemptions_audit_delete AFTER DELETE ON exemptions BEGIN
         'before', json_object('scope', OLD.scope, 'person_id', OLD.person_id, 'reason', OLD.reason, 'note', OLD.note),
         'after', NULL));
 END;
-"#];
+"#,
+    MIGRATION_2,
+];
+
+/// Schema version 2: consentry's own changes log their actor and action. While a consentry
+/// command changes the register, its transaction holds one row in `audit_session` (removed again
+/// before it commits, so no other connection ever sees it) and the triggers log with that actor
+/// and action (`consent revoke`, `person merge`, ...); changes made with other SQLite tools are
+/// still logged as actor `sql`, action `update` or `delete`. Updates and deletes of originators,
+/// aliases, documents and usage and scope rows are logged too. The tables are unchanged: a
+/// version 1 register is read as it is and upgraded by the first change. The triggers are
+/// [`audit_triggers`], run by the same migration.
+const MIGRATION_2: &str = "CREATE TABLE audit_session (actor TEXT NOT NULL, action TEXT NOT NULL);";
+
+/// The tables whose updates and deletes are logged from schema version 2 on: table, entity
+/// label, the column naming the entity, the columns logged before and after. Part of a released
+/// migration: never edit, add a migration instead.
+const AUDITED: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "consents",
+        "consent",
+        "id",
+        &["id", "person_id", "document_id", "granted", "expires", "revoked", "comment", "copyright"],
+    ),
+    ("persons", "person", "id", &["key", "name", "deleted"]),
+    ("exemptions", "exemption", "id", &["scope", "person_id", "reason", "note"]),
+    ("originators", "originator", "id", &["key", "name"]),
+    ("aliases", "person", "person_id", &["alias", "person_id"]),
+    ("documents", "document", "id", &["path", "sha256", "originator_id"]),
+    ("consent_usage", "consent", "consent_id", &["consent_id", "usage"]),
+    ("consent_scope", "consent", "consent_id", &["consent_id", "glob"]),
+];
+
+/// The audit triggers of schema version 2 (replacing those of version 1), from [`AUDITED`].
+fn audit_triggers() -> String {
+    let mut sql = String::new();
+    for (table, label, id, columns) in AUDITED {
+        let row = |r: &str| {
+            let pairs: Vec<String> = columns.iter().map(|c| format!("'{c}', {r}.{c}")).collect();
+            format!("json_object({})", pairs.join(", "))
+        };
+        for (event, fallback, after) in [("UPDATE", "update", row("NEW")), ("DELETE", "delete", "NULL".to_string())] {
+            let name = format!("{table}_audit_{fallback}");
+            sql.push_str(&format!(
+                "DROP TRIGGER IF EXISTS {name};\n\
+                 CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN\n\
+                 INSERT INTO audit_log (at, actor, action, entity, detail) VALUES (\
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), coalesce((SELECT actor FROM audit_session), 'sql'), \
+                 coalesce((SELECT action FROM audit_session), '{fallback}'), '{label} ' || OLD.{id}, \
+                 json_object('before', {before}, 'after', {after}));\nEND;\n",
+                before = row("OLD"),
+            ));
+        }
+    }
+    sql
+}
+
+/// The oldest schema version this consentry reads without upgrading: migrations after it change
+/// only triggers and add tables that loading does not read.
+pub const READABLE_FROM: i64 = 1;
 
 // ---------------------------------------------------------------------------------------------
 // Connections and migrations
@@ -184,7 +246,15 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
 /// of a newer consentry, and a non-empty database that is not a consentry register.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version = user_version(&tx)?;
+    migrate_in(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`migrate`] within a transaction the caller commits (or rolls back, with whatever else it
+/// changed).
+fn migrate_in(tx: &Transaction) -> anyhow::Result<()> {
+    let version = user_version(tx)?;
     if version > SCHEMA_VERSION {
         bail!(
             "the register's schema version {version} is newer than this consentry knows ({SCHEMA_VERSION}); \
@@ -199,9 +269,11 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql).with_context(|| format!("migration to schema version {}", from + 1))?;
+        if from + 1 == 2 {
+            tx.execute_batch(&audit_triggers()).context("migration to schema version 2")?;
+        }
         tx.pragma_update(None, "user_version", from as i64 + 1)?;
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -223,8 +295,8 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
              use a newer consentry"
         );
     }
-    if version < SCHEMA_VERSION {
-        bail!("the register's schema version {version} is older than {SCHEMA_VERSION}; import into it once to upgrade");
+    if version < READABLE_FROM {
+        bail!("the register's schema version {version} is older than {READABLE_FROM}; import into it once to upgrade");
     }
     Ok(conn)
 }
@@ -1014,6 +1086,52 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    /// An empty version 1 register, as consentry 0.1 wrote it.
+    fn version_1(db: &Path) {
+        let mut conn = Connection::open(db).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(MIGRATIONS[0]).unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn version_1_is_read_and_upgraded_by_the_next_change() {
+        let (_dir, db) = setup();
+        version_1(&db);
+        import_into(&sample(), &db, "t").unwrap();
+        let conn = Connection::open(&db).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let n = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(n("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 2 + 2 * AUDITED.len() as i64);
+        // Other tools are logged as `sql`; consentry's own changes with the session's actor and action.
+        conn.execute("UPDATE originators SET name = 'Presse' WHERE key = 'U1'", []).unwrap();
+        conn.execute_batch(
+            "BEGIN; INSERT INTO audit_session VALUES ('anna', 'consent revoke');
+             UPDATE consents SET revoked = '2025-01-01' WHERE id = '8'; DELETE FROM audit_session; COMMIT;",
+        )
+        .unwrap();
+        let rows: Vec<(String, String, String, String)> =
+            collect(&conn, "SELECT actor, action, entity, detail FROM audit_log WHERE action <> 'import' ORDER BY id")
+                .unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!((rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2.as_str()), ("sql", "update", "originator 1"));
+        assert_eq!(
+            (rows[1].0.as_str(), rows[1].1.as_str(), rows[1].2.as_str()),
+            ("anna", "consent revoke", "consent 8")
+        );
+        let v: serde_json::Value = serde_json::from_str(&rows[1].3).unwrap();
+        assert_eq!(
+            (v["before"]["revoked"].clone(), v["after"]["revoked"].clone()),
+            (serde_json::Value::Null, "2025-01-01".into())
+        );
+        // A version 1 register loads without being upgraded.
+        let (_dir, old) = setup();
+        version_1(&old);
+        assert!(load(&old, &Vocabulary::default(), true).is_ok());
+        assert_eq!(user_version(&Connection::open(&old).unwrap()).unwrap(), 1);
     }
 
     #[test]

@@ -1,0 +1,881 @@
+//! The commands that change an SQLite register: `consent add | assign | revoke | extend`,
+//! `exempt` (and `exempt remove | list`), `originator add | rename | delete | list`,
+//! `person add | alias | rename | merge | list` and `register init`. The changes themselves are
+//! made by `register::sqlite::edit`; this module reads arguments, finds the register, scans the
+//! files `consent assign` and `exempt` are given, and prints what was done.
+//!
+//! Output: one row per thing changed on stdout (table on a terminal, else JSON Lines;
+//! `--format`), its `action` saying what was done (`added`, `revoked`, ...) or, with `--dry-run`,
+//! what would be (`would add`, ...). A one-line summary on stderr carries counts and ids only,
+//! never names. A CSV register is refused: consentry does not change CSV files.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use super::{
+    resolve_usages, with_writer, CommonArgs, Context, Exit, Need, OutputArgs, RegisterArgs, StateArgs, WalkArgs,
+};
+use crate::config::{self, parse_date, Settings, REGISTER_ENV};
+use crate::model::{name_key, Date, ExemptReason, Scope};
+use crate::output::{self, OutputFormat};
+use crate::register::sqlite::edit::{self, Change};
+use crate::report::Table;
+
+/// The environment variable naming who makes changes, for the audit log.
+pub const ACTOR_ENV: &str = "CONSENTRY_ACTOR";
+
+/// Options of every command that changes the register.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub target: ListArgs,
+    /// Who makes the change, for the register's audit log [default: $CONSENTRY_ACTOR, else the
+    /// login name]
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Show what would be done, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No summary on stderr (errors are still reported).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Which register, and the output format: the options of the list commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The SQLite register [default: $CONSENTRY_REGISTER, else `register` in consentry.toml]
+    #[arg(long, value_name = "PATH")]
+    pub register: Option<PathBuf>,
+    /// Output format: table, json, jsonl or csv [default: table on a terminal, else jsonl]
+    #[arg(long, value_parser = list_format)]
+    pub format: Option<OutputFormat>,
+}
+
+/// The formats these commands print in (an HTML folder is for reports only): refused while
+/// the arguments are read, before any change.
+fn list_format(s: &str) -> Result<OutputFormat, String> {
+    match clap::ValueEnum::from_str(s, true)? {
+        OutputFormat::Html => Err("--format html is for `consentry report KIND --format html -o DIR` only".into()),
+        format => Ok(format),
+    }
+}
+
+/// An expiry date on the command line: a date, or `unlimited` (`unbegrenzt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry(pub Option<Date>);
+
+fn parse_expiry(s: &str) -> Result<Expiry, String> {
+    match s.trim().to_lowercase().as_str() {
+        "unlimited" | "unbegrenzt" | "never" => Ok(Expiry(None)),
+        _ => parse_date(s).map(|d| Expiry(Some(d))),
+    }
+}
+
+fn parse_reason(s: &str) -> Result<ExemptReason, String> {
+    ExemptReason::parse(s)
+        .ok_or_else(|| format!("unknown reason {s:?} (known: not-recognisable, prominent, public-event, other)"))
+}
+
+/// The terms of a consent: what `consent add` and `consent assign` record.
+#[derive(Debug, Args)]
+pub struct Terms {
+    /// Usage areas it allows, separated by commas (print, web, social, intranet, press,
+    /// advertising, tv, exhibition, third-party, archive, or their German names).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
+    pub usage: Vec<String>,
+    /// The day it was granted (YYYY-MM-DD or DD.MM.YYYY).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub granted: Date,
+    /// The last day it counts, or `unlimited` [default: unlimited]
+    #[arg(long, value_name = "DATE", value_parser = parse_expiry)]
+    pub expires: Option<Expiry>,
+    /// The scanned, signed consent form (PDF): copied into the evidence folder, its SHA-256
+    /// recorded; the same document given again is stored once.
+    #[arg(long, value_name = "PDF")]
+    pub document: PathBuf,
+    /// Who authored the form: an originator of the register (`consentry originator add`).
+    #[arg(long, value_name = "NAME")]
+    pub originator: Option<String>,
+    /// Free text, as the consent states it.
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Copyright notice to publish with the files.
+    #[arg(long, value_name = "TEXT")]
+    pub copyright: Option<String>,
+    /// The evidence folder [default: `evidence` in consentry.toml, else `dsgvo` beside the
+    /// archive root consentry.toml marks, else `dsgvo` in the register's directory]
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The person who consented; repeat for a group consent (one document, the same terms).
+    #[arg(long = "person", value_name = "NAME", required = true)]
+    pub persons: Vec<String>,
+    /// The files it covers: globs relative to the archive root (`events/2024/**`) [default: `*`,
+    /// every file showing the person]
+    #[arg(long, value_name = "GLOB", num_args = 1..)]
+    pub scope: Vec<String>,
+    #[command(flatten)]
+    pub terms: Terms,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("paths", |a| a.required(true).help("The marked files (directories: every photo and video in them)")))]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub walk: WalkArgs,
+    /// Only these persons [default: every person named in the files]
+    #[arg(long = "person", value_name = "NAME")]
+    pub persons: Vec<String>,
+    #[command(flatten)]
+    pub terms: Terms,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Consent ids; the id of a group consent (`7`) names all its members (`7.1`, `7.2`, ...).
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<String>,
+    /// The day from which it no longer counts [default: today]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub on: Option<Date>,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// Consent ids; the id of a group consent (`7`) names all its members.
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<String>,
+    /// The new last day, or `unlimited`.
+    #[arg(long, value_name = "DATE", value_parser = parse_expiry, required = true)]
+    pub expires: Option<Expiry>,
+    /// A newly signed form for the new period (PDF), replacing the consents' document.
+    #[arg(long, value_name = "PDF")]
+    pub document: Option<PathBuf>,
+    /// The evidence folder (as for `consent add`).
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+/// `exempt PATH... --person NAME|* --reason REASON`, or `exempt remove | list`. (A file called
+/// `remove` or `list` is given as `./remove`.)
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ExemptArgs {
+    #[command(subcommand)]
+    pub command: Option<ExemptCommand>,
+    /// Files and directories (a directory: everything in it) whose person needs no consent.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The person, or `*` for everyone depicted (unnamed faces too).
+    #[arg(long, value_name = "NAME|*", required = true)]
+    pub person: Option<String>,
+    /// not-recognisable, prominent, public-event or other.
+    #[arg(long, value_name = "REASON", value_parser = parse_reason, required = true)]
+    pub reason: Option<ExemptReason>,
+    /// Why, in words.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExemptCommand {
+    /// Remove exemptions: by id (`--id`), or those of PATH... for --person.
+    Remove(ExemptRemoveArgs),
+    /// List the exemptions.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExemptRemoveArgs {
+    /// Exemption ids (see `exempt list`).
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<i64>,
+    /// Files and directories exempted with `exempt PATH...`.
+    #[arg(value_name = "PATH", required_unless_present = "ids")]
+    pub paths: Vec<PathBuf>,
+    /// With PATH: the person, or `*`.
+    #[arg(long, value_name = "NAME|*", required_unless_present = "ids")]
+    pub person: Option<String>,
+    #[command(flatten)]
+    pub edit: EditArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OriginatorCommand {
+    /// Add an originator (Urheber: who authored a consent form).
+    Add {
+        name: String,
+        /// The register's own identifier for it.
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Rename an originator: every consent shows the new name.
+    Rename {
+        /// Its name or key.
+        old: String,
+        new: String,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Delete an originator no consent refers to.
+    Delete {
+        /// Its name or key.
+        name: String,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// List the originators with the number of documents and consents of each.
+    List(ListArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PersonCommand {
+    /// Add a person to the register.
+    Add {
+        name: String,
+        /// Another name the person is tagged under (repeatable).
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
+        /// The register's own identifier for the person.
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Give a person other names they are tagged under ("Schmidt, Anna" for "Anna Schmidt").
+    Alias {
+        /// The person's name, alias or key.
+        name: String,
+        #[arg(value_name = "ALIAS", required = true)]
+        aliases: Vec<String>,
+        /// Remove these aliases instead.
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Rename a person; their consents follow.
+    Rename {
+        /// The person's name, alias or key.
+        old: String,
+        new: String,
+        /// Keep the old name as an alias (files tagged with it still match).
+        #[arg(long)]
+        keep_old_name: bool,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// Merge two entries of the same person: FROM's consents, exemptions and names go to INTO.
+    Merge {
+        from: String,
+        into: String,
+        #[command(flatten)]
+        edit: EditArgs,
+    },
+    /// List the persons with aliases and the number of consents and exemptions.
+    List(ListArgs),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+
+/// Who makes a change: `--actor`, else $CONSENTRY_ACTOR, else the login name ($USER,
+/// $LOGNAME, else the user database's name for the uid), else the uid.
+fn actor(arg: Option<&str>) -> String {
+    let env = |name: &str| std::env::var(name).ok();
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    arg.map(str::to_string)
+        .into_iter()
+        .chain([ACTOR_ENV, "USER", "LOGNAME"].into_iter().filter_map(env))
+        .chain(user_name(uid))
+        .map(|a| a.trim().to_string())
+        .find(|a| !a.is_empty())
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The user database's name for `uid`.
+fn user_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: getpwuid_r writes into the zeroed struct and the buffer we give it, and sets
+    // `found` to the struct or to null.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy().into_owned())
+    }
+}
+
+/// The register a change is made to, with the settings found from `paths`.
+struct Target {
+    settings: Settings,
+    db: PathBuf,
+}
+
+impl Target {
+    fn find(paths: &[PathBuf], register: Option<&Path>) -> anyhow::Result<Target> {
+        let here = [PathBuf::from(".")];
+        let paths = if paths.is_empty() { &here[..] } else { paths };
+        let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
+        let settings = config::discover(paths, register, env)?;
+        let Some(db) = settings.register.clone() else {
+            anyhow::bail!(
+                "no register given: --register PATH, {REGISTER_ENV}, or `register` in {}",
+                config::CONFIG_FILE
+            );
+        };
+        if !edit::is_sqlite_path(&db) {
+            anyhow::bail!(
+                "{}: a CSV register is read-only for consentry; turn it into an SQLite register with \
+                 `consentry register import {} --into register.sqlite` and use that one",
+                db.display(),
+                db.display()
+            );
+        }
+        if !db.is_file() {
+            anyhow::bail!(
+                "{}: no such register; create one with `consentry register init` or `consentry register import`",
+                db.display()
+            );
+        }
+        let db = settings.absolute(&db);
+        Ok(Target { settings, db })
+    }
+
+    /// Make a change as `action` with the options of `e`.
+    fn change<T>(
+        &self,
+        e: &EditArgs,
+        action: &str,
+        body: impl FnMut(&mut Change) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        edit::change(&self.db, &actor(e.actor.as_deref()), action, &self.settings.vocabulary, e.dry_run, body)
+    }
+
+    /// The evidence folder: `--evidence`, else `evidence` in consentry.toml, else `dsgvo`
+    /// beside the archive root consentry.toml marks, else `dsgvo` in the register's directory.
+    fn evidence_folder(&self, arg: Option<&Path>) -> PathBuf {
+        let s = &self.settings;
+        if let Some(dir) = arg {
+            return s.absolute(dir);
+        }
+        if let Some(dir) = &s.evidence {
+            return dir.clone();
+        }
+        if s.config_file.is_some() {
+            return s.archive_root.parent().unwrap_or(&s.archive_root).join("dsgvo");
+        }
+        s.absolute(&self.db).parent().map(|d| d.join("dsgvo")).unwrap_or_else(|| PathBuf::from("dsgvo"))
+    }
+}
+
+/// Print rows in the chosen format.
+fn print(format: Option<OutputFormat>, columns: Vec<&'static str>, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
+    let out = OutputArgs { format, output: None, threads: None, quiet: true };
+    let table = Table { columns, rows };
+    with_writer(&out, |w, f| output::write_report(f, &table, w))?;
+    Ok(())
+}
+
+/// The summary line on stderr (counts and ids only), marked for a dry run.
+fn summary(e: &EditArgs, line: String) {
+    if !e.quiet {
+        let dry = if e.dry_run { " (dry run: nothing was changed)" } else { "" };
+        eprintln!("{line}{dry}");
+    }
+}
+
+/// What was done, or with a dry run what would be.
+fn did(e: &EditArgs, done: &'static str, would: &'static str) -> &'static str {
+    if e.dry_run {
+        would
+    } else {
+        done
+    }
+}
+
+fn date(d: Option<Date>) -> Value {
+    json!(d.map(|d| d.to_string()))
+}
+
+/// A file's archive-relative path as a glob matching exactly that file. Refused for names a
+/// scope cannot hold exactly (`|` separates globs; surrounding spaces are trimmed).
+fn exact_glob(rel: &str) -> anyhow::Result<String> {
+    if rel.contains('|') || rel.trim() != rel {
+        anyhow::bail!("{rel:?}: a name with `|` or surrounding spaces cannot be a scope; rename the file");
+    }
+    let mut glob = String::with_capacity(rel.len());
+    for c in rel.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            glob.push('\\');
+        }
+        glob.push(c);
+    }
+    let scope = Scope::parse(&glob).map_err(|e| anyhow::anyhow!(e))?;
+    if !scope.matches(rel) || scope.patterns() != [glob.as_str()] {
+        anyhow::bail!("{rel:?}: cannot be written as a scope that matches exactly this file");
+    }
+    Ok(glob)
+}
+
+/// The scope of an existing file or directory under the archive root: the file exactly, or
+/// everything in the directory.
+fn path_scope(settings: &Settings, path: &Path) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if !settings.absolute(path).starts_with(&settings.archive_root) {
+        anyhow::bail!("{}: not under the archive root {}", path.display(), settings.archive_root.display());
+    }
+    let rel = settings.relative(path);
+    Ok(match (meta.is_dir(), rel.is_empty()) {
+        (true, true) => "*".to_string(),
+        (true, false) => format!("{}/**", exact_glob(&rel)?),
+        (false, _) => exact_glob(&rel)?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consents
+
+const CONSENT_COLUMNS: [&str; 12] = [
+    "action",
+    "id",
+    "person",
+    "usage",
+    "granted",
+    "expires",
+    "document",
+    "stored",
+    "sha256",
+    "originator",
+    "scope",
+    "note",
+];
+
+/// The consent a command records, from its terms.
+fn new_consent(
+    t: &Target,
+    terms: &Terms,
+    persons: Vec<String>,
+    scope: Vec<String>,
+) -> anyhow::Result<edit::NewConsent> {
+    Ok(edit::NewConsent {
+        persons,
+        // Each once, sorted, as the register lists them.
+        usage: resolve_usages(&t.settings.vocabulary, &terms.usage)?
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        granted: terms.granted,
+        expires: terms.expires.and_then(|e| e.0),
+        document: terms.document.clone(),
+        evidence_folder: t.evidence_folder(terms.evidence.as_deref()),
+        originator: terms.originator.clone(),
+        scope,
+        comment: terms.comment.clone(),
+        copyright: terms.copyright.clone(),
+    })
+}
+
+fn consent_rows(e: &EditArgs, c: &edit::NewConsent, added: &[edit::Added]) -> Vec<Vec<Value>> {
+    let scope: Vec<&str> = if c.scope.is_empty() { vec!["*"] } else { c.scope.iter().map(String::as_str).collect() };
+    added
+        .iter()
+        .map(|a| {
+            vec![
+                json!(did(e, "added", "would add")),
+                json!(a.id),
+                json!(a.person),
+                json!(c.usage),
+                json!(c.granted.to_string()),
+                date(c.expires),
+                json!(a.document.path),
+                json!(stored(e, a.document.stored)),
+                json!(a.document.sha256),
+                json!(a.originator),
+                json!(scope),
+                json!(if a.new_person { "new person" } else { "" }),
+            ]
+        })
+        .collect()
+}
+
+/// How the evidence document was stored, or would be.
+fn stored(e: &EditArgs, s: edit::Stored) -> &'static str {
+    match s {
+        edit::Stored::Copied if e.dry_run => "would be copied",
+        s => s.as_str(),
+    }
+}
+
+/// The ids of recorded consents, for the summary.
+fn ids(added: &[edit::Added]) -> String {
+    added.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+pub(super) fn add(a: AddArgs) -> anyhow::Result<Exit> {
+    let t = Target::find(&[], a.edit.target.register.as_deref())?;
+    let c = new_consent(&t, &a.terms, a.persons.clone(), a.scope.clone())?;
+    let added = t.change(&a.edit, "consent add", |ch| edit::add_consents(ch, &c))?;
+    print(a.edit.target.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
+    let new = added.iter().filter(|x| x.new_person).count();
+    summary(
+        &a.edit,
+        format!(
+            "Recorded {} consent(s) ({}), {} new person(s); evidence document {}.",
+            added.len(),
+            ids(&added),
+            new,
+            stored(&a.edit, added[0].document.stored)
+        ),
+    );
+    Ok(Exit::Ok)
+}
+
+pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
+    let t = Target::find(&a.walk.paths, a.edit.target.register.as_deref())?;
+    // The terms are checked before the files are read.
+    let mut c = new_consent(&t, &a.terms, Vec::new(), Vec::new())?;
+    let common = CommonArgs {
+        walk: a.walk,
+        state: StateArgs { state: None, no_state: true },
+        output: OutputArgs { format: None, output: None, threads: None, quiet: true },
+        register: RegisterArgs { register: Some(t.db.clone()), as_of: None },
+    };
+    let ctx = Context::build(&common, Need::Optional, Some("consent assign"))?;
+    let (files, _) = ctx.collect(true)?;
+    let unreadable: Vec<String> = files.iter().filter(|f| f.record.error().is_some()).map(|f| f.path()).collect();
+    if !unreadable.is_empty() {
+        anyhow::bail!(
+            "{} file(s) could not be read, so who they show is not known; nothing was changed:\n  {}",
+            unreadable.len(),
+            unreadable.join("\n  ")
+        );
+    }
+    let media: Vec<_> = files.iter().filter(|f| f.record.is_media()).collect();
+    if media.is_empty() {
+        anyhow::bail!("no photos or videos among the given paths");
+    }
+    let mut scope = BTreeSet::new();
+    for f in &media {
+        if !ctx.settings.absolute(&f.record.path).starts_with(&ctx.settings.archive_root) {
+            anyhow::bail!("{}: not under the archive root {}", f.path(), ctx.settings.archive_root.display());
+        }
+        scope.insert(exact_glob(&f.rel_path)?);
+    }
+    let depicted: BTreeSet<&str> =
+        media.iter().flat_map(|f| f.record.depicted.persons.iter().map(String::as_str)).collect();
+    let persons: Vec<String> = if a.persons.is_empty() {
+        depicted.iter().map(|p| p.to_string()).collect()
+    } else {
+        let register = ctx.required_register()?;
+        let same = |a: &str, b: &str| {
+            name_key(a) == name_key(b) || register.identity(a).is_some_and(|i| register.identity(b) == Some(i))
+        };
+        // Each as the files name them (a person new to the register is added under that name).
+        a.persons
+            .iter()
+            .map(|p| match depicted.iter().find(|d| same(d, p)) {
+                Some(d) => Ok(d.to_string()),
+                None => Err(anyhow::anyhow!(
+                    "{p:?} is not named in any of the given files; nothing was changed (`consent add --scope` \
+                     records a consent for any files)"
+                )),
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    if persons.is_empty() {
+        anyhow::bail!("nobody is named in the given files, so there is nobody to record a consent for");
+    }
+    c.persons = persons;
+    c.scope = scope.into_iter().collect();
+    let added = t.change(&a.edit, "consent assign", |ch| edit::add_consents(ch, &c))?;
+    print(a.edit.target.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
+    let verb = did(&a.edit, "Created", "Would create");
+    summary(&a.edit, format!("{verb} {} consent(s) for {} file(s) ({}).", added.len(), media.len(), ids(&added)));
+    let faces = media.iter().filter(|f| f.record.depicted.unnamed_faces > 0).count();
+    if faces > 0 && !a.edit.quiet {
+        eprintln!(
+            "consentry: {faces} of the files show unnamed faces, which no consent covers: name them, or \
+             exempt them (`consentry exempt PATH --person '*' --reason ...`)"
+        );
+    }
+    if ctx.settings.config_file.is_none() && !a.edit.quiet {
+        eprintln!(
+            "consentry: no {} marks the archive root: the scopes are relative to {}",
+            config::CONFIG_FILE,
+            ctx.settings.archive_root.display()
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+fn updated_rows(e: &EditArgs, updated: &[edit::Updated], done: &'static str, would: &'static str) -> Vec<Vec<Value>> {
+    updated
+        .iter()
+        .map(|u| {
+            let action = if u.changed() { did(e, done, would) } else { "unchanged" };
+            vec![
+                json!(action),
+                json!(u.after.id),
+                json!(u.after.person),
+                json!(u.after.granted.to_string()),
+                date(u.before.expires),
+                date(u.after.expires),
+                date(u.before.revoked),
+                date(u.after.revoked),
+            ]
+        })
+        .collect()
+}
+
+const UPDATED_COLUMNS: [&str; 8] =
+    ["action", "id", "person", "granted", "expires_before", "expires", "revoked_before", "revoked"];
+
+pub(super) fn revoke(a: RevokeArgs) -> anyhow::Result<Exit> {
+    let t = Target::find(&[], a.edit.target.register.as_deref())?;
+    let on = a.on.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let updated = t.change(&a.edit, "consent revoke", |ch| edit::revoke(ch, &a.ids, on))?;
+    print(a.edit.target.format, UPDATED_COLUMNS.to_vec(), updated_rows(&a.edit, &updated, "revoked", "would revoke"))?;
+    let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
+    summary(&a.edit, format!("Revoked {} consent(s) from {on} ({}).", changed.len(), changed.join(", ")));
+    Ok(Exit::Ok)
+}
+
+pub(super) fn extend(a: ExtendArgs) -> anyhow::Result<Exit> {
+    let t = Target::find(&[], a.edit.target.register.as_deref())?;
+    let expires = a.expires.and_then(|e| e.0);
+    let folder = t.evidence_folder(a.evidence.as_deref());
+    let document = a.document.as_deref().map(|d| (d, folder.as_path()));
+    let (updated, doc) = t.change(&a.edit, "consent extend", |ch| edit::extend(ch, &a.ids, expires, document))?;
+    let mut rows = updated_rows(&a.edit, &updated, "extended", "would extend");
+    let mut columns = UPDATED_COLUMNS.to_vec();
+    if let Some(d) = &doc {
+        columns.extend(["document", "stored"]);
+        for row in &mut rows {
+            row.extend([json!(d.path), json!(stored(&a.edit, d.stored))]);
+        }
+    }
+    print(a.edit.target.format, columns, rows)?;
+    let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
+    let until = expires.map_or("unlimited".to_string(), |d| d.to_string());
+    summary(&a.edit, format!("{} consent(s) now expire {until} ({}).", changed.len(), changed.join(", ")));
+    Ok(Exit::Ok)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exemptions
+
+const EXEMPTION_COLUMNS: [&str; 6] = ["action", "id", "scope", "person", "reason", "note"];
+
+fn exemption_row(action: &str, r: &edit::ExemptionRow) -> Vec<Value> {
+    vec![
+        json!(action),
+        json!(r.id),
+        json!(r.scope),
+        json!(r.person.as_deref().unwrap_or("*")),
+        json!(r.reason),
+        json!(r.note),
+    ]
+}
+
+/// `--person NAME|*`: `None` for everyone.
+fn who(person: &str) -> Option<&str> {
+    (person.trim() != "*").then_some(person)
+}
+
+pub(super) fn exempt(a: ExemptArgs) -> anyhow::Result<Exit> {
+    match a.command {
+        Some(ExemptCommand::Remove(r)) => return exempt_remove(r),
+        Some(ExemptCommand::List(l)) => return exempt_list(l),
+        None => {}
+    }
+    let (Some(person), Some(reason)) = (a.person.as_deref(), a.reason) else {
+        anyhow::bail!("`exempt` needs --person NAME|* and --reason");
+    };
+    let t = Target::find(&a.paths, a.edit.target.register.as_deref())?;
+    let scopes: Vec<String> = a.paths.iter().map(|p| path_scope(&t.settings, p)).collect::<anyhow::Result<_>>()?;
+    let rows = t.change(&a.edit, "exempt", |ch| edit::exempt(ch, &scopes, who(person), reason, a.note.as_deref()))?;
+    let new = rows.iter().filter(|(_, new)| *new).count();
+    let out = rows
+        .iter()
+        .map(|(r, new)| {
+            exemption_row(if *new { did(&a.edit, "exempted", "would exempt") } else { "already exempt" }, r)
+        })
+        .collect();
+    print(a.edit.target.format, EXEMPTION_COLUMNS.to_vec(), out)?;
+    summary(&a.edit, format!("{new} exemption(s) recorded, {} already there.", rows.len() - new));
+    Ok(Exit::Ok)
+}
+
+fn exempt_remove(a: ExemptRemoveArgs) -> anyhow::Result<Exit> {
+    let t = Target::find(&a.paths, a.edit.target.register.as_deref())?;
+    let scopes: Vec<String> = a.paths.iter().map(|p| path_scope(&t.settings, p)).collect::<anyhow::Result<_>>()?;
+    let person = a.person.as_deref().map(who);
+    let removed = t.change(&a.edit, "exempt remove", |ch| {
+        let mut ids = a.ids.clone();
+        if let Some(person) = person {
+            ids.extend(edit::exemptions_for(ch, &scopes, person)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        edit::remove_exemptions(ch, &ids)
+    })?;
+    let action = did(&a.edit, "removed", "would remove");
+    print(
+        a.edit.target.format,
+        EXEMPTION_COLUMNS.to_vec(),
+        removed.iter().map(|r| exemption_row(action, r)).collect(),
+    )?;
+    let ids: Vec<String> = removed.iter().map(|r| r.id.to_string()).collect();
+    summary(&a.edit, format!("Removed {} exemption(s) ({}).", removed.len(), ids.join(", ")));
+    Ok(Exit::Ok)
+}
+
+fn exempt_list(a: ListArgs) -> anyhow::Result<Exit> {
+    let t = Target::find(&[], a.register.as_deref())?;
+    let rows = edit::list_exemptions(&edit::open_for_listing(&t.db)?)?;
+    let rows = rows.iter().map(|r| exemption_row("", r)[1..].to_vec()).collect();
+    print(a.format, EXEMPTION_COLUMNS[1..].to_vec(), rows)?;
+    Ok(Exit::Ok)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Originators
+
+const ORIGINATOR_COLUMNS: [&str; 7] = ["action", "id", "key", "name", "documents", "consents", "detail"];
+
+fn originator_row(action: &str, o: &edit::OriginatorUse, detail: String) -> Vec<Value> {
+    vec![json!(action), json!(o.id), json!(o.key), json!(o.name), json!(o.documents), json!(o.consents), json!(detail)]
+}
+
+pub(super) fn originator(cmd: OriginatorCommand) -> anyhow::Result<Exit> {
+    let (row, e, line) = match cmd {
+        OriginatorCommand::List(l) => {
+            let t = Target::find(&[], l.register.as_deref())?;
+            let all = edit::list_originators(&edit::open_for_listing(&t.db)?)?;
+            let rows = all.iter().map(|o| originator_row("", o, String::new())[1..6].to_vec()).collect();
+            print(l.format, ORIGINATOR_COLUMNS[1..6].to_vec(), rows)?;
+            return Ok(Exit::Ok);
+        }
+        OriginatorCommand::Add { name, key, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let o = t.change(&e, "originator add", |ch| edit::add_originator(ch, &name, key.as_deref()))?;
+            let line = format!("Originator {} added.", o.id);
+            (originator_row(did(&e, "added", "would add"), &o, String::new()), e, line)
+        }
+        OriginatorCommand::Rename { old, new, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let (before, o) = t.change(&e, "originator rename", |ch| edit::rename_originator(ch, &old, &new))?;
+            let line = format!("Originator {} renamed; {} consent(s) show the new name.", o.id, o.consents);
+            (originator_row(did(&e, "renamed", "would rename"), &o, format!("was {before:?}")), e, line)
+        }
+        OriginatorCommand::Delete { name, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let o = t.change(&e, "originator delete", |ch| edit::delete_originator(ch, &name))?;
+            let line = format!("Originator {} deleted.", o.id);
+            (originator_row(did(&e, "deleted", "would delete"), &o, String::new()), e, line)
+        }
+    };
+    print(e.target.format, ORIGINATOR_COLUMNS.to_vec(), vec![row])?;
+    summary(&e, line);
+    Ok(Exit::Ok)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persons
+
+const PERSON_COLUMNS: [&str; 9] =
+    ["action", "id", "key", "name", "aliases", "consents", "exemptions", "deleted", "detail"];
+
+fn person_row(action: &str, p: &edit::PersonUse, detail: String) -> Vec<Value> {
+    vec![
+        json!(action),
+        json!(p.row.id),
+        json!(p.row.key),
+        json!(p.row.name),
+        json!(p.aliases),
+        json!(p.consents),
+        json!(p.exemptions),
+        json!(p.row.deleted),
+        json!(detail),
+    ]
+}
+
+pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
+    let (rows, e, line) = match cmd {
+        PersonCommand::List(l) => {
+            let t = Target::find(&[], l.register.as_deref())?;
+            let all = edit::list_persons(&edit::open_for_listing(&t.db)?)?;
+            let rows = all.iter().map(|p| person_row("", p, String::new())[1..8].to_vec()).collect();
+            print(l.format, PERSON_COLUMNS[1..8].to_vec(), rows)?;
+            return Ok(Exit::Ok);
+        }
+        PersonCommand::Add { name, aliases, key, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let p = t.change(&e, "person add", |ch| edit::add_person(ch, &name, &aliases, key.as_deref()))?;
+            let line = format!("Person {} added with {} alias(es).", p.row.id, p.aliases.len());
+            (vec![person_row(did(&e, "added", "would add"), &p, String::new())], e, line)
+        }
+        PersonCommand::Alias { name, aliases, remove, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let p = t.change(&e, "person alias", |ch| edit::alias(ch, &name, &aliases, remove))?;
+            let line = format!("Person {} has {} alias(es).", p.row.id, p.aliases.len());
+            let action = if remove {
+                did(&e, "aliases removed", "would remove aliases")
+            } else {
+                did(&e, "aliased", "would alias")
+            };
+            (vec![person_row(action, &p, String::new())], e, line)
+        }
+        PersonCommand::Rename { old, new, keep_old_name, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let (before, p) = t.change(&e, "person rename", |ch| edit::rename_person(ch, &old, &new, keep_old_name))?;
+            let line = format!("Person {} renamed; {} consent(s) follow.", p.row.id, p.consents);
+            (vec![person_row(did(&e, "renamed", "would rename"), &p, format!("was {before:?}"))], e, line)
+        }
+        PersonCommand::Merge { from, into, edit: e } => {
+            let t = Target::find(&[], e.target.register.as_deref())?;
+            let m = t.change(&e, "person merge", |ch| edit::merge_persons(ch, &from, &into))?;
+            let line = format!(
+                "Person {} merged into person {}: {} consent(s) and {} exemption(s) moved.",
+                m.from.row.id, m.into.row.id, m.from.consents, m.from.exemptions
+            );
+            let detail = format!("merged person {} ({:?})", m.from.row.id, m.from.row.name);
+            (vec![person_row(did(&e, "merged", "would merge"), &m.into, detail)], e, line)
+        }
+    };
+    print(e.target.format, PERSON_COLUMNS.to_vec(), rows)?;
+    summary(&e, line);
+    Ok(Exit::Ok)
+}
+
+/// `register init DB`: an empty SQLite register.
+pub(super) fn init(db: &Path, actor_arg: Option<&str>) -> anyhow::Result<Exit> {
+    edit::init(db, &actor(actor_arg))?;
+    eprintln!("Created the empty register {}.", db.display());
+    Ok(Exit::Ok)
+}
