@@ -237,7 +237,7 @@ fn main() {
 
     let report = |format: &str, out: Option<&Path>| {
         let mut c = Command::new(bin);
-        c.args(["report", "missing", "--as-of", "2026-01-01", "--format", format, "--register"])
+        c.args(["report", "missing", "--no-state", "--as-of", "2026-01-01", "--format", format, "--register"])
             .arg(&register)
             .arg(&archive);
         if let Some(o) = out {

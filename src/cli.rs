@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions, exit codes, and thin command functions.
 
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -460,8 +461,9 @@ impl Context {
         opts.pool = Some(pool.clone());
         let tracked = untracked.is_none() && !common.state.no_state;
         let state = if tracked { open_state(&settings, common.state.state.as_deref(), out.quiet)? } else { None };
-        // The state's directory also keeps the validated rows of a CSV register between runs.
-        let cache = state.as_ref().and_then(|s| s.path().parent()).map(Path::to_path_buf);
+        // The validated rows of a CSV register are kept between runs in the user's cache.
+        let cache =
+            state::cache_dir().filter(|dir| std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok());
         let register = match &settings.register {
             Some(path) => Some(PendingRegister::spawn(
                 &pool,

@@ -125,9 +125,11 @@ fn stamp_in_dir(path: &Path) -> Option<Stamp> {
 
 /// A source of records read before: the scan asks it for each media file before reading it.
 pub trait Reuse: Send + Sync + std::fmt::Debug {
-    /// The earlier record of `path`, when it was read with these sidecars and `stamps` still
-    /// match; `None` to read the file.
-    fn reuse(&self, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord>;
+    /// Whether there is an earlier record of `path` (a handle to it).
+    fn find(&self, path: &Path) -> Option<usize>;
+    /// The earlier record `found` of `path`, when it was read with these sidecars and `stamps`
+    /// still match; `None` to read the file.
+    fn reuse(&self, found: usize, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord>;
 }
 
 impl Default for ScanOptions {
@@ -325,20 +327,26 @@ pub fn process(job: &Job, opts: &ScanOptions) -> FileRecord {
     let (roots, written) = (&opts.roots, opts.written);
     match job {
         Job::Media { path, sidecars } => {
-            let stamps = opts.reuse.as_ref().and_then(|_| Stamps::read(path, sidecars));
-            if let (Some(reuse), Some(stamps)) = (&opts.reuse, &stamps) {
-                if let Some(mut rec) = reuse.reuse(path, sidecars, stamps) {
+            // A file read before is examined first; a new one when it is opened, before it is
+            // read (no second lookup of its path).
+            let found = opts.reuse.as_ref().and_then(|r| Some((r, r.find(path)?)));
+            let stamps = found.and_then(|_| Stamps::read(path, sidecars));
+            if let (Some((reuse, i)), Some(stamps)) = (found, &stamps) {
+                if let Some(mut rec) = reuse.reuse(i, path, sidecars, stamps) {
                     rec.stamps = Some(Box::new(stamps.clone()));
                     return rec;
                 }
             }
-            let mut rec =
-                catch_unwind(AssertUnwindSafe(|| scan_media(path, sidecars, roots, written))).unwrap_or_else(|panic| {
-                    let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
-                    r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
-                    r
-                });
-            rec.stamps = stamps.map(Box::new);
+            let stamp_on_open = opts.reuse.is_some() && found.is_none();
+            let read = || scan_media(path, sidecars, roots, written, stamp_on_open);
+            let mut rec = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+                let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
+                r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
+                r
+            });
+            if !stamp_on_open {
+                rec.stamps = stamps.map(Box::new);
+            }
             rec
         }
         Job::Orphan { path } => FileRecord::new(path.clone(), Subject::OrphanSidecar),
@@ -360,13 +368,27 @@ fn kind_from_name(path: &Path) -> MediaKind {
     media::detect::media_kind_of_extension(ext).unwrap_or(MediaKind::Raw)
 }
 
-fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots, written: bool) -> FileRecord {
+/// `stamp_on_open`: take [`FileRecord::stamps`] from the opened file (and the sidecars)
+/// before reading them.
+fn scan_media(
+    path: &Path,
+    sidecars: &[PathBuf],
+    roots: &PeopleRoots,
+    written: bool,
+    stamp_on_open: bool,
+) -> FileRecord {
     let mut rec = FileRecord::new(path.to_path_buf(), Subject::Media(kind_from_name(path)));
     if path.to_str().is_none() {
         rec.errors.push("file name is not valid UTF-8 (shown with replacement characters)".to_string());
     }
     let mut dates = Dates::default();
-    record_embedded(read_embedded(path), roots, written, &mut rec, &mut dates);
+    let mut file_stamp = None;
+    let embedded = read_embedded(path, stamp_on_open.then_some(&mut file_stamp));
+    if let Some(file) = file_stamp {
+        let sidecar_stamps = sidecars.iter().map(|s| stamp_in_dir(s)).collect::<Option<Vec<_>>>();
+        rec.stamps = sidecar_stamps.map(|sidecars| Box::new(Stamps { file, sidecars }));
+    }
+    record_embedded(embedded, roots, written, &mut rec, &mut dates);
     for sidecar in sidecars {
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -386,9 +408,12 @@ fn scan_media(path: &Path, sidecars: &[PathBuf], roots: &PeopleRoots, written: b
     rec
 }
 
-/// Open, identify and locate the metadata of a media file.
-fn read_embedded(path: &Path) -> Result<(Format, Metadata), String> {
+/// Open, identify and locate the metadata of a media file; with `stamp`, its stamp as opened.
+fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Result<(Format, Metadata), String> {
     let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    if let Some(stamp) = stamp {
+        *stamp = file.metadata().ok().map(|m| Stamp::of(&m));
+    }
     let src = FileSource::open(file).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     locate(&src, src.head(), &ext)

@@ -42,14 +42,20 @@ pub fn default_path(root: &Path) -> PathBuf {
     root.join(crate::walk::STATE_DIR).join("state.sqlite")
 }
 
-/// The fallback for a read-only archive: the user's cache directory, one file per archive root.
-pub fn cache_path(root: &Path) -> Option<PathBuf> {
+/// consentry's directory in the user's cache directory (`$XDG_CACHE_HOME/consentry`, else
+/// `~/.cache/consentry`).
+pub fn cache_dir() -> Option<PathBuf> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| Path::new(v).is_absolute())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("consentry"))
+}
+
+/// The fallback for a read-only archive: the user's cache directory, one file per archive root.
+pub fn cache_path(root: &Path) -> Option<PathBuf> {
     let id = format!("{:x}", Sha256::digest(root.as_os_str().as_bytes()));
-    Some(cache.join("consentry").join(format!("state-{}.sqlite", &id[..16])))
+    Some(cache_dir()?.join(format!("state-{}.sqlite", &id[..16])))
 }
 
 /// An open state file.
@@ -422,8 +428,12 @@ impl Known {
 }
 
 impl Reuse for Known {
-    fn reuse(&self, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord> {
-        let e = &self.entries[self.lookup(&self.key(path))? as usize];
+    fn find(&self, path: &Path) -> Option<usize> {
+        self.lookup(&self.key(path)).map(|i| i as usize)
+    }
+
+    fn reuse(&self, found: usize, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord> {
+        let e = self.entries.get(found)?;
         let same_sidecars = e.sidecars.len() == sidecars.len()
             && e.sidecars
                 .iter()

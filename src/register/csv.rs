@@ -976,7 +976,7 @@ fn read_consents(
 }
 
 /// The validated rows of a register's consent files, kept between loads of the same content
-/// (`.consentry/register-*.cache` beside the state): for evaluation, a register of 100,000
+/// (`~/.cache/consentry/register-*.cache`): for evaluation, a register of 100,000
 /// consents is otherwise parsed and checked row by row on every run. The cache is looked up by
 /// the register's content digest, consentry's version and the usage vocabulary, so it can only
 /// stand for a load that would give the same rows and warnings; a damaged or foreign file is
