@@ -115,7 +115,7 @@ pub struct OutputArgs {
     /// --format html (`report` only), the report's folder.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Worker threads [default: number of cores]
+    /// Worker threads [default: two per core: reading waits on the disk]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// No progress bar and no summary on stderr (errors are still reported).
@@ -367,8 +367,8 @@ struct PendingRegister {
 }
 
 impl PendingRegister {
-    /// Load on the scan's pool: one worker loads while the other reads files (two threads
-    /// competing for a core would stall the scan's batches instead).
+    /// Load on the scan's pool: one worker loads while the others read files (a thread of its
+    /// own would compete with them for the cores instead).
     fn spawn(
         pool: &rayon::ThreadPool,
         path: PathBuf,
