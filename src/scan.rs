@@ -412,10 +412,13 @@ fn scan_media(
 /// Open, identify and locate the metadata of a media file; with `stamp`, its stamp as opened.
 fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Result<(Format, Metadata), String> {
     let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    // Asked once: the stamp's size is also the length the source needs.
+    let mut known_len = None;
     if let Some(stamp) = stamp {
         *stamp = file.metadata().ok().map(|m| Stamp::of(&m));
+        known_len = stamp.map(|s| s.size);
     }
-    let src = FileSource::open(file).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    let src = FileSource::open_with_len(file, known_len).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     locate(&src, src.head(), &ext)
 }

@@ -85,9 +85,18 @@ impl FileSource {
     /// Read the head of `file`. Its length is asked of the file system only when the file is at
     /// least [`HEAD_LEN`] long (a short read already tells the length of a small file).
     pub fn open(file: File) -> io::Result<Self> {
+        FileSource::open_with_len(file, None)
+    }
+
+    /// [`FileSource::open`] for a file whose length the caller already asked for.
+    pub fn open_with_len(file: File, known: Option<u64>) -> io::Result<Self> {
         let head = read_head(&file)?;
         let filled = head.len();
-        let len = if filled < HEAD_LEN { filled as u64 } else { file.metadata()?.len().max(filled as u64) };
+        let len = match known {
+            _ if filled < HEAD_LEN => filled as u64,
+            Some(len) => len.max(filled as u64),
+            None => file.metadata()?.len().max(filled as u64),
+        };
         Ok(FileSource { file, len, head })
     }
 
