@@ -432,11 +432,22 @@ impl Need {
 
 impl Context {
     /// A command over the archive that records its run in the state as `command`.
-    fn new(common: &CommonArgs, need: Need) -> anyhow::Result<Context> {
-        Context::build(common, need, None)
+    fn new(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
+        Context::build(common, need, command, true)
     }
 
-    fn build(common: &CommonArgs, need: Need, untracked: Option<&'static str>) -> anyhow::Result<Context> {
+    /// A command that reads every file and records no run (`apply`, `consent assign`).
+    fn untracked(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
+        if let Some(state) = &common.state.state {
+            anyhow::bail!(
+                "`{command}` reads every file and keeps no state: --state {} does not apply",
+                state.display()
+            );
+        }
+        Context::build(common, need, command, false)
+    }
+
+    fn build(common: &CommonArgs, need: Need, command: &'static str, tracked: bool) -> anyhow::Result<Context> {
         let (walk, reg, out) = (&common.walk, &common.register, &common.output);
         let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths.clone() };
         for p in &paths {
@@ -459,7 +470,7 @@ impl Context {
         };
         let pool = opts.pool()?;
         opts.pool = Some(pool.clone());
-        let tracked = untracked.is_none() && !common.state.no_state;
+        let tracked = tracked && !common.state.no_state;
         let state = if tracked { open_state(&settings, common.state.state.as_deref(), out.quiet)? } else { None };
         // The validated rows of a CSV register are kept between runs in the user's cache.
         let cache =
@@ -480,7 +491,6 @@ impl Context {
             None => None,
         };
         let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-        let command = untracked.unwrap_or_else(command_name);
         let mut ctx =
             Context { paths, settings, register, date, opts, run: Mutex::new(None), command, quiet: out.quiet };
         if let Some(state) = state {
@@ -571,10 +581,11 @@ impl Context {
             })?;
             let mut run = self.run.lock().unwrap_or_else(|e| e.into_inner());
             for rec in waiting.drain(..) {
-                let rel = self.settings.relative(&rec.path);
+                let abs = self.settings.absolute(&rec.path);
+                let rel = self.settings.relative_of(&abs);
                 let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, &rel));
                 if let Some(run) = run.as_mut() {
-                    run.observe(&rec, decision.as_ref(), register.as_deref(), self.date);
+                    run.observe(abs, &rec, decision.as_ref(), register.as_deref(), self.date);
                 }
                 emit(rec, rel, decision, register.as_deref())?;
             }
@@ -634,18 +645,6 @@ fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::R
             })
         })
         .collect()
-}
-
-/// The subcommand's name, as runs are recorded.
-fn command_name() -> &'static str {
-    match std::env::args().nth(1).as_deref() {
-        Some("scan") => "scan",
-        Some("check") => "check",
-        Some("report") => "report",
-        Some("person") => "person",
-        Some("consent") => "consent search",
-        _ => "consentry",
-    }
 }
 
 /// Open the state: `--state`, else the archive's own, else (the archive is read-only) one in
@@ -716,7 +715,7 @@ fn load_register(
 
 fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::Optional)?;
+    let ctx = Context::new(&args.common, Need::Optional, "scan")?;
     let progress = Progress::new(out.quiet);
     let started = Instant::now();
     let evaluated = ctx.register.is_some();
@@ -749,7 +748,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
 
 fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::Register)?;
+    let ctx = Context::new(&args.common, Need::Register, "check")?;
     let usages = ctx.usages(&args.usages)?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let (files, _) = ctx.collect(out.quiet)?;
@@ -797,7 +796,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Summary => Need::Register,
     };
-    let ctx = Context::new(&args.common, need)?;
+    let ctx = Context::new(&args.common, need, "report")?;
     let html = out.format == Some(OutputFormat::Html);
     let usages = ctx.usages(&args.usages)?;
     if args.kind == ReportKind::Unreleased && usages.is_empty() {
@@ -931,7 +930,7 @@ fn write_html_report(
 
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::WithEvidence)?;
+    let ctx = Context::new(&args.common, Need::WithEvidence, "consent search")?;
     let identity = match &args.person {
         Some(p) => match ctx.required_register()?.identity(p) {
             Some(id) => Some(id),
@@ -975,7 +974,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
 
 fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::Whole)?;
+    let ctx = Context::new(&args.common, Need::Whole, "person")?;
     let (files, summary) = ctx.collect(out.quiet)?;
     let register = ctx.required_register()?;
     let name = args.name.as_deref().unwrap_or_default();
@@ -1025,7 +1024,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     // `apply` reads every file (it compares with what it wrote before) and records no run:
     // the files it rewrites are read again by the next run.
-    let mut ctx = Context::build(&args.common, Need::Register, Some("apply"))?;
+    let mut ctx = Context::untracked(&args.common, Need::Register, "apply")?;
     ctx.opts.written = true; // compare with what a previous apply wrote without reading again
     let (files, summary) = ctx.collect(out.quiet)?;
     let register = ctx.required_register()?;

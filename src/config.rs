@@ -108,8 +108,12 @@ impl Settings {
 
     /// `path` relative to the archive root with `/` separators (as given when outside it).
     pub fn relative(&self, path: &Path) -> String {
-        let abs = self.absolute(path);
-        let rel = abs.strip_prefix(&self.archive_root).unwrap_or(&abs);
+        self.relative_of(&self.absolute(path))
+    }
+
+    /// [`Settings::relative`] of a path already made [`Settings::absolute`].
+    pub fn relative_of(&self, abs: &Path) -> String {
+        let rel = abs.strip_prefix(&self.archive_root).unwrap_or(abs);
         rel.components()
             .filter_map(|c| match c {
                 Component::Normal(s) => Some(s.to_string_lossy()),

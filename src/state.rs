@@ -577,10 +577,17 @@ impl Run {
         self.state.path()
     }
 
-    /// Take note of a record and its evaluation (`None` without a register). `register` and
-    /// `date` look up the consents a file no longer uses.
-    pub fn observe(&mut self, rec: &FileRecord, decision: Option<&Decision>, register: Option<&Register>, date: Date) {
-        let key = self.known.key(&rec.path);
+    /// Take note of a record, at its absolute path `abs`, and its evaluation (`None` without a
+    /// register). `register` and `date` look up the consents a file no longer uses.
+    pub fn observe(
+        &mut self,
+        abs: PathBuf,
+        rec: &FileRecord,
+        decision: Option<&Decision>,
+        register: Option<&Register>,
+        date: Date,
+    ) {
+        let key = abs.into_os_string().into_encoded_bytes();
         match rec.subject {
             Subject::Unwalkable => {
                 self.unwalkable.push(key);

@@ -255,6 +255,10 @@ fn state_is_the_owners_only_and_apply_records_no_run() {
     let out = run(&["apply", "archive", "--register", "register", "--as-of", "2026-11-22", "--quiet"], d);
     assert!(matches!(out.status.code(), Some(0 | 3)), "{}", stderr(&out));
     assert!(!stderr(&out).contains("State "));
+    // A state given to it is refused rather than silently ignored.
+    let out = run(&["apply", "archive", "--register", "register", "--state", "s.sqlite"], d);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("keeps no state"), "{}", stderr(&out));
     settle();
     let after = scan(d, "2026-11-22", &[]);
     let (files, read) = counts(&after);

@@ -565,7 +565,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
         output: OutputArgs { format: None, output: None, threads: None, quiet: true },
         register: RegisterArgs { register: Some(t.db.clone()), as_of: None },
     };
-    let ctx = Context::build(&common, Need::Optional, Some("consent assign"))?;
+    let ctx = Context::untracked(&common, Need::Optional, "consent assign")?;
     let (files, _) = ctx.collect(true)?;
     let unreadable: Vec<String> = files.iter().filter(|f| f.record.error().is_some()).map(|f| f.path()).collect();
     if !unreadable.is_empty() {
