@@ -353,16 +353,7 @@ pub fn escape(s: &str) -> String {
 
 /// A JSON cell as text: lists joined with `, `, objects as `name (reason)`.
 fn cell_text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join(", "),
-        Value::Object(o) => match (o.get("name"), o.get("reason")) {
-            (Some(n), Some(r)) => format!("{} ({})", cell_text(n), cell_text(r)),
-            _ => v.to_string(),
-        },
-        other => other.to_string(),
-    }
+    crate::output::cell_text_joined(v, ", ")
 }
 
 /// Column heading: `valid_until` -> `Valid until`.

@@ -306,13 +306,18 @@ pub fn write_rows(
 
 /// A JSON value as table or CSV text: lists joined with `|`, objects as `name (reason)`.
 fn cell_text(v: &Value) -> String {
+    cell_text_joined(v, "|")
+}
+
+/// A JSON value as text: lists joined with `separator`, objects as `name (reason)`.
+pub(crate) fn cell_text_joined(v: &Value, separator: &str) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join("|"),
+        Value::Array(items) => items.iter().map(|i| cell_text_joined(i, separator)).collect::<Vec<_>>().join(separator),
         Value::Object(o) => match (o.get("name"), o.get("reason")) {
-            (Some(n), Some(r)) => format!("{} ({})", cell_text(n), cell_text(r)),
-            _ => Value::Object(o.clone()).to_string(),
+            (Some(n), Some(r)) => format!("{} ({})", cell_text_joined(n, separator), cell_text_joined(r, separator)),
+            _ => v.to_string(),
         },
         other => other.to_string(),
     }
