@@ -25,12 +25,14 @@
 //! Targets: the first apply faster than exiv2; the no-change apply at nearly the scan's speed.
 
 use std::fmt::Write as _;
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use consentry::synth::{self, BENCH_NAMES};
+use consentry::synth::BENCH_NAMES;
 
 const AS_OF: &str = "2026-11-22";
 const NS: &str = "http://ns.consentry.org/xmp/1.0/";
@@ -153,14 +155,7 @@ fn main() {
     let files: usize = std::env::var("CONSENTRY_BENCH_APPLY_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let archive = tmp.join(format!("bench-archive-v1-{files}-0"));
-    if !archive.join(".complete").exists() {
-        let _ = fs::remove_dir_all(&archive);
-        let t = Instant::now();
-        let r = synth::write_bench_archive(&archive, files, 0);
-        fs::write(archive.join(".complete"), format!("{} {} {}", r.0, r.1, r.2)).unwrap();
-        eprintln!("generated {} in {:.1} s", archive.display(), t.elapsed().as_secs_f64());
-    }
+    let (archive, _) = common::bench_archive(files, 0);
     let work = tmp.join("bench-apply");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).unwrap();

@@ -9,11 +9,13 @@
 //! CR2-style RAWs with a full-size JPEG in IFD0, PNGs, PSDs with a thumbnail resource, RAFs and
 //! MP4 videos (placeholders). Then, on a warm page cache, best of three each.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
+use common::{timed, Run};
 use consentry::synth::previews::{
     exif_with_thumbnail, jpeg_image, jpeg_with_metadata, png_image, psd_with_thumbnail, raf_with_preview,
     tiff_with_previews, PreviewPlace,
@@ -160,46 +162,21 @@ fn have_exiftool() -> bool {
     Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success())
 }
 
-/// Wall time and peak memory (of the process and its children) of one run, output discarded.
-/// The child is reaped by `wait4`, which also reports its resource usage.
-#[allow(clippy::zombie_processes)]
-fn timed(cmd: &mut Command) -> Run {
-    let t = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    let secs = t.elapsed().as_secs_f64();
-    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
-    let status: std::process::ExitStatus = status;
-    assert!(status.code().is_some_and(|c| c == 0 || c == 3), "{cmd:?}: {status:?}");
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Run { secs, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), peak_mb: usage.ru_maxrss as f64 / 1024.0 }
-}
-
-/// One run: wall time, CPU time (user and system, all threads and children) and peak memory.
-/// The CPU time says what the work costs even when other programs share the cores.
-#[derive(Clone, Copy)]
-struct Run {
-    secs: f64,
-    cpu: f64,
-    peak_mb: f64,
-}
-
 /// Best wall time and best CPU time of three runs of `make()` (after `before()` each time, not
 /// timed), and the largest peak memory.
 fn best_of_3(mut before: impl FnMut(), mut make: impl FnMut() -> Command) -> Run {
     (0..3)
         .map(|_| {
             before();
-            timed(&mut make())
+            let run = timed(&mut make());
+            assert!(run.code == 0 || run.code == 3, "exit {}", run.code);
+            run
         })
-        .fold(Run { secs: f64::INFINITY, cpu: f64::INFINITY, peak_mb: 0.0 }, |a, b| Run {
+        .fold(Run { secs: f64::INFINITY, cpu: f64::INFINITY, max_rss_kb: 0, code: 0 }, |a, b| Run {
             secs: a.secs.min(b.secs),
             cpu: a.cpu.min(b.cpu),
-            peak_mb: a.peak_mb.max(b.peak_mb),
+            max_rss_kb: a.max_rss_kb.max(b.max_rss_kb),
+            code: b.code,
         })
 }
 
@@ -211,20 +188,9 @@ fn main() {
     let files: usize = std::env::var("CONSENTRY_BENCH_HTML_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let archive = base.join(format!("bench-html-archive-v1-{files}"));
-    let marker = archive.join(".complete");
-    let bytes: u64 = match fs::read_to_string(&marker) {
-        Ok(s) => s.trim().parse().unwrap(),
-        Err(_) => {
-            let _ = fs::remove_dir_all(&archive);
-            fs::create_dir_all(&archive).unwrap();
-            let t = Instant::now();
-            let (_, bytes) = write_archive(&archive, files);
-            fs::write(&marker, bytes.to_string()).unwrap();
-            eprintln!("generated {} in {:.1} s", archive.display(), t.elapsed().as_secs_f64());
-            bytes
-        }
-    };
+    let (archive, bytes) =
+        common::cached_dir(&format!("bench-html-archive-v1-{files}"), |dir| write_archive(dir, files).1.to_string());
+    let bytes: u64 = bytes.trim().parse().unwrap();
     let register = base.join("bench-html-register.csv");
     fs::write(&register, REGISTER).unwrap();
     let out = base.join("bench-html-report");
@@ -262,7 +228,7 @@ fn main() {
             r.secs,
             files as f64 / r.secs,
             r.cpu,
-            r.peak_mb
+            r.max_rss_kb as f64 / 1024.0
         )
     };
     line("consentry report missing --format html -o DIR", html);

@@ -5,6 +5,8 @@
 //! Targets (issue 3): with the register at least 90% of the register-less throughput; `check`
 //! and each report no slower than the scan itself.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -50,15 +52,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let files: usize = std::env::var("CONSENTRY_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let big: usize = std::env::var("CONSENTRY_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let (files, big) = common::bench_size();
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let dir = tmp.join(format!("bench-archive-v1-{files}-{big}"));
-    if !dir.join(".complete").exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let r = synth::write_bench_archive(&dir, files, big);
-        std::fs::write(dir.join(".complete"), format!("{} {} {}", r.0, r.1, r.2)).unwrap();
-    }
+    let (dir, _) = common::bench_archive(files, big);
     let register = tmp.join("bench-register-100k.csv");
     write_register(&register, 100_000);
     let cache = tmp.join("bench-register-cache");

@@ -12,37 +12,17 @@
 //! and prints files per second, peak memory and the ratios the quality bars name. A second part
 //! shows peak memory does not grow with file size (the same files with 1 GiB sparse tails).
 
+mod common;
+
 use std::fs;
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
+use common::{timed, Run};
 use consentry::synth::{self, Embed, People, Style, SynthFormat, BENCH_NAMES as NAMES};
 use rayon::prelude::*;
-
-struct Run {
-    secs: f64,
-    max_rss_kb: i64,
-}
-
-/// Run a command to completion, output discarded; wall time and peak RSS of it and its children.
-/// The child is reaped by `wait4` (which also reports its resource usage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
-fn timed(cmd: &mut Command) -> Run {
-    let start = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4 failed");
-    let secs = start.elapsed().as_secs_f64();
-    let status = std::process::ExitStatus::from_raw(status);
-    assert!(status.code().is_some(), "{cmd:?} was killed: {status:?}");
-    Run { secs, max_rss_kb: usage.ru_maxrss }
-}
 
 fn plain_read(dir: &Path) -> usize {
     let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
@@ -96,24 +76,9 @@ fn main() {
         return; // `cargo test --benches` asks for the test list
     }
     let bin = env!("CARGO_BIN_EXE_consentry");
-    let files: usize = std::env::var("CONSENTRY_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let big: usize = std::env::var("CONSENTRY_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let (files, big) = common::bench_size();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-archive-v1-{files}-{big}"));
-    let marker = dir.join(".complete");
-    let (media, sidecars, bytes) = if marker.exists() {
-        let s = fs::read_to_string(&marker).unwrap();
-        let v: Vec<u64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect();
-        (v[0] as usize, v[1] as usize, v[2])
-    } else {
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let t = Instant::now();
-        let r = synth::write_bench_archive(&dir, files, big);
-        fs::write(&marker, format!("{} {} {}", r.0, r.1, r.2)).unwrap();
-        eprintln!("generated {} in {:.1} s", dir.display(), t.elapsed().as_secs_f64());
-        r
-    };
+    let (dir, (media, sidecars, bytes)) = common::bench_archive(files, big);
     println!(
         "archive: {media} media files, {sidecars} sidecars, {big} files of 2-8 MB, {:.0} MB in all; {cores} cores; warm page cache, best of 5 for the first two",
         bytes as f64 / 1e6
@@ -128,7 +93,7 @@ fn main() {
     for _ in 0..5 {
         let t = Instant::now();
         plain_read(&dir);
-        plains.push(Run { secs: t.elapsed().as_secs_f64(), max_rss_kb: 0 });
+        plains.push(Run { secs: t.elapsed().as_secs_f64(), cpu: 0.0, max_rss_kb: 0, code: 0 });
         ourses.push(timed(&mut consentry_scan(bin, &dir)));
     }
     let best = |runs: Vec<Run>| runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).unwrap();

@@ -13,6 +13,8 @@
 //! Before timing 2. and 3. it checks, from the `State ...` line on stderr, that the rescans read
 //! what they should (nothing, and about the touched files): a check of the setup, not a timing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,17 +119,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for the test list
     }
-    let files: usize = std::env::var("CONSENTRY_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let big: usize = std::env::var("CONSENTRY_BENCH_BIG").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let (files, big) = common::bench_size();
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let cached = tmp.join(format!("bench-archive-v1-{files}-{big}"));
-    if !cached.join(".complete").exists() {
-        let _ = std::fs::remove_dir_all(&cached);
-        let t = Instant::now();
-        let r = synth::write_bench_archive(&cached, files, big);
-        std::fs::write(cached.join(".complete"), format!("{} {} {}", r.0, r.1, r.2)).unwrap();
-        eprintln!("generated {} in {:.1} s", cached.display(), t.elapsed().as_secs_f64());
-    }
+    let (cached, _) = common::bench_archive(files, big);
 
     // A fresh private copy: the runs below write a state and change stamps.
     let work = tmp.join("bench-state");
