@@ -7,6 +7,10 @@
 
 #![cfg(unix)]
 
+mod support;
+
+use support::repo;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -28,23 +32,6 @@ fn extension(path: &str) -> String {
 /// The formats consentry writes into the file itself (scan's `format` field).
 const EMBEDDED: &[&str] = &["jpeg", "png", "tiff", "dng", "psd", "mp4", "mov"];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A private copy of the fixture archive with its register beside it (`tmp/archive`,
 /// `tmp/register`), as `consentry.toml` expects.
 struct Archive {
@@ -61,8 +48,8 @@ impl Archive {
     fn in_tmp(tmp: tempfile::TempDir) -> Archive {
         let root = tmp.path().join("archive");
         let register = tmp.path().join("register");
-        copy_dir(&repo().join("fixtures/archive"), &root);
-        copy_dir(&repo().join("fixtures/register"), &register);
+        support::copy_dir(&repo().join("fixtures/archive"), &root);
+        support::copy_dir(&repo().join("fixtures/register"), &register);
         Archive { tmp, root, register }
     }
 
@@ -602,7 +589,7 @@ fn exiftool_reads_back_what_scan_reports_and_validates_as_before() {
     }
     let a = Archive::new();
     let pristine = a.tmp.path().join("pristine");
-    copy_dir(&a.root, &pristine);
+    support::copy_dir(&a.root, &pristine);
     let media = a.media();
     // The keywords of every file and sidecar before apply.
     let existing: Vec<PathBuf> = snapshot(&a.root).keys().map(|p| a.path(p)).collect();
@@ -1035,7 +1022,7 @@ fn real_world_files_keep_their_persons() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("realworld");
-    copy_dir(&shared, &dir);
+    support::copy_dir(&shared, &dir);
     for e in fs::read_dir(&dir).unwrap().flatten() {
         fs::set_permissions(e.path(), fs::Permissions::from_mode(0o644)).unwrap();
     }

@@ -4,6 +4,8 @@
 //! print, what the register and its audit log hold afterwards, and what a following `scan`
 //! says. Refused changes and dry runs leave the register byte for byte as it was.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -16,18 +18,6 @@ use sha2::{Digest, Sha256};
 /// The day scans evaluate on.
 const TODAY: &str = "2026-11-22";
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            fs::create_dir_all(&target).unwrap();
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A copy of the fixture archive (`archive/`, its consentry.toml naming the SQLite register)
 /// and register (`register/`) in a temporary directory. The evidence folder defaults to
 /// `dsgvo/` beside the archive.
@@ -39,8 +29,8 @@ impl Setup {
     fn new() -> Setup {
         let tmp = tempfile::tempdir().unwrap();
         let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        copy_dir(&fixtures.join("archive"), &tmp.path().join("archive"));
-        copy_dir(&fixtures.join("register"), &tmp.path().join("register"));
+        support::copy_dir(&fixtures.join("archive"), &tmp.path().join("archive"));
+        support::copy_dir(&fixtures.join("register"), &tmp.path().join("register"));
         let _ = fs::remove_dir_all(tmp.path().join("archive/.consentry"));
         fs::write(tmp.path().join("archive/consentry.toml"), "register = \"../register/register.sqlite\"\n").unwrap();
         Setup { tmp }

@@ -3,17 +3,15 @@
 //! lists what became red, yellow or green and which consents expired, killed runs and old or
 //! foreign state files are handled, and the state is the owner's only.
 
+mod support;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn run(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_consentry"))
@@ -29,27 +27,12 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != ".consentry" {
-                copy_dir(&e.path(), &target);
-            }
-        } else {
-            fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// A copy of the fixture archive and register in a temporary directory (`archive/`,
 /// `register/`), old enough that the state trusts its stamps.
 fn fixture_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("fixtures/archive"), &dir.path().join("archive"));
-    copy_dir(&root().join("fixtures/register"), &dir.path().join("register"));
+    support::copy_dir(&support::repo().join("fixtures/archive"), &dir.path().join("archive"));
+    support::copy_dir(&support::repo().join("fixtures/register"), &dir.path().join("register"));
     settle();
     dir
 }

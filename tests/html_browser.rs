@@ -6,6 +6,7 @@
 //! (`scripts/test.sh` installs it where it may).
 
 mod html_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -3,6 +3,7 @@
 //! fetched from the network, hostile names escaped, and the folder's replace/refuse rules.
 
 mod html_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -17,19 +17,6 @@ pub const HOSTILE: &str = "<script>alert(1)</script> \"&'";
 /// The thumbnails' longest side.
 pub const MAX_SIDE: u32 = 240;
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 fn persons_xmp(names: &[&str]) -> String {
     xmp_for(
         &People { person_in_image: names.iter().map(|n| n.to_string()).collect(), ..People::default() },
@@ -50,8 +37,8 @@ impl Archive {
         let tmp = tempfile::tempdir().unwrap();
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let root = tmp.path().join("archive");
-        copy_dir(&repo.join("fixtures/archive"), &root);
-        copy_dir(&repo.join("fixtures/register"), &tmp.path().join("register"));
+        crate::support::copy_dir(&repo.join("fixtures/archive"), &root);
+        crate::support::copy_dir(&repo.join("fixtures/register"), &tmp.path().join("register"));
         let extra = root.join("extra");
         fs::create_dir_all(&extra).unwrap();
         let hostile = jpeg_with_metadata(&jpeg_image(64, 48, 1), None, Some(&persons_xmp(&[HOSTILE])));
