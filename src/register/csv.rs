@@ -1001,7 +1001,7 @@ const CACHE_MAGIC: &[u8] = b"consentry register rows 1\n";
 impl RowCache {
     fn new(dir: &Path, register: &Path, digest: &str, vocabulary: &Vocabulary) -> RowCache {
         let name = Sha256::digest(register.as_os_str().as_encoded_bytes());
-        let path = dir.join(format!("register-{}.cache", hex16(&name)));
+        let path = dir.join(format!("register-{}.cache", super::sqlite::hex(&name[..8])));
         let mut key = Sha256::new();
         key.update(env!("CARGO_PKG_VERSION"));
         key.update(format!("{:?}", vocabulary.terms()));
@@ -1145,10 +1145,6 @@ impl<'a> Reader<'a> {
         let n = usize::try_from(self.u64()?).ok()?;
         std::str::from_utf8(self.take(n)?).ok()
     }
-}
-
-fn hex16(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The register from what the files gave: built, or deferred when `files` were kept.
