@@ -279,43 +279,22 @@ fn jpeg_size(src: &dyn ReadAt, start: u64, end: u64) -> Option<(u32, u32)> {
     if src.slice("JPEG", start, 2, 2).ok()?[..] != [0xFF, 0xD8] {
         return None;
     }
-    let mut pos = start + 2;
-    for _ in 0..MAX_ITEMS {
-        if pos.checked_add(4)? > end {
-            return None;
-        }
-        let head = src.slice("JPEG marker", pos, 4, 4).ok()?;
-        if head[0] != 0xFF {
-            return None;
-        }
-        match head[1] {
-            0xFF => {
-                pos += 1;
-                continue;
-            }
-            0x01 | 0xD0..=0xD7 => {
-                pos += 2;
-                continue;
-            }
+    for seg in crate::media::jpeg::segments(src, start, end) {
+        let seg = seg.ok()?;
+        match seg.marker {
             0xD8..=0xDA => return None,
-            _ => {}
-        }
-        let len = u64::from(u16::from_be_bytes([head[2], head[3]]));
-        if len < 2 {
-            return None;
-        }
-        match head[1] {
+            _ if seg.truncated => return None,
             0xC0..=0xC2 => {
-                if pos + 9 > end {
+                if seg.at + 9 > end {
                     return None;
                 }
-                let sof = src.slice("JPEG frame header", pos + 4, 5, 5).ok()?;
+                let sof = src.slice("JPEG frame header", seg.body(), 5, 5).ok()?;
                 let h = u32::from(u16::from_be_bytes([sof[1], sof[2]]));
                 let w = u32::from(u16::from_be_bytes([sof[3], sof[4]]));
                 return (w > 0 && h > 0).then_some((w, h));
             }
             0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
-            _ => pos += 2 + len,
+            _ => {}
         }
     }
     None
@@ -327,41 +306,24 @@ fn exif_previews(src: &dyn ReadAt, start: u64, end: u64, found: &mut Found) -> R
     if src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?[..] != [0xFF, 0xD8] {
         return Err(MediaError::malformed("JPEG", start, "no start-of-image marker"));
     }
-    let mut pos = start + 2;
-    for _ in 0..MAX_ITEMS {
-        if pos + 4 > end {
+    for seg in crate::media::jpeg::segments(src, start, end) {
+        let seg = match seg {
+            Ok(seg) => seg,
+            // A damaged marker only ends the search; a failed read is an error.
+            Err(MediaError::Malformed { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if seg.marker == 0xD8 || seg.marker == 0xD9 || seg.marker == 0xDA || seg.truncated {
             return Ok(());
         }
-        let head = src.slice("JPEG marker", pos, 4, 4)?;
-        if head[0] != 0xFF {
-            return Ok(());
-        }
-        match head[1] {
-            0xFF => {
-                pos += 1;
-                continue;
-            }
-            0x01 | 0xD0..=0xD7 => {
-                pos += 2;
-                continue;
-            }
-            0xD8..=0xDA => return Ok(()),
-            _ => {}
-        }
-        let len = u64::from(u16::from_be_bytes([head[2], head[3]]));
-        if len < 2 {
-            return Ok(());
-        }
-        if head[1] == 0xE1 && len >= 2 + 6 + 8 && pos + 2 + len <= end {
-            let id = src.slice("APP1 identifier", pos + 4, 6, 6)?;
+        if seg.marker == 0xE1 && seg.len >= 2 + 6 + 8 {
+            let id = src.slice("APP1 identifier", seg.body(), 6, 6)?;
             if id.starts_with(b"Exif\0") {
-                let tiff_at = pos + 10;
                 // Lenient: a broken EXIF block only loses the thumbnail.
-                let _ = tiff_previews(src, tiff_at, pos + 2 + len, true, found);
+                let _ = tiff_previews(src, seg.body() + 6, seg.end(), true, found);
                 return Ok(());
             }
         }
-        pos += 2 + len;
     }
     Ok(())
 }

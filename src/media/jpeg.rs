@@ -31,59 +31,27 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64) -> Result<Metadata, Me
     let mut extended = Extended::default();
     let mut irb: Vec<u8> = Vec::new();
     let mut irb_base = None;
-    let mut pos = start + 2;
-    let mut items = 0usize;
-    loop {
-        items += 1;
-        if items > MAX_ITEMS {
-            return Err(MediaError::malformed("JPEG segment", pos, "too many segments"));
-        }
-        if pos >= end {
-            // No SOS: a truncated file whose metadata segments we have all seen.
+    for seg in segments(src, start, end) {
+        let seg = seg?;
+        if seg.marker == SOS || seg.marker == EOI {
             break;
         }
-        let head = src.slice("JPEG marker", pos, (end - pos).min(4), 4)?;
-        if head[0] != 0xFF {
-            return Err(MediaError::malformed("JPEG marker", pos, format!("expected 0xFF, found 0x{:02X}", head[0])));
-        }
-        let Some(&marker) = head.get(1) else { break };
-        match marker {
-            0xFF => {
-                // Fill byte.
-                pos += 1;
-                continue;
+        let wanted = seg.marker == APP1 || seg.marker == APP13;
+        if seg.truncated {
+            // A truncated file whose metadata segments we have all seen, unless it cut one.
+            if !wanted {
+                break;
             }
-            SOS | EOI => break,
-            0x01 | 0xD0..=0xD8 => {
-                // Standalone markers (TEM, RSTn, a repeated SOI).
-                pos += 2;
-                continue;
-            }
-            0x00 => return Err(MediaError::malformed("JPEG marker", pos, "0xFF00 outside entropy-coded data")),
-            _ => {}
-        }
-        let wanted = marker == APP1 || marker == APP13;
-        let Some(len_bytes) = head.get(2..4) else {
-            if wanted {
-                return Err(MediaError::Truncated { what: "JPEG segment length", offset: pos, needed: 4, len: end });
-            }
-            break;
-        };
-        let len = u64::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
-        if len < 2 {
-            return Err(MediaError::malformed("JPEG segment", pos, format!("length {len}")));
-        }
-        let body_at = pos.saturating_add(4);
-        let seg_end = pos.saturating_add(2 + len);
-        if seg_end > end {
-            if wanted {
-                return Err(MediaError::Truncated { what: "JPEG segment", offset: pos, needed: len + 2, len: end });
-            }
-            break;
+            return Err(if seg.len == 0 {
+                MediaError::Truncated { what: "JPEG segment length", offset: seg.at, needed: 4, len: end }
+            } else {
+                MediaError::Truncated { what: "JPEG segment", offset: seg.at, needed: seg.len + 2, len: end }
+            });
         }
         if wanted {
-            let body = src.slice("JPEG segment", body_at, len - 2, 65535)?;
-            if marker == APP1 {
+            let body_at = seg.body();
+            let body = src.slice("JPEG segment", body_at, seg.len - 2, 65535)?;
+            if seg.marker == APP1 {
                 app1(&body, body_at, &mut meta, &mut extended)?;
             } else if let Some(rest) = body.strip_prefix(PHOTOSHOP_ID) {
                 irb_base.get_or_insert(body_at + PHOTOSHOP_ID.len() as u64);
@@ -98,7 +66,6 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64) -> Result<Metadata, Me
                 irb.extend_from_slice(rest);
             }
         }
-        pos = seg_end;
     }
     if let Some(base) = irb_base {
         let placed = Placed { data: &irb, base };
@@ -107,6 +74,98 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64) -> Result<Metadata, Me
     }
     meta.extended_xmp = extended.assemble()?;
     Ok(meta)
+}
+
+/// A marker of a JPEG's segments (from [`segments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// The marker code, the byte after 0xFF.
+    pub marker: u8,
+    /// Offset of the marker's 0xFF.
+    pub at: u64,
+    /// What the length field gives: the length bytes and the body; 0 for a standalone marker
+    /// (TEM, RSTn, a repeated SOI), for SOS and EOI, and for one whose length bytes are cut off.
+    pub len: u64,
+    /// The segment's length bytes are cut off, or it runs past the end: the walk ends here.
+    pub truncated: bool,
+}
+
+impl Segment {
+    /// Offset of the body (after the marker and the length).
+    pub fn body(&self) -> u64 {
+        self.at + 4
+    }
+
+    /// Offset just past the segment.
+    pub fn end(&self) -> u64 {
+        self.at + 2 + self.len
+    }
+}
+
+/// The marker segments of the JPEG whose start-of-image marker is at `start` (checked by the
+/// caller), up to `end`, in order. Fill bytes are skipped. The walk ends with SOS or EOI (scan
+/// data follows, not walked), at the end, after a truncated segment, or with an error: a byte that is not
+/// a marker, 0xFF00, a length below 2, more than [`MAX_ITEMS`] markers, or a failed read.
+pub fn segments(src: &dyn ReadAt, start: u64, end: u64) -> impl Iterator<Item = Result<Segment, MediaError>> + '_ {
+    let end = end.min(src.len());
+    let (mut pos, mut items, mut done) = (start + 2, 0usize, false);
+    std::iter::from_fn(move || loop {
+        if done || pos >= end {
+            return None;
+        }
+        items += 1;
+        if items > MAX_ITEMS {
+            done = true;
+            return Some(Err(MediaError::malformed("JPEG segment", pos, "too many segments")));
+        }
+        let head = match src.slice("JPEG marker", pos, (end - pos).min(4), 4) {
+            Ok(head) => head,
+            Err(e) => {
+                done = true;
+                return Some(Err(e));
+            }
+        };
+        if head[0] != 0xFF {
+            done = true;
+            let found = format!("expected 0xFF, found 0x{:02X}", head[0]);
+            return Some(Err(MediaError::malformed("JPEG marker", pos, found)));
+        }
+        let &marker = head.get(1)?;
+        let at = pos;
+        match marker {
+            0xFF => {
+                pos += 1;
+                continue;
+            }
+            0x01 | 0xD0..=0xD8 => {
+                pos += 2;
+                return Some(Ok(Segment { marker, at, len: 0, truncated: false }));
+            }
+            // Scan data or the end follows: not walked (their length is not looked at).
+            SOS | EOI => {
+                done = true;
+                return Some(Ok(Segment { marker, at, len: 0, truncated: false }));
+            }
+            0x00 => {
+                done = true;
+                return Some(Err(MediaError::malformed("JPEG marker", pos, "0xFF00 outside entropy-coded data")));
+            }
+            _ => {}
+        }
+        let Some(len_bytes) = head.get(2..4) else {
+            done = true;
+            return Some(Ok(Segment { marker, at, len: 0, truncated: true }));
+        };
+        let len = u64::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+        if len < 2 {
+            done = true;
+            return Some(Err(MediaError::malformed("JPEG segment", pos, format!("length {len}"))));
+        }
+        let seg = Segment { marker, at, len, truncated: at.saturating_add(2 + len) > end };
+        pos = seg.end();
+        done = seg.truncated;
+        return Some(Ok(seg));
+    })
 }
 
 fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> Result<(), MediaError> {
