@@ -546,7 +546,6 @@ pub struct Run {
     ended: BTreeMap<String, Ended>,
     statuses: BTreeMap<&'static str, u64>,
     counts: RunCounts,
-    evaluated: bool,
 }
 
 impl Run {
@@ -568,7 +567,6 @@ impl Run {
             ended: BTreeMap::new(),
             statuses: BTreeMap::new(),
             counts: RunCounts::default(),
-            evaluated: false,
         }
     }
 
@@ -598,7 +596,6 @@ impl Run {
         }
         self.counts.files += 1;
         self.counts.read += u64::from(!rec.reused);
-        self.evaluated |= decision.is_some();
         let status = status_of(rec, decision);
         if decision.is_some() {
             *self.statuses.entry(status).or_insert(0) += 1;
@@ -685,7 +682,8 @@ impl Run {
     }
 
     /// Write what the run found, in one transaction: the files read, the evaluations that
-    /// changed, the files gone, the run and its changes.
+    /// changed, the files gone, the run and its changes. `date`: the day evaluated on (`None`
+    /// without a register).
     pub fn finish(
         mut self,
         command: &str,
@@ -778,7 +776,8 @@ impl Run {
 
         let finished = chrono::Local::now();
         let stamp = |t: chrono::DateTime<chrono::Local>| t.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
-        let count = |s: &str| self.evaluated.then(|| self.statuses.get(s).copied().unwrap_or(0) as i64);
+        // Counts per status and the date exist when the run evaluated (had a register).
+        let count = |s: &str| date.map(|_| self.statuses.get(s).copied().unwrap_or(0) as i64);
         let tx = self.state.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO runs (started, finished, command, as_of, register_digest, files, errors, read, \
@@ -788,7 +787,7 @@ impl Run {
                 stamp(self.started),
                 stamp(finished),
                 command,
-                date.filter(|_| self.evaluated).map(|d| d.to_string()),
+                date.map(|d| d.to_string()),
                 digest,
                 self.counts.files as i64,
                 summary.errors as i64,
