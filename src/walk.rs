@@ -4,7 +4,7 @@
 //! files arrive together and sidecars can be paired with their media files (SPEC.md 2.2):
 //! `name.ext.xmp` (darktable, digiKam) and `name.xmp` (Adobe, Lightroom).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -32,22 +32,64 @@ pub struct WalkOptions {
 
 /// Walk `roots` and hand every job to `emit`, in a deterministic order, until `emit` returns
 /// false. Returns the number of files that are neither media nor sidecars (skipped and counted).
+///
+/// Every file is handed over once (SPEC.md 1): a root inside another root is walked with it, and
+/// a file reached through a symbolic link (a linked directory or file inside a root, or a root
+/// that is itself a link) is handed over at its real path, and only when it is not reached
+/// directly anyway. Only the real paths of such files, and of files named as roots, are kept
+/// to recognise them a second time.
 pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool) -> u64 {
     let mut skipped = 0;
     let mut emit = Emitter { f: emit, stopped: false };
-    for root in roots {
+    let real: Vec<Option<PathBuf>> = roots.iter().map(|r| std::fs::canonicalize(r).ok()).collect();
+    let dirs: Vec<(usize, &Path)> =
+        real.iter().enumerate().filter_map(|(i, r)| r.as_deref().filter(|r| r.is_dir()).map(|r| (i, r))).collect();
+    let mut seen = Seen { dirs: dirs.iter().map(|(_, d)| d.to_path_buf()).collect(), files: HashSet::new() };
+    for (i, root) in roots.iter().enumerate() {
         if emit.stopped {
             break;
         }
         let meta = if opts.follow_links { std::fs::metadata(root) } else { std::fs::symlink_metadata(root) };
+        // Inside (or the same as) another directory root: its files come with that root.
+        let inside = real[i]
+            .as_deref()
+            .is_some_and(|r| dirs.iter().any(|&(j, d)| j != i && r.starts_with(d) && (r != d || j < i)));
+        if inside && meta.is_ok() {
+            continue;
+        }
+        // A root that is itself a link is walked at its real path.
+        let linked = opts.follow_links && std::fs::symlink_metadata(root).is_ok_and(|m| m.is_symlink());
+        let walked = match (&real[i], linked) {
+            (Some(r), true) => r.as_path(),
+            _ => root.as_path(),
+        };
         match meta {
-            Ok(m) if m.is_dir() => walk_dir(root, opts, &mut emit, &mut skipped),
-            Ok(m) if m.is_file() => single_file(root, &mut emit, &mut skipped),
+            Ok(m) if m.is_dir() => walk_dir(walked, opts, &mut seen, &mut emit, &mut skipped),
+            Ok(m) if m.is_file() => {
+                if real[i].as_ref().is_none_or(|r| seen.files.insert(r.clone())) {
+                    single_file(walked, &mut emit, &mut skipped)
+                }
+            }
             Ok(m) => not_regular(root, m.file_type().is_symlink(), &mut |j| emit.emit(j), &mut skipped),
             Err(e) => emit.emit(Job::Error { path: root.clone(), message: io_message(&e) }),
         }
     }
     skipped
+}
+
+/// What a walk remembers to hand every file over once.
+struct Seen {
+    /// The real paths of the directory roots: everything under them is reached directly.
+    dirs: Vec<PathBuf>,
+    /// The real paths of the files reached through a link, and of files named as roots.
+    files: HashSet<PathBuf>,
+}
+
+impl Seen {
+    /// Whether the real path `real` is under a directory root (and so reached directly).
+    fn direct(&self, real: &Path) -> bool {
+        self.dirs.iter().any(|d| real.starts_with(d))
+    }
 }
 
 /// The caller's callback, and whether it asked to stop.
@@ -64,8 +106,14 @@ impl<F: FnMut(Job) -> bool> Emitter<F> {
     }
 }
 
-fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Emitter<F>, skipped: &mut u64) {
-    let walker = walkdir::WalkDir::new(root)
+fn walk_dir<F: FnMut(Job) -> bool>(
+    root: &Path,
+    opts: WalkOptions,
+    seen: &mut Seen,
+    emit: &mut Emitter<F>,
+    skipped: &mut u64,
+) {
+    let mut walker = walkdir::WalkDir::new(root)
         .follow_links(opts.follow_links)
         .sort_by(|a, b| {
             let (ad, bd) = (a.file_type().is_dir(), b.file_type().is_dir());
@@ -84,7 +132,13 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
     // Files sort before subdirectories, so a directory's files follow its own entry directly:
     // every directory entry closes the previous directory's batch.
     let mut batch: Vec<PathBuf> = Vec::new();
-    for entry in walker {
+    // The directories being walked that were reached through a link: (depth, real path).
+    let mut linked: Vec<(usize, PathBuf)> = Vec::new();
+    // The directory of the batch, when reached through a link: its files go by their real paths.
+    let mut batch_real: Option<PathBuf> = None;
+    // Linked files of the batch: (path as walked, real path).
+    let mut renamed: Vec<(PathBuf, PathBuf)> = Vec::new();
+    while let Some(entry) = walker.next() {
         if emit.stopped {
             return;
         }
@@ -103,16 +157,82 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
         };
         let file_type = entry.file_type();
         if file_type.is_dir() {
-            pair(std::mem::take(&mut batch), &mut |j| emit.emit(j), skipped);
+            flush(std::mem::take(&mut batch), batch_real.take(), &mut renamed, emit, skipped);
+            while linked.last().is_some_and(|(depth, _)| *depth >= entry.depth()) {
+                linked.pop();
+            }
+            let real = match linked.last() {
+                Some((_, parent)) => Some(parent.join(entry.file_name())),
+                None if entry.path_is_symlink() && entry.depth() > 0 => std::fs::canonicalize(entry.path()).ok(),
+                None => None,
+            };
+            if let Some(real) = real {
+                if linked.is_empty() && seen.direct(&real) {
+                    walker.skip_current_dir(); // walked directly
+                    continue;
+                }
+                batch_real = Some(real.clone());
+                linked.push((entry.depth(), real));
+            }
             continue;
         }
         if !file_type.is_file() {
             not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
             continue;
         }
+        let real = match &batch_real {
+            Some(dir) => Some(dir.join(entry.file_name())),
+            None if entry.path_is_symlink() => match std::fs::canonicalize(entry.path()) {
+                Ok(real) if seen.direct(&real) => continue, // walked directly
+                Ok(real) => Some(real),
+                Err(e) => {
+                    emit.emit(Job::Error { path: entry.into_path(), message: io_message(&e) });
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if let Some(real) = real {
+            if !seen.files.insert(real.clone()) {
+                continue; // reached before, through another link or as a root
+            }
+            if batch_real.is_none() {
+                renamed.push((entry.path().to_path_buf(), real));
+            }
+        }
         batch.push(entry.into_path());
     }
-    pair(batch, &mut |j| emit.emit(j), skipped);
+    flush(batch, batch_real, &mut renamed, emit, skipped);
+}
+
+/// Pair one directory's files and emit them: those of a directory reached through a link at
+/// their real paths (`real_dir`), linked files of the batch (`renamed`) at theirs.
+fn flush<F: FnMut(Job) -> bool>(
+    batch: Vec<PathBuf>,
+    real_dir: Option<PathBuf>,
+    renamed: &mut Vec<(PathBuf, PathBuf)>,
+    emit: &mut Emitter<F>,
+    skipped: &mut u64,
+) {
+    let batch = match &real_dir {
+        Some(dir) => batch.into_iter().map(|p| p.file_name().map_or_else(|| p.clone(), |n| dir.join(n))).collect(),
+        None => batch,
+    };
+    if renamed.is_empty() {
+        return pair(batch, &mut |j| emit.emit(j), skipped);
+    }
+    pair(
+        batch,
+        &mut |job| match job {
+            Job::Media { path, sidecars } => {
+                let path = renamed.iter().find(|(walked, _)| *walked == path).map_or(path, |(_, real)| real.clone());
+                emit.emit(Job::Media { path, sidecars })
+            }
+            other => emit.emit(other),
+        },
+        skipped,
+    );
+    renamed.clear();
 }
 
 /// A file named directly on the command line: look for its sidecars beside it.
@@ -215,7 +335,8 @@ fn pair(files: Vec<PathBuf>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
     jobs.into_iter().for_each(emit);
 }
 
-fn job_path(job: &Job) -> &Path {
+/// The path a job is about.
+pub fn job_path(job: &Job) -> &Path {
     match job {
         Job::Media { path, .. } | Job::Orphan { path } | Job::Error { path, .. } => path,
     }
