@@ -156,11 +156,13 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             }
         };
         let file_type = entry.file_type();
+        // The directories above this entry stay on the stack; a linked one is first met at its
+        // own entry (links sort among the files: their type is known only once followed).
+        while linked.last().is_some_and(|(depth, _)| *depth >= entry.depth()) {
+            linked.pop();
+        }
         if file_type.is_dir() {
             flush(std::mem::take(&mut batch), batch_real.take(), &mut renamed, emit, skipped);
-            while linked.last().is_some_and(|(depth, _)| *depth >= entry.depth()) {
-                linked.pop();
-            }
             let real = match linked.last() {
                 Some((_, parent)) => Some(parent.join(entry.file_name())),
                 None if entry.path_is_symlink() && entry.depth() > 0 => std::fs::canonicalize(entry.path()).ok(),
@@ -171,10 +173,16 @@ fn walk_dir<F: FnMut(Job) -> bool>(
                     walker.skip_current_dir(); // walked directly
                     continue;
                 }
-                batch_real = Some(real.clone());
                 linked.push((entry.depth(), real));
             }
             continue;
+        }
+        // A directory's files may come after a linked subdirectory's: a new batch per directory.
+        if batch.last().is_some_and(|last| last.parent() != entry.path().parent()) {
+            flush(std::mem::take(&mut batch), batch_real.take(), &mut renamed, emit, skipped);
+        }
+        if batch.is_empty() {
+            batch_real = linked.last().filter(|(depth, _)| depth + 1 == entry.depth()).map(|(_, real)| real.clone());
         }
         if !file_type.is_file() {
             not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
