@@ -163,13 +163,13 @@ fn walk_dir<F: FnMut(Job) -> bool>(
         }
         if file_type.is_dir() {
             flush(std::mem::take(&mut batch), batch_real.take(), &mut renamed, emit, skipped);
-            let real = match linked.last() {
-                Some((_, parent)) => Some(parent.join(entry.file_name())),
-                None if entry.path_is_symlink() && entry.depth() > 0 => std::fs::canonicalize(entry.path()).ok(),
-                None => None,
+            let real = if entry.path_is_symlink() && entry.depth() > 0 {
+                std::fs::canonicalize(entry.path()).ok()
+            } else {
+                linked.last().map(|(_, parent)| parent.join(entry.file_name()))
             };
             if let Some(real) = real {
-                if linked.is_empty() && seen.direct(&real) {
+                if entry.path_is_symlink() && seen.direct(&real) {
                     walker.skip_current_dir(); // walked directly
                     continue;
                 }
