@@ -158,7 +158,8 @@ pub struct WalkArgs {
 pub struct StateArgs {
     /// The state of earlier runs: files that did not change since are not read again, and each
     /// run's changes are recorded for `report changes` [default: .consentry/state.sqlite under
-    /// the archive root; the user's cache directory when the archive is read-only]
+    /// each file's archive root; the user's cache directory when the archive is read-only; none
+    /// for files in no archive]. Given, one state for every archive of the command.
     #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
     pub state: Option<PathBuf>,
     /// Read every file, and keep no state.
@@ -1033,15 +1034,21 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("`report unreleased` needs --for USAGE");
     }
     let (files, summary) = ctx.collect(out.quiet)?;
-    let pending = ctx.required_register()?;
-    let register = &*pending.get()?;
+    // `missing` and `unreleased` list files, each evaluated by its own archive; the other
+    // reports list or count by one register, which all the files must share.
+    let pending = match args.kind {
+        ReportKind::Missing | ReportKind::Unreleased => None,
+        _ => Some(ctx.required_register()?),
+    };
+    let guard = pending.as_ref().map(|p| p.get()).transpose()?;
+    let register = || guard.as_deref().ok_or_else(|| anyhow::anyhow!("this report needs a consent register"));
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let table = match args.kind {
         ReportKind::Missing => report::missing(&files),
-        ReportKind::Expiring => report::expiring(&files, register, ctx.date, args.within),
+        ReportKind::Expiring => report::expiring(&files, register()?, ctx.date, args.within),
         ReportKind::Consents => {
             // Written as the rows come: a register may hold 100,000 consents.
-            let rows = report::consent_rows(&files, register, ctx.date);
+            let rows = report::consent_rows(&files, register()?, ctx.date);
             let columns = report::CONSENT_COLUMNS;
             if !html {
                 with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
@@ -1050,8 +1057,8 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
             report::Table { columns: columns.to_vec(), rows: rows.collect() }
         }
         ReportKind::Unreleased => report::unreleased(&files, &wanted),
-        ReportKind::UnknownPersons => report::unknown_persons(&files, register),
-        ReportKind::Summary => report::summary(&files, register),
+        ReportKind::UnknownPersons => report::unknown_persons(&files, register()?),
+        ReportKind::Summary => report::summary(&files, register()?),
         ReportKind::Changes => unreachable!("answered from the state before any scan"),
     };
     if html {

@@ -167,6 +167,10 @@ fn each_archive_of_a_command_has_its_own_register_and_state() {
     assert!(d.join("A/.consentry/state.sqlite").is_file() && d.join("B/.consentry/state.sqlite").is_file());
     let changes = run_ok(d, &["report", "changes", "B", "--format", "jsonl"], 0);
     assert!(stderr(&changes).contains(&format!("{}", d.join("B/.consentry").canonicalize().unwrap().display())));
+    // `report missing` lists each file by its own archive.
+    let missing = run_ok(d, &["report", "missing", "A", "B", "--as-of", AS_OF, "--format", "jsonl", "--no-state"], 0);
+    let missing = String::from_utf8_lossy(&missing.stdout).into_owned();
+    assert!(missing.contains("B/y.jpg") && !missing.contains("A/x.jpg"), "{missing}");
     // Listings of one register refuse archives with different registers.
     let refused = run_ok(d, &["report", "consents", "A", "B"], 2);
     assert!(stderr(&refused).contains("different registers"), "{}", stderr(&refused));
