@@ -136,8 +136,6 @@ fn walk_dir<F: FnMut(Job) -> bool>(
     let mut linked: Vec<(usize, PathBuf)> = Vec::new();
     // The directory of the batch, when reached through a link: its files go by their real paths.
     let mut batch_real: Option<PathBuf> = None;
-    // Linked files of the batch: (path as walked, real path).
-    let mut renamed: Vec<(PathBuf, PathBuf)> = Vec::new();
     while let Some(entry) = walker.next() {
         if emit.stopped {
             return;
@@ -162,7 +160,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             linked.pop();
         }
         if file_type.is_dir() {
-            flush(std::mem::take(&mut batch), batch_real.take(), &mut renamed, emit, skipped);
+            flush(std::mem::take(&mut batch), batch_real.take(), seen, emit, skipped);
             let real = if entry.path_is_symlink() && entry.depth() > 0 {
                 std::fs::canonicalize(entry.path()).ok()
             } else {
@@ -179,7 +177,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
         }
         // A directory's files may come after a linked subdirectory's: a new batch per directory.
         if batch.last().is_some_and(|last| last.parent() != entry.path().parent()) {
-            flush(std::mem::take(&mut batch), batch_real.take(), &mut renamed, emit, skipped);
+            flush(std::mem::take(&mut batch), batch_real.take(), seen, emit, skipped);
         }
         if batch.is_empty() {
             batch_real = linked.last().filter(|(depth, _)| depth + 1 == entry.depth()).map(|(_, real)| real.clone());
@@ -188,59 +186,46 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
             continue;
         }
-        let real = match &batch_real {
-            Some(dir) => Some(dir.join(entry.file_name())),
-            None if entry.path_is_symlink() => match std::fs::canonicalize(entry.path()) {
-                Ok(real) if seen.direct(&real) => continue, // walked directly
-                Ok(real) => Some(real),
-                Err(e) => {
-                    emit.emit(Job::Error { path: entry.into_path(), message: io_message(&e) });
-                    continue;
+        if entry.path_is_symlink() {
+            // A linked file: at its real path, with the sidecars beside it there, as when
+            // it is reached directly.
+            match std::fs::canonicalize(entry.path()) {
+                Ok(real) if seen.direct(&real) => {} // walked directly
+                Ok(real) => {
+                    if seen.files.insert(real.clone()) {
+                        single_file(&real, emit, skipped);
+                    }
                 }
-            },
-            None => None,
-        };
-        if let Some(real) = real {
-            if !seen.files.insert(real.clone()) {
-                continue; // reached before, through another link or as a root
+                Err(e) => emit.emit(Job::Error { path: entry.into_path(), message: io_message(&e) }),
             }
-            if batch_real.is_none() {
-                renamed.push((entry.path().to_path_buf(), real));
-            }
+            continue;
         }
         batch.push(entry.into_path());
     }
-    flush(batch, batch_real, &mut renamed, emit, skipped);
+    flush(batch, batch_real, seen, emit, skipped);
 }
 
-/// Pair one directory's files and emit them: those of a directory reached through a link at
-/// their real paths (`real_dir`), linked files of the batch (`renamed`) at theirs.
+/// Pair one directory's files and emit them; those of a directory reached through a link at
+/// their real paths (`real_dir`), and only when not reached before (through another link, or
+/// named as a root), with their sidecars.
 fn flush<F: FnMut(Job) -> bool>(
     batch: Vec<PathBuf>,
     real_dir: Option<PathBuf>,
-    renamed: &mut Vec<(PathBuf, PathBuf)>,
+    seen: &mut Seen,
     emit: &mut Emitter<F>,
     skipped: &mut u64,
 ) {
-    let batch = match &real_dir {
-        Some(dir) => batch.into_iter().map(|p| p.file_name().map_or_else(|| p.clone(), |n| dir.join(n))).collect(),
-        None => batch,
-    };
-    if renamed.is_empty() {
-        return pair(batch, &mut |j| emit.emit(j), skipped);
-    }
+    let Some(dir) = real_dir else { return pair(batch, &mut |j| emit.emit(j), skipped) };
+    let batch = batch.into_iter().map(|p| p.file_name().map_or_else(|| p.clone(), |n| dir.join(n))).collect();
     pair(
         batch,
-        &mut |job| match job {
-            Job::Media { path, sidecars } => {
-                let path = renamed.iter().find(|(walked, _)| *walked == path).map_or(path, |(_, real)| real.clone());
-                emit.emit(Job::Media { path, sidecars })
+        &mut |job| {
+            if seen.files.insert(job_path(&job).to_path_buf()) {
+                emit.emit(job);
             }
-            other => emit.emit(other),
         },
         skipped,
     );
-    renamed.clear();
 }
 
 /// A file named directly on the command line: look for its sidecars beside it.
@@ -428,6 +413,42 @@ mod tests {
         let (jobs, _) = jobs(r, true);
         assert!(jobs.iter().any(|j| matches!(j, Job::Error { message, .. } if message.contains("loop"))), "{jobs:?}");
         assert_eq!(jobs.iter().filter(|j| matches!(j, Job::Media { .. })).count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_file_once_and_linked_files_at_their_real_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = &tmp.path().canonicalize().unwrap();
+        for f in ["a/x.jpg", "a/sub/y.jpg", "out/z.jpg", "out/z.jpg.xmp"] {
+            fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        std::os::unix::fs::symlink(r.join("out"), r.join("a/l1")).unwrap();
+        std::os::unix::fs::symlink(r.join("out"), r.join("a/sub/l2")).unwrap();
+        std::os::unix::fs::symlink(r.join("a/sub"), r.join("a/l3")).unwrap();
+        std::os::unix::fs::symlink(r.join("out/z.jpg"), r.join("a/zl.jpg")).unwrap();
+        std::os::unix::fs::symlink(r.join("out/z.jpg"), r.join("a/sub/0.jpg")).unwrap();
+        let media = |roots: &[&str]| {
+            let roots: Vec<PathBuf> = roots.iter().map(|p| r.join(p)).collect();
+            let mut out = Vec::new();
+            walk(&roots, WalkOptions { follow_links: true }, |j| {
+                if let Job::Media { path, sidecars } = j {
+                    out.push((rel(r, &path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>()));
+                }
+                true
+            });
+            out.sort();
+            out
+        };
+        let all = [
+            ("a/sub/y.jpg".to_string(), vec![]),
+            ("a/x.jpg".to_string(), vec![]),
+            ("out/z.jpg".to_string(), vec!["out/z.jpg.xmp".to_string()]),
+        ];
+        for roots in [&["a"][..], &["a", "a/sub"], &["a/sub", "a"], &["a", "out"], &["out", "a"], &["a", "a/x.jpg"]] {
+            assert_eq!(media(roots), all, "{roots:?}");
+        }
     }
 
     #[test]

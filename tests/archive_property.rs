@@ -1,7 +1,7 @@
 //! Property (SPEC.md 1): a file's record depends only on the file, its own archive's register
 //! and the date, never on how the command reached it. For random pairs of archives (nested
 //! folders, scoped and unscoped consents, exemptions, directory links within an archive and
-//! into the other one), every file's record (status, missing, usage, persons, consents) is the
+//! into the other one, a file link), every file's record (status, missing, usage, persons, consents) is the
 //! same whether the command names the archive root, any folder, the file itself, or the root
 //! together with the other archive.
 
@@ -154,6 +154,10 @@ proptest! {
                 std::os::unix::fs::symlink(target, d.join(name).join("f2/link")).unwrap();
             }
         }
+        // A file link into the other archive (its sidecar stays beside the real file).
+        if a.link % 2 == 1 && d.join("B/p0.jpg").is_file() {
+            std::os::unix::fs::symlink("../../B/p0.jpg", d.join("A/f1/zlink.jpg")).unwrap();
+        }
         let (root_a, root_b) = (d.join("A"), d.join("B"));
         // Both archives in one command: every file once, each by its own archive.
         let reference = scan(d, &[&root_a, &root_b]);
@@ -174,6 +178,9 @@ proptest! {
             }
         }
         calls.extend(files.iter().map(|f| vec![f.clone()]));
+        if root_a.join("f1/zlink.jpg").is_file() {
+            calls.push(vec![root_a.join("f1/zlink.jpg")]);
+        }
         if a.link != 0 && root_a.join("f2/link").is_dir() {
             calls.push(vec![root_a.join("f2/link/p0.jpg")]);
         }

@@ -167,6 +167,10 @@ fn each_archive_of_a_command_has_its_own_register_and_state() {
     assert!(d.join("A/.consentry/state.sqlite").is_file() && d.join("B/.consentry/state.sqlite").is_file());
     let changes = run_ok(d, &["report", "changes", "B", "--format", "jsonl"], 0);
     assert!(stderr(&changes).contains(&format!("{}", d.join("B/.consentry").canonicalize().unwrap().display())));
+    // `--state PATH`: one state for every archive of the command.
+    let out = run_ok(d, &["scan", "A", "B", "--state", "one.sqlite", "--as-of", AS_OF, "--format", "jsonl"], 0);
+    assert_eq!(stderr(&out).matches("State one.sqlite: 2 files").count(), 1, "{}", stderr(&out));
+    run_ok(d, &["report", "changes", "--state", "one.sqlite", "--format", "jsonl"], 0);
     // `report missing` lists each file by its own archive.
     let missing = run_ok(d, &["report", "missing", "A", "B", "--as-of", AS_OF, "--format", "jsonl", "--no-state"], 0);
     let missing = String::from_utf8_lossy(&missing.stdout).into_owned();
