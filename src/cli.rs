@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use crate::apply;
-use crate::config::{self, parse_date, Settings, REGISTER_ENV};
+use crate::config::{self, parse_date, REGISTER_ENV};
 use crate::consent::{self, Decision};
 use crate::model::{self, Date, Register};
 use crate::output::{self, OutputFormat, RecordWriter};
@@ -54,6 +54,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Mark a directory as an archive: write its consentry.toml (and, without --register, an
+    /// empty SQLite register beside it).
+    Init(edit::InitArgs),
     /// Report, for every media file, the depicted persons and unnamed faces found in its
     /// metadata, and with a register its consent status.
     Scan(ScanArgs),
@@ -155,7 +158,8 @@ pub struct WalkArgs {
 pub struct StateArgs {
     /// The state of earlier runs: files that did not change since are not read again, and each
     /// run's changes are recorded for `report changes` [default: .consentry/state.sqlite under
-    /// the archive root; the user's cache directory when the archive is read-only]
+    /// each file's archive root; the user's cache directory when the archive is read-only; none
+    /// for files in no archive]. Given, one state for every archive of the command.
     #[arg(long, value_name = "PATH", conflicts_with = "no_state")]
     pub state: Option<PathBuf>,
     /// Read every file, and keep no state.
@@ -327,6 +331,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     check_html(&cli.command)?;
     match cli.command {
+        Command::Init(a) => edit::init_archive(a),
         Command::Scan(a) => scan_command(a),
         Command::Check(a) => check_command(a),
         Command::Report(a) => report_command(a),
@@ -342,19 +347,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Register(c) => register_command(c),
         Command::Apply(a) => apply_command(a),
     }
-}
-
-/// What a command works with: the scanned paths, settings, register and date.
-struct Context {
-    paths: Vec<PathBuf>,
-    settings: Settings,
-    register: Option<PendingRegister>,
-    date: Date,
-    opts: ScanOptions,
-    /// The run recorded in the state (none with --no-state and for `apply`), and the command.
-    run: Mutex<Option<state::Run>>,
-    command: &'static str,
-    quiet: bool,
 }
 
 /// A register being loaded on the scan's pool while the archive is walked and read: the load
@@ -430,6 +422,214 @@ impl Need {
     }
 }
 
+/// What a command works with: the scanned paths, the archives of their files (each with its
+/// register and state), the date.
+struct Context {
+    paths: Vec<PathBuf>,
+    archives: Arc<Archives>,
+    date: Date,
+    opts: ScanOptions,
+    command: &'static str,
+    quiet: bool,
+}
+
+/// The archives of a command's files, found while they are walked (SPEC.md 1, 3.1): each with
+/// its register (loaded once per register path), vocabulary, people roots and state.
+struct Archives {
+    cwd: PathBuf,
+    /// `--register` or `CONSENTRY_REGISTER`: the register of every file.
+    register: Option<PathBuf>,
+    /// `--people-root`: the people roots of every file.
+    people_roots: Option<PeopleRoots>,
+    need: Need,
+    quiet: bool,
+    /// Whether runs are recorded in states, and `--state`.
+    tracked: bool,
+    state: Option<PathBuf>,
+    pool: Arc<rayon::ThreadPool>,
+    cache: Option<PathBuf>,
+    /// The scanned paths, absolute (only files under them can have been removed).
+    scanned: Vec<PathBuf>,
+    found: Mutex<Found>,
+}
+
+impl std::fmt::Debug for Archives {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Archives")
+    }
+}
+
+#[derive(Default)]
+struct Found {
+    finder: config::Finder,
+    units: Vec<Arc<Unit>>,
+    /// The unit of each archive (by the finder's index; `None`: files in no archive).
+    by_archive: std::collections::HashMap<Option<usize>, usize>,
+    registers: std::collections::HashMap<PathBuf, Arc<PendingRegister>>,
+    states: std::collections::HashMap<PathBuf, Arc<StateSlot>>,
+}
+
+/// One archive of a command (or its files in no archive).
+struct Unit {
+    archive: Option<Arc<config::Archive>>,
+    register: Option<Arc<PendingRegister>>,
+    /// Why the command cannot go on with this archive's files (it needs a register and there
+    /// is none, its state cannot be opened).
+    problem: Option<String>,
+    roots: PeopleRoots,
+    state: Option<Arc<StateSlot>>,
+}
+
+/// A state and the run recorded in it.
+struct StateSlot {
+    known: Arc<state::Known>,
+    run: Mutex<Option<state::Run>>,
+    /// The register of the first archive kept in it (for the run's digest).
+    register: Option<Arc<PendingRegister>>,
+}
+
+impl scan::Placement for Archives {
+    fn place(&self, dir: &Path) -> Arc<scan::Place> {
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let abs = config::absolute_in(&self.cwd, dir);
+        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        let (real_dir, archive, error) = match std::fs::canonicalize(&abs) {
+            Ok(real) => match found.finder.archive_of(&real) {
+                Ok(archive) => (Some(real), archive, None),
+                Err(e) => (Some(real), None, Some(format!("{e:#}"))),
+            },
+            Err(e) => (None, None, Some(format!("{}: {}", abs.display(), crate::walk::io_message(&e)))),
+        };
+        let unit = self.unit_for(&mut found, archive);
+        let u = &found.units[unit];
+        Arc::new(scan::Place {
+            unit,
+            real_dir,
+            archive: u.archive.clone(),
+            error,
+            roots: u.roots.clone(),
+            reuse: u.state.as_ref().map(|s| s.known.clone() as Arc<dyn scan::Reuse>),
+        })
+    }
+}
+
+impl Archives {
+    /// The unit of the finder's archive `archive`, set up the first time.
+    fn unit_for(&self, found: &mut Found, archive: Option<usize>) -> usize {
+        if let Some(&unit) = found.by_archive.get(&archive) {
+            return unit;
+        }
+        let index = archive;
+        let archive = archive.map(|i| found.finder.archive(i).clone());
+        let roots = self
+            .people_roots
+            .clone()
+            .or_else(|| archive.as_ref().and_then(|a| a.people_roots.clone()))
+            .unwrap_or_default();
+        let vocabulary = archive.as_ref().map(|a| a.vocabulary.clone()).unwrap_or_default();
+        let register_path = self.register.clone().or_else(|| archive.as_ref().and_then(|a| a.register.clone()));
+        let mut problem = None;
+        let register = match register_path {
+            Some(path) => Some(
+                found
+                    .registers
+                    .entry(config::absolute_in(&self.cwd, &path))
+                    .or_insert_with(|| {
+                        Arc::new(PendingRegister::spawn(
+                            &self.pool,
+                            path,
+                            vocabulary,
+                            self.quiet,
+                            self.need.options(),
+                            self.cache.clone(),
+                        ))
+                    })
+                    .clone(),
+            ),
+            None if self.need != Need::Optional => {
+                problem = Some(match &archive {
+                    Some(a) => format!(
+                        "this command needs a consent register: {} names none; give --register PATH or set {REGISTER_ENV}",
+                        a.config_file().display()
+                    ),
+                    None => format!(
+                        "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or mark \
+                         the archive with `consentry init DIR` (no {} above the files)",
+                        config::CONFIG_FILE
+                    ),
+                });
+                None
+            }
+            None => None,
+        };
+        if archive.is_none() && register.is_some() && !self.quiet {
+            eprintln!(
+                "consentry: some files are in no archive (no {} above them): only consents and exemptions \
+                 scoped `*` cover them; mark the archive with `consentry init DIR`",
+                config::CONFIG_FILE
+            );
+        }
+        let state = match self.state_for(found, archive.as_deref(), &roots, register.as_ref()) {
+            Ok(state) => state,
+            Err(e) => {
+                problem.get_or_insert(format!("{e:#}"));
+                None
+            }
+        };
+        found.units.push(Arc::new(Unit { archive, register, problem, roots, state }));
+        let unit = found.units.len() - 1;
+        found.by_archive.insert(index, unit);
+        unit
+    }
+
+    /// The state the files of `archive` are kept in (SPEC.md 7): `--state` for every archive of
+    /// the command, else each archive's own; files in no archive keep none.
+    fn state_for(
+        &self,
+        found: &mut Found,
+        archive: Option<&config::Archive>,
+        roots: &PeopleRoots,
+        register: Option<&Arc<PendingRegister>>,
+    ) -> anyhow::Result<Option<Arc<StateSlot>>> {
+        if !self.tracked {
+            return Ok(None);
+        }
+        if let Some(slot) = self.state.as_ref().and_then(|p| found.states.get(p)) {
+            return Ok(Some(slot.clone()));
+        }
+        let state = match (&self.state, archive) {
+            (Some(path), _) => {
+                let state = open_state(Path::new(""), Some(path), self.quiet)?;
+                state.map(|s| (path.clone(), s))
+            }
+            (None, Some(a)) => open_state(&a.root, None, self.quiet)?.map(|s| (s.path().to_path_buf(), s)),
+            (None, None) => None,
+        };
+        let Some((key, state)) = state else { return Ok(None) };
+        let known = Arc::new(state.known(&self.cwd, roots)?);
+        let run = state::Run::begin(state, known.clone(), &self.scanned);
+        let slot = Arc::new(StateSlot { known, run: Mutex::new(Some(run)), register: register.cloned() });
+        found.states.insert(key, slot.clone());
+        Ok(Some(slot))
+    }
+
+    fn unit(&self, unit: usize) -> Arc<Unit> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner()).units[unit].clone()
+    }
+
+    /// The registers of the archives met so far, each once.
+    fn registers(&self) -> Vec<Arc<PendingRegister>> {
+        let found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<Arc<PendingRegister>> = Vec::new();
+        for r in found.units.iter().filter_map(|u| u.register.as_ref()) {
+            if !out.iter().any(|o| Arc::ptr_eq(o, r)) {
+                out.push(r.clone());
+            }
+        }
+        out
+    }
+}
+
 impl Context {
     /// A command over the archive that records its run in the state as `command`.
     fn new(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
@@ -455,94 +655,110 @@ impl Context {
                 anyhow::bail!("{}: no such file or directory", p.display());
             }
         }
-        let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
-        let settings = config::discover(&paths, reg.register.as_deref(), env)?;
-        let roots = if walk.people_roots.is_empty() {
-            settings.people_roots.clone().unwrap_or_default()
-        } else {
-            PeopleRoots::new(&walk.people_roots)
-        };
+        let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
         let mut opts = ScanOptions {
-            roots,
             follow_links: !walk.no_follow,
             threads: out.threads.map(usize::from),
             ..ScanOptions::default()
         };
         let pool = opts.pool()?;
         opts.pool = Some(pool.clone());
-        let tracked = tracked && !common.state.no_state;
-        let state = if tracked { open_state(&settings, common.state.state.as_deref(), out.quiet)? } else { None };
+        let cwd = std::env::current_dir()?;
         // The validated rows of a CSV register are kept between runs in the user's cache.
         let cache =
             state::cache_dir().filter(|dir| std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok());
-        let register = match &settings.register {
-            Some(path) => Some(PendingRegister::spawn(
-                &pool,
-                path.clone(),
-                settings.vocabulary.clone(),
-                out.quiet,
-                need.options(),
-                cache,
-            )),
-            None if need != Need::Optional => anyhow::bail!(
-                "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or name it in {}",
-                config::CONFIG_FILE
-            ),
-            None => None,
-        };
-        let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-        let mut ctx =
-            Context { paths, settings, register, date, opts, run: Mutex::new(None), command, quiet: out.quiet };
-        if let Some(state) = state {
-            let known = Arc::new(state.known(&std::env::current_dir()?, &ctx.opts.roots)?);
-            let roots: Vec<PathBuf> = ctx.paths.iter().map(|p| ctx.settings.absolute(p)).collect();
-            ctx.opts.reuse = Some(known.clone());
-            ctx.run = Mutex::new(Some(state::Run::begin(state, known, &roots)));
-        }
-        Ok(ctx)
-    }
-
-    /// Record the run in the state (after a complete scan). A state that cannot be written is
-    /// reported and counted as an error of the run (exit 3): the next run reads every file.
-    fn finish_run(&self, summary: &mut ScanSummary, register: Option<&Register>) {
-        let Some(run) = self.run.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
-        let path = run.path().to_path_buf();
-        let date = register.map(|_| self.date);
-        match run.finish(self.command, date, register.map(|r| r.digest.as_str()), summary) {
-            Ok(c) if !self.quiet => eprintln!(
-                "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
-                 (`consentry report changes`).",
-                path.display(),
-                c.files,
-                c.read,
-                c.files - c.read,
-                c.new,
-                c.moved,
-                c.removed,
-                c.changes
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("consentry: {}: the state could not be written: {e:#}", path.display());
-                summary.errors += 1;
+        let archives = Arc::new(Archives {
+            scanned: paths.iter().map(|p| config::absolute_in(&cwd, p)).collect(),
+            cwd,
+            register: reg.register.clone().or(env),
+            people_roots: (!walk.people_roots.is_empty()).then(|| PeopleRoots::new(&walk.people_roots)),
+            need,
+            quiet: out.quiet,
+            tracked: tracked && !common.state.no_state,
+            state: common.state.state.clone(),
+            pool,
+            cache,
+            found: Mutex::new(Found::default()),
+        });
+        // The archives of the named paths are set up first: a problem with one of them stops
+        // the command before any work.
+        for p in &paths {
+            let dir = if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(Path::new("")) };
+            let place = scan::Placement::place(&*archives, dir);
+            if let Some(e) = &place.error {
+                anyhow::bail!("{e}");
+            }
+            if let Some(problem) = &archives.unit(place.unit).problem {
+                anyhow::bail!("{problem}");
             }
         }
+        opts.placement = Some(archives.clone());
+        let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+        Ok(Context { paths, archives, date, opts, command, quiet: out.quiet })
     }
 
-    /// The register, once loaded (`None` when the command runs without one).
-    fn register(&self) -> anyhow::Result<Option<MutexGuard<'_, Register>>> {
-        self.register.as_ref().map(PendingRegister::get).transpose()
+    /// Record the runs in the states (after a complete scan). A state that cannot be written is
+    /// reported and counted as an error of the run (exit 3): the next run reads every file.
+    fn finish_runs(&self, summary: &mut ScanSummary) -> anyhow::Result<()> {
+        let slots: Vec<Arc<StateSlot>> = {
+            let found = self.archives.found.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slots: Vec<_> = found.states.values().cloned().collect();
+            slots.sort_by_key(|s| s.run.lock().map(|r| r.as_ref().map(|r| r.path().to_path_buf())).ok().flatten());
+            slots
+        };
+        for slot in slots {
+            let Some(run) = slot.run.lock().unwrap_or_else(|e| e.into_inner()).take() else { continue };
+            let register = slot.register.as_ref().map(|r| r.get()).transpose()?;
+            let path = run.path().to_path_buf();
+            let date = register.as_ref().map(|_| self.date);
+            match run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary) {
+                Ok(c) if !self.quiet => eprintln!(
+                    "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
+                     (`consentry report changes`).",
+                    path.display(),
+                    c.files,
+                    c.read,
+                    c.files - c.read,
+                    c.new,
+                    c.moved,
+                    c.removed,
+                    c.changes
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("consentry: {}: the state could not be written: {e:#}", path.display());
+                    summary.errors += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// The register of a command that needs one.
-    fn required_register(&self) -> anyhow::Result<MutexGuard<'_, Register>> {
-        self.register()?.ok_or_else(|| anyhow::anyhow!("this command needs a consent register"))
+    /// Whether files are evaluated (a register is given, or one of the named paths' archives
+    /// names one).
+    fn evaluates(&self) -> bool {
+        self.archives.register.is_some() || !self.archives.registers().is_empty()
     }
 
-    /// The evaluation of a media file whose archive-relative path is `rel` (none without a
-    /// register, or for orphan sidecars and unwalkable paths, which show nobody). Builds the
-    /// consents of the persons shown first, when the register defers them.
-    fn evaluate(&self, register: &mut Register, rec: &FileRecord, rel: &str) -> Option<Decision> {
+    /// The one register of a command that needs the whole register (listings of consents and
+    /// names): its files must all use the same one.
+    fn required_register(&self) -> anyhow::Result<Arc<PendingRegister>> {
+        let mut registers = self.archives.registers();
+        match registers.len() {
+            0 => anyhow::bail!("this command needs a consent register"),
+            1 => Ok(registers.remove(0)),
+            _ => anyhow::bail!(
+                "the files belong to archives with different registers: run this command once per archive \
+                 (or give --register PATH)"
+            ),
+        }
+    }
+
+    /// The evaluation of a media file whose archive-relative path is `rel` (`None` in no
+    /// archive; no evaluation without a register, or for orphan sidecars and unwalkable paths,
+    /// which show nobody). Builds the consents of the persons shown first, when the register
+    /// defers them.
+    fn evaluate(&self, register: &mut Register, rec: &FileRecord, rel: Option<&str>) -> Option<Decision> {
         if !rec.is_media() {
             return None;
         }
@@ -551,43 +767,53 @@ impl Context {
         Some(consent::evaluate(persons, rec.depicted.unnamed_faces, rel, register, self.date))
     }
 
-    /// Scan, evaluating each record in walk order and handing it to `emit` with its
-    /// archive-relative path and decision (none without a register, for orphan sidecars and
-    /// unwalkable paths). Records that arrive while the register is still loading wait (up to
-    /// a bound), so that the workers go on reading meanwhile. A register with errors stops the
-    /// scan before the first record is emitted; its error is returned.
+    /// Scan, evaluating each record in walk order by its own archive and handing it to `emit`
+    /// with its archive-relative path (`None` in no archive), its decision (none without a
+    /// register, for orphan sidecars and unwalkable paths) and its register. Records that
+    /// arrive while their register is still loading wait (up to a bound), so that the workers
+    /// go on reading meanwhile. A register with errors stops the scan before the next record is
+    /// emitted; its error is returned.
     fn scan_evaluated(
         &self,
         progress: &Progress,
-        mut emit: impl FnMut(FileRecord, String, Option<Decision>, Option<&Register>) -> io::Result<()>,
+        mut emit: impl FnMut(FileRecord, Option<String>, Option<Decision>, Option<&Register>) -> io::Result<()>,
     ) -> anyhow::Result<Result<ScanSummary, io::Error>> {
         let mut waiting: Vec<FileRecord> = Vec::new();
         let mut register_error = None;
         let mut feed = |rec: Option<FileRecord>, waiting: &mut Vec<FileRecord>| -> io::Result<()> {
+            let mut fail = |e: anyhow::Error| {
+                register_error = Some(e);
+                io::Error::other("the register cannot be used")
+            };
             if let Some(rec) = rec {
                 progress.inc();
                 if let Some(e) = rec.error() {
                     progress.println(&format!("consentry: {}: {e}", rec.path.display()));
                 }
-                let loading = self.register.as_ref().is_some_and(|r| !r.is_ready());
+                let Some(unit) = rec.placed.as_ref().map(|p| self.archives.unit(p.unit)) else {
+                    return Err(fail(anyhow::anyhow!("{}: not placed in an archive", rec.path.display())));
+                };
+                let loading = unit.register.as_ref().is_some_and(|r| !r.is_ready());
                 waiting.push(rec);
                 if loading && waiting.len() < WAITING_RECORDS {
                     return Ok(());
                 }
             }
-            let mut register = self.register().map_err(|e| {
-                register_error = Some(e);
-                io::Error::other("the register cannot be used")
-            })?;
-            let mut run = self.run.lock().unwrap_or_else(|e| e.into_inner());
             for rec in waiting.drain(..) {
-                let abs = self.settings.absolute(&rec.path);
-                let rel = self.settings.relative_of(&abs);
-                let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, &rel));
-                if let Some(run) = run.as_mut() {
-                    run.observe(abs, &rec, decision.as_ref(), register.as_deref(), self.date);
+                let placed = rec.placed.clone().unwrap_or(scan::Placed { unit: 0, rel: None });
+                let unit = self.archives.unit(placed.unit);
+                if let Some(problem) = &unit.problem {
+                    return Err(fail(anyhow::anyhow!("{problem}")));
                 }
-                emit(rec, rel, decision, register.as_deref())?;
+                let mut register = unit.register.as_ref().map(|r| r.get()).transpose().map_err(&mut fail)?;
+                let abs = config::absolute_in(&self.archives.cwd, &rec.path);
+                let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, placed.rel.as_deref()));
+                if let Some(slot) = &unit.state {
+                    if let Some(run) = slot.run.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                        run.observe(abs, &rec, decision.as_ref(), register.as_deref(), self.date);
+                    }
+                }
+                emit(rec, placed.rel, decision, register.as_deref())?;
             }
             Ok(())
         };
@@ -596,11 +822,13 @@ impl Context {
         if let Some(e) = register_error {
             return Err(e);
         }
-        // An empty archive evaluates nothing: the register is still checked.
-        let register = self.register()?;
+        // An empty archive evaluates nothing: its register is still checked.
+        for register in self.archives.registers() {
+            drop(register.get()?);
+        }
         let mut summary = summary;
         if let Ok(summary) = &mut summary {
-            self.finish_run(summary, register.as_deref());
+            self.finish_runs(summary)?;
         }
         Ok(summary)
     }
@@ -617,7 +845,7 @@ impl Context {
             let decision = match (decision, register) {
                 (Some(d), _) => d,
                 // Unwalkable paths are kept (they block `check`) with an empty evaluation.
-                (None, Some(r)) => consent::evaluate::<str>([], 0, &rel_path, r, self.date),
+                (None, Some(r)) => consent::evaluate::<str>([], 0, rel_path.as_deref(), r, self.date),
                 (None, None) => return Ok(()),
             };
             files.push(Evaluated { record, rel_path, decision });
@@ -627,9 +855,12 @@ impl Context {
         Ok((files, summary))
     }
 
-    /// Resolve usage words against the vocabulary; an unknown word is a usage error.
+    /// Resolve usage words against the vocabulary of the first named path's archive; an
+    /// unknown word is a usage error.
     fn usages(&self, words: &[String]) -> anyhow::Result<Vec<String>> {
-        resolve_usages(&self.settings.vocabulary, words)
+        let first = self.archives.unit(0);
+        let vocabulary = first.archive.as_ref().map(|a| a.vocabulary.clone()).unwrap_or_default();
+        resolve_usages(&vocabulary, words)
     }
 }
 
@@ -651,7 +882,7 @@ fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::R
 /// the user's cache directory.
 /// `None` when neither the archive nor the cache directory can be written (the run then reads
 /// every file and records nothing, with a hint).
-fn open_state(settings: &Settings, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
+fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
     let opened = |path: &Path| {
         state::State::open(path).map(|(state, note)| {
             if let (Some(note), false) = (note, quiet) {
@@ -663,12 +894,12 @@ fn open_state(settings: &Settings, explicit: Option<&Path>, quiet: bool) -> anyh
     if let Some(path) = explicit {
         return opened(path).map(Some).map_err(|e| anyhow::anyhow!("{e}"));
     }
-    let own = match opened(&state::default_path(&settings.archive_root)) {
+    let own = match opened(&state::default_path(root)) {
         Ok(state) => return Ok(Some(state)),
         Err(state::OpenError::NotWritable { path, source }) => format!("{}: {source}", path.display()),
         Err(e) => return Err(anyhow::anyhow!("{e}")),
     };
-    let Some(cache) = state::cache_path(&settings.archive_root) else {
+    let Some(cache) = state::cache_path(root) else {
         if !quiet {
             eprintln!("consentry: no state kept ({own}; no cache directory): every file is read");
         }
@@ -718,7 +949,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let ctx = Context::new(&args.common, Need::Optional, "scan")?;
     let progress = Progress::new(out.quiet);
     let started = Instant::now();
-    let evaluated = ctx.register.is_some();
+    let evaluated = ctx.evaluates();
     let mut register_error = None;
     let summary = with_writer(out, |w, format| {
         let mut writer = RecordWriter::new(format, w, evaluated);
@@ -803,14 +1034,21 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("`report unreleased` needs --for USAGE");
     }
     let (files, summary) = ctx.collect(out.quiet)?;
-    let register = &*ctx.required_register()?;
+    // `missing` and `unreleased` list files, each evaluated by its own archive; the other
+    // reports list or count by one register, which all the files must share.
+    let pending = match args.kind {
+        ReportKind::Missing | ReportKind::Unreleased => None,
+        _ => Some(ctx.required_register()?),
+    };
+    let guard = pending.as_ref().map(|p| p.get()).transpose()?;
+    let register = || guard.as_deref().ok_or_else(|| anyhow::anyhow!("this report needs a consent register"));
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let table = match args.kind {
         ReportKind::Missing => report::missing(&files),
-        ReportKind::Expiring => report::expiring(&files, register, ctx.date, args.within),
+        ReportKind::Expiring => report::expiring(&files, register()?, ctx.date, args.within),
         ReportKind::Consents => {
             // Written as the rows come: a register may hold 100,000 consents.
-            let rows = report::consent_rows(&files, register, ctx.date);
+            let rows = report::consent_rows(&files, register()?, ctx.date);
             let columns = report::CONSENT_COLUMNS;
             if !html {
                 with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
@@ -819,8 +1057,8 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
             report::Table { columns: columns.to_vec(), rows: rows.collect() }
         }
         ReportKind::Unreleased => report::unreleased(&files, &wanted),
-        ReportKind::UnknownPersons => report::unknown_persons(&files, register),
-        ReportKind::Summary => report::summary(&files, register),
+        ReportKind::UnknownPersons => report::unknown_persons(&files, register()?),
+        ReportKind::Summary => report::summary(&files, register()?),
         ReportKind::Changes => unreachable!("answered from the state before any scan"),
     };
     if html {
@@ -844,8 +1082,16 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
             let paths = if common.walk.paths.is_empty() { vec![PathBuf::from(".")] } else { common.walk.paths.clone() };
             let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
             let settings = config::discover(&paths, common.register.register.as_deref(), env)?;
-            let own = state::default_path(&settings.archive_root);
-            match state::cache_path(&settings.archive_root) {
+            let Some(archive) = settings.archive else {
+                anyhow::bail!(
+                    "{} is in no archive (no {} above it), which keeps no state; mark it with `consentry init`, \
+                     or give --state PATH",
+                    paths[0].display(),
+                    config::CONFIG_FILE
+                );
+            };
+            let own = state::default_path(&archive.root);
+            match state::cache_path(&archive.root) {
                 Some(cache) if !own.is_file() && cache.is_file() => cache,
                 _ => own,
             }
@@ -875,7 +1121,9 @@ fn check_html(command: &Command) -> anyhow::Result<()> {
         Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
         Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
         // The commands that change the register refuse html while reading their arguments.
-        Command::Consent(_) | Command::Exempt(_) | Command::Originator(_) | Command::Register(_) => return Ok(()),
+        Command::Consent(_) | Command::Exempt(_) | Command::Originator(_) | Command::Register(_) | Command::Init(_) => {
+            return Ok(())
+        }
     };
     if out.format != Some(OutputFormat::Html) {
         return Ok(());
@@ -931,8 +1179,9 @@ fn write_html_report(
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     let ctx = Context::new(&args.common, Need::WithEvidence, "consent search")?;
+    let pending = ctx.required_register()?;
     let identity = match &args.person {
-        Some(p) => match ctx.required_register()?.identity(p) {
+        Some(p) => match pending.get()?.identity(p) {
             Some(id) => Some(id),
             None => {
                 eprintln!("consentry: no person {p:?} in the register");
@@ -943,7 +1192,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
     };
     // The register is locked while files are evaluated: take it after.
     let (files, _) = ctx.collect(out.quiet)?;
-    let register = ctx.required_register()?;
+    let register = pending.get()?;
     let used = report::files_per_consent(&files);
     let between = match args.between.as_slice() {
         [from, to] => Some((*from.min(to), *from.max(to))),
@@ -976,7 +1225,8 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     let ctx = Context::new(&args.common, Need::Whole, "person")?;
     let (files, summary) = ctx.collect(out.quiet)?;
-    let register = ctx.required_register()?;
+    let pending = ctx.required_register()?;
+    let register = pending.get()?;
     let name = args.name.as_deref().unwrap_or_default();
     let key = model::name_key(name);
     let identity = register.identity(name);
@@ -1027,8 +1277,19 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let mut ctx = Context::untracked(&args.common, Need::Register, "apply")?;
     ctx.opts.written = true; // compare with what a previous apply wrote without reading again
     let (files, summary) = ctx.collect(out.quiet)?;
-    let register = ctx.required_register()?;
-    let stamp = apply::Stamp { evaluated_at: ctx.date.to_string(), register_digest: register.digest.clone() };
+    // Each file is stamped with its own archive's register, in that register's vocabulary.
+    let mut stamps: std::collections::HashMap<usize, (apply::Stamp, model::Vocabulary)> =
+        std::collections::HashMap::new();
+    for unit in files.iter().filter_map(|f| f.record.placed.as_ref().map(|p| p.unit)) {
+        if stamps.contains_key(&unit) {
+            continue;
+        }
+        if let Some(pending) = &ctx.archives.unit(unit).register {
+            let register = pending.get()?;
+            let stamp = apply::Stamp { evaluated_at: ctx.date.to_string(), register_digest: register.digest.clone() };
+            stamps.insert(unit, (stamp, register.vocabulary.clone()));
+        }
+    }
     apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
 
     // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
@@ -1076,11 +1337,15 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         if !fresh {
             continue;
         }
-        work.push((f, target, apply::fields(&f.decision, &register.vocabulary, args.plus), why));
+        let Some((stamp, vocabulary)) = f.record.placed.as_ref().and_then(|p| stamps.get(&p.unit)) else {
+            failed.push((f.path(), format!("{}: not written: no register evaluated it", f.path())));
+            continue;
+        };
+        work.push((f, target, apply::fields(&f.decision, vocabulary, args.plus), why, stamp));
     }
     if !args.dry_run {
         let dirs: std::collections::BTreeSet<&Path> =
-            work.iter().filter_map(|(_, t, _, _)| t.path().parent()).collect();
+            work.iter().filter_map(|(_, t, _, _, _)| t.path().parent()).collect();
         for d in dirs {
             apply::remove_stale_temps(d);
         }
@@ -1113,7 +1378,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             for batch in work.chunks(APPLY_BATCH) {
                 let prepared: Vec<apply::Prepared> = batch
                     .par_iter()
-                    .map(|(f, target, fields, _)| {
+                    .map(|(f, target, fields, _, stamp)| {
                         // What the scan read of the target, when the target is what it read.
                         let known = match target {
                             apply::Target::Embedded(..) => f.record.written.as_deref(),
@@ -1122,7 +1387,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                             }
                             apply::Target::Sidecar(_) => None,
                         };
-                        apply::prepare(target, fields, &stamp, args.dry_run, known)
+                        apply::prepare(target, fields, stamp, args.dry_run, known)
                     })
                     .collect();
                 if tx.send(prepared).is_err() {
@@ -1137,13 +1402,13 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         .iter()
         .zip(&outcomes)
         .filter(|(_, o)| matches!(o, apply::Outcome::Written { .. }) && !args.dry_run)
-        .filter_map(|((_, t, _, _), _)| t.path().parent())
+        .filter_map(|((_, t, _, _, _), _)| t.path().parent())
         .collect();
     apply::sync_dirs(touched);
 
     let (mut written, mut unchanged) = (0usize, 0usize);
     let mut rows = Vec::new();
-    for ((f, target, fields, why), outcome) in work.iter().zip(&outcomes) {
+    for ((f, target, fields, why, _), outcome) in work.iter().zip(&outcomes) {
         let (action, detail) = match outcome {
             apply::Outcome::Unchanged => {
                 unchanged += 1;

@@ -1,9 +1,12 @@
-//! Where the register and the archive root are (SPEC.md 3.1): `--register`, else
-//! `CONSENTRY_REGISTER`, else `register` in a `consentry.toml` found by walking up from the
-//! scanned path. That file also marks the archive root scope globs are matched against, and may
-//! replace the usage vocabulary and the people roots.
+//! Archives (SPEC.md 1, 3.1): every file belongs to the archive of the nearest `consentry.toml`
+//! above its *real* path (symbolic links resolved). That file marks the archive root scope globs
+//! are matched against, names the archive's register, and may replace the usage vocabulary and
+//! the people roots. `--register`, else `CONSENTRY_REGISTER`, override the register for every
+//! file of a command.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -35,92 +38,171 @@ struct UsageEntry {
     synonyms: Vec<String>,
 }
 
-/// Everything a command needs to know about its surroundings.
+/// One archive: a directory marked by a `consentry.toml`, and what that file says.
 #[derive(Debug, Clone)]
-pub struct Settings {
-    /// Directory scope globs are relative to.
-    pub archive_root: PathBuf,
-    /// The `consentry.toml` found, if any.
-    pub config_file: Option<PathBuf>,
+pub struct Archive {
+    /// The directory of the `consentry.toml` (a real path): scope globs are relative to it.
+    pub root: PathBuf,
+    /// The register named in the file, made absolute.
     pub register: Option<PathBuf>,
     pub vocabulary: Vocabulary,
     pub people_roots: Option<PeopleRoots>,
     /// `evidence` in consentry.toml, made absolute: the evidence folder.
     pub evidence: Option<PathBuf>,
-    /// The working directory when the command started: relative scanned paths are resolved
-    /// against it once, not with a `getcwd` per file.
-    cwd: PathBuf,
 }
 
-/// Work out settings for commands on `paths` (the first one decides where to look).
-/// `register_arg` is `--register`; `env_register` the value of `CONSENTRY_REGISTER`.
-pub fn discover(
-    paths: &[PathBuf],
-    register_arg: Option<&Path>,
-    env_register: Option<PathBuf>,
-) -> anyhow::Result<Settings> {
-    let cwd = std::env::current_dir()?;
-    let start = cwd.join(paths.first().map_or(Path::new("."), PathBuf::as_path));
-    let start_dir =
-        if start.is_dir() { start.clone() } else { start.parent().map(Path::to_path_buf).unwrap_or(start.clone()) };
-    let start_dir = normalize(&start_dir);
-    let config_file = start_dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|f| f.is_file());
-    let mut settings = Settings {
-        archive_root: start_dir.clone(),
-        config_file: config_file.clone(),
-        register: None,
-        vocabulary: Vocabulary::default(),
-        people_roots: None,
-        evidence: None,
-        cwd,
-    };
-    let mut config_register = None;
-    if let Some(file) = &config_file {
-        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+impl Archive {
+    /// Read the `consentry.toml` in `root` (a real directory).
+    pub fn load(root: &Path) -> anyhow::Result<Archive> {
+        let file = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let cfg: ConfigFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-        let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
-        settings.archive_root = dir.clone();
-        config_register = cfg.register.map(|r| dir.join(r));
-        settings.people_roots = cfg.people_roots.map(PeopleRoots::new);
-        settings.evidence = cfg.evidence.map(|e| normalize(&dir.join(e)));
+        let mut archive = Archive {
+            root: root.to_path_buf(),
+            register: cfg.register.map(|r| root.join(r)),
+            vocabulary: Vocabulary::default(),
+            people_roots: cfg.people_roots.map(PeopleRoots::new),
+            evidence: cfg.evidence.map(|e| normalize(&root.join(e))),
+        };
         if let Some(usage) = cfg.usage {
             if usage.is_empty() {
                 anyhow::bail!("{}: `usage` must list at least one usage area", file.display());
             }
-            settings.vocabulary = Vocabulary::new(
+            archive.vocabulary = Vocabulary::new(
                 usage
                     .into_iter()
                     .map(|u| UsageTerm { name: u.name.trim().to_lowercase(), synonyms: u.synonyms })
                     .collect(),
             );
         }
+        Ok(archive)
     }
-    settings.register =
-        register_arg.map(Path::to_path_buf).or(env_register.filter(|p| !p.as_os_str().is_empty())).or(config_register);
-    Ok(settings)
+
+    /// The `consentry.toml` of the archive.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    /// `real` (a real path) relative to the root with `/` separators; `None` outside the archive.
+    pub fn relative(&self, real: &Path) -> Option<String> {
+        let rel = real.strip_prefix(&self.root).ok()?;
+        Some(
+            rel.components()
+                .filter_map(|c| match c {
+                    Component::Normal(s) => Some(s.to_string_lossy()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+}
+
+/// Finds the archives of real directories, remembering every directory it looked at: a walk asks
+/// once per directory, and each directory's `consentry.toml` is looked for once.
+#[derive(Debug, Default)]
+pub struct Finder {
+    dirs: HashMap<PathBuf, Option<usize>>,
+    archives: Vec<Arc<Archive>>,
+}
+
+impl Finder {
+    /// The archive of the real directory `dir` (an index for [`Finder::archive`]), `None` when
+    /// no `consentry.toml` is above it. A `consentry.toml` that cannot be read is an error.
+    pub fn archive_of(&mut self, dir: &Path) -> anyhow::Result<Option<usize>> {
+        let mut looked = Vec::new();
+        let mut found = None;
+        for d in dir.ancestors() {
+            if let Some(&known) = self.dirs.get(d) {
+                found = known;
+                break;
+            }
+            looked.push(d.to_path_buf());
+            let file = d.join(CONFIG_FILE);
+            if file.is_file() {
+                self.archives.push(Arc::new(Archive::load(d)?));
+                found = Some(self.archives.len() - 1);
+                break;
+            }
+        }
+        for d in looked {
+            self.dirs.insert(d, found);
+        }
+        Ok(found)
+    }
+
+    /// The archive of the file or directory `path` (resolved to its real path first).
+    pub fn archive_of_path(&mut self, path: &Path) -> anyhow::Result<Option<usize>> {
+        let real = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let dir = if real.is_dir() { real.as_path() } else { real.parent().unwrap_or(Path::new("/")) };
+        self.archive_of(dir)
+    }
+
+    pub fn archive(&self, index: usize) -> &Arc<Archive> {
+        &self.archives[index]
+    }
+}
+
+/// What a command that works on one archive knows of its surroundings (the commands that change
+/// the register, and `register check | export | import`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The archive of the paths (`None`: they are in no archive).
+    pub archive: Option<Arc<Archive>>,
+    pub register: Option<PathBuf>,
+    pub vocabulary: Vocabulary,
+    /// `evidence` in consentry.toml, made absolute: the evidence folder.
+    pub evidence: Option<PathBuf>,
+    /// The working directory when the command started: relative paths are resolved against it.
+    cwd: PathBuf,
+}
+
+/// Work out settings for a command on `paths`, which must all be in one archive (or all in
+/// none). `register_arg` is `--register`; `env_register` the value of `CONSENTRY_REGISTER`.
+pub fn discover(
+    paths: &[PathBuf],
+    register_arg: Option<&Path>,
+    env_register: Option<PathBuf>,
+) -> anyhow::Result<Settings> {
+    let cwd = std::env::current_dir()?;
+    let here = [PathBuf::from(".")];
+    let paths = if paths.is_empty() { &here[..] } else { paths };
+    let mut finder = Finder::default();
+    let mut archive: Option<Option<usize>> = None;
+    for p in paths {
+        let found = finder.archive_of_path(&absolute_in(&cwd, p))?;
+        match archive {
+            Some(a) if a != found => {
+                let name = |a: Option<usize>| {
+                    a.map_or("no archive".to_string(), |i| finder.archive(i).config_file().display().to_string())
+                };
+                anyhow::bail!(
+                    "the paths belong to different archives ({} and {}): run the command once per archive",
+                    name(a),
+                    name(found)
+                );
+            }
+            _ => archive = Some(found),
+        }
+    }
+    let archive = archive.flatten().map(|i| finder.archive(i).clone());
+    let config_register = archive.as_ref().and_then(|a| a.register.clone());
+    Ok(Settings {
+        register: register_arg
+            .map(Path::to_path_buf)
+            .or(env_register.filter(|p| !p.as_os_str().is_empty()))
+            .or(config_register),
+        vocabulary: archive.as_ref().map(|a| a.vocabulary.clone()).unwrap_or_default(),
+        evidence: archive.as_ref().and_then(|a| a.evidence.clone()),
+        archive,
+        cwd,
+    })
 }
 
 impl Settings {
     /// `path` made absolute against the starting directory, `.` and `..` resolved lexically.
     pub fn absolute(&self, path: &Path) -> PathBuf {
         absolute_in(&self.cwd, path)
-    }
-
-    /// `path` relative to the archive root with `/` separators (as given when outside it).
-    pub fn relative(&self, path: &Path) -> String {
-        self.relative_of(&self.absolute(path))
-    }
-
-    /// [`Settings::relative`] of a path already made [`Settings::absolute`].
-    pub fn relative_of(&self, abs: &Path) -> String {
-        let rel = abs.strip_prefix(&self.archive_root).unwrap_or(abs);
-        rel.components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_string_lossy()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("/")
     }
 }
 
@@ -187,7 +269,7 @@ mod tests {
     #[test]
     fn register_precedence_and_archive_root() {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
+        let root = &tmp.path().canonicalize().unwrap();
         fs::create_dir_all(root.join("events/2024")).unwrap();
         fs::write(
             root.join(CONFIG_FILE),
@@ -196,12 +278,14 @@ mod tests {
         .unwrap();
         let paths = [root.join("events/2024")];
         let s = discover(&paths, None, None).unwrap();
-        assert_eq!(s.archive_root, root);
+        let archive = s.archive.clone().unwrap();
+        assert_eq!(archive.root, *root);
         assert_eq!(s.register, Some(root.join("reg/consents.csv")));
         assert_eq!(s.evidence, Some(root.parent().unwrap().join("dsgvo")));
         assert_eq!(s.vocabulary.resolve("internet"), Some("web"));
         assert_eq!(s.vocabulary.resolve("print"), None);
-        assert_eq!(s.relative(&root.join("events/2024/./a.jpg")), "events/2024/a.jpg");
+        assert_eq!(archive.relative(&root.join("events/2024/a.jpg")).as_deref(), Some("events/2024/a.jpg"));
+        assert_eq!(archive.relative(&root.parent().unwrap().join("a.jpg")), None);
         let env = discover(&paths, None, Some(PathBuf::from("env.csv"))).unwrap();
         assert_eq!(env.register, Some(PathBuf::from("env.csv")));
         let arg = discover(&paths, Some(Path::new("arg.csv")), Some(PathBuf::from("env.csv"))).unwrap();
@@ -209,15 +293,32 @@ mod tests {
     }
 
     #[test]
-    fn without_config_the_scanned_directory_is_the_root() {
+    fn without_config_there_is_no_archive_and_no_root() {
         let tmp = tempfile::tempdir().unwrap();
         fs::create_dir_all(tmp.path().join("a/b")).unwrap();
         fs::write(tmp.path().join("a/b/x.jpg"), b"x").unwrap();
         let s = discover(&[tmp.path().join("a")], None, None).unwrap();
-        assert_eq!((s.archive_root.clone(), s.register.clone()), (tmp.path().join("a"), None));
-        assert_eq!(s.relative(&tmp.path().join("a/b/x.jpg")), "b/x.jpg");
+        assert!(s.archive.is_none() && s.register.is_none());
         let file = discover(&[tmp.path().join("a/b/x.jpg")], None, None).unwrap();
-        assert_eq!(file.archive_root, tmp.path().join("a/b"));
+        assert!(file.archive.is_none());
+    }
+
+    #[test]
+    fn the_archive_of_a_path_is_found_from_its_real_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = &tmp.path().canonicalize().unwrap();
+        fs::create_dir_all(root.join("one/sub")).unwrap();
+        fs::create_dir_all(root.join("two")).unwrap();
+        fs::write(root.join("one/consentry.toml"), "").unwrap();
+        std::os::unix::fs::symlink(root.join("one/sub"), root.join("two/link")).unwrap();
+        let mut finder = Finder::default();
+        let one = finder.archive_of_path(&root.join("one/sub")).unwrap();
+        assert_eq!(finder.archive_of_path(&root.join("two/link")).unwrap(), one, "through the link");
+        assert_eq!(finder.archive(one.unwrap()).root, root.join("one"));
+        assert_eq!(finder.archive_of_path(&root.join("two")).unwrap(), None);
+        // Paths in two archives (or one in none) are not one archive's.
+        let e = discover(&[root.join("one"), root.join("two")], None, None).unwrap_err().to_string();
+        assert!(e.contains("different archives"), "{e}");
     }
 
     #[test]

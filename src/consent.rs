@@ -105,12 +105,13 @@ pub fn valid_on(c: &Consent, date: Date) -> bool {
     c.granted <= date && c.expires.is_none_or(|e| date <= e) && c.revoked.is_none_or(|r| date < r)
 }
 
-/// Evaluate the file at `rel_path` (relative to the archive root, `/`-separated), showing
+/// Evaluate the file at `rel_path` (relative to the archive root, `/`-separated; `None` for a
+/// file in no archive, which only consents and exemptions scoped `*` cover), showing
 /// `persons` (normalised names) and `unnamed_faces`, against `register` on `date`.
 pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
     persons: impl IntoIterator<Item = &'a S>,
     unnamed_faces: u32,
-    rel_path: &str,
+    rel_path: Option<&str>,
     register: &Register,
     date: Date,
 ) -> Decision {
@@ -217,7 +218,7 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
 /// The reason a known person has no valid consent: none at all; all out of scope; else the state
 /// of the in-scope consent granted last (a pending renewal says not-yet-valid, a revoked one
 /// revoked, an old one expired).
-fn why_not<'a>(consents: impl Iterator<Item = &'a Consent>, rel_path: &str, date: Date) -> Reason {
+fn why_not<'a>(consents: impl Iterator<Item = &'a Consent>, rel_path: Option<&str>, date: Date) -> Reason {
     let all: Vec<&Consent> = consents.collect();
     if all.is_empty() {
         return Reason::NoConsent;
@@ -330,9 +331,24 @@ mod tests {
             (&["Anna Schmidt", "Holger Prominent"], 0, "a.jpg", Status::Green),
         ];
         for (persons, faces, path, want) in table {
-            let dec = evaluate(&names(persons), *faces, path, &reg, date);
+            let dec = evaluate(&names(persons), *faces, Some(*path), &reg, date);
             assert_eq!(dec.status, *want, "{persons:?} {faces} {path}: {dec:?}");
         }
+    }
+
+    #[test]
+    fn a_file_in_no_archive_is_covered_only_by_scope_star() {
+        let reg = base();
+        let date = d("2024-05-15");
+        // Gina's consent is scoped to events/2023/*.jpg: without a root it cannot cover the file.
+        let gina = evaluate(&names(&["Gina Lang"]), 0, None, &reg, date);
+        assert_eq!((gina.status, missing(&gina)), (Status::Red, vec![("Gina Lang".to_string(), "out-of-scope")]));
+        // Anna's `*` consent still counts, her `events/**` one does not.
+        let anna = evaluate(&names(&["Anna Schmidt"]), 0, None, &reg, date);
+        assert_eq!((anna.status, anna.consents.clone()), (Status::Green, vec!["a1".to_string()]));
+        // The `public/**` exemption of everyone does not reach it; the `*` one of Holger does.
+        assert_eq!(evaluate(&names(&["Holger Prominent"]), 0, None, &reg, date).status, Status::Exempt);
+        assert_eq!(evaluate(&names(&[]), 1, None, &reg, date).status, Status::Red);
     }
 
     #[test]
@@ -340,9 +356,9 @@ mod tests {
         let reg = base();
         let date = d("2024-05-15");
         let all: Vec<String> = Vocabulary::default().names().map(str::to_string).collect();
-        assert_eq!(evaluate(&names(&[]), 0, "a.jpg", &reg, date).usage, all);
-        assert_eq!(evaluate(&names(&["Holger Prominent"]), 0, "a.jpg", &reg, date).usage, all);
-        let yellow = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, "a.jpg", &reg, date);
+        assert_eq!(evaluate(&names(&[]), 0, Some("a.jpg"), &reg, date).usage, all);
+        assert_eq!(evaluate(&names(&["Holger Prominent"]), 0, Some("a.jpg"), &reg, date).usage, all);
+        let yellow = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, Some("a.jpg"), &reg, date);
         assert_eq!((yellow.status, yellow.usage.len(), yellow.valid_until), (Status::Yellow, 0, None));
     }
 
@@ -351,13 +367,13 @@ mod tests {
         let reg = base();
         let date = d("2024-05-15");
         // Anna: print, web everywhere; social only under events/.
-        let anna = evaluate(&names(&["Anna Schmidt"]), 0, "events/x.jpg", &reg, date);
+        let anna = evaluate(&names(&["Anna Schmidt"]), 0, Some("events/x.jpg"), &reg, date);
         assert_eq!(anna.usage, ["print", "web", "social"]);
         assert_eq!(anna.consents, ["a1", "a2"]);
-        let anna_elsewhere = evaluate(&names(&["Anna Schmidt"]), 0, "other/x.jpg", &reg, date);
+        let anna_elsewhere = evaluate(&names(&["Anna Schmidt"]), 0, Some("other/x.jpg"), &reg, date);
         assert_eq!(anna_elsewhere.usage, ["print", "web"]);
         // With Ben (web, press): only web is allowed for both.
-        let both = evaluate(&names(&["Anna Schmidt", "Ben Meyer"]), 0, "events/x.jpg", &reg, date);
+        let both = evaluate(&names(&["Anna Schmidt", "Ben Meyer"]), 0, Some("events/x.jpg"), &reg, date);
         assert_eq!(both.usage, ["web"]);
         assert_eq!(both.consents, ["a1", "a2", "b1"]);
         assert!(both.allows(&["web"]) && !both.allows(&["web", "print"]));
@@ -371,10 +387,10 @@ mod tests {
         reg.consents[2].copyright = Some("© Verein".into());
         reg.consents[2].comment = Some("keine Bildbearbeitung".into());
         let reg = Register::new(reg.consents, reg.persons, reg.exemptions, vec![], Vocabulary::default(), "x".into());
-        let dec = evaluate(&names(&["Ben Meyer", "Anna Schmidt"]), 0, "a.jpg", &reg, d("2024-05-15"));
+        let dec = evaluate(&names(&["Ben Meyer", "Anna Schmidt"]), 0, Some("a.jpg"), &reg, d("2024-05-15"));
         assert_eq!(dec.valid_until, Some(d("2024-06-30")));
         assert_eq!(dec.notes, ["nur Jahresbericht", "© Verein", "keine Bildbearbeitung"]);
-        let anna = evaluate(&names(&["Anna Schmidt"]), 0, "events/a.jpg", &reg, d("2024-05-15"));
+        let anna = evaluate(&names(&["Anna Schmidt"]), 0, Some("events/a.jpg"), &reg, d("2024-05-15"));
         assert_eq!(anna.valid_until, Some(d("2024-12-31")), "the unlimited consent does not hide the limited one");
     }
 
@@ -391,11 +407,11 @@ mod tests {
             ("Gina Lang", "events/2024/a.jpg", "out-of-scope"),
         ];
         for (person, path, reason) in table {
-            let dec = evaluate(&names(&[person]), 0, path, &reg, date);
+            let dec = evaluate(&names(&[person]), 0, Some(*path), &reg, date);
             assert_eq!(missing(&dec), [(person.to_string(), *reason)], "{person}");
             assert_eq!(dec.status, Status::Red);
         }
-        let faces = evaluate(&names(&[]), 2, "a.jpg", &reg, date);
+        let faces = evaluate(&names(&[]), 2, Some("a.jpg"), &reg, date);
         assert_eq!(
             missing(&faces),
             [("unnamed face 1".into(), "unnamed-face"), ("unnamed face 2".into(), "unnamed-face")]
@@ -412,7 +428,7 @@ mod tests {
             ],
             vec![],
         );
-        let status = |p: &str, day: &str| evaluate(&names(&[p]), 0, "a.jpg", &reg, d(day)).status;
+        let status = |p: &str, day: &str| evaluate(&names(&[p]), 0, Some("a.jpg"), &reg, d(day)).status;
         assert_eq!(status("Anna Schmidt", "2024-03-09"), Status::Red, "granted tomorrow");
         assert_eq!(status("Anna Schmidt", "2024-03-10"), Status::Green, "granted today");
         assert_eq!(status("Ben Meyer", "2024-03-10"), Status::Green, "expires today: still valid");
@@ -432,7 +448,8 @@ mod tests {
             ],
             vec![],
         );
-        let ok = |p: &str, path: &str| evaluate(&names(&[p]), 0, path, &reg, d("2024-05-01")).status == Status::Green;
+        let ok =
+            |p: &str, path: &str| evaluate(&names(&[p]), 0, Some(path), &reg, d("2024-05-01")).status == Status::Green;
         assert!(ok("Anna Schmidt", "anything/at/all.jpg"));
         assert!(ok("Ben Meyer", "events/2024/fest/IMG_9.jpg") && !ok("Ben Meyer", "events/2023/IMG_9.jpg"));
         assert!(ok("Carla Roth", "events/2024/fest/IMG_1.jpg") && !ok("Carla Roth", "events/2024/fest/IMG_2.jpg"));
@@ -449,13 +466,13 @@ mod tests {
         let date = d("2024-05-01");
         // Matched by alias and case-insensitively.
         for name in ["Schmidt, Anna", "anna schmidt", "ANNA SCHMIDT"] {
-            assert_eq!(evaluate(&names(&[name]), 0, "x.jpg", &reg, date).status, Status::Green, "{name}");
+            assert_eq!(evaluate(&names(&[name]), 0, Some("x.jpg"), &reg, date).status, Status::Green, "{name}");
         }
         // An exemption naming an alias exempts the person, only in its scope.
-        let dec = evaluate(&names(&["Anna Schmidt"]), 0, "press/a.jpg", &reg, date);
+        let dec = evaluate(&names(&["Anna Schmidt"]), 0, Some("press/a.jpg"), &reg, date);
         assert_eq!((dec.status, dec.exempted.clone()), (Status::Exempt, names(&["Anna Schmidt"])));
         // A named exemption does not exempt unnamed faces; only `*` does.
-        let dec = evaluate(&names(&["Otto Ohne"]), 1, "x.jpg", &reg, date);
+        let dec = evaluate(&names(&["Otto Ohne"]), 1, Some("x.jpg"), &reg, date);
         assert_eq!((dec.status, missing(&dec)), (Status::Red, vec![("unnamed face 1".into(), "unnamed-face")]));
     }
 
@@ -463,8 +480,8 @@ mod tests {
     fn adding_a_person_or_a_revocation_empties_the_effective_consent() {
         let reg = base();
         let date = d("2024-05-15");
-        assert_eq!(evaluate(&names(&["Anna Schmidt"]), 0, "a.jpg", &reg, date).status, Status::Green);
-        let more = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, "a.jpg", &reg, date);
+        assert_eq!(evaluate(&names(&["Anna Schmidt"]), 0, Some("a.jpg"), &reg, date).status, Status::Green);
+        let more = evaluate(&names(&["Anna Schmidt", "Otto Ohne"]), 0, Some("a.jpg"), &reg, date);
         assert!(more.usage.is_empty() && more.valid_until.is_none());
         let mut revoked = base();
         revoked.consents[0].revoked = Some(d("2024-05-01"));
@@ -476,7 +493,7 @@ mod tests {
             Vocabulary::default(),
             "y".into(),
         );
-        let dec = evaluate(&names(&["Anna Schmidt"]), 0, "a.jpg", &revoked, date);
+        let dec = evaluate(&names(&["Anna Schmidt"]), 0, Some("a.jpg"), &revoked, date);
         assert_eq!((dec.status, missing(&dec)), (Status::Red, vec![("Anna Schmidt".into(), "revoked")]));
     }
 }

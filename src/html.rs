@@ -839,8 +839,9 @@ mod tests {
                 written_sidecar: None,
                 stamps: None,
                 reused: false,
+                placed: None,
             },
-            rel_path: path.to_string(),
+            rel_path: Some(path.to_string()),
             decision: Decision {
                 status,
                 usage: if status == Status::Green { vec!["print".into()] } else { Vec::new() },

@@ -164,10 +164,12 @@ impl Scope {
     }
 
     /// Whether the file at `rel_path` (relative to the archive root, `/`-separated) is covered.
-    pub fn matches(&self, rel_path: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Globs(globs) => globs.iter().any(|g| g.matcher.is_match(rel_path)),
+    /// A file in no archive (`None`) has no root: only `*` covers it.
+    pub fn matches(&self, rel_path: Option<&str>) -> bool {
+        match (self, rel_path) {
+            (Scope::All, _) => true,
+            (Scope::Globs(globs), Some(rel)) => globs.iter().any(|g| g.matcher.is_match(rel)),
+            (Scope::Globs(_), None) => false,
         }
     }
 

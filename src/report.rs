@@ -19,7 +19,8 @@ pub struct Table {
 #[derive(Debug, Clone)]
 pub struct Evaluated {
     pub record: FileRecord,
-    pub rel_path: String,
+    /// Relative to the file's archive root; `None` for a file in no archive.
+    pub rel_path: Option<String>,
     pub decision: Decision,
 }
 
@@ -73,7 +74,8 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
                 !*green_on.entry((i, after)).or_insert_with(|| {
                     let f = &files[i];
                     let d = &f.record.depicted;
-                    evaluate(&d.persons, d.unnamed_faces, &f.rel_path, register, after).status == Status::Green
+                    evaluate(&d.persons, d.unnamed_faces, f.rel_path.as_deref(), register, after).status
+                        == Status::Green
                 })
             })
             .map(|&i| files[i].path())

@@ -5,6 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -34,6 +35,53 @@ pub struct ScanOptions {
     /// still match is not read again. With it, every media record carries its
     /// [`FileRecord::stamps`].
     pub reuse: Option<std::sync::Arc<dyn Reuse>>,
+    /// Where each directory's files belong (their archive, SPEC.md 1): asked once per directory
+    /// on the walk's thread, before its files are read. Its people roots and earlier records
+    /// replace `roots` and `reuse`, and each record carries its [`FileRecord::placed`].
+    pub placement: Option<std::sync::Arc<dyn Placement>>,
+}
+
+/// Places the files of a scan in their archives.
+pub trait Placement: Send + Sync + std::fmt::Debug {
+    /// The place of the files in the directory `dir`, as walked (`""` for the current one).
+    fn place(&self, dir: &Path) -> std::sync::Arc<Place>;
+}
+
+/// Where the files of one directory belong.
+#[derive(Debug)]
+pub struct Place {
+    /// Which of the command's archives (a number the [`Placement`] gives; files in no archive
+    /// are a group of their own).
+    pub unit: usize,
+    /// The directory's real path (`None`: it could not be resolved).
+    pub real_dir: Option<PathBuf>,
+    /// The archive (`None`: no `consentry.toml` above the real directory).
+    pub archive: Option<std::sync::Arc<crate::config::Archive>>,
+    /// Why the directory could not be placed: its files are errors (an archive not known is
+    /// never guessed).
+    pub error: Option<String>,
+    pub roots: PeopleRoots,
+    pub reuse: Option<std::sync::Arc<dyn Reuse>>,
+}
+
+impl Place {
+    /// Where the file `path` of this directory belongs.
+    fn placed(&self, path: &Path) -> Placed {
+        let real = self.real_dir.as_ref().map(|dir| path.file_name().map_or_else(|| dir.clone(), |n| dir.join(n)));
+        let rel = match (&self.archive, real) {
+            (Some(archive), Some(real)) => archive.relative(&real),
+            _ => None,
+        };
+        Placed { unit: self.unit, rel }
+    }
+}
+
+/// Where a record's file belongs: the command's archive, and the file's real path relative to
+/// the archive root (`None` in no archive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub unit: usize,
+    pub rel: Option<String>,
 }
 
 /// What a file and its sidecars looked like when they were read: device, inode, size,
@@ -142,6 +190,7 @@ impl Default for ScanOptions {
             written: false,
             pool: None,
             reuse: None,
+            placement: None,
         }
     }
 }
@@ -204,6 +253,8 @@ pub struct FileRecord {
     pub stamps: Option<Box<Stamps>>,
     /// Whether this record is an earlier one whose files did not change (not read again).
     pub reused: bool,
+    /// With [`ScanOptions::placement`]: where the file belongs.
+    pub placed: Option<Placed>,
 }
 
 impl FileRecord {
@@ -220,6 +271,7 @@ impl FileRecord {
             written_sidecar: None,
             stamps: None,
             reused: false,
+            placed: None,
         }
     }
 
@@ -286,14 +338,29 @@ pub fn scan<E: From<std::io::Error>>(
     let pool = opts.pool()?;
     // Three stages: the walk, parsing batches on the pool, and `sink` on the calling thread, so
     // that writing one batch overlaps parsing the next. Bounded channels keep memory flat.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<Job>(opts.batch * 4);
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<(Job, Option<Arc<Place>>)>(opts.batch * 4);
     let (rec_tx, rec_rx) = crossbeam_channel::bounded::<Vec<FileRecord>>(2);
     let stop = &AtomicBool::new(false);
     let walk_opts = WalkOptions { follow_links: opts.follow_links };
     let pool = &*pool;
     std::thread::scope(|s| {
         let walker = s.spawn(move || {
-            walk::walk(paths, walk_opts, |job| !stop.load(Ordering::Relaxed) && job_tx.send(job).is_ok())
+            // A directory's files come together: its place is asked for once.
+            let mut last: Option<(PathBuf, Arc<Place>)> = None;
+            walk::walk(paths, walk_opts, |job| {
+                let place = opts.placement.as_ref().map(|placement| {
+                    let dir = walk::job_path(&job).parent().unwrap_or(Path::new(""));
+                    match &last {
+                        Some((d, place)) if d == dir => place.clone(),
+                        _ => {
+                            let place = placement.place(dir);
+                            last = Some((dir.to_path_buf(), place.clone()));
+                            place
+                        }
+                    }
+                });
+                !stop.load(Ordering::Relaxed) && job_tx.send((job, place)).is_ok()
+            })
         });
         s.spawn(move || {
             let mut batch = Vec::with_capacity(opts.batch);
@@ -301,7 +368,8 @@ pub fn scan<E: From<std::io::Error>>(
             while let Ok(first) = job_rx.recv() {
                 batch.push(first);
                 batch.extend(job_rx.iter().take(opts.batch - 1));
-                let records = pool.install(|| batch.par_iter().map(|job| process(job, opts)).collect());
+                let records = pool
+                    .install(|| batch.par_iter().map(|(job, place)| process_in(job, opts, place.as_deref())).collect());
                 batch.clear();
                 if rec_tx.send(records).is_err() {
                     break;
@@ -325,12 +393,27 @@ pub fn scan<E: From<std::io::Error>>(
 /// Read one job into a record (or take the earlier record of an unchanged file). Never panics
 /// outward: a panic in a parser becomes an error.
 pub fn process(job: &Job, opts: &ScanOptions) -> FileRecord {
-    let (roots, written) = (&opts.roots, opts.written);
+    process_in(job, opts, None)
+}
+
+/// [`process`] for a file of `place` (its people roots and earlier records), noting where it
+/// belongs.
+fn process_in(job: &Job, opts: &ScanOptions, place: Option<&Place>) -> FileRecord {
+    let Some(place) = place else { return read_job(job, &opts.roots, opts.reuse.as_ref(), opts.written) };
+    let mut rec = read_job(job, &place.roots, place.reuse.as_ref(), opts.written);
+    rec.placed = Some(place.placed(&rec.path));
+    if let Some(e) = &place.error {
+        rec.errors.push(e.clone());
+    }
+    rec
+}
+
+fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Reuse>>, written: bool) -> FileRecord {
     match job {
         Job::Media { path, sidecars } => {
             // A file read before is examined first; a new one when it is opened, before it is
             // read (no second lookup of its path).
-            let found = opts.reuse.as_ref().and_then(|r| Some((r, r.find(path)?)));
+            let found = reuse.and_then(|r| Some((r, r.find(path)?)));
             let stamps = found.and_then(|_| Stamps::read(path, sidecars));
             if let (Some((reuse, i)), Some(stamps)) = (found, &stamps) {
                 if let Some(mut rec) = reuse.reuse(i, path, sidecars, stamps) {
@@ -338,7 +421,7 @@ pub fn process(job: &Job, opts: &ScanOptions) -> FileRecord {
                     return rec;
                 }
             }
-            let stamp_on_open = opts.reuse.is_some() && found.is_none();
+            let stamp_on_open = reuse.is_some() && found.is_none();
             let read = || scan_media(path, sidecars, roots, written, stamp_on_open);
             let mut rec = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
                 let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));

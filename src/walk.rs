@@ -4,7 +4,7 @@
 //! files arrive together and sidecars can be paired with their media files (SPEC.md 2.2):
 //! `name.ext.xmp` (darktable, digiKam) and `name.xmp` (Adobe, Lightroom).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -32,22 +32,64 @@ pub struct WalkOptions {
 
 /// Walk `roots` and hand every job to `emit`, in a deterministic order, until `emit` returns
 /// false. Returns the number of files that are neither media nor sidecars (skipped and counted).
+///
+/// Every file is handed over once (SPEC.md 1): a root inside another root is walked with it, and
+/// a file reached through a symbolic link (a linked directory or file inside a root, or a root
+/// that is itself a link) is handed over at its real path, and only when it is not reached
+/// directly anyway. Only the real paths of such files, and of files named as roots, are kept
+/// to recognise them a second time.
 pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool) -> u64 {
     let mut skipped = 0;
     let mut emit = Emitter { f: emit, stopped: false };
-    for root in roots {
+    let real: Vec<Option<PathBuf>> = roots.iter().map(|r| std::fs::canonicalize(r).ok()).collect();
+    let dirs: Vec<(usize, &Path)> =
+        real.iter().enumerate().filter_map(|(i, r)| r.as_deref().filter(|r| r.is_dir()).map(|r| (i, r))).collect();
+    let mut seen = Seen { dirs: dirs.iter().map(|(_, d)| d.to_path_buf()).collect(), files: HashSet::new() };
+    for (i, root) in roots.iter().enumerate() {
         if emit.stopped {
             break;
         }
         let meta = if opts.follow_links { std::fs::metadata(root) } else { std::fs::symlink_metadata(root) };
+        // Inside (or the same as) another directory root: its files come with that root.
+        let inside = real[i]
+            .as_deref()
+            .is_some_and(|r| dirs.iter().any(|&(j, d)| j != i && r.starts_with(d) && (r != d || j < i)));
+        if inside && meta.is_ok() {
+            continue;
+        }
+        // A root that is itself a link is walked at its real path.
+        let linked = opts.follow_links && std::fs::symlink_metadata(root).is_ok_and(|m| m.is_symlink());
+        let walked = match (&real[i], linked) {
+            (Some(r), true) => r.as_path(),
+            _ => root.as_path(),
+        };
         match meta {
-            Ok(m) if m.is_dir() => walk_dir(root, opts, &mut emit, &mut skipped),
-            Ok(m) if m.is_file() => single_file(root, &mut emit, &mut skipped),
+            Ok(m) if m.is_dir() => walk_dir(walked, opts, &mut seen, &mut emit, &mut skipped),
+            Ok(m) if m.is_file() => {
+                if real[i].as_ref().is_none_or(|r| seen.files.insert(r.clone())) {
+                    single_file(walked, &mut emit, &mut skipped)
+                }
+            }
             Ok(m) => not_regular(root, m.file_type().is_symlink(), &mut |j| emit.emit(j), &mut skipped),
             Err(e) => emit.emit(Job::Error { path: root.clone(), message: io_message(&e) }),
         }
     }
     skipped
+}
+
+/// What a walk remembers to hand every file over once.
+struct Seen {
+    /// The real paths of the directory roots: everything under them is reached directly.
+    dirs: Vec<PathBuf>,
+    /// The real paths of the files reached through a link, and of files named as roots.
+    files: HashSet<PathBuf>,
+}
+
+impl Seen {
+    /// Whether the real path `real` is under a directory root (and so reached directly).
+    fn direct(&self, real: &Path) -> bool {
+        self.dirs.iter().any(|d| real.starts_with(d))
+    }
 }
 
 /// The caller's callback, and whether it asked to stop.
@@ -64,8 +106,14 @@ impl<F: FnMut(Job) -> bool> Emitter<F> {
     }
 }
 
-fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Emitter<F>, skipped: &mut u64) {
-    let walker = walkdir::WalkDir::new(root)
+fn walk_dir<F: FnMut(Job) -> bool>(
+    root: &Path,
+    opts: WalkOptions,
+    seen: &mut Seen,
+    emit: &mut Emitter<F>,
+    skipped: &mut u64,
+) {
+    let mut walker = walkdir::WalkDir::new(root)
         .follow_links(opts.follow_links)
         .sort_by(|a, b| {
             let (ad, bd) = (a.file_type().is_dir(), b.file_type().is_dir());
@@ -84,7 +132,11 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
     // Files sort before subdirectories, so a directory's files follow its own entry directly:
     // every directory entry closes the previous directory's batch.
     let mut batch: Vec<PathBuf> = Vec::new();
-    for entry in walker {
+    // The directories being walked that were reached through a link: (depth, real path).
+    let mut linked: Vec<(usize, PathBuf)> = Vec::new();
+    // The directory of the batch, when reached through a link: its files go by their real paths.
+    let mut batch_real: Option<PathBuf> = None;
+    while let Some(entry) = walker.next() {
         if emit.stopped {
             return;
         }
@@ -102,17 +154,78 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
             }
         };
         let file_type = entry.file_type();
+        // The directories above this entry stay on the stack; a linked one is first met at its
+        // own entry (links sort among the files: their type is known only once followed).
+        while linked.last().is_some_and(|(depth, _)| *depth >= entry.depth()) {
+            linked.pop();
+        }
         if file_type.is_dir() {
-            pair(std::mem::take(&mut batch), &mut |j| emit.emit(j), skipped);
+            flush(std::mem::take(&mut batch), batch_real.take(), seen, emit, skipped);
+            let real = if entry.path_is_symlink() && entry.depth() > 0 {
+                std::fs::canonicalize(entry.path()).ok()
+            } else {
+                linked.last().map(|(_, parent)| parent.join(entry.file_name()))
+            };
+            if let Some(real) = real {
+                if entry.path_is_symlink() && seen.direct(&real) {
+                    walker.skip_current_dir(); // walked directly
+                    continue;
+                }
+                linked.push((entry.depth(), real));
+            }
             continue;
+        }
+        // A directory's files may come after a linked subdirectory's: a new batch per directory.
+        if batch.last().is_some_and(|last| last.parent() != entry.path().parent()) {
+            flush(std::mem::take(&mut batch), batch_real.take(), seen, emit, skipped);
+        }
+        if batch.is_empty() {
+            batch_real = linked.last().filter(|(depth, _)| depth + 1 == entry.depth()).map(|(_, real)| real.clone());
         }
         if !file_type.is_file() {
             not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
             continue;
         }
+        if entry.path_is_symlink() {
+            // A linked file: at its real path, with the sidecars beside it there, as when
+            // it is reached directly.
+            match std::fs::canonicalize(entry.path()) {
+                Ok(real) if seen.direct(&real) => {} // walked directly
+                Ok(real) => {
+                    if seen.files.insert(real.clone()) {
+                        single_file(&real, emit, skipped);
+                    }
+                }
+                Err(e) => emit.emit(Job::Error { path: entry.into_path(), message: io_message(&e) }),
+            }
+            continue;
+        }
         batch.push(entry.into_path());
     }
-    pair(batch, &mut |j| emit.emit(j), skipped);
+    flush(batch, batch_real, seen, emit, skipped);
+}
+
+/// Pair one directory's files and emit them; those of a directory reached through a link at
+/// their real paths (`real_dir`), and only when not reached before (through another link, or
+/// named as a root), with their sidecars.
+fn flush<F: FnMut(Job) -> bool>(
+    batch: Vec<PathBuf>,
+    real_dir: Option<PathBuf>,
+    seen: &mut Seen,
+    emit: &mut Emitter<F>,
+    skipped: &mut u64,
+) {
+    let Some(dir) = real_dir else { return pair(batch, &mut |j| emit.emit(j), skipped) };
+    let batch = batch.into_iter().map(|p| p.file_name().map_or_else(|| p.clone(), |n| dir.join(n))).collect();
+    pair(
+        batch,
+        &mut |job| {
+            if seen.files.insert(job_path(&job).to_path_buf()) {
+                emit.emit(job);
+            }
+        },
+        skipped,
+    );
 }
 
 /// A file named directly on the command line: look for its sidecars beside it.
@@ -215,7 +328,8 @@ fn pair(files: Vec<PathBuf>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
     jobs.into_iter().for_each(emit);
 }
 
-fn job_path(job: &Job) -> &Path {
+/// The path a job is about.
+pub fn job_path(job: &Job) -> &Path {
     match job {
         Job::Media { path, .. } | Job::Orphan { path } | Job::Error { path, .. } => path,
     }
@@ -299,6 +413,42 @@ mod tests {
         let (jobs, _) = jobs(r, true);
         assert!(jobs.iter().any(|j| matches!(j, Job::Error { message, .. } if message.contains("loop"))), "{jobs:?}");
         assert_eq!(jobs.iter().filter(|j| matches!(j, Job::Media { .. })).count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn every_file_once_and_linked_files_at_their_real_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = &tmp.path().canonicalize().unwrap();
+        for f in ["a/x.jpg", "a/sub/y.jpg", "out/z.jpg", "out/z.jpg.xmp"] {
+            fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        std::os::unix::fs::symlink(r.join("out"), r.join("a/l1")).unwrap();
+        std::os::unix::fs::symlink(r.join("out"), r.join("a/sub/l2")).unwrap();
+        std::os::unix::fs::symlink(r.join("a/sub"), r.join("a/l3")).unwrap();
+        std::os::unix::fs::symlink(r.join("out/z.jpg"), r.join("a/zl.jpg")).unwrap();
+        std::os::unix::fs::symlink(r.join("out/z.jpg"), r.join("a/sub/0.jpg")).unwrap();
+        let media = |roots: &[&str]| {
+            let roots: Vec<PathBuf> = roots.iter().map(|p| r.join(p)).collect();
+            let mut out = Vec::new();
+            walk(&roots, WalkOptions { follow_links: true }, |j| {
+                if let Job::Media { path, sidecars } = j {
+                    out.push((rel(r, &path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>()));
+                }
+                true
+            });
+            out.sort();
+            out
+        };
+        let all = [
+            ("a/sub/y.jpg".to_string(), vec![]),
+            ("a/x.jpg".to_string(), vec![]),
+            ("out/z.jpg".to_string(), vec!["out/z.jpg.xmp".to_string()]),
+        ];
+        for roots in [&["a"][..], &["a", "a/sub"], &["a/sub", "a"], &["a", "out"], &["out", "a"], &["a", "a/x.jpg"]] {
+            assert_eq!(media(roots), all, "{roots:?}");
+        }
     }
 
     #[test]

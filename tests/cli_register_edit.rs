@@ -458,7 +458,19 @@ fn exemptions_are_added_listed_and_removed() {
     assert!(s.refused(&["exempt", "nope.jpg", "--person", "*", "--reason", "other"]).contains("nope.jpg"));
     assert!(s
         .refused(&["exempt", "2023", "../register", "--person", "*", "--reason", "other"])
-        .contains("archive root"));
+        .contains("different archives"));
+    // A path in no archive has no root a scope could be relative to (`consentry init` first).
+    let refused = s.refused(&[
+        "exempt",
+        "../register",
+        "--register",
+        "../register/register.sqlite",
+        "--person",
+        "*",
+        "--reason",
+        "other",
+    ]);
+    assert!(refused.contains("no archive") && refused.contains("consentry init"), "{refused}");
 }
 
 #[test]

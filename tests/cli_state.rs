@@ -299,6 +299,10 @@ fn old_newer_and_foreign_state_files() {
     fs::create_dir(empty.path().join("archive")).unwrap();
     let out = run(&["report", "changes", "archive"], empty.path());
     assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no archive") && stderr(&out).contains("consentry init"), "{}", stderr(&out));
+    fs::write(empty.path().join("archive/consentry.toml"), "").unwrap();
+    let out = run(&["report", "changes", "archive"], empty.path());
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no state here yet"), "{}", stderr(&out));
 }
 

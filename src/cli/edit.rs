@@ -385,8 +385,8 @@ impl Target {
         if let Some(dir) = &s.evidence {
             return dir.clone();
         }
-        if s.config_file.is_some() {
-            return s.archive_root.parent().unwrap_or(&s.archive_root).join("dsgvo");
+        if let Some(archive) = &s.archive {
+            return archive.root.parent().unwrap_or(&archive.root).join("dsgvo");
         }
         s.absolute(&self.db).parent().map(|d| d.join("dsgvo")).unwrap_or_else(|| PathBuf::from("dsgvo"))
     }
@@ -435,20 +435,31 @@ fn exact_glob(rel: &str) -> anyhow::Result<String> {
         glob.push(c);
     }
     let scope = Scope::parse(&glob).map_err(|e| anyhow::anyhow!(e))?;
-    if !scope.matches(rel) || scope.patterns() != [glob.as_str()] {
+    if !scope.matches(Some(rel)) || scope.patterns() != [glob.as_str()] {
         anyhow::bail!("{rel:?}: cannot be written as a scope that matches exactly this file");
     }
     Ok(glob)
 }
 
-/// The scope of an existing file or directory under the archive root: the file exactly, or
-/// everything in the directory.
+/// The refusal to record a scope for `path`, which is in no archive.
+fn no_archive(path: &Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: in no archive (no {} above it), so a scope has no root to be relative to; nothing was \
+         changed: mark the archive first with `consentry init DIR`",
+        path.display(),
+        config::CONFIG_FILE
+    )
+}
+
+/// The scope of an existing file or directory of the archive: the file exactly, or everything
+/// in the directory (its real path relative to the archive root).
 fn path_scope(settings: &Settings, path: &Path) -> anyhow::Result<String> {
     let meta = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    if !settings.absolute(path).starts_with(&settings.archive_root) {
-        anyhow::bail!("{}: not under the archive root {}", path.display(), settings.archive_root.display());
-    }
-    let rel = settings.relative(path);
+    let archive = settings.archive.as_ref().ok_or_else(|| no_archive(path))?;
+    let real = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let Some(rel) = archive.relative(&real) else {
+        anyhow::bail!("{}: not under the archive root {}", path.display(), archive.root.display());
+    };
     Ok(match (meta.is_dir(), rel.is_empty()) {
         (true, true) => "*".to_string(),
         (true, false) => format!("{}/**", exact_glob(&rel)?),
@@ -581,17 +592,28 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     }
     let mut scope = BTreeSet::new();
     for f in &media {
-        if !ctx.settings.absolute(&f.record.path).starts_with(&ctx.settings.archive_root) {
-            anyhow::bail!("{}: not under the archive root {}", f.path(), ctx.settings.archive_root.display());
+        let Some(rel) = &f.rel_path else { return Err(no_archive(&f.record.path)) };
+        // Every file in the register's own archive (not one reached through a link into another).
+        let unit = f.record.placed.as_ref().map(|p| ctx.archives.unit(p.unit));
+        let root = unit.as_ref().and_then(|u| u.archive.as_ref()).map(|a| a.root.as_path());
+        let own = t.settings.archive.as_ref().map(|a| a.root.as_path());
+        if root != own {
+            anyhow::bail!(
+                "{}: in the archive {}, not in {}: record its consent there; nothing was changed",
+                f.path(),
+                root.map_or("(none)".into(), |r| r.display().to_string()),
+                own.map_or("(none)".into(), |r| r.display().to_string())
+            );
         }
-        scope.insert(exact_glob(&f.rel_path)?);
+        scope.insert(exact_glob(rel)?);
     }
     let depicted: BTreeSet<&str> =
         media.iter().flat_map(|f| f.record.depicted.persons.iter().map(String::as_str)).collect();
     let persons: Vec<String> = if a.persons.is_empty() {
         depicted.iter().map(|p| p.to_string()).collect()
     } else {
-        let register = ctx.required_register()?;
+        let pending = ctx.required_register()?;
+        let register = pending.get()?;
         let same = |a: &str, b: &str| {
             name_key(a) == name_key(b) || register.identity(a).is_some_and(|i| register.identity(b) == Some(i))
         };
@@ -621,13 +643,6 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
         eprintln!(
             "consentry: {faces} of the files show unnamed faces, which no consent covers: name them, or \
              exempt them (`consentry exempt PATH --person '*' --reason ...`)"
-        );
-    }
-    if ctx.settings.config_file.is_none() && !a.edit.quiet {
-        eprintln!(
-            "consentry: no {} marks the archive root: the scopes are relative to {}",
-            config::CONFIG_FILE,
-            ctx.settings.archive_root.display()
         );
     }
     Ok(Exit::Ok)
@@ -870,6 +885,68 @@ pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
     };
     print(e.target.format, PERSON_COLUMNS.to_vec(), rows)?;
     summary(&e, line);
+    Ok(Exit::Ok)
+}
+
+/// `consentry init [DIR] [--register PATH]`: mark DIR as an archive.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The archive's root directory [default: the current directory]
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The archive's register (a CSV file, a directory of CSV files or an SQLite database)
+    /// [default: a new empty SQLite register `register.sqlite` beside the consentry.toml]
+    #[arg(long, value_name = "PATH")]
+    pub register: Option<PathBuf>,
+    /// Who creates the register, for its audit log [default: $CONSENTRY_ACTOR, else the login
+    /// name]
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+}
+
+/// The register `consentry init` creates beside the consentry.toml.
+const INIT_REGISTER: &str = "register.sqlite";
+
+/// `consentry init`: write DIR/consentry.toml naming the register; without `--register`, create
+/// an empty SQLite register beside it. An existing consentry.toml is never overwritten.
+pub(super) fn init_archive(a: InitArgs) -> anyhow::Result<Exit> {
+    let meta = std::fs::metadata(&a.dir).map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
+    if !meta.is_dir() {
+        anyhow::bail!("{}: not a directory", a.dir.display());
+    }
+    let root = std::fs::canonicalize(&a.dir).map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
+    let file = root.join(config::CONFIG_FILE);
+    if std::fs::symlink_metadata(&file).is_ok() {
+        anyhow::bail!("{}: already exists; it is left as it is", file.display());
+    }
+    let register = match &a.register {
+        Some(path) => {
+            // Inside the archive: relative to it, so that the archive can move.
+            let abs = config::absolute_in(&std::env::current_dir()?, path);
+            let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
+            abs.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(abs)
+        }
+        None => PathBuf::from(INIT_REGISTER),
+    };
+    let text = format!(
+        "# consentry archive: files below this folder are judged by this register, and scope globs\n\
+         # are relative to this folder (see the README).\nregister = {}\n",
+        toml::Value::String(register.to_string_lossy().into_owned())
+    );
+    if a.register.is_none() {
+        let db = root.join(INIT_REGISTER);
+        if std::fs::symlink_metadata(&db).is_ok() {
+            anyhow::bail!("{}: already exists: name it with --register {}", db.display(), db.display());
+        }
+        init(&db, a.actor.as_deref())?;
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    std::io::Write::write_all(&mut out, text.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    eprintln!("Created {}: the archive {} uses the register {}.", file.display(), root.display(), register.display());
     Ok(Exit::Ok)
 }
 
