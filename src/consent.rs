@@ -4,25 +4,36 @@
 use std::collections::BTreeSet;
 
 use crate::model::{Consent, Date, Register};
+use crate::scan::{FileRecord, Subject};
 
-/// Status of a file (the reference's red / yellow / green icons, plus the cases needing none).
+/// Status of a file (the reference's red / yellow / green icons, plus the cases needing none,
+/// and files that could not be read). Ordered as reports group and count them ([`Status::ALL`]):
+/// the files needing attention (red, yellow, unreadable) first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
-    /// Nobody depicted.
-    None,
-    /// Persons depicted, all exempted.
-    Exempt,
     /// Relevant persons, none has consent.
     Red,
     /// Some but not all relevant persons have consent.
     Yellow,
+    /// The file's metadata (or a sidecar's) could not be read completely, or its path could not
+    /// be walked: who it shows is not certain, so it is cleared for nothing.
+    Unreadable,
     /// Every relevant person has consent.
     Green,
+    /// Persons depicted, all exempted.
+    Exempt,
+    /// Nobody depicted.
+    None,
 }
 
 impl Status {
+    /// Every status, in the enum's order: the files needing attention first.
+    pub const ALL: [Status; 6] =
+        [Status::Red, Status::Yellow, Status::Unreadable, Status::Green, Status::Exempt, Status::None];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Unreadable => "unreadable",
             Status::None => "none",
             Status::Exempt => "exempt",
             Status::Red => "red",
@@ -93,6 +104,21 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// This decision for a file that could not be read completely: `unreadable`, no usage, no
+    /// consents used, no expiry, no notes. The relevant persons read before the problem who have
+    /// no consent stay in `missing` (and the exempted in `exempted`): what is known to be
+    /// missing is still worth listing, but nothing read can clear the file.
+    pub fn unreadable(self) -> Decision {
+        Decision {
+            status: Status::Unreadable,
+            usage: Vec::new(),
+            consents: Vec::new(),
+            valid_until: None,
+            notes: Vec::new(),
+            ..self
+        }
+    }
+
     /// Whether the file may be published for every one of `usages`.
     pub fn allows(&self, usages: &[&str]) -> bool {
         usages.iter().all(|u| self.usage.iter().any(|have| have == u))
@@ -212,6 +238,20 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
         }
     }
     decision
+}
+
+/// The evaluation of a scanned file (SPEC.md 4): [`evaluate`] over the persons read, made
+/// [`Decision::unreadable`] when reading the file or one of its sidecars reported a problem, or
+/// its path could not be walked. The one place that decides a file is unreadable: every
+/// command, report and the state evaluate records through it.
+pub fn evaluate_record(rec: &FileRecord, rel_path: &str, register: &Register, date: Date) -> Decision {
+    let d = &rec.depicted;
+    let decision = evaluate(&d.persons, d.unnamed_faces, rel_path, register, date);
+    if rec.errors.is_empty() && rec.subject != Subject::Unwalkable {
+        decision
+    } else {
+        decision.unreadable()
+    }
 }
 
 /// The reason a known person has no valid consent: none at all; all out of scope; else the state
@@ -400,6 +440,46 @@ mod tests {
             missing(&faces),
             [("unnamed face 1".into(), "unnamed-face"), ("unnamed face 2".into(), "unnamed-face")]
         );
+    }
+
+    #[test]
+    fn status_all_is_the_enum_order() {
+        for (i, s) in Status::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_with_errors_or_unwalkable_is_unreadable_and_cleared_for_nothing() {
+        use crate::scan::{FileRecord, Subject};
+        let reg = base();
+        let date = d("2024-05-15");
+        let record = |persons: &[&str]| {
+            let mut depicted = crate::people::Depicted::default();
+            depicted.persons = persons.iter().map(|p| p.to_string()).collect();
+            FileRecord::known("a.jpg".into(), None, depicted, Vec::new(), None)
+        };
+        // Read completely: the plain evaluation.
+        let green = evaluate_record(&record(&["Anna Schmidt"]), "a.jpg", &reg, date);
+        assert_eq!(green, evaluate(&names(&["Anna Schmidt"]), 0, "a.jpg", &reg, date));
+        assert_eq!(green.status, Status::Green);
+        // Read with an error: nobody consented is cleared, nobody at all is not `none`.
+        for persons in [&["Anna Schmidt"][..], &[], &["Anna Schmidt", "Nobody Known"], &["Holger Prominent"]] {
+            let mut rec = record(persons);
+            rec.errors.push("truncated at byte 12".into());
+            let dec = evaluate_record(&rec, "a.jpg", &reg, date);
+            assert_eq!(dec.status, Status::Unreadable, "{persons:?}");
+            assert!(dec.usage.is_empty() && dec.consents.is_empty() && dec.notes.is_empty(), "{dec:?}");
+            assert_eq!(dec.valid_until, None);
+            assert!(!dec.allows(&["print"]));
+        }
+        // The persons known to lack consent are still listed.
+        let mut rec = record(&["Anna Schmidt", "Nobody Known"]);
+        rec.errors.push("x".into());
+        assert_eq!(missing(&evaluate_record(&rec, "a.jpg", &reg, date)), [("Nobody Known".to_string(), "unknown")]);
+        // A path that could not be walked.
+        let unwalkable = FileRecord { subject: Subject::Unwalkable, ..record(&[]) };
+        assert_eq!(evaluate_record(&unwalkable, "a.jpg", &reg, date).status, Status::Unreadable);
     }
 
     #[test]
