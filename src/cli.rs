@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use crate::apply;
-use crate::config::{self, parse_date, Settings, REGISTER_ENV};
+use crate::config::{self, Settings, REGISTER_ENV};
 use crate::consent::{self, Decision, Status};
-use crate::model::{self, Date, Register};
+use crate::model::{self, parse_date, Date, Register};
 use crate::output::{self, OutputFormat, RecordWriter};
 use crate::people::PeopleRoots;
 use crate::register;
