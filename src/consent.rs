@@ -455,8 +455,10 @@ mod tests {
         let reg = base();
         let date = d("2024-05-15");
         let record = |persons: &[&str]| {
-            let mut depicted = crate::people::Depicted::default();
-            depicted.persons = persons.iter().map(|p| p.to_string()).collect();
+            let depicted = crate::people::Depicted {
+                persons: persons.iter().map(|p| p.to_string()).collect(),
+                ..Default::default()
+            };
             FileRecord::known("a.jpg".into(), None, depicted, Vec::new(), None)
         };
         // Read completely: the plain evaluation.
