@@ -336,6 +336,14 @@ mod tests {
         (out, skipped)
     }
 
+    /// Create each file (and its folders) under `root`.
+    fn touch(root: &Path, files: &[&str]) {
+        for f in files {
+            fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            fs::write(root.join(f), b"x").unwrap();
+        }
+    }
+
     fn rel(root: &Path, p: &Path) -> String {
         p.strip_prefix(root).unwrap().to_string_lossy().into_owned()
     }
@@ -349,18 +357,8 @@ mod tests {
             fs::write(r.join(f), b"x").unwrap();
         }
         let (jobs, skipped) = jobs(r, false);
-        let summary: Vec<String> = jobs
-            .iter()
-            .map(|j| match j {
-                Job::Media { path, sidecars } => {
-                    format!("{} <- {:?}", rel(r, path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>())
-                }
-                Job::Orphan { path } => format!("orphan {}", rel(r, path)),
-                Job::Error { path, message } => format!("error {} {message}", rel(r, path)),
-            })
-            .collect();
         assert_eq!(
-            summary,
+            summary(r, &jobs),
             [
                 r#"a.JPG <- ["a.JPG.xmp"]"#,
                 r#"b.cr2 <- ["b.xmp"]"#,
@@ -404,10 +402,7 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path();
-        for f in ["a.jpg", "b.jpg", "c.jpg", "d/e.jpg"] {
-            fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
-            fs::write(r.join(f), b"x").unwrap();
-        }
+        touch(r, &["a.jpg", "b.jpg", "c.jpg", "d/e.jpg"]);
         let fifo = std::ffi::CString::new(r.join("a.jpg.xmp").as_os_str().as_bytes()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
         std::os::unix::fs::symlink("/dev/zero", r.join("b.XMP")).unwrap();
@@ -434,23 +429,13 @@ mod tests {
     fn consentrys_own_files_and_report_folders_are_not_walked() {
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path();
-        for f in ["a.jpg", "report/thumbs/1.jpg", ".consentry/x.jpg", ".consentry-report-Xy/thumbs/2.jpg"] {
-            fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
-            fs::write(r.join(f), b"x").unwrap();
-        }
+        touch(r, &["a.jpg", "report/thumbs/1.jpg", ".consentry/x.jpg", ".consentry-report-Xy/thumbs/2.jpg"]);
         fs::write(r.join("report").join(crate::own::REPORT_MARKER), b"").unwrap();
         fs::write(r.join(".consentry-AbCd12"), b"x").unwrap();
         fs::write(r.join(".consentry-apply-1-0.jpg"), b"x").unwrap();
-        let (jobs, _) = jobs(r, true);
-        assert_eq!(summary(r, &jobs), [r#"a.jpg <- []"#]);
-        let (named, _) = {
-            let mut out = Vec::new();
-            let skipped = walk(&[r.join("report")], WalkOptions { follow_links: true }, |j| {
-                out.push(j);
-                true
-            });
-            (out, skipped)
-        };
+        let (found, _) = jobs(r, true);
+        assert_eq!(summary(r, &found), [r#"a.jpg <- []"#]);
+        let (named, _) = jobs(&r.join("report"), true);
         assert!(named.is_empty(), "{named:?}");
     }
 

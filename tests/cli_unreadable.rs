@@ -5,24 +5,19 @@
 
 #![cfg(unix)]
 
+mod support;
+
+use support::run;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{json, Value};
 
 const AS_OF: &str = "2025-06-01";
-
-fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CONSENTRY_REGISTER")
-        .output()
-        .unwrap()
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
