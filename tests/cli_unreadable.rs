@@ -163,6 +163,14 @@ fn a_file_with_a_read_error_is_unreadable_in_every_output() {
     let row = person.iter().find(|r| r["item"] == "./broken.jpg").unwrap();
     assert_eq!(row["status"], "unreadable");
     assert!(row["detail"].as_str().unwrap().starts_with("unreadable: "), "{row}");
+
+    // The HTML report groups them with the files needing attention.
+    let html = consentry(&["report", "missing", "--format", "html", "-o", "../html", "--quiet"], &root);
+    assert_eq!(html.status.code(), Some(3), "{}", stderr(&html));
+    let page = fs::read_to_string(root.join("../html/index.html")).unwrap();
+    let group = page.find("<section class=\"group\" data-status=\"unreadable\">").expect("an unreadable group");
+    assert!(page[group..].contains("./broken.jpg"), "broken.jpg in the unreadable group");
+    assert!(page.contains("<input type=\"checkbox\" value=\"unreadable\" checked> unreadable (2)"));
 }
 
 /// A sidecar that is a FIFO, a link to /dev/zero or a directory made the media file green
@@ -265,4 +273,33 @@ fn consentrys_own_outputs_are_never_media() {
     let apply = consentry(&["apply", ".", "--dry-run", "--format", "jsonl"], &root);
     assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
     assert_eq!(by_path(jsonl(&apply)).keys().collect::<Vec<_>>(), ["anna.jpg", "ben.jpg"]);
+}
+
+/// The state records the status `unreadable`: a green file whose sidecar becomes a FIFO
+/// `became-unreadable` (before, the FIFO was a record of its own and the file stayed green),
+/// and each run counts its unreadable files.
+#[test]
+fn the_state_records_files_that_became_unreadable() {
+    let (tmp, root) = archive();
+    fs::write(root.join("x.jpg"), jpeg(&["Anna Schmidt"])).unwrap();
+    let state = tmp.path().join("state.sqlite");
+    let state_arg = state.to_str().unwrap();
+    let scan = |root: &Path| {
+        let args = ["scan", "--register", "../register.csv", "--as-of", AS_OF, "--state", state_arg, "--quiet"];
+        run(&args, root)
+    };
+    assert_eq!(scan(&root).status.code(), Some(0));
+    mkfifo(&root.join("X.JPG.xmp"));
+    assert_eq!(scan(&root).status.code(), Some(3));
+    let out = run(&["report", "changes", "--state", state_arg, "--format", "jsonl", "--quiet"], &root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = jsonl(&out);
+    let row = rows.iter().find(|r| r["change"] == "became-unreadable").unwrap_or_else(|| panic!("{rows:?}"));
+    assert_eq!((row["old_status"].as_str(), row["new_status"].as_str()), (Some("green"), Some("unreadable")));
+    assert!(row["detail"].as_str().unwrap().contains("sidecar X.JPG.xmp"), "{row}");
+    let db = rusqlite::Connection::open(&state).unwrap();
+    let counts: (i64, i64) = db
+        .query_row("SELECT green, unreadable FROM runs ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(counts, (0, 1));
 }
