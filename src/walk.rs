@@ -137,7 +137,16 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
     let close = |batch: &mut Vec<Entry>, deferred: &mut Vec<PathBuf>, emit: &mut Emitter<F>, skipped: &mut u64| {
         pair(std::mem::take(batch), &mut |j| emit.emit(j), skipped);
         for dir in std::mem::take(deferred) {
-            walk_dir(&dir, opts, emit, skipped);
+            // Walked on its own, so its walk does not know this one's ancestors: a link back to
+            // one of them is a loop.
+            let real = |p: &Path| std::fs::canonicalize(p).ok();
+            match (real(&dir), real(root)) {
+                (Some(d), Some(r)) if r.starts_with(&d) => {
+                    let message = format!("symbolic link loop: points back to {}", d.display());
+                    emit.emit(Job::Error { path: dir, message });
+                }
+                _ => walk_dir(&dir, opts, emit, skipped),
+            }
         }
     };
     while let Some(entry) = walker.next() {
@@ -153,6 +162,10 @@ fn walk_dir<F: FnMut(Job) -> bool>(root: &Path, opts: WalkOptions, emit: &mut Em
                     (None, Some(io)) => io_message(io),
                     (None, None) => e.to_string(),
                 };
+                // A link named like a sidecar that loops is still that media file's sidecar.
+                if e.loop_ancestor().is_some() && e.depth() > 0 && is_sidecar(&path) {
+                    batch.push(Entry { path: path.clone(), kind: Kind::Dir });
+                }
                 emit.emit(Job::Error { path, message });
                 continue;
             }
@@ -423,6 +436,20 @@ mod tests {
                 "follow links: {follow}"
             );
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_sidecar_named_link_back_to_an_ancestor_is_a_loop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        touch(r, &["d/x.jpg"]);
+        std::os::unix::fs::symlink("..", r.join("d/x.jpg.xmp")).unwrap();
+        let (found, _) = jobs(r, true);
+        let s = summary(r, &found);
+        assert!(s.iter().any(|j| j == r#"d/x.jpg <- ["d/x.jpg.xmp"]"#), "{s:?}");
+        assert!(s.iter().any(|j| j.starts_with("error d/x.jpg.xmp symbolic link loop")), "{s:?}");
+        assert_eq!(s.len(), 2, "{s:?}");
     }
 
     #[test]
