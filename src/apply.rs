@@ -48,7 +48,7 @@ const PLUS_VOCAB: &str = "http://ns.useplus.org/ldf/vocab/";
 /// Prefix of the `lr:hierarchicalSubject` items consentry owns.
 pub const MIRROR: &str = "Consent|";
 /// Name prefix of the copies `apply` writes before renaming them over the originals.
-pub const TEMP_PREFIX: &str = ".consentry-apply-";
+pub const TEMP_PREFIX: &str = crate::own::APPLY_TEMP_PREFIX;
 
 /// Register the namespaces consentry writes with the XMP Toolkit (once, before files are
 /// written in parallel): its own, Lightroom's and PLUS (the Toolkit knows neither by default; a
@@ -119,7 +119,8 @@ pub fn fields(decision: &Decision, vocabulary: &Vocabulary, plus: bool) -> Field
             Status::None | Status::Exempt => "MR-NAP",
             Status::Green if all => "MR-UMR",
             Status::Green | Status::Yellow => "MR-LMR",
-            Status::Red => "MR-NON",
+            // `apply` never writes into an unreadable file; were it asked to, no release.
+            Status::Red | Status::Unreadable => "MR-NON",
         };
         (code.to_string(), decision.consents.clone())
     });
@@ -767,6 +768,7 @@ mod tests {
         assert_eq!(code(&decision(Status::Green, &all)), "MR-UMR");
         assert_eq!(code(&decision(Status::Green, &["web"])), "MR-LMR");
         assert_eq!(code(&decision(Status::Yellow, &[])), "MR-LMR");
+        assert_eq!(code(&decision(Status::Unreadable, &[])), "MR-NON");
         assert_eq!(code(&decision(Status::Red, &[])), "MR-NON");
         assert!(fields(&decision(Status::Red, &[]), &voc, false).plus.is_none());
         assert_eq!(

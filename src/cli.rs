@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use crate::apply;
-use crate::config::{self, parse_date, REGISTER_ENV};
-use crate::consent::{self, Decision};
-use crate::model::{self, Date, Register};
+use crate::config::{self, REGISTER_ENV};
+use crate::consent::{self, Decision, Status};
+use crate::model::{self, parse_date, Date, Register};
 use crate::output::{self, OutputFormat, RecordWriter};
 use crate::people::PeopleRoots;
 use crate::register;
@@ -754,17 +754,16 @@ impl Context {
         }
     }
 
-    /// The evaluation of a media file whose archive-relative path is `rel` (`None` in no
-    /// archive; no evaluation without a register, or for orphan sidecars and unwalkable paths,
-    /// which show nobody). Builds the consents of the persons shown first, when the register
-    /// defers them.
+    /// The evaluation of a media file or an unwalkable path whose archive-relative path is `rel`
+    /// (`None` in no archive; none for orphan sidecars, which are not media). A record with
+    /// errors and an unwalkable path are `unreadable` ([`FileRecord::evaluate`]). Builds the
+    /// consents of the persons shown first, when the register defers them.
     fn evaluate(&self, register: &mut Register, rec: &FileRecord, rel: Option<&str>) -> Option<Decision> {
-        if !rec.is_media() {
+        if rec.subject == scan::Subject::OrphanSidecar {
             return None;
         }
-        let persons = &rec.depicted.persons;
-        register.prepare(persons.iter().map(String::as_str));
-        Some(consent::evaluate(persons, rec.depicted.unnamed_faces, rel, register, self.date))
+        register.prepare(rec.depicted.persons.iter().map(String::as_str));
+        Some(rec.evaluate(rel, register, self.date))
     }
 
     /// Scan, evaluating each record in walk order by its own archive and handing it to `emit`
@@ -838,16 +837,10 @@ impl Context {
     fn collect(&self, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSummary)> {
         let progress = Progress::new(quiet);
         let mut files = Vec::new();
-        let summary = self.scan_evaluated(&progress, |record, rel_path, decision, register| {
-            if record.subject == scan::Subject::OrphanSidecar {
-                return Ok(());
-            }
-            let decision = match (decision, register) {
-                (Some(d), _) => d,
-                // Unwalkable paths are kept (they block `check`) with an empty evaluation.
-                (None, Some(r)) => consent::evaluate::<str>([], 0, rel_path.as_deref(), r, self.date),
-                (None, None) => return Ok(()),
-            };
+        let summary = self.scan_evaluated(&progress, |record, rel_path, decision, _| {
+            // Orphan sidecars have no decision; unwalkable paths do: they are `unreadable` and
+            // block `check`.
+            let Some(decision) = decision else { return Ok(()) };
             files.push(Evaluated { record, rel_path, decision });
             Ok(())
         })??;
@@ -951,9 +944,17 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let evaluated = ctx.evaluates();
     let mut register_error = None;
+    // Files per status (with a register), in [`Status::ALL`] order.
+    let mut statuses = [0u64; Status::ALL.len()];
     let summary = with_writer(out, |w, format| {
         let mut writer = RecordWriter::new(format, w, evaluated);
-        let summary = match ctx.scan_evaluated(&progress, |rec, _, decision, _| writer.write(&rec, decision.as_ref())) {
+        let scanned = ctx.scan_evaluated(&progress, |rec, _, decision, _| {
+            if let Some(d) = &decision {
+                statuses[d.status as usize] += 1;
+            }
+            writer.write(&rec, decision.as_ref())
+        });
+        let summary = match scanned {
             Ok(summary) => summary?,
             Err(e) => {
                 register_error = Some(e);
@@ -972,7 +973,13 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok); // stdout closed (e.g. piped into `head`): stop quietly
     };
     if !out.quiet {
-        eprintln!("{}", summary_line(&summary, started.elapsed()));
+        let mut line = summary_line(&summary, started.elapsed());
+        if evaluated {
+            let counts: Vec<String> =
+                Status::ALL.iter().zip(statuses).map(|(s, n)| format!("{n} {}", s.as_str())).collect();
+            line.push_str(&format!(" Status: {}.", counts.join(", ")));
+        }
+        eprintln!("{line}");
     }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
@@ -986,8 +993,8 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let mut rows = Vec::new();
     for f in &files {
         let d = &f.decision;
-        let why = if let Some(e) = f.record.error() {
-            format!("unreadable: {e}")
+        let why = if d.status == Status::Unreadable {
+            format!("unreadable: {}", f.record.error().unwrap_or_default())
         } else if !d.missing.is_empty() {
             let m: Vec<String> = d.missing.iter().map(|m| format!("{} ({})", m.name, m.reason.as_str())).collect();
             format!("missing consent: {}", m.join(", "))
@@ -997,8 +1004,7 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
         } else {
             continue;
         };
-        let status = if f.record.error().is_some() { "unreadable" } else { d.status.as_str() };
-        rows.push(vec![serde_json::json!(f.path()), serde_json::json!(status), serde_json::json!(why)]);
+        rows.push(vec![serde_json::json!(f.path()), serde_json::json!(d.status.as_str()), serde_json::json!(why)]);
     }
     let blocking = rows.len();
     let table = report::Table { columns: vec!["path", "status", "reason"], rows };
@@ -1253,6 +1259,10 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     for f in files.iter().filter(|f| f.record.depicted.persons.iter().any(|p| same(p))) {
         let own = f.decision.missing.iter().find(|m| same(&m.name)).map(|m| m.reason.as_str());
         let note = match own {
+            // Whatever consent the person has, a file not read completely is cleared for nothing.
+            _ if f.decision.status == Status::Unreadable => {
+                format!("unreadable: {}", f.record.error().unwrap_or_default())
+            }
             Some(reason) => format!("no valid consent: {reason}"),
             None if f.decision.exempted.iter().any(|p| same(p)) => "exempted".to_string(),
             None => format!("consent covers {}", f.decision.usage.join(", ")),
@@ -1298,7 +1308,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     // (path, message naming the path) of every file not written.
     let mut failed: Vec<(String, String)> = Vec::new();
     for f in &files {
-        if let Some(e) = f.record.error() {
+        // Never a decision written into a file that could not be read completely.
+        if f.decision.status == Status::Unreadable {
+            let e = f.record.error().unwrap_or_default();
             failed.push((f.path(), format!("{}: not written: the file could not be read: {e}", f.path())));
             continue;
         }
@@ -1549,7 +1561,7 @@ fn with_writer<T>(
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             let tmp = tempfile::Builder::new()
-                .prefix(".consentry-")
+                .prefix(crate::own::TEMP_PREFIX)
                 .tempfile_in(dir)
                 .map_err(|e| anyhow::anyhow!("{}: cannot create output file: {e}", path.display()))?;
             let mut w = io::BufWriter::new(tmp.as_file().try_clone()?);
@@ -1567,7 +1579,7 @@ pub fn summary_line(s: &ScanSummary, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.media_files as f64 / secs } else { 0.0 };
     let mut line = format!(
-        "Scanned {} media files in {:.2} s ({:.0} files/s): {} with persons, {} with unnamed faces, {} errors",
+        "Scanned {} media files in {:.2} s ({:.0} files/s): {} with persons, {} with unnamed faces, {} unreadable",
         s.media_files, secs, rate, s.with_persons, s.with_unnamed_faces, s.errors
     );
     if s.orphan_sidecars > 0 {

@@ -238,14 +238,6 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// A date on the command line: `2024-03-01` or `01.03.2024`.
-pub fn parse_date(s: &str) -> Result<crate::model::Date, String> {
-    let s = s.trim();
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d.%m.%Y"))
-        .map_err(|_| format!("not a date: {s:?} (use YYYY-MM-DD or DD.MM.YYYY)"))
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -327,11 +319,5 @@ mod tests {
         fs::write(tmp.path().join(CONFIG_FILE), "regster = \"x\"\n").unwrap();
         let e = discover(&[tmp.path().to_path_buf()], None, None).unwrap_err().to_string();
         assert!(e.contains(CONFIG_FILE) && e.contains("regster"), "{e}");
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(parse_date("2024-03-01"), parse_date("01.03.2024"));
-        assert!(parse_date("31.02.2024").unwrap_err().contains("31.02.2024"));
     }
 }

@@ -5,24 +5,34 @@ use std::collections::BTreeSet;
 
 use crate::model::{Consent, Date, Register};
 
-/// Status of a file (the reference's red / yellow / green icons, plus the cases needing none).
+/// Status of a file (the reference's red / yellow / green icons, plus the cases needing none,
+/// and files that could not be read). Ordered as reports group and count them ([`Status::ALL`]):
+/// the files needing attention (red, yellow, unreadable) first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
-    /// Nobody depicted.
-    None,
-    /// Persons depicted, all exempted.
-    Exempt,
     /// Relevant persons, none has consent.
     Red,
     /// Some but not all relevant persons have consent.
     Yellow,
+    /// The file's metadata (or a sidecar's) could not be read completely, or its path could not
+    /// be walked: who it shows is not certain, so it is cleared for nothing.
+    Unreadable,
     /// Every relevant person has consent.
     Green,
+    /// Persons depicted, all exempted.
+    Exempt,
+    /// Nobody depicted.
+    None,
 }
 
 impl Status {
+    /// Every status, in the enum's order: the files needing attention first.
+    pub const ALL: [Status; 6] =
+        [Status::Red, Status::Yellow, Status::Unreadable, Status::Green, Status::Exempt, Status::None];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Unreadable => "unreadable",
             Status::None => "none",
             Status::Exempt => "exempt",
             Status::Red => "red",
@@ -93,6 +103,21 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// This decision for a file that could not be read completely: `unreadable`, no usage, no
+    /// consents used, no expiry, no notes. The relevant persons read before the problem who have
+    /// no consent stay in `missing` (and the exempted in `exempted`): what is known to be
+    /// missing is still worth listing, but nothing read can clear the file.
+    pub fn unreadable(self) -> Decision {
+        Decision {
+            status: Status::Unreadable,
+            usage: Vec::new(),
+            consents: Vec::new(),
+            valid_until: None,
+            notes: Vec::new(),
+            ..self
+        }
+    }
+
     /// Whether the file may be published for every one of `usages`.
     pub fn allows(&self, usages: &[&str]) -> bool {
         usages.iter().all(|u| self.usage.iter().any(|have| have == u))
@@ -213,6 +238,27 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
         }
     }
     decision
+}
+
+/// [`evaluate`] for a file that was read completely (`complete`), else the same evaluation made
+/// [`Decision::unreadable`]: SPEC.md 4, a file whose metadata or sidecars could not be read
+/// completely, or whose path could not be walked, is cleared for nothing. The one place that
+/// decides a file is unreadable: every command, report and the state evaluate files through it
+/// (`FileRecord::evaluate`).
+pub fn evaluate_file<'a, S: AsRef<str> + ?Sized + 'a>(
+    persons: impl IntoIterator<Item = &'a S>,
+    unnamed_faces: u32,
+    complete: bool,
+    rel_path: Option<&str>,
+    register: &Register,
+    date: Date,
+) -> Decision {
+    let decision = evaluate(persons, unnamed_faces, rel_path, register, date);
+    if complete {
+        decision
+    } else {
+        decision.unreadable()
+    }
 }
 
 /// The reason a known person has no valid consent: none at all; all out of scope; else the state
@@ -416,6 +462,34 @@ mod tests {
             missing(&faces),
             [("unnamed face 1".into(), "unnamed-face"), ("unnamed face 2".into(), "unnamed-face")]
         );
+    }
+
+    #[test]
+    fn status_all_is_the_enum_order() {
+        for (i, s) in Status::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_not_read_completely_is_unreadable_and_cleared_for_nothing() {
+        let reg = base();
+        let date = d("2024-05-15");
+        let file = |persons: &[&str], complete| evaluate_file(&names(persons), 0, complete, Some("a.jpg"), &reg, date);
+        // Read completely: the plain evaluation.
+        let green = file(&["Anna Schmidt"], true);
+        assert_eq!(green, evaluate(&names(&["Anna Schmidt"]), 0, Some("a.jpg"), &reg, date));
+        assert_eq!(green.status, Status::Green);
+        // Not read completely: somebody who consented is not cleared, nobody at all is not `none`.
+        for persons in [&["Anna Schmidt"][..], &[], &["Anna Schmidt", "Nobody Known"], &["Holger Prominent"]] {
+            let dec = file(persons, false);
+            assert_eq!(dec.status, Status::Unreadable, "{persons:?}");
+            assert!(dec.usage.is_empty() && dec.consents.is_empty() && dec.notes.is_empty(), "{dec:?}");
+            assert_eq!(dec.valid_until, None);
+            assert!(!dec.allows(&["print"]));
+        }
+        // The persons known to lack consent are still listed.
+        assert_eq!(missing(&file(&["Anna Schmidt", "Nobody Known"], false)), [("Nobody Known".to_string(), "unknown")]);
     }
 
     #[test]

@@ -25,13 +25,14 @@ use anyhow::Context as _;
 use rayon::prelude::*;
 use serde_json::Value;
 
+use crate::consent::Status;
 use crate::media::Format;
 use crate::model::Date;
 use crate::report::{Evaluated, Table};
 use crate::thumbnail::{self, Placeholder, Thumb, ThumbSource};
 
 /// The file that marks a directory as a consentry HTML report (replaceable by the next one).
-pub const MARKER: &str = ".consentry-report";
+pub const MARKER: &str = crate::own::REPORT_MARKER;
 /// The folder of thumbnails inside the report.
 pub const THUMBS: &str = "thumbs";
 
@@ -86,7 +87,7 @@ pub fn write_with(
     };
     fs::create_dir_all(parent).with_context(|| format!("{}: cannot create the directory", parent.display()))?;
     let tmp = tempfile::Builder::new()
-        .prefix(".consentry-report-")
+        .prefix(crate::own::REPORT_TEMP_PREFIX)
         .permissions(fs::Permissions::from_mode(0o700))
         .tempdir_in(parent)
         .with_context(|| format!("{}: cannot create a temporary directory beside it", dir.display()))?;
@@ -174,7 +175,7 @@ fn install(tmp: tempfile::TempDir, dir: &Path, existing: Existing) -> anyhow::Re
         return Ok(());
     }
     let aside = tempfile::Builder::new()
-        .prefix(".consentry-old-report-")
+        .prefix(crate::own::OLD_REPORT_PREFIX)
         .tempdir_in(tmp.path().parent().unwrap_or(Path::new(".")))
         .map_err(fail)?;
     let old = aside.path().join("report");
@@ -276,8 +277,11 @@ fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> anyhow::Resul
 // The page
 // ---------------------------------------------------------------------------------------------
 
-/// Status groups in the order shown; rows with another status come after, by name.
-const GROUP_ORDER: [&str; 6] = ["red", "yellow", "unreadable", "green", "exempt", "none"];
+/// Status groups in the order shown ([`Status::ALL`]); rows with another status come after, by
+/// name.
+fn group_rank(status: &str) -> usize {
+    Status::ALL.iter().position(|s| s.as_str() == status).unwrap_or(Status::ALL.len())
+}
 
 /// The report laid out: rows with their file and group.
 struct Page<'a> {
@@ -312,11 +316,10 @@ impl<'a> Page<'a> {
                     path_col.and_then(|i| cells.get(i)).and_then(Value::as_str).and_then(|p| by_path.get(p).copied());
                 let status = match (path_col, file) {
                     (None, _) => String::new(),
-                    (Some(_), Some(f)) if f.record.error().is_some() => "unreadable".to_string(),
-                    _ => match status_col.and_then(|i| cells.get(i)).and_then(Value::as_str) {
-                        Some(s) => s.to_string(),
-                        None => file.map_or("unknown", |f| f.decision.status.as_str()).to_string(),
-                    },
+                    (Some(_), Some(f)) => f.decision.status.as_str().to_string(),
+                    (Some(_), None) => {
+                        status_col.and_then(|i| cells.get(i)).and_then(Value::as_str).unwrap_or("unknown").to_string()
+                    }
                 };
                 Row { cells, file, status }
             })
@@ -324,11 +327,11 @@ impl<'a> Page<'a> {
         Page { title, date, table, per_file: path_col.is_some(), rows }
     }
 
-    /// Rows per status, in [`GROUP_ORDER`] then by name.
+    /// Rows per status, in [`group_rank`] order then by name.
     fn groups(&self) -> Vec<(&str, Vec<&Row<'a>>)> {
         let mut groups: BTreeMap<(usize, &str), Vec<&Row>> = BTreeMap::new();
         for r in &self.rows {
-            let rank = GROUP_ORDER.iter().position(|g| *g == r.status).unwrap_or(GROUP_ORDER.len());
+            let rank = group_rank(&r.status);
             groups.entry((rank, r.status.as_str())).or_default().push(r);
         }
         groups.into_iter().map(|((_, s), rows)| (s, rows)).collect()
@@ -810,7 +813,7 @@ const SCRIPT: &str = r#"
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::{Decision, Missing, Reason, Status};
+    use crate::consent::{Decision, Missing, Reason};
     use crate::media::MediaKind;
     use crate::people::Depicted;
     use crate::scan::{FileRecord, Subject};
@@ -858,7 +861,7 @@ mod tests {
         vec![
             evaluated("a/green.jpg", Status::Green, &["Anna"], None),
             evaluated("a/yellow.jpg", Status::Yellow, &["Ben"], None),
-            evaluated("a/broken.jpg", Status::Red, &[], Some("truncated <EOF>")),
+            evaluated("a/broken.jpg", Status::Unreadable, &[], Some("truncated <EOF>")),
             evaluated("a/red.jpg", Status::Red, &[HOSTILE], None),
             evaluated("a/exempt.jpg", Status::Exempt, &["Oma"], None),
         ]
@@ -913,7 +916,7 @@ mod tests {
         assert!(at("unreadable") < at("green"));
         assert!(at("green") < at("exempt"));
         assert_eq!(html.matches("<tr class=\"row").count(), 5);
-        // The unreadable file is in its group, whatever its evaluation says.
+        // The unreadable file is in its group.
         let broken = html.find("a/broken.jpg").unwrap();
         assert!(broken > at("unreadable") && broken < at("green"));
         // Details from the evaluation, and the report's own extra column.

@@ -12,6 +12,7 @@ pub mod html;
 pub mod media;
 pub mod model;
 pub mod output;
+pub mod own;
 pub mod people;
 pub mod register;
 pub mod report;

@@ -319,6 +319,33 @@ fn person_identities(persons: &[Person], more: usize) -> FxHashMap<String, usize
     identity
 }
 
+/// A date as the register and the command line write it: `YYYY-MM-DD` or `DD.MM.YYYY` (day and
+/// month may have one digit, the year has four). The one date parser of consentry: `1.3.24`
+/// or `24-3-1` are refused, never read as the year 24.
+pub fn parse_date(value: &str) -> Result<Date, String> {
+    let v = value.trim();
+    let bad = || format!("invalid date {v:?} (expected YYYY-MM-DD or DD.MM.YYYY)");
+    let number = |s: &str, max_len: usize| -> Option<u32> {
+        if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let iso = v.contains('-');
+    let mut parts = v.split(if iso { '-' } else { '.' });
+    let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let (y, m, d) = if iso { (a, b, c) } else { (c, b, a) };
+    if y.len() != 4 {
+        return Err(bad());
+    }
+    let (Some(y), Some(m), Some(d)) = (number(y, 4), number(m, 2), number(d, 2)) else {
+        return Err(bad());
+    };
+    Date::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("invalid date {v:?}: there is no such day"))
+}
+
 /// Index key of a name: normalised and case-folded.
 pub fn name_key(name: &str) -> String {
     let name = normalized_name(name);
@@ -542,5 +569,23 @@ impl Register {
             .flat_map(|p| std::iter::once(p.name.as_str()).chain(p.aliases.iter().map(String::as_str)))
             .chain(self.consents.iter().map(|c| c.person.as_str()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_with_four_digit_years_only() {
+        let day = Date::from_ymd_opt(2024, 3, 1);
+        for ok in ["2024-03-01", "01.03.2024", "1.3.2024", "2024-3-1", " 2024-03-01 "] {
+            assert_eq!(parse_date(ok).ok(), day, "{ok}");
+        }
+        for bad in ["1.3.24", "24-3-1", "01.03.24", "0024-03-01x", "2024/03/01", "", "2024-03", "+2024-03-01"] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(e.contains("YYYY-MM-DD or DD.MM.YYYY"), "{bad}: {e}");
+        }
+        assert!(parse_date("31.02.2024").unwrap_err().contains("31.02.2024"));
     }
 }

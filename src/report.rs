@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
-use crate::consent::{evaluate, valid_on, Decision, Reason, Status};
+use crate::consent::{valid_on, Decision, Reason, Status};
 use crate::model::{Consent, Date, Register};
 use crate::scan::FileRecord;
 
@@ -34,11 +34,11 @@ fn missing_json(d: &Decision) -> Value {
     Value::Array(d.missing.iter().map(|m| json!({"name": m.name, "reason": m.reason.as_str()})).collect())
 }
 
-/// Red and yellow files (and unreadable ones) with the missing persons and reasons.
+/// Red, yellow and unreadable files with the missing persons and reasons (and the error).
 pub fn missing(files: &[Evaluated]) -> Table {
     let rows = files
         .iter()
-        .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow) || f.record.error().is_some())
+        .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow | Status::Unreadable))
         .map(|f| {
             vec![json!(f.path()), json!(f.decision.status.as_str()), missing_json(&f.decision), json!(f.record.error())]
         })
@@ -73,9 +73,7 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
             .filter(|&&i| {
                 !*green_on.entry((i, after)).or_insert_with(|| {
                     let f = &files[i];
-                    let d = &f.record.depicted;
-                    evaluate(&d.persons, d.unnamed_faces, f.rel_path.as_deref(), register, after).status
-                        == Status::Green
+                    f.record.evaluate(f.rel_path.as_deref(), register, after).status == Status::Green
                 })
             })
             .map(|&i| files[i].path())
@@ -162,11 +160,15 @@ pub fn consent_rows<'a>(
     register.consents.iter().map(move |c| consent_row(c, date, used.get(c.id.as_str()).copied().unwrap_or(0)))
 }
 
-/// Files that have consents but may not be published for all of `usages`.
+/// Files that have consents but may not be published for all of `usages`, and unreadable
+/// files (released for nothing, whatever consents their persons have).
 pub fn unreleased(files: &[Evaluated], usages: &[&str]) -> Table {
     let rows = files
         .iter()
-        .filter(|f| !f.decision.consents.is_empty() && !f.decision.allows(usages))
+        .filter(|f| {
+            let d = &f.decision;
+            (!d.consents.is_empty() || d.status == Status::Unreadable) && !d.allows(usages)
+        })
         .map(|f| {
             let lacking: Vec<&str> = usages.iter().copied().filter(|u| !f.decision.allows(&[u])).collect();
             vec![json!(f.path()), json!(f.decision.status.as_str()), json!(f.decision.usage), json!(lacking)]
@@ -206,15 +208,13 @@ pub fn suggestions<'a>(name: &str, known: &BTreeSet<&'a str>) -> Vec<&'a str> {
 /// Files per status and, per usage area, how many files may be published for it.
 pub fn summary(files: &[Evaluated], register: &Register) -> Table {
     let mut rows = Vec::new();
-    // Unreadable files are counted apart, so that the counts add up to the files.
-    for status in [Status::Green, Status::Yellow, Status::Red, Status::Exempt, Status::None] {
-        let n = files.iter().filter(|f| f.record.error().is_none() && f.decision.status == status).count();
+    // Every file has one status (unreadable ones their own): the counts add up to the files.
+    for status in Status::ALL {
+        let n = files.iter().filter(|f| f.decision.status == status).count();
         rows.push(vec![json!("status"), json!(status.as_str()), json!(n)]);
     }
-    let errors = files.iter().filter(|f| f.record.error().is_some()).count();
-    rows.push(vec![json!("status"), json!("unreadable"), json!(errors)]);
     for usage in register.vocabulary.names() {
-        let n = files.iter().filter(|f| f.record.error().is_none() && f.decision.allows(&[usage])).count();
+        let n = files.iter().filter(|f| f.decision.allows(&[usage])).count();
         rows.push(vec![json!("usage"), json!(usage), json!(n)]);
     }
     Table { columns: vec!["group", "key", "files"], rows }

@@ -291,6 +291,24 @@ impl FileRecord {
         (!self.errors.is_empty()).then(|| self.errors.join("; "))
     }
 
+    /// Whether the file (and its sidecars) were read completely: no problem reported, and its
+    /// path could be walked. A record that is not complete is `unreadable` when evaluated.
+    pub fn is_complete(&self) -> bool {
+        self.errors.is_empty() && self.subject != Subject::Unwalkable
+    }
+
+    /// The evaluation of this file (SPEC.md 4) at `rel_path` (relative to its archive root;
+    /// `None` in no archive): `unreadable` unless [`FileRecord::is_complete`].
+    pub fn evaluate(
+        &self,
+        rel_path: Option<&str>,
+        register: &crate::model::Register,
+        date: crate::model::Date,
+    ) -> crate::consent::Decision {
+        let d = &self.depicted;
+        crate::consent::evaluate_file(&d.persons, d.unnamed_faces, self.is_complete(), rel_path, register, date)
+    }
+
     pub fn is_media(&self) -> bool {
         matches!(self.subject, Subject::Media(_))
     }
@@ -665,6 +683,16 @@ mod tests {
         let stamps = Stamps::read(&d.join("a.jpg"), &[d.join("b.jpg")]).unwrap();
         assert_eq!(stamps.sidecars, vec![Stamp::read(&d.join("b.jpg")).unwrap()]);
         assert_eq!(Stamps::read(&d.join("a.jpg"), &[d.join("gone.xmp")]), None);
+    }
+
+    #[test]
+    fn records_with_errors_or_unwalkable_paths_are_not_complete() {
+        let ok = FileRecord::new("a.jpg".into(), Subject::Media(MediaKind::Image));
+        assert!(ok.is_complete());
+        let mut damaged = ok.clone();
+        damaged.errors.push("truncated at byte 12".into());
+        assert!(!damaged.is_complete());
+        assert!(!FileRecord::new("d".into(), Subject::Unwalkable).is_complete());
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::report::Table;
 use crate::scan::{FileRecord, Reuse, ScanSummary, Stamp, Stamps, Subject};
 
 /// Schema version (`PRAGMA user_version`). A state of an older version is rebuilt.
-pub const SCHEMA: i64 = 1;
+pub const SCHEMA: i64 = 2;
 const APPLICATION: &str = "consentry-state";
 /// Part of every file's reading fingerprint: raise it when what a scan reads from a file changes
 /// without a version change, so that no record read the old way is reused.
@@ -39,7 +39,7 @@ const RACY_NS: i64 = 2_000_000_000;
 
 /// Where the state of the archive at `root` is kept by default.
 pub fn default_path(root: &Path) -> PathBuf {
-    root.join(crate::walk::STATE_DIR).join("state.sqlite")
+    root.join(crate::own::STATE_DIR).join("state.sqlite")
 }
 
 /// consentry's directory in the user's cache directory (`$XDG_CACHE_HOME/consentry`, else
@@ -303,7 +303,7 @@ fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
              started TEXT NOT NULL, finished TEXT NOT NULL, command TEXT NOT NULL,
              as_of TEXT, register_digest TEXT,
              files INTEGER NOT NULL, errors INTEGER NOT NULL, read INTEGER NOT NULL,
-             green INTEGER, yellow INTEGER, red INTEGER, exempt INTEGER, none INTEGER,
+             green INTEGER, yellow INTEGER, red INTEGER, exempt INTEGER, none INTEGER, unreadable INTEGER,
              new INTEGER NOT NULL, removed INTEGER NOT NULL, moved INTEGER NOT NULL,
              baseline INTEGER NOT NULL
          );
@@ -350,10 +350,10 @@ struct LastEval {
 }
 
 impl LastEval {
-    fn of(rec: &FileRecord, d: &Decision) -> LastEval {
+    fn of(d: &Decision) -> LastEval {
         let missing: Vec<(&str, &str)> = d.missing.iter().map(|m| (m.name.as_str(), m.reason.as_str())).collect();
         LastEval {
-            status: status_of(rec, Some(d)).to_string(),
+            status: d.status.as_str().to_string(),
             valid_until: d.valid_until.map(|v| v.to_string()),
             consents: serde_json::to_string(&d.consents).unwrap_or_default(),
             missing: serde_json::to_string(&missing).unwrap_or_default(),
@@ -368,15 +368,6 @@ impl LastEval {
     fn missing_text(&self) -> String {
         let missing: Vec<(String, String)> = serde_json::from_str(&self.missing).unwrap_or_default();
         missing.iter().map(|(n, r)| format!("{n} ({r})")).collect::<Vec<_>>().join(", ")
-    }
-}
-
-/// The status a run shows for a file: unreadable files are their own kind.
-fn status_of(rec: &FileRecord, d: Option<&Decision>) -> &'static str {
-    if !rec.errors.is_empty() {
-        "unreadable"
-    } else {
-        d.map_or("none", |d| d.status.as_str())
     }
 }
 
@@ -596,11 +587,10 @@ impl Run {
         }
         self.counts.files += 1;
         self.counts.read += u64::from(!rec.reused);
-        let status = status_of(rec, decision);
-        if decision.is_some() {
-            *self.statuses.entry(status).or_insert(0) += 1;
+        if let Some(d) = decision {
+            *self.statuses.entry(d.status.as_str()).or_insert(0) += 1;
         }
-        let last = decision.map(|d| LastEval::of(rec, d));
+        let last = decision.map(LastEval::of);
         let index = self.known.lookup(&key);
         let known = index.map(|i| &self.known.entries[i as usize]);
         if let Some(i) = index {
@@ -781,8 +771,8 @@ impl Run {
         let tx = self.state.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO runs (started, finished, command, as_of, register_digest, files, errors, read, \
-             green, yellow, red, exempt, none, new, removed, moved, baseline) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             green, yellow, red, exempt, none, unreadable, new, removed, moved, baseline) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 stamp(self.started),
                 stamp(finished),
@@ -797,6 +787,7 @@ impl Run {
                 count("red"),
                 count("exempt"),
                 count("none"),
+                count("unreadable"),
                 self.counts.new as i64,
                 self.counts.removed as i64,
                 self.counts.moved as i64,

@@ -2,7 +2,12 @@
 //!
 //! Directories are read in name order with files before subdirectories, so every directory's
 //! files arrive together and sidecars can be paired with their media files (SPEC.md 2.2):
-//! `name.ext.xmp` (darktable, digiKam) and `name.xmp` (Adobe, Lightroom).
+//! `name.ext.xmp` (darktable, digiKam) and `name.xmp` (Adobe, Lightroom), matched without regard
+//! to case, as on the file systems archives come from. Whatever is named like a sidecar of a
+//! media file is paired with it, a regular file or not (a FIFO, a link to a device, a directory):
+//! reading it then fails on the media file's record, which blocks that file.
+//!
+//! consentry's own files and folders ([`crate::own`]) are never walked.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -22,7 +27,7 @@ pub enum Job {
 }
 
 /// Directory name consentry keeps its own state in; never scanned.
-pub const STATE_DIR: &str = ".consentry";
+pub const STATE_DIR: &str = crate::own::STATE_DIR;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WalkOptions {
@@ -106,6 +111,44 @@ impl<F: FnMut(Job) -> bool> Emitter<F> {
     }
 }
 
+/// What kind of directory entry a name is, as the walk sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A regular file (or a link to one, when links are followed).
+    File,
+    /// A symbolic link not followed.
+    Link,
+    /// A FIFO, socket or device.
+    Special,
+    /// A directory (walked on its own; here only as a sidecar's name).
+    Dir,
+}
+
+/// One entry of a directory, for pairing.
+#[derive(Debug)]
+struct Entry {
+    path: PathBuf,
+    kind: Kind,
+}
+
+impl Entry {
+    fn of(path: PathBuf, file_type: std::fs::FileType) -> Entry {
+        Entry { path, kind: Entry::of_type(file_type) }
+    }
+
+    fn of_type(file_type: std::fs::FileType) -> Kind {
+        if file_type.is_file() {
+            Kind::File
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_symlink() {
+            Kind::Link
+        } else {
+            Kind::Special
+        }
+    }
+}
+
 fn walk_dir<F: FnMut(Job) -> bool>(
     root: &Path,
     opts: WalkOptions,
@@ -113,29 +156,56 @@ fn walk_dir<F: FnMut(Job) -> bool>(
     emit: &mut Emitter<F>,
     skipped: &mut u64,
 ) {
+    // Files first, then directories named like sidecars, then the other directories: the
+    // sidecar-named ones are taken into their directory's batch (and walked after it).
+    let rank = |e: &walkdir::DirEntry| match e.file_type().is_dir() {
+        false => 0,
+        true if is_sidecar(e.path()) => 1,
+        true => 2,
+    };
     let mut walker = walkdir::WalkDir::new(root)
         .follow_links(opts.follow_links)
-        .sort_by(|a, b| {
-            let (ad, bd) = (a.file_type().is_dir(), b.file_type().is_dir());
+        .sort_by(move |a, b| {
             // Siblings share their directory's path: their paths compare as their names do,
             // without taking each name out of its path again for every comparison.
-            ad.cmp(&bd).then_with(|| a.path().as_os_str().cmp(b.path().as_os_str()))
+            rank(a).cmp(&rank(b)).then_with(|| a.path().as_os_str().cmp(b.path().as_os_str()))
         })
         .into_iter()
         .filter_entry(|e| {
-            let name = e.file_name().as_encoded_bytes();
-            let state = e.file_type().is_dir() && e.depth() > 0 && e.file_name() == STATE_DIR;
-            // `apply`'s copies in progress (or left by a killed run) are not archive files.
-            let copy = !e.file_type().is_dir() && name.starts_with(crate::apply::TEMP_PREFIX.as_bytes());
-            !(state || copy)
+            // The state folder is skipped below the walk's root; a root that is consentry's own
+            // otherwise (a report folder named on the command line) is not scanned either.
+            let dir = e.file_type().is_dir();
+            (e.depth() == 0 && e.file_name() == STATE_DIR) || !crate::own::is_own(e.file_name(), e.path(), dir)
         });
     // Files sort before subdirectories, so a directory's files follow its own entry directly:
-    // every directory entry closes the previous directory's batch.
-    let mut batch: Vec<PathBuf> = Vec::new();
+    // every directory entry (but one named like a sidecar) closes the previous directory's batch.
+    let mut batch: Vec<Entry> = Vec::new();
+    // Directories named like sidecars, walked once their directory's batch is paired.
+    let mut deferred: Vec<PathBuf> = Vec::new();
     // The directories being walked that were reached through a link: (depth, real path).
     let mut linked: Vec<(usize, PathBuf)> = Vec::new();
     // The directory of the batch, when reached through a link: its files go by their real paths.
     let mut batch_real: Option<PathBuf> = None;
+    let close = |batch: &mut Vec<Entry>,
+                 real: Option<PathBuf>,
+                 deferred: &mut Vec<PathBuf>,
+                 seen: &mut Seen,
+                 emit: &mut Emitter<F>,
+                 skipped: &mut u64| {
+        flush(std::mem::take(batch), real, seen, emit, skipped);
+        for dir in std::mem::take(deferred) {
+            // Walked on its own, so its walk does not know this one's ancestors: a link back to
+            // one of them is a loop.
+            let real = |p: &Path| std::fs::canonicalize(p).ok();
+            match (real(&dir), real(root)) {
+                (Some(d), Some(r)) if r.starts_with(&d) => {
+                    let message = format!("symbolic link loop: points back to {}", d.display());
+                    emit.emit(Job::Error { path: dir, message });
+                }
+                _ => walk_dir(&dir, opts, seen, emit, skipped),
+            }
+        }
+    };
     while let Some(entry) = walker.next() {
         if emit.stopped {
             return;
@@ -149,6 +219,10 @@ fn walk_dir<F: FnMut(Job) -> bool>(
                     (None, Some(io)) => io_message(io),
                     (None, None) => e.to_string(),
                 };
+                // A link named like a sidecar that loops is still that media file's sidecar.
+                if e.loop_ancestor().is_some() && e.depth() > 0 && is_sidecar(&path) {
+                    batch.push(Entry { path: path.clone(), kind: Kind::Dir });
+                }
                 emit.emit(Job::Error { path, message });
                 continue;
             }
@@ -159,8 +233,15 @@ fn walk_dir<F: FnMut(Job) -> bool>(
         while linked.last().is_some_and(|(depth, _)| *depth >= entry.depth()) {
             linked.pop();
         }
+        if file_type.is_dir() && entry.depth() > 0 && is_sidecar(entry.path()) {
+            // Its files come after this directory's batch is paired (it may be a sidecar).
+            walker.skip_current_dir();
+            deferred.push(entry.path().to_path_buf());
+            batch.push(Entry::of(entry.into_path(), file_type));
+            continue;
+        }
         if file_type.is_dir() {
-            flush(std::mem::take(&mut batch), batch_real.take(), seen, emit, skipped);
+            close(&mut batch, batch_real.take(), &mut deferred, seen, emit, skipped);
             let real = if entry.path_is_symlink() && entry.depth() > 0 {
                 std::fs::canonicalize(entry.path()).ok()
             } else {
@@ -176,17 +257,13 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             continue;
         }
         // A directory's files may come after a linked subdirectory's: a new batch per directory.
-        if batch.last().is_some_and(|last| last.parent() != entry.path().parent()) {
-            flush(std::mem::take(&mut batch), batch_real.take(), seen, emit, skipped);
+        if batch.last().is_some_and(|last| last.path.parent() != entry.path().parent()) {
+            close(&mut batch, batch_real.take(), &mut deferred, seen, emit, skipped);
         }
         if batch.is_empty() {
             batch_real = linked.last().filter(|(depth, _)| depth + 1 == entry.depth()).map(|(_, real)| real.clone());
         }
-        if !file_type.is_file() {
-            not_regular(entry.path(), file_type.is_symlink(), &mut |j| emit.emit(j), skipped);
-            continue;
-        }
-        if entry.path_is_symlink() {
+        if file_type.is_file() && entry.path_is_symlink() {
             // A linked file: at its real path, with the sidecars beside it there, as when
             // it is reached directly.
             match std::fs::canonicalize(entry.path()) {
@@ -200,23 +277,26 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             }
             continue;
         }
-        batch.push(entry.into_path());
+        batch.push(Entry::of(entry.into_path(), file_type));
     }
-    flush(batch, batch_real, seen, emit, skipped);
+    close(&mut batch, batch_real, &mut deferred, seen, emit, skipped);
 }
 
-/// Pair one directory's files and emit them; those of a directory reached through a link at
+/// Pair one directory's entries and emit them; those of a directory reached through a link at
 /// their real paths (`real_dir`), and only when not reached before (through another link, or
 /// named as a root), with their sidecars.
 fn flush<F: FnMut(Job) -> bool>(
-    batch: Vec<PathBuf>,
+    batch: Vec<Entry>,
     real_dir: Option<PathBuf>,
     seen: &mut Seen,
     emit: &mut Emitter<F>,
     skipped: &mut u64,
 ) {
     let Some(dir) = real_dir else { return pair(batch, &mut |j| emit.emit(j), skipped) };
-    let batch = batch.into_iter().map(|p| p.file_name().map_or_else(|| p.clone(), |n| dir.join(n))).collect();
+    let batch = batch
+        .into_iter()
+        .map(|e| Entry { path: e.path.file_name().map_or_else(|| e.path.clone(), |n| dir.join(n)), kind: e.kind })
+        .collect();
     pair(
         batch,
         &mut |job| {
@@ -233,12 +313,21 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
     // Siblings are named the way the file was named: `x.jpg` -> `x.xmp`, `d/x.jpg` -> `d/x.xmp`.
     let dir = path.parent().unwrap_or(Path::new(""));
     let listing = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let mut siblings: Vec<PathBuf> = match std::fs::read_dir(listing) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| dir.join(e.file_name())).collect(),
+    let file_name = path.file_name();
+    let mut siblings: Vec<Entry> = match std::fs::read_dir(listing) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter(|e| !crate::own::is_own(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+            .filter_map(|e| {
+                let path = dir.join(e.file_name());
+                // The named file itself is a regular file (or a link to one): `walk` checked.
+                let kind = if path.file_name() == file_name { Kind::File } else { Entry::of_type(e.file_type().ok()?) };
+                Some(Entry { path, kind })
+            })
+            .collect(),
         Err(_) => Vec::new(),
     };
-    siblings.sort();
-    let file_name = path.file_name();
+    siblings.sort_by(|a, b| a.path.cmp(&b.path));
     let mut found = false;
     pair(
         siblings,
@@ -288,42 +377,59 @@ fn is_sidecar(path: &Path) -> bool {
     extension(path).is_some_and(is_sidecar_extension)
 }
 
-/// Pair the files of one directory (sorted) and emit jobs in name order. Linear in the number of
-/// files: directories of 100,000 files are common in archives.
-fn pair(files: Vec<PathBuf>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
+/// A name for matching sidecars to media files: case-insensitive, as on the file systems
+/// archives come from (NTFS, APFS, exFAT).
+fn fold(name: &OsStr) -> String {
+    name.to_string_lossy().to_lowercase()
+}
+
+/// Pair the entries of one directory (sorted) and emit jobs in name order. Linear in the number
+/// of entries: directories of 100,000 files are common in archives.
+///
+/// Media files that are not regular files are errors. Everything named like a sidecar of a
+/// media file is its sidecar, whatever it is (reading a FIFO, a device or a directory then fails
+/// on the media file's record). A sidecar-named entry without a media file is an orphan when it
+/// is a regular file, an error when it is a FIFO, socket or device, and otherwise left to the
+/// walk (a directory) or skipped (a link not followed).
+fn pair(entries: Vec<Entry>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
     let (mut media, mut sidecars) = (Vec::new(), Vec::new());
-    for path in files {
-        if is_media(&path) {
-            media.push(path);
-        } else if is_sidecar(&path) {
-            sidecars.push(path);
-        } else {
+    let mut jobs: Vec<Job> = Vec::new();
+    for entry in entries {
+        if is_media(&entry.path) && entry.kind != Kind::Dir {
+            match entry.kind {
+                Kind::File => media.push(entry.path),
+                _ => not_regular(&entry.path, entry.kind == Kind::Link, &mut |j| jobs.push(j), skipped),
+            }
+        } else if is_sidecar(&entry.path) {
+            sidecars.push(entry);
+        } else if entry.kind != Kind::Dir {
             *skipped += 1;
         }
     }
     // `a.jpg.xmp` -> `a.jpg` (name.ext.xmp), and `a.xmp` -> `a` (name.xmp): both conventions come
     // down to "the sidecar's stem is the media file's name or the media file's stem".
-    let mut by_key: HashMap<&OsStr, Vec<usize>> = HashMap::new();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, m) in media.iter().enumerate() {
-        let (name, stem) = (m.file_name(), m.file_stem());
-        for key in [name, stem.filter(|s| Some(*s) != name)].into_iter().flatten() {
+        let (name, stem) = (m.file_name().map(fold), m.file_stem().map(fold));
+        let stem = stem.filter(|s| Some(s) != name.as_ref());
+        for key in [name, stem].into_iter().flatten() {
             by_key.entry(key).or_default().push(i);
         }
     }
     let mut sidecars_of: Vec<Vec<PathBuf>> = vec![Vec::new(); media.len()];
-    let mut orphans = Vec::new();
     for sidecar in sidecars {
-        match sidecar.file_stem().and_then(|stem| by_key.get(stem)) {
-            Some(owners) => owners.iter().for_each(|&i| sidecars_of[i].push(sidecar.clone())),
-            None => orphans.push(sidecar),
+        match sidecar.path.file_stem().and_then(|stem| by_key.get(&fold(stem))) {
+            Some(owners) => owners.iter().for_each(|&i| sidecars_of[i].push(sidecar.path.clone())),
+            None => match sidecar.kind {
+                Kind::File => jobs.push(Job::Orphan { path: sidecar.path }),
+                Kind::Dir => {}
+                Kind::Link | Kind::Special => {
+                    not_regular(&sidecar.path, sidecar.kind == Kind::Link, &mut |j| jobs.push(j), skipped)
+                }
+            },
         }
     }
-    let mut jobs: Vec<Job> = media
-        .into_iter()
-        .zip(sidecars_of)
-        .map(|(path, sidecars)| Job::Media { path, sidecars })
-        .chain(orphans.into_iter().map(|path| Job::Orphan { path }))
-        .collect();
+    jobs.extend(media.into_iter().zip(sidecars_of).map(|(path, sidecars)| Job::Media { path, sidecars }));
     jobs.sort_by(|a, b| job_path(a).cmp(job_path(b)));
     jobs.into_iter().for_each(emit);
 }
@@ -365,6 +471,14 @@ mod tests {
         (out, skipped)
     }
 
+    /// Create each file (and its folders) under `root`.
+    fn touch(root: &Path, files: &[&str]) {
+        for f in files {
+            fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            fs::write(root.join(f), b"x").unwrap();
+        }
+    }
+
     fn rel(root: &Path, p: &Path) -> String {
         p.strip_prefix(root).unwrap().to_string_lossy().into_owned()
     }
@@ -378,8 +492,21 @@ mod tests {
             fs::write(r.join(f), b"x").unwrap();
         }
         let (jobs, skipped) = jobs(r, false);
-        let summary: Vec<String> = jobs
-            .iter()
+        assert_eq!(
+            summary(r, &jobs),
+            [
+                r#"a.JPG <- ["a.JPG.xmp"]"#,
+                r#"b.cr2 <- ["b.xmp"]"#,
+                r#"b.jpg <- ["b.xmp"]"#,
+                "orphan c.xmp",
+                r#"sub/d.mov <- ["sub/D.MOV.XMP"]"#,
+            ]
+        );
+        assert_eq!(skipped, 1);
+    }
+
+    fn summary(r: &Path, jobs: &[Job]) -> Vec<String> {
+        jobs.iter()
             .map(|j| match j {
                 Job::Media { path, sidecars } => {
                     format!("{} <- {:?}", rel(r, path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>())
@@ -387,19 +514,78 @@ mod tests {
                 Job::Orphan { path } => format!("orphan {}", rel(r, path)),
                 Job::Error { path, message } => format!("error {} {message}", rel(r, path)),
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn sidecars_match_without_regard_to_case() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        for f in ["IMG.JPG", "IMG.jpg.xmp", "Img.Xmp", "b.cr2", "B.XMP", "c.xmp"] {
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        let (jobs, _) = jobs(r, false);
         assert_eq!(
-            summary,
-            [
-                r#"a.JPG <- ["a.JPG.xmp"]"#,
-                r#"b.cr2 <- ["b.xmp"]"#,
-                r#"b.jpg <- ["b.xmp"]"#,
-                "orphan c.xmp",
-                "orphan sub/D.MOV.XMP",
-                r#"sub/d.mov <- []"#,
-            ]
+            summary(r, &jobs),
+            [r#"IMG.JPG <- ["IMG.jpg.xmp", "Img.Xmp"]"#, r#"b.cr2 <- ["B.XMP"]"#, "orphan c.xmp"]
         );
-        assert_eq!(skipped, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn whatever_is_named_like_a_sidecar_is_paired_fifo_link_and_directory() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        touch(r, &["a.jpg", "b.jpg", "c.jpg", "d/e.jpg"]);
+        let fifo = std::ffi::CString::new(r.join("a.jpg.xmp").as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", r.join("b.XMP")).unwrap();
+        fs::create_dir(r.join("c.jpg.xmp")).unwrap();
+        fs::write(r.join("c.jpg.xmp/f.jpg"), b"x").unwrap();
+        fs::create_dir(r.join("lone.xmp")).unwrap();
+        for follow in [false, true] {
+            let (jobs, _) = jobs(r, follow);
+            assert_eq!(
+                summary(r, &jobs),
+                [
+                    r#"a.jpg <- ["a.jpg.xmp"]"#,
+                    r#"b.jpg <- ["b.XMP"]"#,
+                    r#"c.jpg <- ["c.jpg.xmp"]"#,
+                    r#"c.jpg.xmp/f.jpg <- []"#,
+                    r#"d/e.jpg <- []"#,
+                ],
+                "follow links: {follow}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_sidecar_named_link_back_to_an_ancestor_is_a_loop() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        touch(r, &["d/x.jpg"]);
+        std::os::unix::fs::symlink("..", r.join("d/x.jpg.xmp")).unwrap();
+        let (found, _) = jobs(r, true);
+        let s = summary(r, &found);
+        assert!(s.iter().any(|j| j == r#"d/x.jpg <- ["d/x.jpg.xmp"]"#), "{s:?}");
+        assert!(s.iter().any(|j| j.starts_with("error d/x.jpg.xmp symbolic link loop")), "{s:?}");
+        assert_eq!(s.len(), 2, "{s:?}");
+    }
+
+    #[test]
+    fn consentrys_own_files_and_report_folders_are_not_walked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        touch(r, &["a.jpg", "report/thumbs/1.jpg", ".consentry/x.jpg", ".consentry-report-Xy/thumbs/2.jpg"]);
+        fs::write(r.join("report").join(crate::own::REPORT_MARKER), b"").unwrap();
+        fs::write(r.join(".consentry-AbCd12"), b"x").unwrap();
+        fs::write(r.join(".consentry-apply-1-0.jpg"), b"x").unwrap();
+        let (found, _) = jobs(r, true);
+        assert_eq!(summary(r, &found), [r#"a.jpg <- []"#]);
+        let (named, _) = jobs(&r.join("report"), true);
+        assert!(named.is_empty(), "{named:?}");
     }
 
     #[cfg(unix)]

@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use super::{
     resolve_usages, with_writer, CommonArgs, Context, Exit, Need, OutputArgs, RegisterArgs, StateArgs, WalkArgs,
 };
-use crate::config::{self, parse_date, Settings, REGISTER_ENV};
-use crate::model::{name_key, Date, ExemptReason, Scope};
+use crate::config::{self, Settings, REGISTER_ENV};
+use crate::model::{name_key, parse_date, Date, ExemptReason, Scope};
 use crate::output::{self, OutputFormat};
 use crate::register::sqlite::edit::{self, Change};
 use crate::report::Table;

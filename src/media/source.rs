@@ -71,14 +71,30 @@ pub struct FileSource {
     head: Vec<u8>,
 }
 
-/// Open a file for reading without blocking: should a FIFO or device appear where the walk saw a
-/// regular file, reads fail instead of waiting forever.
+/// Open a regular file for reading without blocking (a FIFO opens at once instead of waiting
+/// for a writer), and refuse anything else once open: a FIFO, a device (a link to `/dev/zero`
+/// would never end), a socket or a directory is an error, never read.
 pub fn open_file(path: &std::path::Path) -> io::Result<File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
-    opts.open(path)
+    let file = opts.open(path)?;
+    let file_type = file.metadata()?.file_type();
+    if !file_type.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if file_type.is_dir() {
+            "a directory"
+        } else if file_type.is_fifo() {
+            "a FIFO"
+        } else if file_type.is_char_device() || file_type.is_block_device() {
+            "a device"
+        } else {
+            "a socket or other special file"
+        };
+        return Err(io::Error::other(format!("not a regular file ({what})")));
+    }
+    Ok(file)
 }
 
 impl FileSource {

@@ -624,31 +624,6 @@ fn quoting_is_clean(bytes: &[u8], delimiter: u8) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Values
 
-/// `YYYY-MM-DD` or `DD.MM.YYYY` (day and month may have one digit).
-fn parse_date(value: &str) -> Result<Date, String> {
-    let v = value.trim();
-    let bad = || format!("invalid date {v:?} (expected YYYY-MM-DD or DD.MM.YYYY)");
-    let number = |s: &str, max_len: usize| -> Option<u32> {
-        if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    let iso = v.contains('-');
-    let mut parts = v.split(if iso { '-' } else { '.' });
-    let (Some(a), Some(b), Some(c), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    let (y, m, d) = if iso { (a, b, c) } else { (c, b, a) };
-    if y.len() != 4 {
-        return Err(bad());
-    }
-    let (Some(y), Some(m), Some(d)) = (number(y, 4), number(m, 2), number(d, 2)) else {
-        return Err(bad());
-    };
-    Date::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("invalid date {v:?}: there is no such day"))
-}
-
 /// The names of a person field: one, or a group separated by `|`.
 fn parse_names(value: &str) -> Result<Vec<Cow<'_, str>>, String> {
     if value.trim().is_empty() {
@@ -1245,7 +1220,7 @@ fn consent_row(t: &Table, row: &Row, cx: &ConsentCx, shared: &Arc<str>, st: &mut
             }
             return Some((f, None));
         }
-        match parse_date(v) {
+        match crate::model::parse_date(v) {
             Ok(d) => Some((f, Some(d))),
             Err(m) => {
                 p.error(file, line, f.column, m);

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// The repository (its `fixtures/`).
 pub fn repo() -> PathBuf {
@@ -24,4 +25,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
             fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+/// Run the consentry binary in `dir` (without `$CONSENTRY_REGISTER`).
+pub fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_consentry"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CONSENTRY_REGISTER")
+        .output()
+        .unwrap()
 }
