@@ -66,7 +66,7 @@ fn body(dom: &str, name: &str) -> usize {
 #[test]
 fn the_report_renders_loads_its_thumbnails_and_filters_from_the_address() {
     let Some(browser) = chromium() else {
-        eprintln!("skipped: chromium is not installed (scripts/test.sh installs it)");
+        support::missing("chromium");
         return;
     };
     let a = Archive::new();

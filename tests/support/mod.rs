@@ -36,3 +36,13 @@ pub fn run(args: &[&str], dir: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// A test that cannot run here because `what` is missing: skipped with a message on a
+/// developer's machine, a failure under `CI=true` (where `scripts/test.sh` installs what the
+/// tests need, so a missing tool means the run would prove nothing).
+pub fn missing(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is missing under CI=true: scripts/test.sh should have installed it");
+    }
+    eprintln!("skipped: {what} is missing (scripts/test.sh installs it)");
+}
