@@ -394,23 +394,28 @@ fn scan_media(
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let first = rec.sidecars.len() == 1;
-        match read_sidecar(sidecar, written) {
-            Ok(props) => {
-                if written && first {
-                    rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
-                }
-                people::from_xmp(&props, roots, &name, &mut rec.depicted);
-                dates.read_xmp(&props);
-            }
-            Err(e) => rec.errors.push(format!("sidecar {name}: {e}")),
+        let (props, problem) = read_sidecar(sidecar, written);
+        if written && first && problem.is_none() {
+            rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
         }
+        // Persons read before a problem are kept beside it.
+        people::from_xmp(&props, roots, &name, &mut rec.depicted);
+        dates.read_xmp(&props);
+        if let Some(e) = problem {
+            rec.errors.push(format!("sidecar {name}: {e}"));
+        }
+        cap_persons(&mut rec, &format!("sidecar {name}"));
     }
     rec.taken = dates.best();
     rec
 }
 
+/// What was located in a media file: its format, its metadata, and the problem that ended the
+/// reading early (the metadata then holds what was located before it); or why nothing could be.
+type Located = Result<(Format, Metadata, Option<String>), String>;
+
 /// Open, identify and locate the metadata of a media file; with `stamp`, its stamp as opened.
-fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Result<(Format, Metadata), String> {
+fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Located {
     let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     // Asked once: the stamp's size is also the length the source needs.
     let mut known_len = None;
@@ -424,7 +429,7 @@ fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Result<(Form
 }
 
 /// Identify a container from its first bytes and locate its metadata.
-fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Result<(Format, Metadata), String> {
+fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Located {
     if head.is_empty() {
         return Err("empty file".to_string());
     }
@@ -432,9 +437,8 @@ fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Result<(Format, Me
         let magic: Vec<String> = head.iter().take(8).map(|b| format!("{b:02X}")).collect();
         format!("not a recognised image or video file (content starts with {})", magic.join(" "))
     })?;
-    let meta =
-        media::read_metadata(src, format).map_err(|e| format!("{} file: {e}", format.as_str().to_uppercase()))?;
-    Ok((format, meta))
+    let (meta, problem) = media::read_metadata(src, format);
+    Ok((format, meta, problem.map(|e| format!("{} file: {e}", format.as_str().to_uppercase()))))
 }
 
 /// Read a media file given as bytes (no sidecars): what a scan reports for it. For fuzzing and
@@ -447,62 +451,96 @@ pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
     rec
 }
 
-fn record_embedded(
-    located: Result<(Format, Metadata), String>,
-    roots: &PeopleRoots,
-    written: bool,
-    rec: &mut FileRecord,
-    dates: &mut Dates,
-) {
+fn record_embedded(located: Located, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
     match located {
-        Ok((format, meta)) => {
+        Ok((format, meta, problem)) => {
             rec.format = Some(format);
             rec.subject = Subject::Media(format.kind());
             dates.exif = exif_date(&meta);
             dates.quicktime = meta.quicktime_created.and_then(quicktime_date);
+            // Persons located before a problem are kept beside it.
             embedded_persons(&meta, roots, written, rec, dates);
+            rec.errors.extend(problem);
         }
         Err(e) => rec.errors.push(e),
     }
 }
 
-/// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote.
-fn parse_packet(bytes: &[u8], written: bool) -> Result<Vec<Prop>, xmp::XmpError> {
-    xmp::parse(bytes, &|ns| people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns)))
+/// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote:
+/// the properties read before a problem, and the problem.
+fn parse_packet(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpError>) {
+    xmp::parse_partial(bytes, &|ns| people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns)))
+}
+
+/// Most persons kept for one file (embedded and sidecars together). Real files name a few dozen;
+/// past this the file is unreadable (its record would be as large as an archive's).
+pub const MAX_PERSONS: usize = 10_000;
+
+/// Past [`MAX_PERSONS`]: keep that many and report the file.
+fn cap_persons(rec: &mut FileRecord, origin: &str) {
+    if rec.depicted.persons.len() > MAX_PERSONS {
+        let mut persons = std::mem::take(&mut rec.depicted.persons);
+        let beyond = persons.len();
+        let last = persons.iter().nth(MAX_PERSONS).cloned();
+        if let Some(last) = last {
+            persons.split_off(&last);
+        }
+        rec.depicted.persons = persons;
+        rec.errors.push(format!("{origin}: {beyond} persons or more, past the limit of {MAX_PERSONS} per file"));
+    }
 }
 
 fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
-    let packets = meta.xmp.iter().map(|p| ("XMP", p)).chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", p)));
-    for (i, (what, packet)) in packets.enumerate() {
-        match parse_packet(packet, written) {
-            Ok(props) => {
-                // Only from the file's only main packet: the one `apply` replaces.
-                if written && i == 0 && meta.xmp.len() == 1 {
-                    // What a previous `apply` wrote, for the next one to compare with.
-                    rec.written = crate::apply::fields_in(&props, true).map(Box::new);
-                }
-                people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
-                dates.read_xmp(&props);
-            }
-            Err(e) => rec.errors.push(format!("embedded {what}: {e}")),
+    let packets = meta
+        .xmp
+        .iter()
+        .zip(meta.xmp_offsets())
+        .map(|(p, at)| ("XMP", p, at))
+        .chain(meta.extended_xmp.iter().zip(&meta.extended_xmp_at).map(|((_, p), &at)| ("extended XMP", p, at)));
+    for (i, (what, packet, at)) in packets.enumerate() {
+        let (props, problem) = parse_packet(packet, written);
+        // Only from the file's only main packet: the one `apply` replaces.
+        if written && i == 0 && meta.xmp.len() == 1 && problem.is_none() {
+            // What a previous `apply` wrote, for the next one to compare with.
+            rec.written = crate::apply::fields_in(&props, true).map(Box::new);
         }
+        people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
+        dates.read_xmp(&props);
+        if let Some(e) = problem {
+            let e = if what == "XMP" {
+                e.in_file(at).to_string()
+            } else {
+                // Extended XMP is assembled from segments: the offset is in the assembled packet.
+                format!("{e} of the packet assembled from segments starting at byte {at}")
+            };
+            rec.errors.push(format!("embedded {what}: {e}"));
+        }
+        cap_persons(rec, "embedded XMP");
     }
     if let Some(xp) = &meta.exif.xp_keywords {
         people::from_flat_keywords(&people::split_xp_keywords(xp), roots, PersonSource::XpKeywords, &mut rec.depicted);
     }
     let iim: Vec<&str> = meta.iptc_keywords.iter().map(String::as_str).collect();
     people::from_flat_keywords(&iim, roots, PersonSource::IimKeywords, &mut rec.depicted);
+    cap_persons(rec, "embedded keywords");
 }
 
-/// Read and parse an XMP sidecar (bounded like an embedded packet).
-fn read_sidecar(path: &Path, written: bool) -> Result<Vec<Prop>, String> {
-    let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+/// Read and parse an XMP sidecar (bounded like an embedded packet): the properties read before
+/// a problem, and the problem.
+fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>) {
+    let file = match source::open_file(path) {
+        Ok(file) => file,
+        Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e)))),
+    };
     let mut bytes = Vec::new();
-    file.take(media::MAX_XMP + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
-    if bytes.len() as u64 > media::MAX_XMP {
-        return Err(format!("larger than the limit of {} bytes", media::MAX_XMP));
+    if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
+        return (Vec::new(), Some(format!("cannot read: {}", io_message(&e))));
     }
-    parse_packet(&bytes, written).map_err(|e| e.to_string())
+    if bytes.len() as u64 > media::MAX_XMP {
+        return (Vec::new(), Some(format!("larger than the limit of {} bytes", media::MAX_XMP)));
+    }
+    let (props, problem) = parse_packet(&bytes, written);
+    (props, problem.map(|e| e.to_string()))
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).

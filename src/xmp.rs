@@ -76,6 +76,16 @@ impl Value {
         }
     }
 
+    /// Every text of a language alternative (each language, with or without `x-default`); a
+    /// simple value is its own one text.
+    pub fn alternatives(&self) -> Vec<&str> {
+        match self {
+            Value::Text(t) => vec![t],
+            Value::Array(_, items) => items.iter().filter_map(|i| i.value.as_text()).collect(),
+            Value::Struct(_) => Vec::new(),
+        }
+    }
+
     /// A struct field by namespace URI and local name.
     pub fn field(&self, ns: &str, name: &str) -> Option<&Value> {
         match self {
@@ -109,42 +119,81 @@ pub fn find_all<'a>(props: &'a [Prop], ns: &'a str, name: &'a str) -> impl Itera
     props.iter().filter(move |p| *p.name == *name && *p.ns == *ns).map(|p| &p.value)
 }
 
-/// Why an XMP packet could not be parsed. Offsets are byte offsets within the packet.
+/// Why an XMP packet could not be parsed. Offsets are byte offsets within the packet until
+/// [`XmpError::in_file`] places them in the file (for UTF-16 packets: in the decoded text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmpError {
     pub offset: u64,
     pub message: String,
 }
 
+impl XmpError {
+    /// The error of a packet that starts at byte `at` of its file, with the offset in the file.
+    pub fn in_file(self, at: u64) -> XmpError {
+        XmpError { offset: self.offset.saturating_add(at), ..self }
+    }
+}
+
 impl fmt::Display for XmpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid XMP at byte {} of the packet: {}", self.offset, self.message)
+        write!(f, "invalid XMP at byte {}: {}", self.offset, self.message)
     }
 }
 
 impl std::error::Error for XmpError {}
 
+/// Most property values (properties, array items, struct fields) built from one packet. A packet
+/// naming 10 000 persons in regions builds about 100 000; past this the packet is refused
+/// rather than held in memory (a 24 MB sidecar of a million names).
+pub const MAX_VALUES: usize = 250_000;
+
 /// Parse an XMP packet. Only top-level properties whose namespace URI satisfies `keep` are built;
 /// the others are skipped without building their values (they may be large: thumbnails, history).
 pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, XmpError> {
-    let text = decode(packet)?;
-    let mut p = Parser {
-        reader: Reader::from_str(&text),
-        scopes: Scopes::new(),
-        depth: 0,
-        keep,
-        names: Interner::default(),
-        props: Interner::default(),
-    };
-    p.reader.config_mut().expand_empty_elements = false;
+    match parse_partial(packet, keep) {
+        (props, None) => Ok(props),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// [`parse`], returning the properties read before a problem together with it.
+///
+/// Recovers where exiftool recovers: what follows the end of a root (`</x:xmpmeta>`, the
+/// closing `rdf:RDF`, `<?xpacket end?>`) is ignored unless another root starts there, and NUL
+/// bytes end a document; every further root (after junk or NUL padding) is read too, and the
+/// properties are those of all of them. Anything else that cannot be parsed is an error.
+pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
     let mut props = Vec::new();
-    p.document(&mut props)?;
-    Ok(props)
+    let mut values = 0usize;
+    let mut nodes = Vec::new();
+    let result = match text_of(packet) {
+        Ok(Text::Utf8(base, bytes)) => utf8_segments(bytes, base, &mut |text, base, first| {
+            roots(text, base, first, keep, &mut props, &mut values, &mut nodes)
+        }),
+        Ok(Text::Decoded(text)) => text
+            .split('\0')
+            .enumerate()
+            .try_fold(0u64, |base, (i, segment)| {
+                roots(segment, base, i == 0, keep, &mut props, &mut values, &mut nodes)?;
+                Ok(base + segment.len() as u64 + 1)
+            })
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let resolved = if nodes.is_empty() { Ok(()) } else { resolve_nodes(&mut props, &nodes, &mut values) };
+    (props, result.err().or(resolved.err()))
+}
+
+enum Text<'a> {
+    /// UTF-8 bytes (not yet checked) after a BOM of `base` bytes.
+    Utf8(u64, &'a [u8]),
+    /// UTF-16 decoded.
+    Decoded(String),
 }
 
 /// Bytes to text: UTF-8 (BOM optional), or UTF-16 with BOM or detectable from `<` / `<?`.
-fn decode(packet: &[u8]) -> Result<Cow<'_, str>, XmpError> {
-    let utf16 = |bytes: &[u8], be: bool| -> Result<Cow<'_, str>, XmpError> {
+fn text_of(packet: &[u8]) -> Result<Text<'_>, XmpError> {
+    let utf16 = |bytes: &[u8], be: bool| -> Result<Text<'_>, XmpError> {
         let units = bytes.chunks_exact(2).map(|c| {
             if be {
                 u16::from_be_bytes([c[0], c[1]])
@@ -154,25 +203,149 @@ fn decode(packet: &[u8]) -> Result<Cow<'_, str>, XmpError> {
         });
         char::decode_utf16(units)
             .collect::<Result<String, _>>()
-            .map(Cow::Owned)
+            .map(Text::Decoded)
             .map_err(|_| XmpError { offset: 0, message: "invalid UTF-16 text".into() })
     };
     match packet {
-        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest, 3),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => Ok(Text::Utf8(3, rest)),
         [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
         [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
         [0, b'<', ..] => utf16(packet, true),
         [b'<', 0, ..] => utf16(packet, false),
-        _ => utf8(packet, 0),
+        _ => Ok(Text::Utf8(0, packet)),
     }
 }
 
-fn utf8(bytes: &[u8], base: u64) -> Result<Cow<'_, str>, XmpError> {
-    // Writers pad packets with NULs or trailing garbage after the end marker; cut at the first NUL.
-    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
-    std::str::from_utf8(&bytes[..end])
-        .map(Cow::Borrowed)
-        .map_err(|e| XmpError { offset: base + e.valid_up_to() as u64, message: "text is not valid UTF-8".into() })
+/// The runs of UTF-8 text between NUL bytes (writers pad packets with NULs, and some put a
+/// second packet after them), each given to `f` with its offset. Only the first run and runs
+/// where a root starts are checked as UTF-8: the rest is padding or a stale tail.
+fn utf8_segments(
+    bytes: &[u8],
+    base: u64,
+    f: &mut dyn FnMut(&str, u64, bool) -> Result<(), XmpError>,
+) -> Result<(), XmpError> {
+    let mut start = 0usize;
+    let mut first = true;
+    loop {
+        let end = memchr::memchr(0, &bytes[start..]).map_or(bytes.len(), |n| start + n);
+        let segment = &bytes[start..end];
+        let from = if first { Some(0) } else { root_start(segment) };
+        if let Some(from) = from {
+            let at = base + (start + from) as u64;
+            let text = std::str::from_utf8(&segment[from..]).map_err(|e| XmpError {
+                offset: at + e.valid_up_to() as u64,
+                message: "text is not valid UTF-8".into(),
+            })?;
+            f(text, at, first)?;
+        }
+        first = false;
+        if end == bytes.len() {
+            return Ok(());
+        }
+        start = end + 1;
+    }
+}
+
+/// Where the next XMP root starts in `text`, as exiftool finds one: `<?xpacket begin`,
+/// `<x:xmpmeta` (or the older `x:xapmeta`), or a bare `<rdf:RDF`.
+fn root_start(text: &[u8]) -> Option<usize> {
+    [&b"<?xpacket begin"[..], b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:RDF"]
+        .iter()
+        .filter_map(|m| memchr::memmem::find(text, m))
+        .min()
+}
+
+/// Every root of one NUL-free run of text at file offset `base`: the first from the start (when
+/// `first`: the packet may begin with a header or a BOM-less declaration), each further one where
+/// [`root_start`] finds it.
+#[allow(clippy::too_many_arguments)]
+fn roots(
+    text: &str,
+    base: u64,
+    first: bool,
+    keep: &dyn Fn(&str) -> bool,
+    props: &mut Vec<Prop>,
+    values: &mut usize,
+    nodes: &mut Vec<(String, Vec<Prop>)>,
+) -> Result<(), XmpError> {
+    let mut pos = if first { 0 } else { root_start(text.as_bytes()).unwrap_or(text.len()) };
+    while pos < text.len() {
+        let mut p = Parser {
+            reader: Reader::from_str(&text[pos..]),
+            scopes: Scopes::new(),
+            depth: 0,
+            keep,
+            names: Interner::default(),
+            props: Interner::default(),
+            values: *values,
+            nodes: std::mem::take(nodes),
+        };
+        p.reader.config_mut().expand_empty_elements = false;
+        let result = p.document(props);
+        *values = p.values;
+        *nodes = std::mem::take(&mut p.nodes);
+        let at = base + pos as u64;
+        result.map_err(|e| e.in_file(at))?;
+        pos += p.reader.buffer_position() as usize;
+        match root_start(&text.as_bytes()[pos..]) {
+            Some(next) => pos += next,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// Replace each `rdf:nodeID` reference (an empty property element or `rdf:li` naming a node) by
+/// the properties of the `rdf:Description` with that `rdf:nodeID`, as exiftool does.
+fn resolve_nodes(props: &mut [Prop], nodes: &[(String, Vec<Prop>)], values: &mut usize) -> Result<(), XmpError> {
+    fn walk(v: &mut Value, nodes: &[(String, Vec<Prop>)], depth: usize, values: &mut usize) -> Result<(), XmpError> {
+        if depth > MAX_DEPTH {
+            return Err(XmpError {
+                offset: 0,
+                message: format!("rdf:nodeID references nested deeper than {MAX_DEPTH}"),
+            });
+        }
+        match v {
+            Value::Struct(fields) => {
+                if let Some(id) = node_ref(fields) {
+                    if let Some((_, node)) = nodes.iter().find(|(n, _)| *n == id) {
+                        *values += count_values(node);
+                        if *values > MAX_VALUES {
+                            return Err(XmpError { offset: 0, message: too_many_values() });
+                        }
+                        *fields = node.clone();
+                    }
+                }
+                fields.iter_mut().try_for_each(|p| walk(&mut p.value, nodes, depth + 1, values))
+            }
+            Value::Array(_, items) => items.iter_mut().try_for_each(|i| walk(&mut i.value, nodes, depth + 1, values)),
+            Value::Text(_) => Ok(()),
+        }
+    }
+    props.iter_mut().try_for_each(|p| walk(&mut p.value, nodes, 0, values))
+}
+
+/// The node id of a reference built by [`Parser::property`].
+fn node_ref(fields: &[Prop]) -> Option<String> {
+    match fields {
+        [Prop { ns, name, value: Value::Text(id) }] if &**ns == RDF && &**name == "nodeID" => Some(id.clone()),
+        _ => None,
+    }
+}
+
+fn count_values(props: &[Prop]) -> usize {
+    fn count(v: &Value) -> usize {
+        1 + match v {
+            Value::Struct(fields) => count_values(fields),
+            Value::Array(_, items) => items.iter().map(|i| count(&i.value)).sum(),
+            Value::Text(_) => 0,
+        }
+    }
+    props.iter().map(|p| count(&p.value)).sum()
+}
+
+fn too_many_values() -> String {
+    format!("more than {MAX_VALUES} property values (the limit per packet)")
 }
 
 struct Parser<'i, 'k> {
@@ -186,6 +359,10 @@ struct Parser<'i, 'k> {
     names: Interner,
     /// Property names, interned like namespaces: most packets repeat a dozen names.
     props: Interner,
+    /// Values built so far in this packet (bounded by [`MAX_VALUES`]).
+    values: usize,
+    /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
+    nodes: Vec<(String, Vec<Prop>)>,
 }
 
 /// A packet uses a dozen namespaces or so: a linear scan of the first few beats hashing every
@@ -333,15 +510,34 @@ impl<'i> Parser<'i, '_> {
         Ok(())
     }
 
-    /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements.
+    /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements, until
+    /// the root element ends, `<?xpacket end?>`, or the end of the text.
     fn document(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
         loop {
             match self.next()? {
-                (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => self.rdf(out)?,
+                (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => {
+                    self.rdf(out)?;
+                    if self.depth == 0 {
+                        return Ok(()); // a bare rdf:RDF root
+                    }
+                }
+                (_, Event::End(_)) if self.depth == 0 => return Ok(()),
+                (_, Event::PI(pi)) if pi.target() == "xpacket" && pi.content().trim_start().starts_with("end") => {
+                    return Ok(())
+                }
                 (_, Event::Eof) => return Ok(()),
                 _ => {}
             }
         }
+    }
+
+    /// Count one more value built, refusing past [`MAX_VALUES`].
+    fn count_value(&mut self) -> Result<(), XmpError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.err(too_many_values()));
+        }
+        Ok(())
     }
 
     /// Children of `rdf:RDF`: node elements.
@@ -366,12 +562,22 @@ impl<'i> Parser<'i, '_> {
         };
         let keep = self.keep;
         let wanted = |ns: &str| !matches!(ns, RDF | XML) && (!top || keep(ns));
+        let first = out.len();
         for (ns, name, value) in self.attributes(&start, &wanted)? {
+            self.count_value()?;
             let name = self.props.get(name);
             out.push(Prop { ns, name, value: Value::Text(value.into_owned()) });
         }
         if !empty {
             self.property_elements(out, top)?;
+        }
+        // A node others refer to by `rdf:nodeID`: its properties stay top-level as well (it may
+        // be the only description), and are kept for the references.
+        if top && start.attributes_raw().contains("nodeID") {
+            let id = self.attributes(&start, &|ns| ns == RDF)?.into_iter().find(|a| a.1 == "nodeID");
+            if let Some((_, _, id)) = id {
+                self.nodes.push((id.into_owned(), out[first..].to_vec()));
+            }
         }
         Ok(())
     }
@@ -409,23 +615,35 @@ impl<'i> Parser<'i, '_> {
             Open::Start(e) => (e, false),
             Open::Empty(e) => (e, true),
         };
+        self.count_value()?;
         let mut lang = None;
         let mut parse_type = None;
         let mut resource = None;
+        let mut node_id = None;
         let mut fields = Vec::new();
         for (ns, name, value) in self.attributes(&start, &|_| true)? {
             match (&*ns, name) {
                 (XML, "lang") => lang = Some(value.into_owned()),
                 (RDF, "parseType") => parse_type = Some(value.into_owned()),
                 (RDF, "resource") => resource = Some(value.into_owned()),
+                (RDF, "nodeID") => node_id = Some(value.into_owned()),
                 // rdf:value (a value with qualifiers) is kept as a field; other rdf:/xml: is syntax.
                 (RDF, local) if local != "value" => {}
                 (XML, _) => {}
-                _ => fields.push(Prop { name: self.props.get(name), ns, value: Value::Text(value.into_owned()) }),
+                _ => {
+                    self.count_value()?;
+                    fields.push(Prop { name: self.props.get(name), ns, value: Value::Text(value.into_owned()) })
+                }
             }
         }
         let value = if empty {
             match resource {
+                // A reference to a node, resolved once the packet is read.
+                None if fields.is_empty() && node_id.is_some() => Value::Struct(vec![Prop {
+                    ns: self.names.get(RDF),
+                    name: self.props.get("nodeID"),
+                    value: Value::Text(node_id.unwrap_or_default()),
+                }]),
                 Some(uri) if fields.is_empty() => Value::Text(uri),
                 _ if !fields.is_empty() => Value::Struct(fields),
                 _ if parse_type.as_deref() == Some("Resource") => Value::Struct(fields),

@@ -6,6 +6,11 @@ use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_XMP};
 
 /// Read a PSD or PSB file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// Read a PSD or PSB file's metadata. What was located before a problem stays in `meta`.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let head = src.slice("PSD header", 0, src.len().min(30), 30)?;
     if !head.starts_with(b"8BPS") {
         return Err(MediaError::Unrecognised { expected: "PSD", magic: hex(&head[..head.len().min(4)]) });
@@ -23,13 +28,12 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
     let start = res_len_at + 4;
     let end = start + u64::from(be32(&res_len));
 
-    let mut meta = Metadata::default();
-    for res in iptc::irb_resources(src, start, end, &[IRB_XMP, IRB_IPTC, IRB_EXIF])? {
+    for res in iptc::irb_resources(src, start, end)? {
         let (at, len) = (res.data.start, res.data.end - res.data.start);
         match res.id {
             IRB_XMP => {
                 let data = src.slice("PSD XMP resource", at, len, MAX_XMP)?;
-                push_xmp(&mut meta, data.into_owned(), at)?;
+                push_xmp(meta, data.into_owned(), at)?;
             }
             IRB_IPTC => {
                 let data = src.slice("PSD IPTC resource", at, len, MAX_BLOCK)?;
@@ -39,12 +43,12 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
             IRB_EXIF => {
                 // A broken EXIF block is ignored, but one too large to read is not hidden.
                 let data = src.slice("PSD EXIF resource", at, len, MAX_BLOCK)?;
-                exif::merge_lenient(&mut meta, exif::strip_exif_header(&data));
+                exif::merge_lenient(meta, exif::strip_exif_header(&data));
             }
             _ => {}
         }
     }
-    Ok(meta)
+    Ok(())
 }
 
 fn be32(b: &[u8]) -> u32 {

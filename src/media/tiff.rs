@@ -1,7 +1,9 @@
 //! TIFF-structured files (TIFF, BigTIFF, DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...): a bounded walk
-//! of IFD0 and its Exif IFD over positioned reads; the file is never loaded.
+//! of IFD0, the IFDs chained after it and the Exif IFD over positioned reads; the file is never
+//! loaded.
 //!
-//! Read from IFD0: 700 XMLPacket (XMP), 33723 IPTC-NAA (IIM), 34377 Photoshop resources (IIM in
+//! Read from each IFD of the chain (IFD0, IFD1, ..., as exiftool reads them; a loop in the chain
+//! or a next-IFD offset that cannot be read is an error): 700 XMLPacket (XMP), 33723 IPTC-NAA (IIM), 34377 Photoshop resources (IIM in
 //! 0x0404), 0x9C9E XPKeywords, and 34665 the Exif IFD pointer (0x9003 DateTimeOriginal, 0x9011
 //! OffsetTimeOriginal). A value that cannot be read from IFD0 is an error (it may name persons); a
 //! broken Exif IFD only loses the capture date and is ignored.
@@ -21,6 +23,11 @@ const MAX_SMALL: u64 = 4096;
 
 /// Read the metadata of a TIFF-structured file.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// Read the metadata of a TIFF-structured file. What was located before a problem stays in `meta`.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let head = src.slice("TIFF header", 0, src.len().min(16), 16)?;
     let little = match head.get(..2) {
         Some(b"II") => true,
@@ -51,37 +58,64 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
         _ => return Err(MediaError::malformed("TIFF header", 2, format!("magic number {magic}"))),
     };
 
-    let mut meta = Metadata::default();
-    let entries = t.ifd(ifd0)?;
+    // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
+    let mut seen_ifds: Vec<u64> = Vec::new();
+    let mut entries_read = 0usize;
+    let mut offset = ifd0;
+    while offset != 0 {
+        if seen_ifds.contains(&offset) {
+            return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
+        }
+        seen_ifds.push(offset);
+        let (entries, next) = t.ifd_and_next(offset)?;
+        entries_read += entries.len() + 1;
+        if entries_read > MAX_ITEMS {
+            return Err(MediaError::TooLarge {
+                what: "TIFF IFD entries",
+                offset,
+                size: entries_read as u64,
+                limit: MAX_ITEMS as u64,
+            });
+        }
+        ifd_tags(&t, &entries, offset, meta)?;
+        offset = next;
+    }
+    Ok(())
+}
+
+/// The tags consentry reads from one IFD of the chain (the first of a repeated tag counts).
+fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let mut seen = Vec::new();
-    for e in &entries {
+    for e in entries {
         if seen.contains(&e.tag) {
             continue; // a repeated tag: the first one counts
         }
         match e.tag {
             TAG_XMP => {
                 let data = t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?;
-                push_xmp(&mut meta, data.into_owned(), e.value_at(&t))?;
+                push_xmp(meta, data.into_owned(), e.value_at(t))?;
             }
             TAG_IPTC => {
                 let data = t.value(e, "IPTC-NAA (TIFF tag 33723)", MAX_BLOCK)?;
-                let keywords = iptc::iim_keywords(&data, e.value_at(&t))?;
+                let keywords = iptc::iim_keywords(&data, e.value_at(t))?;
                 iptc::push_unique(&mut meta.iptc_keywords, keywords);
             }
             TAG_PHOTOSHOP => {
                 let data = t.value(e, "Photoshop resources (TIFF tag 34377)", MAX_BLOCK)?;
-                let base = e.value_at(&t);
+                let base = e.value_at(t);
                 let placed = Placed { data: &data, base };
                 let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
                 iptc::push_unique(&mut meta.iptc_keywords, keywords);
             }
             exif::TAG_XP_KEYWORDS => {
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
-                meta.exif.xp_keywords = exif::decode_utf16le(&data);
+                if meta.exif.xp_keywords.is_none() {
+                    meta.exif.xp_keywords = exif::decode_utf16le(&data);
+                }
             }
             TAG_EXIF_IFD => {
                 if let Some(offset) = t.pointer(e) {
-                    if offset != ifd0 {
+                    if offset != ifd_at && meta.exif.date_time_original.is_none() {
                         // Lenient: a broken Exif IFD loses only the capture date.
                         if let Ok(fields) = t.exif_ifd(offset) {
                             meta.exif.date_time_original = fields.0;
@@ -94,7 +128,7 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
         }
         seen.push(e.tag);
     }
-    Ok(meta)
+    Ok(())
 }
 
 /// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF).
@@ -220,6 +254,15 @@ impl<'a> Tiff<'a> {
             out.push(Entry { tag: self.u16(&raw[0..2]), typ: self.u16(&raw[2..4]), count, field, field_at });
         }
         Ok(out)
+    }
+
+    /// The entries of the IFD at `offset` and the offset of the next IFD (0: none).
+    fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
+        let entries = self.ifd(offset)?;
+        let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
+        let next_at = offset + count_len + entries.len() as u64 * entry_len;
+        let next = self.src.slice("TIFF next IFD offset", next_at, self.inline_len(), 8)?;
+        Ok((entries, if self.big { self.u64(&next) } else { u64::from(self.u32(&next)) }))
     }
 
     /// Byte length of an entry's value; None for unknown types or an overflowing count.
