@@ -947,6 +947,73 @@ mod tests {
         assert_eq!(e.offset, 3);
     }
 
+    fn person(name: &str) -> String {
+        wrap(&format!(r#"<rdf:Description dc:subject="{name}"/>"#))
+    }
+
+    fn subjects(props: &[Prop]) -> Vec<&str> {
+        find_all(props, DC, "subject").filter_map(Value::as_text).collect()
+    }
+
+    #[test]
+    fn recovers_where_exiftool_recovers() {
+        let (a, b) = (person("Anna"), person("Bob"));
+        // A stale tail of an older packet after the end marker: ignored.
+        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        assert_eq!(subjects(&all(&stale).unwrap()), ["Anna"]);
+        // A second root after the first, after a NUL, after NUL padding, after junk: all read.
+        for both in
+            [format!("{a}{b}"), format!("{a}\0{b}"), format!("{a}{}{b}", "\0".repeat(100)), format!("{a}junk{b}")]
+        {
+            assert_eq!(subjects(&all(&both).unwrap()), ["Anna", "Bob"], "{both:?}");
+        }
+        // A root cut by a NUL, and a broken second root: errors, in file offsets.
+        let cut = format!("{}\0{}", &a[..a.len() - 40], &a[a.len() - 40..]);
+        assert!(all(&cut).is_err());
+        let broken = format!("{a}\0{}", &b[..b.len() - 50]);
+        let (props, e) = parse_partial(broken.as_bytes(), &|_| true);
+        assert_eq!(subjects(&props), ["Anna"], "what came before the problem is kept");
+        let e = e.unwrap();
+        assert!(e.offset > a.len() as u64, "{e}");
+        assert_eq!(e.clone().in_file(1000).offset, e.offset + 1000);
+        let offset = e.offset;
+        assert!(e.in_file(1000).to_string().starts_with(&format!("invalid XMP at byte {}", 1000 + offset)));
+    }
+
+    #[test]
+    fn values_per_packet_are_bounded() {
+        let items = "<rdf:li>x</rdf:li>".repeat(MAX_VALUES + 1);
+        let big =
+            wrap(&format!("<rdf:Description><dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject></rdf:Description>"));
+        let e = all(&big).unwrap_err();
+        assert!(e.message.contains("more than 250000 property values"), "{e}");
+        // Skipped namespaces build nothing and count nothing.
+        assert!(parse(big.as_bytes(), &|ns| ns != DC).unwrap().is_empty());
+        // References do not multiply a node past the bound.
+        let node = format!(
+            r#"<rdf:Description rdf:nodeID="n"><dc:v><rdf:Bag>{}</rdf:Bag></dc:v></rdf:Description>"#,
+            "<rdf:li>x</rdf:li>".repeat(1000)
+        );
+        let refs = r#"<rdf:li rdf:nodeID="n"/>"#.repeat(1000);
+        let bomb = wrap(&format!("{node}<rdf:Description><dc:r><rdf:Bag>{refs}</rdf:Bag></dc:r></rdf:Description>"));
+        assert!(all(&bomb).unwrap_err().message.contains("property values"));
+    }
+
+    #[test]
+    fn node_id_references() {
+        let packet = wrap(
+            r#"<rdf:Description><dc:p><rdf:Bag><rdf:li rdf:nodeID="n1"/><rdf:li rdf:nodeID="missing"/></rdf:Bag></dc:p><dc:q rdf:nodeID="n1"/></rdf:Description>
+               <rdf:Description rdf:nodeID="n1"><dc:name>Anna</dc:name></rdf:Description>"#,
+        );
+        let props = all(&packet).unwrap();
+        let p = find(&props, DC, "p").unwrap().items();
+        assert_eq!(p[0].field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        assert_eq!(find(&props, DC, "q").unwrap().field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        // A node referring to itself ends at the nesting limit instead of looping.
+        let selfref = wrap(r#"<rdf:Description rdf:nodeID="n"><dc:me rdf:nodeID="n"/></rdf:Description>"#);
+        assert!(all(&selfref).is_err());
+    }
+
     #[test]
     fn truncations_never_panic() {
         let text = wrap(

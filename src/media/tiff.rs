@@ -420,6 +420,43 @@ mod tests {
         assert!(read(&f[..cut].to_vec()).is_ok()); // cut in the Exif IFD: only the date is lost
     }
 
+    /// A little-endian TIFF: IFD0 (one entry) chained to IFD1 holding tag 700; `ifd1_next` is
+    /// IFD1's next-IFD offset.
+    fn two_ifds(ifd1_next: u32) -> Vec<u8> {
+        let mut f = b"II*\0".to_vec();
+        f.extend_from_slice(&8u32.to_le_bytes());
+        // IFD0 at 8: 1 entry, next = 26.
+        f.extend_from_slice(&1u16.to_le_bytes());
+        f.extend_from_slice(&[0, 1, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0]);
+        f.extend_from_slice(&26u32.to_le_bytes());
+        // IFD1 at 26: 1 entry (XMP at 44), next = ifd1_next.
+        f.extend_from_slice(&1u16.to_le_bytes());
+        f.extend_from_slice(&TAG_XMP.to_le_bytes());
+        f.extend_from_slice(&7u16.to_le_bytes());
+        f.extend_from_slice(&(XMP.len() as u32).to_le_bytes());
+        f.extend_from_slice(&44u32.to_le_bytes());
+        f.extend_from_slice(&ifd1_next.to_le_bytes());
+        f.extend_from_slice(XMP);
+        f
+    }
+
+    #[test]
+    fn xmp_in_ifd1_is_read() {
+        let m = read(&two_ifds(0)).unwrap();
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_at, vec![44]);
+    }
+
+    #[test]
+    fn ifd_chain_loops_and_cut_chains_are_errors_keeping_what_came_before() {
+        for (next, what) in [(8, "loops"), (26, "loops"), (0xFFFF_0000, "truncated")] {
+            let mut meta = Metadata::default();
+            let e = read_into(&two_ifds(next), &mut meta).unwrap_err();
+            assert!(e.to_string().contains(what) || matches!(e, MediaError::Truncated { .. }), "{next}: {e}");
+            assert_eq!(meta.xmp.len(), 1, "{next}");
+        }
+    }
+
     #[test]
     fn every_prefix_and_flip_is_safe() {
         for be in [false, true] {
