@@ -25,3 +25,18 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Whether exiftool can be run for a test that compares with it. Missing, the test is skipped
+/// with a note, except under `CI=true`, where a missing reference tool fails the test (a skipped
+/// comparison must not pass for a checked one).
+pub fn exiftool_available() -> bool {
+    let found = std::process::Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "exiftool is not installed, and CI=true: install it (scripts/test.sh does) instead of skipping"
+        );
+        eprintln!("skipped: exiftool is not installed");
+    }
+    found
+}
