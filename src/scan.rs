@@ -622,6 +622,74 @@ mod tests {
         assert_eq!(Stamps::read(&d.join("a.jpg"), &[d.join("gone.xmp")]), None);
     }
 
+    fn packet(body: &str) -> String {
+        format!(
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:I="{}">{body}</rdf:Description></rdf:RDF></x:xmpmeta>"#,
+            people::NS_IPTC_EXT
+        )
+    }
+
+    fn persons(names: impl Iterator<Item = String>) -> String {
+        let items: String = names.map(|n| format!("<rdf:li>{n}</rdf:li>")).collect();
+        packet(&format!("<I:PersonInImage><rdf:Bag>{items}</rdf:Bag></I:PersonInImage>"))
+    }
+
+    /// A JPEG holding `packets` in APP1 segments, then `tail` (image data or a cut).
+    fn jpeg(packets: &[&str], tail: &[u8]) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8];
+        for p in packets {
+            let body = [&b"http://ns.adobe.com/xap/1.0/\0"[..], p.as_bytes()].concat();
+            j.extend([0xFF, 0xE1]);
+            j.extend(((body.len() + 2) as u16).to_be_bytes());
+            j.extend(body);
+        }
+        j.extend(tail);
+        j
+    }
+
+    #[test]
+    fn persons_before_damage_are_kept_beside_the_error() {
+        let anna = persons(["Anna".to_string()].into_iter());
+        // Cut inside a second segment.
+        let j = jpeg(&[&anna], &[0xFF, 0xE1, 0x10, 0x00, 1, 2, 3]);
+        let rec = scan_bytes(&j, "jpg", &PeopleRoots::default());
+        assert_eq!(rec.depicted.persons.iter().collect::<Vec<_>>(), ["Anna"]);
+        let e = rec.error().unwrap();
+        assert!(e.contains(&format!("at byte {}", j.len() - 7)), "{e}");
+    }
+
+    #[test]
+    fn xmp_errors_name_the_byte_in_the_file() {
+        let broken = packet("<I:PersonInImage><rdf:Bag><rdf:li>Anna</rdf:Bag></I:PersonInImage>");
+        let j = jpeg(&[&broken], &[0xFF, 0xD9]);
+        let rec = scan_bytes(&j, "jpg", &PeopleRoots::default());
+        let e = rec.error().unwrap();
+        let packet_at = 2 + 4 + 29;
+        let in_packet = broken.find("</rdf:Bag>").unwrap();
+        // quick-xml reports the position after the mismatched end tag's name.
+        let offset: u64 = e.split("at byte ").nth(1).unwrap().split(':').next().unwrap().parse().unwrap();
+        assert!((packet_at + in_packet..packet_at + in_packet + 12).contains(&(offset as usize)), "{e}");
+    }
+
+    #[test]
+    fn persons_and_values_are_capped_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = dir.path().join("a.jpg");
+        std::fs::write(&media, jpeg(&[], &[0xFF, 0xD9])).unwrap();
+        let sidecar = dir.path().join("a.jpg.xmp");
+        // More persons than the cap (fewer values than the value limit): the cap's worth are
+        // kept, and the file is in error.
+        std::fs::write(&sidecar, persons((0..MAX_PERSONS + 5).map(|i| format!("P{i:06}")))).unwrap();
+        let rec = scan_media(&media, std::slice::from_ref(&sidecar), &PeopleRoots::default(), false, false);
+        assert_eq!(rec.depicted.persons.len(), MAX_PERSONS);
+        assert!(rec.error().unwrap().contains("limit of 10000 per file"), "{:?}", rec.error());
+        // More values than the parser builds: it stops there (the unfinished array is dropped).
+        std::fs::write(&sidecar, persons((0..xmp::MAX_VALUES + 5).map(|i| format!("P{i:06}")))).unwrap();
+        let rec = scan_media(&media, std::slice::from_ref(&sidecar), &PeopleRoots::default(), false, false);
+        assert!(rec.depicted.persons.len() <= MAX_PERSONS);
+        assert!(rec.error().unwrap().contains("property values"), "{:?}", rec.error());
+    }
+
     #[test]
     fn dates() {
         let mut m = Metadata::default();

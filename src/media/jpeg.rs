@@ -33,17 +33,49 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -
         return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
     }
     let mut extended = Extended::default();
-    let mut irb: Vec<u8> = Vec::new();
-    let mut irb_base = None;
-    let mut image_data = false;
-    let mut last = start;
+    let mut irb = Irb::default();
+    let walked = walk(src, start, end, meta, &mut extended, &mut irb);
+    // Keywords of the Photoshop segments read before a problem are kept too.
+    if let Some(base) = irb.base {
+        let placed = Placed { data: &irb.data, base };
+        match iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK) {
+            Ok(keywords) => iptc::push_unique(&mut meta.iptc_keywords, keywords),
+            Err(e) if walked.is_ok() => return Err(e),
+            Err(_) => {} // resources cut by the walk's problem, which is reported
+        }
+    }
+    walked?;
+    for (guid, at, packet) in extended.assemble()? {
+        meta.extended_xmp.push((guid, packet));
+        meta.extended_xmp_at.push(at);
+    }
+    Ok(())
+}
+
+/// Photoshop resources of the APP13 segments, concatenated.
+#[derive(Default)]
+struct Irb {
+    data: Vec<u8>,
+    /// File offset of the first segment's resources.
+    base: Option<u64>,
+}
+
+/// The segments up to the image data: XMP and EXIF into `meta`, extended XMP and Photoshop
+/// resources collected.
+fn walk(
+    src: &dyn ReadAt,
+    start: u64,
+    end: u64,
+    meta: &mut Metadata,
+    extended: &mut Extended,
+    irb: &mut Irb,
+) -> Result<(), MediaError> {
+    let mut last = start + 2;
     for seg in segments(src, start, end) {
         let seg = seg?;
         if seg.marker == SOS || seg.marker == EOI {
-            image_data = true;
-            break;
+            return Ok(());
         }
-        let wanted = seg.marker == APP1 || seg.marker == APP13;
         if seg.truncated {
             // Any segment cut short: a later one may have held metadata.
             return Err(if seg.len == 0 {
@@ -53,39 +85,27 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -
             });
         }
         last = seg.end();
-        if wanted {
+        if seg.marker == APP1 || seg.marker == APP13 {
             let body_at = seg.body();
             let body = src.slice("JPEG segment", body_at, seg.len - 2, 65535)?;
             if seg.marker == APP1 {
-                app1(&body, body_at, meta, &mut extended)?;
+                app1(&body, body_at, meta, extended)?;
             } else if let Some(rest) = body.strip_prefix(PHOTOSHOP_ID) {
-                irb_base.get_or_insert(body_at + PHOTOSHOP_ID.len() as u64);
-                if irb.len() + rest.len() > MAX_BLOCK as usize {
+                irb.base.get_or_insert(body_at + PHOTOSHOP_ID.len() as u64);
+                if irb.data.len() + rest.len() > MAX_BLOCK as usize {
                     return Err(MediaError::TooLarge {
                         what: "Photoshop APP13 resources",
                         offset: body_at,
-                        size: (irb.len() + rest.len()) as u64,
+                        size: (irb.data.len() + rest.len()) as u64,
                         limit: MAX_BLOCK,
                     });
                 }
-                irb.extend_from_slice(rest);
+                irb.data.extend_from_slice(rest);
             }
         }
     }
-    if !image_data {
-        // The segments end (at the end of the file) before the image data starts.
-        return Err(MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end });
-    }
-    if let Some(base) = irb_base {
-        let placed = Placed { data: &irb, base };
-        let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
-        iptc::push_unique(&mut meta.iptc_keywords, keywords);
-    }
-    for (guid, at, packet) in extended.assemble()? {
-        meta.extended_xmp.push((guid, packet));
-        meta.extended_xmp_at.push(at);
-    }
-    Ok(())
+    // The segments end (at the end of the file) before the image data starts.
+    Err(MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end })
 }
 
 /// A marker of a JPEG's segments (from [`segments`]).
@@ -402,6 +422,15 @@ pub(crate) mod tests {
             assert_eq!(meta.xmp.len(), usize::from(at > 2), "{cut}");
         }
         assert!(matches!(read(&b"\xFF\xD9"[..].to_vec()), Err(MediaError::Unrecognised { .. })));
+    }
+
+    #[test]
+    fn keywords_before_a_cut_are_kept() {
+        let irb = resource(iptc::IRB_IPTC, b"", &sample_iim());
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP13, &cat(&[PHOTOSHOP_ID, &irb])), &segment(0xDB, &[0; 65])]);
+        let mut meta = Metadata::default();
+        assert!(read_into(&j[..j.len() - 5].to_vec(), &mut meta).is_err());
+        assert_eq!(meta.iptc_keywords, sample_keywords());
     }
 
     #[test]
