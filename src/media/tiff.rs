@@ -231,6 +231,17 @@ impl<'a> Tiff<'a> {
 
     /// The entries of the IFD at `offset`.
     fn ifd(&self, offset: u64) -> Result<Vec<Entry>, MediaError> {
+        self.read_ifd(offset, false).map(|(entries, _)| entries)
+    }
+
+    /// The entries of the IFD at `offset` and the offset of the next IFD (0: none).
+    fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
+        self.read_ifd(offset, true)
+    }
+
+    /// The entries of the IFD at `offset`, and with `next` the next IFD's offset after them (read
+    /// with the table, in one read).
+    fn read_ifd(&self, offset: u64, next: bool) -> Result<(Vec<Entry>, u64), MediaError> {
         let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
         let count_bytes = self.src.slice("TIFF IFD entry count", offset, count_len, 8)?;
         let count = if self.big { self.u64(&count_bytes) } else { u64::from(self.u16(&count_bytes)) };
@@ -240,9 +251,11 @@ impl<'a> Tiff<'a> {
         let table_at = offset
             .checked_add(count_len)
             .ok_or_else(|| MediaError::malformed("TIFF IFD", offset, "offset overflows"))?;
-        let table = self.src.slice("TIFF IFD", table_at, count * entry_len, MAX_ITEMS as u64 * 20)?;
+        let next_len = if next { self.inline_len() } else { 0 };
+        let table = self.src.slice("TIFF IFD", table_at, count * entry_len + next_len, MAX_ITEMS as u64 * 20 + 8)?;
+        let (entries, next_bytes) = table.split_at((count * entry_len) as usize);
         let mut out = Vec::with_capacity(count as usize);
-        for (i, raw) in table.chunks_exact(entry_len as usize).enumerate() {
+        for (i, raw) in entries.chunks_exact(entry_len as usize).enumerate() {
             let field_at = table_at + i as u64 * entry_len + if self.big { 12 } else { 8 };
             let (count, field) = if self.big {
                 (self.u64(&raw[4..12]), raw[12..20].try_into().unwrap_or([0; 8]))
@@ -253,16 +266,12 @@ impl<'a> Tiff<'a> {
             };
             out.push(Entry { tag: self.u16(&raw[0..2]), typ: self.u16(&raw[2..4]), count, field, field_at });
         }
-        Ok(out)
-    }
-
-    /// The entries of the IFD at `offset` and the offset of the next IFD (0: none).
-    fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
-        let entries = self.ifd(offset)?;
-        let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
-        let next_at = offset + count_len + entries.len() as u64 * entry_len;
-        let next = self.src.slice("TIFF next IFD offset", next_at, self.inline_len(), 8)?;
-        Ok((entries, if self.big { self.u64(&next) } else { u64::from(self.u32(&next)) }))
+        let next = match next_bytes.len() {
+            8 => self.u64(next_bytes),
+            4 => u64::from(self.u32(next_bytes)),
+            _ => 0,
+        };
+        Ok((out, next))
     }
 
     /// Byte length of an entry's value; None for unknown types or an overflowing count.
