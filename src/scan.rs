@@ -532,7 +532,13 @@ fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>) {
         Ok(file) => file,
         Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e)))),
     };
-    let mut bytes = Vec::new();
+    // Sized once from the file's length (a growing buffer would hold twice the packet while
+    // it is copied), and a sidecar over the limit is not read at all.
+    let len = file.metadata().map_or(0, |m| m.len());
+    if len > media::MAX_XMP {
+        return (Vec::new(), Some(format!("{len} bytes, larger than the limit of {} bytes", media::MAX_XMP)));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
     if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
         return (Vec::new(), Some(format!("cannot read: {}", io_message(&e))));
     }
