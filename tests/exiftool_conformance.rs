@@ -1,7 +1,8 @@
 //! Conformance with exiftool (SPEC 2.3: every person exiftool reads from a file is read). Each
 //! test generates files in the unusual forms real archives hold (several packets and roots, NUL
 //! padding, stale tails, `rdf:nodeID`, language alternatives, non-standard JPEG headers, XMP in a
-//! QuickTime track, in TIFF IFD1, in PNG chunks after IEND) and damaged files, runs exiftool on
+//! QuickTime track, in TIFF IFD1 and the Exif IFD, in a JPEG's EXIF block, in PNG chunks after
+//! IEND) and damaged files, runs exiftool on
 //! each, and compares the persons it reads with those `consentry scan --format json` reports.
 //! Damaged files must also carry an error naming a byte offset (they are unreadable), and keep
 //! the persons read before the damage.
@@ -163,6 +164,37 @@ fn tiff_ifd1(packet: &str) -> Vec<u8> {
     ])
 }
 
+/// A little-endian TIFF block whose IFD0 points to an Exif IFD holding `packet` in tag 700; with
+/// `in_ifd0` the packet is in IFD0 instead.
+fn tiff_block_with_xmp(packet: &str, in_ifd0: bool) -> Vec<u8> {
+    let entry = |tag: u16, typ: u16, count: u32, value: u32| {
+        cat(&[&tag.to_le_bytes(), &typ.to_le_bytes(), &count.to_le_bytes(), &value.to_le_bytes()])
+    };
+    let data_at = 8 + 2 + 12 + 4;
+    if in_ifd0 {
+        return cat(&[
+            b"II*\0",
+            &8u32.to_le_bytes(),
+            &1u16.to_le_bytes(),
+            &entry(700, 7, packet.len() as u32, data_at),
+            &0u32.to_le_bytes(),
+            packet.as_bytes(),
+        ]);
+    }
+    let xmp_at = data_at + 2 + 12 + 4;
+    cat(&[
+        b"II*\0",
+        &8u32.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &entry(34665, 4, 1, data_at),
+        &0u32.to_le_bytes(),
+        &1u16.to_le_bytes(),
+        &entry(700, 7, packet.len() as u32, xmp_at),
+        &0u32.to_le_bytes(),
+        packet.as_bytes(),
+    ])
+}
+
 // --- comparison ---
 
 /// Person names in exiftool's JSON: PersonInImage, PersonName (every language) in structures,
@@ -304,6 +336,13 @@ fn xmp_where_exiftool_finds_it() {
         ("header-without-nul.jpg", no_nul, &["Nina Ohne"], false),
         ("trak-udta.mov", mov, &["Tara Track"], false),
         ("ifd1.tif", tiff_ifd1(&p("Ida Eins")), &["Ida Eins"], false),
+        ("exif-ifd.tif", tiff_block_with_xmp(&p("Eva Exif"), false), &["Eva Exif"], false),
+        (
+            "exif-block.jpg",
+            jpeg(&[segment(0xE1, &cat(&[b"Exif\0\0", &tiff_block_with_xmp(&p("Jens Exif"), true)]))]),
+            &["Jens Exif"],
+            false,
+        ),
         ("itxt-after-iend.png", png(&[], 16, &[itxt(&p("Ines Itxt"))]), &["Ines Itxt"], false),
         ("text-after-iend.png", png(&[], 16, &[text_chunk(&p("Tom Text"))]), &["Tom Text"], false),
         ("ztxt-after-iend.png", png(&[], 16, &[ztxt(&p("Zoe Ztxt"))]), &["Zoe Ztxt"], false),

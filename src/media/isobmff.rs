@@ -211,7 +211,7 @@ impl Walker<'_> {
                         for c in self.children(src, h.body + 16, h.end)? {
                             if &c.kind == b"CMT1" || &c.kind == b"CMT2" {
                                 let block = src.slice("Canon CMT box", c.body, c.body_len(), MAX_BLOCK)?;
-                                exif::merge_lenient(self.meta, &block);
+                                exif::merge_lenient(self.meta, &block, c.body)?;
                             }
                         }
                     }
@@ -265,8 +265,9 @@ impl Walker<'_> {
                 .and_then(|loc| read_item(src, &mem, idat.clone(), loc, limit));
             match kind {
                 ItemKind::Xmp => {
-                    let data = data.map_err(|d| MediaError::malformed("HEIF XMP item", iloc.start, d))?;
-                    let offset = loc.map_or(iloc.start, |l| l.base);
+                    let entry_at = loc.map_or(iloc.start, |l| l.base);
+                    let data = data.map_err(|d| MediaError::malformed("HEIF XMP item", entry_at, d))?;
+                    let offset = loc.and_then(|l| l.file_offset(idat.as_ref())).unwrap_or(entry_at);
                     push_xmp(self.meta, data, offset)?;
                 }
                 ItemKind::Exif => {
@@ -274,7 +275,8 @@ impl Walker<'_> {
                     if let Ok(data) = data {
                         exif_budget -= data.len() as u64;
                         if let Some(tiff) = exif_item_tiff(&data) {
-                            exif::merge_lenient(self.meta, tiff);
+                            let item_at = loc.and_then(|l| l.file_offset(idat.as_ref())).unwrap_or(iloc.start);
+                            exif::merge_lenient(self.meta, tiff, item_at + (data.len() - tiff.len()) as u64)?;
                         }
                     }
                 }
@@ -347,6 +349,18 @@ struct Location {
     base: u64,
     base_offset: u64,
     extents: Vec<(u64, u64)>,
+}
+
+impl Location {
+    /// The file offset of the item's first byte (of its first extent).
+    fn file_offset(&self, idat: Option<&std::ops::Range<u64>>) -> Option<u64> {
+        let first = self.base_offset.checked_add(self.extents.first()?.0)?;
+        match self.method {
+            0 => Some(first),
+            1 => idat?.start.checked_add(first),
+            _ => None,
+        }
+    }
 }
 
 /// Parse `iloc` (versions 0, 1, 2), keeping the first entry of each wanted item, by item id.

@@ -204,7 +204,7 @@ fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> R
     if let Some(tiff) = body.strip_prefix(b"Exif\0") {
         // "Exif\0\0" (a few writers put 0xFF as the second pad byte).
         if let Some(tiff) = tiff.get(1..) {
-            exif::merge_lenient(meta, tiff);
+            exif::merge_lenient(meta, tiff, at + 6)?;
         }
     } else if let Some(packet) = body.strip_prefix(XMP_ID) {
         push_xmp(meta, packet.to_vec(), at + XMP_ID.len() as u64)?;

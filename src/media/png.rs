@@ -92,8 +92,8 @@ struct State<'m> {
 impl State<'_> {
     fn chunk(&mut self, kind: &[u8; 4], data: &[u8], at: u64) -> Result<(), MediaError> {
         if kind == b"eXIf" {
-            exif::merge_lenient(self.meta, exif::strip_exif_header(data));
-            return Ok(());
+            let tiff = exif::strip_exif_header(data);
+            return exif::merge_lenient(self.meta, tiff, at + 8 + (data.len() - tiff.len()) as u64);
         }
         // Text chunks: keyword NUL ...
         let Some(nul) = data.iter().position(|&b| b == 0) else { return Ok(()) };
@@ -158,7 +158,8 @@ impl State<'_> {
                 if let Some(xmp) = bytes.strip_prefix(b"http://ns.adobe.com/xap/1.0/\0") {
                     push_xmp(self.meta, xmp.to_vec(), at)?;
                 } else {
-                    exif::merge_lenient(self.meta, exif::strip_exif_header(&bytes));
+                    // Decoded from hex: offsets in it are not in the file; the chunk is named.
+                    exif::merge_lenient(self.meta, exif::strip_exif_header(&bytes), at)?;
                 }
             }
             b"xmp" => push_xmp(self.meta, decoded?, at)?,

@@ -43,7 +43,8 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
             IRB_EXIF => {
                 // A broken EXIF block is ignored, but one too large to read is not hidden.
                 let data = src.slice("PSD EXIF resource", at, len, MAX_BLOCK)?;
-                exif::merge_lenient(meta, exif::strip_exif_header(&data));
+                let tiff = exif::strip_exif_header(&data);
+                exif::merge_lenient(meta, tiff, at + (data.len() - tiff.len()) as u64)?;
             }
             _ => {}
         }

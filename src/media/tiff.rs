@@ -9,11 +9,11 @@
 //! broken Exif IFD only loses the capture date and is ignored.
 use std::borrow::Cow;
 
+use super::exif::TAG_XMP;
 use super::iptc::{self, Placed};
 use super::jpeg::{hex, push_xmp};
 use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
 
-const TAG_XMP: u16 = 700;
 const TAG_IPTC: u16 = 33723;
 const TAG_PHOTOSHOP: u16 = 34377;
 const TAG_EXIF_IFD: u16 = 34665;
@@ -115,12 +115,8 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
             }
             TAG_EXIF_IFD => {
                 if let Some(offset) = t.pointer(e) {
-                    if offset != ifd_at && meta.exif.date_time_original.is_none() {
-                        // Lenient: a broken Exif IFD loses only the capture date.
-                        if let Ok(fields) = t.exif_ifd(offset) {
-                            meta.exif.date_time_original = fields.0;
-                            meta.exif.offset_time_original = fields.1;
-                        }
+                    if offset != ifd_at {
+                        t.exif_ifd(offset, meta)?;
                     }
                 }
             }
@@ -314,21 +310,34 @@ impl<'a> Tiff<'a> {
         }
     }
 
-    /// DateTimeOriginal and OffsetTimeOriginal from the Exif IFD at `offset`.
-    fn exif_ifd(&self, offset: u64) -> Result<(Option<String>, Option<String>), MediaError> {
+    /// From the Exif IFD at `offset`: DateTimeOriginal and OffsetTimeOriginal (unless a date is
+    /// known), and XMP (tag 700, which exiftool reads there too). Lenient about the dates: an
+    /// Exif IFD or date that cannot be read loses only the capture date; an XMP value that
+    /// cannot be read is an error.
+    fn exif_ifd(&self, offset: u64, meta: &mut Metadata) -> Result<(), MediaError> {
+        let Ok(entries) = self.ifd(offset) else { return Ok(()) };
         let mut date = None;
         let mut zone = None;
-        for e in self.ifd(offset)? {
+        for e in entries {
             let slot = match e.tag {
+                TAG_XMP => {
+                    let data = self.value(&e, "XMP (TIFF tag 700 in the Exif IFD)", MAX_XMP)?;
+                    push_xmp(meta, data.into_owned(), e.value_at(self))?;
+                    continue;
+                }
                 exif::TAG_DATE_TIME_ORIGINAL => &mut date,
                 exif::TAG_OFFSET_TIME_ORIGINAL => &mut zone,
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = exif::text_from_bytes(&self.value(&e, "Exif date", MAX_SMALL)?);
+                *slot = self.value(&e, "Exif date", MAX_SMALL).ok().and_then(|v| exif::text_from_bytes(&v));
             }
         }
-        Ok((date, zone))
+        if meta.exif.date_time_original.is_none() {
+            meta.exif.date_time_original = date;
+            meta.exif.offset_time_original = zone;
+        }
+        Ok(())
     }
 }
 
@@ -447,6 +456,16 @@ mod tests {
         f.extend_from_slice(&ifd1_next.to_le_bytes());
         f.extend_from_slice(XMP);
         f
+    }
+
+    #[test]
+    fn xmp_in_the_exif_ifd_is_read() {
+        let f = tiff_block(false, &[(256, 3, 1, vec![0, 1])], &[(TAG_XMP, 7, XMP.len() as u32, XMP.to_vec())]);
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+        // Its value cut off: an error, not a lost packet.
+        assert!(read(&f[..f.len() - 4].to_vec()).is_err());
     }
 
     #[test]

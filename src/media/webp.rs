@@ -43,7 +43,8 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
                 push_xmp(meta, data.into_owned(), data_at)?;
             } else {
                 let data = src.slice("WebP EXIF chunk", data_at, size, MAX_BLOCK)?;
-                exif::merge_lenient(meta, exif::strip_exif_header(&data));
+                let tiff = exif::strip_exif_header(&data);
+                exif::merge_lenient(meta, tiff, data_at + (data.len() - tiff.len()) as u64)?;
             }
         }
         pos = data_at + size + (size & 1);
