@@ -1,8 +1,8 @@
 //! Conformance with exiftool (SPEC 2.3: every person exiftool reads from a file is read). Each
 //! test generates files in the unusual forms real archives hold (several packets and roots, NUL
 //! padding, stale tails, `rdf:nodeID`, language alternatives, non-standard JPEG headers, XMP in a
-//! QuickTime track, in TIFF IFD1 and the Exif IFD, in a JPEG's EXIF block, in PNG chunks after
-//! IEND) and damaged files, runs exiftool on
+//! QuickTime track, in TIFF IFD1 and the Exif IFD, in a JPEG's EXIF block and Photoshop APP13, in
+//! PNG chunks after IEND) and damaged files, runs exiftool on
 //! each, and compares the persons it reads with those `consentry scan --format json` reports.
 //! Damaged files must also carry an error naming a byte offset (they are unreadable), and keep
 //! the persons read before the damage.
@@ -195,6 +195,20 @@ fn tiff_block_with_xmp(packet: &str, in_ifd0: bool) -> Vec<u8> {
     ])
 }
 
+/// A JPEG APP13 body: Photoshop resources holding `packet` as resource 0x0424 (XMP).
+fn photoshop_xmp(packet: &str) -> Vec<u8> {
+    let pad: &[u8] = if packet.len() % 2 == 1 { &[0] } else { &[] };
+    cat(&[
+        b"Photoshop 3.0\0",
+        b"8BIM",
+        &0x0424u16.to_be_bytes(),
+        &[0, 0],
+        &(packet.len() as u32).to_be_bytes(),
+        packet.as_bytes(),
+        pad,
+    ])
+}
+
 // --- comparison ---
 
 /// Person names in exiftool's JSON: PersonInImage, PersonName (every language) in structures,
@@ -337,6 +351,12 @@ fn xmp_where_exiftool_finds_it() {
         ("trak-udta.mov", mov, &["Tara Track"], false),
         ("ifd1.tif", tiff_ifd1(&p("Ida Eins")), &["Ida Eins"], false),
         ("exif-ifd.tif", tiff_block_with_xmp(&p("Eva Exif"), false), &["Eva Exif"], false),
+        (
+            "photoshop-app13.jpg",
+            jpeg(&[segment(0xED, &photoshop_xmp(&p("Paul Photoshop")))]),
+            &["Paul Photoshop"],
+            false,
+        ),
         (
             "exif-block.jpg",
             jpeg(&[segment(0xE1, &cat(&[b"Exif\0\0", &tiff_block_with_xmp(&p("Jens Exif"), true)]))]),

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::io;
 use std::ops::Range;
 
-use super::{MediaError, ReadAt, MAX_ITEMS};
+use super::jpeg::push_xmp;
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
 
 /// Photoshop resource id of IPTC-IIM data.
 pub const IRB_IPTC: u16 = 0x0404;
@@ -155,16 +156,31 @@ pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<IrbRe
     Ok(out)
 }
 
-/// IPTC keywords from every IPTC resource (0x0404) of a Photoshop resource block in `src[start..end]`.
-pub fn irb_iptc_keywords(src: &dyn ReadAt, start: u64, end: u64, limit: u64) -> Result<Vec<String>, MediaError> {
-    let mut out = Vec::new();
+/// The metadata of a Photoshop resource block in `src[start..end]` (a PSD's, a JPEG's APP13, a
+/// TIFF's tag 34377): IPTC keywords (0x0404), XMP (0x0424: exiftool reads it in each of them) and
+/// EXIF (0x0422; a broken EXIF block is ignored, one too large to read is not).
+pub fn irb_metadata(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     for res in irb_resources(src, start, end)? {
-        if res.id == IRB_IPTC {
-            let data = src.slice("IPTC resource", res.data.start, res.data.end - res.data.start, limit)?;
-            out.extend(iim_keywords(&data, res.data.start)?);
+        let (at, len) = (res.data.start, res.data.end - res.data.start);
+        match res.id {
+            IRB_XMP => {
+                let data = src.slice("Photoshop XMP resource", at, len, MAX_XMP)?;
+                push_xmp(meta, data.into_owned(), at)?;
+            }
+            IRB_IPTC => {
+                let data = src.slice("IPTC resource", at, len, MAX_BLOCK)?;
+                let keywords = iim_keywords(&data, at)?;
+                push_unique(&mut meta.iptc_keywords, keywords);
+            }
+            IRB_EXIF => {
+                let data = src.slice("Photoshop EXIF resource", at, len, MAX_BLOCK)?;
+                let tiff = exif::strip_exif_header(&data);
+                exif::merge_lenient(meta, tiff, at + (data.len() - tiff.len()) as u64)?;
+            }
+            _ => {}
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// In-memory bytes presented as if they sat at `base` in a file, so that errors found while
@@ -199,6 +215,12 @@ pub fn push_unique(list: &mut Vec<String>, new: Vec<String>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The keywords [`irb_metadata`] finds.
+    fn irb_iptc_keywords(src: &dyn ReadAt, start: u64, end: u64, _limit: u64) -> Result<Vec<String>, MediaError> {
+        let mut meta = Metadata::default();
+        irb_metadata(src, start, end, &mut meta).map(|()| meta.iptc_keywords)
+    }
 
     pub(crate) fn dataset(record: u8, dataset: u8, value: &[u8]) -> Vec<u8> {
         let mut v = vec![0x1C, record, dataset];

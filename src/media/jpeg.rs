@@ -35,11 +35,11 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -
     let mut extended = Extended::default();
     let mut irb = Irb::default();
     let walked = walk(src, start, end, meta, &mut extended, &mut irb);
-    // Keywords of the Photoshop segments read before a problem are kept too.
+    // Photoshop resources (IPTC, XMP) of the segments read before a problem are kept too.
     if let Some(base) = irb.base {
         let placed = Placed { data: &irb.data, base };
-        match iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK) {
-            Ok(keywords) => iptc::push_unique(&mut meta.iptc_keywords, keywords),
+        match iptc::irb_metadata(&placed, base, placed.len(), meta) {
+            Ok(()) => {}
             Err(e) if walked.is_ok() => return Err(e),
             Err(_) => {} // resources cut by the walk's problem, which is reported
         }

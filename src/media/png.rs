@@ -165,15 +165,15 @@ impl State<'_> {
             b"xmp" => push_xmp(self.meta, decoded?, at)?,
             b"iptc" | b"8bim" => {
                 let bytes = decoded?;
-                let keywords = if bytes.starts_with(b"8BIM") {
-                    let placed = Placed { data: &bytes, base: 0 };
-                    iptc::irb_iptc_keywords(&placed, 0, placed.len(), MAX_BLOCK)
-                } else {
-                    iptc::iim_keywords(&bytes, 0)
-                }
                 // Offsets inside the decoded profile mean nothing in the file: name the chunk.
-                .map_err(|e| malformed(&format!("IPTC profile: {e}")))?;
-                iptc::push_unique(&mut self.meta.iptc_keywords, keywords);
+                let in_profile = |e: MediaError| malformed(&format!("IPTC profile: {e}"));
+                if bytes.starts_with(b"8BIM") {
+                    let placed = Placed { data: &bytes, base: 0 };
+                    iptc::irb_metadata(&placed, 0, placed.len(), self.meta).map_err(in_profile)?;
+                } else {
+                    let keywords = iptc::iim_keywords(&bytes, 0).map_err(in_profile)?;
+                    iptc::push_unique(&mut self.meta.iptc_keywords, keywords);
+                }
             }
             _ => {}
         }

@@ -1,8 +1,8 @@
 //! Photoshop PSD/PSB: header, colour mode data (skipped), then the image resources walked by
 //! their headers: 0x0424 XMP, 0x0404 IPTC-IIM, 0x0422 EXIF data 1. Layers and pixels are never read.
-use super::iptc::{self, IRB_EXIF, IRB_IPTC, IRB_XMP};
-use super::jpeg::{hex, push_xmp};
-use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_XMP};
+use super::iptc;
+use super::jpeg::hex;
+use super::{MediaError, Metadata, ReadAt};
 
 /// Read a PSD or PSB file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
@@ -28,28 +28,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     let start = res_len_at + 4;
     let end = start + u64::from(be32(&res_len));
 
-    for res in iptc::irb_resources(src, start, end)? {
-        let (at, len) = (res.data.start, res.data.end - res.data.start);
-        match res.id {
-            IRB_XMP => {
-                let data = src.slice("PSD XMP resource", at, len, MAX_XMP)?;
-                push_xmp(meta, data.into_owned(), at)?;
-            }
-            IRB_IPTC => {
-                let data = src.slice("PSD IPTC resource", at, len, MAX_BLOCK)?;
-                let keywords = iptc::iim_keywords(&data, at)?;
-                iptc::push_unique(&mut meta.iptc_keywords, keywords);
-            }
-            IRB_EXIF => {
-                // A broken EXIF block is ignored, but one too large to read is not hidden.
-                let data = src.slice("PSD EXIF resource", at, len, MAX_BLOCK)?;
-                let tiff = exif::strip_exif_header(&data);
-                exif::merge_lenient(meta, tiff, at + (data.len() - tiff.len()) as u64)?;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+    iptc::irb_metadata(src, start, end, meta)
 }
 
 fn be32(b: &[u8]) -> u32 {
@@ -61,6 +40,7 @@ mod tests {
     use super::*;
     use crate::media::exif::tests::{sample_block, sample_fields};
     use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
+    use crate::media::iptc::{IRB_EXIF, IRB_IPTC, IRB_XMP};
 
     fn psd(version: u16, resources: &[Vec<u8>]) -> Vec<u8> {
         let mut v = b"8BPS".to_vec();

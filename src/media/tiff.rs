@@ -104,8 +104,7 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
                 let data = t.value(e, "Photoshop resources (TIFF tag 34377)", MAX_BLOCK)?;
                 let base = e.value_at(t);
                 let placed = Placed { data: &data, base };
-                let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
-                iptc::push_unique(&mut meta.iptc_keywords, keywords);
+                iptc::irb_metadata(&placed, base, placed.len(), meta)?;
             }
             exif::TAG_XP_KEYWORDS => {
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
