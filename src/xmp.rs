@@ -246,6 +246,11 @@ fn utf8_segments(
     }
 }
 
+/// Whether `bytes` hold the start of an XMP root (see [`root_start`]).
+pub fn has_root(bytes: &[u8]) -> bool {
+    root_start(bytes).is_some()
+}
+
 /// Where the next XMP root starts in `text`, as exiftool finds one: `<?xpacket begin`,
 /// `<x:xmpmeta` (or the older `x:xapmeta`), or a bare `<rdf:RDF`.
 fn root_start(text: &[u8]) -> Option<usize> {

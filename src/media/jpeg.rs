@@ -216,9 +216,12 @@ fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> R
         let full = u32::from_be_bytes([header[32], header[33], header[34], header[35]]);
         let offset = u32::from_be_bytes([header[36], header[37], header[38], header[39]]);
         extended.add(guid, full, offset, &rest[40..], at)?;
-    } else if body.starts_with(b"http") || body.starts_with(b"XMP\0") || has_xmp_markup(body) {
+    } else if (body.starts_with(b"http") || body.starts_with(b"XMP\0") || has_xmp_markup(body))
+        && crate::xmp::has_root(body)
+    {
         // A non-standard XMP header (`XMP\0`, the standard one without its NUL, another URL) or
-        // none: exiftool parses such a segment as XMP from its first byte, and so does this.
+        // none: exiftool parses such a segment as XMP from its first byte, and so does this. One
+        // without an XMP root yields nothing there, and is not taken for XMP here.
         push_xmp(meta, body.to_vec(), at)?;
     }
     Ok(())
@@ -442,9 +445,11 @@ pub(crate) mod tests {
             assert_eq!(m.xmp, vec![body.clone()]);
             assert_eq!(m.xmp_at, vec![6]);
         }
-        // Other APP1 segments are not XMP.
-        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, b"FLIR\0data"), END]);
-        assert!(read(&j).unwrap().xmp.is_empty());
+        // Other APP1 segments are not XMP, nor is another URL without XMP in it.
+        for other in [&b"FLIR\0data"[..], b"http://ns.example.com/\0\xff\xfe binary"] {
+            let j = cat(&[&[0xFF, 0xD8], &segment(APP1, other), END]);
+            assert!(read(&j).unwrap().xmp.is_empty());
+        }
     }
 
     #[test]
