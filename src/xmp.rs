@@ -163,25 +163,33 @@ pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, Xm
 /// bytes end a document; every further root (after junk or NUL padding) is read too, and the
 /// properties are those of all of them. Anything else that cannot be parsed is an error.
 pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
-    let mut props = Vec::new();
-    let mut values = 0usize;
-    let mut nodes = Vec::new();
+    let mut c = Collected::default();
     let result = match text_of(packet) {
-        Ok(Text::Utf8(base, bytes)) => utf8_segments(bytes, base, &mut |text, base, first| {
-            roots(text, base, first, keep, &mut props, &mut values, &mut nodes)
-        }),
+        Ok(Text::Utf8(base, bytes)) => {
+            utf8_segments(bytes, base, &mut |text, base, first| roots(text, base, first, keep, &mut c))
+        }
         Ok(Text::Decoded(text)) => text
             .split('\0')
             .enumerate()
             .try_fold(0u64, |base, (i, segment)| {
-                roots(segment, base, i == 0, keep, &mut props, &mut values, &mut nodes)?;
+                roots(segment, base, i == 0, keep, &mut c)?;
                 Ok(base + segment.len() as u64 + 1)
             })
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    let resolved = if nodes.is_empty() { Ok(()) } else { resolve_nodes(&mut props, &nodes, &mut values) };
-    (props, result.err().or(resolved.err()))
+    let resolved = if c.nodes.is_empty() { Ok(()) } else { resolve_nodes(&mut c.props, &c.nodes, &mut c.values) };
+    (c.props, result.err().or(resolved.err()))
+}
+
+/// What the roots of one packet add up to.
+#[derive(Default)]
+struct Collected {
+    props: Vec<Prop>,
+    /// Values built (bounded by [`MAX_VALUES`]).
+    values: usize,
+    /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
+    nodes: Vec<(String, Vec<Prop>)>,
 }
 
 enum Text<'a> {
@@ -263,16 +271,7 @@ fn root_start(text: &[u8]) -> Option<usize> {
 /// Every root of one NUL-free run of text at file offset `base`: the first from the start (when
 /// `first`: the packet may begin with a header or a BOM-less declaration), each further one where
 /// [`root_start`] finds it.
-#[allow(clippy::too_many_arguments)]
-fn roots(
-    text: &str,
-    base: u64,
-    first: bool,
-    keep: &dyn Fn(&str) -> bool,
-    props: &mut Vec<Prop>,
-    values: &mut usize,
-    nodes: &mut Vec<(String, Vec<Prop>)>,
-) -> Result<(), XmpError> {
+fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mut Collected) -> Result<(), XmpError> {
     let mut pos = if first { 0 } else { root_start(text.as_bytes()).unwrap_or(text.len()) };
     while pos < text.len() {
         let mut p = Parser {
@@ -282,13 +281,13 @@ fn roots(
             keep,
             names: Interner::default(),
             props: Interner::default(),
-            values: *values,
-            nodes: std::mem::take(nodes),
+            values: c.values,
+            nodes: std::mem::take(&mut c.nodes),
         };
         p.reader.config_mut().expand_empty_elements = false;
-        let result = p.document(props);
-        *values = p.values;
-        *nodes = std::mem::take(&mut p.nodes);
+        let result = p.document(&mut c.props);
+        c.values = p.values;
+        c.nodes = std::mem::take(&mut p.nodes);
         let at = base + pos as u64;
         result.map_err(|e| e.in_file(at))?;
         pos += p.reader.buffer_position() as usize;
