@@ -511,7 +511,10 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
                 e.in_file(at).to_string()
             } else {
                 // Extended XMP is assembled from segments: the offset is in the assembled packet.
-                format!("{e} of the packet assembled from segments starting at byte {at}")
+                let (offset, message) = (e.offset, e.message);
+                format!(
+                    "invalid XMP at byte {offset} of the packet assembled from the segments from byte {at}: {message}"
+                )
             };
             rec.errors.push(format!("embedded {what}: {e}"));
         }
