@@ -262,10 +262,9 @@ pub fn has_root(bytes: &[u8]) -> bool {
 /// Where the next XMP root starts in `text`, as exiftool finds one: `<?xpacket begin`,
 /// `<x:xmpmeta` (or the older `x:xapmeta`), or a bare `<rdf:RDF`.
 fn root_start(text: &[u8]) -> Option<usize> {
-    [&b"<?xpacket begin"[..], b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:RDF"]
-        .iter()
-        .filter_map(|m| memchr::memmem::find(text, m))
-        .min()
+    const ROOTS: [&[u8]; 4] = [b"<?xpacket begin", b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:RDF"];
+    // The tail after a root is usually one processing instruction and padding: look at each `<`.
+    memchr::memchr_iter(b'<', text).find(|&i| ROOTS.iter().any(|r| text[i..].starts_with(r)))
 }
 
 /// Every root of one NUL-free run of text at file offset `base`: the first from the start (when
@@ -536,12 +535,19 @@ impl<'i> Parser<'i, '_> {
     }
 
     /// Count one more value built, refusing past [`MAX_VALUES`].
+    #[inline]
     fn count_value(&mut self) -> Result<(), XmpError> {
         self.values += 1;
         if self.values > MAX_VALUES {
-            return Err(self.err(too_many_values()));
+            return Err(self.too_many_values());
         }
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_many_values(&self) -> XmpError {
+        self.err(too_many_values())
     }
 
     /// Children of `rdf:RDF`: node elements.
