@@ -50,12 +50,12 @@ fn fields_of(parsed: &exif::Exif) -> ExifFields {
     }
 }
 
-/// XMP packets (tag 700) in any IFD of the block, with their offsets in the block (0 when the
-/// value sits in the entry): exiftool reads XMP there too.
+/// XMP packets (tag 700) in IFD0, IFD1 and the Exif IFD of the block, with their offsets in the
+/// block (0 when the value sits in the entry): exiftool reads XMP there too.
 fn xmp_packets(parsed: &exif::Exif) -> Vec<(&[u8], u64)> {
-    parsed
-        .fields()
-        .filter(|f| f.tag.number() == TAG_XMP)
+    [(Context::Tiff, In::PRIMARY), (Context::Tiff, In::THUMBNAIL), (Context::Exif, In::PRIMARY)]
+        .into_iter()
+        .filter_map(|(ctx, ifd)| parsed.get_field(Tag(ctx, TAG_XMP), ifd))
         .filter_map(|f| match &f.value {
             Value::Undefined(bytes, offset) => Some((&bytes[..], u64::from(*offset))),
             Value::Byte(bytes) => Some((&bytes[..], 0)),
