@@ -106,10 +106,16 @@ pub struct IrbResource {
 /// Walk the Photoshop image resources in `src[start..end]` by their headers, without reading
 /// their data. A resource that runs past `end` (or a header cut short) is an error: resources
 /// after it are lost. Fewer than 12 bytes, or only zero bytes, at the end are padding; any other
-/// unknown signature is an error.
+/// unknown signature is an error, and so is a block that runs past the end of the file.
 pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<IrbResource>, MediaError> {
-    let end = end.min(src.len());
     let mut out = Vec::new();
+    walk_irb(src, start, end, &mut out).map(|()| out)
+}
+
+/// [`irb_resources`] into `out`, which keeps the resources found before a problem.
+fn walk_irb(src: &dyn ReadAt, start: u64, end: u64, out: &mut Vec<IrbResource>) -> Result<(), MediaError> {
+    let cut = end > src.len();
+    let end = end.min(src.len());
     let mut pos = start;
     while pos < end {
         if out.len() >= MAX_ITEMS {
@@ -153,14 +159,20 @@ pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<IrbRe
         out.push(IrbResource { id, data: data_start..data_end });
         pos = data_end.saturating_add(size & 1);
     }
-    Ok(out)
+    if cut {
+        return Err(MediaError::Truncated { what: "Photoshop resources", offset: pos, needed: 1, len: src.len() });
+    }
+    Ok(())
 }
 
 /// The metadata of a Photoshop resource block in `src[start..end]` (a PSD's, a JPEG's APP13, a
 /// TIFF's tag 34377): IPTC keywords (0x0404), XMP (0x0424: exiftool reads it in each of them) and
 /// EXIF (0x0422; a broken EXIF block is ignored, one too large to read is not).
 pub fn irb_metadata(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -> Result<(), MediaError> {
-    for res in irb_resources(src, start, end)? {
+    // What comes before a problem in the list is read, then the problem is reported.
+    let mut resources = Vec::new();
+    let walked = walk_irb(src, start, end, &mut resources);
+    for res in resources {
         let (at, len) = (res.data.start, res.data.end - res.data.start);
         match res.id {
             IRB_XMP => {
@@ -180,7 +192,7 @@ pub fn irb_metadata(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata)
             _ => {}
         }
     }
-    Ok(())
+    walked
 }
 
 /// In-memory bytes presented as if they sat at `base` in a file, so that errors found while

@@ -153,8 +153,13 @@ impl State<'_> {
         let decoded = decode_raw_profile(&text, limit).map_err(|d| malformed(&d));
         match &profile[..] {
             b"exif" | b"app1" => {
-                // An EXIF profile may be broken without hiding anything else; APP1 may hold XMP.
-                let Ok(bytes) = decoded else { return Ok(()) };
+                // An EXIF profile may be broken without hiding anything else; an APP1 profile may
+                // hold XMP, and one that cannot be decoded is an error.
+                let bytes = match decoded {
+                    Ok(bytes) => bytes,
+                    Err(e) if &profile[..] == b"app1" => return Err(e),
+                    Err(_) => return Ok(()),
+                };
                 if let Some(xmp) = bytes.strip_prefix(b"http://ns.adobe.com/xap/1.0/\0") {
                     push_xmp(self.meta, xmp.to_vec(), at)?;
                 } else {

@@ -90,6 +90,19 @@ mod tests {
     }
 
     #[test]
+    fn resources_cut_short_are_an_error_that_keeps_those_before() {
+        let f = psd(1, &[resource(IRB_XMP, b"", b"<x>first</x>"), resource(0x040C, b"", &[7; 300])]);
+        let thumb = f.windows(4).rposition(|w| w == b"8BIM").unwrap();
+        // Cut inside the thumbnail resource, and inside its header (fewer than 12 bytes left).
+        for cut in [thumb + 100, thumb + 6] {
+            let mut meta = Metadata::default();
+            let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
+            assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
+            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()], "{cut}");
+        }
+    }
+
+    #[test]
     fn every_prefix_and_flip_is_safe() {
         let f = sample(1);
         crate::media::for_each_damaged(&f, |b| {
