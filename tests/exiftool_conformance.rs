@@ -1,7 +1,7 @@
 //! Conformance with exiftool (SPEC 2.3: every person exiftool reads from a file is read). Each
 //! test generates files in the unusual forms real archives hold (several packets and roots, NUL
 //! padding, stale tails, `rdf:nodeID`, language alternatives, non-standard JPEG headers, XMP in a
-//! QuickTime track, in TIFF IFD1 and the Exif IFD, in a JPEG's EXIF block and Photoshop APP13, in
+//! QuickTime track or `udta/meta/xml `, in TIFF IFD1 and the Exif IFD, in a JPEG's EXIF block and Photoshop APP13, in
 //! PNG chunks after IEND) and damaged files, runs exiftool on
 //! each, and compares the persons it reads with those `consentry scan --format json` reports.
 //! Damaged files must also carry an error naming a byte offset (they are unreadable), and keep
@@ -345,10 +345,18 @@ fn xmp_where_exiftool_finds_it() {
         &bx(b"moov", &cat(&[&mvhd(), &trak_with_xmp(&p("Tara Track"))])),
         &bx(b"mdat", &[0; 64]),
     ]);
+    let hdlr = bx(b"hdlr", &[&[0; 8][..], b"mdta", &[0; 13]].concat());
+    let xml = bx(b"xml ", &cat(&[&[0; 4], p("Uwe Meta").as_bytes()]));
+    let udta_meta_xml = cat(&[
+        &ftyp(b"isom"),
+        &bx(b"moov", &cat(&[&mvhd(), &bx(b"udta", &bx(b"meta", &cat(&[&[0; 4], &hdlr, &xml])))])),
+        &bx(b"mdat", &[0; 64]),
+    ]);
     check(&[
         ("header-xmp0.jpg", xmp0, &["Xaver Null"], false),
         ("header-without-nul.jpg", no_nul, &["Nina Ohne"], false),
         ("trak-udta.mov", mov, &["Tara Track"], false),
+        ("udta-meta-xml.mp4", udta_meta_xml, &["Uwe Meta"], false),
         ("ifd1.tif", tiff_ifd1(&p("Ida Eins")), &["Ida Eins"], false),
         ("exif-ifd.tif", tiff_block_with_xmp(&p("Eva Exif"), false), &["Eva Exif"], false),
         (

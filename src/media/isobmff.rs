@@ -3,8 +3,8 @@
 //!
 //! Read:
 //! - top-level `uuid` BE7ACFCB-97A9-42E8-9C71-999491E3AFAC: an XMP packet (also accepted in `moov`);
-//! - `moov/mvhd` creation time; `moov/udta/XMP_` and `moov/trak/udta/XMP_`: XMP packets
-//!   (QuickTime; exiftool reads both);
+//! - `moov/mvhd` creation time; `moov/udta/XMP_`, `moov/trak/udta/XMP_` and the `xml ` box of
+//!   a `meta` box in either `udta`: XMP packets (QuickTime; exiftool reads each);
 //! - Canon CR3 `moov/uuid` 85C0B687-820F-11E0-8111-F4CE462B6A48: `CMT1` (IFD0) and `CMT2`
 //!   (Exif IFD) TIFF blocks;
 //! - HEIF/AVIF top-level `meta` (read whole, at most [`MAX_META_BOX`]): items of type `mime`
@@ -176,11 +176,32 @@ impl Walker<'_> {
     /// `udta`: its `XMP_` boxes.
     fn udta(&mut self, src: &dyn ReadAt, udta: &BoxHeader) -> Result<(), MediaError> {
         for c in self.children(src, udta.body, udta.end)? {
-            if &c.kind == b"XMP_" {
-                self.xmp_box(src, &c, 0)?;
+            match &c.kind {
+                b"XMP_" => self.xmp_box(src, &c, 0)?,
+                b"meta" => self.meta_xml(src, &c)?,
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// A `meta` box inside `udta`: its `xml ` box (version and flags, then XML), where exiftool
+    /// reads XMP too.
+    fn meta_xml(&mut self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<(), MediaError> {
+        let first = self.meta_children_at(src, meta)?;
+        for c in self.children(src, first, meta.end)? {
+            if &c.kind == b"xml " && c.body_len() >= 4 {
+                self.xmp_box(src, &c, 4)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the children of a `meta` box start: after version and flags (ISOBMFF's FullBox), or
+    /// right at the body (QuickTime's, whose first child `hdlr` then sits there).
+    fn meta_children_at(&self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<u64, MediaError> {
+        let head = src.slice("meta box", meta.body, meta.body_len().min(8), 8)?;
+        Ok(if head.get(4..8) == Some(b"hdlr") { meta.body } else { meta.body + 4 })
     }
 
     fn moov(&mut self, src: &dyn ReadAt, moov: &BoxHeader) -> Result<(), MediaError> {
@@ -227,10 +248,7 @@ impl Walker<'_> {
     fn heif_meta(&mut self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<(), MediaError> {
         let bytes = src.slice("meta box", meta.start, meta.size(), MAX_META_BOX)?;
         let mem = Placed { data: &bytes, base: meta.start };
-        // A FullBox in ISOBMFF; QuickTime's `meta` has no version/flags (its first child, `hdlr`,
-        // then sits right at the body).
-        let quicktime = bytes.get((meta.body - meta.start + 4) as usize..).is_some_and(|b| b.starts_with(b"hdlr"));
-        let first = if quicktime { meta.body } else { meta.body + 4 };
+        let first = self.meta_children_at(&mem, meta)?;
         let mut items: Vec<(u32, ItemKind)> = Vec::new();
         let mut iloc = None;
         let mut idat = None;
@@ -598,6 +616,20 @@ mod tests {
         assert_eq!(meta.xmp.len(), 1);
         let f = [ftyp(b"mp42"), bx(b"moov", &[bx(b"udta", &free0), bx(b"udta", &bx(b"XMP_", XMP))].concat())].concat();
         assert!(read(&f).is_err());
+    }
+
+    #[test]
+    fn xmp_in_the_xml_box_of_a_udta_meta() {
+        let xml = bx(b"xml ", &[&[0; 4][..], XMP].concat());
+        let hdlr = bx(b"hdlr", &[0; 25]);
+        for meta in
+            [bx(b"meta", &[&[0; 4][..], &hdlr, &xml].concat()), bx(b"meta", &[hdlr.clone(), xml.clone()].concat())]
+        {
+            let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), bx(b"udta", &meta)].concat())].concat();
+            let m = read(&f).unwrap();
+            assert_eq!(m.xmp, vec![XMP.to_vec()]);
+            assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+        }
     }
 
     #[test]
