@@ -281,6 +281,7 @@ fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mu
             names: Interner::default(),
             props: Interner::default(),
             values: c.values,
+            partial: None,
             nodes: std::mem::take(&mut c.nodes),
         };
         p.reader.config_mut().expand_empty_elements = false;
@@ -364,6 +365,9 @@ struct Parser<'i, 'k> {
     props: Interner,
     /// Values built so far in this packet (bounded by [`MAX_VALUES`]).
     values: usize,
+    /// The part of a value built before a problem, handed outward while the error propagates
+    /// (so that the persons named before a cut or a limit are kept).
+    partial: Option<Value>,
     /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
     nodes: Vec<(String, Vec<Prop>)>,
 }
@@ -592,8 +596,17 @@ impl<'i> Parser<'i, '_> {
         Ok(())
     }
 
-    /// Property elements until the enclosing end tag.
+    /// Property elements until the enclosing end tag. On a problem, the struct being built (not
+    /// at the top level) is left in [`Parser::partial`] for the enclosing value.
     fn property_elements(&mut self, out: &mut Vec<Prop>, filter: bool) -> Result<(), XmpError> {
+        let result = self.property_elements_until_end(out, filter);
+        if result.is_err() && !filter {
+            self.partial = Some(Value::Struct(std::mem::take(out)));
+        }
+        result
+    }
+
+    fn property_elements_until_end(&mut self, out: &mut Vec<Prop>, filter: bool) -> Result<(), XmpError> {
         loop {
             let (name, ev) = self.next()?;
             let (name, open) = match (name, ev) {
@@ -614,7 +627,16 @@ impl<'i> Parser<'i, '_> {
                 Open::Start(e) | Open::Empty(e) => self.props.get(local(e)),
             };
             let ns = self.names.get(ns);
-            let (value, _lang) = self.property(open)?;
+            let (value, _lang) = match self.property(open) {
+                Ok(v) => v,
+                Err(e) => {
+                    // What was built of this property before the problem is kept.
+                    if let Some(value) = self.partial.take() {
+                        out.push(Prop { ns, name, value });
+                    }
+                    return Err(e);
+                }
+            };
             out.push(Prop { ns, name, value });
         }
     }
@@ -722,7 +744,7 @@ impl<'i> Parser<'i, '_> {
             _ => None,
         };
         match (kind, open) {
-            (Some(kind), Open::Start(_)) => Ok(Value::Array(kind, self.items()?)),
+            (Some(kind), Open::Start(_)) => Ok(Value::Array(kind, self.items(kind)?)),
             (Some(kind), Open::Empty(_)) => Ok(Value::Array(kind, Vec::new())),
             (None, open) => {
                 // A nested node element: a struct.
@@ -733,20 +755,38 @@ impl<'i> Parser<'i, '_> {
         }
     }
 
-    /// `rdf:li` items of an array, until the array's end tag.
-    fn items(&mut self) -> Result<Vec<Item>, XmpError> {
+    /// `rdf:li` items of an array, until the array's end tag. On a problem, the items built
+    /// before it are left in [`Parser::partial`] for the enclosing value.
+    fn items(&mut self, kind: ArrayKind) -> Result<Vec<Item>, XmpError> {
         let mut items = Vec::new();
+        match self.items_until_end(&mut items) {
+            Ok(()) => Ok(items),
+            Err(e) => {
+                self.partial = Some(Value::Array(kind, items));
+                Err(e)
+            }
+        }
+    }
+
+    fn items_until_end(&mut self, items: &mut Vec<Item>) -> Result<(), XmpError> {
         loop {
             let (_, ev) = self.next()?;
             let open = match ev {
                 Event::Start(e) => Open::Start(e),
                 Event::Empty(e) => Open::Empty(e),
-                Event::End(_) => return Ok(items),
+                Event::End(_) => return Ok(()),
                 Event::Eof => return Err(self.err("unexpected end of packet in array")),
                 _ => continue,
             };
-            let (value, lang) = self.property(open)?;
-            items.push(Item { value, lang });
+            match self.property(open) {
+                Ok((value, lang)) => items.push(Item { value, lang }),
+                Err(e) => {
+                    if let Some(value) = self.partial.take() {
+                        items.push(Item { value, lang: None });
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
 
@@ -988,6 +1028,23 @@ mod tests {
         assert_eq!(e.clone().in_file(1000).offset, e.offset + 1000);
         let offset = e.offset;
         assert!(e.in_file(1000).to_string().starts_with(&format!("invalid XMP at byte {}", 1000 + offset)));
+    }
+
+    #[test]
+    fn values_built_before_a_problem_are_kept() {
+        // A packet cut inside the third item of a bag of structs inside a struct: the first two
+        // items, and the fields before the cut, are kept beside the error.
+        let packet = wrap(
+            r#"<rdf:Description><dc:r rdf:parseType="Resource"><dc:a>x</dc:a><dc:list><rdf:Bag><rdf:li rdf:parseType="Resource"><dc:n>One</dc:n></rdf:li><rdf:li><rdf:Description dc:n="Two"/></rdf:li><rdf:li rdf:parseType="Resource"><dc:n>Three</dc:n><dc:m>cut"#,
+        );
+        let cut = &packet[..packet.find("cut").unwrap()];
+        let (props, e) = parse_partial(cut.as_bytes(), &|_| true);
+        assert!(e.is_some());
+        let r = find(&props, DC, "r").unwrap();
+        assert_eq!(r.field(DC, "a").and_then(Value::as_text), Some("x"));
+        let names: Vec<_> =
+            r.field(DC, "list").unwrap().items().iter().filter_map(|i| i.field(DC, "n")?.as_text()).collect();
+        assert_eq!(names, ["One", "Two", "Three"]);
     }
 
     #[test]
