@@ -242,7 +242,8 @@ pub fn from_xmp(props: &[Prop], roots: &PeopleRoots, origin: &str, out: &mut Dep
 
 fn person_details(v: &Value, origin: &str, source: PersonSource, out: &mut Depicted) {
     for person in v.items() {
-        if let Some(name) = person.field(NS_IPTC_EXT, "PersonName").and_then(Value::lang_alt_default) {
+        // Every alternative of a language alternative names the person (exiftool reports each).
+        for name in person.field(NS_IPTC_EXT, "PersonName").map(Value::alternatives).unwrap_or_default() {
             out.add(origin, source, name);
         }
     }
@@ -344,9 +345,18 @@ mod tests {
     }
 
     #[test]
-    fn person_details_lang_alt_prefers_x_default() {
+    fn person_details_lang_alt_every_alternative_is_a_name() {
+        // With x-default, and without one: every language names the person (exiftool reads each).
         let d = depicted(
-            r#"<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImageWDetails><rdf:Bag><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:PersonName><rdf:Alt><rdf:li xml:lang="de">Anna S.</rdf:li><rdf:li xml:lang="x-default">Anna Schmidt</rdf:li></rdf:Alt></Iptc4xmpExt:PersonName></rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImageWDetails></rdf:Description>"#,
+            r#"<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImageWDetails><rdf:Bag><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:PersonName><rdf:Alt><rdf:li xml:lang="de">Anna S.</rdf:li><rdf:li xml:lang="x-default">Anna Schmidt</rdf:li></rdf:Alt></Iptc4xmpExt:PersonName></rdf:li><rdf:li rdf:parseType="Resource"><Iptc4xmpExt:PersonName><rdf:Alt><rdf:li xml:lang="en">Ben</rdf:li><rdf:li xml:lang="fr">Benoît</rdf:li></rdf:Alt></Iptc4xmpExt:PersonName></rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImageWDetails></rdf:Description>"#,
+        );
+        assert_eq!(names(&d), ["Anna S.", "Anna Schmidt", "Ben", "Benoît"]);
+    }
+
+    #[test]
+    fn node_id_references_are_followed() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImageWDetails><rdf:Bag><rdf:li rdf:nodeID="n1"/></rdf:Bag></Iptc4xmpExt:PersonInImageWDetails></rdf:Description><rdf:Description rdf:nodeID="n1" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonName>Anna Schmidt</Iptc4xmpExt:PersonName></rdf:Description>"#,
         );
         assert_eq!(names(&d), ["Anna Schmidt"]);
     }

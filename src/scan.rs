@@ -495,23 +495,28 @@ fn scan_media(
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let first = rec.sidecars.len() == 1;
-        match read_sidecar(sidecar, written) {
-            Ok(props) => {
-                if written && first {
-                    rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
-                }
-                people::from_xmp(&props, roots, &name, &mut rec.depicted);
-                dates.read_xmp(&props);
-            }
-            Err(e) => rec.errors.push(format!("sidecar {name}: {e}")),
+        let (props, problem) = read_sidecar(sidecar, written);
+        if written && first && problem.is_none() {
+            rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
         }
+        // Persons read before a problem are kept beside it.
+        people::from_xmp(&props, roots, &name, &mut rec.depicted);
+        dates.read_xmp(&props);
+        if let Some(e) = problem {
+            rec.errors.push(format!("sidecar {name}: {e}"));
+        }
+        cap_persons(&mut rec, &format!("sidecar {name}"));
     }
     rec.taken = dates.best();
     rec
 }
 
+/// What was located in a media file: its format, its metadata, and the problem that ended the
+/// reading early (the metadata then holds what was located before it); or why nothing could be.
+type Located = Result<(Format, Metadata, Option<String>), String>;
+
 /// Open, identify and locate the metadata of a media file; with `stamp`, its stamp as opened.
-fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Result<(Format, Metadata), String> {
+fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Located {
     let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
     // Asked once: the stamp's size is also the length the source needs.
     let mut known_len = None;
@@ -525,7 +530,7 @@ fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Result<(Form
 }
 
 /// Identify a container from its first bytes and locate its metadata.
-fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Result<(Format, Metadata), String> {
+fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Located {
     if head.is_empty() {
         return Err("empty file".to_string());
     }
@@ -533,9 +538,8 @@ fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Result<(Format, Me
         let magic: Vec<String> = head.iter().take(8).map(|b| format!("{b:02X}")).collect();
         format!("not a recognised image or video file (content starts with {})", magic.join(" "))
     })?;
-    let meta =
-        media::read_metadata(src, format).map_err(|e| format!("{} file: {e}", format.as_str().to_uppercase()))?;
-    Ok((format, meta))
+    let (meta, problem) = media::read_metadata(src, format);
+    Ok((format, meta, problem.map(|e| format!("{} file: {e}", format.as_str().to_uppercase()))))
 }
 
 /// Read a media file given as bytes (no sidecars): what a scan reports for it. For fuzzing and
@@ -548,62 +552,105 @@ pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
     rec
 }
 
-fn record_embedded(
-    located: Result<(Format, Metadata), String>,
-    roots: &PeopleRoots,
-    written: bool,
-    rec: &mut FileRecord,
-    dates: &mut Dates,
-) {
+fn record_embedded(located: Located, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
     match located {
-        Ok((format, meta)) => {
+        Ok((format, meta, problem)) => {
             rec.format = Some(format);
             rec.subject = Subject::Media(format.kind());
             dates.exif = exif_date(&meta);
             dates.quicktime = meta.quicktime_created.and_then(quicktime_date);
+            // Persons located before a problem are kept beside it.
             embedded_persons(&meta, roots, written, rec, dates);
+            rec.errors.extend(problem);
         }
         Err(e) => rec.errors.push(e),
     }
 }
 
-/// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote.
-fn parse_packet(bytes: &[u8], written: bool) -> Result<Vec<Prop>, xmp::XmpError> {
-    xmp::parse(bytes, &|ns| people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns)))
+/// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote:
+/// the properties read before a problem, and the problem.
+fn parse_packet(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpError>) {
+    xmp::parse_partial(bytes, &|ns| people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns)))
+}
+
+/// Most persons kept for one file (embedded and sidecars together). Real files name a few dozen;
+/// past this the file is unreadable (its record would be as large as an archive's).
+pub const MAX_PERSONS: usize = 10_000;
+
+/// Past [`MAX_PERSONS`]: keep that many and report the file.
+fn cap_persons(rec: &mut FileRecord, origin: &str) {
+    if rec.depicted.persons.len() > MAX_PERSONS {
+        let mut persons = std::mem::take(&mut rec.depicted.persons);
+        let beyond = persons.len();
+        let last = persons.iter().nth(MAX_PERSONS).cloned();
+        if let Some(last) = last {
+            persons.split_off(&last);
+        }
+        rec.depicted.persons = persons;
+        rec.errors.push(format!("{origin}: {beyond} persons or more, past the limit of {MAX_PERSONS} per file"));
+    }
 }
 
 fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
-    let packets = meta.xmp.iter().map(|p| ("XMP", p)).chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", p)));
-    for (i, (what, packet)) in packets.enumerate() {
-        match parse_packet(packet, written) {
-            Ok(props) => {
-                // Only from the file's only main packet: the one `apply` replaces.
-                if written && i == 0 && meta.xmp.len() == 1 {
-                    // What a previous `apply` wrote, for the next one to compare with.
-                    rec.written = crate::apply::fields_in(&props, true).map(Box::new);
-                }
-                people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
-                dates.read_xmp(&props);
-            }
-            Err(e) => rec.errors.push(format!("embedded {what}: {e}")),
+    let packets = meta
+        .xmp
+        .iter()
+        .zip(meta.xmp_offsets())
+        .map(|(p, at)| ("XMP", p, at))
+        .chain(meta.extended_xmp.iter().zip(&meta.extended_xmp_at).map(|((_, p), &at)| ("extended XMP", p, at)));
+    for (i, (what, packet, at)) in packets.enumerate() {
+        let (props, problem) = parse_packet(packet, written);
+        // Only from the file's only main packet: the one `apply` replaces.
+        if written && i == 0 && meta.xmp.len() == 1 && problem.is_none() {
+            // What a previous `apply` wrote, for the next one to compare with.
+            rec.written = crate::apply::fields_in(&props, true).map(Box::new);
         }
+        people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
+        dates.read_xmp(&props);
+        if let Some(e) = problem {
+            let e = if what == "XMP" {
+                e.in_file(at).to_string()
+            } else {
+                // Extended XMP is assembled from segments: the offset is in the assembled packet.
+                let (offset, message) = (e.offset, e.message);
+                format!(
+                    "invalid XMP at byte {offset} of the packet assembled from the segments from byte {at}: {message}"
+                )
+            };
+            rec.errors.push(format!("embedded {what}: {e}"));
+        }
+        cap_persons(rec, "embedded XMP");
     }
     if let Some(xp) = &meta.exif.xp_keywords {
         people::from_flat_keywords(&people::split_xp_keywords(xp), roots, PersonSource::XpKeywords, &mut rec.depicted);
     }
     let iim: Vec<&str> = meta.iptc_keywords.iter().map(String::as_str).collect();
     people::from_flat_keywords(&iim, roots, PersonSource::IimKeywords, &mut rec.depicted);
+    cap_persons(rec, "embedded keywords");
 }
 
-/// Read and parse an XMP sidecar (bounded like an embedded packet).
-fn read_sidecar(path: &Path, written: bool) -> Result<Vec<Prop>, String> {
-    let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
-    let mut bytes = Vec::new();
-    file.take(media::MAX_XMP + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
-    if bytes.len() as u64 > media::MAX_XMP {
-        return Err(format!("larger than the limit of {} bytes", media::MAX_XMP));
+/// Read and parse an XMP sidecar (bounded like an embedded packet): the properties read before
+/// a problem, and the problem.
+fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>) {
+    let file = match source::open_file(path) {
+        Ok(file) => file,
+        Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e)))),
+    };
+    // Sized once from the file's length (a growing buffer would hold twice the packet while
+    // it is copied), and a sidecar over the limit is not read at all.
+    let len = file.metadata().map_or(0, |m| m.len());
+    if len > media::MAX_XMP {
+        return (Vec::new(), Some(format!("{len} bytes, larger than the limit of {} bytes", media::MAX_XMP)));
     }
-    parse_packet(&bytes, written).map_err(|e| e.to_string())
+    let mut bytes = Vec::with_capacity(len as usize);
+    if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
+        return (Vec::new(), Some(format!("cannot read: {}", io_message(&e))));
+    }
+    if bytes.len() as u64 > media::MAX_XMP {
+        return (Vec::new(), Some(format!("larger than the limit of {} bytes", media::MAX_XMP)));
+    }
+    let (props, problem) = parse_packet(&bytes, written);
+    (props, problem.map(|e| e.to_string()))
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).
@@ -683,6 +730,74 @@ mod tests {
         let stamps = Stamps::read(&d.join("a.jpg"), &[d.join("b.jpg")]).unwrap();
         assert_eq!(stamps.sidecars, vec![Stamp::read(&d.join("b.jpg")).unwrap()]);
         assert_eq!(Stamps::read(&d.join("a.jpg"), &[d.join("gone.xmp")]), None);
+    }
+
+    fn packet(body: &str) -> String {
+        format!(
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:I="{}">{body}</rdf:Description></rdf:RDF></x:xmpmeta>"#,
+            people::NS_IPTC_EXT
+        )
+    }
+
+    fn persons(names: impl Iterator<Item = String>) -> String {
+        let items: String = names.map(|n| format!("<rdf:li>{n}</rdf:li>")).collect();
+        packet(&format!("<I:PersonInImage><rdf:Bag>{items}</rdf:Bag></I:PersonInImage>"))
+    }
+
+    /// A JPEG holding `packets` in APP1 segments, then `tail` (image data or a cut).
+    fn jpeg(packets: &[&str], tail: &[u8]) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8];
+        for p in packets {
+            let body = [&b"http://ns.adobe.com/xap/1.0/\0"[..], p.as_bytes()].concat();
+            j.extend([0xFF, 0xE1]);
+            j.extend(((body.len() + 2) as u16).to_be_bytes());
+            j.extend(body);
+        }
+        j.extend(tail);
+        j
+    }
+
+    #[test]
+    fn persons_before_damage_are_kept_beside_the_error() {
+        let anna = persons(["Anna".to_string()].into_iter());
+        // Cut inside a second segment.
+        let j = jpeg(&[&anna], &[0xFF, 0xE1, 0x10, 0x00, 1, 2, 3]);
+        let rec = scan_bytes(&j, "jpg", &PeopleRoots::default());
+        assert_eq!(rec.depicted.persons.iter().collect::<Vec<_>>(), ["Anna"]);
+        let e = rec.error().unwrap();
+        assert!(e.contains(&format!("at byte {}", j.len() - 7)), "{e}");
+    }
+
+    #[test]
+    fn xmp_errors_name_the_byte_in_the_file() {
+        let broken = packet("<I:PersonInImage><rdf:Bag><rdf:li>Anna</rdf:Bag></I:PersonInImage>");
+        let j = jpeg(&[&broken], &[0xFF, 0xD9]);
+        let rec = scan_bytes(&j, "jpg", &PeopleRoots::default());
+        let e = rec.error().unwrap();
+        let packet_at = 2 + 4 + 29;
+        let in_packet = broken.find("</rdf:Bag>").unwrap();
+        // quick-xml reports the position after the mismatched end tag's name.
+        let offset: u64 = e.split("at byte ").nth(1).unwrap().split(':').next().unwrap().parse().unwrap();
+        assert!((packet_at + in_packet..packet_at + in_packet + 12).contains(&(offset as usize)), "{e}");
+    }
+
+    #[test]
+    fn persons_and_values_are_capped_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = dir.path().join("a.jpg");
+        std::fs::write(&media, jpeg(&[], &[0xFF, 0xD9])).unwrap();
+        let sidecar = dir.path().join("a.jpg.xmp");
+        // More persons than the cap (fewer values than the value limit): the cap's worth are
+        // kept, and the file is in error.
+        std::fs::write(&sidecar, persons((0..MAX_PERSONS + 5).map(|i| format!("P{i:06}")))).unwrap();
+        let rec = scan_media(&media, std::slice::from_ref(&sidecar), &PeopleRoots::default(), false, false);
+        assert_eq!(rec.depicted.persons.len(), MAX_PERSONS);
+        assert!(rec.error().unwrap().contains("limit of 10000 per file"), "{:?}", rec.error());
+        // More values than the parser builds: it stops there, keeping what it built (capped).
+        std::fs::write(&sidecar, persons((0..xmp::MAX_VALUES + 5).map(|i| format!("P{i:06}")))).unwrap();
+        let rec = scan_media(&media, std::slice::from_ref(&sidecar), &PeopleRoots::default(), false, false);
+        assert_eq!(rec.depicted.persons.len(), MAX_PERSONS);
+        assert!(rec.error().unwrap().contains("property values"), "{:?}", rec.error());
     }
 
     #[test]

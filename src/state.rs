@@ -32,7 +32,7 @@ pub const SCHEMA: i64 = 2;
 const APPLICATION: &str = "consentry-state";
 /// Part of every file's reading fingerprint: raise it when what a scan reads from a file changes
 /// without a version change, so that no record read the old way is reused.
-const READER_REVISION: u32 = 1;
+const READER_REVISION: u32 = 2;
 /// Files changed this close to the start of a run (or later) are read again next time: a change
 /// within the same clock tick as the stamp would otherwise go unseen.
 const RACY_NS: i64 = 2_000_000_000;

@@ -348,7 +348,7 @@ fn psd_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
     let res_len = src.slice("PSD image resources length", res_len_at, 4, 4)?;
     let start = res_len_at + 4;
     let end = start.saturating_add(u64::from(u32::from_be_bytes([res_len[0], res_len[1], res_len[2], res_len[3]])));
-    for res in irb_resources(src, start, end, &[])? {
+    for res in irb_resources(src, start, end)? {
         let bgr = match res.id {
             0x040C => false,
             0x0409 => true,

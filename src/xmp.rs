@@ -76,6 +76,16 @@ impl Value {
         }
     }
 
+    /// Every text of a language alternative (each language, with or without `x-default`); a
+    /// simple value is its own one text.
+    pub fn alternatives(&self) -> Vec<&str> {
+        match self {
+            Value::Text(t) => vec![t],
+            Value::Array(_, items) => items.iter().filter_map(|i| i.value.as_text()).collect(),
+            Value::Struct(_) => Vec::new(),
+        }
+    }
+
     /// A struct field by namespace URI and local name.
     pub fn field(&self, ns: &str, name: &str) -> Option<&Value> {
         match self {
@@ -109,42 +119,89 @@ pub fn find_all<'a>(props: &'a [Prop], ns: &'a str, name: &'a str) -> impl Itera
     props.iter().filter(move |p| *p.name == *name && *p.ns == *ns).map(|p| &p.value)
 }
 
-/// Why an XMP packet could not be parsed. Offsets are byte offsets within the packet.
+/// Why an XMP packet could not be parsed. Offsets are byte offsets within the packet until
+/// [`XmpError::in_file`] places them in the file (for UTF-16 packets: in the decoded text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmpError {
     pub offset: u64,
     pub message: String,
 }
 
+impl XmpError {
+    /// The error of a packet that starts at byte `at` of its file, with the offset in the file.
+    pub fn in_file(self, at: u64) -> XmpError {
+        XmpError { offset: self.offset.saturating_add(at), ..self }
+    }
+}
+
 impl fmt::Display for XmpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid XMP at byte {} of the packet: {}", self.offset, self.message)
+        write!(f, "invalid XMP at byte {}: {}", self.offset, self.message)
     }
 }
 
 impl std::error::Error for XmpError {}
 
+/// Most property values (properties, array items, struct fields) built from one packet. A packet
+/// naming 10 000 persons in regions builds about 100 000; past this the packet is refused
+/// rather than held in memory (a 24 MB sidecar of a million names).
+pub const MAX_VALUES: usize = 250_000;
+
 /// Parse an XMP packet. Only top-level properties whose namespace URI satisfies `keep` are built;
 /// the others are skipped without building their values (they may be large: thumbnails, history).
 pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, XmpError> {
-    let text = decode(packet)?;
-    let mut p = Parser {
-        reader: Reader::from_str(&text),
-        scopes: Scopes::new(),
-        depth: 0,
-        keep,
-        names: Interner::default(),
-        props: Interner::default(),
+    match parse_partial(packet, keep) {
+        (props, None) => Ok(props),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// [`parse`], returning the properties read before a problem together with it.
+///
+/// Recovers where exiftool recovers: what follows the end of a root (`</x:xmpmeta>`, the
+/// closing `rdf:RDF`, `<?xpacket end?>`) is ignored unless another root starts there, and NUL
+/// bytes end a document; every further root (after junk or NUL padding) is read too, and the
+/// properties are those of all of them. Anything else that cannot be parsed is an error.
+pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
+    let mut c = Collected::default();
+    let result = match text_of(packet) {
+        Ok(Text::Utf8(base, bytes)) => {
+            utf8_segments(bytes, base, &mut |text, base, first| roots(text, base, first, keep, &mut c))
+        }
+        Ok(Text::Decoded(text)) => text
+            .split('\0')
+            .enumerate()
+            .try_fold(0u64, |base, (i, segment)| {
+                roots(segment, base, i == 0, keep, &mut c)?;
+                Ok(base + segment.len() as u64 + 1)
+            })
+            .map(|_| ()),
+        Err(e) => Err(e),
     };
-    p.reader.config_mut().expand_empty_elements = false;
-    let mut props = Vec::new();
-    p.document(&mut props)?;
-    Ok(props)
+    let resolved = if c.nodes.is_empty() { Ok(()) } else { resolve_nodes(&mut c.props, &c.nodes, &mut c.values) };
+    (c.props, result.err().or(resolved.err()))
+}
+
+/// What the roots of one packet add up to.
+#[derive(Default)]
+struct Collected {
+    props: Vec<Prop>,
+    /// Values built (bounded by [`MAX_VALUES`]).
+    values: usize,
+    /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
+    nodes: Vec<(String, Vec<Prop>)>,
+}
+
+enum Text<'a> {
+    /// UTF-8 bytes (not yet checked) after a BOM of `base` bytes.
+    Utf8(u64, &'a [u8]),
+    /// UTF-16 decoded.
+    Decoded(String),
 }
 
 /// Bytes to text: UTF-8 (BOM optional), or UTF-16 with BOM or detectable from `<` / `<?`.
-fn decode(packet: &[u8]) -> Result<Cow<'_, str>, XmpError> {
-    let utf16 = |bytes: &[u8], be: bool| -> Result<Cow<'_, str>, XmpError> {
+fn text_of(packet: &[u8]) -> Result<Text<'_>, XmpError> {
+    let utf16 = |bytes: &[u8], be: bool| -> Result<Text<'_>, XmpError> {
         let units = bytes.chunks_exact(2).map(|c| {
             if be {
                 u16::from_be_bytes([c[0], c[1]])
@@ -154,25 +211,145 @@ fn decode(packet: &[u8]) -> Result<Cow<'_, str>, XmpError> {
         });
         char::decode_utf16(units)
             .collect::<Result<String, _>>()
-            .map(Cow::Owned)
+            .map(Text::Decoded)
             .map_err(|_| XmpError { offset: 0, message: "invalid UTF-16 text".into() })
     };
     match packet {
-        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest, 3),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => Ok(Text::Utf8(3, rest)),
         [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
         [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
         [0, b'<', ..] => utf16(packet, true),
         [b'<', 0, ..] => utf16(packet, false),
-        _ => utf8(packet, 0),
+        _ => Ok(Text::Utf8(0, packet)),
     }
 }
 
-fn utf8(bytes: &[u8], base: u64) -> Result<Cow<'_, str>, XmpError> {
-    // Writers pad packets with NULs or trailing garbage after the end marker; cut at the first NUL.
-    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
-    std::str::from_utf8(&bytes[..end])
-        .map(Cow::Borrowed)
-        .map_err(|e| XmpError { offset: base + e.valid_up_to() as u64, message: "text is not valid UTF-8".into() })
+/// The runs of UTF-8 text between NUL bytes (writers pad packets with NULs, and some put a
+/// second packet after them), each given to `f` with its offset. Only the first run and runs
+/// where a root starts are checked as UTF-8: the rest is padding or a stale tail.
+fn utf8_segments(
+    bytes: &[u8],
+    base: u64,
+    f: &mut dyn FnMut(&str, u64, bool) -> Result<(), XmpError>,
+) -> Result<(), XmpError> {
+    let mut start = 0usize;
+    let mut first = true;
+    loop {
+        let end = memchr::memchr(0, &bytes[start..]).map_or(bytes.len(), |n| start + n);
+        let segment = &bytes[start..end];
+        let from = if first { Some(0) } else { root_start(segment) };
+        if let Some(from) = from {
+            let at = base + (start + from) as u64;
+            let text = std::str::from_utf8(&segment[from..]).map_err(|e| XmpError {
+                offset: at + e.valid_up_to() as u64,
+                message: "text is not valid UTF-8".into(),
+            })?;
+            f(text, at, first)?;
+        }
+        first = false;
+        if end == bytes.len() {
+            return Ok(());
+        }
+        start = end + 1;
+    }
+}
+
+/// Whether `bytes` hold the start of an XMP root (see [`root_start`]).
+pub fn has_root(bytes: &[u8]) -> bool {
+    root_start(bytes).is_some()
+}
+
+/// Where the next XMP root starts in `text`, as exiftool finds one: `<?xpacket begin`,
+/// `<x:xmpmeta` (or the older `x:xapmeta`), or a bare `<rdf:RDF`.
+fn root_start(text: &[u8]) -> Option<usize> {
+    const ROOTS: [&[u8]; 4] = [b"<?xpacket begin", b"<x:xmpmeta", b"<x:xapmeta", b"<rdf:RDF"];
+    // The tail after a root is usually one processing instruction and padding: look at each `<`.
+    memchr::memchr_iter(b'<', text).find(|&i| ROOTS.iter().any(|r| text[i..].starts_with(r)))
+}
+
+/// Every root of one NUL-free run of text at file offset `base`: the first from the start (when
+/// `first`: the packet may begin with a header or a BOM-less declaration), each further one where
+/// [`root_start`] finds it.
+fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mut Collected) -> Result<(), XmpError> {
+    let mut pos = if first { 0 } else { root_start(text.as_bytes()).unwrap_or(text.len()) };
+    while pos < text.len() {
+        let mut p = Parser {
+            reader: Reader::from_str(&text[pos..]),
+            scopes: Scopes::new(),
+            depth: 0,
+            keep,
+            names: Interner::default(),
+            props: Interner::default(),
+            values: c.values,
+            partial: None,
+            nodes: std::mem::take(&mut c.nodes),
+        };
+        p.reader.config_mut().expand_empty_elements = false;
+        let result = p.document(&mut c.props);
+        c.values = p.values;
+        c.nodes = std::mem::take(&mut p.nodes);
+        let at = base + pos as u64;
+        result.map_err(|e| e.in_file(at))?;
+        pos += p.reader.buffer_position() as usize;
+        match root_start(&text.as_bytes()[pos..]) {
+            Some(next) => pos += next,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// Replace each `rdf:nodeID` reference (an empty property element or `rdf:li` naming a node) by
+/// the properties of the `rdf:Description` with that `rdf:nodeID`, as exiftool does.
+fn resolve_nodes(props: &mut [Prop], nodes: &[(String, Vec<Prop>)], values: &mut usize) -> Result<(), XmpError> {
+    fn walk(v: &mut Value, nodes: &[(String, Vec<Prop>)], depth: usize, values: &mut usize) -> Result<(), XmpError> {
+        if depth > MAX_DEPTH {
+            return Err(XmpError {
+                offset: 0,
+                message: format!("rdf:nodeID references nested deeper than {MAX_DEPTH}"),
+            });
+        }
+        match v {
+            Value::Struct(fields) => {
+                if let Some(id) = node_ref(fields) {
+                    if let Some((_, node)) = nodes.iter().find(|(n, _)| *n == id) {
+                        *values += count_values(node);
+                        if *values > MAX_VALUES {
+                            return Err(XmpError { offset: 0, message: too_many_values() });
+                        }
+                        *fields = node.clone();
+                    }
+                }
+                fields.iter_mut().try_for_each(|p| walk(&mut p.value, nodes, depth + 1, values))
+            }
+            Value::Array(_, items) => items.iter_mut().try_for_each(|i| walk(&mut i.value, nodes, depth + 1, values)),
+            Value::Text(_) => Ok(()),
+        }
+    }
+    props.iter_mut().try_for_each(|p| walk(&mut p.value, nodes, 0, values))
+}
+
+/// The node id of a reference built by [`Parser::property`].
+fn node_ref(fields: &[Prop]) -> Option<String> {
+    match fields {
+        [Prop { ns, name, value: Value::Text(id) }] if &**ns == RDF && &**name == "nodeID" => Some(id.clone()),
+        _ => None,
+    }
+}
+
+fn count_values(props: &[Prop]) -> usize {
+    fn count(v: &Value) -> usize {
+        1 + match v {
+            Value::Struct(fields) => count_values(fields),
+            Value::Array(_, items) => items.iter().map(|i| count(&i.value)).sum(),
+            Value::Text(_) => 0,
+        }
+    }
+    props.iter().map(|p| count(&p.value)).sum()
+}
+
+fn too_many_values() -> String {
+    format!("more than {MAX_VALUES} property values (the limit per packet)")
 }
 
 struct Parser<'i, 'k> {
@@ -186,6 +363,13 @@ struct Parser<'i, 'k> {
     names: Interner,
     /// Property names, interned like namespaces: most packets repeat a dozen names.
     props: Interner,
+    /// Values built so far in this packet (bounded by [`MAX_VALUES`]).
+    values: usize,
+    /// The part of a value built before a problem, handed outward while the error propagates
+    /// (so that the persons named before a cut or a limit are kept).
+    partial: Option<Value>,
+    /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
+    nodes: Vec<(String, Vec<Prop>)>,
 }
 
 /// A packet uses a dozen namespaces or so: a linear scan of the first few beats hashing every
@@ -333,15 +517,41 @@ impl<'i> Parser<'i, '_> {
         Ok(())
     }
 
-    /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements.
+    /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements, until
+    /// the root element ends, `<?xpacket end?>`, or the end of the text.
     fn document(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
         loop {
             match self.next()? {
-                (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => self.rdf(out)?,
+                (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => {
+                    self.rdf(out)?;
+                    if self.depth == 0 {
+                        return Ok(()); // a bare rdf:RDF root
+                    }
+                }
+                (_, Event::End(_)) if self.depth == 0 => return Ok(()),
+                (_, Event::PI(pi)) if pi.target() == "xpacket" && pi.content().trim_start().starts_with("end") => {
+                    return Ok(())
+                }
                 (_, Event::Eof) => return Ok(()),
                 _ => {}
             }
         }
+    }
+
+    /// Count one more value built, refusing past [`MAX_VALUES`].
+    #[inline]
+    fn count_value(&mut self) -> Result<(), XmpError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.too_many_values());
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_many_values(&self) -> XmpError {
+        self.err(too_many_values())
     }
 
     /// Children of `rdf:RDF`: node elements.
@@ -366,18 +576,37 @@ impl<'i> Parser<'i, '_> {
         };
         let keep = self.keep;
         let wanted = |ns: &str| !matches!(ns, RDF | XML) && (!top || keep(ns));
+        let first = out.len();
         for (ns, name, value) in self.attributes(&start, &wanted)? {
+            self.count_value()?;
             let name = self.props.get(name);
             out.push(Prop { ns, name, value: Value::Text(value.into_owned()) });
         }
         if !empty {
             self.property_elements(out, top)?;
         }
+        // A node others refer to by `rdf:nodeID`: its properties stay top-level as well (it may
+        // be the only description), and are kept for the references.
+        if top && start.attributes_raw().contains("nodeID") {
+            let id = self.attributes(&start, &|ns| ns == RDF)?.into_iter().find(|a| a.1 == "nodeID");
+            if let Some((_, _, id)) = id {
+                self.nodes.push((id.into_owned(), out[first..].to_vec()));
+            }
+        }
         Ok(())
     }
 
-    /// Property elements until the enclosing end tag.
+    /// Property elements until the enclosing end tag. On a problem, the struct being built (not
+    /// at the top level) is left in [`Parser::partial`] for the enclosing value.
     fn property_elements(&mut self, out: &mut Vec<Prop>, filter: bool) -> Result<(), XmpError> {
+        let result = self.property_elements_until_end(out, filter);
+        if result.is_err() && !filter {
+            self.partial = Some(Value::Struct(std::mem::take(out)));
+        }
+        result
+    }
+
+    fn property_elements_until_end(&mut self, out: &mut Vec<Prop>, filter: bool) -> Result<(), XmpError> {
         loop {
             let (name, ev) = self.next()?;
             let (name, open) = match (name, ev) {
@@ -398,7 +627,16 @@ impl<'i> Parser<'i, '_> {
                 Open::Start(e) | Open::Empty(e) => self.props.get(local(e)),
             };
             let ns = self.names.get(ns);
-            let (value, _lang) = self.property(open)?;
+            let (value, _lang) = match self.property(open) {
+                Ok(v) => v,
+                Err(e) => {
+                    // What was built of this property before the problem is kept.
+                    if let Some(value) = self.partial.take() {
+                        out.push(Prop { ns, name, value });
+                    }
+                    return Err(e);
+                }
+            };
             out.push(Prop { ns, name, value });
         }
     }
@@ -409,23 +647,35 @@ impl<'i> Parser<'i, '_> {
             Open::Start(e) => (e, false),
             Open::Empty(e) => (e, true),
         };
+        self.count_value()?;
         let mut lang = None;
         let mut parse_type = None;
         let mut resource = None;
+        let mut node_id = None;
         let mut fields = Vec::new();
         for (ns, name, value) in self.attributes(&start, &|_| true)? {
             match (&*ns, name) {
                 (XML, "lang") => lang = Some(value.into_owned()),
                 (RDF, "parseType") => parse_type = Some(value.into_owned()),
                 (RDF, "resource") => resource = Some(value.into_owned()),
+                (RDF, "nodeID") => node_id = Some(value.into_owned()),
                 // rdf:value (a value with qualifiers) is kept as a field; other rdf:/xml: is syntax.
                 (RDF, local) if local != "value" => {}
                 (XML, _) => {}
-                _ => fields.push(Prop { name: self.props.get(name), ns, value: Value::Text(value.into_owned()) }),
+                _ => {
+                    self.count_value()?;
+                    fields.push(Prop { name: self.props.get(name), ns, value: Value::Text(value.into_owned()) })
+                }
             }
         }
         let value = if empty {
             match resource {
+                // A reference to a node, resolved once the packet is read.
+                None if fields.is_empty() && node_id.is_some() => Value::Struct(vec![Prop {
+                    ns: self.names.get(RDF),
+                    name: self.props.get("nodeID"),
+                    value: Value::Text(node_id.unwrap_or_default()),
+                }]),
                 Some(uri) if fields.is_empty() => Value::Text(uri),
                 _ if !fields.is_empty() => Value::Struct(fields),
                 _ if parse_type.as_deref() == Some("Resource") => Value::Struct(fields),
@@ -494,7 +744,7 @@ impl<'i> Parser<'i, '_> {
             _ => None,
         };
         match (kind, open) {
-            (Some(kind), Open::Start(_)) => Ok(Value::Array(kind, self.items()?)),
+            (Some(kind), Open::Start(_)) => Ok(Value::Array(kind, self.items(kind)?)),
             (Some(kind), Open::Empty(_)) => Ok(Value::Array(kind, Vec::new())),
             (None, open) => {
                 // A nested node element: a struct.
@@ -505,20 +755,38 @@ impl<'i> Parser<'i, '_> {
         }
     }
 
-    /// `rdf:li` items of an array, until the array's end tag.
-    fn items(&mut self) -> Result<Vec<Item>, XmpError> {
+    /// `rdf:li` items of an array, until the array's end tag. On a problem, the items built
+    /// before it are left in [`Parser::partial`] for the enclosing value.
+    fn items(&mut self, kind: ArrayKind) -> Result<Vec<Item>, XmpError> {
         let mut items = Vec::new();
+        match self.items_until_end(&mut items) {
+            Ok(()) => Ok(items),
+            Err(e) => {
+                self.partial = Some(Value::Array(kind, items));
+                Err(e)
+            }
+        }
+    }
+
+    fn items_until_end(&mut self, items: &mut Vec<Item>) -> Result<(), XmpError> {
         loop {
             let (_, ev) = self.next()?;
             let open = match ev {
                 Event::Start(e) => Open::Start(e),
                 Event::Empty(e) => Open::Empty(e),
-                Event::End(_) => return Ok(items),
+                Event::End(_) => return Ok(()),
                 Event::Eof => return Err(self.err("unexpected end of packet in array")),
                 _ => continue,
             };
-            let (value, lang) = self.property(open)?;
-            items.push(Item { value, lang });
+            match self.property(open) {
+                Ok((value, lang)) => items.push(Item { value, lang }),
+                Err(e) => {
+                    if let Some(value) = self.partial.take() {
+                        items.push(Item { value, lang: None });
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
 
@@ -727,6 +995,90 @@ mod tests {
         assert!(all("\u{0}").unwrap().is_empty());
         let e = parse(b"<a>\xff\xfe\xfd</a>", &|_| true).unwrap_err();
         assert_eq!(e.offset, 3);
+    }
+
+    fn person(name: &str) -> String {
+        wrap(&format!(r#"<rdf:Description dc:subject="{name}"/>"#))
+    }
+
+    fn subjects(props: &[Prop]) -> Vec<&str> {
+        find_all(props, DC, "subject").filter_map(Value::as_text).collect()
+    }
+
+    #[test]
+    fn recovers_where_exiftool_recovers() {
+        let (a, b) = (person("Anna"), person("Bob"));
+        // A stale tail of an older packet after the end marker: ignored.
+        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        assert_eq!(subjects(&all(&stale).unwrap()), ["Anna"]);
+        // A second root after the first, after a NUL, after NUL padding, after junk: all read.
+        for both in
+            [format!("{a}{b}"), format!("{a}\0{b}"), format!("{a}{}{b}", "\0".repeat(100)), format!("{a}junk{b}")]
+        {
+            assert_eq!(subjects(&all(&both).unwrap()), ["Anna", "Bob"], "{both:?}");
+        }
+        // A root cut by a NUL, and a broken second root: errors, in file offsets.
+        let cut = format!("{}\0{}", &a[..a.len() - 40], &a[a.len() - 40..]);
+        assert!(all(&cut).is_err());
+        let broken = format!("{a}\0{}", &b[..b.len() - 50]);
+        let (props, e) = parse_partial(broken.as_bytes(), &|_| true);
+        assert_eq!(subjects(&props), ["Anna"], "what came before the problem is kept");
+        let e = e.unwrap();
+        assert!(e.offset > a.len() as u64, "{e}");
+        assert_eq!(e.clone().in_file(1000).offset, e.offset + 1000);
+        let offset = e.offset;
+        assert!(e.in_file(1000).to_string().starts_with(&format!("invalid XMP at byte {}", 1000 + offset)));
+    }
+
+    #[test]
+    fn values_built_before_a_problem_are_kept() {
+        // A packet cut inside the third item of a bag of structs inside a struct: the first two
+        // items, and the fields before the cut, are kept beside the error.
+        let packet = wrap(
+            r#"<rdf:Description><dc:r rdf:parseType="Resource"><dc:a>x</dc:a><dc:list><rdf:Bag><rdf:li rdf:parseType="Resource"><dc:n>One</dc:n></rdf:li><rdf:li><rdf:Description dc:n="Two"/></rdf:li><rdf:li rdf:parseType="Resource"><dc:n>Three</dc:n><dc:m>cut"#,
+        );
+        let cut = &packet[..packet.find("cut").unwrap()];
+        let (props, e) = parse_partial(cut.as_bytes(), &|_| true);
+        assert!(e.is_some());
+        let r = find(&props, DC, "r").unwrap();
+        assert_eq!(r.field(DC, "a").and_then(Value::as_text), Some("x"));
+        let names: Vec<_> =
+            r.field(DC, "list").unwrap().items().iter().filter_map(|i| i.field(DC, "n")?.as_text()).collect();
+        assert_eq!(names, ["One", "Two", "Three"]);
+    }
+
+    #[test]
+    fn values_per_packet_are_bounded() {
+        let items = "<rdf:li>x</rdf:li>".repeat(MAX_VALUES + 1);
+        let big =
+            wrap(&format!("<rdf:Description><dc:subject><rdf:Bag>{items}</rdf:Bag></dc:subject></rdf:Description>"));
+        let e = all(&big).unwrap_err();
+        assert!(e.message.contains("more than 250000 property values"), "{e}");
+        // Skipped namespaces build nothing and count nothing.
+        assert!(parse(big.as_bytes(), &|ns| ns != DC).unwrap().is_empty());
+        // References do not multiply a node past the bound.
+        let node = format!(
+            r#"<rdf:Description rdf:nodeID="n"><dc:v><rdf:Bag>{}</rdf:Bag></dc:v></rdf:Description>"#,
+            "<rdf:li>x</rdf:li>".repeat(1000)
+        );
+        let refs = r#"<rdf:li rdf:nodeID="n"/>"#.repeat(1000);
+        let bomb = wrap(&format!("{node}<rdf:Description><dc:r><rdf:Bag>{refs}</rdf:Bag></dc:r></rdf:Description>"));
+        assert!(all(&bomb).unwrap_err().message.contains("property values"));
+    }
+
+    #[test]
+    fn node_id_references() {
+        let packet = wrap(
+            r#"<rdf:Description><dc:p><rdf:Bag><rdf:li rdf:nodeID="n1"/><rdf:li rdf:nodeID="missing"/></rdf:Bag></dc:p><dc:q rdf:nodeID="n1"/></rdf:Description>
+               <rdf:Description rdf:nodeID="n1"><dc:name>Anna</dc:name></rdf:Description>"#,
+        );
+        let props = all(&packet).unwrap();
+        let p = find(&props, DC, "p").unwrap().items();
+        assert_eq!(p[0].field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        assert_eq!(find(&props, DC, "q").unwrap().field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        // A node referring to itself ends at the nesting limit instead of looping.
+        let selfref = wrap(r#"<rdf:Description rdf:nodeID="n"><dc:me rdf:nodeID="n"/></rdf:Description>"#);
+        assert!(all(&selfref).is_err());
     }
 
     #[test]

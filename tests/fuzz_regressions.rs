@@ -18,6 +18,14 @@ fn fuzz_regressions_scan_without_panicking() {
             // Either something was read or the reason is given.
             assert!(rec.format.is_some() || rec.error().is_some(), "{}", path.display());
         }
+        // Files the exiftool conformance test generated: each form is read whole, with its
+        // persons; each damaged file is in error.
+        let name = path.file_name().unwrap().to_string_lossy();
+        if name.starts_with("exiftool-form-") || name.starts_with("damaged-") {
+            let rec = consentry::scan::scan_bytes(&data, "jpg", &PeopleRoots::default());
+            assert!(!rec.depicted.persons.is_empty(), "{name}: {:?}", rec.error());
+            assert_eq!(rec.error().is_some(), name.starts_with("damaged-"), "{name}: {:?}", rec.error());
+        }
         if let Ok(props) = consentry::xmp::parse(&data, &|_| true) {
             let mut d = consentry::people::Depicted::default();
             consentry::people::from_xmp(&props, &PeopleRoots::default(), consentry::people::EMBEDDED, &mut d);

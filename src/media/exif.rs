@@ -9,10 +9,12 @@
 //! block that has no readable TIFF structure at all is an error.
 use exif::{Context, In, Reader, Tag, Value};
 
+use super::jpeg::push_xmp;
 use super::{ExifFields, MediaError, Metadata, MAX_BLOCK};
 
 /// TIFF tag numbers consentry reads.
 pub const TAG_XP_KEYWORDS: u16 = 0x9C9E;
+pub const TAG_XMP: u16 = 700;
 pub const TAG_DATE_TIME_ORIGINAL: u16 = 0x9003;
 pub const TAG_OFFSET_TIME_ORIGINAL: u16 = 0x9011;
 
@@ -20,26 +22,47 @@ pub const TAG_OFFSET_TIME_ORIGINAL: u16 = 0x9011;
 /// (starting with `II*\0` or `MM\0*`). Blocks that only hold an Exif IFD as their IFD0 (Canon
 /// CR3 `CMT2`) work too: the date tags are also looked up in IFD0.
 pub fn fields_from_tiff_block(block: &[u8]) -> Result<ExifFields, MediaError> {
+    parse_block(block).map(|parsed| fields_of(&parsed))
+}
+
+fn parse_block(block: &[u8]) -> Result<exif::Exif, MediaError> {
     if block.len() as u64 > MAX_BLOCK {
         return Err(MediaError::TooLarge { what: "EXIF block", offset: 0, size: block.len() as u64, limit: MAX_BLOCK });
     }
-    let parsed = Reader::new()
+    Reader::new()
         .continue_on_error(true)
         .read_raw(block.to_vec())
         .or_else(|e| e.distill_partial_result(|_ignored| {}))
-        .map_err(|e| MediaError::malformed("EXIF block", 0, e.to_string()))?;
+        .map_err(|e| MediaError::malformed("EXIF block", 0, e.to_string()))
+}
 
+fn fields_of(parsed: &exif::Exif) -> ExifFields {
     let get = |ctx: Context, number: u16| -> Option<&Value> {
         parsed.get_field(Tag(ctx, number), In::PRIMARY).map(|f| &f.value)
     };
     let ascii = |number: u16| -> Option<String> {
         get(Context::Exif, number).or_else(|| get(Context::Tiff, number)).and_then(ascii_value)
     };
-    Ok(ExifFields {
+    ExifFields {
         xp_keywords: get(Context::Tiff, TAG_XP_KEYWORDS).and_then(utf16le_value),
         date_time_original: ascii(TAG_DATE_TIME_ORIGINAL),
         offset_time_original: ascii(TAG_OFFSET_TIME_ORIGINAL),
-    })
+    }
+}
+
+/// XMP packets (tag 700) in IFD0, IFD1 and the Exif IFD of the block, with their offsets in the
+/// block (0 when the value sits in the entry): exiftool reads XMP there too.
+fn xmp_packets(parsed: &exif::Exif) -> Vec<(&[u8], u64)> {
+    [(Context::Tiff, In::PRIMARY), (Context::Tiff, In::THUMBNAIL), (Context::Exif, In::PRIMARY)]
+        .into_iter()
+        .filter_map(|(ctx, ifd)| parsed.get_field(Tag(ctx, TAG_XMP), ifd))
+        .filter_map(|f| match &f.value {
+            Value::Undefined(bytes, offset) => Some((&bytes[..], u64::from(*offset))),
+            Value::Byte(bytes) => Some((&bytes[..], 0)),
+            Value::Ascii(parts) => parts.first().map(|p| (&p[..], 0)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// An EXIF block as found in containers that may or may not prefix the TIFF header with the JPEG
@@ -51,12 +74,17 @@ pub fn strip_exif_header(block: &[u8]) -> &[u8] {
     }
 }
 
-/// Parse an EXIF block found in a container and merge its fields into `meta`. A broken EXIF block
-/// is ignored (it must not hide persons named in the file's XMP); nothing is recorded from it.
-pub fn merge_lenient(meta: &mut Metadata, block: &[u8]) {
-    if let Ok(fields) = fields_from_tiff_block(block) {
-        meta.exif.merge_missing(fields);
+/// Parse an EXIF block found in a container at file offset `at` and merge its fields into `meta`,
+/// and the XMP packets it holds (tag 700) into its packets. A broken EXIF block is ignored (it
+/// must not hide persons named in the file's XMP); nothing is recorded from it. Errors come only
+/// from the limits on XMP packets.
+pub fn merge_lenient(meta: &mut Metadata, block: &[u8], at: u64) -> Result<(), MediaError> {
+    let Ok(parsed) = parse_block(block) else { return Ok(()) };
+    meta.exif.merge_missing(fields_of(&parsed));
+    for (packet, offset) in xmp_packets(&parsed) {
+        push_xmp(meta, packet.to_vec(), at + offset)?;
     }
+    Ok(())
 }
 
 /// An ASCII value (or a byte value holding text) as written, without trailing NULs. Empty = None.
@@ -233,6 +261,22 @@ pub(crate) mod tests {
         assert_eq!(strip_exif_header(b"II*\0"), b"II*\0");
         assert_eq!(decode_utf16le(&[b'A', 0, b'B', 0, 0, 0, 7]), Some("AB".to_string()));
         assert_eq!(decode_utf16le(&[0, 0]), None);
+    }
+
+    #[test]
+    fn xmp_in_an_exif_block_is_read_with_its_file_offset() {
+        let packet = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>".to_vec();
+        let block = tiff_block(false, &[(TAG_XMP, 7, packet.len() as u32, packet.clone())], &[]);
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &block, 1000).unwrap();
+        assert_eq!(meta.xmp, vec![packet.clone()]);
+        let in_block = block.windows(4).position(|w| w == b"<x:x").unwrap() as u64;
+        assert_eq!(meta.xmp_at, vec![1000 + in_block]);
+        // And in the Exif IFD.
+        let block = tiff_block(true, &[], &[(TAG_XMP, 7, packet.len() as u32, packet.clone())]);
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &block, 0).unwrap();
+        assert_eq!(meta.xmp, vec![packet]);
     }
 
     #[test]

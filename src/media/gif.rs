@@ -14,6 +14,11 @@ const WINDOW: u64 = 64 * 1024;
 
 /// Read a GIF file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// Read a GIF file's metadata. What was located before a problem stays in `meta`.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let head = src.slice("GIF header", 0, src.len().min(13), 13)?;
     if !(head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a")) {
         return Err(MediaError::Unrecognised { expected: "GIF", magic: hex(&head[..head.len().min(6)]) });
@@ -21,26 +26,24 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
     if head.len() < 13 {
         return Err(MediaError::Truncated { what: "GIF screen descriptor", offset: 6, needed: 7, len: src.len() });
     }
-    let mut meta = Metadata::default();
     let mut r = Bytes { src, start: 0, buf: Vec::new() };
     let mut pos = 13 + colour_table(head[10]);
     for _ in 0..MAX_ITEMS {
-        // A file cut short outside the XMP extension: nothing more to find.
-        let Ok(intro) = r.byte(pos) else { return Ok(meta) };
+        // A file cut short before its trailer: a later extension may have held XMP.
+        let cut =
+            |offset: u64| MediaError::Truncated { what: "GIF block (no trailer)", offset, needed: 1, len: src.len() };
+        let intro = r.byte(pos).map_err(cut)?;
         match intro {
-            0x3B => return Ok(meta),
+            0x3B => return Ok(()),
             0x00 => pos += 1, // stray padding between blocks
             0x2C => {
-                let Ok(packed) = r.byte(pos + 9) else { return Ok(meta) };
+                let packed = r.byte(pos + 9).map_err(|_| cut(pos))?;
                 // Descriptor, local colour table, LZW minimum code size, data sub-blocks.
                 pos += 10 + colour_table(packed) + 1;
-                match r.skip_sub_blocks(pos) {
-                    Ok(next) => pos = next,
-                    Err(_) => return Ok(meta),
-                }
+                pos = r.skip_sub_blocks(pos).map_err(cut)?;
             }
             0x21 => {
-                let Ok(label) = r.byte(pos + 1) else { return Ok(meta) };
+                let label = r.byte(pos + 1).map_err(|_| cut(pos))?;
                 pos += 2;
                 if label == 0xFF && r.byte(pos) == Ok(11) && r.bytes(pos + 1, 11).as_deref() == Some(XMP_APP_ID) {
                     let at = pos + 12;
@@ -51,13 +54,10 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
                         len: src.len(),
                     })?;
                     let data = src.slice("GIF XMP extension", at, end - at, MAX_XMP + TRAILER_LEN)?;
-                    push_xmp(&mut meta, xmp_before_trailer(&data, at)?.to_vec(), at)?;
+                    push_xmp(meta, xmp_before_trailer(&data, at)?.to_vec(), at)?;
                     pos = end;
                 } else {
-                    match r.skip_sub_blocks(pos) {
-                        Ok(next) => pos = next,
-                        Err(_) => return Ok(meta),
-                    }
+                    pos = r.skip_sub_blocks(pos).map_err(cut)?;
                 }
             }
             other => {
@@ -65,7 +65,7 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
             }
         }
     }
-    Err(MediaError::malformed("GIF", pos, "too many blocks"))
+    Err(MediaError::TooLarge { what: "GIF blocks", offset: pos, size: MAX_ITEMS as u64 + 1, limit: MAX_ITEMS as u64 })
 }
 
 /// Size of a colour table announced by a packed field (global or local).
@@ -205,8 +205,11 @@ mod tests {
         let f = sample();
         let xmp_at = f.windows(4).position(|w| w == b"<x:x").unwrap();
         assert!(read(&f[..xmp_at + 10].to_vec()).is_err());
-        // Cut in the last image: the XMP was complete.
-        assert_eq!(read(&f[..f.len() - 5].to_vec()).unwrap().xmp.len(), 1);
+        // Cut in the last image: an error, which keeps the complete XMP before it.
+        let mut meta = Metadata::default();
+        let e = read_into(&f[..f.len() - 5].to_vec(), &mut meta).unwrap_err();
+        assert!(matches!(e, MediaError::Truncated { .. }), "{e}");
+        assert_eq!(meta.xmp.len(), 1);
         let mut bad = sample();
         let n = bad.len();
         bad[n - 1] = 0x99;

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use std::io;
 use std::ops::Range;
 
-use super::{MediaError, ReadAt, MAX_ITEMS};
+use super::jpeg::push_xmp;
+use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
 
 /// Photoshop resource id of IPTC-IIM data.
 pub const IRB_IPTC: u16 = 0x0404;
@@ -103,12 +104,18 @@ pub struct IrbResource {
 }
 
 /// Walk the Photoshop image resources in `src[start..end]` by their headers, without reading
-/// their data. A resource that runs past `end` (or a header cut short) ends the list when its id
-/// is not in `wanted` (a truncated thumbnail hides nothing) and is an error otherwise. An unknown
-/// signature is an error when no resource was found yet, and otherwise ends the list.
-pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64, wanted: &[u16]) -> Result<Vec<IrbResource>, MediaError> {
-    let end = end.min(src.len());
+/// their data. A resource that runs past `end` (or a header cut short) is an error: resources
+/// after it are lost. Fewer than 12 bytes, or only zero bytes, at the end are padding; any other
+/// unknown signature is an error, and so is a block that runs past the end of the file.
+pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<IrbResource>, MediaError> {
     let mut out = Vec::new();
+    walk_irb(src, start, end, &mut out).map(|()| out)
+}
+
+/// [`irb_resources`] into `out`, which keeps the resources found before a problem.
+fn walk_irb(src: &dyn ReadAt, start: u64, end: u64, out: &mut Vec<IrbResource>) -> Result<(), MediaError> {
+    let cut = end > src.len();
+    let end = end.min(src.len());
     let mut pos = start;
     while pos < end {
         if out.len() >= MAX_ITEMS {
@@ -123,7 +130,7 @@ pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64, wanted: &[u16]) -> 
         let head = src.slice("Photoshop resource header", pos, remaining.min(266), 266)?;
         let sig = &head[..4];
         if !IRB_SIGNATURES.iter().any(|s| &s[..] == sig) {
-            if out.is_empty() && head.iter().any(|&b| b != 0) {
+            if head.iter().any(|&b| b != 0) {
                 return Err(MediaError::malformed(
                     "Photoshop resource",
                     pos,
@@ -136,41 +143,56 @@ pub fn irb_resources(src: &dyn ReadAt, start: u64, end: u64, wanted: &[u16]) -> 
         let name_field = (usize::from(head[6]) + 2) & !1; // length byte + name, padded to even
         let size_at = 6 + name_field;
         let Some(size_bytes) = head.get(size_at..size_at + 4) else {
-            if wanted.contains(&id) {
-                return Err(MediaError::Truncated {
-                    what: "Photoshop resource header",
-                    offset: pos,
-                    needed: size_at as u64 + 4,
-                    len: end,
-                });
-            }
-            break;
+            return Err(MediaError::Truncated {
+                what: "Photoshop resource header",
+                offset: pos,
+                needed: size_at as u64 + 4,
+                len: end,
+            });
         };
         let size = u64::from(u32::from_be_bytes([size_bytes[0], size_bytes[1], size_bytes[2], size_bytes[3]]));
         let data_start = pos.saturating_add(size_at as u64 + 4);
         let data_end = data_start.saturating_add(size);
         if data_end > end {
-            if wanted.contains(&id) {
-                return Err(MediaError::Truncated { what: "Photoshop resource", offset: pos, needed: size, len: end });
-            }
-            break;
+            return Err(MediaError::Truncated { what: "Photoshop resource", offset: pos, needed: size, len: end });
         }
         out.push(IrbResource { id, data: data_start..data_end });
         pos = data_end.saturating_add(size & 1);
     }
-    Ok(out)
+    if cut {
+        return Err(MediaError::Truncated { what: "Photoshop resources", offset: pos, needed: 1, len: src.len() });
+    }
+    Ok(())
 }
 
-/// IPTC keywords from every IPTC resource (0x0404) of a Photoshop resource block in `src[start..end]`.
-pub fn irb_iptc_keywords(src: &dyn ReadAt, start: u64, end: u64, limit: u64) -> Result<Vec<String>, MediaError> {
-    let mut out = Vec::new();
-    for res in irb_resources(src, start, end, &[IRB_IPTC])? {
-        if res.id == IRB_IPTC {
-            let data = src.slice("IPTC resource", res.data.start, res.data.end - res.data.start, limit)?;
-            out.extend(iim_keywords(&data, res.data.start)?);
+/// The metadata of a Photoshop resource block in `src[start..end]` (a PSD's, a JPEG's APP13, a
+/// TIFF's tag 34377): IPTC keywords (0x0404), XMP (0x0424: exiftool reads it in each of them) and
+/// EXIF (0x0422; a broken EXIF block is ignored, one too large to read is not).
+pub fn irb_metadata(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -> Result<(), MediaError> {
+    // What comes before a problem in the list is read, then the problem is reported.
+    let mut resources = Vec::new();
+    let walked = walk_irb(src, start, end, &mut resources);
+    for res in resources {
+        let (at, len) = (res.data.start, res.data.end - res.data.start);
+        match res.id {
+            IRB_XMP => {
+                let data = src.slice("Photoshop XMP resource", at, len, MAX_XMP)?;
+                push_xmp(meta, data.into_owned(), at)?;
+            }
+            IRB_IPTC => {
+                let data = src.slice("IPTC resource", at, len, MAX_BLOCK)?;
+                let keywords = iim_keywords(&data, at)?;
+                push_unique(&mut meta.iptc_keywords, keywords);
+            }
+            IRB_EXIF => {
+                let data = src.slice("Photoshop EXIF resource", at, len, MAX_BLOCK)?;
+                let tiff = exif::strip_exif_header(&data);
+                exif::merge_lenient(meta, tiff, at + (data.len() - tiff.len()) as u64)?;
+            }
+            _ => {}
         }
     }
-    Ok(out)
+    walked
 }
 
 /// In-memory bytes presented as if they sat at `base` in a file, so that errors found while
@@ -205,6 +227,12 @@ pub fn push_unique(list: &mut Vec<String>, new: Vec<String>) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The keywords [`irb_metadata`] finds.
+    fn irb_iptc_keywords(src: &dyn ReadAt, start: u64, end: u64, _limit: u64) -> Result<Vec<String>, MediaError> {
+        let mut meta = Metadata::default();
+        irb_metadata(src, start, end, &mut meta).map(|()| meta.iptc_keywords)
+    }
 
     pub(crate) fn dataset(record: u8, dataset: u8, value: &[u8]) -> Vec<u8> {
         let mut v = vec![0x1C, record, dataset];
@@ -279,19 +307,26 @@ pub(crate) mod tests {
         irb.extend(resource(IRB_IPTC, b"ab", &sample_iim()));
         irb.extend(resource(IRB_XMP, b"x", b"<x/>"));
         let src = Placed { data: &irb, base: 1000 };
-        let list = irb_resources(&src, 1000, 1000 + irb.len() as u64, &[]).unwrap();
+        let list = irb_resources(&src, 1000, 1000 + irb.len() as u64).unwrap();
         assert_eq!(list.iter().map(|r| r.id).collect::<Vec<_>>(), vec![0x040C, IRB_IPTC, IRB_XMP]);
         assert_eq!(list[0].data, 1012..1023);
         assert_eq!(irb_iptc_keywords(&src, 1000, 1000 + irb.len() as u64, 1 << 20).unwrap(), sample_keywords());
-        // A truncated trailing thumbnail is fine; a truncated IPTC resource is not.
+        // Any truncated resource is an error (one after it is lost), also a thumbnail.
         let mut t = resource(IRB_IPTC, b"", &sample_iim());
+        let thumb_at = t.len() as u64;
         t.extend(resource(0x040C, b"", &[1; 40]));
         let cut = Placed { data: &t[..t.len() - 10], base: 0 };
-        assert_eq!(irb_iptc_keywords(&cut, 0, cut.len(), 1 << 20).unwrap(), sample_keywords());
+        let e = irb_iptc_keywords(&cut, 0, cut.len(), 1 << 20).unwrap_err();
+        assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == thumb_at), "{e}");
+        // Zero padding at the end is not a resource.
+        t.truncate(thumb_at as usize);
+        t.extend([0; 20]);
+        let padded = Placed { data: &t, base: 0 };
+        assert_eq!(irb_iptc_keywords(&padded, 0, padded.len(), 1 << 20).unwrap(), sample_keywords());
         let t = resource(IRB_IPTC, b"", &sample_iim());
         let cut = Placed { data: &t[..t.len() - 3], base: 0 };
         assert!(irb_iptc_keywords(&cut, 0, cut.len(), 1 << 20).is_err());
-        assert!(irb_resources(&Placed { data: b"garbage garbage garbage", base: 0 }, 0, 23, &[]).is_err());
+        assert!(irb_resources(&Placed { data: b"garbage garbage garbage", base: 0 }, 0, 23).is_err());
     }
 
     #[test]

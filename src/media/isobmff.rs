@@ -3,16 +3,20 @@
 //!
 //! Read:
 //! - top-level `uuid` BE7ACFCB-97A9-42E8-9C71-999491E3AFAC: an XMP packet (also accepted in `moov`);
-//! - `moov/mvhd` creation time; `moov/udta/XMP_`: an XMP packet (QuickTime);
+//! - `moov/mvhd` creation time; `moov/udta/XMP_`, `moov/trak/udta/XMP_` and the `xml ` box of
+//!   a `meta` box in either `udta`: XMP packets (QuickTime; exiftool reads each);
 //! - Canon CR3 `moov/uuid` 85C0B687-820F-11E0-8111-F4CE462B6A48: `CMT1` (IFD0) and `CMT2`
 //!   (Exif IFD) TIFF blocks;
 //! - HEIF/AVIF top-level `meta` (read whole, at most [`MAX_META_BOX`]): items of type `mime`
 //!   with content type `application/rdf+xml` (XMP) and of type `Exif`, located through `iloc`
 //!   (construction method 0, file offsets, or 1, offsets into `idat`).
 //!
-//! Box size 0 means "to the end of the enclosing box (the file at top level)"; size 1 means a
-//! 64-bit size follows. A truncated box that holds no metadata (typically `mdat` in a cut file)
-//! ends the walk; a truncated `moov`, `meta` or XMP box is an error.
+//! Box size 0 means "to the end of the file"; it is accepted only for a top-level `mdat` (media
+//! data written last by a recorder), anywhere else it would hide the boxes after it and is an
+//! error. Size 1 means a 64-bit size follows. Any box that runs past the end of the file (a cut
+//! file whose `moov` after `mdat` is lost) or of its parent is an error.
+//!
+//! There is no nesting limit: only the fixed paths above are descended.
 use std::collections::{HashMap, HashSet};
 
 use super::iptc::Placed;
@@ -26,46 +30,40 @@ const CANON_UUID: [u8; 16] =
 
 /// Read the metadata of an ISOBMFF file.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
-    let mut w = Walker { items: 0, meta: Metadata::default() };
+    super::whole(src, read_into)
+}
+
+/// [`read`], keeping in `meta` what was located before a problem.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
+    let mut w = Walker { items: 0, meta };
     let file_end = src.len();
     let mut pos = 0u64;
     while let Some(h) = w.header(src, pos, file_end)? {
         if pos == 0 && !h.plausible_first() {
             return Err(MediaError::Unrecognised { expected: "ISO base media", magic: hex(&h.kind) });
         }
-        let truncated = h.end > file_end;
+        if h.end > file_end {
+            // A cut file: whatever followed this box (often `moov` after `mdat`) is lost.
+            return Err(MediaError::Truncated {
+                what: "box (the file is cut short)",
+                offset: h.start,
+                needed: h.size(),
+                len: file_end,
+            });
+        }
         match &h.kind {
-            b"moov" | b"meta" if truncated => {
-                return Err(MediaError::Truncated {
-                    what: "metadata box",
-                    offset: h.start,
-                    needed: h.size(),
-                    len: file_end,
-                });
-            }
             b"moov" => w.moov(src, &h)?,
             b"meta" => w.heif_meta(src, &h)?,
-            b"uuid" => match uuid(src, &h) {
-                Some(XMP_UUID) => {
-                    if truncated {
-                        return Err(MediaError::Truncated {
-                            what: "XMP box",
-                            offset: h.start,
-                            needed: h.size(),
-                            len: file_end,
-                        });
-                    }
-                    w.xmp_box(src, &h, 16)?;
-                }
-                _ if truncated => break,
-                _ => {}
-            },
-            _ if truncated => break,
+            b"uuid" if uuid(src, &h) == Some(XMP_UUID) => w.xmp_box(src, &h, 16)?,
             _ => {}
         }
         pos = h.end;
     }
-    Ok(w.meta)
+    if pos < file_end {
+        // 1 to 7 bytes left: a box header cut short.
+        return Err(MediaError::Truncated { what: "box header", offset: pos, needed: 8, len: file_end });
+    }
+    Ok(())
 }
 
 /// A box header: where the box starts, where its body starts and where it ends.
@@ -98,12 +96,12 @@ fn uuid(src: &dyn ReadAt, h: &BoxHeader) -> Option<[u8; 16]> {
     b[..].try_into().ok()
 }
 
-struct Walker {
+struct Walker<'m> {
     items: usize,
-    meta: Metadata,
+    meta: &'m mut Metadata,
 }
 
-impl Walker {
+impl Walker<'_> {
     /// The header of the box at `pos` inside a parent ending at `parent_end`; None when fewer
     /// than 8 bytes remain (the end, or padding such as QuickTime's 32-bit zero terminator).
     /// The returned box may end past `parent_end`: the caller decides whether that matters.
@@ -120,7 +118,15 @@ impl Walker {
         let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
         let kind = [head[4], head[5], head[6], head[7]];
         let (body, end) = match size32 {
-            0 => (pos + 8, parent_end),
+            // Only media data runs "to the end" in real files; elsewhere the rest would be hidden.
+            0 if &kind == b"mdat" && parent_end == src.len() => (pos + 8, parent_end),
+            0 => {
+                return Err(MediaError::malformed(
+                    "box",
+                    pos,
+                    format!("{} box of size 0 (\"to the end\") would hide what follows it", fourcc(&kind)),
+                ))
+            }
             1 => {
                 let Some(large) = head.get(8..16) else {
                     return Err(MediaError::Truncated {
@@ -164,7 +170,38 @@ impl Walker {
     fn xmp_box(&mut self, src: &dyn ReadAt, h: &BoxHeader, skip: u64) -> Result<(), MediaError> {
         let at = h.body + skip;
         let data = src.slice("XMP box", at, h.end.saturating_sub(at), MAX_XMP)?;
-        push_xmp(&mut self.meta, data.into_owned(), at)
+        push_xmp(self.meta, data.into_owned(), at)
+    }
+
+    /// `udta`: its `XMP_` boxes.
+    fn udta(&mut self, src: &dyn ReadAt, udta: &BoxHeader) -> Result<(), MediaError> {
+        for c in self.children(src, udta.body, udta.end)? {
+            match &c.kind {
+                b"XMP_" => self.xmp_box(src, &c, 0)?,
+                b"meta" => self.meta_xml(src, &c)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A `meta` box inside `udta`: its `xml ` box (version and flags, then XML), where exiftool
+    /// reads XMP too.
+    fn meta_xml(&mut self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<(), MediaError> {
+        let first = self.meta_children_at(src, meta)?;
+        for c in self.children(src, first, meta.end)? {
+            if &c.kind == b"xml " && c.body_len() >= 4 {
+                self.xmp_box(src, &c, 4)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the children of a `meta` box start: after version and flags (ISOBMFF's FullBox), or
+    /// right at the body (QuickTime's, whose first child `hdlr` then sits there).
+    fn meta_children_at(&self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<u64, MediaError> {
+        let head = src.slice("meta box", meta.body, meta.body_len().min(8), 8)?;
+        Ok(if head.get(4..8) == Some(b"hdlr") { meta.body } else { meta.body + 4 })
     }
 
     fn moov(&mut self, src: &dyn ReadAt, moov: &BoxHeader) -> Result<(), MediaError> {
@@ -181,10 +218,11 @@ impl Walker {
                         self.meta.quicktime_created = Some(created);
                     }
                 }
-                b"udta" => {
+                b"udta" => self.udta(src, &h)?,
+                b"trak" => {
                     for c in self.children(src, h.body, h.end)? {
-                        if &c.kind == b"XMP_" {
-                            self.xmp_box(src, &c, 0)?;
+                        if &c.kind == b"udta" {
+                            self.udta(src, &c)?;
                         }
                     }
                 }
@@ -194,7 +232,7 @@ impl Walker {
                         for c in self.children(src, h.body + 16, h.end)? {
                             if &c.kind == b"CMT1" || &c.kind == b"CMT2" {
                                 let block = src.slice("Canon CMT box", c.body, c.body_len(), MAX_BLOCK)?;
-                                exif::merge_lenient(&mut self.meta, &block);
+                                exif::merge_lenient(self.meta, &block, c.body)?;
                             }
                         }
                     }
@@ -210,10 +248,7 @@ impl Walker {
     fn heif_meta(&mut self, src: &dyn ReadAt, meta: &BoxHeader) -> Result<(), MediaError> {
         let bytes = src.slice("meta box", meta.start, meta.size(), MAX_META_BOX)?;
         let mem = Placed { data: &bytes, base: meta.start };
-        // A FullBox in ISOBMFF; QuickTime's `meta` has no version/flags (its first child, `hdlr`,
-        // then sits right at the body).
-        let quicktime = bytes.get((meta.body - meta.start + 4) as usize..).is_some_and(|b| b.starts_with(b"hdlr"));
-        let first = if quicktime { meta.body } else { meta.body + 4 };
+        let first = self.meta_children_at(&mem, meta)?;
         let mut items: Vec<(u32, ItemKind)> = Vec::new();
         let mut iloc = None;
         let mut idat = None;
@@ -248,16 +283,18 @@ impl Walker {
                 .and_then(|loc| read_item(src, &mem, idat.clone(), loc, limit));
             match kind {
                 ItemKind::Xmp => {
-                    let data = data.map_err(|d| MediaError::malformed("HEIF XMP item", iloc.start, d))?;
-                    let offset = loc.map_or(iloc.start, |l| l.base);
-                    push_xmp(&mut self.meta, data, offset)?;
+                    let entry_at = loc.map_or(iloc.start, |l| l.base);
+                    let data = data.map_err(|d| MediaError::malformed("HEIF XMP item", entry_at, d))?;
+                    let offset = loc.and_then(|l| l.file_offset(idat.as_ref())).unwrap_or(entry_at);
+                    push_xmp(self.meta, data, offset)?;
                 }
                 ItemKind::Exif => {
                     // Lenient: a broken Exif item loses only EXIF values.
                     if let Ok(data) = data {
                         exif_budget -= data.len() as u64;
                         if let Some(tiff) = exif_item_tiff(&data) {
-                            exif::merge_lenient(&mut self.meta, tiff);
+                            let item_at = loc.and_then(|l| l.file_offset(idat.as_ref())).unwrap_or(iloc.start);
+                            exif::merge_lenient(self.meta, tiff, item_at + (data.len() - tiff.len()) as u64)?;
                         }
                     }
                 }
@@ -330,6 +367,18 @@ struct Location {
     base: u64,
     base_offset: u64,
     extents: Vec<(u64, u64)>,
+}
+
+impl Location {
+    /// The file offset of the item's first byte (of its first extent).
+    fn file_offset(&self, idat: Option<&std::ops::Range<u64>>) -> Option<u64> {
+        let first = self.base_offset.checked_add(self.extents.first()?.0)?;
+        match self.method {
+            0 => Some(first),
+            1 => idat?.start.checked_add(first),
+            _ => None,
+        }
+    }
 }
 
 /// Parse `iloc` (versions 0, 1, 2), keeping the first entry of each wanted item, by item id.
@@ -531,8 +580,12 @@ mod tests {
     fn mp4_with_moov_after_mdat() {
         let moov = bx(
             b"moov",
-            &[mvhd(3_000_000_000), bx(b"trak", &[0; 20]), bx(b"udta", &[bx(b"XMP_", XMP), vec![0; 4]].concat())]
-                .concat(),
+            &[
+                mvhd(3_000_000_000),
+                bx(b"trak", &bx(b"tkhd", &[0; 20])),
+                bx(b"udta", &[bx(b"XMP_", XMP), vec![0; 4]].concat()),
+            ]
+            .concat(),
         );
         let f = [ftyp(b"isom"), bx(b"mdat", &[0x33; 500]), moov].concat();
         let m = read(&f).unwrap();
@@ -547,17 +600,55 @@ mod tests {
         mdat.extend_from_slice(&(16u64 + 100).to_be_bytes());
         mdat.extend_from_slice(&[0x44; 100]);
         let mvhd1 = full(b"mvhd", 1, &[&5_000_000_000u64.to_be_bytes()[..], &[0; 100]].concat());
-        let last = [&[0, 0, 0, 0][..], b"free", &[0; 30]].concat();
-        let f = [ftyp(b"mp42"), uuid_box(&XMP_UUID, XMP), mdat, bx(b"moov", &mvhd1), last].concat();
+        let last = [&[0, 0, 0, 0][..], b"mdat", &[0; 30]].concat();
+        let f = [ftyp(b"mp42"), uuid_box(&XMP_UUID, XMP), mdat.clone(), bx(b"moov", &mvhd1), last].concat();
         let m = read(&f).unwrap();
         assert_eq!(m.xmp, vec![XMP.to_vec()]);
         assert_eq!(m.quicktime_created, Some(5_000_000_000));
+        // Size 0 on any other box, at the top or nested, would hide what follows: an error that
+        // keeps what came before.
+        let free0 = [&[0, 0, 0, 0][..], b"free", &[0; 30]].concat();
+        let first = uuid_box(&XMP_UUID, XMP);
+        let f = [ftyp(b"mp42"), first.clone(), free0.clone(), uuid_box(&XMP_UUID, XMP)].concat();
+        let mut meta = Metadata::default();
+        let e = read_into(&f, &mut meta).unwrap_err();
+        assert!(e.to_string().contains(&format!("at byte {}", 24 + first.len())), "{e}");
+        assert_eq!(meta.xmp.len(), 1);
+        let f = [ftyp(b"mp42"), bx(b"moov", &[bx(b"udta", &free0), bx(b"udta", &bx(b"XMP_", XMP))].concat())].concat();
+        assert!(read(&f).is_err());
     }
 
     #[test]
-    fn truncated_mdat_is_fine_truncated_moov_is_not() {
-        let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP), bx(b"mdat", &[0x33; 500])].concat();
-        assert_eq!(read(&f[..f.len() - 100].to_vec()).unwrap().xmp.len(), 1);
+    fn xmp_in_the_xml_box_of_a_udta_meta() {
+        let xml = bx(b"xml ", &[&[0; 4][..], XMP].concat());
+        let hdlr = bx(b"hdlr", &[0; 25]);
+        for meta in
+            [bx(b"meta", &[&[0; 4][..], &hdlr, &xml].concat()), bx(b"meta", &[hdlr.clone(), xml.clone()].concat())]
+        {
+            let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), bx(b"udta", &meta)].concat())].concat();
+            let m = read(&f).unwrap();
+            assert_eq!(m.xmp, vec![XMP.to_vec()]);
+            assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+        }
+    }
+
+    #[test]
+    fn xmp_in_a_track_udta() {
+        let trak = bx(b"trak", &[bx(b"tkhd", &[0; 20]), bx(b"udta", &bx(b"XMP_", XMP))].concat());
+        let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), trak].concat()), bx(b"mdat", &[1; 10])].concat();
+        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+    }
+
+    #[test]
+    fn any_box_cut_short_is_an_error_that_keeps_what_came_before() {
+        // moov after mdat: a file cut in mdat has lost its moov.
+        let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP), bx(b"mdat", &[0x33; 500]), bx(b"moov", &mvhd(7))].concat();
+        let mut meta = Metadata::default();
+        let e = read_into(&f[..f.len() - 200].to_vec(), &mut meta).unwrap_err();
+        let mdat_at = 24 + 8 + 16 + XMP.len();
+        assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == mdat_at as u64), "{e}");
+        assert_eq!(meta.xmp, vec![XMP.to_vec()]);
+        assert_eq!(meta.xmp_at, vec![24 + 8 + 16]);
         let f = [ftyp(b"isom"), bx(b"moov", &mvhd(7))].concat();
         assert!(read(&f[..f.len() - 1].to_vec()).is_err());
         let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP)].concat();
@@ -659,7 +750,10 @@ mod tests {
         // the XMP item comes first. Cut into the XMP bytes instead.
         let at = f.windows(4).rposition(|w| w == b"<x:x").unwrap();
         assert!(read(&f[..at + 5].to_vec()).is_err());
-        assert_eq!(read(&f[..f.len() - 3].to_vec()).unwrap().xmp.len(), 1);
+        // Cut after the XMP item: an error (the file is cut), and the packet is kept.
+        let mut meta = Metadata::default();
+        assert!(read_into(&f[..f.len() - 3].to_vec(), &mut meta).is_err());
+        assert_eq!(meta.xmp.len(), 1);
     }
 
     #[test]

@@ -16,64 +16,96 @@ const EOI: u8 = 0xD9;
 
 /// Read a JPEG file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
-    read_range(src, 0, src.len())
+    super::whole(src, read_into)
+}
+
+/// Read a JPEG file's metadata. What was located before a problem stays in `meta`.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
+    read_range(src, 0, src.len(), meta)
 }
 
 /// Read the metadata of a JPEG stored in `src[start..end]` (a whole file, or one embedded in a
-/// RAW file). Error offsets are file offsets.
-pub fn read_range(src: &dyn ReadAt, start: u64, end: u64) -> Result<Metadata, MediaError> {
+/// RAW file) into `meta`. Error offsets are file offsets.
+pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let end = end.min(src.len());
     let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
     if soi[..] != [0xFF, 0xD8] {
         return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
     }
-    let mut meta = Metadata::default();
     let mut extended = Extended::default();
-    let mut irb: Vec<u8> = Vec::new();
-    let mut irb_base = None;
+    let mut irb = Irb::default();
+    let walked = walk(src, start, end, meta, &mut extended, &mut irb);
+    // Photoshop resources (IPTC, XMP) of the segments read before a problem are kept too.
+    if let Some(base) = irb.base {
+        let placed = Placed { data: &irb.data, base };
+        match iptc::irb_metadata(&placed, base, placed.len(), meta) {
+            Ok(()) => {}
+            Err(e) if walked.is_ok() => return Err(e),
+            Err(_) => {} // resources cut by the walk's problem, which is reported
+        }
+    }
+    walked?;
+    for (guid, at, packet) in extended.assemble()? {
+        meta.extended_xmp.push((guid, packet));
+        meta.extended_xmp_at.push(at);
+    }
+    Ok(())
+}
+
+/// Photoshop resources of the APP13 segments, concatenated.
+#[derive(Default)]
+struct Irb {
+    data: Vec<u8>,
+    /// File offset of the first segment's resources.
+    base: Option<u64>,
+}
+
+/// The segments up to the image data: XMP and EXIF into `meta`, extended XMP and Photoshop
+/// resources collected.
+fn walk(
+    src: &dyn ReadAt,
+    start: u64,
+    end: u64,
+    meta: &mut Metadata,
+    extended: &mut Extended,
+    irb: &mut Irb,
+) -> Result<(), MediaError> {
+    let mut last = start + 2;
     for seg in segments(src, start, end) {
         let seg = seg?;
         if seg.marker == SOS || seg.marker == EOI {
-            break;
+            return Ok(());
         }
-        let wanted = seg.marker == APP1 || seg.marker == APP13;
         if seg.truncated {
-            // A truncated file whose metadata segments we have all seen, unless it cut one.
-            if !wanted {
-                break;
-            }
+            // Any segment cut short: a later one may have held metadata.
             return Err(if seg.len == 0 {
                 MediaError::Truncated { what: "JPEG segment length", offset: seg.at, needed: 4, len: end }
             } else {
                 MediaError::Truncated { what: "JPEG segment", offset: seg.at, needed: seg.len + 2, len: end }
             });
         }
-        if wanted {
+        last = seg.end();
+        if seg.marker == APP1 || seg.marker == APP13 {
             let body_at = seg.body();
             let body = src.slice("JPEG segment", body_at, seg.len - 2, 65535)?;
             if seg.marker == APP1 {
-                app1(&body, body_at, &mut meta, &mut extended)?;
+                app1(&body, body_at, meta, extended)?;
             } else if let Some(rest) = body.strip_prefix(PHOTOSHOP_ID) {
-                irb_base.get_or_insert(body_at + PHOTOSHOP_ID.len() as u64);
-                if irb.len() + rest.len() > MAX_BLOCK as usize {
+                irb.base.get_or_insert(body_at + PHOTOSHOP_ID.len() as u64);
+                if irb.data.len() + rest.len() > MAX_BLOCK as usize {
                     return Err(MediaError::TooLarge {
                         what: "Photoshop APP13 resources",
                         offset: body_at,
-                        size: (irb.len() + rest.len()) as u64,
+                        size: (irb.data.len() + rest.len()) as u64,
                         limit: MAX_BLOCK,
                     });
                 }
-                irb.extend_from_slice(rest);
+                irb.data.extend_from_slice(rest);
             }
         }
     }
-    if let Some(base) = irb_base {
-        let placed = Placed { data: &irb, base };
-        let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
-        iptc::push_unique(&mut meta.iptc_keywords, keywords);
-    }
-    meta.extended_xmp = extended.assemble()?;
-    Ok(meta)
+    // The segments end (at the end of the file) before the image data starts.
+    Err(MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end })
 }
 
 /// A marker of a JPEG's segments (from [`segments`]).
@@ -172,10 +204,10 @@ fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> R
     if let Some(tiff) = body.strip_prefix(b"Exif\0") {
         // "Exif\0\0" (a few writers put 0xFF as the second pad byte).
         if let Some(tiff) = tiff.get(1..) {
-            exif::merge_lenient(meta, tiff);
+            exif::merge_lenient(meta, tiff, at + 6)?;
         }
     } else if let Some(packet) = body.strip_prefix(XMP_ID) {
-        push_xmp(meta, packet.to_vec(), at)?;
+        push_xmp(meta, packet.to_vec(), at + XMP_ID.len() as u64)?;
     } else if let Some(rest) = body.strip_prefix(XMP_EXT_ID) {
         let Some(header) = rest.get(..40) else {
             return Err(MediaError::malformed("extended XMP segment", at, "header shorter than 40 bytes"));
@@ -184,8 +216,20 @@ fn app1(body: &[u8], at: u64, meta: &mut Metadata, extended: &mut Extended) -> R
         let full = u32::from_be_bytes([header[32], header[33], header[34], header[35]]);
         let offset = u32::from_be_bytes([header[36], header[37], header[38], header[39]]);
         extended.add(guid, full, offset, &rest[40..], at)?;
+    } else if (body.starts_with(b"http") || body.starts_with(b"XMP\0") || has_xmp_markup(body))
+        && crate::xmp::has_root(body)
+    {
+        // A non-standard XMP header (`XMP\0`, the standard one without its NUL, another URL) or
+        // none: exiftool parses such a segment as XMP from its first byte, and so does this. One
+        // without an XMP root yields nothing there, and is not taken for XMP here.
+        push_xmp(meta, body.to_vec(), at)?;
     }
     Ok(())
+}
+
+/// Whether an APP1 body holds XMP markup exiftool recognises without a header.
+fn has_xmp_markup(body: &[u8]) -> bool {
+    memchr::memmem::find(body, b"<?xpacket").is_some() || memchr::memmem::find(body, b"<exif:").is_some()
 }
 
 /// Extended XMP chunks collected per GUID, assembled once every segment has been seen.
@@ -240,7 +284,8 @@ impl Extended {
         Ok(())
     }
 
-    fn assemble(self) -> Result<Vec<(String, Vec<u8>)>, MediaError> {
+    /// GUID, offset of the first segment seen, and the packet, per GUID.
+    fn assemble(self) -> Result<Vec<(String, u64, Vec<u8>)>, MediaError> {
         let mut out = Vec::with_capacity(self.guids.len());
         for mut g in self.guids {
             g.chunks.sort_by_key(|c| c.0);
@@ -264,7 +309,7 @@ impl Extended {
                 let o = *offset as usize;
                 buf[o..o + data.len()].copy_from_slice(data);
             }
-            out.push((g.guid, buf));
+            out.push((g.guid, g.at, buf));
         }
         Ok(out)
     }
@@ -281,6 +326,7 @@ pub(crate) fn push_xmp(meta: &mut Metadata, packet: Vec<u8>, at: u64) -> Result<
         return Err(MediaError::TooLarge { what: "XMP packets", offset: at, size: total, limit: MAX_XMP });
     }
     meta.xmp.push(packet);
+    meta.xmp_at.push(at);
     Ok(())
 }
 
@@ -308,6 +354,9 @@ pub(crate) mod tests {
     fn ext_chunk(guid: &str, full: u32, offset: u32, data: &[u8]) -> Vec<u8> {
         segment(APP1, &cat(&[XMP_EXT_ID, guid.as_bytes(), &full.to_be_bytes(), &offset.to_be_bytes(), data]))
     }
+
+    /// End of image, for test files without image data.
+    const END: &[u8] = &[0xFF, 0xD9];
 
     const GUID: &str = "0123456789ABCDEF0123456789ABCDEF";
 
@@ -344,7 +393,8 @@ pub(crate) mod tests {
 
     #[test]
     fn broken_exif_is_ignored() {
-        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, b"Exif\0\0garbage"), &segment(APP1, &cat(&[XMP_ID, b"<x/>"]))]);
+        let j =
+            cat(&[&[0xFF, 0xD8], &segment(APP1, b"Exif\0\0garbage"), &segment(APP1, &cat(&[XMP_ID, b"<x/>"])), END]);
         let m = read(&j).unwrap();
         assert_eq!(m.xmp.len(), 1);
         assert_eq!(m.exif, Default::default());
@@ -352,28 +402,60 @@ pub(crate) mod tests {
 
     #[test]
     fn incomplete_extended_xmp_names_guid() {
-        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, 10, 0, b"0123"), &ext_chunk(GUID, 10, 6, b"6789")]);
+        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, 10, 0, b"0123"), &ext_chunk(GUID, 10, 6, b"6789"), END]);
         let err = read(&j).unwrap_err().to_string();
         assert!(err.contains(GUID), "{err}");
-        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, 4, 2, b"0123")]);
+        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, 4, 2, b"0123"), END]);
         assert!(read(&j).is_err());
-        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, u32::MAX, 0, b"0123")]);
+        let j = cat(&[&[0xFF, 0xD8], &ext_chunk(GUID, u32::MAX, 0, b"0123"), END]);
         assert!(matches!(read(&j), Err(MediaError::TooLarge { .. })));
     }
 
     #[test]
-    fn truncated_app_segment_is_error_but_trailing_other_is_not() {
-        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &cat(&[XMP_ID, b"<x/>"]))]);
-        assert!(read(&j[..j.len() - 1].to_vec()).is_err());
-        let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &cat(&[XMP_ID, b"<x/>"])), &segment(0xDB, &[0; 65])]);
-        assert_eq!(read(&j[..j.len() - 10].to_vec()).unwrap().xmp.len(), 1);
+    fn any_cut_before_the_image_data_is_an_error_that_keeps_the_packets_before() {
+        let xmp = segment(APP1, &cat(&[XMP_ID, b"<x/>"]));
+        let j = cat(&[&[0xFF, 0xD8], &xmp, &segment(0xDB, &[0; 65]), &segment(SOS, &[1, 2, 3])]);
+        assert_eq!(read(&j).unwrap().xmp.len(), 1);
+        let table_at = 2 + xmp.len() as u64;
+        // Cut in the XMP segment, in the quantisation table, and at the end of a segment.
+        for (cut, at) in [(j.len() - 80, 2), (j.len() - 10, table_at), (j.len() - 7, table_at + 69)] {
+            let mut meta = Metadata::default();
+            let e = read_into(&j[..cut].to_vec(), &mut meta).unwrap_err();
+            assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == at), "{cut}: {e}");
+            assert_eq!(meta.xmp.len(), usize::from(at > 2), "{cut}");
+        }
         assert!(matches!(read(&b"\xFF\xD9"[..].to_vec()), Err(MediaError::Unrecognised { .. })));
+    }
+
+    #[test]
+    fn keywords_before_a_cut_are_kept() {
+        let irb = resource(iptc::IRB_IPTC, b"", &sample_iim());
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP13, &cat(&[PHOTOSHOP_ID, &irb])), &segment(0xDB, &[0; 65])]);
+        let mut meta = Metadata::default();
+        assert!(read_into(&j[..j.len() - 5].to_vec(), &mut meta).is_err());
+        assert_eq!(meta.iptc_keywords, sample_keywords());
+    }
+
+    #[test]
+    fn non_standard_xmp_headers_are_read_like_exiftool() {
+        let packet = b"<?xpacket begin=''?><x:xmpmeta xmlns:x='adobe:ns:meta/'/><?xpacket end='w'?>";
+        for body in [cat(&[b"XMP\0", packet]), cat(&[&XMP_ID[..XMP_ID.len() - 1], packet]), cat(&[b"junk ", packet])] {
+            let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &body), END]);
+            let m = read(&j).unwrap();
+            assert_eq!(m.xmp, vec![body.clone()]);
+            assert_eq!(m.xmp_at, vec![6]);
+        }
+        // Other APP1 segments are not XMP, nor is another URL without XMP in it.
+        for other in [&b"FLIR\0data"[..], b"http://ns.example.com/\0\xff\xfe binary"] {
+            let j = cat(&[&[0xFF, 0xD8], &segment(APP1, other), END]);
+            assert!(read(&j).unwrap().xmp.is_empty());
+        }
     }
 
     #[test]
     fn iptc_in_single_app13_with_latin1() {
         let irb = resource(iptc::IRB_IPTC, b"", &dataset(2, 25, b"Personen/J\xfcrgen"));
-        let j = cat(&[&[0xFF, 0xD8], &segment(APP13, &cat(&[PHOTOSHOP_ID, &irb]))]);
+        let j = cat(&[&[0xFF, 0xD8], &segment(APP13, &cat(&[PHOTOSHOP_ID, &irb])), END]);
         assert_eq!(read(&j).unwrap().iptc_keywords, vec!["Personen/Jürgen".to_string()]);
     }
 
@@ -384,6 +466,7 @@ pub(crate) mod tests {
         for _ in 0..=MAX_XMP_PACKETS {
             j.extend(segment(APP1, &cat(&[XMP_ID, b"<x/>"])));
         }
+        j.extend(END);
         let err = read(&j).unwrap_err().to_string();
         assert!(err.contains("XMP packets"), "{err}");
         // As many extended XMP GUIDs, each complete: found by index, not by linear search.
@@ -391,6 +474,7 @@ pub(crate) mod tests {
         for i in 0..20_000 {
             j.extend(ext_chunk(&format!("{i:032}"), 1, 0, b" "));
         }
+        j.extend(END);
         assert_eq!(read(&j).unwrap().extended_xmp.len(), 20_000);
     }
 
@@ -399,7 +483,7 @@ pub(crate) mod tests {
         let mut f = vec![0xAA; 100];
         f.extend(sample_jpeg());
         f.extend([0xBB; 50]);
-        let m = read_range(&f, 100, f.len() as u64 - 50).unwrap();
+        let m = crate::media::whole(&f, |src, meta| read_range(src, 100, f.len() as u64 - 50, meta)).unwrap();
         assert_eq!(m.iptc_keywords, sample_keywords());
     }
 

@@ -38,14 +38,26 @@ pub const MAX_ITEMS: usize = 100_000;
 pub struct Metadata {
     /// XMP packets in file order (raw bytes, UTF-8 or UTF-16 as written).
     pub xmp: Vec<Vec<u8>>,
+    /// The file offset of each packet of `xmp` (same order), for messages that name the byte
+    /// in the file where a packet goes wrong.
+    pub xmp_at: Vec<u64>,
     /// JPEG extended XMP, assembled per GUID (32 hex digits), in order of first appearance.
     pub extended_xmp: Vec<(String, Vec<u8>)>,
+    /// The file offset of the first segment of each packet of `extended_xmp` (same order).
+    pub extended_xmp_at: Vec<u64>,
     /// EXIF fields consentry reads.
     pub exif: ExifFields,
     /// IPTC-IIM 2:25 Keywords, decoded (UTF-8 when 1:90 says so, else Latin-1).
     pub iptc_keywords: Vec<String>,
     /// QuickTime/MP4 `mvhd` creation time, seconds since 1904-01-01T00:00:00Z (0 = unset).
     pub quicktime_created: Option<u64>,
+}
+
+impl Metadata {
+    /// The file offset of each packet of `xmp` (0 where a reader did not say).
+    pub fn xmp_offsets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.xmp_at.iter().copied().chain(std::iter::repeat(0)).take(self.xmp.len())
+    }
 }
 
 /// EXIF values consentry reads.
@@ -97,18 +109,34 @@ impl MediaError {
 
 /// Locate the metadata of a file whose format was detected from its first bytes.
 /// Formats without embedded metadata consentry can read (some RAW kinds) return empty metadata.
-pub fn read_metadata(src: &dyn ReadAt, format: Format) -> Result<Metadata, MediaError> {
-    match format {
-        Format::Jpeg => jpeg::read(src),
-        Format::Tiff | Format::Dng | Format::TiffRaw => tiff::read(src),
-        Format::Png => png::read(src),
-        Format::WebP => webp::read(src),
-        Format::Gif => gif::read(src),
-        Format::Psd => psd::read(src),
-        Format::Heif | Format::Avif | Format::Mp4 | Format::Mov | Format::Cr3 => isobmff::read(src),
-        Format::Raf => raf::read(src),
-        Format::RawSidecarOnly => Ok(Metadata::default()),
-    }
+///
+/// A file that cannot be read completely (damage, a limit reached) returns what was located
+/// before the problem together with the problem: persons named there stay known, and the
+/// problem makes the file unreadable.
+pub fn read_metadata(src: &dyn ReadAt, format: Format) -> (Metadata, Option<MediaError>) {
+    let mut meta = Metadata::default();
+    let result = match format {
+        Format::Jpeg => jpeg::read_into(src, &mut meta),
+        Format::Tiff | Format::Dng | Format::TiffRaw => tiff::read_into(src, &mut meta),
+        Format::Png => png::read_into(src, &mut meta),
+        Format::WebP => webp::read_into(src, &mut meta),
+        Format::Gif => gif::read_into(src, &mut meta),
+        Format::Psd => psd::read_into(src, &mut meta),
+        Format::Heif | Format::Avif | Format::Mp4 | Format::Mov | Format::Cr3 => isobmff::read_into(src, &mut meta),
+        Format::Raf => raf::read_into(src, &mut meta),
+        Format::RawSidecarOnly => Ok(()),
+    };
+    (meta, result.err())
+}
+
+/// A reader that fills `Metadata` as it goes, as a function returning all of it or the error
+/// (for callers and tests that do not need what was located before a problem).
+pub(crate) fn whole(
+    src: &dyn ReadAt,
+    read_into: impl FnOnce(&dyn ReadAt, &mut Metadata) -> Result<(), MediaError>,
+) -> Result<Metadata, MediaError> {
+    let mut meta = Metadata::default();
+    read_into(src, &mut meta).map(|()| meta)
 }
 
 /// Test helper: calls `f` with every prefix of `file` and with every single-byte flip of it (three

@@ -18,30 +18,53 @@ const MAX_INFLATED_TOTAL: u64 = 4 * MAX_XMP;
 
 /// Read a PNG file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// Read a PNG file's metadata. What was located before a problem stays in `meta`.
+///
+/// Every chunk up to IEND must be whole: a file that ends before IEND, or a chunk whose length
+/// runs past the end (a PNG cut inside IDAT), is an error. Chunks after IEND are read too, as
+/// exiftool reads them (text chunks written after the image); trailing bytes there that do not
+/// form a whole chunk end the walk, as they end exiftool's.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
     if sig[..] != *SIGNATURE {
         return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
     }
-    let mut state = State { meta: Metadata::default(), inflated: 0 };
+    let mut state = State { meta, inflated: 0 };
     let mut pos = 8u64;
+    let mut after_end = false;
     for _ in 0..MAX_ITEMS {
-        if src.len().saturating_sub(pos) < 8 {
-            // End of file without IEND (or a cut chunk header): nothing more to find.
-            return Ok(state.meta);
+        let left = src.len().saturating_sub(pos);
+        if after_end && left < 12 {
+            return Ok(()); // the end of the file, or a trailer that is not a chunk
+        }
+        if left < 12 {
+            return Err(MediaError::Truncated { what: "PNG chunk (no IEND)", offset: pos, needed: 12, len: src.len() });
         }
         let head = src.slice("PNG chunk header", pos, 8, 8)?;
         let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
         let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
-        if &kind == b"IEND" {
-            return Ok(state.meta);
-        }
         let data_at = pos + 8;
+        // Data and CRC.
+        let next = data_at + len + 4;
+        if next > src.len() {
+            if after_end {
+                return Ok(());
+            }
+            return Err(MediaError::Truncated { what: "PNG chunk", offset: pos, needed: len + 12, len: src.len() });
+        }
+        if &kind == b"IEND" {
+            after_end = true;
+            pos = next;
+            continue;
+        }
         let limit = match &kind {
             b"eXIf" => Some(MAX_BLOCK),
             b"iTXt" | b"zTXt" | b"tEXt" => {
                 // Look at the keyword first: other text chunks (comments, ...) are skipped unread.
-                let peek_len = len.min(80).min(src.len().saturating_sub(data_at));
-                let peek = src.slice("PNG text chunk", data_at, peek_len, 80)?;
+                let peek = src.slice("PNG text chunk", data_at, len.min(80), 80)?;
                 let keyword = peek.iter().position(|&b| b == 0).map(|n| &peek[..n]);
                 match keyword {
                     Some(k) if k == XMP_KEYWORD => Some(MAX_XMP),
@@ -53,28 +76,24 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
             _ => None,
         };
         if let Some(limit) = limit {
-            if data_at.saturating_add(len) > src.len() {
-                return Err(MediaError::Truncated { what: "PNG chunk", offset: pos, needed: len + 12, len: src.len() });
-            }
             let data = src.slice("PNG chunk", data_at, len, limit)?;
             state.chunk(&kind, &data, pos)?;
         }
-        // Data and CRC. A truncated chunk we do not need ends the walk at the next check.
-        pos = data_at.saturating_add(len + 4);
+        pos = next;
     }
-    Err(MediaError::malformed("PNG", pos, "too many chunks"))
+    Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: MAX_ITEMS as u64 + 1, limit: MAX_ITEMS as u64 })
 }
 
-struct State {
-    meta: Metadata,
+struct State<'m> {
+    meta: &'m mut Metadata,
     inflated: u64,
 }
 
-impl State {
+impl State<'_> {
     fn chunk(&mut self, kind: &[u8; 4], data: &[u8], at: u64) -> Result<(), MediaError> {
         if kind == b"eXIf" {
-            exif::merge_lenient(&mut self.meta, exif::strip_exif_header(data));
-            return Ok(());
+            let tiff = exif::strip_exif_header(data);
+            return exif::merge_lenient(self.meta, tiff, at + 8 + (data.len() - tiff.len()) as u64);
         }
         // Text chunks: keyword NUL ...
         let Some(nul) = data.iter().position(|&b| b == 0) else { return Ok(()) };
@@ -94,8 +113,15 @@ impl State {
         };
         // Hex text is twice the bytes plus line breaks.
         let text_limit = if is_xmp { limit } else { limit * 3 + 1024 };
+        // Where uncompressed text starts in the file (XMP errors name bytes there); compressed
+        // text is named by its chunk.
+        let text_at = |text: &[u8]| at + 8 + (data.len() - text.len()) as u64;
+        let mut packet_at = at;
         let text: Vec<u8> = match kind {
-            b"tEXt" => rest.to_vec(),
+            b"tEXt" => {
+                packet_at = text_at(rest);
+                rest.to_vec()
+            }
             b"zTXt" => {
                 let (&method, compressed) = rest.split_first().ok_or_else(|| malformed("zTXt without method"))?;
                 if method != 0 {
@@ -111,39 +137,48 @@ impl State {
                 let tk_end = tail.iter().position(|&b| b == 0).ok_or_else(|| malformed("iTXt translated keyword"))?;
                 let body = &tail[tk_end + 1..];
                 match (flag, method) {
-                    (0, _) => body.to_vec(),
+                    (0, _) => {
+                        packet_at = text_at(body);
+                        body.to_vec()
+                    }
                     (1, 0) => self.inflate(body, text_limit, at)?,
                     _ => return Err(malformed("iTXt compression flag/method")),
                 }
             }
         };
         if is_xmp {
-            return push_xmp(&mut self.meta, text, at);
+            return push_xmp(self.meta, text, packet_at);
         }
         let profile = profile.unwrap_or_default();
         let decoded = decode_raw_profile(&text, limit).map_err(|d| malformed(&d));
         match &profile[..] {
             b"exif" | b"app1" => {
-                // An EXIF profile may be broken without hiding anything else; APP1 may hold XMP.
-                let Ok(bytes) = decoded else { return Ok(()) };
+                // An EXIF profile may be broken without hiding anything else; an APP1 profile may
+                // hold XMP, and one that cannot be decoded is an error.
+                let bytes = match decoded {
+                    Ok(bytes) => bytes,
+                    Err(e) if &profile[..] == b"app1" => return Err(e),
+                    Err(_) => return Ok(()),
+                };
                 if let Some(xmp) = bytes.strip_prefix(b"http://ns.adobe.com/xap/1.0/\0") {
-                    push_xmp(&mut self.meta, xmp.to_vec(), at)?;
+                    push_xmp(self.meta, xmp.to_vec(), at)?;
                 } else {
-                    exif::merge_lenient(&mut self.meta, exif::strip_exif_header(&bytes));
+                    // Decoded from hex: offsets in it are not in the file; the chunk is named.
+                    exif::merge_lenient(self.meta, exif::strip_exif_header(&bytes), at)?;
                 }
             }
-            b"xmp" => push_xmp(&mut self.meta, decoded?, at)?,
+            b"xmp" => push_xmp(self.meta, decoded?, at)?,
             b"iptc" | b"8bim" => {
                 let bytes = decoded?;
-                let keywords = if bytes.starts_with(b"8BIM") {
-                    let placed = Placed { data: &bytes, base: 0 };
-                    iptc::irb_iptc_keywords(&placed, 0, placed.len(), MAX_BLOCK)
-                } else {
-                    iptc::iim_keywords(&bytes, 0)
-                }
                 // Offsets inside the decoded profile mean nothing in the file: name the chunk.
-                .map_err(|e| malformed(&format!("IPTC profile: {e}")))?;
-                iptc::push_unique(&mut self.meta.iptc_keywords, keywords);
+                let in_profile = |e: MediaError| malformed(&format!("IPTC profile: {e}"));
+                if bytes.starts_with(b"8BIM") {
+                    let placed = Placed { data: &bytes, base: 0 };
+                    iptc::irb_metadata(&placed, 0, placed.len(), self.meta).map_err(in_profile)?;
+                } else {
+                    let keywords = iptc::iim_keywords(&bytes, 0).map_err(in_profile)?;
+                    iptc::push_unique(&mut self.meta.iptc_keywords, keywords);
+                }
             }
             _ => {}
         }
@@ -315,7 +350,8 @@ mod tests {
     #[test]
     fn zip_bomb_is_too_large() {
         let bomb = zlib(&[b' '; 10_000]);
-        let mut state = State { meta: Metadata::default(), inflated: 0 };
+        let mut meta = Metadata::default();
+        let mut state = State { meta: &mut meta, inflated: 0 };
         assert!(matches!(state.inflate(&bomb, 9_999, 0), Err(MediaError::TooLarge { .. })));
         assert_eq!(state.inflate(&bomb, 10_000, 0).unwrap().len(), 10_000);
         state.inflated = MAX_INFLATED_TOTAL - 5_000;
@@ -328,21 +364,52 @@ mod tests {
         let n = bad.len();
         bad[n - 8] ^= 0xFF; // corrupt the zlib stream (adler32)
         assert!(read(&png(&[bad])).is_err());
-        // Other text chunks are not read at all, however large they claim to be.
+        // Other text chunks are not read, but one whose length runs past the end is damage.
+        assert_eq!(read(&png(&[text(b"Comment", b"hello")])).unwrap(), Metadata::default());
         let mut comment = text(b"Comment", b"hello");
         comment[..4].copy_from_slice(&0x7FFF_0000u32.to_be_bytes());
-        assert_eq!(read(&png(&[comment])).unwrap(), Metadata::default());
+        let e = read(&png(&[comment])).unwrap_err();
+        assert!(e.to_string().contains("at byte 33"), "{e}");
         let f = png(&[chunk(b"eXIf", b"garbage"), itxt(XMP_KEYWORD, false, b"<x/>")]);
         assert_eq!(read(&f).unwrap().xmp.len(), 1);
     }
 
     #[test]
-    fn truncation() {
-        let f = png(&[chunk(b"IDAT", &[0xAB; 100]), itxt(XMP_KEYWORD, false, b"<x>plain</x>")]);
-        // Cut inside IDAT: nothing needed was cut.
-        assert_eq!(read(&f[..60].to_vec()).unwrap(), Metadata::default());
-        // Cut inside the iTXt: error.
-        assert!(read(&f[..f.len() - 20].to_vec()).is_err());
+    fn truncation_is_an_error_that_keeps_what_came_before() {
+        let f = png(&[
+            itxt(XMP_KEYWORD, false, b"<x>first</x>"),
+            chunk(b"IDAT", &[0xAB; 100]),
+            itxt(XMP_KEYWORD, false, b"<x>plain</x>"),
+        ]);
+        let idat_at = 8 + 25 + 12 + XMP_KEYWORD.len() as u64 + 5 + 12;
+        // Cut inside IDAT, inside the iTXt, inside IEND, before IEND: each an error naming the
+        // chunk's offset; the packet before the cut is kept.
+        for cut in [idat_at as usize + 60, f.len() - 20, f.len() - 2, f.len() - 12] {
+            let mut meta = Metadata::default();
+            let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
+            assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
+            assert_eq!(meta.xmp[0], b"<x>first</x>".to_vec(), "{cut}");
+            // The packet's own offset in the file.
+            assert_eq!(meta.xmp_at[0], 8 + 25 + 8 + XMP_KEYWORD.len() as u64 + 5);
+            assert_eq!(&f[meta.xmp_at[0] as usize..][..12], b"<x>first</x>");
+        }
+        let e = read(&f[..idat_at as usize + 60].to_vec()).unwrap_err();
+        assert!(e.to_string().contains(&format!("at byte {idat_at}")), "{e}");
+        // A whole file, and one whose IEND is complete: fine.
+        assert_eq!(read(&f).unwrap().xmp.len(), 2);
+    }
+
+    #[test]
+    fn text_chunks_after_iend_are_read_and_a_trailer_is_ignored() {
+        let mut f = png(&[]);
+        f.extend(itxt(XMP_KEYWORD, false, b"<x>itxt</x>"));
+        f.extend(text(XMP_KEYWORD, b"<x>text</x>"));
+        f.extend(ztxt(XMP_KEYWORD, b"<x>ztxt</x>"));
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp, [&b"<x>itxt</x>"[..], b"<x>text</x>", b"<x>ztxt</x>"].map(<[u8]>::to_vec));
+        // Bytes after IEND that are not a chunk (exiftool stops there too).
+        f.extend_from_slice(b"PK\x03\x04 an appended archive");
+        assert_eq!(read(&f).unwrap().xmp.len(), 3);
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Photoshop PSD/PSB: header, colour mode data (skipped), then the image resources walked by
 //! their headers: 0x0424 XMP, 0x0404 IPTC-IIM, 0x0422 EXIF data 1. Layers and pixels are never read.
-use super::iptc::{self, IRB_EXIF, IRB_IPTC, IRB_XMP};
-use super::jpeg::{hex, push_xmp};
-use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_XMP};
+use super::iptc;
+use super::jpeg::hex;
+use super::{MediaError, Metadata, ReadAt};
 
 /// Read a PSD or PSB file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// Read a PSD or PSB file's metadata. What was located before a problem stays in `meta`.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let head = src.slice("PSD header", 0, src.len().min(30), 30)?;
     if !head.starts_with(b"8BPS") {
         return Err(MediaError::Unrecognised { expected: "PSD", magic: hex(&head[..head.len().min(4)]) });
@@ -23,28 +28,7 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
     let start = res_len_at + 4;
     let end = start + u64::from(be32(&res_len));
 
-    let mut meta = Metadata::default();
-    for res in iptc::irb_resources(src, start, end, &[IRB_XMP, IRB_IPTC, IRB_EXIF])? {
-        let (at, len) = (res.data.start, res.data.end - res.data.start);
-        match res.id {
-            IRB_XMP => {
-                let data = src.slice("PSD XMP resource", at, len, MAX_XMP)?;
-                push_xmp(&mut meta, data.into_owned(), at)?;
-            }
-            IRB_IPTC => {
-                let data = src.slice("PSD IPTC resource", at, len, MAX_BLOCK)?;
-                let keywords = iptc::iim_keywords(&data, at)?;
-                iptc::push_unique(&mut meta.iptc_keywords, keywords);
-            }
-            IRB_EXIF => {
-                // A broken EXIF block is ignored, but one too large to read is not hidden.
-                let data = src.slice("PSD EXIF resource", at, len, MAX_BLOCK)?;
-                exif::merge_lenient(&mut meta, exif::strip_exif_header(&data));
-            }
-            _ => {}
-        }
-    }
-    Ok(meta)
+    iptc::irb_metadata(src, start, end, meta)
 }
 
 fn be32(b: &[u8]) -> u32 {
@@ -56,6 +40,7 @@ mod tests {
     use super::*;
     use crate::media::exif::tests::{sample_block, sample_fields};
     use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
+    use crate::media::iptc::{IRB_EXIF, IRB_IPTC, IRB_XMP};
 
     fn psd(version: u16, resources: &[Vec<u8>]) -> Vec<u8> {
         let mut v = b"8BPS".to_vec();
@@ -102,6 +87,19 @@ mod tests {
         let f = sample(1);
         let at = f.windows(4).position(|w| w == b"<x>p").unwrap();
         assert!(read(&f[..at + 3].to_vec()).is_err());
+    }
+
+    #[test]
+    fn resources_cut_short_are_an_error_that_keeps_those_before() {
+        let f = psd(1, &[resource(IRB_XMP, b"", b"<x>first</x>"), resource(0x040C, b"", &[7; 300])]);
+        let thumb = f.windows(4).rposition(|w| w == b"8BIM").unwrap();
+        // Cut inside the thumbnail resource, and inside its header (fewer than 12 bytes left).
+        for cut in [thumb + 100, thumb + 6] {
+            let mut meta = Metadata::default();
+            let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
+            assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
+            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()], "{cut}");
+        }
     }
 
     #[test]

@@ -6,6 +6,11 @@ const MAGIC: &[u8] = b"FUJIFILMCCD-RAW ";
 
 /// Read a RAF file's metadata from its embedded JPEG (header: u32 BE offset at 84, length at 88).
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// [`read`], keeping in `meta` what was located before a problem.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let head = src.slice("RAF header", 0, src.len().min(92), 92)?;
     if !head.starts_with(MAGIC) {
         return Err(MediaError::Unrecognised { expected: "RAF", magic: hex(&head[..head.len().min(16)]) });
@@ -22,7 +27,7 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
     if end > src.len() {
         return Err(MediaError::Truncated { what: "RAF embedded JPEG", offset, needed: len, len: src.len() });
     }
-    jpeg::read_range(src, offset, end)
+    jpeg::read_range(src, offset, end, meta)
 }
 
 #[cfg(test)]

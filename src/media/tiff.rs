@@ -1,17 +1,19 @@
 //! TIFF-structured files (TIFF, BigTIFF, DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...): a bounded walk
-//! of IFD0 and its Exif IFD over positioned reads; the file is never loaded.
+//! of IFD0, the IFDs chained after it and the Exif IFD over positioned reads; the file is never
+//! loaded.
 //!
-//! Read from IFD0: 700 XMLPacket (XMP), 33723 IPTC-NAA (IIM), 34377 Photoshop resources (IIM in
+//! Read from each IFD of the chain (IFD0, IFD1, ..., as exiftool reads them; a loop in the chain
+//! or a next-IFD offset that cannot be read is an error): 700 XMLPacket (XMP), 33723 IPTC-NAA (IIM), 34377 Photoshop resources (IIM in
 //! 0x0404), 0x9C9E XPKeywords, and 34665 the Exif IFD pointer (0x9003 DateTimeOriginal, 0x9011
 //! OffsetTimeOriginal). A value that cannot be read from IFD0 is an error (it may name persons); a
 //! broken Exif IFD only loses the capture date and is ignored.
 use std::borrow::Cow;
 
+use super::exif::TAG_XMP;
 use super::iptc::{self, Placed};
 use super::jpeg::{hex, push_xmp};
 use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
 
-const TAG_XMP: u16 = 700;
 const TAG_IPTC: u16 = 33723;
 const TAG_PHOTOSHOP: u16 = 34377;
 const TAG_EXIF_IFD: u16 = 34665;
@@ -21,6 +23,11 @@ const MAX_SMALL: u64 = 4096;
 
 /// Read the metadata of a TIFF-structured file.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
+    super::whole(src, read_into)
+}
+
+/// Read the metadata of a TIFF-structured file. What was located before a problem stays in `meta`.
+pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let head = src.slice("TIFF header", 0, src.len().min(16), 16)?;
     let little = match head.get(..2) {
         Some(b"II") => true,
@@ -51,42 +58,64 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
         _ => return Err(MediaError::malformed("TIFF header", 2, format!("magic number {magic}"))),
     };
 
-    let mut meta = Metadata::default();
-    let entries = t.ifd(ifd0)?;
+    // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
+    let mut seen_ifds: Vec<u64> = Vec::new();
+    let mut entries_read = 0usize;
+    let mut offset = ifd0;
+    while offset != 0 {
+        if seen_ifds.contains(&offset) {
+            return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
+        }
+        seen_ifds.push(offset);
+        let (entries, next) = t.ifd_and_next(offset)?;
+        entries_read += entries.len() + 1;
+        if entries_read > MAX_ITEMS {
+            return Err(MediaError::TooLarge {
+                what: "TIFF IFD entries",
+                offset,
+                size: entries_read as u64,
+                limit: MAX_ITEMS as u64,
+            });
+        }
+        ifd_tags(&t, &entries, offset, meta)?;
+        offset = next;
+    }
+    Ok(())
+}
+
+/// The tags consentry reads from one IFD of the chain (the first of a repeated tag counts).
+fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let mut seen = Vec::new();
-    for e in &entries {
+    for e in entries {
         if seen.contains(&e.tag) {
             continue; // a repeated tag: the first one counts
         }
         match e.tag {
             TAG_XMP => {
                 let data = t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?;
-                push_xmp(&mut meta, data.into_owned(), e.value_at(&t))?;
+                push_xmp(meta, data.into_owned(), e.value_at(t))?;
             }
             TAG_IPTC => {
                 let data = t.value(e, "IPTC-NAA (TIFF tag 33723)", MAX_BLOCK)?;
-                let keywords = iptc::iim_keywords(&data, e.value_at(&t))?;
+                let keywords = iptc::iim_keywords(&data, e.value_at(t))?;
                 iptc::push_unique(&mut meta.iptc_keywords, keywords);
             }
             TAG_PHOTOSHOP => {
                 let data = t.value(e, "Photoshop resources (TIFF tag 34377)", MAX_BLOCK)?;
-                let base = e.value_at(&t);
+                let base = e.value_at(t);
                 let placed = Placed { data: &data, base };
-                let keywords = iptc::irb_iptc_keywords(&placed, base, placed.len(), MAX_BLOCK)?;
-                iptc::push_unique(&mut meta.iptc_keywords, keywords);
+                iptc::irb_metadata(&placed, base, placed.len(), meta)?;
             }
             exif::TAG_XP_KEYWORDS => {
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
-                meta.exif.xp_keywords = exif::decode_utf16le(&data);
+                if meta.exif.xp_keywords.is_none() {
+                    meta.exif.xp_keywords = exif::decode_utf16le(&data);
+                }
             }
             TAG_EXIF_IFD => {
                 if let Some(offset) = t.pointer(e) {
-                    if offset != ifd0 {
-                        // Lenient: a broken Exif IFD loses only the capture date.
-                        if let Ok(fields) = t.exif_ifd(offset) {
-                            meta.exif.date_time_original = fields.0;
-                            meta.exif.offset_time_original = fields.1;
-                        }
+                    if offset != ifd_at {
+                        t.exif_ifd(offset, meta)?;
                     }
                 }
             }
@@ -94,7 +123,7 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
         }
         seen.push(e.tag);
     }
-    Ok(meta)
+    Ok(())
 }
 
 /// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF).
@@ -197,6 +226,17 @@ impl<'a> Tiff<'a> {
 
     /// The entries of the IFD at `offset`.
     fn ifd(&self, offset: u64) -> Result<Vec<Entry>, MediaError> {
+        self.read_ifd(offset, false).map(|(entries, _)| entries)
+    }
+
+    /// The entries of the IFD at `offset` and the offset of the next IFD (0: none).
+    fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
+        self.read_ifd(offset, true)
+    }
+
+    /// The entries of the IFD at `offset`, and with `next` the next IFD's offset after them (read
+    /// with the table, in one read).
+    fn read_ifd(&self, offset: u64, next: bool) -> Result<(Vec<Entry>, u64), MediaError> {
         let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
         let count_bytes = self.src.slice("TIFF IFD entry count", offset, count_len, 8)?;
         let count = if self.big { self.u64(&count_bytes) } else { u64::from(self.u16(&count_bytes)) };
@@ -206,9 +246,11 @@ impl<'a> Tiff<'a> {
         let table_at = offset
             .checked_add(count_len)
             .ok_or_else(|| MediaError::malformed("TIFF IFD", offset, "offset overflows"))?;
-        let table = self.src.slice("TIFF IFD", table_at, count * entry_len, MAX_ITEMS as u64 * 20)?;
+        let next_len = if next { self.inline_len() } else { 0 };
+        let table = self.src.slice("TIFF IFD", table_at, count * entry_len + next_len, MAX_ITEMS as u64 * 20 + 8)?;
+        let (entries, next_bytes) = table.split_at((count * entry_len) as usize);
         let mut out = Vec::with_capacity(count as usize);
-        for (i, raw) in table.chunks_exact(entry_len as usize).enumerate() {
+        for (i, raw) in entries.chunks_exact(entry_len as usize).enumerate() {
             let field_at = table_at + i as u64 * entry_len + if self.big { 12 } else { 8 };
             let (count, field) = if self.big {
                 (self.u64(&raw[4..12]), raw[12..20].try_into().unwrap_or([0; 8]))
@@ -219,7 +261,12 @@ impl<'a> Tiff<'a> {
             };
             out.push(Entry { tag: self.u16(&raw[0..2]), typ: self.u16(&raw[2..4]), count, field, field_at });
         }
-        Ok(out)
+        let next = match next_bytes.len() {
+            8 => self.u64(next_bytes),
+            4 => u64::from(self.u32(next_bytes)),
+            _ => 0,
+        };
+        Ok((out, next))
     }
 
     /// Byte length of an entry's value; None for unknown types or an overflowing count.
@@ -262,21 +309,34 @@ impl<'a> Tiff<'a> {
         }
     }
 
-    /// DateTimeOriginal and OffsetTimeOriginal from the Exif IFD at `offset`.
-    fn exif_ifd(&self, offset: u64) -> Result<(Option<String>, Option<String>), MediaError> {
+    /// From the Exif IFD at `offset`: DateTimeOriginal and OffsetTimeOriginal (unless a date is
+    /// known), and XMP (tag 700, which exiftool reads there too). Lenient about the dates: an
+    /// Exif IFD or date that cannot be read loses only the capture date; an XMP value that
+    /// cannot be read is an error.
+    fn exif_ifd(&self, offset: u64, meta: &mut Metadata) -> Result<(), MediaError> {
+        let Ok(entries) = self.ifd(offset) else { return Ok(()) };
         let mut date = None;
         let mut zone = None;
-        for e in self.ifd(offset)? {
+        for e in entries {
             let slot = match e.tag {
+                TAG_XMP => {
+                    let data = self.value(&e, "XMP (TIFF tag 700 in the Exif IFD)", MAX_XMP)?;
+                    push_xmp(meta, data.into_owned(), e.value_at(self))?;
+                    continue;
+                }
                 exif::TAG_DATE_TIME_ORIGINAL => &mut date,
                 exif::TAG_OFFSET_TIME_ORIGINAL => &mut zone,
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = exif::text_from_bytes(&self.value(&e, "Exif date", MAX_SMALL)?);
+                *slot = self.value(&e, "Exif date", MAX_SMALL).ok().and_then(|v| exif::text_from_bytes(&v));
             }
         }
-        Ok((date, zone))
+        if meta.exif.date_time_original.is_none() {
+            meta.exif.date_time_original = date;
+            meta.exif.offset_time_original = zone;
+        }
+        Ok(())
     }
 }
 
@@ -375,6 +435,53 @@ mod tests {
         let xmp_at = f.windows(4).position(|w| w == b"<x:x").unwrap();
         assert!(read(&f[..xmp_at + 5].to_vec()).is_err());
         assert!(read(&f[..cut].to_vec()).is_ok()); // cut in the Exif IFD: only the date is lost
+    }
+
+    /// A little-endian TIFF: IFD0 (one entry) chained to IFD1 holding tag 700; `ifd1_next` is
+    /// IFD1's next-IFD offset.
+    fn two_ifds(ifd1_next: u32) -> Vec<u8> {
+        let mut f = b"II*\0".to_vec();
+        f.extend_from_slice(&8u32.to_le_bytes());
+        // IFD0 at 8: 1 entry, next = 26.
+        f.extend_from_slice(&1u16.to_le_bytes());
+        f.extend_from_slice(&[0, 1, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0]);
+        f.extend_from_slice(&26u32.to_le_bytes());
+        // IFD1 at 26: 1 entry (XMP at 44), next = ifd1_next.
+        f.extend_from_slice(&1u16.to_le_bytes());
+        f.extend_from_slice(&TAG_XMP.to_le_bytes());
+        f.extend_from_slice(&7u16.to_le_bytes());
+        f.extend_from_slice(&(XMP.len() as u32).to_le_bytes());
+        f.extend_from_slice(&44u32.to_le_bytes());
+        f.extend_from_slice(&ifd1_next.to_le_bytes());
+        f.extend_from_slice(XMP);
+        f
+    }
+
+    #[test]
+    fn xmp_in_the_exif_ifd_is_read() {
+        let f = tiff_block(false, &[(256, 3, 1, vec![0, 1])], &[(TAG_XMP, 7, XMP.len() as u32, XMP.to_vec())]);
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+        // Its value cut off: an error, not a lost packet.
+        assert!(read(&f[..f.len() - 4].to_vec()).is_err());
+    }
+
+    #[test]
+    fn xmp_in_ifd1_is_read() {
+        let m = read(&two_ifds(0)).unwrap();
+        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_at, vec![44]);
+    }
+
+    #[test]
+    fn ifd_chain_loops_and_cut_chains_are_errors_keeping_what_came_before() {
+        for (next, what) in [(8, "loops"), (26, "loops"), (0xFFFF_0000, "truncated")] {
+            let mut meta = Metadata::default();
+            let e = read_into(&two_ifds(next), &mut meta).unwrap_err();
+            assert!(e.to_string().contains(what) || matches!(e, MediaError::Truncated { .. }), "{next}: {e}");
+            assert_eq!(meta.xmp.len(), 1, "{next}");
+        }
     }
 
     #[test]

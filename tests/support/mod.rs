@@ -46,3 +46,13 @@ pub fn missing(what: &str) {
     }
     eprintln!("skipped: {what} is missing (scripts/test.sh installs it)");
 }
+
+/// Whether exiftool can be run for a test that compares with it; when not, [`missing`] (a
+/// failure under `CI=true`).
+pub fn exiftool_available() -> bool {
+    let found = Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success());
+    if !found {
+        missing("exiftool");
+    }
+    found
+}
