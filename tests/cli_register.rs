@@ -3,10 +3,13 @@
 //! check/import/export, discovery, and bad registers.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
+
+mod support;
+use support::run;
 
 const AS_OF: &str = "2026-11-22";
 
@@ -14,14 +17,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CONSENTRY_REGISTER")
-        .output()
-        .unwrap()
-}
 
 /// Run in the repository root on the fixtures, with the fixture register and date.
 fn fixtures(args: &[&str]) -> Output {
