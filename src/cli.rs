@@ -1513,7 +1513,12 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let settings = config::discover(&here, Some(&csv), None)?;
             let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
-            let stats = register::sqlite::import(&register, &into, &actor)?;
+            let imported = register::sqlite::import(&register, &register::documents_base(&csv), &into, &actor)
+                .map_err(|e| e.context(format!("{}: cannot import into {}", csv.display(), into.display())))?;
+            for warning in &imported.warnings {
+                eprintln!("consentry: {}: warning: {warning}", csv.display());
+            }
+            let stats = imported.stats;
             eprintln!(
                 "Imported {} consents, {} persons ({} aliases), {} originators, {} documents and {} exemptions from {} into {}.",
                 stats.consents,
