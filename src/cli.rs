@@ -877,7 +877,7 @@ fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::R
 /// every file and records nothing, with a hint).
 fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
     let opened = |path: &Path| {
-        state::State::open(path).map(|(state, note)| {
+        state::State::open(path, state::Damaged::MoveAside).map(|(state, note)| {
             if let (Some(note), false) = (note, quiet) {
                 eprintln!("consentry: {}: {note}; every file is read again", path.display());
             }

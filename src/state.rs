@@ -27,6 +27,91 @@ use crate::people::{Depicted, PeopleRoots};
 use crate::report::Table;
 use crate::scan::{FileRecord, Reuse, ScanSummary, Stamp, Stamps, Subject};
 
+/// Why the state could not be opened, under its lock.
+enum Opening {
+    /// Not an SQLite database, or a corrupt one (what SQLite said).
+    Damaged(String),
+    /// The file cannot be created or opened for writing.
+    Io(std::io::Error),
+    Other(String),
+}
+
+impl Opening {
+    fn of(e: &anyhow::Error) -> Opening {
+        let damaged = e.chain().find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqliteFailure(f, message))
+                if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+            {
+                Some(message.clone().unwrap_or_else(|| f.to_string()))
+            }
+            _ => None,
+        });
+        match damaged {
+            Some(what) => Opening::Damaged(what),
+            None => Opening::Other(format!("{e:#}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Opening::Damaged(what) => write!(f, "the state is damaged ({what})"),
+            Opening::Io(e) => write!(f, "{e}"),
+            Opening::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// `path` with `suffix` added to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// An exclusive `flock` of the file at `path` (created, the owner's only), held until the
+/// returned file is dropped; waits for another holder.
+fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    loop {
+        // SAFETY: a valid open file descriptor.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(file);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Move the damaged state at `path` aside, with its `-wal` and `-shm`, to
+/// `NAME.corrupt-YYYYMMDDTHHMMSS` (UTC; `-2`, `-3`... when taken): the new name, or what failed.
+fn move_aside(path: &Path) -> Result<PathBuf, String> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
+    let mut n = 1;
+    let aside = loop {
+        let suffix = if n == 1 { format!(".corrupt-{stamp}") } else { format!(".corrupt-{stamp}-{n}") };
+        let candidate = sibling(path, &suffix);
+        if std::fs::symlink_metadata(&candidate).is_err() {
+            break candidate;
+        }
+        n += 1;
+    };
+    for extra in ["-wal", "-shm"] {
+        let from = sibling(path, extra);
+        if std::fs::symlink_metadata(&from).is_ok() {
+            let to = sibling(&aside, extra);
+            std::fs::rename(&from, &to).map_err(|e| format!("cannot move {} aside: {e}", from.display()))?;
+        }
+    }
+    std::fs::rename(path, &aside).map_err(|e| format!("cannot move it aside to {}: {e}", aside.display()))?;
+    Ok(aside)
+}
+
 /// Schema version (`PRAGMA user_version`). A state of an older version is rebuilt.
 pub const SCHEMA: i64 = 2;
 const APPLICATION: &str = "consentry-state";
@@ -80,11 +165,23 @@ pub enum OpenError {
     Other(String),
 }
 
+/// What [`State::open`] does with a damaged state file (not an SQLite database, or corrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damaged {
+    /// Move it aside (`NAME.corrupt-YYYYMMDDTHHMMSS`, with its `-wal` and `-shm`) and start
+    /// afresh, with a warning: a scan, check or report.
+    MoveAside,
+    /// Refuse it, saying what to do: `report changes` has nothing to report from it.
+    Refuse,
+}
+
 impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
     /// exist. An older schema is rebuilt (its files are read again); a newer one, or a
-    /// database that is not a consentry state, is an error.
-    pub fn open(path: &Path) -> Result<(State, Option<String>), OpenError> {
+    /// database that is not a consentry state, is an error; a damaged one is moved aside or
+    /// refused (`damaged`). Creating and checking the state happens under an exclusive lock of
+    /// `NAME.lock` beside it, so that concurrent first runs wait for each other.
+    pub fn open(path: &Path, damaged: Damaged) -> Result<(State, Option<String>), OpenError> {
         let other = |e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", path.display()));
         let not_writable = |e: std::io::Error| {
             if matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) {
@@ -96,19 +193,41 @@ impl State {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(not_writable)?;
         }
+        let _lock = lock_exclusive(&sibling(path, ".lock")).map_err(not_writable)?;
+        match State::open_locked(path) {
+            Err(Opening::Damaged(e)) if damaged == Damaged::MoveAside => {
+                let aside = move_aside(path).map_err(|m| other(&format!("the state is damaged ({e}); {m}")))?;
+                let (state, _) = State::open_locked(path).map_err(|e| other(&e))?;
+                let note = format!(
+                    "warning: the state was damaged ({e}) and is moved aside to {}; a new one is started",
+                    aside.display()
+                );
+                Ok((state, Some(note)))
+            }
+            Err(Opening::Damaged(e)) => Err(other(&format!(
+                "the state is damaged ({e}): there is nothing to report from it; the next `consentry scan` \
+                 moves it aside and starts a new one (or delete it, or run with --no-state)"
+            ))),
+            Err(Opening::Io(e)) => Err(not_writable(e)),
+            Err(Opening::Other(e)) => Err(other(&e)),
+            Ok(opened) => Ok(opened),
+        }
+    }
+
+    /// [`State::open`] under its lock.
+    fn open_locked(path: &Path) -> Result<(State, Option<String>), Opening> {
         // Created here so that it is the owner's only; SQLite gives its WAL the same mode.
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let writable = std::fs::OpenOptions::new().read(true).write(true).open(path);
-                writable.map_err(not_writable)?;
+                std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(Opening::Io)?;
             }
-            Err(e) => return Err(not_writable(e)),
+            Err(e) => return Err(Opening::Io(e)),
         }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| other(&e))?;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| Opening::of(&e.into()))?;
         let mut state = State { conn, path: path.to_path_buf() };
-        let note = state.prepare().map_err(|e| other(&format!("{e:#}")))?;
+        let note = state.prepare().map_err(|e| Opening::of(&e))?;
         Ok((state, note))
     }
 
@@ -120,7 +239,7 @@ impl State {
                 path.display()
             );
         }
-        let (state, _) = State::open(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (state, _) = State::open(path, Damaged::Refuse).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(state)
     }
 

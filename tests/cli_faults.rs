@@ -114,3 +114,110 @@ fn evidence_must_be_a_pdf_for_import_and_check() {
     assert!(err.contains("reg.csv") && err.contains("\"form.pdf\" is not a PDF"), "{err}");
     assert!(!d.join("reg.sqlite").exists(), "nothing imported");
 }
+
+/// Run the binary in `dir` with the user's cache directory inside it (a read-only archive's
+/// state would go there).
+fn run_here(args: &[&str], dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_consentry"));
+    cmd.args(args).current_dir(dir).env_remove("CONSENTRY_REGISTER").env("XDG_CACHE_HOME", dir.join("cache"));
+    cmd
+}
+
+/// A fresh archive `archive/` in `dir`: a few JPEGs tagged with a person, no state yet.
+fn fresh_archive(dir: &Path) {
+    let xmp = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:I="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><I:PersonInImage><rdf:Bag><rdf:li>Anna</rdf:li></rdf:Bag></I:PersonInImage></rdf:Description></rdf:RDF></x:xmpmeta>"#;
+    fs::create_dir_all(dir.join("archive/events")).unwrap();
+    for i in 0..8 {
+        fs::write(dir.join(format!("archive/events/{i}.jpg")), [0xFF, 0xD8, 0xFF, 0xD9]).unwrap();
+        fs::write(dir.join(format!("archive/events/{i}.xmp")), xmp).unwrap();
+    }
+    fs::write(dir.join("register.csv"), "id,person,usage,granted\n1,Anna,web,2024-01-01\n").unwrap();
+    fs::write(dir.join("archive/consentry.toml"), "register = \"../register.csv\"\n").unwrap();
+}
+
+fn scan(dir: &Path) -> Output {
+    run_here(&["scan", "archive", "--as-of", "2025-01-01"], dir).output().unwrap()
+}
+
+#[test]
+fn concurrent_first_scans_of_one_archive_all_succeed() {
+    const RUNS: usize = 32;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fresh_archive(d);
+    // All started before any is waited for: they create the same state at the same time.
+    let children: Vec<_> = (0..RUNS)
+        .map(|_| {
+            run_here(&["scan", "archive", "--as-of", "2025-01-01"], d)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failed: Vec<String> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .filter(|o| o.status.code() != Some(0))
+        .map(|o| format!("{:?}: {}", o.status.code(), stderr(&o)))
+        .collect();
+    assert!(failed.is_empty(), "{} of {RUNS} failed: {failed:#?}", failed.len());
+    assert!(d.join("archive/.consentry/state.sqlite").is_file());
+    let out = scan(d);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// The files in the state directory whose names contain `part`.
+fn state_files(d: &Path, part: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(d.join("archive/.consentry"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(part))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_corrupt_state_is_moved_aside_and_the_run_starts_afresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fresh_archive(d);
+    let first = scan(d);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let state = d.join("archive/.consentry/state.sqlite");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    fs::write(&state, &garbage).unwrap();
+
+    // `report changes` has nothing to report: it says what to do and leaves the file alone.
+    let changes = run_here(&["report", "changes", "archive"], d).output().unwrap();
+    assert_eq!(changes.status.code(), Some(2));
+    let err = stderr(&changes);
+    assert!(err.contains("state.sqlite") && err.contains("damaged") && err.contains("--no-state"), "{err}");
+    assert!(state_files(d, "corrupt").is_empty());
+
+    // A scan moves it aside with a warning and runs as a first run.
+    let out = scan(d);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("warning") && err.contains("moved aside"), "{err}");
+    let aside = state_files(d, "corrupt");
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(aside[0].starts_with("state.sqlite.corrupt-2"), "{aside:?}");
+    let stamp = &aside[0]["state.sqlite.corrupt-".len()..];
+    assert!(stamp.len() == 15 && stamp.as_bytes()[8] == b'T', "YYYYMMDDTHHMMSS: {stamp}");
+    assert_eq!(fs::read(d.join("archive/.consentry").join(&aside[0])).unwrap(), garbage, "kept as it was");
+    let conn = rusqlite::Connection::open(&state).unwrap();
+    let runs: i64 = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap();
+    assert_eq!(runs, 1, "a new state with this run");
+
+    // The next run reuses the new state.
+    let next = scan(d);
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    assert!(!stderr(&next).contains("moved aside"), "{}", stderr(&next));
+    assert_eq!(state_files(d, "corrupt").len(), 1);
+    let runs: i64 = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap();
+    assert_eq!(runs, 2);
+    let changes = run_here(&["report", "changes", "archive"], d).output().unwrap();
+    assert_eq!(changes.status.code(), Some(0), "{}", stderr(&changes));
+}
