@@ -219,9 +219,38 @@ pub const READABLE_FROM: i64 = 1;
 // ---------------------------------------------------------------------------------------------
 // Connections and migrations
 
+/// How long a register another process is writing is waited for. Debug builds read
+/// `CONSENTRY_TEST_BUSY_TIMEOUT_MS` instead (a test hook: tests of a locked register need not
+/// wait ten seconds).
+fn busy_timeout() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("CONSENTRY_TEST_BUSY_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()) {
+        return std::time::Duration::from_millis(ms);
+    }
+    std::time::Duration::from_secs(10)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    conn.busy_timeout(busy_timeout())
+}
+
+/// Say what a register database that cannot be read or written means for the user, when SQLite
+/// found it locked or damaged: a locked register (another writer, beyond the busy timeout) and a
+/// file that is not an SQLite database or is corrupt get distinct messages that say what to do.
+pub(crate) fn explain(e: anyhow::Error) -> anyhow::Error {
+    let code = e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code));
+    match code {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => e.context(
+            "the register is locked: another consentry or another program is writing it; \
+             wait until it is done and try again",
+        ),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => e.context(
+            "not an SQLite register, or a damaged one: restore it from a backup \
+             (`consentry register check` tells whether a copy can be read)",
+        ),
+        _ => e,
+    }
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -285,7 +314,7 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .context("cannot open the database")?;
     configure(&conn)?;
-    let version = user_version(&conn).context("not an SQLite database")?;
+    let version = user_version(&conn).map_err(|e| explain(e.into()))?;
     if version == 0 {
         bail!("not a consentry register (schema version 0); create one with `consentry register import`");
     }
@@ -327,7 +356,8 @@ pub fn load(path: &Path, vocabulary: &Vocabulary, check_documents: bool) -> Resu
     let conn = open_read_only(path).map_err(|e| fatal(format!("{e:#}")))?;
     let mut reader =
         Reader { file: file.clone(), base: base_dir(path), check_documents, vocabulary, problems: Vec::new() };
-    let mut register = reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {e}")))?;
+    let mut register =
+        reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {:#}", explain(e.into()))))?;
     if reader.problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RegisterErrors(reader.problems));
     }
@@ -624,7 +654,7 @@ pub struct Imported {
 /// and never read, with a warning.
 pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
     let existed = db_path.exists();
-    let result = import_into(register, documents, db_path, actor);
+    let result = import_into(register, documents, db_path, actor).map_err(explain);
     if result.is_err() && !existed {
         let _ = fs::remove_file(db_path); // nothing was written: leave no empty database behind
     }

@@ -92,7 +92,7 @@ pub fn change<T>(
                 std::thread::sleep(Duration::from_millis(50 << attempt));
                 attempt += 1;
             }
-            result => return result.with_context(|| db.display().to_string()),
+            result => return result.map_err(super::explain).with_context(|| db.display().to_string()),
         }
     }
 }
