@@ -197,7 +197,16 @@ pub fn pdf_sha256(path: &Path, doc: &str) -> Result<String, EvidenceError> {
 /// [`document_problem`] for many documents at once, in parallel: each directory is listed once,
 /// and a document it does not list is missing without a look of its own. A register of 100,000
 /// consents names as many documents.
-pub(crate) fn document_problems<'a>(base: &Path, docs: &[&'a str]) -> rustc_hash::FxHashMap<&'a str, Option<String>> {
+///
+/// `recorded` tells a document whose place consentry itself checked and recorded (an SQLite
+/// register's document with its SHA-256, stored by `consent add` or `register import`): it may
+/// lie outside the register's folder (the evidence folder beside the archive). Any other path
+/// that leaves the folder is a warning and is not read.
+pub(crate) fn document_problems<'a>(
+    base: &Path,
+    docs: &[&'a str],
+    recorded: impl Fn(&str) -> bool + Sync,
+) -> rustc_hash::FxHashMap<&'a str, Option<String>> {
     use rayon::prelude::*;
     use rustc_hash::FxHashMap;
     use std::collections::HashSet;
@@ -207,7 +216,7 @@ pub(crate) fn document_problems<'a>(base: &Path, docs: &[&'a str]) -> rustc_hash
     // be listed (then each document is looked at on its own).
     let mut dirs: FxHashMap<PathBuf, Listing> = FxHashMap::default();
     for doc in docs {
-        if let Some(dir) = evidence_path(base, doc).ok().as_deref().and_then(Path::parent) {
+        if let Some(dir) = document_path(base, doc, recorded(doc)).ok().as_deref().and_then(Path::parent) {
             if !dirs.contains_key(dir) {
                 dirs.insert(dir.to_path_buf(), None);
             }
@@ -225,7 +234,7 @@ pub(crate) fn document_problems<'a>(base: &Path, docs: &[&'a str]) -> rustc_hash
         .collect();
     docs.par_iter()
         .map(|&doc| {
-            let listed = evidence_path(base, doc).ok().and_then(|path| {
+            let listed = document_path(base, doc, recorded(doc)).ok().and_then(|path| {
                 let (dir, name) = path.parent().zip(path.file_name())?;
                 let listing = listings.get(dir)?.as_ref()?;
                 Some((listing.contains(name), path))
@@ -234,7 +243,7 @@ pub(crate) fn document_problems<'a>(base: &Path, docs: &[&'a str]) -> rustc_hash
                 Some((false, path)) => {
                     Some(EvidenceError::NotFound { doc: doc.to_string(), path: path.to_path_buf() }.to_string())
                 }
-                _ => document_problem(base, doc),
+                _ => document_problem(base, doc, recorded(doc)),
             };
             (doc, problem)
         })
@@ -242,8 +251,18 @@ pub(crate) fn document_problems<'a>(base: &Path, docs: &[&'a str]) -> rustc_hash
 }
 
 /// Why an evidence document (relative to `base`) cannot be used, if it cannot: it leaves the
-/// register's folder, is missing, unreadable or not a PDF.
-pub(crate) fn document_problem(base: &Path, doc: &str) -> Option<String> {
-    let problem = evidence_path(base, doc).and_then(|path| open_pdf(&path, doc).map(drop));
+/// register's folder (unless `recorded`, see [`document_problems`]), is missing, unreadable or
+/// not a PDF.
+pub(crate) fn document_problem(base: &Path, doc: &str, recorded: bool) -> Option<String> {
+    let problem = document_path(base, doc, recorded).and_then(|path| open_pdf(&path, doc).map(drop));
     problem.err().map(|e| e.to_string())
+}
+
+/// [`evidence_path`], or for a `recorded` document simply its place.
+fn document_path(base: &Path, doc: &str, recorded: bool) -> Result<PathBuf, EvidenceError> {
+    if recorded {
+        Ok(base.join(doc))
+    } else {
+        evidence_path(base, doc)
+    }
 }

@@ -23,7 +23,7 @@
 //!   reference) and never returns a register with errors. Problems name the database file and the
 //!   row (`consent 17: ...`) with line 0; loaded entries' `Origin` reads `FILE: consent 17`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -444,7 +444,17 @@ impl Reader<'_> {
         let documents: HashMap<i64, (String, Option<i64>)> = rows.into_iter().map(|(id, p, o)| (id, (p, o))).collect();
         // Every evidence document looked for once (consents of a group share theirs), together.
         let paths: Vec<&str> = documents.values().map(|(p, _)| p.as_str()).filter(|p| !p.is_empty()).collect();
-        let found = if self.check_documents { document_problems(&self.base, &paths) } else { Default::default() };
+        let found = if self.check_documents {
+            // Those consentry hashed when it recorded them may lie outside the register's folder.
+            let hashed: HashSet<String> =
+                collect::<(String,)>(conn, "SELECT CAST(path AS TEXT) FROM documents WHERE sha256 IS NOT NULL")?
+                    .into_iter()
+                    .map(|(p,)| p)
+                    .collect();
+            document_problems(&self.base, &paths, |p| hashed.contains(p))
+        } else {
+            Default::default()
+        };
 
         // Usage and scope rows.
         let mut usages: HashMap<String, Vec<String>> = HashMap::new();
@@ -805,13 +815,6 @@ impl<'a> Importer<'a> {
             return Ok(Some(id));
         }
         let sha256 = if doc.is_empty() { None } else { self.sha256(doc)? };
-        if sha256.is_some() && super::evidence_path(&self.to, &path).is_err() {
-            self.warnings.push(format!(
-                "evidence document {doc:?} is recorded as {path:?}, outside the database's folder ({}): \
-                 keep the evidence beside the database",
-                self.to.display()
-            ));
-        }
         self.tx.execute(
             "INSERT INTO documents (path, sha256, originator_id) VALUES (?1, ?2, ?3)",
             params![path, sha256, originator],
