@@ -876,9 +876,11 @@ fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::R
 /// `None` when neither the archive nor the cache directory can be written (the run then reads
 /// every file and records nothing, with a hint).
 fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
+    // A damaged state is moved aside only in consentry's own places: `--state` may name anything.
+    let damaged = if explicit.is_some() { state::Damaged::Refuse } else { state::Damaged::MoveAside };
     let opened = |path: &Path| {
-        state::State::open(path, state::Damaged::MoveAside).map(|(state, note)| {
-            if let (Some(note), false) = (note, quiet) {
+        state::State::open(path, damaged).map(|(state, note)| {
+            if let Some(note) = note.filter(|n| n.warning || !quiet) {
                 eprintln!("consentry: {}: {note}; every file is read again", path.display());
             }
             state

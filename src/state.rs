@@ -70,20 +70,23 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// An exclusive `flock` of the file at `path` (created, the owner's only), held until the
-/// returned file is dropped; waits for another holder.
-fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+/// An exclusive `flock` of the directory `dir` (nothing is created in it), held until the
+/// returned handle is dropped; waits for another holder. Where directories cannot be locked (NFS
+/// emulates `flock` with `fcntl`, which needs a writable file), no lock is taken: SQLite's own
+/// locks and busy timeout remain.
+fn lock_exclusive(dir: &Path) -> std::io::Result<Option<std::fs::File>> {
     use std::os::fd::AsRawFd;
-    let file =
-        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    let handle = std::fs::File::open(dir)?;
     loop {
         // SAFETY: a valid open file descriptor.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(file);
+        if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(Some(handle));
         }
         let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EBADF | libc::ENOLCK | libc::EOPNOTSUPP) => return Ok(None),
+            _ => return Err(e),
         }
     }
 }
@@ -165,13 +168,28 @@ pub enum OpenError {
     Other(String),
 }
 
+/// What [`State::open`] has to say about the state it opened (every file is read again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub text: String,
+    /// A warning (a damaged state moved aside), shown even with `--quiet`.
+    pub warning: bool,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// What [`State::open`] does with a damaged state file (not an SQLite database, or corrupt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Damaged {
     /// Move it aside (`NAME.corrupt-YYYYMMDDTHHMMSS`, with its `-wal` and `-shm`) and start
-    /// afresh, with a warning: a scan, check or report.
+    /// afresh, with a warning: a scan, check or report with the state in its own place.
     MoveAside,
-    /// Refuse it, saying what to do: `report changes` has nothing to report from it.
+    /// Refuse it, saying what to do: `report changes` has nothing to report from it, and a file
+    /// given with `--state` may be anything (it is left as it is).
     Refuse,
 }
 
@@ -179,9 +197,9 @@ impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
     /// exist. An older schema is rebuilt (its files are read again); a newer one, or a
     /// database that is not a consentry state, is an error; a damaged one is moved aside or
-    /// refused (`damaged`). Creating and checking the state happens under an exclusive lock of
-    /// `NAME.lock` beside it, so that concurrent first runs wait for each other.
-    pub fn open(path: &Path, damaged: Damaged) -> Result<(State, Option<String>), OpenError> {
+    /// refused (`damaged`). Creating and checking the state happens under an exclusive `flock` of
+    /// its directory, so that concurrent first runs wait for each other.
+    pub fn open(path: &Path, damaged: Damaged) -> Result<(State, Option<Note>), OpenError> {
         let other = |e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", path.display()));
         let not_writable = |e: std::io::Error| {
             if matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) {
@@ -193,20 +211,21 @@ impl State {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(not_writable)?;
         }
-        let _lock = lock_exclusive(&sibling(path, ".lock")).map_err(not_writable)?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let _lock = lock_exclusive(dir).map_err(not_writable)?;
         match State::open_locked(path) {
             Err(Opening::Damaged(e)) if damaged == Damaged::MoveAside => {
                 let aside = move_aside(path).map_err(|m| other(&format!("the state is damaged ({e}); {m}")))?;
                 let (state, _) = State::open_locked(path).map_err(|e| other(&e))?;
-                let note = format!(
+                let text = format!(
                     "warning: the state was damaged ({e}) and is moved aside to {}; a new one is started",
                     aside.display()
                 );
-                Ok((state, Some(note)))
+                Ok((state, Some(Note { text, warning: true })))
             }
             Err(Opening::Damaged(e)) => Err(other(&format!(
-                "the state is damaged ({e}): there is nothing to report from it; the next `consentry scan` \
-                 moves it aside and starts a new one (or delete it, or run with --no-state)"
+                "the state is damaged ({e}) and holds nothing usable: delete it or move it away (a scan \
+                 moves a damaged state in its own place aside and starts afresh), or run with --no-state"
             ))),
             Err(Opening::Io(e)) => Err(not_writable(e)),
             Err(Opening::Other(e)) => Err(other(&e)),
@@ -215,7 +234,7 @@ impl State {
     }
 
     /// [`State::open`] under its lock.
-    fn open_locked(path: &Path) -> Result<(State, Option<String>), Opening> {
+    fn open_locked(path: &Path) -> Result<(State, Option<Note>), Opening> {
         // Created here so that it is the owner's only; SQLite gives its WAL the same mode.
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             Ok(_) => {}
@@ -228,7 +247,7 @@ impl State {
         let conn = Connection::open_with_flags(path, flags).map_err(|e| Opening::of(&e.into()))?;
         let mut state = State { conn, path: path.to_path_buf() };
         let note = state.prepare().map_err(|e| Opening::of(&e))?;
-        Ok((state, note))
+        Ok((state, note.map(|text| Note { text, warning: false })))
     }
 
     /// Open an existing state for reading reports from it.

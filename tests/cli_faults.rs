@@ -203,9 +203,17 @@ fn a_corrupt_state_is_moved_aside_and_the_run_starts_afresh() {
     let err = stderr(&changes);
     assert!(err.contains("state.sqlite") && err.contains("damaged") && err.contains("--no-state"), "{err}");
     assert!(state_files(d, "corrupt").is_empty());
+    // Given with --state, it may be anything: left as it is, with what to do.
+    let given = d.join("given.sqlite");
+    fs::write(&given, &garbage).unwrap();
+    let out = run_here(&["scan", "archive", "--state", "given.sqlite"], d).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("damaged") && stderr(&out).contains("--no-state"), "{}", stderr(&out));
+    assert_eq!(fs::read(&given).unwrap(), garbage);
 
-    // A scan moves it aside with a warning and runs as a first run.
-    let out = scan(d);
+    // A scan moves it aside with a warning (even with --quiet: a nightly run's mail shows it)
+    // and runs as a first run.
+    let out = run_here(&["scan", "archive", "--as-of", "2025-01-01", "--quiet"], d).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("warning") && err.contains("moved aside"), "{err}");
