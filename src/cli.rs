@@ -605,8 +605,12 @@ impl Archives {
             (None, Some(a)) => open_state(&a.root, None, self.quiet)?.map(|s| (s.path().to_path_buf(), s)),
             (None, None) => None,
         };
-        let Some((key, state)) = state else { return Ok(None) };
-        let known = Arc::new(state.known(&self.cwd, roots)?);
+        let Some((key, mut state)) = state else { return Ok(None) };
+        let (known, note) = state.known(&self.cwd, roots)?;
+        if let Some(note) = note {
+            eprintln!("consentry: {}: {note}; every file is read again", state.path().display());
+        }
+        let known = Arc::new(known);
         let run = state::Run::begin(state, known.clone(), &self.scanned);
         let slot = Arc::new(StateSlot { known, run: Mutex::new(Some(run)), register: register.cloned() });
         found.states.insert(key, slot.clone());

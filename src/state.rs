@@ -38,18 +38,23 @@ enum Opening {
 
 impl Opening {
     fn of(e: &anyhow::Error) -> Opening {
-        let damaged = e.chain().find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
-            Some(rusqlite::Error::SqliteFailure(f, message))
-                if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
-            {
-                Some(message.clone().unwrap_or_else(|| f.to_string()))
-            }
-            _ => None,
-        });
+        let damaged = e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>().and_then(damage));
         match damaged {
             Some(what) => Opening::Damaged(what),
             None => Opening::Other(format!("{e:#}")),
         }
+    }
+}
+
+/// What SQLite said when `e` means the file is not a database or is corrupt.
+fn damage(e: &rusqlite::Error) -> Option<String> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message)
+            if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+        {
+            Some(message.clone().unwrap_or_else(|| f.to_string()))
+        }
+        _ => None,
     }
 }
 
@@ -150,6 +155,8 @@ pub fn cache_path(root: &Path) -> Option<PathBuf> {
 pub struct State {
     conn: Connection,
     path: PathBuf,
+    /// What to do when damage shows only when the files are read.
+    damaged: Damaged,
 }
 
 impl std::fmt::Debug for State {
@@ -213,15 +220,9 @@ impl State {
         }
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let _lock = lock_exclusive(dir).map_err(not_writable)?;
-        match State::open_locked(path) {
+        let opened = match State::open_locked(path) {
             Err(Opening::Damaged(e)) if damaged == Damaged::MoveAside => {
-                let aside = move_aside(path).map_err(|m| other(&format!("the state is damaged ({e}); {m}")))?;
-                let (state, _) = State::open_locked(path).map_err(|e| other(&e))?;
-                let text = format!(
-                    "warning: the state was damaged ({e}) and is moved aside to {}; a new one is started",
-                    aside.display()
-                );
-                Ok((state, Some(Note { text, warning: true })))
+                State::afresh(path, &e).map(|(state, note)| (state, Some(note))).map_err(|e| other(&e))
             }
             Err(Opening::Damaged(e)) => Err(other(&format!(
                 "the state is damaged ({e}) and holds nothing usable: delete it or move it away (a scan \
@@ -230,7 +231,23 @@ impl State {
             Err(Opening::Io(e)) => Err(not_writable(e)),
             Err(Opening::Other(e)) => Err(other(&e)),
             Ok(opened) => Ok(opened),
-        }
+        };
+        opened.map(|(mut state, note)| {
+            state.damaged = damaged;
+            (state, note)
+        })
+    }
+
+    /// Move the damaged state at `path` aside (SQLite said `what`) and open a new one there, under
+    /// the lock of [`State::open`]; the warning to show.
+    fn afresh(path: &Path, what: &str) -> Result<(State, Note), String> {
+        let aside = move_aside(path).map_err(|m| format!("the state is damaged ({what}); {m}"))?;
+        let (state, _) = State::open_locked(path).map_err(|e| e.to_string())?;
+        let text = format!(
+            "warning: the state was damaged ({what}) and is moved aside to {}; a new one is started",
+            aside.display()
+        );
+        Ok((state, Note { text, warning: true }))
     }
 
     /// [`State::open`] under its lock.
@@ -245,7 +262,7 @@ impl State {
         }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| Opening::of(&e.into()))?;
-        let mut state = State { conn, path: path.to_path_buf() };
+        let mut state = State { conn, path: path.to_path_buf(), damaged: Damaged::Refuse };
         let note = state.prepare().map_err(|e| Opening::of(&e))?;
         Ok((state, note.map(|text| Note { text, warning: false })))
     }
@@ -276,10 +293,22 @@ impl State {
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
             .context("not a database")?;
         let ours = tables == 0
-            || conn
-                .query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get::<_, String>(0))
-                .is_ok_and(|a| a == APPLICATION);
+            || match conn.query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get::<_, String>(0)) {
+                Ok(application) => application == APPLICATION,
+                Err(e) if damage(&e).is_some() => return Err(anyhow::Error::from(e).context("reading its meta table")),
+                Err(_) => false,
+            };
         if !ours {
+            // A damaged state may not show that it is one: its meta table unreadable.
+            let check = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get::<_, String>(0));
+            match check {
+                Ok(ok) if ok == "ok" => {}
+                Ok(problem) => {
+                    let code = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT);
+                    return Err(rusqlite::Error::SqliteFailure(code, Some(problem.replace('\n', " "))).into());
+                }
+                Err(e) => return Err(e.into()),
+            }
             anyhow::bail!("this is not a consentry state file; give another --state (it is left as it is)");
         }
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -320,8 +349,31 @@ impl State {
         Ok(note)
     }
 
-    /// Every known media file, for a run to reuse and compare with.
-    pub fn known(&self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<Known> {
+    /// Every known media file, for a run to reuse and compare with. Damage that shows only now
+    /// (in the files' pages) is handled as [`State::open`] was told: the state is moved aside and
+    /// a new, empty one started (with the warning to show), or it is an error.
+    pub fn known(&mut self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<(Known, Option<Note>)> {
+        match self.read_known(cwd, roots) {
+            Err(e) if self.damaged == Damaged::MoveAside => match Opening::of(&e) {
+                Opening::Damaged(what) => {
+                    let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let _lock = lock_exclusive(dir)?;
+                    // Closed before its files move: SQLite deletes a closed connection's WAL by
+                    // name, which would then be the new state's.
+                    drop(std::mem::replace(&mut self.conn, Connection::open_in_memory()?));
+                    let (mut fresh, note) = State::afresh(&self.path, &what).map_err(anyhow::Error::msg)?;
+                    fresh.damaged = Damaged::Refuse;
+                    let known = fresh.read_known(cwd, roots)?;
+                    *self = fresh;
+                    Ok((known, Some(note)))
+                }
+                _ => Err(e),
+            },
+            result => result.map(|known| (known, None)),
+        }
+    }
+
+    fn read_known(&self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<Known> {
         let mut stmt = self.conn.prepare(
             "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
              status, valid_until, consents, missing FROM files",

@@ -293,3 +293,40 @@ fn a_locked_register_and_a_damaged_one_get_distinct_messages() {
         "left as it was"
     );
 }
+
+/// Damage that shows only when the files are read (the state's first page and its meta table
+/// intact) is handled the same way.
+#[test]
+fn a_state_damaged_inside_its_files_table_is_moved_aside_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fresh_archive(d);
+    let first = scan(d);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let state = d.join("archive/.consentry/state.sqlite");
+    let (page_size, root): (i64, i64) = {
+        let conn = rusqlite::Connection::open(&state).unwrap();
+        let size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        (size, conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'files'", [], |r| r.get(0)).unwrap())
+    };
+    assert!(!d.join("archive/.consentry/state.sqlite-wal").exists(), "checkpointed when the run ended");
+    let mut bytes = fs::read(&state).unwrap();
+    let page = ((root - 1) * page_size) as usize..(root * page_size) as usize;
+    for (i, b) in bytes[page].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    fs::write(&state, &bytes).unwrap();
+
+    let out = run_here(&["scan", "archive", "--as-of", "2025-01-01", "--quiet"], d).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("moved aside"), "{}", stderr(&out));
+    assert_eq!(state_files(d, "corrupt").len(), 1);
+    let next = scan(d);
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    assert!(!stderr(&next).contains("moved aside"), "{}", stderr(&next));
+    let conn = rusqlite::Connection::open(&state).unwrap();
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let runs: i64 = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap();
+    assert_eq!(runs, 2, "the new state kept both runs since");
+}
