@@ -68,6 +68,14 @@ impl std::fmt::Display for Opening {
     }
 }
 
+/// What to do with a damaged state that is not moved aside (SQLite said `what`).
+fn refused(what: &str) -> String {
+    format!(
+        "the state is damaged ({what}) and holds nothing usable: delete it or move it away (a scan \
+         moves a damaged state in its own place aside and starts afresh), or run with --no-state"
+    )
+}
+
 /// `path` with `suffix` added to its file name.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
@@ -224,10 +232,7 @@ impl State {
             Err(Opening::Damaged(e)) if damaged == Damaged::MoveAside => {
                 State::afresh(path, &e).map(|(state, note)| (state, Some(note))).map_err(|e| other(&e))
             }
-            Err(Opening::Damaged(e)) => Err(other(&format!(
-                "the state is damaged ({e}) and holds nothing usable: delete it or move it away (a scan \
-                 moves a damaged state in its own place aside and starts afresh), or run with --no-state"
-            ))),
+            Err(Opening::Damaged(e)) => Err(other(&refused(&e))),
             Err(Opening::Io(e)) => Err(not_writable(e)),
             Err(Opening::Other(e)) => Err(other(&e)),
             Ok(opened) => Ok(opened),
@@ -428,6 +433,13 @@ impl State {
     /// What changed in the last run, or in every run that finished on or after `since`
     /// (`report changes`), and a line about the runs it covers.
     pub fn changes(&self, since: Option<Date>) -> anyhow::Result<(Table, String)> {
+        self.read_changes(since).map_err(|e| match Opening::of(&e) {
+            Opening::Damaged(what) => anyhow::anyhow!("{}: {}", self.path.display(), refused(&what)),
+            _ => e,
+        })
+    }
+
+    fn read_changes(&self, since: Option<Date>) -> anyhow::Result<(Table, String)> {
         let runs: Vec<(i64, String, bool)> = match since {
             Some(day) => self
                 .conn

@@ -304,18 +304,29 @@ fn a_state_damaged_inside_its_files_table_is_moved_aside_too() {
     let first = scan(d);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let state = d.join("archive/.consentry/state.sqlite");
-    let (page_size, root): (i64, i64) = {
+    let (page_size, roots): (i64, Vec<i64>) = {
         let conn = rusqlite::Connection::open(&state).unwrap();
         let size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-        (size, conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'files'", [], |r| r.get(0)).unwrap())
+        let root = |table: &str| -> i64 {
+            conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0)).unwrap()
+        };
+        (size, vec![root("files"), root("runs")])
     };
     assert!(!d.join("archive/.consentry/state.sqlite-wal").exists(), "checkpointed when the run ended");
     let mut bytes = fs::read(&state).unwrap();
-    let page = ((root - 1) * page_size) as usize..(root * page_size) as usize;
-    for (i, b) in bytes[page].iter_mut().enumerate() {
-        *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+    for root in roots {
+        let page = ((root - 1) * page_size) as usize..(root * page_size) as usize;
+        for (i, b) in bytes[page].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+        }
     }
     fs::write(&state, &bytes).unwrap();
+
+    // `report changes` cannot read its runs: it says what to do.
+    let changes = run_here(&["report", "changes", "archive"], d).output().unwrap();
+    assert_eq!(changes.status.code(), Some(2));
+    let err = stderr(&changes);
+    assert!(err.contains("state.sqlite") && err.contains("damaged") && err.contains("--no-state"), "{err}");
 
     let out = run_here(&["scan", "archive", "--as-of", "2025-01-01", "--quiet"], d).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
