@@ -186,22 +186,31 @@ fn state_files(d: &Path, part: &str) -> Vec<String> {
     names
 }
 
-#[test]
-fn a_corrupt_state_is_moved_aside_and_the_run_starts_afresh() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
+/// A fresh archive in `d` scanned once: its state.
+fn scanned_once(d: &Path) -> std::path::PathBuf {
     fresh_archive(d);
     let first = scan(d);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let state = d.join("archive/.consentry/state.sqlite");
-    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    fs::write(&state, &garbage).unwrap();
+    d.join("archive/.consentry/state.sqlite")
+}
 
-    // `report changes` has nothing to report: it says what to do and leaves the file alone.
+/// `report changes` on the damaged state of the archive in `d`: exit 2, saying what to do.
+fn report_changes_says_what_to_do(d: &Path) {
     let changes = run_here(&["report", "changes", "archive"], d).output().unwrap();
     assert_eq!(changes.status.code(), Some(2));
     let err = stderr(&changes);
     assert!(err.contains("state.sqlite") && err.contains("damaged") && err.contains("--no-state"), "{err}");
+}
+
+#[test]
+fn a_corrupt_state_is_moved_aside_and_the_run_starts_afresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, state) = (tmp.path(), scanned_once(tmp.path()));
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    fs::write(&state, &garbage).unwrap();
+
+    // `report changes` has nothing to report: it says what to do and leaves the file alone.
+    report_changes_says_what_to_do(d);
     assert!(state_files(d, "corrupt").is_empty());
     // Given with --state, it may be anything: left as it is, with what to do.
     let given = d.join("given.sqlite");
@@ -299,11 +308,7 @@ fn a_locked_register_and_a_damaged_one_get_distinct_messages() {
 #[test]
 fn a_state_damaged_inside_its_files_table_is_moved_aside_too() {
     let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    fresh_archive(d);
-    let first = scan(d);
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let state = d.join("archive/.consentry/state.sqlite");
+    let (d, state) = (tmp.path(), scanned_once(tmp.path()));
     let (page_size, roots): (i64, Vec<i64>) = {
         let conn = rusqlite::Connection::open(&state).unwrap();
         let size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
@@ -323,10 +328,7 @@ fn a_state_damaged_inside_its_files_table_is_moved_aside_too() {
     fs::write(&state, &bytes).unwrap();
 
     // `report changes` cannot read its runs: it says what to do.
-    let changes = run_here(&["report", "changes", "archive"], d).output().unwrap();
-    assert_eq!(changes.status.code(), Some(2));
-    let err = stderr(&changes);
-    assert!(err.contains("state.sqlite") && err.contains("damaged") && err.contains("--no-state"), "{err}");
+    report_changes_says_what_to_do(d);
 
     let out = run_here(&["scan", "archive", "--as-of", "2025-01-01", "--quiet"], d).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
