@@ -1303,7 +1303,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
 
     // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
-    // none of them; each gets its own `name.ext.xmp`.
+    // none of them; each gets its own `name.ext.xmp` (`apply::target`).
     let mut planned = Vec::new();
     // (path, message naming the path) of every file not written.
     let mut failed: Vec<(String, String)> = Vec::new();
@@ -1320,19 +1320,6 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         let always = args.sidecar == SidecarMode::Always;
         let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always);
         planned.push((f, target, why));
-    }
-    let mut sharing: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
-    for (_, t, _) in &planned {
-        if let apply::Target::Sidecar(p) = t {
-            *sharing.entry(p.clone()).or_default() += 1;
-        }
-    }
-    for (f, t, _) in &mut planned {
-        if let apply::Target::Sidecar(p) = t {
-            if sharing[p] > 1 {
-                *t = apply::Target::Sidecar(apply::own_sidecar(&f.record.path));
-            }
-        }
     }
     // One write per file on disk: a file reached by two paths (symbolic links, overlapping
     // arguments) is written once.
@@ -1399,7 +1386,20 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                             }
                             apply::Target::Sidecar(_) => None,
                         };
-                        apply::prepare(target, fields, stamp, args.dry_run, known)
+                        // A panic in one file's write is an error for that file.
+                        let write = || {
+                            let basis = apply::Basis::of(&f.record, target)?;
+                            Ok(apply::prepare(target, fields, stamp, args.dry_run, known, &basis))
+                        };
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)) {
+                            Ok(Ok(prepared)) => prepared,
+                            Ok(Err(e)) => apply::Prepared::Done(apply::Outcome::Failed(e)),
+                            Err(panic) => apply::Prepared::Done(apply::Outcome::Failed(format!(
+                                "{}: internal error while writing, not written: {}",
+                                target.path().display(),
+                                scan::panic_message(&panic)
+                            ))),
+                        }
                     })
                     .collect();
                 if tx.send(prepared).is_err() {
