@@ -19,9 +19,20 @@
 //!   disk, given the original's permissions and owner, and renamed over the original: a crash or
 //!   kill at any moment leaves either the old or the new file. Copies left by a killed run are
 //!   removed by the next `apply`.
-//! - If the original changed (inode, size or modification time) between reading and replacing,
-//!   it is left alone and reported.
-//! - A file without write permission is reported, not written.
+//! - A decision is written only into the content it was computed from: the stamps (device,
+//!   inode, size, modification and change times) the scan took of the file and of each sidecar
+//!   before reading them, and the hash of the target's content as read (its only XMP packet, or
+//!   the sidecar), must still hold when the file is prepared and again just before the rename
+//!   ([`Basis`]). Else it is reported ("changed while apply ran: run it again"), not written.
+//! - A file another program holds locked (`flock`, `fcntl`/`lockf`) is reported, not written;
+//!   apply holds its own locks on the target from reading it for the write up to the rename.
+//! - A file is replaced only if the running user could write it in place (`faccessat` with the
+//!   effective ids), and only with its owner, group, mode, extended attributes and ACLs kept
+//!   (where the owner or group cannot be kept, it is reported, not written). A new sidecar takes
+//!   the media file's permission bits (and group where the user may).
+//! - A `name.xmp` another media file beside it shares (a RAW+JPEG pair) is never written: each
+//!   file gets its own `name.ext.xmp`.
+//! - A read-only file is reported, not written.
 //!
 //! XMP Toolkit objects are created and dropped inside one file's task; the namespace is
 //! registered once, before the parallel phase ([`register_namespace`]).
@@ -246,11 +257,15 @@ pub fn embeds(format: Format) -> bool {
 /// - A symbolic link is followed: the file it points to is replaced (the link stays a link).
 /// - A file with other hard links gets a sidecar: replacing it atomically (by rename) would
 ///   separate it from its other names.
+///
+/// `siblings`: the media files of the directories seen so far (one listing per directory), to
+/// tell a `name.xmp` shared with another media file ([`Siblings::shared`]).
 pub fn target(
     path: &Path,
     format: Option<Format>,
     sidecars: &[PathBuf],
     sidecar_always: bool,
+    siblings: &mut Siblings,
 ) -> (Target, Option<&'static str>) {
     use std::os::unix::fs::MetadataExt;
     let mut why = None;
@@ -272,7 +287,7 @@ pub fn target(
     }
     // A `name.xmp` shared with another media file (`DSC_1.NEF` and `DSC_1.JPG`) belongs to
     // neither: the file gets its own `name.ext.xmp`.
-    let sidecar = match sidecars.iter().find(|s| !shared(path, s)) {
+    let sidecar = match sidecars.iter().find(|s| !siblings.shared(path, s)) {
         Some(s) if fs::symlink_metadata(s).is_ok_and(|m| m.file_type().is_symlink()) => {
             fs::canonicalize(s).unwrap_or_else(|_| s.clone())
         }
@@ -282,24 +297,44 @@ pub fn target(
     (Target::Sidecar(sidecar), why)
 }
 
-/// Whether `sidecar` is a `name.xmp` that another media file beside `path` shares (its name
-/// without extension matching, without regard to case as in [`crate::walk`]), whatever paths
-/// the command was given.
-fn shared(path: &Path, sidecar: &Path) -> bool {
-    let fold = |n: &std::ffi::OsStr| n.to_string_lossy().to_lowercase();
-    let (Some(stem), Some(name)) = (sidecar.file_stem().map(fold), path.file_name().map(fold)) else { return false };
-    if stem == name {
-        return false; // `name.ext.xmp`: this file's own
+/// The media files of each directory, by name without extension (folded as [`crate::walk`]
+/// matches sidecars): listed once per directory, however many of its files are written.
+#[derive(Default)]
+pub struct Siblings {
+    dirs: std::collections::HashMap<PathBuf, std::collections::HashMap<String, usize>>,
+}
+
+fn fold(name: &std::ffi::OsStr) -> String {
+    name.to_string_lossy().to_lowercase()
+}
+
+impl Siblings {
+    /// Whether `sidecar` is a `name.xmp` that another media file beside `path` shares, whatever
+    /// paths the command was given. A directory that cannot be listed counts as shared.
+    pub fn shared(&mut self, path: &Path, sidecar: &Path) -> bool {
+        let (Some(stem), Some(name)) = (sidecar.file_stem().map(fold), path.file_name().map(fold)) else {
+            return false;
+        };
+        if stem == name {
+            return false; // `name.ext.xmp`: this file's own
+        }
+        let dir = sidecar.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let stems = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+            let mut stems = std::collections::HashMap::new();
+            if let Ok(entries) = fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let n = e.file_name();
+                    let p = Path::new(&n);
+                    if p.extension().and_then(|x| x.to_str()).is_some_and(crate::media::detect::is_media_extension) {
+                        *stems.entry(p.file_stem().map(fold).unwrap_or_default()).or_default() += 1;
+                    }
+                }
+            }
+            stems
+        });
+        // This file is one of them: shared when there is another.
+        stems.is_empty() || stems.get(&stem).copied().unwrap_or(0) > 1
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let Ok(entries) = fs::read_dir(dir) else { return true }; // cannot tell: not shared with a stranger
-    entries.flatten().any(|e| {
-        let other = e.file_name();
-        let other_path = Path::new(&other);
-        fold(&other) != name
-            && other_path.file_stem().is_some_and(|s| fold(s) == stem)
-            && other_path.extension().and_then(|x| x.to_str()).is_some_and(crate::media::detect::is_media_extension)
-    })
 }
 
 /// `name.ext.xmp` beside a media file.
