@@ -950,7 +950,22 @@ fn copy_xattrs(from: &Path, to: std::os::fd::RawFd) -> std::io::Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
         Err(e) => return Err(e),
     };
-    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+    let list = |names: &[u8]| -> Vec<Vec<u8>> {
+        names.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect()
+    };
+    let names = list(&names);
+    // What the copy got from its directory (a default ACL) and the original has not: removed.
+    // SAFETY: a valid descriptor, and a buffer of the size given (or none).
+    let inherited = read(&|buf, len| unsafe { libc::flistxattr(to, buf.cast(), len) })?;
+    for name in list(&inherited).into_iter().filter(|n| !names.contains(n)) {
+        let c_name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+        // SAFETY: a valid descriptor and name.
+        if unsafe { libc::fremovexattr(to, c_name.as_ptr()) } != 0 && !c_name.as_bytes().starts_with(b"security.") {
+            let e = std::io::Error::last_os_error();
+            return Err(std::io::Error::new(e.kind(), format!("{}: {e}", c_name.to_string_lossy())));
+        }
+    }
+    for name in names {
         let name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
         // SAFETY: valid NUL-terminated strings, and a buffer of the size given.
         let value = read(&|buf, len| unsafe { libc::getxattr(c.as_ptr(), name.as_ptr(), buf, len) })?;

@@ -253,14 +253,19 @@ fn extended_attributes_and_acls_are_kept() {
     let acl = |f: &str| String::from_utf8(Command::new("getfacl").args(["-c", f]).output().unwrap().stdout).unwrap();
     let acl_before = acl(f);
     assert!(acl_before.contains("user:nobody:rw-"), "{acl_before}");
+    // A default ACL on the directory: the copy inherits it, the file without an ACL must not.
+    let plain = a.path("2023/summer-fest/IMG_1002.jpg");
+    let plain_acl = acl(plain.to_str().unwrap());
+    ok(Command::new("setfacl").args(["-d", "-m", "u:nobody:r"]).arg(plain.parent().unwrap()));
     let ino = fs::metadata(&file).unwrap().ino();
-    let out = a.apply(&file, &[]);
+    let out = a.apply(&a.path("2023"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_ne!(fs::metadata(&file).unwrap().ino(), ino, "replaced");
-    assert!(has_decision(&file));
+    assert!(has_decision(&file) && has_decision(&plain));
     let comment = Command::new("getfattr").args(["--only-values", "-n", "user.comment", f]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&comment.stdout), "kept by apply");
     assert_eq!(acl(f), acl_before);
+    assert_eq!(acl(plain.to_str().unwrap()), plain_acl, "no ACL taken from the directory");
 }
 
 #[test]
