@@ -1353,8 +1353,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let pool = ctx.opts.pool()?;
     // In batches: new versions written beside the files in parallel, flushed with one sync per
     // file system, then renamed over the files; each directory flushed once at the end. A batch
-    // holds its copies open (and locked): room for them in the open-file limit.
-    raise_open_file_limit(3 * APPLY_BATCH as u64 + 256);
+    // holds its copies and the files they replace open (and locked) until the rename; up to three
+    // batches are alive (committed, waiting, prepared): room for them in the open-file limit.
+    raise_open_file_limit(6 * APPLY_BATCH as u64 + 256);
     // While one batch is flushed (the disk works, the cores wait) and renamed, the next is
     // prepared.
     let outcomes: Vec<apply::Outcome> = std::thread::scope(|scope| {
