@@ -297,8 +297,9 @@ pub fn target(
     (Target::Sidecar(sidecar), why)
 }
 
-/// The media files of each directory, by name without extension (folded as [`crate::walk`]
-/// matches sidecars): listed once per directory, however many of its files are written.
+/// The media files of each directory, by name and by name without extension (folded as
+/// [`crate::walk`] matches sidecars): listed once per directory, however many of its files are
+/// written.
 #[derive(Default)]
 pub struct Siblings {
     dirs: std::collections::HashMap<PathBuf, std::collections::HashMap<String, usize>>,
@@ -309,7 +310,8 @@ fn fold(name: &std::ffi::OsStr) -> String {
 }
 
 impl Siblings {
-    /// Whether `sidecar` is a `name.xmp` that another media file beside `path` shares, whatever
+    /// Whether `sidecar` is a `name.xmp` that another media file beside `path` shares (as its
+    /// own `name.xmp`, or as `name.ext.xmp`: `a.jpg.xmp` of `a.jpg` and of `a.jpg.nef`), whatever
     /// paths the command was given. A directory that cannot be listed counts as shared.
     pub fn shared(&mut self, path: &Path, sidecar: &Path) -> bool {
         let (Some(stem), Some(name)) = (sidecar.file_stem().map(fold), path.file_name().map(fold)) else {
@@ -326,7 +328,12 @@ impl Siblings {
                     let n = e.file_name();
                     let p = Path::new(&n);
                     if p.extension().and_then(|x| x.to_str()).is_some_and(crate::media::detect::is_media_extension) {
-                        *stems.entry(p.file_stem().map(fold).unwrap_or_default()).or_default() += 1;
+                        // Keyed as the walk pairs: by name (`a.jpg.xmp`) and by stem (`a.xmp`).
+                        let (name, stem) = (fold(&n), p.file_stem().map(fold).unwrap_or_default());
+                        if stem != name {
+                            *stems.entry(stem).or_default() += 1;
+                        }
+                        *stems.entry(name).or_default() += 1;
                     }
                 }
             }
@@ -1175,6 +1182,24 @@ mod tests {
         temp.commit(&path, &basis_of(&path)).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_sidecar_another_media_file_pairs_with_is_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["DSC_1.NEF", "dsc_1.jpg", "DSC_1.XMP", "x.jpg", "x.jpg.nef", "x.jpg.xmp", "solo.cr2", "solo.xmp"];
+        for n in names {
+            fs::write(dir.path().join(n), b"").unwrap();
+        }
+        let p = |n: &str| dir.path().join(n);
+        let mut siblings = Siblings::default();
+        assert!(siblings.shared(&p("DSC_1.NEF"), &p("DSC_1.XMP")));
+        assert!(siblings.shared(&p("dsc_1.jpg"), &p("DSC_1.XMP")));
+        assert!(siblings.shared(&p("x.jpg.nef"), &p("x.jpg.xmp")), "x.jpg's own sidecar");
+        assert!(!siblings.shared(&p("x.jpg"), &p("x.jpg.xmp")));
+        assert!(!siblings.shared(&p("solo.cr2"), &p("solo.xmp")));
+        let (t, _) = target(&p("DSC_1.NEF"), None, &[p("DSC_1.XMP")], false, &mut siblings);
+        assert_eq!(t, Target::Sidecar(p("DSC_1.NEF.xmp")));
     }
 
     #[test]
