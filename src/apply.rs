@@ -506,6 +506,13 @@ pub struct Ready {
     _locked: Option<fs::File>,
 }
 
+impl Ready {
+    /// The file it replaces.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// The first half of writing one file: compare, and unless unchanged write the new version
 /// into a copy beside the file ([`Prepared::Ready`]). Nothing visible changes yet.
 #[allow(clippy::large_enum_variant)] // a batch holds a few hundred; boxing buys nothing

@@ -1370,7 +1370,17 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                 }));
                 outcomes.extend(prepared.into_iter().map(|p| match p {
                     apply::Prepared::Done(o) => o,
-                    apply::Prepared::Ready(r) => apply::commit(r),
+                    apply::Prepared::Ready(r) => {
+                        let path = r.path().display().to_string();
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply::commit(r))).unwrap_or_else(
+                            |panic| {
+                                apply::Outcome::Failed(format!(
+                                    "{path}: internal error while replacing it: {}",
+                                    scan::panic_message(&panic)
+                                ))
+                            },
+                        )
+                    }
                 }));
             }
             outcomes
