@@ -1303,8 +1303,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
 
     // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
-    // none of them; each gets its own `name.ext.xmp`.
+    // none of them; each gets its own `name.ext.xmp` (`apply::target`).
     let mut planned = Vec::new();
+    let mut siblings = apply::Siblings::default();
     // (path, message naming the path) of every file not written.
     let mut failed: Vec<(String, String)> = Vec::new();
     for f in &files {
@@ -1318,21 +1319,8 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let always = args.sidecar == SidecarMode::Always;
-        let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always);
+        let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always, &mut siblings);
         planned.push((f, target, why));
-    }
-    let mut sharing: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
-    for (_, t, _) in &planned {
-        if let apply::Target::Sidecar(p) = t {
-            *sharing.entry(p.clone()).or_default() += 1;
-        }
-    }
-    for (f, t, _) in &mut planned {
-        if let apply::Target::Sidecar(p) = t {
-            if sharing[p] > 1 {
-                *t = apply::Target::Sidecar(apply::own_sidecar(&f.record.path));
-            }
-        }
     }
     // One write per file on disk: a file reached by two paths (symbolic links, overlapping
     // arguments) is written once.
@@ -1365,8 +1353,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let pool = ctx.opts.pool()?;
     // In batches: new versions written beside the files in parallel, flushed with one sync per
     // file system, then renamed over the files; each directory flushed once at the end. A batch
-    // holds its copies open (and locked): room for them in the open-file limit.
-    raise_open_file_limit(3 * APPLY_BATCH as u64 + 256);
+    // holds its copies and the files they replace open (and locked) until the rename; up to three
+    // batches are alive (committed, waiting, prepared): room for them in the open-file limit.
+    raise_open_file_limit(6 * APPLY_BATCH as u64 + 256);
     // While one batch is flushed (the disk works, the cores wait) and renamed, the next is
     // prepared.
     let outcomes: Vec<apply::Outcome> = std::thread::scope(|scope| {
@@ -1381,7 +1370,17 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                 }));
                 outcomes.extend(prepared.into_iter().map(|p| match p {
                     apply::Prepared::Done(o) => o,
-                    apply::Prepared::Ready(r) => apply::commit(r),
+                    apply::Prepared::Ready(r) => {
+                        let path = r.path().display().to_string();
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply::commit(r))).unwrap_or_else(
+                            |panic| {
+                                apply::Outcome::Failed(format!(
+                                    "{path}: internal error while replacing it: {}",
+                                    scan::panic_message(&panic)
+                                ))
+                            },
+                        )
+                    }
                 }));
             }
             outcomes
@@ -1399,7 +1398,20 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                             }
                             apply::Target::Sidecar(_) => None,
                         };
-                        apply::prepare(target, fields, stamp, args.dry_run, known)
+                        // A panic in one file's write is an error for that file.
+                        let write = || {
+                            let basis = apply::Basis::of(&f.record, target)?;
+                            Ok(apply::prepare(target, fields, stamp, args.dry_run, known, &basis))
+                        };
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)) {
+                            Ok(Ok(prepared)) => prepared,
+                            Ok(Err(e)) => apply::Prepared::Done(apply::Outcome::Failed(e)),
+                            Err(panic) => apply::Prepared::Done(apply::Outcome::Failed(format!(
+                                "{}: internal error while writing, not written: {}",
+                                target.path().display(),
+                                scan::panic_message(&panic)
+                            ))),
+                        }
                     })
                     .collect();
                 if tx.send(prepared).is_err() {

@@ -840,6 +840,7 @@ mod tests {
                 errors: error.map(str::to_string).into_iter().collect(),
                 written: None,
                 written_sidecar: None,
+                read_hashes: None,
                 stamps: None,
                 reused: false,
                 placed: None,
