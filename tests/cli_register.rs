@@ -17,7 +17,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-
 /// Run in the repository root on the fixtures, with the fixture register and date.
 fn fixtures(args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
