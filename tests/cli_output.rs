@@ -281,3 +281,49 @@ fn control_characters_are_escaped_in_tables_and_on_stderr() {
     let json = consentry(&["scan", "--format", "jsonl"], &root);
     assert!(stdout(&json).lines().any(|l| serde_json::from_str::<Value>(l).unwrap()["path"] == format!("./{evil}")));
 }
+
+/// `register export` is the exception to the CSV rule: it writes the register exactly, so that
+/// `register import` reads back the same names (a name with a `'` added would no longer match
+/// the files showing that person).
+#[test]
+fn register_export_stays_exact_and_round_trips() {
+    let register = "id,person,usage,granted,expires,document,comment\n\
+                    c1,@SUM(1),web,2024-01-01,,,=1+1\n";
+    let (tmp, root) = archive(register);
+    let out = consentry(&["register", "export", "-o", "../export.csv"], &root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let exported = fs::read_to_string(tmp.path().join("export.csv")).unwrap();
+    assert!(exported.contains(",@SUM(1),") && exported.contains(",=1+1"), "{exported}");
+    let out = run(&["register", "import", "export.csv", "--into", "again.sqlite"], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run(&["register", "export", "--register", "again.sqlite"], tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), exported);
+}
+
+/// A register's problems name its file: `register check` and the fatal error of a scan show a
+/// file name with control characters escaped, still one problem per line. (The problems quote
+/// the register's own text with Rust's `{:?}`, which escapes it already.)
+#[test]
+fn register_problems_are_escaped_one_per_line() {
+    let (tmp, root) = archive("");
+    let name = "reg\x1b]0;x\x07\nFAKE.csv";
+    fs::write(tmp.path().join(name), "id,person,usage,granted\nc1,Anna,web,31.02.2024\nc2,Ben,web,2024-13-01\n")
+        .unwrap();
+    fs::write(root.join("a.jpg"), BARE_JPEG).unwrap();
+    let register = format!("../{name}");
+    let check = run(&["register", "check", "--register", &register], &root);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    let scan = run(&["scan", "--no-state", "--register", &register], &root);
+    assert_eq!(scan.status.code(), Some(2), "{}", stderr(&scan));
+    let shown = "../reg\\x1b]0;x\\x07\\nFAKE.csv";
+    for (what, text) in [("register check", stdout(&check)), ("check summary", stderr(&check)), ("scan", stderr(&scan))]
+    {
+        assert!(!text.contains(['\x1b', '\x07']), "{what}: raw control characters in {text:?}");
+        assert!(!text.lines().any(|l| l.starts_with("FAKE")), "{what}: a forged line in {text}");
+        assert!(text.contains(shown), "{what}: {text}");
+    }
+    // The fatal error keeps one line per problem (errors and warnings).
+    let problems = stderr(&scan).lines().filter(|l| l.starts_with(&format!("  {shown}:"))).count();
+    assert_eq!(problems, 4, "{}", stderr(&scan)); // two errors, two warnings
+}
