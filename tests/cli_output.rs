@@ -327,3 +327,28 @@ fn register_problems_are_escaped_one_per_line() {
     let problems = stderr(&scan).lines().filter(|l| l.starts_with(&format!("  {shown}:"))).count();
     assert_eq!(problems, 4, "{}", stderr(&scan)); // two errors, two warnings
 }
+
+/// `-o LINK` to a regular file writes through the link: the link stays and the file it names
+/// gets the output, its mode left alone (before, the link was replaced by a new 0600 file). A
+/// dangling link is refused rather than followed to create a file.
+#[test]
+fn output_through_a_link_to_a_regular_file_keeps_the_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_tmp, root) = archive(PLAIN_REGISTER);
+    fs::write(root.join("a.jpg"), BARE_JPEG).unwrap();
+    fs::write(root.join("target.jsonl"), "old content that is longer than the new one\n".repeat(20)).unwrap();
+    fs::set_permissions(root.join("target.jsonl"), fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("target.jsonl", root.join("link")).unwrap();
+    let out = consentry(&["scan", "a.jpg", "--format", "jsonl", "-o", "link"], &root);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(fs::symlink_metadata(root.join("link")).unwrap().file_type().is_symlink());
+    let text = fs::read_to_string(root.join("target.jsonl")).unwrap();
+    assert!(text.starts_with("{\"path\":\"a.jpg\"") && !text.contains("old content"), "{text}");
+    assert_eq!(fs::metadata(root.join("target.jsonl")).unwrap().mode() & 0o777, 0o640);
+
+    std::os::unix::fs::symlink("nowhere.jsonl", root.join("dangling")).unwrap();
+    let out = consentry(&["scan", "a.jpg", "-o", "dangling"], &root);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("dangling: cannot open for writing"), "{}", stderr(&out));
+    assert!(!root.join("nowhere.jsonl").exists());
+}
