@@ -20,6 +20,15 @@ use crate::report::{self, Evaluated};
 use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
 use crate::state;
 
+/// `eprintln!` for every message of the commands: control characters in the paths, names and
+/// register text it carries are shown escaped (SPEC.md 6), so that a file name cannot forge a
+/// line or drive the terminal.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::eprint_escaped(&format!($($arg)*))
+    };
+}
+
 mod edit;
 
 /// Exit status of every command (SPEC.md 6).
@@ -322,10 +331,28 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("consentry: error: {e:#}");
+            print_error(&e);
             Exit::Usage.into()
         }
     }
+}
+
+/// The fatal error on stderr, its control characters escaped; a register's problems one per line.
+fn print_error(e: &anyhow::Error) {
+    let mut context = Vec::new();
+    for cause in e.chain() {
+        if let Some(errors) = cause.downcast_ref::<register::RegisterErrors>() {
+            let count = errors.0.iter().filter(|p| p.severity == register::Severity::Error).count();
+            context.push(format!("the register has {count} error(s) and cannot be used:"));
+            say!("consentry: error: {}", context.join(": "));
+            for p in &errors.0 {
+                say!("  {p}");
+            }
+            return;
+        }
+        context.push(cause.to_string());
+    }
+    say!("consentry: error: {}", context.join(": "));
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -563,7 +590,7 @@ impl Archives {
             None => None,
         };
         if archive.is_none() && register.is_some() && !self.quiet {
-            eprintln!(
+            say!(
                 "consentry: some files are in no archive (no {} above them): only consents and exemptions \
                  scoped `*` cover them; mark the archive with `consentry init DIR`",
                 config::CONFIG_FILE
@@ -712,7 +739,7 @@ impl Context {
             let path = run.path().to_path_buf();
             let date = register.as_ref().map(|_| self.date);
             match run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary) {
-                Ok(c) if !self.quiet => eprintln!(
+                Ok(c) if !self.quiet => say!(
                     "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
                      (`consentry report changes`).",
                     path.display(),
@@ -726,7 +753,7 @@ impl Context {
                 ),
                 Ok(_) => {}
                 Err(e) => {
-                    eprintln!("consentry: {}: the state could not be written: {e:#}", path.display());
+                    say!("consentry: {}: the state could not be written: {e:#}", path.display());
                     summary.errors += 1;
                 }
             }
@@ -879,7 +906,7 @@ fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Resu
     let opened = |path: &Path| {
         state::State::open(path).map(|(state, note)| {
             if let (Some(note), false) = (note, quiet) {
-                eprintln!("consentry: {}: {note}; every file is read again", path.display());
+                say!("consentry: {}: {note}; every file is read again", path.display());
             }
             state
         })
@@ -894,20 +921,20 @@ fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Resu
     };
     let Some(cache) = state::cache_path(root) else {
         if !quiet {
-            eprintln!("consentry: no state kept ({own}; no cache directory): every file is read");
+            say!("consentry: no state kept ({own}; no cache directory): every file is read");
         }
         return Ok(None);
     };
     match opened(&cache) {
         Ok(state) => {
             if !quiet {
-                eprintln!("consentry: the archive cannot be written here; its state is kept in {}", cache.display());
+                say!("consentry: the archive cannot be written here; its state is kept in {}", cache.display());
             }
             Ok(Some(state))
         }
         Err(state::OpenError::NotWritable { .. }) => {
             if !quiet {
-                eprintln!("consentry: no state kept ({own}; nor in {}): every file is read", cache.display());
+                say!("consentry: no state kept ({own}; nor in {}): every file is read", cache.display());
             }
             Ok(None)
         }
@@ -926,14 +953,14 @@ fn load_register(
     match register::load_cached(path, vocabulary, options, cache) {
         Ok(loaded) => {
             if !quiet && !loaded.warnings.is_empty() {
-                eprintln!(
+                say!(
                     "consentry: the register has {} warning(s) (see `consentry register check`)",
                     loaded.warnings.len()
                 );
             }
             Ok(loaded.register)
         }
-        Err(errors) => Err(anyhow::anyhow!("{}: {errors}", path.display())),
+        Err(errors) => Err(anyhow::Error::new(errors).context(path.display().to_string())),
     }
 }
 
@@ -979,7 +1006,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
                 Status::ALL.iter().zip(statuses).map(|(s, n)| format!("{n} {}", s.as_str())).collect();
             line.push_str(&format!(" Status: {}.", counts.join(", ")));
         }
-        eprintln!("{line}");
+        say!("{line}");
     }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
@@ -1012,7 +1039,7 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Findings);
     }
     if !out.quiet {
-        eprintln!(
+        say!(
             "Checked {} files for {} on {}: {} blocking, {} cleared.",
             files.len(),
             usages.join(", "),
@@ -1106,7 +1133,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     let state = state::State::open_existing(&path)?;
     let (table, about) = state.changes(args.since)?;
     if !out.quiet {
-        eprintln!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
+        say!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
     }
     if out.format == Some(OutputFormat::Html) {
         let today = chrono::Local::now().date_naive();
@@ -1169,7 +1196,7 @@ fn write_html_report(
     let started = Instant::now();
     let written = pool.install(|| crate::html::write(dir, title, date, table, files))?;
     if !out.quiet {
-        eprintln!(
+        say!(
             "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
             written.index.display(),
             started.elapsed().as_secs_f64(),
@@ -1190,7 +1217,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         Some(p) => match pending.get()?.identity(p) {
             Some(id) => Some(id),
             None => {
-                eprintln!("consentry: no person {p:?} in the register");
+                say!("consentry: no person {p:?} in the register");
                 return Ok(Exit::Ok);
             }
         },
@@ -1466,7 +1493,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         ]);
     }
     for (path, e) in &failed {
-        eprintln!("consentry: {e}");
+        say!("consentry: {e}");
         rows.push(vec![
             serde_json::json!(path),
             serde_json::Value::Null,
@@ -1479,7 +1506,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
         let unreadable = failed.len() - outcomes.iter().filter(|o| matches!(o, apply::Outcome::Failed(_))).count();
-        eprintln!(
+        say!(
             "{} files: {verb} {written}, {unchanged} unchanged, {} not written.",
             work.len() + unreadable,
             failed.len()
@@ -1515,10 +1542,10 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
                 Err(errors) => errors.0,
             };
             for p in &problems {
-                println!("{p}");
+                println!("{}", output::escape_controls(&p.to_string()));
             }
             let errors = problems.iter().filter(|p| p.severity == register::Severity::Error).count();
-            eprintln!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
+            say!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
             Ok(if problems.is_empty() { Exit::Ok } else { Exit::Findings })
         }
         RegisterCommand::Import { csv, into } => {
@@ -1526,7 +1553,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
             let stats = register::sqlite::import(&register, &into, &actor)?;
-            eprintln!(
+            say!(
                 "Imported {} consents, {} persons ({} aliases), {} originators, {} documents and {} exemptions from {} into {}.",
                 stats.consents,
                 stats.persons,
@@ -1552,8 +1579,11 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
 }
 
 /// Run `body` on stdout or on the `-o` file with the chosen format. Returns `None` when stdout
-/// was closed by the reader (`| head`). The `-o` file is written to a temporary file beside it
-/// (mode 0600: reports name people) and renamed into place only when everything was written.
+/// was closed by the reader (`| head`). A new `-o` file, or one replacing a regular file, is
+/// written to a temporary file beside it (mode 0600: reports name people) and renamed into
+/// place only when everything was written. Anything else at that path (a device such as
+/// `/dev/null`, a FIFO, a terminal, a symbolic link such as `/dev/stdout`) is opened and
+/// written directly, its mode left alone: renaming over it would replace the device or link.
 fn with_writer<T>(
     out: &OutputArgs,
     body: impl FnOnce(&mut dyn Write, OutputFormat) -> io::Result<T>,
@@ -1569,6 +1599,18 @@ fn with_writer<T>(
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(None),
                 Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
             }
+        }
+        Some(path) if !output::replaceable(path) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(std::fs::metadata(path).is_ok_and(|m| m.is_file()))
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot open for writing: {e}", path.display()))?;
+            let mut w = io::BufWriter::new(file);
+            let value = body(&mut w, format)
+                .and_then(|v| w.flush().map(|()| v))
+                .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+            Ok(Some(value))
         }
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -1626,8 +1668,8 @@ impl Progress {
 
     fn println(&self, msg: &str) {
         match &self.0 {
-            Some(b) => b.suspend(|| eprintln!("{msg}")),
-            None => eprintln!("{msg}"),
+            Some(b) => b.suspend(|| output::eprint_escaped(msg)),
+            None => output::eprint_escaped(msg),
         }
     }
 
