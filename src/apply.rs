@@ -19,9 +19,20 @@
 //!   disk, given the original's permissions and owner, and renamed over the original: a crash or
 //!   kill at any moment leaves either the old or the new file. Copies left by a killed run are
 //!   removed by the next `apply`.
-//! - If the original changed (inode, size or modification time) between reading and replacing,
-//!   it is left alone and reported.
-//! - A file without write permission is reported, not written.
+//! - A decision is written only into the content it was computed from: the stamps (device,
+//!   inode, size, modification and change times) the scan took of the file and of each sidecar
+//!   before reading them, and the hash of the target's content as read (its only XMP packet, or
+//!   the sidecar), must still hold when the file is prepared and again just before the rename
+//!   ([`Basis`]). Else it is reported ("changed while apply ran: run it again"), not written.
+//! - A file another program holds locked (`flock`, `fcntl`/`lockf`) is reported, not written;
+//!   apply holds its own locks on the target from reading it for the write up to the rename.
+//! - A file is replaced only if the running user could write it in place (`faccessat` with the
+//!   effective ids), and only with its owner, group, mode, extended attributes and ACLs kept
+//!   (where the owner or group cannot be kept, it is reported, not written). A new sidecar takes
+//!   the media file's permission bits (and group where the user may).
+//! - A `name.xmp` another media file beside it shares (a RAW+JPEG pair) is never written: each
+//!   file gets its own `name.ext.xmp`.
+//! - A read-only file is reported, not written.
 //!
 //! XMP Toolkit objects are created and dropped inside one file's task; the namespace is
 //! registered once, before the parallel phase ([`register_namespace`]).
@@ -246,11 +257,15 @@ pub fn embeds(format: Format) -> bool {
 /// - A symbolic link is followed: the file it points to is replaced (the link stays a link).
 /// - A file with other hard links gets a sidecar: replacing it atomically (by rename) would
 ///   separate it from its other names.
+///
+/// `siblings`: the media files of the directories seen so far (one listing per directory), to
+/// tell a `name.xmp` shared with another media file ([`Siblings::shared`]).
 pub fn target(
     path: &Path,
     format: Option<Format>,
     sidecars: &[PathBuf],
     sidecar_always: bool,
+    siblings: &mut Siblings,
 ) -> (Target, Option<&'static str>) {
     use std::os::unix::fs::MetadataExt;
     let mut why = None;
@@ -270,7 +285,9 @@ pub fn target(
             return (Target::Embedded(real, format), None);
         }
     }
-    let sidecar = match sidecars.first() {
+    // A `name.xmp` shared with another media file (`DSC_1.NEF` and `DSC_1.JPG`) belongs to
+    // neither: the file gets its own `name.ext.xmp`.
+    let sidecar = match sidecars.iter().find(|s| !siblings.shared(path, s)) {
         Some(s) if fs::symlink_metadata(s).is_ok_and(|m| m.file_type().is_symlink()) => {
             fs::canonicalize(s).unwrap_or_else(|_| s.clone())
         }
@@ -278,6 +295,53 @@ pub fn target(
         None => own_sidecar(path),
     };
     (Target::Sidecar(sidecar), why)
+}
+
+/// The media files of each directory, by name and by name without extension (folded as
+/// [`crate::walk`] matches sidecars): listed once per directory, however many of its files are
+/// written.
+#[derive(Default)]
+pub struct Siblings {
+    dirs: std::collections::HashMap<PathBuf, std::collections::HashMap<String, usize>>,
+}
+
+fn fold(name: &std::ffi::OsStr) -> String {
+    name.to_string_lossy().to_lowercase()
+}
+
+impl Siblings {
+    /// Whether `sidecar` is a `name.xmp` that another media file beside `path` shares (as its
+    /// own `name.xmp`, or as `name.ext.xmp`: `a.jpg.xmp` of `a.jpg` and of `a.jpg.nef`), whatever
+    /// paths the command was given. A directory that cannot be listed counts as shared.
+    pub fn shared(&mut self, path: &Path, sidecar: &Path) -> bool {
+        let (Some(stem), Some(name)) = (sidecar.file_stem().map(fold), path.file_name().map(fold)) else {
+            return false;
+        };
+        if stem == name {
+            return false; // `name.ext.xmp`: this file's own
+        }
+        let dir = sidecar.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let stems = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+            let mut stems = std::collections::HashMap::new();
+            if let Ok(entries) = fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let n = e.file_name();
+                    let p = Path::new(&n);
+                    if p.extension().and_then(|x| x.to_str()).is_some_and(crate::media::detect::is_media_extension) {
+                        // Keyed as the walk pairs: by name (`a.jpg.xmp`) and by stem (`a.xmp`).
+                        let (name, stem) = (fold(&n), p.file_stem().map(fold).unwrap_or_default());
+                        if stem != name {
+                            *stems.entry(stem).or_default() += 1;
+                        }
+                        *stems.entry(name).or_default() += 1;
+                    }
+                }
+            }
+            stems
+        });
+        // This file is one of them: shared when there is another.
+        stems.is_empty() || stems.get(&stem).copied().unwrap_or(0) > 1
+    }
 }
 
 /// `name.ext.xmp` beside a media file.
@@ -298,19 +362,138 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// The identity of a file's content on disk, to notice changes by others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seen {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
+/// What a decision was computed from, as the scan read it: the stamps (device, inode, size,
+/// modification and change times) of the media file and of each sidecar, taken before they were
+/// read, and the hash of the target's content (its only XMP packet, or the sidecar's bytes).
+/// `apply` replaces a file only while all of it still holds, up to the rename.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basis {
+    /// The media file (whose permissions a new sidecar takes).
+    pub media: PathBuf,
+    /// Every file read for the decision, with its stamp as read.
+    pub inputs: Vec<(PathBuf, crate::scan::Stamp)>,
+    /// Whether the target existed when read (else it is a new sidecar).
+    pub existed: bool,
+    /// The hash of the target's content as read, when known ([`crate::scan::ReadHashes`]).
+    pub hash: Option<u64>,
 }
 
-impl Seen {
-    fn of(m: &fs::Metadata) -> Seen {
-        Seen { dev: m.dev(), ino: m.ino(), size: m.len(), mtime: (m.mtime(), m.mtime_nsec()) }
+/// The message of a file that changed since the scan read it.
+fn stale(path: &Path) -> String {
+    format!("{}: changed while apply ran: run it again (not written)", path.display())
+}
+
+impl Basis {
+    /// The basis of `record`'s decision for writing into `target`; an error when the scan did
+    /// not record it (then nothing is written).
+    pub fn of(record: &crate::scan::FileRecord, target: &Target) -> Result<Basis, String> {
+        let unknown = || format!("{}: not written: what it was read from is unknown", record.path.display());
+        let stamps = record.stamps.as_deref().ok_or_else(unknown)?;
+        let hashes = record.read_hashes.as_deref().ok_or_else(unknown)?;
+        if stamps.sidecars.len() != record.sidecars.len() {
+            return Err(unknown());
+        }
+        let mut inputs = vec![(record.path.clone(), stamps.file)];
+        inputs.extend(record.sidecars.iter().cloned().zip(stamps.sidecars.iter().copied()));
+        let (existed, hash) = match target {
+            Target::Embedded(..) => (true, hashes.packet),
+            Target::Sidecar(p) => {
+                let same = |s: &PathBuf| s == p || fs::canonicalize(s).is_ok_and(|c| &c == p);
+                match record.sidecars.iter().position(same) {
+                    Some(i) => (true, hashes.sidecars.get(i).copied().flatten()),
+                    None => (false, None),
+                }
+            }
+        };
+        Ok(Basis { media: record.path.clone(), inputs, existed, hash })
     }
+
+    /// Whether every input is as it was read.
+    fn check(&self) -> Result<(), String> {
+        for (path, stamp) in &self.inputs {
+            if crate::scan::Stamp::read(path).ok().as_ref() != Some(stamp) {
+                return Err(stale(path));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `bytes` (the target's content now) are what was read.
+    fn check_hash(&self, path: &Path, bytes: Option<&[u8]>) -> Result<(), String> {
+        match (self.hash, bytes) {
+            (Some(h), Some(b)) if crate::scan::content_hash(b) != h => Err(stale(path)),
+            (Some(_), None) => Err(stale(path)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Test hooks (failpoints), honoured only in debug builds, for the end-to-end tests to force
+/// interleavings without sleeps: before a file is prepared for writing,
+/// `CONSENTRY_FAILPOINT_BEFORE_WRITE` is run with `sh -c` and the target's path as `$1` (another
+/// program changing the file after the scan read it), and the write of the file named
+/// `CONSENTRY_FAILPOINT_PANIC` panics.
+fn failpoint(path: &Path) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    if let Some(cmd) = std::env::var_os("CONSENTRY_FAILPOINT_BEFORE_WRITE") {
+        let _ = std::process::Command::new("sh").arg("-c").arg(cmd).arg("sh").arg(path).status();
+    }
+    if std::env::var_os("CONSENTRY_FAILPOINT_PANIC").is_some_and(|n| Some(n.as_os_str()) == path.file_name()) {
+        panic!("failpoint: panic while writing {}", path.display());
+    }
+}
+
+/// Take a non-blocking lock on `file` (the target, open for reading) and keep it until it is
+/// replaced: an exclusive `flock`, and an open-file-description `fcntl` read lock (which keeps
+/// `fcntl`/`lockf` writers out), after asking whether anyone holds an `fcntl` lock on it at
+/// all. A file another program holds locked is not written.
+fn lock(file: &fs::File, path: &Path) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let locked = |how: &str| format!("{}: locked by another program ({how}), not written", path.display());
+    // SAFETY: a valid open file descriptor.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => locked("flock"),
+            _ => format!("{}: cannot lock: {e}, not written", path.display()),
+        });
+    }
+    let range = |kind: libc::c_int| libc::flock {
+        l_type: kind as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    let mut probe = range(libc::F_WRLCK);
+    // SAFETY: a valid descriptor and a valid `struct flock`.
+    if unsafe { libc::fcntl(fd, libc::F_OFD_GETLK, &mut probe) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("{}: cannot test its locks: {e}, not written", path.display()));
+    }
+    if probe.l_type != libc::F_UNLCK as libc::c_short {
+        return Err(locked("fcntl"));
+    }
+    let hold = range(libc::F_RDLCK);
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_OFD_SETLK, &hold) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EAGAIN | libc::EACCES) => locked("fcntl"),
+            _ => format!("{}: cannot lock: {e}, not written", path.display()),
+        });
+    }
+    Ok(())
+}
+
+/// Open `path` for reading and [`lock`] it.
+fn open_locked(path: &Path) -> Result<fs::File, String> {
+    let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    lock(&file, path)?;
+    Ok(file)
 }
 
 /// A file's new version, written in full beside it, waiting to replace it.
@@ -318,7 +501,16 @@ pub struct Ready {
     before: Fields,
     temp: Temp,
     path: PathBuf,
-    original: Option<(fs::Metadata, Seen)>,
+    basis: Basis,
+    /// The target, open and locked ([`lock`]) until it is replaced.
+    _locked: Option<fs::File>,
+}
+
+impl Ready {
+    /// The file it replaces.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// The first half of writing one file: compare, and unless unchanged write the new version
@@ -336,18 +528,28 @@ pub enum Prepared {
 /// `known`: the fields the scan found in the target (the file's only XMP packet, or the
 /// sidecar; see [`fields_in`]): then an unchanged target is not read again. Without them the
 /// XMP Toolkit compares.
-pub fn prepare(target: &Target, fields: &Fields, stamp: &Stamp, dry_run: bool, known: Option<&Fields>) -> Prepared {
+///
+/// `basis`: what the decision was computed from; the file is written only while it holds.
+pub fn prepare(
+    target: &Target,
+    fields: &Fields,
+    stamp: &Stamp,
+    dry_run: bool,
+    known: Option<&Fields>,
+    basis: &Basis,
+) -> Prepared {
     if known.is_some_and(|k| same(k, fields)) {
         return Prepared::Done(Outcome::Unchanged);
     }
+    failpoint(target.path());
     let result = match target {
         Target::Embedded(path, format) => match format {
             Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => {
-                own(path, *format, fields, stamp, dry_run)
+                own(path, *format, fields, stamp, dry_run, basis)
             }
-            _ => toolkit(path, fields, stamp, dry_run),
+            _ => toolkit(path, fields, stamp, dry_run, basis),
         },
-        Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run),
+        Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run, basis),
     };
     result.unwrap_or_else(|e| Prepared::Done(Outcome::Failed(e)))
 }
@@ -390,21 +592,31 @@ pub fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) {
 
 /// Replace the file by its flushed copy, unless someone changed the file meanwhile.
 pub fn commit(r: Ready) -> Outcome {
-    match r.temp.commit(&r.path, r.original.as_ref().map(|(m, s)| (m, *s))) {
+    match r.temp.commit(&r.path, &r.basis) {
         Ok(()) => Outcome::Written { before: r.before },
         Err(e) => Outcome::Failed(e),
     }
 }
 
-fn writable(path: &Path, m: &fs::Metadata) -> Result<(), String> {
-    if m.permissions().mode() & 0o222 == 0 {
-        return Err(format!("{}: read-only file, not written", path.display()));
+/// Whether the running user could write `path` (`exists`: the file itself, else only its
+/// directory) in place: with the effective ids, as the kernel would decide.
+fn writable(path: &Path, exists: Option<&fs::Metadata>) -> Result<(), String> {
+    let may_write = |p: &Path| -> Result<bool, String> {
+        let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+            .map_err(|_| format!("{}: invalid path", path.display()))?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        Ok(unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) } == 0)
+    };
+    if let Some(m) = exists {
+        if m.permissions().mode() & 0o222 == 0 {
+            return Err(format!("{}: read-only file, not written", path.display()));
+        }
+        if !may_write(path)? {
+            return Err(format!("{}: this user may not write the file, not written", path.display()));
+        }
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()))
-        .map_err(|_| format!("{}: invalid path", path.display()))?;
-    // SAFETY: `c` is a valid NUL-terminated path.
-    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+    if !may_write(dir)? {
         return Err(format!("{}: the directory is not writable, not written", path.display()));
     }
     Ok(())
@@ -471,13 +683,19 @@ pub fn fields_in(props: &[crate::xmp::Prop], want_plus: bool) -> Option<Fields> 
 /// JPEG, TIFF, DNG, PSD and PNG: the packet is read and replaced by [`crate::writeback`] (the
 /// XMP Toolkit would also rewrite IPTC blocks, and adds a second XMP chunk to a PNG whose XMP
 /// is compressed); the XMP Toolkit parses and serialises the packet.
-fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Prepared, String> {
+fn own(
+    path: &Path,
+    format: Format,
+    fields: &Fields,
+    stamp: &Stamp,
+    dry_run: bool,
+    basis: &Basis,
+) -> Result<Prepared, String> {
     use crate::writeback as wb;
     let shown = path.display();
     let fail = |e: std::io::Error| format!("{shown}: {e}");
-    let file = fs::File::open(path).map_err(fail)?;
+    let file = if dry_run { fs::File::open(path).map_err(fail)? } else { open_locked(path)? };
     let before_meta = file.metadata().map_err(fail)?;
-    let seen = Seen::of(&before_meta);
     let old = match format {
         Format::Jpeg => wb::jpeg_packet(&file),
         Format::Psd => wb::psd_packet(&file),
@@ -485,6 +703,9 @@ fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: boo
         _ => wb::tiff_packet(&file),
     }
     .map_err(fail)?;
+    if !dry_run {
+        basis.check_hash(path, old.as_deref())?;
+    }
     let mut meta = match &old {
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the XMP packet is not UTF-8"))?;
@@ -500,7 +721,7 @@ fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: boo
     if dry_run {
         return Ok(Prepared::Done(Outcome::Written { before }));
     }
-    writable(path, &before_meta)?;
+    writable(path, Some(&before_meta))?;
     update(&mut meta, fields, stamp)?;
     let packet = meta.to_string_with_options(ToStringOptions::default().set_padding(2048)).map_err(xmp_err)?;
     let mut temp = Temp::create(path)?;
@@ -522,14 +743,14 @@ fn own(path: &Path, format: Format, fields: &Fields, stamp: &Stamp, dry_run: boo
     }
     .map_err(|e| format!("{shown}: cannot write: {e}"))?;
     temp.keep_permissions(path, &before_meta)?;
-    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), original: Some((before_meta, seen)) }))
+    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: Some(file) }))
 }
 
 /// MP4 and MOV: through the XMP Toolkit's smart handlers, on a copy.
-fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Prepared, String> {
+fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool, basis: &Basis) -> Result<Prepared, String> {
     let shown = path.display();
+    let locked = if dry_run { None } else { Some(open_locked(path)?) };
     let before_meta = fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    let seen = Seen::of(&before_meta);
     // The Toolkit mis-splits relative paths whose first directory has one character (`./a.mp4`,
     // `v/a.mp4`): it is given absolute paths only.
     let absolute = std::path::absolute(path).map_err(|e| format!("{shown}: {e}"))?;
@@ -545,7 +766,7 @@ fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     if dry_run {
         return Ok(Prepared::Done(Outcome::Written { before }));
     }
-    writable(path, &before_meta)?;
+    writable(path, Some(&before_meta))?;
 
     let mut temp = Temp::create(path)?;
     let mut src = fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
@@ -567,16 +788,31 @@ fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     copy.try_close().map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
     drop(copy);
     temp.keep_permissions(path, &before_meta)?;
-    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), original: Some((before_meta, seen)) }))
+    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: locked }))
 }
 
-fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result<Prepared, String> {
+fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool, basis: &Basis) -> Result<Prepared, String> {
+    use std::io::Read;
     let shown = path.display();
-    let (bytes, before_meta) = match fs::read(path) {
-        Ok(bytes) => (Some(bytes), Some(fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+    let (bytes, before_meta, locked) = match fs::File::open(path) {
+        Ok(mut file) => {
+            if !dry_run {
+                lock(&file, path)?;
+            }
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(|e| format!("{shown}: {e}"))?;
+            let m = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+            (Some(bytes), Some(m), Some(file))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None, None),
         Err(e) => return Err(format!("{shown}: {e}")),
     };
+    if !dry_run {
+        if !basis.existed && bytes.is_some() {
+            return Err(stale(path)); // created since the scan: the decision did not see it
+        }
+        basis.check_hash(path, bytes.as_deref())?;
+    }
     let mut meta = match &bytes {
         Some(bytes) => {
             let text = std::str::from_utf8(bytes).map_err(|_| format!("{shown}: the sidecar is not UTF-8"))?;
@@ -591,25 +827,16 @@ fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool) -> Result
     if dry_run {
         return Ok(Prepared::Done(Outcome::Written { before }));
     }
-    match &before_meta {
-        Some(m) => writable(path, m)?,
-        None => {
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            writable(path, &fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?)?
-        }
-    }
+    writable(path, before_meta.as_ref())?;
     update(&mut meta, fields, stamp)?;
     let text = meta.to_string_with_options(ToStringOptions::default().set_padding(0)).map_err(xmp_err)?;
     let mut temp = Temp::create(path)?;
     temp.file.write_all(text.as_bytes()).map_err(|e| format!("{shown}: cannot write: {e}"))?;
-    if let Some(m) = &before_meta {
-        temp.keep_permissions(path, m)?;
+    match &before_meta {
+        Some(m) => temp.keep_permissions(path, m)?,
+        None => temp.take_permissions_of_media(path, &basis.media)?,
     }
-    let original = before_meta.map(|m| {
-        let seen = Seen::of(&m);
-        (m, seen)
-    });
-    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), original }))
+    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: locked }))
 }
 
 /// A copy beside the file it will replace, locked (`flock`) while this process lives so that no
@@ -642,24 +869,45 @@ impl Temp {
         Ok(Temp { path, file, committed: false })
     }
 
-    /// Give the copy the original's permissions and, where we may (as root), its owner.
+    /// Give the copy the original's owner and group, permissions, extended attributes and ACLs
+    /// (the `system.posix_acl_access` attribute). Where the owner or group cannot be kept (a
+    /// user may give a file only to itself and its own groups), or an attribute cannot be
+    /// copied, the file is not replaced.
     fn keep_permissions(&self, original: &Path, m: &fs::Metadata) -> Result<(), String> {
+        use std::os::fd::AsRawFd;
+        let shown = original.display();
+        let now = self.file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+        if (now.uid(), now.gid()) != (m.uid(), m.gid()) {
+            std::os::unix::fs::fchown(&self.file, Some(m.uid()), Some(m.gid())).map_err(|e| {
+                format!(
+                    "{shown}: owned by {}:{}, which this user cannot keep for the new version ({e}), not written",
+                    m.uid(),
+                    m.gid()
+                )
+            })?;
+        }
         self.file
-            .set_permissions(fs::Permissions::from_mode(m.permissions().mode()))
-            .map_err(|e| format!("{}: cannot keep the permissions: {e}", original.display()))?;
-        let _ = std::os::unix::fs::fchown(&self.file, Some(m.uid()), Some(m.gid()));
-        Ok(())
+            .set_permissions(fs::Permissions::from_mode(m.permissions().mode() & 0o7777))
+            .map_err(|e| format!("{shown}: cannot keep the permissions: {e}"))?;
+        copy_xattrs(original, self.file.as_raw_fd())
+            .map_err(|e| format!("{shown}: cannot keep its extended attributes: {e}, not written"))
     }
 
-    /// Rename the (flushed) copy over `path` unless the original changed since `seen`, or,
-    /// for a new file, someone created it meanwhile.
-    fn commit(mut self, path: &Path, original: Option<(&fs::Metadata, Seen)>) -> Result<(), String> {
+    /// A new sidecar: the media file's permission bits, and its group where the user may.
+    fn take_permissions_of_media(&self, sidecar: &Path, media: &Path) -> Result<(), String> {
+        let m = fs::metadata(media).map_err(|e| format!("{}: {e}", media.display()))?;
+        let _ = std::os::unix::fs::fchown(&self.file, None, Some(m.gid()));
+        self.file
+            .set_permissions(fs::Permissions::from_mode(m.permissions().mode() & 0o777))
+            .map_err(|e| format!("{}: cannot set the permissions: {e}", sidecar.display()))
+    }
+
+    /// Rename the (flushed) copy over `path` unless what the decision was computed from
+    /// changed since it was read ([`Basis`]), or, for a new file, someone created it meanwhile.
+    fn commit(mut self, path: &Path, basis: &Basis) -> Result<(), String> {
         let shown = path.display();
-        if let Some((_, seen)) = original {
-            let now = fs::metadata(path).map(|m| Seen::of(&m));
-            if now.as_ref().ok() != Some(&seen) {
-                return Err(format!("{shown}: changed by someone else while consentry worked on it, not written"));
-            }
+        basis.check()?;
+        if basis.existed {
             fs::rename(&self.path, path).map_err(|e| format!("{shown}: cannot replace: {e}"))?;
         } else {
             // A new sidecar: never over a file someone else created meanwhile.
@@ -685,6 +933,69 @@ impl Temp {
         self.committed = true;
         Ok(())
     }
+}
+
+/// Copy every extended attribute of `from` (symbolic links followed) onto `to`.
+fn copy_xattrs(from: &Path, to: std::os::fd::RawFd) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(from.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // Asked with a size, then read; grown while another process adds some in between.
+    let read = |get: &dyn Fn(*mut libc::c_void, usize) -> isize| -> std::io::Result<Vec<u8>> {
+        loop {
+            let n = get(std::ptr::null_mut(), 0);
+            if n < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let mut buf = vec![0u8; n as usize];
+            let got = get(buf.as_mut_ptr().cast(), buf.len());
+            if got >= 0 {
+                buf.truncate(got as usize);
+                return Ok(buf);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ERANGE) {
+                return Err(e);
+            }
+        }
+    };
+    // SAFETY: a valid path, and a buffer of the size given (or none).
+    let names = match read(&|buf, len| unsafe { libc::listxattr(c.as_ptr(), buf.cast(), len) }) {
+        Ok(names) => names,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let list = |names: &[u8]| -> Vec<Vec<u8>> {
+        names.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect()
+    };
+    let names = list(&names);
+    // What the copy got from its directory (a default ACL) and the original has not: removed.
+    // SAFETY: a valid descriptor, and a buffer of the size given (or none).
+    let inherited = read(&|buf, len| unsafe { libc::flistxattr(to, buf.cast(), len) })?;
+    for name in list(&inherited).into_iter().filter(|n| !names.contains(n)) {
+        let c_name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+        // SAFETY: a valid descriptor and name.
+        if unsafe { libc::fremovexattr(to, c_name.as_ptr()) } != 0 && !c_name.as_bytes().starts_with(b"security.") {
+            let e = std::io::Error::last_os_error();
+            return Err(std::io::Error::new(e.kind(), format!("{}: {e}", c_name.to_string_lossy())));
+        }
+    }
+    for name in names {
+        let name = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+        // SAFETY: valid NUL-terminated strings, and a buffer of the size given.
+        let value = read(&|buf, len| unsafe { libc::getxattr(c.as_ptr(), name.as_ptr(), buf, len) })?;
+        // SAFETY: a valid descriptor, name and value.
+        if unsafe { libc::fsetxattr(to, name.as_ptr(), value.as_ptr().cast(), value.len(), 0) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // Already there with this value (set by the kernel, as a security label): fine.
+            let mut same = vec![0u8; value.len() + 1];
+            // SAFETY: as above.
+            let n = unsafe { libc::fgetxattr(to, name.as_ptr(), same.as_mut_ptr().cast(), same.len()) };
+            if n < 0 || same[..n as usize] != value[..] {
+                return Err(std::io::Error::new(e.kind(), format!("{}: {e}", name.to_string_lossy())));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Temp {
@@ -851,16 +1162,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.jpg");
         fs::write(&path, b"old").unwrap();
-        let m = fs::metadata(&path).unwrap();
-        let seen = Seen::of(&m);
+        let basis_of = |p: &Path| Basis {
+            media: p.to_path_buf(),
+            inputs: vec![(p.to_path_buf(), crate::scan::Stamp::read(p).unwrap())],
+            existed: true,
+            hash: None,
+        };
+        let basis = basis_of(&path);
         let mut temp = Temp::create(&path).unwrap();
         temp.file.write_all(b"new").unwrap();
         let temp_path = temp.path.clone();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        fs::write(&path, b"someone else's").unwrap();
-        let err = temp.commit(&path, Some((&m, seen))).unwrap_err();
-        assert!(err.contains("changed by someone else"), "{err}");
-        assert_eq!(fs::read(&path).unwrap(), b"someone else's");
+        // The same size, and the modification time put back: the change time still tells.
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        fs::write(&path, b"oth").unwrap();
+        fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+        let err = temp.commit(&path, &basis).unwrap_err();
+        assert!(err.contains("changed while apply ran: run it again"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), b"oth");
         assert!(!temp_path.exists(), "the copy is removed");
         // Unchanged: replaced, with the original's permissions.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
@@ -868,9 +1186,27 @@ mod tests {
         let mut temp = Temp::create(&path).unwrap();
         temp.file.write_all(b"new").unwrap();
         temp.keep_permissions(&path, &m).unwrap();
-        temp.commit(&path, Some((&m, Seen::of(&m)))).unwrap();
+        temp.commit(&path, &basis_of(&path)).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_sidecar_another_media_file_pairs_with_is_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["DSC_1.NEF", "dsc_1.jpg", "DSC_1.XMP", "x.jpg", "x.jpg.nef", "x.jpg.xmp", "solo.cr2", "solo.xmp"];
+        for n in names {
+            fs::write(dir.path().join(n), b"").unwrap();
+        }
+        let p = |n: &str| dir.path().join(n);
+        let mut siblings = Siblings::default();
+        assert!(siblings.shared(&p("DSC_1.NEF"), &p("DSC_1.XMP")));
+        assert!(siblings.shared(&p("dsc_1.jpg"), &p("DSC_1.XMP")));
+        assert!(siblings.shared(&p("x.jpg.nef"), &p("x.jpg.xmp")), "x.jpg's own sidecar");
+        assert!(!siblings.shared(&p("x.jpg"), &p("x.jpg.xmp")));
+        assert!(!siblings.shared(&p("solo.cr2"), &p("solo.xmp")));
+        let (t, _) = target(&p("DSC_1.NEF"), None, &[p("DSC_1.XMP")], false, &mut siblings);
+        assert_eq!(t, Target::Sidecar(p("DSC_1.NEF.xmp")));
     }
 
     #[test]

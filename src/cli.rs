@@ -20,6 +20,15 @@ use crate::report::{self, Evaluated};
 use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
 use crate::state;
 
+/// `eprintln!` for every message of the commands: control characters in the paths, names and
+/// register text it carries are shown escaped (SPEC.md 6), so that a file name cannot forge a
+/// line or drive the terminal.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::eprint_escaped(&format!($($arg)*))
+    };
+}
+
 mod edit;
 
 /// Exit status of every command (SPEC.md 6).
@@ -322,10 +331,28 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("consentry: error: {e:#}");
+            print_error(&e);
             Exit::Usage.into()
         }
     }
+}
+
+/// The fatal error on stderr, its control characters escaped; a register's problems one per line.
+fn print_error(e: &anyhow::Error) {
+    let mut context = Vec::new();
+    for cause in e.chain() {
+        if let Some(errors) = cause.downcast_ref::<register::RegisterErrors>() {
+            let count = errors.0.iter().filter(|p| p.severity == register::Severity::Error).count();
+            context.push(format!("the register has {count} error(s) and cannot be used:"));
+            say!("consentry: error: {}", context.join(": "));
+            for p in &errors.0 {
+                say!("  {p}");
+            }
+            return;
+        }
+        context.push(cause.to_string());
+    }
+    say!("consentry: error: {}", context.join(": "));
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -563,7 +590,7 @@ impl Archives {
             None => None,
         };
         if archive.is_none() && register.is_some() && !self.quiet {
-            eprintln!(
+            say!(
                 "consentry: some files are in no archive (no {} above them): only consents and exemptions \
                  scoped `*` cover them; mark the archive with `consentry init DIR`",
                 config::CONFIG_FILE
@@ -608,7 +635,7 @@ impl Archives {
         let Some((key, mut state)) = state else { return Ok(None) };
         let (known, note) = state.known(&self.cwd, roots)?;
         if let Some(note) = note {
-            eprintln!("consentry: {}: {note}; every file is read again", state.path().display());
+            say!("consentry: {}: {note}; every file is read again", state.path().display());
         }
         let known = Arc::new(known);
         let run = state::Run::begin(state, known.clone(), &self.scanned);
@@ -716,7 +743,7 @@ impl Context {
             let path = run.path().to_path_buf();
             let date = register.as_ref().map(|_| self.date);
             match run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary) {
-                Ok(c) if !self.quiet => eprintln!(
+                Ok(c) if !self.quiet => say!(
                     "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
                      (`consentry report changes`).",
                     path.display(),
@@ -730,7 +757,7 @@ impl Context {
                 ),
                 Ok(_) => {}
                 Err(e) => {
-                    eprintln!("consentry: {}: the state could not be written: {e:#}", path.display());
+                    say!("consentry: {}: the state could not be written: {e:#}", path.display());
                     summary.errors += 1;
                 }
             }
@@ -885,7 +912,7 @@ fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Resu
     let opened = |path: &Path| {
         state::State::open(path, damaged).map(|(state, note)| {
             if let Some(note) = note.filter(|n| n.warning || !quiet) {
-                eprintln!("consentry: {}: {note}; every file is read again", path.display());
+                say!("consentry: {}: {note}; every file is read again", path.display());
             }
             state
         })
@@ -900,20 +927,20 @@ fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Resu
     };
     let Some(cache) = state::cache_path(root) else {
         if !quiet {
-            eprintln!("consentry: no state kept ({own}; no cache directory): every file is read");
+            say!("consentry: no state kept ({own}; no cache directory): every file is read");
         }
         return Ok(None);
     };
     match opened(&cache) {
         Ok(state) => {
             if !quiet {
-                eprintln!("consentry: the archive cannot be written here; its state is kept in {}", cache.display());
+                say!("consentry: the archive cannot be written here; its state is kept in {}", cache.display());
             }
             Ok(Some(state))
         }
         Err(state::OpenError::NotWritable { .. }) => {
             if !quiet {
-                eprintln!("consentry: no state kept ({own}; nor in {}): every file is read", cache.display());
+                say!("consentry: no state kept ({own}; nor in {}): every file is read", cache.display());
             }
             Ok(None)
         }
@@ -932,14 +959,14 @@ fn load_register(
     match register::load_cached(path, vocabulary, options, cache) {
         Ok(loaded) => {
             if !quiet && !loaded.warnings.is_empty() {
-                eprintln!(
+                say!(
                     "consentry: the register has {} warning(s) (see `consentry register check`)",
                     loaded.warnings.len()
                 );
             }
             Ok(loaded.register)
         }
-        Err(errors) => Err(anyhow::anyhow!("{}: {errors}", path.display())),
+        Err(errors) => Err(anyhow::Error::new(errors).context(path.display().to_string())),
     }
 }
 
@@ -985,7 +1012,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
                 Status::ALL.iter().zip(statuses).map(|(s, n)| format!("{n} {}", s.as_str())).collect();
             line.push_str(&format!(" Status: {}.", counts.join(", ")));
         }
-        eprintln!("{line}");
+        say!("{line}");
     }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
@@ -1018,7 +1045,7 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Findings);
     }
     if !out.quiet {
-        eprintln!(
+        say!(
             "Checked {} files for {} on {}: {} blocking, {} cleared.",
             files.len(),
             usages.join(", "),
@@ -1112,7 +1139,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     let state = state::State::open_existing(&path)?;
     let (table, about) = state.changes(args.since)?;
     if !out.quiet {
-        eprintln!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
+        say!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
     }
     if out.format == Some(OutputFormat::Html) {
         let today = chrono::Local::now().date_naive();
@@ -1175,7 +1202,7 @@ fn write_html_report(
     let started = Instant::now();
     let written = pool.install(|| crate::html::write(dir, title, date, table, files))?;
     if !out.quiet {
-        eprintln!(
+        say!(
             "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
             written.index.display(),
             started.elapsed().as_secs_f64(),
@@ -1196,7 +1223,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         Some(p) => match pending.get()?.identity(p) {
             Some(id) => Some(id),
             None => {
-                eprintln!("consentry: no person {p:?} in the register");
+                say!("consentry: no person {p:?} in the register");
                 return Ok(Exit::Ok);
             }
         },
@@ -1309,8 +1336,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
 
     // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
-    // none of them; each gets its own `name.ext.xmp`.
+    // none of them; each gets its own `name.ext.xmp` (`apply::target`).
     let mut planned = Vec::new();
+    let mut siblings = apply::Siblings::default();
     // (path, message naming the path) of every file not written.
     let mut failed: Vec<(String, String)> = Vec::new();
     for f in &files {
@@ -1324,21 +1352,8 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let always = args.sidecar == SidecarMode::Always;
-        let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always);
+        let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always, &mut siblings);
         planned.push((f, target, why));
-    }
-    let mut sharing: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
-    for (_, t, _) in &planned {
-        if let apply::Target::Sidecar(p) = t {
-            *sharing.entry(p.clone()).or_default() += 1;
-        }
-    }
-    for (f, t, _) in &mut planned {
-        if let apply::Target::Sidecar(p) = t {
-            if sharing[p] > 1 {
-                *t = apply::Target::Sidecar(apply::own_sidecar(&f.record.path));
-            }
-        }
     }
     // One write per file on disk: a file reached by two paths (symbolic links, overlapping
     // arguments) is written once.
@@ -1371,8 +1386,9 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let pool = ctx.opts.pool()?;
     // In batches: new versions written beside the files in parallel, flushed with one sync per
     // file system, then renamed over the files; each directory flushed once at the end. A batch
-    // holds its copies open (and locked): room for them in the open-file limit.
-    raise_open_file_limit(3 * APPLY_BATCH as u64 + 256);
+    // holds its copies and the files they replace open (and locked) until the rename; up to three
+    // batches are alive (committed, waiting, prepared): room for them in the open-file limit.
+    raise_open_file_limit(6 * APPLY_BATCH as u64 + 256);
     // While one batch is flushed (the disk works, the cores wait) and renamed, the next is
     // prepared.
     let outcomes: Vec<apply::Outcome> = std::thread::scope(|scope| {
@@ -1387,7 +1403,17 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                 }));
                 outcomes.extend(prepared.into_iter().map(|p| match p {
                     apply::Prepared::Done(o) => o,
-                    apply::Prepared::Ready(r) => apply::commit(r),
+                    apply::Prepared::Ready(r) => {
+                        let path = r.path().display().to_string();
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply::commit(r))).unwrap_or_else(
+                            |panic| {
+                                apply::Outcome::Failed(format!(
+                                    "{path}: internal error while replacing it: {}",
+                                    scan::panic_message(&panic)
+                                ))
+                            },
+                        )
+                    }
                 }));
             }
             outcomes
@@ -1405,7 +1431,20 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                             }
                             apply::Target::Sidecar(_) => None,
                         };
-                        apply::prepare(target, fields, stamp, args.dry_run, known)
+                        // A panic in one file's write is an error for that file.
+                        let write = || {
+                            let basis = apply::Basis::of(&f.record, target)?;
+                            Ok(apply::prepare(target, fields, stamp, args.dry_run, known, &basis))
+                        };
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)) {
+                            Ok(Ok(prepared)) => prepared,
+                            Ok(Err(e)) => apply::Prepared::Done(apply::Outcome::Failed(e)),
+                            Err(panic) => apply::Prepared::Done(apply::Outcome::Failed(format!(
+                                "{}: internal error while writing, not written: {}",
+                                target.path().display(),
+                                scan::panic_message(&panic)
+                            ))),
+                        }
                     })
                     .collect();
                 if tx.send(prepared).is_err() {
@@ -1460,7 +1499,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         ]);
     }
     for (path, e) in &failed {
-        eprintln!("consentry: {e}");
+        say!("consentry: {e}");
         rows.push(vec![
             serde_json::json!(path),
             serde_json::Value::Null,
@@ -1473,7 +1512,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
         let unreadable = failed.len() - outcomes.iter().filter(|o| matches!(o, apply::Outcome::Failed(_))).count();
-        eprintln!(
+        say!(
             "{} files: {verb} {written}, {unchanged} unchanged, {} not written.",
             work.len() + unreadable,
             failed.len()
@@ -1509,10 +1548,10 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
                 Err(errors) => errors.0,
             };
             for p in &problems {
-                println!("{p}");
+                println!("{}", output::escape_controls(&p.to_string()));
             }
             let errors = problems.iter().filter(|p| p.severity == register::Severity::Error).count();
-            eprintln!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
+            say!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
             Ok(if problems.is_empty() { Exit::Ok } else { Exit::Findings })
         }
         RegisterCommand::Import { csv, into } => {
@@ -1522,10 +1561,10 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let imported = register::sqlite::import(&register, &register::documents_base(&csv), &into, &actor)
                 .map_err(|e| e.context(format!("{}: cannot import into {}", csv.display(), into.display())))?;
             for warning in &imported.warnings {
-                eprintln!("consentry: {}: warning: {warning}", csv.display());
+                say!("consentry: {}: warning: {warning}", csv.display());
             }
             let stats = imported.stats;
-            eprintln!(
+            say!(
                 "Imported {} consents, {} persons ({} aliases), {} originators, {} documents and {} exemptions from {} into {}.",
                 stats.consents,
                 stats.persons,
@@ -1551,8 +1590,11 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
 }
 
 /// Run `body` on stdout or on the `-o` file with the chosen format. Returns `None` when stdout
-/// was closed by the reader (`| head`). The `-o` file is written to a temporary file beside it
-/// (mode 0600: reports name people) and renamed into place only when everything was written.
+/// was closed by the reader (`| head`). A new `-o` file, or one replacing a regular file, is
+/// written to a temporary file beside it (mode 0600: reports name people) and renamed into
+/// place only when everything was written. Anything else at that path (a device such as
+/// `/dev/null`, a FIFO, a terminal, a symbolic link such as `/dev/stdout`) is opened and
+/// written directly, its mode left alone: renaming over it would replace the device or link.
 fn with_writer<T>(
     out: &OutputArgs,
     body: impl FnOnce(&mut dyn Write, OutputFormat) -> io::Result<T>,
@@ -1568,6 +1610,18 @@ fn with_writer<T>(
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(None),
                 Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
             }
+        }
+        Some(path) if !output::replaceable(path) => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(std::fs::metadata(path).is_ok_and(|m| m.is_file()))
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot open for writing: {e}", path.display()))?;
+            let mut w = io::BufWriter::new(file);
+            let value = body(&mut w, format)
+                .and_then(|v| w.flush().map(|()| v))
+                .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+            Ok(Some(value))
         }
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -1625,8 +1679,8 @@ impl Progress {
 
     fn println(&self, msg: &str) {
         match &self.0 {
-            Some(b) => b.suspend(|| eprintln!("{msg}")),
-            None => eprintln!("{msg}"),
+            Some(b) => b.suspend(|| output::eprint_escaped(msg)),
+            None => output::eprint_escaped(msg),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Rendering scan records as a table, JSON, JSON Lines or CSV. No computation here.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -165,7 +166,7 @@ impl<W: Write> RecordWriter<W> {
                         None => Default::default(),
                     });
                 }
-                w.write_record(&row)?;
+                write_csv_row(w, &row)?;
             }
             (Sink::Plain(_), _) => {
                 let note = match (&rec.error, rec.kind, &rec.evaluation) {
@@ -243,7 +244,7 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(&table.columns)?;
             for row in &table.rows {
-                w.write_record(row.iter().map(cell_text))?;
+                write_csv_row(&mut w, row.iter().map(cell_text))?;
             }
             w.flush()?;
         }
@@ -292,7 +293,7 @@ pub fn write_rows(
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(columns)?;
             for row in rows {
-                w.write_record(row.iter().map(cell_text))?;
+                write_csv_row(&mut w, row.iter().map(cell_text))?;
             }
             w.flush()?;
             drop(w);
@@ -340,10 +341,12 @@ fn persons_cell(persons: &[&str]) -> String {
     cell
 }
 
-/// Columns aligned with two spaces between them; the last column is not padded.
+/// Columns aligned with two spaces between them; the last column is not padded. Control
+/// characters in cells are shown escaped ([`escape_controls`]).
 fn write_aligned(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<Cow<'_, str>>> = rows.iter().map(|r| r.iter().map(|c| escape_controls(c)).collect()).collect();
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in width.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -359,15 +362,119 @@ fn write_aligned(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> 
         writeln!(out, "{}", s.trim_end())
     };
     line(&mut header.iter().copied())?;
-    for row in rows {
-        line(&mut row.iter().map(String::as_str))?;
+    for row in &rows {
+        line(&mut row.iter().map(|c| c.as_ref()))?;
     }
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Output safety (SPEC.md 6): text from files and registers never acts on the reader's tools.
+// ---------------------------------------------------------------------------------------------
+
+/// Whether `c` is shown escaped in tables and on stderr: C0 controls, DEL, C1 controls and the
+/// bidirectional embeddings, overrides and isolates (which reorder what follows on screen).
+fn is_hidden_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether an output file at `path` may be written to a temporary file and renamed into place:
+/// only when nothing is there yet or a regular file (not a link to one: the link stays). A
+/// device, FIFO, socket, terminal or symbolic link is written through instead, never replaced.
+pub fn replaceable(path: &std::path::Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => m.file_type().is_file(),
+        // Nothing there, or it cannot be looked at: creating the temporary file says why.
+        Err(_) => true,
+    }
+}
+
+/// `s` with control characters made visible, for tables and stderr: `\n`, `\r`, `\t`, `\x1b`
+/// (ESC and the other C0 controls and DEL as `\xNN`), `\u{85}` (C1 controls and bidi
+/// overrides). A file name with a newline or an escape sequence thus cannot forge a line or
+/// drive the terminal. Text without such characters is returned as it is. JSON output does not
+/// need this: serde escapes control characters itself.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_hidden_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_hidden_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Print one message on stderr with its control characters escaped ([`escape_controls`]):
+/// every message that may carry a path, a name or register text goes through here.
+pub fn eprint_escaped(msg: &str) {
+    eprintln!("{}", escape_controls(msg));
+}
+
+/// A CSV cell safe to open in a spreadsheet (the OWASP rule against CSV injection): a cell
+/// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so that it is
+/// shown as text and never run as a formula. A plain decimal number (`-3`, `-0.5`) stays as
+/// it is: a spreadsheet reads it as that number, and no formula can be written that way.
+pub fn csv_cell(s: &str) -> Cow<'_, str> {
+    let risky = matches!(s.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+    if risky && !is_plain_number(s) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// `-?digits(.digits)?`
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+}
+
+/// Write one CSV record with every cell made safe by [`csv_cell`]: the one way consentry's CSV
+/// outputs write their rows.
+fn write_csv_row<W: Write, S: AsRef<str>>(w: &mut csv::Writer<W>, row: impl IntoIterator<Item = S>) -> csv::Result<()> {
+    w.write_record(row.into_iter().map(|c| csv_cell(c.as_ref()).into_owned()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::persons_cell;
+    use super::{csv_cell, escape_controls, persons_cell};
+
+    #[test]
+    fn csv_cells_that_could_be_formulas_get_a_quote() {
+        for (cell, want) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-", "'-"),
+            ("-1e5", "'-1e5"),
+            ("-3", "-3"),
+            ("-0.5", "-0.5"),
+            ("Anna Schmidt", "Anna Schmidt"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(cell), want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(escape_controls("plain ü"), "plain ü");
+        assert_eq!(escape_controls("a\x1b]0;x\x07\nFAKE\r\t\x7f"), "a\\x1b]0;x\\x07\\nFAKE\\r\\t\\x7f");
+        assert_eq!(escape_controls("\u{85}\u{9b}\u{202e}\u{2067}"), "\\u{85}\\u{9b}\\u{202e}\\u{2067}");
+    }
 
     #[test]
     fn long_person_lists_are_cut_with_a_count() {

@@ -114,6 +114,23 @@ impl Stamp {
     }
 }
 
+/// Hashes of what was read of a media file (its only XMP packet, when it has exactly one) and
+/// of its sidecars (their bytes), in the order of [`FileRecord::sidecars`]: the content a
+/// decision was computed from, for `apply` to compare with what it is about to replace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadHashes {
+    pub packet: Option<u64>,
+    pub sidecars: Vec<Option<u64>>,
+}
+
+/// The hash of [`ReadHashes`].
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
 /// The stamps of a media file and of its sidecars, in the order of [`FileRecord::sidecars`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamps {
@@ -251,6 +268,10 @@ pub struct FileRecord {
     /// With [`ScanOptions::reuse`]: the stamps of the media file and its sidecars, taken
     /// before they were read.
     pub stamps: Option<Box<Stamps>>,
+    /// With [`ScanOptions::written`] (`apply`): hashes of the bytes the evaluation was computed
+    /// from, beside [`FileRecord::stamps`] (which `apply` always takes): `apply` writes only
+    /// while both still hold.
+    pub read_hashes: Option<Box<ReadHashes>>,
     /// Whether this record is an earlier one whose files did not change (not read again).
     pub reused: bool,
     /// With [`ScanOptions::placement`]: where the file belongs.
@@ -270,6 +291,7 @@ impl FileRecord {
             written: None,
             written_sidecar: None,
             stamps: None,
+            read_hashes: None,
             reused: false,
             placed: None,
         }
@@ -439,7 +461,8 @@ fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Re
                     return rec;
                 }
             }
-            let stamp_on_open = reuse.is_some() && found.is_none();
+            // `apply` (`written`) needs the stamps as read too, to write only into that content.
+            let stamp_on_open = (reuse.is_some() && found.is_none()) || written;
             let read = || scan_media(path, sidecars, roots, written, stamp_on_open);
             let mut rec = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
                 let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
@@ -460,7 +483,8 @@ fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Re
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+/// The message a panic was raised with.
+pub fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default()
 }
 
@@ -491,11 +515,17 @@ fn scan_media(
         rec.stamps = sidecar_stamps.map(|sidecars| Box::new(Stamps { file, sidecars }));
     }
     record_embedded(embedded, roots, written, &mut rec, &mut dates);
+    if written {
+        rec.read_hashes.get_or_insert_default();
+    }
     for sidecar in sidecars {
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let first = rec.sidecars.len() == 1;
-        let (props, problem) = read_sidecar(sidecar, written);
+        let (props, problem, hash) = read_sidecar(sidecar, written);
+        if let Some(h) = rec.read_hashes.as_mut() {
+            h.sidecars.push(hash);
+        }
         if written && first && problem.is_none() {
             rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
         }
@@ -601,6 +631,9 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
     for (i, (what, packet, at)) in packets.enumerate() {
         let (props, problem) = parse_packet(packet, written);
         // Only from the file's only main packet: the one `apply` replaces.
+        if written && i == 0 && meta.xmp.len() == 1 {
+            rec.read_hashes.get_or_insert_default().packet = Some(content_hash(packet));
+        }
         if written && i == 0 && meta.xmp.len() == 1 && problem.is_none() {
             // What a previous `apply` wrote, for the next one to compare with.
             rec.written = crate::apply::fields_in(&props, true).map(Box::new);
@@ -631,26 +664,27 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
 
 /// Read and parse an XMP sidecar (bounded like an embedded packet): the properties read before
 /// a problem, and the problem.
-fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>) {
+/// With `written`, also the hash of its bytes ([`ReadHashes`]).
+fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>, Option<u64>) {
     let file = match source::open_file(path) {
         Ok(file) => file,
-        Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e)))),
+        Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e))), None),
     };
     // Sized once from the file's length (a growing buffer would hold twice the packet while
     // it is copied), and a sidecar over the limit is not read at all.
     let len = file.metadata().map_or(0, |m| m.len());
     if len > media::MAX_XMP {
-        return (Vec::new(), Some(format!("{len} bytes, larger than the limit of {} bytes", media::MAX_XMP)));
+        return (Vec::new(), Some(format!("{len} bytes, larger than the limit of {} bytes", media::MAX_XMP)), None);
     }
     let mut bytes = Vec::with_capacity(len as usize);
     if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
-        return (Vec::new(), Some(format!("cannot read: {}", io_message(&e))));
+        return (Vec::new(), Some(format!("cannot read: {}", io_message(&e))), None);
     }
     if bytes.len() as u64 > media::MAX_XMP {
-        return (Vec::new(), Some(format!("larger than the limit of {} bytes", media::MAX_XMP)));
+        return (Vec::new(), Some(format!("larger than the limit of {} bytes", media::MAX_XMP)), None);
     }
     let (props, problem) = parse_packet(&bytes, written);
-    (props, problem.map(|e| e.to_string()))
+    (props, problem.map(|e| e.to_string()), written.then(|| content_hash(&bytes)))
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).

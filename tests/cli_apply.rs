@@ -199,10 +199,13 @@ fn missing_names(record: &Value) -> Vec<String> {
     record["missing"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap().to_string()).collect()
 }
 
-/// The sidecar `apply` writes for a media file: its first sidecar, else `name.ext.xmp`.
+/// The sidecar `apply` writes for a media file: its first sidecar but a `name.xmp` another media
+/// file beside it shares (the fixtures' `DSC_0001.xmp` of `DSC_0001.NEF` and `DSC_0001.JPG`),
+/// else `name.ext.xmp`.
 fn sidecar_of(a: &Archive, rel: &str, record: &Value) -> PathBuf {
-    match record["sidecars"].as_array().unwrap().first() {
-        Some(s) => PathBuf::from(s.as_str().unwrap()),
+    let shared = |s: &str| s.ends_with("/DSC_0001.xmp");
+    match record["sidecars"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).find(|s| !shared(s)) {
+        Some(s) => PathBuf::from(s),
         None => a.path(&format!("{rel}.xmp")),
     }
 }
@@ -963,7 +966,9 @@ fn copies_of_another_users_running_apply_are_kept() {
     let a = Archive::in_tmp(tmp);
     let live = a.path(&format!("2023/summer-fest/.consentry-apply-{}-0.jpg", std::process::id()));
     fs::copy(a.path("2023/summer-fest/IMG_1001.jpg"), &live).unwrap();
+    // The files are nobody's (apply never gives another user's file a new owner).
     for rel in snapshot(a.tmp.path()).keys() {
+        std::os::unix::fs::chown(a.tmp.path().join(rel), Some(65534), Some(65534)).unwrap();
         fs::set_permissions(a.tmp.path().join(rel), fs::Permissions::from_mode(0o666)).unwrap();
     }
     fn open_dirs(d: &Path) {

@@ -404,7 +404,7 @@ fn print(format: Option<OutputFormat>, columns: Vec<&'static str>, rows: Vec<Vec
 fn summary(e: &EditArgs, line: String) {
     if !e.quiet {
         let dry = if e.dry_run { " (dry run: nothing was changed)" } else { "" };
-        eprintln!("{line}{dry}");
+        say!("{line}{dry}");
     }
 }
 
@@ -640,7 +640,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     summary(&a.edit, format!("{verb} {} consent(s) for {} file(s) ({}).", added.len(), media.len(), ids(&added)));
     let faces = media.iter().filter(|f| f.record.depicted.unnamed_faces > 0).count();
     if faces > 0 && !a.edit.quiet {
-        eprintln!(
+        say!(
             "consentry: {faces} of the files show unnamed faces, which no consent covers: name them, or \
              exempt them (`consentry exempt PATH --person '*' --reason ...`)"
         );
@@ -946,13 +946,13 @@ pub(super) fn init_archive(a: InitArgs) -> anyhow::Result<Exit> {
         .open(&file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     std::io::Write::write_all(&mut out, text.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    eprintln!("Created {}: the archive {} uses the register {}.", file.display(), root.display(), register.display());
+    say!("Created {}: the archive {} uses the register {}.", file.display(), root.display(), register.display());
     Ok(Exit::Ok)
 }
 
 /// `register init DB`: an empty SQLite register.
 pub(super) fn init(db: &Path, actor_arg: Option<&str>) -> anyhow::Result<Exit> {
     edit::init(db, &actor(actor_arg))?;
-    eprintln!("Created the empty register {}.", db.display());
+    say!("Created the empty register {}.", db.display());
     Ok(Exit::Ok)
 }
