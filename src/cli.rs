@@ -632,8 +632,12 @@ impl Archives {
             (None, Some(a)) => open_state(&a.root, None, self.quiet)?.map(|s| (s.path().to_path_buf(), s)),
             (None, None) => None,
         };
-        let Some((key, state)) = state else { return Ok(None) };
-        let known = Arc::new(state.known(&self.cwd, roots)?);
+        let Some((key, mut state)) = state else { return Ok(None) };
+        let (known, note) = state.known(&self.cwd, roots)?;
+        if let Some(note) = note {
+            say!("consentry: {}: {note}; every file is read again", state.path().display());
+        }
+        let known = Arc::new(known);
         let run = state::Run::begin(state, known.clone(), &self.scanned);
         let slot = Arc::new(StateSlot { known, run: Mutex::new(Some(run)), register: register.cloned() });
         found.states.insert(key, slot.clone());
@@ -903,9 +907,11 @@ fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::R
 /// `None` when neither the archive nor the cache directory can be written (the run then reads
 /// every file and records nothing, with a hint).
 fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
+    // A damaged state is moved aside only in consentry's own places: `--state` may name anything.
+    let damaged = if explicit.is_some() { state::Damaged::Refuse } else { state::Damaged::MoveAside };
     let opened = |path: &Path| {
-        state::State::open(path).map(|(state, note)| {
-            if let (Some(note), false) = (note, quiet) {
+        state::State::open(path, damaged).map(|(state, note)| {
+            if let Some(note) = note.filter(|n| n.warning || !quiet) {
                 say!("consentry: {}: {note}; every file is read again", path.display());
             }
             state
@@ -1552,7 +1558,12 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let settings = config::discover(&here, Some(&csv), None)?;
             let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
-            let stats = register::sqlite::import(&register, &into, &actor)?;
+            let imported = register::sqlite::import(&register, &register::documents_base(&csv), &into, &actor)
+                .map_err(|e| e.context(format!("{}: cannot import into {}", csv.display(), into.display())))?;
+            for warning in &imported.warnings {
+                say!("consentry: {}: warning: {warning}", csv.display());
+            }
+            let stats = imported.stats;
             say!(
                 "Imported {} consents, {} persons ({} aliases), {} originators, {} documents and {} exemptions from {} into {}.",
                 stats.consents,

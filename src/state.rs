@@ -27,6 +27,107 @@ use crate::people::{Depicted, PeopleRoots};
 use crate::report::Table;
 use crate::scan::{FileRecord, Reuse, ScanSummary, Stamp, Stamps, Subject};
 
+/// Why the state could not be opened, under its lock.
+enum Opening {
+    /// Not an SQLite database, or a corrupt one (what SQLite said).
+    Damaged(String),
+    /// The file cannot be created or opened for writing.
+    Io(std::io::Error),
+    Other(String),
+}
+
+impl Opening {
+    fn of(e: &anyhow::Error) -> Opening {
+        let damaged = e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>().and_then(damage));
+        match damaged {
+            Some(what) => Opening::Damaged(what),
+            None => Opening::Other(format!("{e:#}")),
+        }
+    }
+}
+
+/// What SQLite said when `e` means the file is not a database or is corrupt.
+fn damage(e: &rusqlite::Error) -> Option<String> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message)
+            if matches!(f.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) =>
+        {
+            Some(message.clone().unwrap_or_else(|| f.to_string()))
+        }
+        _ => None,
+    }
+}
+
+impl std::fmt::Display for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Opening::Damaged(what) => write!(f, "the state is damaged ({what})"),
+            Opening::Io(e) => write!(f, "{e}"),
+            Opening::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What to do with a damaged state that is not moved aside (SQLite said `what`).
+fn refused(what: &str) -> String {
+    format!(
+        "the state is damaged ({what}) and holds nothing usable: delete it or move it away (a scan \
+         moves a damaged state in its own place aside and starts afresh), or run with --no-state"
+    )
+}
+
+/// `path` with `suffix` added to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// An exclusive `flock` of the directory `dir` (nothing is created in it), held until the
+/// returned handle is dropped; waits for another holder. Where directories cannot be locked (NFS
+/// emulates `flock` with `fcntl`, which needs a writable file), no lock is taken: SQLite's own
+/// locks and busy timeout remain.
+fn lock_exclusive(dir: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    let handle = std::fs::File::open(dir)?;
+    loop {
+        // SAFETY: a valid open file descriptor.
+        if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(Some(handle));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EBADF | libc::ENOLCK | libc::EOPNOTSUPP) => return Ok(None),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Move the damaged state at `path` aside, with its `-wal` and `-shm`, to
+/// `NAME.corrupt-YYYYMMDDTHHMMSS` (UTC; `-2`, `-3`... when taken): the new name, or what failed.
+fn move_aside(path: &Path) -> Result<PathBuf, String> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
+    let mut n = 1;
+    let aside = loop {
+        let suffix = if n == 1 { format!(".corrupt-{stamp}") } else { format!(".corrupt-{stamp}-{n}") };
+        let candidate = sibling(path, &suffix);
+        if std::fs::symlink_metadata(&candidate).is_err() {
+            break candidate;
+        }
+        n += 1;
+    };
+    for extra in ["-wal", "-shm"] {
+        let from = sibling(path, extra);
+        if std::fs::symlink_metadata(&from).is_ok() {
+            let to = sibling(&aside, extra);
+            std::fs::rename(&from, &to).map_err(|e| format!("cannot move {} aside: {e}", from.display()))?;
+        }
+    }
+    std::fs::rename(path, &aside).map_err(|e| format!("cannot move it aside to {}: {e}", aside.display()))?;
+    Ok(aside)
+}
+
 /// Schema version (`PRAGMA user_version`). A state of an older version is rebuilt.
 pub const SCHEMA: i64 = 2;
 const APPLICATION: &str = "consentry-state";
@@ -62,6 +163,8 @@ pub fn cache_path(root: &Path) -> Option<PathBuf> {
 pub struct State {
     conn: Connection,
     path: PathBuf,
+    /// What to do when damage shows only when the files are read.
+    damaged: Damaged,
 }
 
 impl std::fmt::Debug for State {
@@ -80,11 +183,38 @@ pub enum OpenError {
     Other(String),
 }
 
+/// What [`State::open`] has to say about the state it opened (every file is read again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub text: String,
+    /// A warning (a damaged state moved aside), shown even with `--quiet`.
+    pub warning: bool,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// What [`State::open`] does with a damaged state file (not an SQLite database, or corrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damaged {
+    /// Move it aside (`NAME.corrupt-YYYYMMDDTHHMMSS`, with its `-wal` and `-shm`) and start
+    /// afresh, with a warning: a scan, check or report with the state in its own place.
+    MoveAside,
+    /// Refuse it, saying what to do: `report changes` has nothing to report from it, and a file
+    /// given with `--state` may be anything (it is left as it is).
+    Refuse,
+}
+
 impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
     /// exist. An older schema is rebuilt (its files are read again); a newer one, or a
-    /// database that is not a consentry state, is an error.
-    pub fn open(path: &Path) -> Result<(State, Option<String>), OpenError> {
+    /// database that is not a consentry state, is an error; a damaged one is moved aside or
+    /// refused (`damaged`). Creating and checking the state happens under an exclusive `flock` of
+    /// its directory, so that concurrent first runs wait for each other.
+    pub fn open(path: &Path, damaged: Damaged) -> Result<(State, Option<Note>), OpenError> {
         let other = |e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", path.display()));
         let not_writable = |e: std::io::Error| {
             if matches!(e.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem) {
@@ -96,20 +226,50 @@ impl State {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(not_writable)?;
         }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let _lock = lock_exclusive(dir).map_err(not_writable)?;
+        let opened = match State::open_locked(path) {
+            Err(Opening::Damaged(e)) if damaged == Damaged::MoveAside => {
+                State::afresh(path, &e).map(|(state, note)| (state, Some(note))).map_err(|e| other(&e))
+            }
+            Err(Opening::Damaged(e)) => Err(other(&refused(&e))),
+            Err(Opening::Io(e)) => Err(not_writable(e)),
+            Err(Opening::Other(e)) => Err(other(&e)),
+            Ok(opened) => Ok(opened),
+        };
+        opened.map(|(mut state, note)| {
+            state.damaged = damaged;
+            (state, note)
+        })
+    }
+
+    /// Move the damaged state at `path` aside (SQLite said `what`) and open a new one there, under
+    /// the lock of [`State::open`]; the warning to show.
+    fn afresh(path: &Path, what: &str) -> Result<(State, Note), String> {
+        let aside = move_aside(path).map_err(|m| format!("the state is damaged ({what}); {m}"))?;
+        let (state, _) = State::open_locked(path).map_err(|e| e.to_string())?;
+        let text = format!(
+            "warning: the state was damaged ({what}) and is moved aside to {}; a new one is started",
+            aside.display()
+        );
+        Ok((state, Note { text, warning: true }))
+    }
+
+    /// [`State::open`] under its lock.
+    fn open_locked(path: &Path) -> Result<(State, Option<Note>), Opening> {
         // Created here so that it is the owner's only; SQLite gives its WAL the same mode.
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let writable = std::fs::OpenOptions::new().read(true).write(true).open(path);
-                writable.map_err(not_writable)?;
+                std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(Opening::Io)?;
             }
-            Err(e) => return Err(not_writable(e)),
+            Err(e) => return Err(Opening::Io(e)),
         }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| other(&e))?;
-        let mut state = State { conn, path: path.to_path_buf() };
-        let note = state.prepare().map_err(|e| other(&format!("{e:#}")))?;
-        Ok((state, note))
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| Opening::of(&e.into()))?;
+        let mut state = State { conn, path: path.to_path_buf(), damaged: Damaged::Refuse };
+        let note = state.prepare().map_err(|e| Opening::of(&e))?;
+        Ok((state, note.map(|text| Note { text, warning: false })))
     }
 
     /// Open an existing state for reading reports from it.
@@ -120,7 +280,7 @@ impl State {
                 path.display()
             );
         }
-        let (state, _) = State::open(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (state, _) = State::open(path, Damaged::Refuse).map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(state)
     }
 
@@ -138,10 +298,22 @@ impl State {
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
             .context("not a database")?;
         let ours = tables == 0
-            || conn
-                .query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get::<_, String>(0))
-                .is_ok_and(|a| a == APPLICATION);
+            || match conn.query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get::<_, String>(0)) {
+                Ok(application) => application == APPLICATION,
+                Err(e) if damage(&e).is_some() => return Err(anyhow::Error::from(e).context("reading its meta table")),
+                Err(_) => false,
+            };
         if !ours {
+            // A damaged state may not show that it is one: its meta table unreadable.
+            let check = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get::<_, String>(0));
+            match check {
+                Ok(ok) if ok == "ok" => {}
+                Ok(problem) => {
+                    let code = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT);
+                    return Err(rusqlite::Error::SqliteFailure(code, Some(problem.replace('\n', " "))).into());
+                }
+                Err(e) => return Err(e.into()),
+            }
             anyhow::bail!("this is not a consentry state file; give another --state (it is left as it is)");
         }
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -182,8 +354,31 @@ impl State {
         Ok(note)
     }
 
-    /// Every known media file, for a run to reuse and compare with.
-    pub fn known(&self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<Known> {
+    /// Every known media file, for a run to reuse and compare with. Damage that shows only now
+    /// (in the files' pages) is handled as [`State::open`] was told: the state is moved aside and
+    /// a new, empty one started (with the warning to show), or it is an error.
+    pub fn known(&mut self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<(Known, Option<Note>)> {
+        match self.read_known(cwd, roots) {
+            Err(e) if self.damaged == Damaged::MoveAside => match Opening::of(&e) {
+                Opening::Damaged(what) => {
+                    let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let _lock = lock_exclusive(dir)?;
+                    // Closed before its files move: SQLite deletes a closed connection's WAL by
+                    // name, which would then be the new state's.
+                    drop(std::mem::replace(&mut self.conn, Connection::open_in_memory()?));
+                    let (mut fresh, note) = State::afresh(&self.path, &what).map_err(anyhow::Error::msg)?;
+                    fresh.damaged = Damaged::Refuse;
+                    let known = fresh.read_known(cwd, roots)?;
+                    *self = fresh;
+                    Ok((known, Some(note)))
+                }
+                _ => Err(e),
+            },
+            result => result.map(|known| (known, None)),
+        }
+    }
+
+    fn read_known(&self, cwd: &Path, roots: &PeopleRoots) -> anyhow::Result<Known> {
         let mut stmt = self.conn.prepare(
             "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
              status, valid_until, consents, missing FROM files",
@@ -238,6 +433,13 @@ impl State {
     /// What changed in the last run, or in every run that finished on or after `since`
     /// (`report changes`), and a line about the runs it covers.
     pub fn changes(&self, since: Option<Date>) -> anyhow::Result<(Table, String)> {
+        self.read_changes(since).map_err(|e| match Opening::of(&e) {
+            Opening::Damaged(what) => anyhow::anyhow!("{}: {}", self.path.display(), refused(&what)),
+            _ => e,
+        })
+    }
+
+    fn read_changes(&self, since: Option<Date>) -> anyhow::Result<(Table, String)> {
         let runs: Vec<(i64, String, bool)> = match since {
             Some(day) => self
                 .conn

@@ -749,7 +749,7 @@ fn look_for_documents(st: &mut ConsentState, p: &mut Problems) {
     let mut distinct: Vec<&str> = st.documents.iter().map(|d| d.path.as_str()).collect();
     distinct.sort_unstable();
     distinct.dedup();
-    let found = super::document_problems(&st.doc_dir, &distinct);
+    let found = super::document_problems(&st.doc_dir, &distinct, |_| false);
     for d in &st.documents {
         let problem = &found[d.path.as_str()];
         let evidence = if problem.is_some() { Evidence::Missing } else { Evidence::Present };
@@ -1524,14 +1524,14 @@ mod tests {
 
     /// A register with `rows` (after the header) and a document `a.pdf` next to it.
     fn file_with(dir: &Path, rows: &str) -> PathBuf {
-        write(dir, "a.pdf", "%PDF");
+        write(dir, "a.pdf", "%PDF-1.4");
         write(dir, "reg.csv", format!("{HEADER}{rows}"))
     }
 
     #[test]
     fn semicolon_german_headers_and_dotted_dates() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "anna.pdf", "%PDF");
+        write(dir.path(), "anna.pdf", "%PDF-1.4");
         let path = write(
             dir.path(),
             "einwilligungen.csv",
@@ -1564,7 +1564,7 @@ mod tests {
     #[test]
     fn tab_separated_with_iso_dates_and_unlimited() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.pdf", "%PDF");
+        write(dir.path(), "a.pdf", "%PDF-1.4");
         let path = write(
             dir.path(),
             "reg.tsv",
@@ -1584,7 +1584,7 @@ mod tests {
     #[test]
     fn utf8_bom_and_crlf() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.pdf", "%PDF");
+        write(dir.path(), "a.pdf", "%PDF-1.4");
         let mut bytes = b"\xEF\xBB\xBF".to_vec();
         bytes.extend("ID;Person;Verwendung;Erteilt;PDF\r\n1;Jürgen Weiß;Druck;01.03.2024;a.pdf\r\n".as_bytes());
         let path = write(dir.path(), "reg.csv", bytes);
@@ -1596,7 +1596,7 @@ mod tests {
     #[test]
     fn windows_1252_with_umlauts() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.pdf", "%PDF");
+        write(dir.path(), "a.pdf", "%PDF-1.4");
         let path = write(
             dir.path(),
             "reg.csv",
@@ -1785,7 +1785,7 @@ mod tests {
     fn document_warnings() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("docs")).unwrap();
-        write(&dir.path().join("docs"), "b.pdf", "%PDF");
+        write(&dir.path().join("docs"), "b.pdf", "%PDF-1.4");
         let path = file_with(
             dir.path(),
             "1,Anna,print,2024-03-01,,a.pdf\n2,Bernd,print,2024-03-01,,docs/b.pdf\n3,Clara,print,2024-03-01,,docs/c.pdf\n4,Dora,print,2024-03-01,,\n5,Emil,print,2024-03-01,,docs\n",
@@ -1816,7 +1816,7 @@ mod tests {
     /// A directory register with all four kinds of file.
     fn directory(dir: &Path) {
         fs::create_dir_all(dir.join("pdf")).unwrap();
-        write(dir, "pdf/anna.pdf", "%PDF");
+        write(dir, "pdf/anna.pdf", "%PDF-1.4");
         write(dir, "notes.txt", "not a register");
         write(dir, "._2024.csv", b"\x00\x05\x16\x07 AppleDouble");
         write(dir, "persons.csv", "id;name;aliases\nP1;Anna Schmidt;Anna|A. Schmidt\nP2;Bernd Meier;\n");
@@ -2031,7 +2031,7 @@ mod tests {
     #[test]
     fn generated_registers_load_completely() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.pdf", "%PDF");
+        write(dir.path(), "a.pdf", "%PDF-1.4");
         let mut g = Gen(0x9E37_79B9_7F4A_7C15);
         for _ in 0..50 {
             let rows = g.below(20);
@@ -2170,7 +2170,7 @@ mod tests {
 
         // Generated registers: groups, quoting, every delimiter, non-ASCII names.
         let mut g = Gen(0x2545_F491_4F6C_DD1D);
-        write(dir.path(), "a.pdf", "%PDF");
+        write(dir.path(), "a.pdf", "%PDF-1.4");
         for _ in 0..20 {
             let rows = 1 + g.below(30);
             let (text, _) = g.register(rows);
@@ -2236,7 +2236,7 @@ mod tests {
     #[test]
     fn damaged_registers_never_panic_and_errors_have_places() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "a.pdf", "%PDF");
+        write(dir.path(), "a.pdf", "%PDF-1.4");
         let mut g = Gen(42);
         for _ in 0..400 {
             let rows = 1 + g.below(8);

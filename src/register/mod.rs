@@ -6,7 +6,7 @@ pub mod csv;
 pub mod sqlite;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use crate::model::{Register, Vocabulary};
 
@@ -120,70 +120,149 @@ pub fn load_cached(
     }
 }
 
+/// The folder a register's evidence document paths are relative to: a directory register
+/// itself, else the folder of the register's file (SPEC.md 3.5).
+pub fn documents_base(register: &Path) -> PathBuf {
+    if register.is_dir() {
+        register.to_path_buf()
+    } else {
+        register.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+/// The magic bytes every evidence document starts with: evidence is the scanned, signed form
+/// kept as PDF.
+const PDF_MAGIC: &[u8; 5] = b"%PDF-";
+
+/// Why an evidence document cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence document {doc:?} leaves the register's folder ({}): it is not read", base.display())]
+    Outside { doc: String, base: PathBuf },
+    #[error("evidence document {doc:?} not found (looked for {})", path.display())]
+    NotFound { doc: String, path: PathBuf },
+    #[error("evidence document {doc:?} is unreadable: {source}")]
+    Unreadable { doc: String, source: std::io::Error },
+    #[error("evidence document {doc:?} is not a file")]
+    NotAFile { doc: String },
+    #[error("evidence document {doc:?} is not a PDF (the scanned, signed consent form is kept as PDF)")]
+    NotPdf { doc: String },
+}
+
+/// The file of the evidence document `doc` named by a register whose documents are relative to
+/// `base`; an absolute path or one with `..` leaves the register's folder and is refused unread.
+pub fn evidence_path(base: &Path, doc: &str) -> Result<PathBuf, EvidenceError> {
+    let inside = Path::new(doc).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !inside {
+        return Err(EvidenceError::Outside { doc: doc.to_string(), base: base.to_path_buf() });
+    }
+    Ok(base.join(doc))
+}
+
+/// Open the evidence document at `path` (named `doc`), refusing what is not a regular file
+/// starting with `%PDF-`: the one check of every evidence document (`register check`,
+/// `register import`, `consent add`). The file is returned positioned after the magic bytes.
+pub fn open_pdf(path: &Path, doc: &str) -> Result<std::fs::File, EvidenceError> {
+    use std::io::Read;
+    let unreadable = |source| EvidenceError::Unreadable { doc: doc.to_string(), source };
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => EvidenceError::NotFound { doc: doc.to_string(), path: path.to_path_buf() },
+        _ => unreadable(e),
+    })?;
+    if !meta.is_file() {
+        return Err(EvidenceError::NotAFile { doc: doc.to_string() });
+    }
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut head = [0u8; PDF_MAGIC.len()];
+    match file.read_exact(&mut head) {
+        Ok(()) if &head == PDF_MAGIC => Ok(file),
+        Ok(()) => Err(EvidenceError::NotPdf { doc: doc.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(EvidenceError::NotPdf { doc: doc.to_string() }),
+        Err(e) => Err(unreadable(e)),
+    }
+}
+
+/// SHA-256 (lower-case hex) of the evidence PDF at `path` (named `doc`), checked by
+/// [`open_pdf`].
+pub fn pdf_sha256(path: &Path, doc: &str) -> Result<String, EvidenceError> {
+    use sha2::{Digest, Sha256};
+    let mut file = open_pdf(path, doc)?;
+    let mut hasher = Sha256::new();
+    hasher.update(PDF_MAGIC);
+    std::io::copy(&mut file, &mut hasher)
+        .map_err(|source| EvidenceError::Unreadable { doc: doc.to_string(), source })?;
+    Ok(sqlite::hex(&hasher.finalize()))
+}
+
 /// [`document_problem`] for many documents at once, in parallel: each directory is listed once,
-/// and only the documents it lists are checked for readability (relative to the directory, not
-/// by their whole path). A register of 100,000 consents names as many documents.
-pub(crate) fn document_problems<'a>(base: &Path, docs: &[&'a str]) -> rustc_hash::FxHashMap<&'a str, Option<String>> {
+/// and a document it does not list is missing without a look of its own. A register of 100,000
+/// consents names as many documents.
+///
+/// `recorded` tells a document whose place consentry itself checked and recorded (an SQLite
+/// register's document with its SHA-256, stored by `consent add` or `register import`): it may
+/// lie outside the register's folder (the evidence folder beside the archive). Any other path
+/// that leaves the folder is a warning and is not read.
+pub(crate) fn document_problems<'a>(
+    base: &Path,
+    docs: &[&'a str],
+    recorded: impl Fn(&str) -> bool + Sync,
+) -> rustc_hash::FxHashMap<&'a str, Option<String>> {
     use rayon::prelude::*;
     use rustc_hash::FxHashMap;
+    use std::collections::HashSet;
     use std::ffi::OsString;
-    use std::os::unix::ffi::OsStrExt;
-    type Listing = Option<FxHashMap<OsString, bool>>;
-    // Directory of each document -> its listing (name -> is a regular file), or None when it
-    // cannot be listed (then each document is looked at one by one).
-    let mut dirs: FxHashMap<std::path::PathBuf, Listing> = FxHashMap::default();
+    type Listing = Option<HashSet<OsString>>;
+    // Directory of each document inside the folder -> the names it lists, or None when it cannot
+    // be listed (then each document is looked at on its own).
+    let mut dirs: FxHashMap<PathBuf, Listing> = FxHashMap::default();
     for doc in docs {
-        if let Some(dir) = base.join(doc).parent() {
+        if let Some(dir) = document_path(base, doc, recorded(doc)).ok().as_deref().and_then(Path::parent) {
             if !dirs.contains_key(dir) {
                 dirs.insert(dir.to_path_buf(), None);
             }
         }
     }
-    let listings: FxHashMap<std::path::PathBuf, Listing> = dirs
+    let listings: FxHashMap<PathBuf, Listing> = dirs
         .into_keys()
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|dir| {
-            let listing = std::fs::read_dir(&dir).ok().map(|entries| {
-                entries.flatten().map(|e| (e.file_name(), e.file_type().is_ok_and(|t| t.is_file()))).collect()
-            });
+            let listing =
+                std::fs::read_dir(&dir).ok().map(|entries| entries.flatten().map(|e| e.file_name()).collect());
             (dir, listing)
         })
         .collect();
     docs.par_iter()
         .map(|&doc| {
-            let path = base.join(doc);
-            let quick = path.parent().zip(path.file_name()).and_then(|(dir, name)| {
+            let listed = document_path(base, doc, recorded(doc)).ok().and_then(|path| {
+                let (dir, name) = path.parent().zip(path.file_name())?;
                 let listing = listings.get(dir)?.as_ref()?;
-                match listing.get(name) {
-                    None => Some(Some(format!("evidence document {doc:?} not found (looked for {})", path.display()))),
-                    // A regular file: readable for us?
-                    Some(true) => {
-                        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-                        // SAFETY: a valid NUL-terminated path.
-                        let ok =
-                            unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::R_OK, libc::AT_EACCESS) } == 0;
-                        // Unreadable: the full check says why.
-                        ok.then_some(None)
-                    }
-                    // A link or something else: the full check.
-                    Some(false) => None,
-                }
+                Some((listing.contains(name), path))
             });
-            (doc, quick.unwrap_or_else(|| document_problem(base, doc)))
+            let problem = match listed {
+                Some((false, path)) => {
+                    Some(EvidenceError::NotFound { doc: doc.to_string(), path: path.to_path_buf() }.to_string())
+                }
+                _ => document_problem(base, doc, recorded(doc)),
+            };
+            (doc, problem)
         })
         .collect()
 }
 
-/// Why an evidence document (relative to `base`) cannot be used, if it cannot.
-pub(crate) fn document_problem(base: &Path, doc: &str) -> Option<String> {
-    let path = base.join(doc);
-    match std::fs::metadata(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Some(format!("evidence document {doc:?} not found (looked for {})", path.display()))
-        }
-        Err(e) => Some(format!("evidence document {doc:?} is unreadable: {e}")),
-        Ok(m) if !m.is_file() => Some(format!("evidence document {doc:?} is not a file")),
-        Ok(_) => std::fs::File::open(&path).err().map(|e| format!("evidence document {doc:?} is unreadable: {e}")),
+/// Why an evidence document (relative to `base`) cannot be used, if it cannot: it leaves the
+/// register's folder (unless `recorded`, see [`document_problems`]), is missing, unreadable or
+/// not a PDF.
+pub(crate) fn document_problem(base: &Path, doc: &str, recorded: bool) -> Option<String> {
+    let problem = document_path(base, doc, recorded).and_then(|path| open_pdf(&path, doc).map(drop));
+    problem.err().map(|e| e.to_string())
+}
+
+/// [`evidence_path`], or for a `recorded` document simply its place.
+fn document_path(base: &Path, doc: &str, recorded: bool) -> Result<PathBuf, EvidenceError> {
+    if recorded {
+        Ok(base.join(doc))
+    } else {
+        evidence_path(base, doc)
     }
 }

@@ -23,7 +23,7 @@
 //!   reference) and never returns a register with errors. Problems name the database file and the
 //!   row (`consent 17: ...`) with line 0; loaded entries' `Origin` reads `FILE: consent 17`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-use super::{document_problems, Loaded, Problem, RegisterErrors, Severity};
+use super::{document_problems, EvidenceError, Loaded, Problem, RegisterErrors, Severity};
 use crate::model::{
     name_key, Consent, Date, Evidence, ExemptReason, Exemption, Origin, Originator, Person, Register, Scope, UsageSets,
     Vocabulary,
@@ -219,9 +219,38 @@ pub const READABLE_FROM: i64 = 1;
 // ---------------------------------------------------------------------------------------------
 // Connections and migrations
 
+/// How long a register another process is writing is waited for. Debug builds read
+/// `CONSENTRY_TEST_BUSY_TIMEOUT_MS` instead (a test hook: tests of a locked register need not
+/// wait ten seconds).
+fn busy_timeout() -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("CONSENTRY_TEST_BUSY_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()) {
+        return std::time::Duration::from_millis(ms);
+    }
+    std::time::Duration::from_secs(10)
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
+    conn.busy_timeout(busy_timeout())
+}
+
+/// Say what a register database that cannot be read or written means for the user, when SQLite
+/// found it locked or damaged: a locked register (another writer, beyond the busy timeout) and a
+/// file that is not an SQLite database or is corrupt get distinct messages that say what to do.
+pub(crate) fn explain(e: anyhow::Error) -> anyhow::Error {
+    let code = e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code));
+    match code {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => e.context(
+            "the register is locked: another consentry or another program is writing it; \
+             wait until it is done and try again",
+        ),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => e.context(
+            "not an SQLite register, or a damaged one: restore it from a backup \
+             (`consentry register check` tells whether a copy can be read)",
+        ),
+        _ => e,
+    }
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -285,7 +314,7 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .context("cannot open the database")?;
     configure(&conn)?;
-    let version = user_version(&conn).context("not an SQLite database")?;
+    let version = user_version(&conn).map_err(|e| explain(e.into()))?;
     if version == 0 {
         bail!("not a consentry register (schema version 0); create one with `consentry register import`");
     }
@@ -327,7 +356,8 @@ pub fn load(path: &Path, vocabulary: &Vocabulary, check_documents: bool) -> Resu
     let conn = open_read_only(path).map_err(|e| fatal(format!("{e:#}")))?;
     let mut reader =
         Reader { file: file.clone(), base: base_dir(path), check_documents, vocabulary, problems: Vec::new() };
-    let mut register = reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {e}")))?;
+    let mut register =
+        reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {:#}", explain(e.into()))))?;
     if reader.problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RegisterErrors(reader.problems));
     }
@@ -414,7 +444,17 @@ impl Reader<'_> {
         let documents: HashMap<i64, (String, Option<i64>)> = rows.into_iter().map(|(id, p, o)| (id, (p, o))).collect();
         // Every evidence document looked for once (consents of a group share theirs), together.
         let paths: Vec<&str> = documents.values().map(|(p, _)| p.as_str()).filter(|p| !p.is_empty()).collect();
-        let found = if self.check_documents { document_problems(&self.base, &paths) } else { Default::default() };
+        let found = if self.check_documents {
+            // Those consentry hashed when it recorded them may lie outside the register's folder.
+            let hashed: HashSet<String> =
+                collect::<(String,)>(conn, "SELECT CAST(path AS TEXT) FROM documents WHERE sha256 IS NOT NULL")?
+                    .into_iter()
+                    .map(|(p,)| p)
+                    .collect();
+            document_problems(&self.base, &paths, |p| hashed.contains(p))
+        } else {
+            Default::default()
+        };
 
         // Usage and scope rows.
         let mut usages: HashMap<String, Vec<String>> = HashMap::new();
@@ -606,23 +646,38 @@ pub struct ImportStats {
     pub exemptions: usize,
 }
 
+/// What one import did: the rows it created, and a warning for every evidence document it
+/// could not record with its SHA-256 (missing, or leaving the register's folder).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub stats: ImportStats,
+    pub warnings: Vec<String>,
+}
+
 /// Write a loaded register into a new or existing database, all or nothing, and log it in the
 /// audit log. Persons and originators already in the database (by name or alias, any case) are
-/// reused; a consent id already in the database is an error. Document paths are kept as given;
-/// their SHA-256 is recorded when the file exists relative to the database's directory.
-pub fn import(register: &Register, db_path: &Path, actor: &str) -> anyhow::Result<ImportStats> {
+/// reused; a consent id already in the database is an error. Evidence document paths are
+/// relative to `documents`, the folder of the register that names them ([`super::documents_base`]);
+/// they are recorded relative to the database's directory, with the SHA-256 of the PDF. A
+/// document that is not a PDF is an error ([`super::open_pdf`], as for `consent add`); one that
+/// is missing or leaves the register's folder (absolute, or `..`) is recorded without a hash
+/// and never read, with a warning.
+pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
     let existed = db_path.exists();
-    let result = import_into(register, db_path, actor);
+    let result = import_into(register, documents, db_path, actor).map_err(explain);
     if result.is_err() && !existed {
         let _ = fs::remove_file(db_path); // nothing was written: leave no empty database behind
     }
     result
 }
 
-fn import_into(register: &Register, db_path: &Path, actor: &str) -> anyhow::Result<ImportStats> {
+fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
+    let cwd = std::env::current_dir().context("the current directory")?;
+    let from = crate::config::absolute_in(&cwd, documents);
+    let to = crate::config::absolute_in(&cwd, &base_dir(db_path));
     let mut conn = open(db_path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut importer = Importer::new(&tx, base_dir(db_path))?;
+    let mut importer = Importer::new(&tx, from, to)?;
     for p in &register.persons {
         importer.person(p).with_context(|| format!("person {:?}", p.name))?;
     }
@@ -635,19 +690,23 @@ fn import_into(register: &Register, db_path: &Path, actor: &str) -> anyhow::Resu
     for e in &register.exemptions {
         importer.exemption(e).with_context(|| format!("exemption ({})", e.origin))?;
     }
-    let stats = importer.stats;
+    let (stats, warnings) = (importer.stats, importer.warnings);
     let detail = serde_json::json!({ "before": null, "after": { "imported": stats, "digest": register.digest } });
     tx.execute(
         "INSERT INTO audit_log (at, actor, action, entity, detail) VALUES (?1, ?2, 'import', 'register', ?3)",
         params![chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(), actor, detail.to_string()],
     )?;
     tx.commit()?;
-    Ok(stats)
+    Ok(Imported { stats, warnings })
 }
 
 struct Importer<'a> {
     tx: &'a Transaction<'a>,
-    base: PathBuf,
+    /// The folder of the register imported (absolute): its document paths are relative to it.
+    from: PathBuf,
+    /// The database's directory (absolute): recorded document paths are relative to it.
+    to: PathBuf,
+    warnings: Vec<String>,
     /// Name key of every person name and alias -> (row id, deleted).
     persons: HashMap<String, (i64, bool)>,
     /// Name key of originator names and keys -> row id.
@@ -657,7 +716,7 @@ struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    fn new(tx: &'a Transaction<'a>, base: PathBuf) -> anyhow::Result<Self> {
+    fn new(tx: &'a Transaction<'a>, from: PathBuf, to: PathBuf) -> anyhow::Result<Self> {
         let mut persons = HashMap::new();
         for (id, name, deleted) in
             collect::<(i64, String, bool)>(tx, "SELECT id, name, deleted IS NOT NULL FROM persons")?
@@ -682,7 +741,8 @@ impl<'a> Importer<'a> {
         {
             documents.insert((path, originator), id);
         }
-        Ok(Importer { tx, base, persons, originators, documents, stats: ImportStats::default() })
+        let stats = ImportStats::default();
+        Ok(Importer { tx, from, to, warnings: Vec::new(), persons, originators, documents, stats })
     }
 
     /// The row of a person known by name or alias; a new one otherwise.
@@ -749,11 +809,12 @@ impl<'a> Importer<'a> {
         if path.is_none() && originator.is_none() {
             return Ok(None);
         }
-        let path = path.unwrap_or("").to_string();
+        let doc = path.unwrap_or("");
+        let path = if doc.is_empty() { String::new() } else { self.recorded_path(doc) };
         if let Some(&id) = self.documents.get(&(path.clone(), originator)) {
             return Ok(Some(id));
         }
-        let sha256 = if path.is_empty() { None } else { file_sha256(&self.base.join(&path)) };
+        let sha256 = if doc.is_empty() { None } else { self.sha256(doc)? };
         self.tx.execute(
             "INSERT INTO documents (path, sha256, originator_id) VALUES (?1, ?2, ?3)",
             params![path, sha256, originator],
@@ -762,6 +823,30 @@ impl<'a> Importer<'a> {
         let id = self.tx.last_insert_rowid();
         self.documents.insert((path, originator), id);
         Ok(Some(id))
+    }
+
+    /// The path to record for the evidence document `doc` of the imported register: relative to
+    /// the database's directory (an absolute one as it is).
+    fn recorded_path(&self, doc: &str) -> String {
+        if Path::new(doc).is_absolute() || self.from == self.to {
+            return doc.to_string();
+        }
+        let target = crate::config::absolute_in(&self.from, Path::new(doc));
+        edit::relative_to(&self.to, &target).to_string_lossy().into_owned()
+    }
+
+    /// The SHA-256 of the evidence document `doc` of the imported register: `None`, with a
+    /// warning, for one that is missing or leaves the register's folder (never read); an error
+    /// for one that is not a PDF or cannot be read.
+    fn sha256(&mut self, doc: &str) -> anyhow::Result<Option<String>> {
+        match super::evidence_path(&self.from, doc).and_then(|file| super::pdf_sha256(&file, doc)) {
+            Ok(sha256) => Ok(Some(sha256)),
+            Err(e @ (EvidenceError::Outside { .. } | EvidenceError::NotFound { .. })) => {
+                self.warnings.push(format!("{e}; recorded without its SHA-256"));
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn consent(&mut self, c: &Consent) -> anyhow::Result<()> {
@@ -811,14 +896,6 @@ impl<'a> Importer<'a> {
         self.stats.exemptions += 1;
         Ok(())
     }
-}
-
-/// SHA-256 (hex) of a file, `None` when it cannot be read.
-fn file_sha256(path: &Path) -> Option<String> {
-    let mut file = fs::File::open(path).ok()?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).ok()?;
-    Some(hex(&hasher.finalize()))
 }
 
 /// Lower-case hex digits of `bytes`.
@@ -1102,7 +1179,7 @@ mod tests {
     fn version_1_is_read_and_upgraded_by_the_next_change() {
         let (_dir, db) = setup();
         version_1(&db);
-        import_into(&sample(), &db, "t").unwrap();
+        import_into(&sample(), &base_dir(&db), &db, "t").unwrap();
         let conn = Connection::open(&db).unwrap();
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let n = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
@@ -1144,7 +1221,7 @@ mod tests {
         assert!(problems[0].message.contains("newer"), "{}", problems[0].message);
         let err = open(&db).unwrap_err();
         assert!(format!("{err:#}").contains("newer"), "{err:#}");
-        let err = import(&sample(), &db, "test").unwrap_err();
+        let err = import(&sample(), &base_dir(&db), &db, "test").unwrap_err();
         assert!(format!("{err:#}").contains("newer"), "{err:#}");
     }
 
@@ -1164,7 +1241,7 @@ mod tests {
     fn import_then_load_round_trips() {
         let (_dir, db) = setup();
         let reg = sample();
-        let stats = import(&reg, &db, "tester").unwrap();
+        let stats = import(&reg, &base_dir(&db), &db, "tester").unwrap().stats;
         assert_eq!(
             stats,
             ImportStats { persons: 3, aliases: 2, originators: 1, documents: 2, consents: 4, exemptions: 2 }
@@ -1200,11 +1277,11 @@ mod tests {
     #[test]
     fn import_reuses_persons_and_originators() {
         let (_dir, db) = setup();
-        import(&sample(), &db, "t").unwrap();
+        import(&sample(), &base_dir(&db), &db, "t").unwrap();
         let mut more = consent("9", "ANNI", &["print"], "2025-01-01");
         more.originator = Some("press office".into());
         let reg = Register::new(vec![more], vec![], vec![], vec![], Vocabulary::default(), String::new());
-        let stats = import(&reg, &db, "t").unwrap();
+        let stats = import(&reg, &base_dir(&db), &db, "t").unwrap().stats;
         assert_eq!(stats, ImportStats { documents: 1, consents: 1, ..Default::default() });
         let got = load(&db, &Vocabulary::default(), true).unwrap().register;
         let c = got.consents.iter().find(|c| c.id == "9").unwrap();
@@ -1214,7 +1291,7 @@ mod tests {
     #[test]
     fn import_is_atomic() {
         let (dir, db) = setup();
-        import(&sample(), &db, "t").unwrap();
+        import(&sample(), &base_dir(&db), &db, "t").unwrap();
         let conn = open(&db).unwrap();
         let before: Vec<i64> = ["persons", "aliases", "consents", "consent_usage", "documents", "audit_log"]
             .iter()
@@ -1232,7 +1309,7 @@ mod tests {
             Vocabulary::default(),
             String::new(),
         );
-        let err = import(&reg, &db, "t").unwrap_err();
+        let err = import(&reg, &base_dir(&db), &db, "t").unwrap_err();
         assert!(format!("{err:#}").contains("consent G1.1"), "{err:#}");
         let after: Vec<i64> = ["persons", "aliases", "consents", "consent_usage", "documents", "audit_log"]
             .iter()
@@ -1249,14 +1326,14 @@ mod tests {
             Vocabulary::default(),
             String::new(),
         );
-        assert!(import(&twice, &fresh, "t").is_err());
+        assert!(import(&twice, &base_dir(&fresh), &fresh, "t").is_err());
         assert!(!fresh.exists());
     }
 
     #[test]
     fn audit_log_is_append_only_and_records_changes() {
         let (_dir, db) = setup();
-        import(&sample(), &db, "t").unwrap();
+        import(&sample(), &base_dir(&db), &db, "t").unwrap();
         let conn = open(&db).unwrap();
         let err = conn.execute("UPDATE audit_log SET actor = 'x'", []).unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
@@ -1277,7 +1354,7 @@ mod tests {
     #[test]
     fn load_reports_all_problems_at_once() {
         let (_dir, db) = setup();
-        import(&sample(), &db, "t").unwrap();
+        import(&sample(), &base_dir(&db), &db, "t").unwrap();
         let conn = open(&db).unwrap();
         conn.execute_batch(
             "INSERT INTO consent_usage VALUES ('8', 'flying');
@@ -1320,7 +1397,7 @@ mod tests {
     fn digest_depends_on_content_only() {
         let (dir, db) = setup();
         let reg = sample();
-        import(&reg, &db, "t").unwrap();
+        import(&reg, &base_dir(&db), &db, "t").unwrap();
         let a = load(&db, &Vocabulary::default(), true).unwrap().register.digest;
         assert_eq!(a, load(&db, &Vocabulary::default(), true).unwrap().register.digest);
         assert_eq!(a.len(), 64);
@@ -1338,7 +1415,7 @@ mod tests {
             String::new(),
         );
         let other = dir.path().join("other.sqlite");
-        import(&rev, &other, "t").unwrap();
+        import(&rev, &base_dir(&other), &other, "t").unwrap();
         assert_eq!(a, load(&other, &Vocabulary::default(), true).unwrap().register.digest);
         // A change of content changes it.
         open(&db).unwrap().execute("UPDATE consents SET comment = 'changed' WHERE id = '8'", []).unwrap();
@@ -1348,7 +1425,7 @@ mod tests {
     #[test]
     fn deleted_person_keeps_consents_as_history() {
         let (_dir, db) = setup();
-        import(&sample(), &db, "t").unwrap();
+        import(&sample(), &base_dir(&db), &db, "t").unwrap();
         let conn = open(&db).unwrap();
         assert!(conn.execute("DELETE FROM persons WHERE name = 'Anna Schmidt'", []).is_err(), "consents refer to Anna");
         conn.execute("UPDATE persons SET deleted = '2024-06-01' WHERE name = 'Anna Schmidt'", []).unwrap();
@@ -1367,7 +1444,7 @@ mod tests {
             Vocabulary::default(),
             String::new(),
         );
-        assert!(format!("{:#}", import(&reg, &db, "t").unwrap_err()).contains("deleted"));
+        assert!(format!("{:#}", import(&reg, &base_dir(&db), &db, "t").unwrap_err()).contains("deleted"));
     }
 
     #[test]
@@ -1404,7 +1481,7 @@ mod tests {
     #[test]
     fn export_reloads_with_the_csv_loader() {
         let (dir, db) = setup();
-        import(&sample(), &db, "t").unwrap();
+        import(&sample(), &base_dir(&db), &db, "t").unwrap();
         let reg = load(&db, &Vocabulary::default(), true).unwrap().register;
 
         let file = dir.path().join("export.csv");

@@ -32,7 +32,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,9 +40,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use rusqlite::{params, Transaction, TransactionBehavior};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-use super::{base_dir, collect, configure, hex, migrate_in, Importer, Reader};
+use super::{base_dir, collect, configure, migrate_in, Importer, Reader};
 use crate::model::{name_key, Consent, Date, Evidence, ExemptReason, Exemption, Origin, Scope, ScopeGlob, Vocabulary};
 use crate::people::normalize_name;
 use crate::register::Severity;
@@ -93,7 +92,7 @@ pub fn change<T>(
                 std::thread::sleep(Duration::from_millis(50 << attempt));
                 attempt += 1;
             }
-            result => return result.with_context(|| db.display().to_string()),
+            result => return result.map_err(super::explain).with_context(|| db.display().to_string()),
         }
     }
 }
@@ -201,7 +200,7 @@ impl Change<'_> {
     }
 
     fn importer(&self) -> anyhow::Result<Importer<'_>> {
-        Importer::new(self.tx, self.base.clone())
+        Importer::new(self.tx, self.base.clone(), self.base.clone())
     }
 }
 
@@ -336,23 +335,9 @@ pub struct Document {
     pub originator_id: Option<i64>,
 }
 
-/// SHA-256 (hex) of a PDF file, refusing what is not one.
+/// SHA-256 (hex) of a PDF file, refusing what is not one ([`crate::register::open_pdf`]).
 fn pdf_sha256(file: &Path) -> anyhow::Result<String> {
-    let what = || format!("evidence document {}", file.display());
-    let meta = fs::metadata(file).with_context(what)?;
-    if !meta.is_file() {
-        bail!("{}: not a file", what());
-    }
-    let mut f = fs::File::open(file).with_context(what)?;
-    let mut head = [0u8; 5];
-    let n = f.read(&mut head).with_context(what)?;
-    if &head[..n] != b"%PDF-" {
-        bail!("{}: not a PDF (the scanned, signed consent form is kept as PDF)", what());
-    }
-    let mut hasher = Sha256::new();
-    hasher.update(&head[..n]);
-    io::copy(&mut f, &mut hasher).with_context(what)?;
-    Ok(hex(&hasher.finalize()))
+    Ok(crate::register::pdf_sha256(file, &file.display().to_string())?)
 }
 
 /// `target` relative to `base` (both absolute and normal), with `..` where needed.
