@@ -33,10 +33,7 @@ struct Archive {
 impl Archive {
     fn new() -> Archive {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("archive");
-        let register = tmp.path().join("register");
-        support::copy_dir(&support::repo().join("fixtures/archive"), &root);
-        support::copy_dir(&support::repo().join("fixtures/register"), &register);
+        let (root, register) = support::copy_fixtures(tmp.path());
         Archive { tmp, root, register }
     }
 

@@ -46,10 +46,7 @@ impl Archive {
     }
 
     fn in_tmp(tmp: tempfile::TempDir) -> Archive {
-        let root = tmp.path().join("archive");
-        let register = tmp.path().join("register");
-        support::copy_dir(&repo().join("fixtures/archive"), &root);
-        support::copy_dir(&repo().join("fixtures/register"), &register);
+        let (root, register) = support::copy_fixtures(tmp.path());
         Archive { tmp, root, register }
     }
 

@@ -56,3 +56,12 @@ pub fn exiftool_available() -> bool {
     }
     found
 }
+
+/// A private copy of the fixture archive and its register in `tmp` (`tmp/archive`,
+/// `tmp/register`, as the archive's `consentry.toml` expects): (archive root, register).
+pub fn copy_fixtures(tmp: &Path) -> (PathBuf, PathBuf) {
+    let (root, register) = (tmp.join("archive"), tmp.join("register"));
+    copy_dir(&repo().join("fixtures/archive"), &root);
+    copy_dir(&repo().join("fixtures/register"), &register);
+    (root, register)
+}
