@@ -108,7 +108,8 @@ pub struct Finder {
 
 impl Finder {
     /// The archive of the real directory `dir` (an index for [`Finder::archive`]), `None` when
-    /// no `consentry.toml` is above it. A `consentry.toml` that cannot be read is an error.
+    /// no `consentry.toml` is above it. A `consentry.toml` that cannot be read (also one that is
+    /// not a file) is an error: its files are never judged by an archive further up.
     pub fn archive_of(&mut self, dir: &Path) -> anyhow::Result<Option<usize>> {
         let mut looked = Vec::new();
         let mut found = None;
@@ -118,8 +119,9 @@ impl Finder {
                 break;
             }
             looked.push(d.to_path_buf());
-            let file = d.join(CONFIG_FILE);
-            if file.is_file() {
+            // Anything named `consentry.toml` marks an archive: one that is not a readable file
+            // (a directory, a dangling link) is an error, never skipped for an archive above.
+            if std::fs::symlink_metadata(d.join(CONFIG_FILE)).is_ok() {
                 self.archives.push(Arc::new(Archive::load(d)?));
                 found = Some(self.archives.len() - 1);
                 break;
@@ -311,6 +313,22 @@ mod tests {
         // Paths in two archives (or one in none) are not one archive's.
         let e = discover(&[root.join("one"), root.join("two")], None, None).unwrap_err().to_string();
         assert!(e.contains("different archives"), "{e}");
+    }
+
+    #[test]
+    fn a_consentry_toml_that_is_not_a_file_is_an_error_not_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outer = tmp.path().canonicalize().unwrap();
+        fs::write(outer.join(CONFIG_FILE), "").unwrap();
+        let inner = outer.join("inner");
+        fs::create_dir_all(inner.join("sub")).unwrap();
+        std::os::unix::fs::symlink(inner.join("gone.toml"), inner.join(CONFIG_FILE)).unwrap();
+        let mut finder = Finder::default();
+        let e = finder.archive_of(&inner.join("sub")).unwrap_err().to_string();
+        assert!(e.contains("inner/consentry.toml"), "{e}");
+        fs::remove_file(inner.join(CONFIG_FILE)).unwrap();
+        fs::create_dir(inner.join(CONFIG_FILE)).unwrap();
+        assert!(Finder::default().archive_of(&inner.join("sub")).is_err());
     }
 
     #[test]
