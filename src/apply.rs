@@ -49,6 +49,7 @@ use xmp_toolkit::{OpenFileOptions, ToStringOptions, XmpFile, XmpMeta, XmpValue};
 use crate::consent::{Decision, Status};
 use crate::media::Format;
 use crate::model::Vocabulary;
+use crate::people::{Depicted, PeopleRoots};
 
 /// The consentry XMP namespace.
 pub const NS: &str = "http://ns.consentry.org/xmp/1.0/";
@@ -376,6 +377,9 @@ pub struct Basis {
     pub existed: bool,
     /// The hash of the target's content as read, when known ([`crate::scan::ReadHashes`]).
     pub hash: Option<u64>,
+    /// The people roots the file was read with: a rewritten copy is read back with them and
+    /// must show every person the original shows ([`keeps_persons`]).
+    pub roots: PeopleRoots,
 }
 
 /// The message of a file that changed since the scan read it.
@@ -386,7 +390,7 @@ fn stale(path: &Path) -> String {
 impl Basis {
     /// The basis of `record`'s decision for writing into `target`; an error when the scan did
     /// not record it (then nothing is written).
-    pub fn of(record: &crate::scan::FileRecord, target: &Target) -> Result<Basis, String> {
+    pub fn of(record: &crate::scan::FileRecord, target: &Target, roots: &PeopleRoots) -> Result<Basis, String> {
         let unknown = || format!("{}: not written: what it was read from is unknown", record.path.display());
         let stamps = record.stamps.as_deref().ok_or_else(unknown)?;
         let hashes = record.read_hashes.as_deref().ok_or_else(unknown)?;
@@ -405,7 +409,7 @@ impl Basis {
                 }
             }
         };
-        Ok(Basis { media: record.path.clone(), inputs, existed, hash })
+        Ok(Basis { media: record.path.clone(), inputs, existed, hash, roots: roots.clone() })
     }
 
     /// Whether every input is as it was read.
@@ -418,13 +422,25 @@ impl Basis {
         Ok(())
     }
 
-    /// Whether `bytes` (the target's content now) are what was read.
+    /// Whether `bytes` (the target's content now, as the writer finds it) are what was read.
+    /// When they are not but no input changed, the writer finds the XMP elsewhere than the
+    /// reader did (an `XMP\0` JPEG header, a packet in a later IFD, a PNG chunk after IEND):
+    /// rewriting would leave the packet read beside a new one, so the file is not written, with
+    /// that reason rather than a change that never happened.
     fn check_hash(&self, path: &Path, bytes: Option<&[u8]>) -> Result<(), String> {
-        match (self.hash, bytes) {
-            (Some(h), Some(b)) if crate::scan::content_hash(b) != h => Err(stale(path)),
-            (Some(_), None) => Err(stale(path)),
-            _ => Ok(()),
+        let same = match (self.hash, bytes) {
+            (Some(h), Some(b)) => crate::scan::content_hash(b) == h,
+            (Some(_), None) => false,
+            _ => true,
+        };
+        if same {
+            return Ok(());
         }
+        self.check()?;
+        Err(format!(
+            "{}: not written: its XMP is where apply does not rewrite it (a second packet would be left beside it)",
+            path.display()
+        ))
     }
 }
 
@@ -680,6 +696,27 @@ pub fn fields_in(props: &[crate::xmp::Prop], want_plus: bool) -> Option<Fields> 
     })
 }
 
+/// Whether a rewritten copy shows every person and unnamed face the original shows, both read
+/// the way a scan reads them (`before`, `after`: the persons and the problems reading them).
+/// The XMP Toolkit rewrites a packet in its own form and drops what it does not model (a second
+/// root, `rdf:nodeID` references, lang-alt alternatives): a copy that would lose a person is
+/// never put in place, since the next scan would clear the file.
+fn keeps_persons(path: &Path, before: (Depicted, Vec<String>), after: (Depicted, Vec<String>)) -> Result<(), String> {
+    let shown = path.display();
+    if let Some(e) = after.1.first() {
+        return Err(format!("{shown}: not written: the rewritten copy cannot be read back: {e}"));
+    }
+    let lost = before.0.persons.difference(&after.0.persons).count();
+    let faces = before.0.unnamed_faces.saturating_sub(after.0.unnamed_faces);
+    if lost > 0 || faces > 0 {
+        return Err(format!(
+            "{shown}: not written: rewriting its XMP would lose {lost} depicted person(s) and {faces} unnamed \
+             face(s) (a form the XMP Toolkit does not keep); rewrite its tags (e.g. with exiftool) and apply again"
+        ));
+    }
+    Ok(())
+}
+
 /// JPEG, TIFF, DNG, PSD and PNG: the packet is read and replaced by [`crate::writeback`] (the
 /// XMP Toolkit would also rewrite IPTC blocks, and adds a second XMP chunk to a PNG whose XMP
 /// is compressed); the XMP Toolkit parses and serialises the packet.
@@ -742,6 +779,11 @@ fn own(
         }
     }
     .map_err(|e| format!("{shown}: cannot write: {e}"))?;
+    keeps_persons(
+        path,
+        crate::scan::embedded_depicted(path, &basis.roots),
+        crate::scan::embedded_depicted(&temp.path, &basis.roots),
+    )?;
     temp.keep_permissions(path, &before_meta)?;
     Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: Some(file) }))
 }
@@ -787,6 +829,11 @@ fn toolkit(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool, basis: &B
     copy.put_xmp(&meta).map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
     copy.try_close().map_err(|e| format!("{shown}: cannot write XMP: {e}"))?;
     drop(copy);
+    keeps_persons(
+        path,
+        crate::scan::embedded_depicted(path, &basis.roots),
+        crate::scan::embedded_depicted(&temp.path, &basis.roots),
+    )?;
     temp.keep_permissions(path, &before_meta)?;
     Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: locked }))
 }
@@ -830,6 +877,10 @@ fn sidecar(path: &Path, fields: &Fields, stamp: &Stamp, dry_run: bool, basis: &B
     writable(path, before_meta.as_ref())?;
     update(&mut meta, fields, stamp)?;
     let text = meta.to_string_with_options(ToStringOptions::default().set_padding(0)).map_err(xmp_err)?;
+    if let Some(bytes) = &bytes {
+        let read = |b: &[u8]| crate::scan::packet_depicted(b, &basis.roots);
+        keeps_persons(path, read(bytes), read(text.as_bytes()))?;
+    }
     let mut temp = Temp::create(path)?;
     temp.file.write_all(text.as_bytes()).map_err(|e| format!("{shown}: cannot write: {e}"))?;
     match &before_meta {
@@ -1167,6 +1218,7 @@ mod tests {
             inputs: vec![(p.to_path_buf(), crate::scan::Stamp::read(p).unwrap())],
             existed: true,
             hash: None,
+            roots: PeopleRoots::default(),
         };
         let basis = basis_of(&path);
         let mut temp = Temp::create(&path).unwrap();

@@ -1321,16 +1321,18 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     ctx.opts.written = true; // compare with what a previous apply wrote without reading again
     let (files, summary) = ctx.collect(out.quiet)?;
     // Each file is stamped with its own archive's register, in that register's vocabulary.
-    let mut stamps: std::collections::HashMap<usize, (apply::Stamp, model::Vocabulary)> =
+    // And its people roots, with which a rewritten copy is read back.
+    let mut stamps: std::collections::HashMap<usize, (apply::Stamp, model::Vocabulary, PeopleRoots)> =
         std::collections::HashMap::new();
     for unit in files.iter().filter_map(|f| f.record.placed.as_ref().map(|p| p.unit)) {
         if stamps.contains_key(&unit) {
             continue;
         }
-        if let Some(pending) = &ctx.archives.unit(unit).register {
+        let unit_of = ctx.archives.unit(unit);
+        if let Some(pending) = &unit_of.register {
             let register = pending.get()?;
             let stamp = apply::Stamp { evaluated_at: ctx.date.to_string(), register_digest: register.digest.clone() };
-            stamps.insert(unit, (stamp, register.vocabulary.clone()));
+            stamps.insert(unit, (stamp, register.vocabulary.clone(), unit_of.roots.clone()));
         }
     }
     apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
@@ -1370,11 +1372,11 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
         if !fresh {
             continue;
         }
-        let Some((stamp, vocabulary)) = f.record.placed.as_ref().and_then(|p| stamps.get(&p.unit)) else {
+        let Some((stamp, vocabulary, roots)) = f.record.placed.as_ref().and_then(|p| stamps.get(&p.unit)) else {
             failed.push((f.path(), format!("{}: not written: no register evaluated it", f.path())));
             continue;
         };
-        work.push((f, target, apply::fields(&f.decision, vocabulary, args.plus), why, stamp));
+        work.push((f, target, apply::fields(&f.decision, vocabulary, args.plus), why, (stamp, roots)));
     }
     if !args.dry_run {
         let dirs: std::collections::BTreeSet<&Path> =
@@ -1422,7 +1424,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             for batch in work.chunks(APPLY_BATCH) {
                 let prepared: Vec<apply::Prepared> = batch
                     .par_iter()
-                    .map(|(f, target, fields, _, stamp)| {
+                    .map(|(f, target, fields, _, (stamp, roots))| {
                         // What the scan read of the target, when the target is what it read.
                         let known = match target {
                             apply::Target::Embedded(..) => f.record.written.as_deref(),
@@ -1433,7 +1435,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                         };
                         // A panic in one file's write is an error for that file.
                         let write = || {
-                            let basis = apply::Basis::of(&f.record, target)?;
+                            let basis = apply::Basis::of(&f.record, target, roots)?;
                             Ok(apply::prepare(target, fields, stamp, args.dry_run, known, &basis))
                         };
                         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)) {

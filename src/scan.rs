@@ -582,6 +582,23 @@ pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
     rec
 }
 
+/// The persons a file's own metadata shows (not its sidecars), read as a scan reads them, with
+/// the problems met: `apply` reads a rewritten copy back with it.
+pub fn embedded_depicted(path: &Path, roots: &PeopleRoots) -> (Depicted, Vec<String>) {
+    let mut rec = FileRecord::new(path.to_path_buf(), Subject::Media(kind_from_name(path)));
+    record_embedded(read_embedded(path, None), roots, false, &mut rec, &mut Dates::default());
+    (rec.depicted, rec.errors)
+}
+
+/// The persons an XMP packet (a sidecar's content) shows, read as a scan reads a sidecar, with
+/// the problem met.
+pub fn packet_depicted(bytes: &[u8], roots: &PeopleRoots) -> (Depicted, Vec<String>) {
+    let (props, problem) = parse_packet(bytes, false);
+    let mut depicted = Depicted::default();
+    people::from_xmp(&props, roots, "", &mut depicted);
+    (depicted, problem.map(|e| e.to_string()).into_iter().collect())
+}
+
 fn record_embedded(located: Located, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
     match located {
         Ok((format, meta, problem)) => {

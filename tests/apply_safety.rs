@@ -312,3 +312,50 @@ fn a_panic_in_one_files_write_is_an_error_for_that_file() {
     assert!(!has_decision(&file));
     assert!(has_decision(&a.path("2023/summer-fest/IMG_1002.jpg")), "the other files are written");
 }
+
+/// An XMP packet showing Anna Schmidt (who consented) and Mallory Doe (who did not) in a form
+/// the XMP Toolkit does not keep when it rewrites the packet.
+fn toolkit_lossy_forms() -> Vec<(&'static str, String)> {
+    const NS: &str = r#"xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/""#;
+    let root = |body: &str| {
+        format!(
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {NS}><rdf:Description rdf:about="">{body}</rdf:Description></rdf:RDF></x:xmpmeta>"#
+        )
+    };
+    let anna =
+        "<Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Anna Schmidt</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>";
+    let mallory =
+        "<Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Mallory Doe</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>";
+    let node_id = format!(
+        r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {NS}><rdf:Description rdf:about="">{anna}<Iptc4xmpExt:PersonInImageWDetails><rdf:Bag><rdf:li rdf:nodeID="n1"/></rdf:Bag></Iptc4xmpExt:PersonInImageWDetails></rdf:Description><rdf:Description rdf:nodeID="n1"><Iptc4xmpExt:PersonName><rdf:Alt><rdf:li xml:lang="x-default">Mallory Doe</rdf:li></rdf:Alt></Iptc4xmpExt:PersonName></rdf:Description></rdf:RDF></x:xmpmeta>"#
+    );
+    vec![("second root after a NUL", format!("{}\0{}", root(anna), root(mallory))), ("rdf:nodeID", node_id)]
+}
+
+#[test]
+fn apply_never_writes_a_copy_that_loses_a_depicted_person() {
+    use consentry::synth::{self, Embed, SynthFormat};
+    for (form, packet) in toolkit_lossy_forms() {
+        let a = Archive::new();
+        // Embedded in a JPEG, and as the sidecar of a RAW file.
+        let jpeg = a.path(ANNA);
+        fs::write(&jpeg, synth::build(SynthFormat::Jpeg, &Embed { xmp: Some(packet.clone()), ..Embed::default() }))
+            .unwrap();
+        let raw = a.path(&format!("{RAW}/P0003.ORF"));
+        for s in fs::read_dir(raw.parent().unwrap()).unwrap().map(|e| e.unwrap().path()) {
+            if s.file_name().unwrap().to_string_lossy().starts_with("P0003.") && s != raw {
+                fs::remove_file(s).unwrap();
+            }
+        }
+        let sidecar = a.path(&format!("{RAW}/P0003.ORF.xmp"));
+        fs::write(&sidecar, &packet).unwrap();
+        for (target, file) in [(&jpeg, &jpeg), (&raw, &sidecar)] {
+            let before = fs::read(file).unwrap();
+            let out = a.apply(target, &[]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(3), "{form}, {}: {err}", file.display());
+            assert!(err.contains("would lose 1 depicted person(s)"), "{form}, {}: {err}", file.display());
+            assert_eq!(fs::read(file).unwrap(), before, "{form}: {} left as it was", file.display());
+        }
+    }
+}
