@@ -1613,31 +1613,39 @@ fn with_writer<T>(
                 Err(e) => Err(anyhow::anyhow!("writing to stdout: {e}")),
             }
         }
-        Some(path) if !output::replaceable(path) => {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .truncate(std::fs::metadata(path).is_ok_and(|m| m.is_file()))
-                .open(path)
-                .map_err(|e| anyhow::anyhow!("{}: cannot open for writing: {e}", path.display()))?;
-            let mut w = io::BufWriter::new(file);
-            let value = body(&mut w, format)
-                .and_then(|v| w.flush().map(|()| v))
-                .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
-            Ok(Some(value))
-        }
-        Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let tmp = tempfile::Builder::new()
-                .prefix(crate::own::TEMP_PREFIX)
-                .tempfile_in(dir)
-                .map_err(|e| anyhow::anyhow!("{}: cannot create output file: {e}", path.display()))?;
-            let mut w = io::BufWriter::new(tmp.as_file().try_clone()?);
-            let value = body(&mut w, format)
-                .and_then(|v| w.flush().map(|()| v))
-                .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
-            tmp.persist(path).map_err(|e| anyhow::anyhow!("{}: cannot write: {}", path.display(), e.error))?;
-            Ok(Some(value))
-        }
+        Some(path) => match output::replace_target(path) {
+            None => {
+                // A device, FIFO or terminal (or a link to one): written to, never replaced.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot open for writing: {e}", path.display()))?;
+                let mut w = io::BufWriter::new(file);
+                let value = body(&mut w, format)
+                    .and_then(|v| w.flush().map(|()| v))
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+                Ok(Some(value))
+            }
+            Some(target) => {
+                let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let tmp = tempfile::Builder::new()
+                    .prefix(crate::own::TEMP_PREFIX)
+                    .tempfile_in(dir)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot create output file: {e}", path.display()))?;
+                let mut w = io::BufWriter::new(tmp.as_file().try_clone()?);
+                let value = body(&mut w, format)
+                    .and_then(|v| w.flush().map(|()| v))
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+                if target != *path {
+                    // Through a link: the file it names keeps its mode, as when written in place.
+                    if let Ok(m) = std::fs::metadata(&target) {
+                        let _ = tmp.as_file().set_permissions(m.permissions());
+                    }
+                }
+                tmp.persist(&target).map_err(|e| anyhow::anyhow!("{}: cannot write: {}", path.display(), e.error))?;
+                Ok(Some(value))
+            }
+        },
     }
 }
 

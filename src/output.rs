@@ -378,14 +378,21 @@ fn is_hidden_control(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Whether an output file at `path` may be written to a temporary file and renamed into place:
-/// only when nothing is there yet or a regular file (not a link to one: the link stays). A
-/// device, FIFO, socket, terminal or symbolic link is written through instead, never replaced.
-pub fn replaceable(path: &std::path::Path) -> bool {
+/// Where an output file named `path` is written through a temporary file renamed into place:
+/// `path` itself when nothing is there yet or a regular file; the file a symbolic link leads to
+/// when that is a regular file (the link stays, and a failed run leaves the old file whole).
+/// `None` for anything else (a device, FIFO, socket, terminal, or a link to one, or a dangling
+/// link): that is written through, never replaced.
+pub fn replace_target(path: &std::path::Path) -> Option<std::path::PathBuf> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) => m.file_type().is_file(),
+        Ok(m) if m.file_type().is_file() => Some(path.to_path_buf()),
+        Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(path) {
+            Ok(target) if target.is_file() => std::fs::canonicalize(path).ok(),
+            _ => None,
+        },
+        Ok(_) => None,
         // Nothing there, or it cannot be looked at: creating the temporary file says why.
-        Err(_) => true,
+        Err(_) => Some(path.to_path_buf()),
     }
 }
 

@@ -329,8 +329,9 @@ fn register_problems_are_escaped_one_per_line() {
 }
 
 /// `-o LINK` to a regular file writes through the link: the link stays and the file it names
-/// gets the output, its mode left alone (before, the link was replaced by a new 0600 file). A
-/// dangling link is refused rather than followed to create a file.
+/// gets the output (a new version renamed over it, so a failed run leaves it whole), its mode
+/// left alone (before, the link was replaced by a new 0600 file). A dangling link is refused
+/// rather than followed to create a file.
 #[test]
 fn output_through_a_link_to_a_regular_file_keeps_the_link() {
     use std::os::unix::fs::PermissionsExt;
@@ -345,6 +346,11 @@ fn output_through_a_link_to_a_regular_file_keeps_the_link() {
     let text = fs::read_to_string(root.join("target.jsonl")).unwrap();
     assert!(text.starts_with("{\"path\":\"a.jpg\"") && !text.contains("old content"), "{text}");
     assert_eq!(fs::metadata(root.join("target.jsonl")).unwrap().mode() & 0o777, 0o640);
+    // A run that fails while writing leaves the file the link names whole.
+    fs::write(root.join("bad.csv"), "person,usage,granted\nX,web,not a date\n").unwrap();
+    let out = consentry(&["scan", "a.jpg", "--format", "jsonl", "-o", "link", "--register", "bad.csv"], &root);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(root.join("target.jsonl")).unwrap(), text, "left whole");
 
     std::os::unix::fs::symlink("nowhere.jsonl", root.join("dangling")).unwrap();
     let out = consentry(&["scan", "a.jpg", "-o", "dangling"], &root);
