@@ -50,6 +50,7 @@ use crate::consent::{Decision, Status};
 use crate::media::Format;
 use crate::model::Vocabulary;
 use crate::people::{Depicted, PeopleRoots};
+use crate::walk;
 
 /// The consentry XMP namespace.
 pub const NS: &str = "http://ns.consentry.org/xmp/1.0/";
@@ -259,15 +260,16 @@ pub fn embeds(format: Format) -> bool {
 /// - A file with other hard links gets a sidecar: replacing it atomically (by rename) would
 ///   separate it from its other names.
 ///
-/// `siblings`: the media files of the directories seen so far (one listing per directory), to
-/// tell a `name.xmp` shared with another media file ([`Siblings::shared`]).
+/// `shared`: the sidecar names another media file beside it also reads (the walk's pairing,
+/// [`crate::walk::Job::Media`]); none of them is written. When this file's own `name.ext.xmp`
+/// is one of them too, it is not written at all (an error naming why).
 pub fn target(
     path: &Path,
     format: Option<Format>,
     sidecars: &[PathBuf],
+    shared: &[PathBuf],
     sidecar_always: bool,
-    siblings: &mut Siblings,
-) -> (Target, Option<&'static str>) {
+) -> Result<(Target, Option<&'static str>), String> {
     use std::os::unix::fs::MetadataExt;
     let mut why = None;
     if let Some(format) = format.filter(|&f| !sidecar_always && embeds(f)) {
@@ -283,73 +285,26 @@ pub fn target(
         if nlink > 1 {
             why = Some("the file has other hard links: written to a sidecar, not into the file");
         } else {
-            return (Target::Embedded(real, format), None);
+            return Ok((Target::Embedded(real, format), None));
         }
     }
     // A `name.xmp` shared with another media file (`DSC_1.NEF` and `DSC_1.JPG`) belongs to
     // neither: the file gets its own `name.ext.xmp`.
-    let sidecar = match sidecars.iter().find(|s| !siblings.shared(path, s)) {
+    let sidecar = match sidecars.iter().find(|s| !walk::is_shared(shared, s)) {
         Some(s) if fs::symlink_metadata(s).is_ok_and(|m| m.file_type().is_symlink()) => {
             fs::canonicalize(s).unwrap_or_else(|_| s.clone())
         }
         Some(s) => s.clone(),
-        None => own_sidecar(path),
-    };
-    (Target::Sidecar(sidecar), why)
-}
-
-/// The media files of each directory, by name and by name without extension (folded as
-/// [`crate::walk`] matches sidecars): listed once per directory, however many of its files are
-/// written.
-#[derive(Default)]
-pub struct Siblings {
-    dirs: std::collections::HashMap<PathBuf, std::collections::HashMap<String, usize>>,
-}
-
-fn fold(name: &std::ffi::OsStr) -> String {
-    name.to_string_lossy().to_lowercase()
-}
-
-impl Siblings {
-    /// Whether `sidecar` is a `name.xmp` that another media file beside `path` shares (as its
-    /// own `name.xmp`, or as `name.ext.xmp`: `a.jpg.xmp` of `a.jpg` and of `a.jpg.nef`), whatever
-    /// paths the command was given. A directory that cannot be listed counts as shared.
-    pub fn shared(&mut self, path: &Path, sidecar: &Path) -> bool {
-        let (Some(stem), Some(name)) = (sidecar.file_stem().map(fold), path.file_name().map(fold)) else {
-            return false;
-        };
-        if stem == name {
-            return false; // `name.ext.xmp`: this file's own
+        None if walk::is_shared(shared, &walk::own_sidecar(path)) => {
+            return Err(format!(
+                "{}: not written: its sidecar name {} is also another media file's sidecar",
+                path.display(),
+                walk::own_sidecar(path).display()
+            ))
         }
-        let dir = sidecar.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let stems = self.dirs.entry(dir.to_path_buf()).or_insert_with(|| {
-            let mut stems = std::collections::HashMap::new();
-            if let Ok(entries) = fs::read_dir(dir) {
-                for e in entries.flatten() {
-                    let n = e.file_name();
-                    let p = Path::new(&n);
-                    if p.extension().and_then(|x| x.to_str()).is_some_and(crate::media::detect::is_media_extension) {
-                        // Keyed as the walk pairs: by name (`a.jpg.xmp`) and by stem (`a.xmp`).
-                        let (name, stem) = (fold(&n), p.file_stem().map(fold).unwrap_or_default());
-                        if stem != name {
-                            *stems.entry(stem).or_default() += 1;
-                        }
-                        *stems.entry(name).or_default() += 1;
-                    }
-                }
-            }
-            stems
-        });
-        // This file is one of them: shared when there is another.
-        stems.is_empty() || stems.get(&stem).copied().unwrap_or(0) > 1
-    }
-}
-
-/// `name.ext.xmp` beside a media file.
-pub fn own_sidecar(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(".xmp");
-    PathBuf::from(name)
+        None => walk::own_sidecar(path),
+    };
+    Ok((Target::Sidecar(sidecar), why))
 }
 
 /// What happened to one file.
@@ -1251,14 +1206,29 @@ mod tests {
             fs::write(dir.path().join(n), b"").unwrap();
         }
         let p = |n: &str| dir.path().join(n);
-        let mut siblings = Siblings::default();
-        assert!(siblings.shared(&p("DSC_1.NEF"), &p("DSC_1.XMP")));
-        assert!(siblings.shared(&p("dsc_1.jpg"), &p("DSC_1.XMP")));
-        assert!(siblings.shared(&p("x.jpg.nef"), &p("x.jpg.xmp")), "x.jpg's own sidecar");
-        assert!(!siblings.shared(&p("x.jpg"), &p("x.jpg.xmp")));
-        assert!(!siblings.shared(&p("solo.cr2"), &p("solo.xmp")));
-        let (t, _) = target(&p("DSC_1.NEF"), None, &[p("DSC_1.XMP")], false, &mut siblings);
-        assert_eq!(t, Target::Sidecar(p("DSC_1.NEF.xmp")));
+        // The walk's pairing: (sidecars, shared) of each media file.
+        let mut jobs = std::collections::HashMap::new();
+        walk::walk(&[dir.path().to_path_buf()], walk::WalkOptions { follow_links: true }, |j| {
+            if let walk::Job::Media { path, sidecars, shared } = j {
+                jobs.insert(path.file_name().unwrap().to_string_lossy().into_owned(), (sidecars, shared));
+            }
+            true
+        });
+        let shared = |media: &str, sidecar: &str| walk::is_shared(&jobs[media].1, &p(sidecar));
+        assert!(shared("DSC_1.NEF", "DSC_1.XMP"));
+        assert!(shared("dsc_1.jpg", "DSC_1.XMP"));
+        assert!(shared("x.jpg.nef", "x.jpg.xmp"), "x.jpg's own sidecar");
+        // x.jpg's own `name.ext.xmp` is x.jpg.nef's `name.xmp` too: shared, so x.jpg is not
+        // written at all (before, x.jpg's decision went into the file x.jpg.nef also reads).
+        assert!(shared("x.jpg", "x.jpg.xmp"));
+        assert!(!shared("solo.cr2", "solo.xmp"));
+        let target_of = |media: &str| {
+            let (sidecars, shared) = &jobs[media];
+            target(&p(media), None, sidecars, shared, false)
+        };
+        assert_eq!(target_of("DSC_1.NEF").unwrap().0, Target::Sidecar(p("DSC_1.NEF.xmp")));
+        assert_eq!(target_of("solo.cr2").unwrap().0, Target::Sidecar(p("solo.xmp")));
+        assert!(target_of("x.jpg").unwrap_err().contains("also another media file's sidecar"));
     }
 
     #[test]

@@ -1340,7 +1340,6 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
     // none of them; each gets its own `name.ext.xmp` (`apply::target`).
     let mut planned = Vec::new();
-    let mut siblings = apply::Siblings::default();
     // (path, message naming the path) of every file not written.
     let mut failed: Vec<(String, String)> = Vec::new();
     for f in &files {
@@ -1354,8 +1353,10 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let always = args.sidecar == SidecarMode::Always;
-        let (target, why) = apply::target(&f.record.path, f.record.format, &f.record.sidecars, always, &mut siblings);
-        planned.push((f, target, why));
+        match apply::target(&f.record.path, f.record.format, &f.record.sidecars, &f.record.shared_sidecars, always) {
+            Ok((target, why)) => planned.push((f, target, why)),
+            Err(e) => failed.push((f.path(), e)),
+        }
     }
     // One write per file on disk: a file reached by two paths (symbolic links, overlapping
     // arguments) is written once.

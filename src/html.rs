@@ -829,9 +829,8 @@ const SCRIPT: &str = r#"
 mod tests {
     use super::*;
     use crate::consent::{Decision, Missing, Reason};
-    use crate::media::MediaKind;
     use crate::people::Depicted;
-    use crate::scan::{FileRecord, Subject};
+    use crate::scan::FileRecord;
     use serde_json::json;
 
     const HOSTILE: &str = "<script>alert(1)</script> \"&'";
@@ -846,19 +845,8 @@ mod tests {
         };
         Evaluated {
             record: FileRecord {
-                path: PathBuf::from(path),
-                subject: Subject::Media(MediaKind::Image),
-                format: Some(Format::Jpeg),
-                depicted,
-                sidecars: Vec::new(),
-                taken: None,
                 errors: error.map(str::to_string).into_iter().collect(),
-                written: None,
-                written_sidecar: None,
-                read_hashes: None,
-                stamps: None,
-                reused: false,
-                placed: None,
+                ..FileRecord::known(PathBuf::from(path), Some(Format::Jpeg), depicted, Vec::new(), None)
             },
             rel_path: Some(path.to_string()),
             decision: Decision {

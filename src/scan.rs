@@ -272,6 +272,9 @@ pub struct FileRecord {
     /// from, beside [`FileRecord::stamps`] (which `apply` always takes): `apply` writes only
     /// while both still hold.
     pub read_hashes: Option<Box<ReadHashes>>,
+    /// The sidecar names another media file beside this one also reads ([`Job::Media`]):
+    /// `apply` writes into none of them.
+    pub shared_sidecars: Vec<PathBuf>,
     /// Whether this record is an earlier one whose files did not change (not read again).
     pub reused: bool,
     /// With [`ScanOptions::placement`]: where the file belongs.
@@ -292,6 +295,7 @@ impl FileRecord {
             written_sidecar: None,
             stamps: None,
             read_hashes: None,
+            shared_sidecars: Vec::new(),
             reused: false,
             placed: None,
         }
@@ -450,7 +454,7 @@ fn process_in(job: &Job, opts: &ScanOptions, place: Option<&Place>) -> FileRecor
 
 fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Reuse>>, written: bool) -> FileRecord {
     match job {
-        Job::Media { path, sidecars } => {
+        Job::Media { path, sidecars, shared } => {
             // A file read before is examined first; a new one when it is opened, before it is
             // read (no second lookup of its path).
             let found = reuse.and_then(|r| Some((r, r.find(path)?)));
@@ -458,6 +462,7 @@ fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Re
             if let (Some((reuse, i)), Some(stamps)) = (found, &stamps) {
                 if let Some(mut rec) = reuse.reuse(i, path, sidecars, stamps) {
                     rec.stamps = Some(Box::new(stamps.clone()));
+                    rec.shared_sidecars = shared.clone();
                     return rec;
                 }
             }
@@ -472,6 +477,7 @@ fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Re
             if !stamp_on_open {
                 rec.stamps = stamps.map(Box::new);
             }
+            rec.shared_sidecars = shared.clone();
             rec
         }
         Job::Orphan { path } => FileRecord::new(path.clone(), Subject::OrphanSidecar),

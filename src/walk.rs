@@ -18,8 +18,12 @@ use crate::media::detect::{is_media_extension, is_sidecar_extension};
 /// One unit of scanning work, in walk order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
-    /// A media file and the sidecars beside it that belong to it.
-    Media { path: PathBuf, sidecars: Vec<PathBuf> },
+    /// A media file and the sidecars beside it that belong to it. `shared`: the sidecar names
+    /// that also belong to another media file beside it (a `name.xmp` of `DSC_1.NEF` and
+    /// `DSC_1.JPG`; also this file's own `name.ext.xmp` when another file would read it as its
+    /// `name.xmp`: `a.jpg.xmp` of `a.jpg` and `a.jpg.nef`), existing or not: `apply` writes none
+    /// of them.
+    Media { path: PathBuf, sidecars: Vec<PathBuf>, shared: Vec<PathBuf> },
     /// A sidecar with no media file beside it.
     Orphan { path: PathBuf },
     /// A path that could not be walked (permission denied, symlink loop, vanished).
@@ -314,27 +318,38 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
     let dir = path.parent().unwrap_or(Path::new(""));
     let listing = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let file_name = path.file_name();
-    let mut siblings: Vec<Entry> = match std::fs::read_dir(listing) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .filter(|e| !crate::own::is_own(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
-            .filter_map(|e| {
-                let path = dir.join(e.file_name());
-                // The named file itself is a regular file (or a link to one): `walk` checked.
-                let kind = if path.file_name() == file_name { Kind::File } else { Entry::of_type(e.file_type().ok()?) };
-                Some(Entry { path, kind })
-            })
-            .collect(),
-        Err(_) => Vec::new(),
+    // Its sidecars are whatever its folder holds: a folder that cannot be listed, or an entry
+    // that cannot be examined, may hide one, so the file is an error (it blocks) rather than
+    // read without them.
+    let listed: std::io::Result<Vec<Entry>> = std::fs::read_dir(listing).and_then(|rd| {
+        let mut entries = Vec::new();
+        for e in rd {
+            let e = e?;
+            if crate::own::is_own(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir())) {
+                continue;
+            }
+            let path = dir.join(e.file_name());
+            // The named file itself is a regular file (or a link to one): `walk` checked.
+            let kind = if path.file_name() == file_name { Kind::File } else { Entry::of_type(e.file_type()?) };
+            entries.push(Entry { path, kind });
+        }
+        Ok(entries)
+    });
+    let mut siblings = match listed {
+        Ok(entries) => entries,
+        Err(e) => {
+            let message = format!("its folder cannot be listed for sidecars: {}", io_message(&e));
+            return emit.emit(Job::Error { path: path.to_path_buf(), message });
+        }
     };
     siblings.sort_by(|a, b| a.path.cmp(&b.path));
     let mut found = false;
     pair(
         siblings,
         &mut |job| match job {
-            Job::Media { path: p, sidecars } if p.file_name() == file_name => {
+            Job::Media { path: p, sidecars, shared } if p.file_name() == file_name => {
                 found = true;
-                emit.emit(Job::Media { path: path.to_path_buf(), sidecars });
+                emit.emit(Job::Media { path: path.to_path_buf(), sidecars, shared });
             }
             Job::Orphan { path: p } if p.file_name() == file_name => {
                 found = true;
@@ -348,7 +363,7 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
         if is_sidecar(path) {
             // A sidecar named directly whose media file exists: it is scanned with that file.
         } else if is_media(path) {
-            emit.emit(Job::Media { path: path.to_path_buf(), sidecars: Vec::new() });
+            emit.emit(Job::Media { path: path.to_path_buf(), sidecars: Vec::new(), shared: Vec::new() });
         } else {
             *skipped += 1;
         }
@@ -375,6 +390,19 @@ fn is_media(path: &Path) -> bool {
 
 fn is_sidecar(path: &Path) -> bool {
     extension(path).is_some_and(is_sidecar_extension)
+}
+
+/// `name.ext.xmp` beside a media file (darktable's and digiKam's sidecar name).
+pub fn own_sidecar(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".xmp");
+    PathBuf::from(name)
+}
+
+/// Whether `sidecar` is one of `shared` ([`Job::Media`]), compared as sidecars are matched.
+pub fn is_shared(shared: &[PathBuf], sidecar: &Path) -> bool {
+    let key = sidecar.file_name().map(fold);
+    shared.iter().any(|s| s.parent() == sidecar.parent() && s.file_name().map(fold) == key)
 }
 
 /// A name for matching sidecars to media files: case-insensitive, as on the file systems
@@ -417,9 +445,22 @@ fn pair(entries: Vec<Entry>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
         }
     }
     let mut sidecars_of: Vec<Vec<PathBuf>> = vec![Vec::new(); media.len()];
+    // A file's own `name.ext.xmp` is shared when its name is another file's stem.
+    let mut shared_of: Vec<Vec<PathBuf>> = media
+        .iter()
+        .map(|m| match m.file_name().map(fold).and_then(|n| by_key.get(&n)) {
+            Some(owners) if owners.len() > 1 => vec![own_sidecar(m)],
+            _ => Vec::new(),
+        })
+        .collect();
     for sidecar in sidecars {
         match sidecar.path.file_stem().and_then(|stem| by_key.get(&fold(stem))) {
-            Some(owners) => owners.iter().for_each(|&i| sidecars_of[i].push(sidecar.path.clone())),
+            Some(owners) => owners.iter().for_each(|&i| {
+                sidecars_of[i].push(sidecar.path.clone());
+                if owners.len() > 1 {
+                    shared_of[i].push(sidecar.path.clone());
+                }
+            }),
             None => match sidecar.kind {
                 Kind::File => jobs.push(Job::Orphan { path: sidecar.path }),
                 Kind::Dir => {}
@@ -429,7 +470,13 @@ fn pair(entries: Vec<Entry>, emit: &mut impl FnMut(Job), skipped: &mut u64) {
             },
         }
     }
-    jobs.extend(media.into_iter().zip(sidecars_of).map(|(path, sidecars)| Job::Media { path, sidecars }));
+    jobs.extend(
+        media.into_iter().zip(sidecars_of.into_iter().zip(shared_of)).map(|(path, (sidecars, shared))| Job::Media {
+            path,
+            sidecars,
+            shared,
+        }),
+    );
     jobs.sort_by(|a, b| job_path(a).cmp(job_path(b)));
     jobs.into_iter().for_each(emit);
 }
@@ -508,7 +555,7 @@ mod tests {
     fn summary(r: &Path, jobs: &[Job]) -> Vec<String> {
         jobs.iter()
             .map(|j| match j {
-                Job::Media { path, sidecars } => {
+                Job::Media { path, sidecars, .. } => {
                     format!("{} <- {:?}", rel(r, path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>())
                 }
                 Job::Orphan { path } => format!("orphan {}", rel(r, path)),
@@ -619,7 +666,7 @@ mod tests {
             let roots: Vec<PathBuf> = roots.iter().map(|p| r.join(p)).collect();
             let mut out = Vec::new();
             walk(&roots, WalkOptions { follow_links: true }, |j| {
-                if let Job::Media { path, sidecars } = j {
+                if let Job::Media { path, sidecars, .. } = j {
                     out.push((rel(r, &path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>()));
                 }
                 true
@@ -638,6 +685,42 @@ mod tests {
     }
 
     #[test]
+    fn a_file_named_alone_whose_folder_cannot_be_listed_is_an_error() {
+        // Searchable but not readable: the file opens, its sidecars cannot be seen.
+        use std::os::unix::fs::PermissionsExt;
+        if unsafe { libc::geteuid() } == 0 {
+            // root lists any folder; the rule is the same, shown on an unlistable path instead.
+            let mut out = Vec::new();
+            let mut emit = Emitter {
+                f: |j| {
+                    out.push(j);
+                    true
+                },
+                stopped: false,
+            };
+            single_file(Path::new("/nonexistent-consentry-dir/x.jpg"), &mut emit, &mut 0);
+            assert!(
+                matches!(&out[..], [Job::Error { message, .. }] if message.contains("cannot be listed")),
+                "{out:?}"
+            );
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("d");
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join("x.jpg"), b"x").unwrap();
+        fs::write(d.join("x.xmp"), b"x").unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o311)).unwrap();
+        let mut out = Vec::new();
+        walk(&[d.join("x.jpg")], WalkOptions { follow_links: true }, |j| {
+            out.push(j);
+            true
+        });
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(&out[..], [Job::Error { message, .. }] if message.contains("cannot be listed")), "{out:?}");
+    }
+
+    #[test]
     fn single_file_root_gets_its_sidecars() {
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path();
@@ -653,7 +736,11 @@ mod tests {
         assert_eq!(
             out,
             [
-                Job::Media { path: r.join("x.nef"), sidecars: vec![r.join("x.nef.xmp"), r.join("x.xmp")] },
+                Job::Media {
+                    path: r.join("x.nef"),
+                    sidecars: vec![r.join("x.nef.xmp"), r.join("x.xmp")],
+                    shared: Vec::new(),
+                },
                 Job::Orphan { path: r.join("y.xmp") },
             ]
         );
