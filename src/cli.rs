@@ -513,6 +513,9 @@ struct StateSlot {
     run: Mutex<Option<state::Run>>,
     /// The register of the first archive kept in it (for the run's digest).
     register: Option<Arc<PendingRegister>>,
+    /// The people roots its files are read with (a state remembers what files showed when read
+    /// with these: `--state` shared by archives reading with other roots is refused).
+    roots: PeopleRoots,
 }
 
 impl scan::Placement for Archives {
@@ -622,6 +625,13 @@ impl Archives {
             return Ok(None);
         }
         if let Some(slot) = self.state.as_ref().and_then(|p| found.states.get(p)) {
+            if slot.roots != *roots {
+                anyhow::bail!(
+                    "--state {} is shared by archives that read persons with different people roots \
+                     (people_roots in consentry.toml): run the command per archive, or without --state",
+                    self.state.as_deref().unwrap_or(Path::new("")).display()
+                );
+            }
             return Ok(Some(slot.clone()));
         }
         let state = match (&self.state, archive) {
@@ -639,7 +649,12 @@ impl Archives {
         }
         let known = Arc::new(known);
         let run = state::Run::begin(state, known.clone(), &self.scanned);
-        let slot = Arc::new(StateSlot { known, run: Mutex::new(Some(run)), register: register.cloned() });
+        let slot = Arc::new(StateSlot {
+            known,
+            run: Mutex::new(Some(run)),
+            register: register.cloned(),
+            roots: roots.clone(),
+        });
         found.states.insert(key, slot.clone());
         Ok(Some(slot))
     }

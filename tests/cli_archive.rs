@@ -286,3 +286,32 @@ fn init_writes_the_config_and_a_register_and_never_overwrites() {
     photo(&d.join("two/x.jpg"), &["Anna Schmidt"]);
     assert_eq!(status_of(&scan(d, &["two"]), &d.join("two/x.jpg")), "green");
 }
+
+/// Reproduction (review): one `--state` for two archives whose people roots differ reused B's
+/// file as read with A's roots (nobody depicted), so `check` cleared it in one argument order
+/// and blocked it in the other. Such a shared state is refused.
+#[test]
+fn one_state_for_archives_with_other_people_roots_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    mark(&d.join("A"), "reg.csv");
+    fs::create_dir_all(d.join("B")).unwrap();
+    fs::write(d.join("B/consentry.toml"), "register = \"reg.csv\"\npeople_roots = [\"Leute\"]\n").unwrap();
+    csv_register(&d.join("A/reg.csv"), &[("Anna Schmidt", "print", "*")]);
+    csv_register(&d.join("B/reg.csv"), &[("Anna Schmidt", "print", "*")]);
+    photo(&d.join("A/x.jpg"), &["Anna Schmidt"]);
+    fs::create_dir_all(d.join("B")).unwrap();
+    fs::write(d.join("B/b.jpg"), [0xFF, 0xD8, 0xFF, 0xD9]).unwrap();
+    fs::write(
+        d.join("B/b.jpg.xmp"),
+        r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:lr="http://ns.adobe.com/lightroom/1.0/"><lr:hierarchicalSubject><rdf:Bag><rdf:li>Leute|Mallory Doe</rdf:li></rdf:Bag></lr:hierarchicalSubject></rdf:Description></rdf:RDF></x:xmpmeta>"#,
+    )
+    .unwrap();
+    for order in [["A", "B"], ["B", "A"]] {
+        let out = run(d, &["check", "--for", "print", order[0], order[1], "--state", "s.sqlite", "--as-of", AS_OF]);
+        assert_eq!(out.status.code(), Some(2), "{order:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("different people roots"), "{order:?}: {}", stderr(&out));
+        // Each archive's own state: B's file blocks in either order.
+        run_ok(d, &["check", "--for", "print", order[0], order[1], "--as-of", AS_OF], 1);
+    }
+}
