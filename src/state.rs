@@ -128,7 +128,7 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
     Ok(aside)
 }
 
-/// Schema version (`PRAGMA user_version`). A state of an older version is rebuilt.
+/// Schema version (`PRAGMA user_version`). Schema 1 is migrated (runs kept); older ones are rebuilt.
 pub const SCHEMA: i64 = 2;
 const APPLICATION: &str = "consentry-state";
 /// Part of every file's reading fingerprint: raise it when what a scan reads from a file changes
@@ -336,6 +336,13 @@ impl State {
                 "this state was written by a newer consentry (schema {v}; this one knows {SCHEMA}); \
                  use that version, or give another --state"
             ),
+            (_, Some(APPLICATION), 1) => {
+                // Schema 2 counts unreadable files per run: the runs and their changes are kept
+                // (`report changes` goes on across the upgrade). Records read by older code are
+                // not reused anyway (their reading fingerprint differs).
+                tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
+                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA}"))?;
+            }
             (_, Some(APPLICATION), v) => {
                 // Older states hold records read by older code: nothing in them is trusted.
                 let names: Vec<String> = tx

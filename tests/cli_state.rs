@@ -406,3 +406,30 @@ fn read_only_archive_keeps_its_state_in_the_cache_directory() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// Review: schema 2 only added `runs.unreadable`, yet a schema-1 state (every state before this
+/// version) was dropped and rebuilt, `report changes` included: the nightly history was lost
+/// without a word. It is migrated: the runs stay.
+#[test]
+fn a_schema_1_state_keeps_its_runs() {
+    let dir = fixture_copy();
+    let d = dir.path();
+    scan(d, "2026-11-22", &[]);
+    settle();
+    scan(d, "2026-11-23", &[]);
+    let state = d.join("archive/.consentry/state.sqlite");
+    let runs = |state: &Path| -> i64 {
+        rusqlite::Connection::open(state).unwrap().query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(runs(&state), 2);
+    rusqlite::Connection::open(&state)
+        .unwrap()
+        .execute_batch("ALTER TABLE runs DROP COLUMN unreadable; PRAGMA user_version = 1;")
+        .unwrap();
+    let out = run(&["report", "changes", "archive", "--format", "jsonl"], d);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("no runs"), "{}", stderr(&out));
+    assert_eq!(runs(&state), 2, "the runs survive the upgrade");
+    scan(d, "2026-11-24", &[]);
+    assert_eq!(runs(&state), 3);
+}
