@@ -475,7 +475,8 @@ struct Archives {
     state: Option<PathBuf>,
     pool: Arc<rayon::ThreadPool>,
     cache: Option<PathBuf>,
-    /// The scanned paths, absolute (only files under them can have been removed).
+    /// The scanned paths, absolute, as named and as real paths (only files under them can have
+    /// been removed).
     scanned: Vec<PathBuf>,
     found: Mutex<Found>,
 }
@@ -714,7 +715,16 @@ impl Context {
         let cache =
             state::cache_dir().filter(|dir| std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok());
         let archives = Arc::new(Archives {
-            scanned: paths.iter().map(|p| config::absolute_in(&cwd, p)).collect(),
+            // As named and as real: a root that is a link is walked at its real path, the files
+            // under a root that is not are keyed as walked.
+            scanned: paths
+                .iter()
+                .flat_map(|p| {
+                    let named = config::absolute_in(&cwd, p);
+                    let real = std::fs::canonicalize(&named).ok().filter(|r| *r != named);
+                    std::iter::once(named).chain(real)
+                })
+                .collect(),
             cwd,
             register: reg.register.clone().or(env),
             people_roots: (!walk.people_roots.is_empty()).then(|| PeopleRoots::new(&walk.people_roots)),

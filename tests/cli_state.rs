@@ -433,3 +433,22 @@ fn a_schema_1_state_keeps_its_runs() {
     scan(d, "2026-11-24", &[]);
     assert_eq!(runs(&state), 3);
 }
+
+/// Review: a removed file was not seen when the archive was scanned through a link to it (the
+/// run looked for removals under the link's path; the files are kept by their real paths).
+#[test]
+fn a_removal_is_seen_also_through_a_link_to_the_archive() {
+    let dir = fixture_copy();
+    let d = dir.path();
+    std::os::unix::fs::symlink("archive", d.join("alink")).unwrap();
+    let scan_link = || {
+        let out = run(&["scan", "alink", "--register", "register", "--as-of", "2026-11-22", "--format", "jsonl"], d);
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{}", stderr(&out));
+        out
+    };
+    scan_link();
+    fs::remove_file(d.join("archive/video/clip.mp4")).unwrap();
+    settle();
+    let out = scan_link();
+    assert!(stderr(&out).contains(" 1 removed"), "{}", stderr(&out));
+}
