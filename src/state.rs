@@ -884,6 +884,34 @@ impl Run {
     /// changed, the files gone, the run and its changes. `date`: the day evaluated on (`None`
     /// without a register).
     pub fn finish(
+        self,
+        command: &str,
+        date: Option<Date>,
+        digest: Option<&str>,
+        summary: &ScanSummary,
+    ) -> anyhow::Result<RunCounts> {
+        let (path, mode) = (self.state.path.clone(), self.state.damaged);
+        // The run's connection is closed when `record` returns: a state found damaged only now
+        // (in pages the start of the run did not read) is moved aside then, as at the start.
+        match self.record(command, date, digest, summary) {
+            Err(e) if mode == Damaged::MoveAside => match Opening::of(&e) {
+                Opening::Damaged(what) => {
+                    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let _lock = lock_exclusive(dir)?;
+                    let aside = move_aside(&path).map_err(|m| anyhow::anyhow!("the state is damaged ({what}); {m}"))?;
+                    anyhow::bail!(
+                        "the state is damaged ({what}); moved aside to {}: the next run starts a new one",
+                        aside.display()
+                    )
+                }
+                _ => Err(e),
+            },
+            result => result,
+        }
+    }
+
+    /// [`Run::finish`] on an undamaged state.
+    fn record(
         mut self,
         command: &str,
         date: Option<Date>,

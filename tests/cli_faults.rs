@@ -343,3 +343,34 @@ fn a_state_damaged_inside_its_files_table_is_moved_aside_too() {
     let runs: i64 = conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).unwrap();
     assert_eq!(runs, 2, "the new state kept both runs since");
 }
+
+/// Review: damage only in the `runs` table (read when the run is recorded, not when it starts)
+/// made every later scan exit 3 ("could not be written") and was never moved aside. It is moved
+/// aside when the run ends; the next run starts a new state.
+#[test]
+fn a_state_damaged_only_in_its_runs_is_moved_aside_when_the_run_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, state) = (tmp.path(), scanned_once(tmp.path()));
+    let (page_size, root): (i64, i64) = {
+        let conn = rusqlite::Connection::open(&state).unwrap();
+        let size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let root = conn.query_row("SELECT rootpage FROM sqlite_master WHERE name = 'runs'", [], |r| r.get(0)).unwrap();
+        (size, root)
+    };
+    let mut bytes = fs::read(&state).unwrap();
+    let page = ((root - 1) * page_size) as usize..(root * page_size) as usize;
+    for (i, b) in bytes[page].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37) ^ 0x5a;
+    }
+    fs::write(&state, &bytes).unwrap();
+    let out = run_here(&["scan", "archive", "--as-of", "2025-01-01", "--quiet"], d).output().unwrap();
+    assert!(stderr(&out).contains("moved aside"), "{}", stderr(&out));
+    assert_eq!(state_files(d, "corrupt").len(), 1);
+    let next = scan(d);
+    assert_eq!(next.status.code(), Some(0), "{}", stderr(&next));
+    let again = scan(d);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let conn = rusqlite::Connection::open(&state).unwrap();
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
