@@ -71,8 +71,9 @@ impl std::fmt::Display for Opening {
 /// What to do with a damaged state that is not moved aside (SQLite said `what`).
 fn refused(what: &str) -> String {
     format!(
-        "the state is damaged ({what}) and holds nothing usable: delete it or move it away (a scan \
-         moves a damaged state in its own place aside and starts afresh), or run with --no-state"
+        "it is damaged or no consentry state at all ({what}), and is left as it is: if it is consentry's \
+         state, move it away (a scan moves a damaged state in its own place aside and starts afresh); \
+         else give another --state, or run with --no-state"
     )
 }
 
@@ -381,7 +382,11 @@ impl State {
                 }
                 _ => Err(e),
             },
-            result => result.map(|known| (known, None)),
+            Err(e) => match Opening::of(&e) {
+                Opening::Damaged(what) => Err(anyhow::anyhow!("{}: {}", self.path.display(), refused(&what))),
+                _ => Err(e),
+            },
+            Ok(known) => Ok((known, None)),
         }
     }
 

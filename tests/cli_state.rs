@@ -293,6 +293,7 @@ fn old_newer_and_foreign_state_files() {
     let out = run(&["scan", "archive", "--register", "register", "--state", text.to_str().unwrap()], d);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(fs::read(&text).unwrap(), before);
+    assert!(!stderr(&out).contains("delete"), "never advises deleting a file it did not write: {}", stderr(&out));
 
     // `report changes` without any state says how to get one.
     let empty = tempfile::tempdir().unwrap();

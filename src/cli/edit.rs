@@ -578,7 +578,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     };
     let ctx = Context::untracked(&common, Need::Optional, "consent assign")?;
     let (files, _) = ctx.collect(true)?;
-    let unreadable: Vec<String> = files.iter().filter(|f| f.record.error().is_some()).map(|f| f.path()).collect();
+    let unreadable: Vec<String> = files.iter().filter(|f| !f.record.is_complete()).map(|f| f.path()).collect();
     if !unreadable.is_empty() {
         anyhow::bail!(
             "{} file(s) could not be read, so who they show is not known; nothing was changed:\n  {}",
