@@ -553,14 +553,13 @@ type Located = Result<(Format, Metadata, Option<String>), String>;
 
 /// Open, identify and locate the metadata of a media file; with `stamp`, its stamp as opened.
 fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Located {
-    let file = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
-    // Asked once: the stamp's size is also the length the source needs.
-    let mut known_len = None;
+    let (file, meta) = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    // Asked once, when the file was opened: its stamp, and the length the source needs.
     if let Some(stamp) = stamp {
-        *stamp = file.metadata().ok().map(|m| Stamp::of(&m));
-        known_len = stamp.map(|s| s.size);
+        *stamp = Some(Stamp::of(&meta));
     }
-    let src = FileSource::open_with_len(file, known_len).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    let src =
+        FileSource::open_with_len(file, Some(meta.len())).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     locate(&src, src.head(), &ext)
 }
@@ -689,13 +688,13 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
 /// a problem, and the problem.
 /// With `written`, also the hash of its bytes ([`ReadHashes`]).
 fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>, Option<u64>) {
-    let file = match source::open_file(path) {
-        Ok(file) => file,
+    let (file, meta) = match source::open_file(path) {
+        Ok(opened) => opened,
         Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e))), None),
     };
     // Sized once from the file's length (a growing buffer would hold twice the packet while
     // it is copied), and a sidecar over the limit is not read at all.
-    let len = file.metadata().map_or(0, |m| m.len());
+    let len = meta.len();
     if len > media::MAX_XMP {
         return (Vec::new(), Some(format!("{len} bytes, larger than the limit of {} bytes", media::MAX_XMP)), None);
     }

@@ -147,7 +147,8 @@ pub fn thumbnail(path: &Path, format: Option<Format>, max_side: u32) -> Thumb {
 }
 
 fn make(path: &Path, format: Option<Format>, max_side: u32) -> Result<Thumb, Failure> {
-    let src = FileSource::open(source::open_file(path)?)?;
+    let (file, meta) = source::open_file(path)?;
+    let src = FileSource::open_with_len(file, Some(meta.len()))?;
     let format = match format {
         Some(f) => f,
         None => {

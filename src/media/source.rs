@@ -73,14 +73,16 @@ pub struct FileSource {
 
 /// Open a regular file for reading without blocking (a FIFO opens at once instead of waiting
 /// for a writer), and refuse anything else once open: a FIFO, a device (a link to `/dev/zero`
-/// would never end), a socket or a directory is an error, never read.
-pub fn open_file(path: &std::path::Path) -> io::Result<File> {
+/// would never end), a socket or a directory is an error, never read. Returns the file and what
+/// the one `fstat` of it said (its length and stamp: asked once per file).
+pub fn open_file(path: &std::path::Path) -> io::Result<(File, std::fs::Metadata)> {
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
     let file = opts.open(path)?;
-    let file_type = file.metadata()?.file_type();
+    let meta = file.metadata()?;
+    let file_type = meta.file_type();
     if !file_type.is_file() {
         use std::os::unix::fs::FileTypeExt;
         let what = if file_type.is_dir() {
@@ -94,7 +96,7 @@ pub fn open_file(path: &std::path::Path) -> io::Result<File> {
         };
         return Err(io::Error::other(format!("not a regular file ({what})")));
     }
-    Ok(file)
+    Ok((file, meta))
 }
 
 impl FileSource {
