@@ -434,14 +434,10 @@ pub fn scan<E: From<std::io::Error>>(
     })
 }
 
-/// Read one job into a record (or take the earlier record of an unchanged file). Never panics
-/// outward: a panic in a parser becomes an error.
-pub fn process(job: &Job, opts: &ScanOptions) -> FileRecord {
-    process_in(job, opts, None)
-}
 
-/// [`process`] for a file of `place` (its people roots and earlier records), noting where it
-/// belongs.
+/// Read one job into a record (or take the earlier record of an unchanged file), for a file of
+/// `place` (its people roots and earlier records), noting where it belongs. Never panics
+/// outward: a panic in a parser becomes an error.
 fn process_in(job: &Job, opts: &ScanOptions, place: Option<&Place>) -> FileRecord {
     let Some(place) = place else { return read_job(job, &opts.roots, opts.reuse.as_ref(), opts.written) };
     let mut rec = read_job(job, &place.roots, place.reuse.as_ref(), opts.written);

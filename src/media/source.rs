@@ -100,13 +100,9 @@ pub fn open_file(path: &std::path::Path) -> io::Result<(File, std::fs::Metadata)
 }
 
 impl FileSource {
-    /// Read the head of `file`. Its length is asked of the file system only when the file is at
-    /// least [`HEAD_LEN`] long (a short read already tells the length of a small file).
-    pub fn open(file: File) -> io::Result<Self> {
-        FileSource::open_with_len(file, None)
-    }
-
-    /// [`FileSource::open`] for a file whose length the caller already asked for.
+    /// Read the head of `file`, whose length the caller asked for when it opened the file
+    /// ([`open_file`]); `None`: it is asked here when the head fills (a short read already tells
+    /// the length of a small file).
     pub fn open_with_len(file: File, known: Option<u64>) -> io::Result<Self> {
         let head = read_head(&file)?;
         let filled = head.len();
