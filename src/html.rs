@@ -131,23 +131,13 @@ fn check_target(dir: &Path) -> anyhow::Result<Existing> {
     if meta.file_type().is_symlink() {
         anyhow::bail!("{}: is a symbolic link; give the report's directory itself", dir.display());
     }
-    if !meta.is_dir() && !meta.is_file() {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        let kind = if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_char_device() || t.is_block_device() {
-            "a device"
-        } else {
-            "a special file"
-        };
-        anyhow::bail!(
-            "{}: is {kind}, not a directory; the HTML report is a folder (-o DIR) and is never written to {kind}",
-            dir.display()
-        );
-    }
     if !meta.is_dir() {
-        anyhow::bail!("{}: exists and is not a directory; the HTML report is a folder (-o DIR)", dir.display());
+        // Never written into: a file is left as it is, a FIFO or device never opened.
+        anyhow::bail!(
+            "{}: is {}, not a directory; the HTML report is a folder (-o DIR)",
+            dir.display(),
+            crate::media::source::kind_of(meta.file_type())
+        );
     }
     if dir.join(MARKER).is_file() {
         return Ok(Existing::Replaceable);

@@ -84,19 +84,28 @@ pub fn open_file(path: &std::path::Path) -> io::Result<(File, std::fs::Metadata)
     let meta = file.metadata()?;
     let file_type = meta.file_type();
     if !file_type.is_file() {
-        use std::os::unix::fs::FileTypeExt;
-        let what = if file_type.is_dir() {
-            "a directory"
-        } else if file_type.is_fifo() {
-            "a FIFO"
-        } else if file_type.is_char_device() || file_type.is_block_device() {
-            "a device"
-        } else {
-            "a socket or other special file"
-        };
-        return Err(io::Error::other(format!("not a regular file ({what})")));
+        return Err(io::Error::other(format!("not a regular file ({})", kind_of(file_type))));
     }
     Ok((file, meta))
+}
+
+/// What a directory entry is, for messages: `a regular file`, `a directory`, `a FIFO`, `a device`,
+/// `a symbolic link`, `a socket or other special file`.
+pub fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_file() {
+        "a regular file"
+    } else if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        "a device"
+    } else {
+        "a socket or other special file"
+    }
 }
 
 impl FileSource {
