@@ -434,7 +434,6 @@ pub fn scan<E: From<std::io::Error>>(
     })
 }
 
-
 /// Read one job into a record (or take the earlier record of an unchanged file), for a file of
 /// `place` (its people roots and earlier records), noting where it belongs. Never panics
 /// outward: a panic in a parser becomes an error.

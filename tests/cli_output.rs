@@ -182,7 +182,12 @@ fn assert_safe_csv(what: &str, csv: &str) {
         for cell in row.unwrap().iter() {
             cells += 1;
             let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-            assert!(!risky || cell.parse::<f64>().is_ok(), "{what}: the cell {cell:?} would run as a formula\n{csv}");
+            // Only a plain negative decimal (`-3`, `-0.5`) may start so: not `+1`, `-1e5`, `-inf`.
+            let negative_decimal = cell.strip_prefix('-').is_some_and(|n| {
+                let (int, frac) = n.split_once('.').unwrap_or((n, "0"));
+                !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+            });
+            assert!(!risky || negative_decimal, "{what}: the cell {cell:?} would run as a formula\n{csv}");
         }
     }
     assert!(cells > 0, "{what}: no CSV\n{csv}");
