@@ -374,3 +374,27 @@ fn a_state_damaged_only_in_its_runs_is_moved_aside_when_the_run_ends() {
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
 }
+
+/// Review: importing into a folder reached through a link recorded the document relative to the
+/// link's folder, so `register check` looked for it elsewhere (where a decoy could stand).
+#[test]
+fn import_through_a_linked_folder_records_where_check_finds_the_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::create_dir_all(d.join("reg/docs")).unwrap();
+    fs::create_dir_all(d.join("deep/inner")).unwrap();
+    std::os::unix::fs::symlink("deep/inner", d.join("dblink")).unwrap();
+    let real = b"%PDF-1.4 the signed form\n";
+    fs::write(d.join("reg/docs/a.pdf"), real).unwrap();
+    fs::write(d.join("reg/reg.csv"), "id,person,usage,granted,document\n1,Anna,web,2024-01-01,docs/a.pdf\n").unwrap();
+    let out = run(&["register", "import", "reg/reg.csv", "--into", "dblink/r.sqlite"], d);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let docs = documents(&d.join("deep/inner/r.sqlite"));
+    assert_eq!(docs[0].1.as_deref(), Some(sha256_hex(real).as_str()));
+    let recorded = d.join("deep/inner").join(&docs[0].0);
+    assert_eq!(fs::read(&recorded).unwrap(), real, "{} leads to the document", docs[0].0);
+    for register in ["dblink/r.sqlite", "deep/inner/r.sqlite"] {
+        let check = run(&["register", "check", "--register", register], d);
+        assert_eq!(check.status.code(), Some(0), "{register}: {}{}", stdout(&check), stderr(&check));
+    }
+}

@@ -673,8 +673,11 @@ pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str
 
 fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
     let cwd = std::env::current_dir().context("the current directory")?;
-    let from = crate::config::absolute_in(&cwd, documents);
-    let to = crate::config::absolute_in(&cwd, &base_dir(db_path));
+    // Real paths: a document's path is recorded relative to the database's real folder, where
+    // `register check` resolves it (a folder reached through a link would record another one).
+    let real = |p: PathBuf| fs::canonicalize(&p).unwrap_or(p);
+    let from = real(crate::config::absolute_in(&cwd, documents));
+    let to = real(crate::config::absolute_in(&cwd, &base_dir(db_path)));
     let mut conn = open(db_path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut importer = Importer::new(&tx, from, to)?;
