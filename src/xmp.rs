@@ -163,6 +163,12 @@ pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, Xm
 /// bytes end a document; every further root (after junk or NUL padding) is read too, and the
 /// properties are those of all of them. Anything else that cannot be parsed is an error.
 pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
+    let (props, e, _) = parse_collected(packet, keep);
+    (props, e)
+}
+
+/// [`parse_partial`], and whether an `rdf:RDF` element was found.
+fn parse_collected(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>, bool) {
     let mut c = Collected::default();
     let result = match text_of(packet) {
         Ok(Text::Utf8(base, bytes)) => {
@@ -179,7 +185,20 @@ pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, 
         Err(e) => Err(e),
     };
     let resolved = if c.nodes.is_empty() { Ok(()) } else { resolve_nodes(&mut c.props, &c.nodes, &mut c.values) };
-    (c.props, result.err().or(resolved.err()))
+    (c.props, result.err().or(resolved.err()), c.rdf_seen)
+}
+
+/// [`parse_partial`] for a sidecar: a file named as a sidecar that holds no XMP (empty, or no
+/// `rdf:RDF` element in it) is an error, since it cannot be trusted to say nobody is depicted.
+/// (exiftool reads no XMP from such a file: an empty one is its error "File is empty", other
+/// text reads as a TXT file.)
+pub fn parse_sidecar_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
+    match parse_collected(packet, keep) {
+        (props, None, false) => {
+            (props, Some(XmpError { offset: 0, message: "no XMP in it (no rdf:RDF element)".into() }))
+        }
+        (props, e, _) => (props, e),
+    }
 }
 
 /// What the roots of one packet add up to.
@@ -190,6 +209,8 @@ struct Collected {
     values: usize,
     /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
     nodes: Vec<(String, Vec<Prop>)>,
+    /// An `rdf:RDF` element was found in some root.
+    rdf_seen: bool,
 }
 
 enum Text<'a> {
@@ -283,11 +304,13 @@ fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mu
             values: c.values,
             partial: None,
             nodes: std::mem::take(&mut c.nodes),
+            rdf_seen: false,
         };
         p.reader.config_mut().expand_empty_elements = false;
         let result = p.document(&mut c.props);
         c.values = p.values;
         c.nodes = std::mem::take(&mut p.nodes);
+        c.rdf_seen |= p.rdf_seen;
         let at = base + pos as u64;
         result.map_err(|e| e.in_file(at))?;
         pos += p.reader.buffer_position() as usize;
@@ -370,6 +393,8 @@ struct Parser<'i, 'k> {
     partial: Option<Value>,
     /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
     nodes: Vec<(String, Vec<Prop>)>,
+    /// An `rdf:RDF` element was found.
+    rdf_seen: bool,
 }
 
 /// A packet uses a dozen namespaces or so: a linear scan of the first few beats hashing every
@@ -519,10 +544,14 @@ impl<'i> Parser<'i, '_> {
 
     /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements, until
     /// the root element ends, `<?xpacket end?>`, or the end of the text.
+    /// Input that ends while an element (the root) is still open is an error: a packet cut
+    /// there may have lost persons.
     fn document(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
+        let mut root: Option<String> = None;
         loop {
             match self.next()? {
                 (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => {
+                    self.rdf_seen = true;
                     self.rdf(out)?;
                     if self.depth == 0 {
                         return Ok(()); // a bare rdf:RDF root
@@ -532,7 +561,14 @@ impl<'i> Parser<'i, '_> {
                 (_, Event::PI(pi)) if pi.target() == "xpacket" && pi.content().trim_start().starts_with("end") => {
                     return Ok(())
                 }
-                (_, Event::Eof) => return Ok(()),
+                (_, Event::Eof) if self.depth == 0 => return Ok(()),
+                (_, Event::Eof) => {
+                    let root = root.as_deref().unwrap_or("?");
+                    return Err(self.err(format!("packet ends inside <{root}>")));
+                }
+                (_, Event::Start(e)) if self.depth == 1 => {
+                    root = Some(e.name().into_inner().to_string());
+                }
                 _ => {}
             }
         }
@@ -1079,6 +1115,31 @@ mod tests {
         // A node referring to itself ends at the nesting limit instead of looping.
         let selfref = wrap(r#"<rdf:Description rdf:nodeID="n"><dc:me rdf:nodeID="n"/></rdf:Description>"#);
         assert!(all(&selfref).is_err());
+    }
+
+    #[test]
+    fn end_inside_an_open_root_is_an_error() {
+        let cut = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/">"#;
+        let e = all(cut).unwrap_err();
+        assert!(e.message.contains("packet ends inside <x:xmpmeta>"), "{e}");
+        assert_eq!(e.offset, cut.len() as u64);
+        let cut = r#"<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/">  "#;
+        assert!(all(cut).unwrap_err().message.contains("inside <x:xmpmeta>"));
+        // A complete root is still fine, and so is text without any root (embedded packets).
+        assert!(all(&person("Anna")).is_ok());
+    }
+
+    #[test]
+    fn a_sidecar_without_xmp_is_an_error() {
+        for text in ["", "hello world", "\0\0", r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>"#] {
+            let (props, e) = parse_sidecar_partial(text.as_bytes(), &|_| true);
+            assert!(props.is_empty());
+            assert!(e.unwrap().message.contains("no XMP in it"), "{text:?}");
+        }
+        let (props, e) = parse_sidecar_partial(person("Anna").as_bytes(), &|_| true);
+        assert_eq!((subjects(&props), e), (vec!["Anna"], None));
+        // An embedded packet keeps its behaviour: no root, nothing read, no error.
+        assert!(all("hello world").unwrap().is_empty());
     }
 
     #[test]
