@@ -707,11 +707,7 @@ impl<'i> Parser<'i, '_> {
         let value = if empty {
             match resource {
                 // A reference to a node, resolved once the packet is read.
-                None if fields.is_empty() && node_id.is_some() => Value::Struct(vec![Prop {
-                    ns: self.names.get(RDF),
-                    name: self.props.get("nodeID"),
-                    value: Value::Text(node_id.unwrap_or_default()),
-                }]),
+                None if fields.is_empty() && node_id.is_some() => self.node_reference(node_id.unwrap_or_default()),
                 Some(uri) if fields.is_empty() => Value::Text(uri),
                 _ if !fields.is_empty() => Value::Struct(fields),
                 _ if parse_type.as_deref() == Some("Resource") => Value::Struct(fields),
@@ -727,9 +723,22 @@ impl<'i> Parser<'i, '_> {
             self.scopes.close();
             Value::Text(text.into_inner().into_owned())
         } else {
-            self.property_content(fields)?
+            let had_fields = !fields.is_empty();
+            match (node_id, self.property_content(fields)?) {
+                // `<rdf:li rdf:nodeID="n"></rdf:li>` (or with whitespace) refers to a node just as
+                // the empty element does.
+                (Some(id), Value::Text(t)) if !had_fields && resource.is_none() && t.trim().is_empty() => {
+                    self.node_reference(id)
+                }
+                (_, v) => v,
+            }
         };
         Ok((qualified_value(value), lang))
+    }
+
+    /// A reference to the node `id`, resolved once the packet is read ([`resolve_nodes`]).
+    fn node_reference(&mut self, id: String) -> Value {
+        Value::Struct(vec![Prop { ns: self.names.get(RDF), name: self.props.get("nodeID"), value: Value::Text(id) }])
     }
 
     /// Content of a property element without parseType: text, an array, or a nested node.
@@ -1111,6 +1120,19 @@ mod tests {
         let props = all(&packet).unwrap();
         let p = find(&props, DC, "p").unwrap().items();
         assert_eq!(p[0].field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        assert_eq!(find(&props, DC, "q").unwrap().field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        // The same references written as non-empty elements (empty content or whitespace).
+        let packet = wrap(
+            r#"<rdf:Description><dc:p><rdf:Bag><rdf:li rdf:nodeID="n1"></rdf:li><rdf:li rdf:nodeID="n1">
+               </rdf:li></rdf:Bag></dc:p><dc:q rdf:nodeID="n1"> </dc:q></rdf:Description>
+               <rdf:Description rdf:nodeID="n1"><dc:name>Anna</dc:name></rdf:Description>"#,
+        );
+        let props = all(&packet).unwrap();
+        let p = find(&props, DC, "p").unwrap().items();
+        assert_eq!(p.len(), 2);
+        for item in p {
+            assert_eq!(item.field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        }
         assert_eq!(find(&props, DC, "q").unwrap().field(DC, "name").and_then(Value::as_text), Some("Anna"));
         // A node referring to itself ends at the nesting limit instead of looping.
         let selfref = wrap(r#"<rdf:Description rdf:nodeID="n"><dc:me rdf:nodeID="n"/></rdf:Description>"#);
