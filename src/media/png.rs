@@ -359,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn broken_xmp_container_is_error_broken_exif_is_not() {
+    fn broken_xmp_container_and_broken_exif_are_errors() {
         let mut bad = itxt(XMP_KEYWORD, true, b"<x/>");
         let n = bad.len();
         bad[n - 8] ^= 0xFF; // corrupt the zlib stream (adler32)
@@ -370,8 +370,12 @@ mod tests {
         comment[..4].copy_from_slice(&0x7FFF_0000u32.to_be_bytes());
         let e = read(&png(&[comment])).unwrap_err();
         assert!(e.to_string().contains("at byte 33"), "{e}");
-        let f = png(&[chunk(b"eXIf", b"garbage"), itxt(XMP_KEYWORD, false, b"<x/>")]);
-        assert_eq!(read(&f).unwrap().xmp.len(), 1);
+        // A broken eXIf chunk is an error now (it may hide XPKeywords or tag-700 XMP; it was
+        // ignored): the XMP before it is kept beside the error.
+        let f = png(&[itxt(XMP_KEYWORD, false, b"<x/>"), chunk(b"eXIf", b"garbage")]);
+        let mut m = Metadata::default();
+        assert!(read_into(&f, &mut m).unwrap_err().to_string().contains("EXIF block"));
+        assert_eq!(m.xmp.len(), 1);
     }
 
     #[test]
