@@ -161,7 +161,9 @@ pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, Xm
 /// Recovers where exiftool recovers: what follows the end of a root (`</x:xmpmeta>`, the
 /// closing `rdf:RDF`, `<?xpacket end?>`) is ignored unless another root starts there, and NUL
 /// bytes end a document; every further root (after junk or NUL padding) is read too, and the
-/// properties are those of all of them. Anything else that cannot be parsed is an error.
+/// properties are those of all of them. An element there that is not such a root (a root with
+/// another prefix, a bare `rdf:Description`, a stale tail's `rdf:li`) is an error, never silently
+/// skipped: exiftool may read a person in it. Anything else that cannot be parsed is an error.
 pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
     let (props, e, _) = parse_collected(packet, keep);
     (props, e)
@@ -259,6 +261,13 @@ fn utf8_segments(
         let end = memchr::memchr(0, &bytes[start..]).map_or(bytes.len(), |n| start + n);
         let segment = &bytes[start..end];
         let from = if first { Some(0) } else { root_start(segment) };
+        if from.is_none() {
+            // No root here: padding or a stale tail, unless it holds an element exiftool may read
+            // (`<RDF:RDF`, a bare `rdf:Description`): then the packet is not read completely.
+            if let Some(at) = stray_element(segment) {
+                return Err(stray_error(segment, base + (start + at) as u64, at));
+            }
+        }
         if let Some(from) = from {
             let at = base + (start + from) as u64;
             let text = std::str::from_utf8(&segment[from..]).map_err(|e| XmpError {
@@ -288,6 +297,26 @@ fn root_start(text: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'<', text).find(|&i| ROOTS.iter().any(|r| text[i..].starts_with(r)))
 }
 
+/// Where `text` holds the start of an element (`<` followed by a name) that no root found by
+/// [`root_start`] covers. exiftool finds roots with other prefixes (`<X:xmpmeta`, `<RDF:RDF`) and
+/// reads a bare `rdf:Description` in a stale tail; this reader does not, so such text is an error
+/// rather than persons silently left unread.
+fn stray_element(text: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'<', text)
+        .find(|&i| text.get(i + 1).is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80))
+}
+
+fn stray_error(text: &[u8], offset: u64, at: usize) -> XmpError {
+    let name: String = String::from_utf8_lossy(&text[at..text.len().min(at + 40)])
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>')
+        .collect();
+    XmpError {
+        offset,
+        message: format!("element {name} after the XMP root is not read (another root or a stale tail?)"),
+    }
+}
+
 /// Every root of one NUL-free run of text at file offset `base`: the first from the start (when
 /// `first`: the packet may begin with a header or a BOM-less declaration), each further one where
 /// [`root_start`] finds it.
@@ -314,7 +343,13 @@ fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mu
         let at = base + pos as u64;
         result.map_err(|e| e.in_file(at))?;
         pos += p.reader.buffer_position() as usize;
-        match root_start(&text.as_bytes()[pos..]) {
+        let rest = &text.as_bytes()[pos..];
+        let next = root_start(rest);
+        // Elements between this root and the next (or the end) are neither read nor harmless.
+        if let Some(at) = stray_element(&rest[..next.unwrap_or(rest.len())]) {
+            return Err(stray_error(rest, base + (pos + at) as u64, at));
+        }
+        match next {
             Some(next) => pos += next,
             None => break,
         }
@@ -1060,9 +1095,15 @@ mod tests {
     #[test]
     fn recovers_where_exiftool_recovers() {
         let (a, b) = (person("Anna"), person("Bob"));
-        // A stale tail of an older packet after the end marker: ignored.
-        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        // A stale tail of an older packet after the end marker: only end tags, ignored.
+        let stale = format!("{a}</rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
         assert_eq!(subjects(&all(&stale).unwrap()), ["Anna"]);
+        // One with an element in it is not read, so it is an error now (it was ignored, as
+        // exiftool ignores an rdf:li there; but it reads other elements there, see below).
+        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        let (props, e) = parse_partial(stale.as_bytes(), &|_| true);
+        assert_eq!(subjects(&props), ["Anna"]);
+        assert!(e.unwrap().message.contains("element <rdf:li"));
         // A second root after the first, after a NUL, after NUL padding, after junk: all read.
         for both in
             [format!("{a}{b}"), format!("{a}\0{b}"), format!("{a}{}{b}", "\0".repeat(100)), format!("{a}junk{b}")]
@@ -1194,6 +1235,33 @@ mod tests {
         );
         let props = all(&twice).unwrap();
         assert_eq!(find(&props, DC, "q").unwrap().field(DC, "v").and_then(Value::as_text), Some("first"));
+    }
+
+    #[test]
+    fn elements_after_the_last_root_are_never_silently_ignored() {
+        // exiftool reads the person in each of these tails; this reader does not find them as
+        // roots, so each is an error (after the end marker, after a NUL, after NUL padding).
+        let a = person("Anna");
+        let tails = [
+            format!(
+                r#"<X:xmpmeta xmlns:X="adobe:ns:meta/"><RDF:RDF xmlns:RDF="{RDF}"><RDF:Description xmlns:dc="{DC}" dc:creator="Bob"/></RDF:RDF></X:xmpmeta>"#
+            ),
+            format!(r#"<RDF:RDF xmlns:RDF="{RDF}"><RDF:Description xmlns:dc="{DC}" dc:creator="Dora"/></RDF:RDF>"#),
+            format!(r#"<rdf:Description xmlns:rdf="{RDF}" xmlns:dc="{DC}" dc:creator="Carl"/>"#),
+        ];
+        for tail in &tails {
+            for sep in ["", "\0", "\0\0\0 \n"] {
+                let packet = format!("{a}{sep}{tail}");
+                let (props, e) = parse_partial(packet.as_bytes(), &|_| true);
+                assert_eq!(subjects(&props), ["Anna"], "{packet}");
+                let e = e.unwrap_or_else(|| panic!("no error: {packet:?}"));
+                assert!(e.message.contains("after the XMP root"), "{e}");
+                assert_eq!(e.offset, (a.len() + sep.len()) as u64, "{packet:?}");
+            }
+        }
+        // Whitespace, NUL padding, end tags and processing instructions stay harmless.
+        let fine = format!("{a} \n\0\0</rdf:RDF><?xpacket end='w'?>\0");
+        assert_eq!(subjects(&all(&fine).unwrap()), ["Anna"]);
     }
 
     #[test]
