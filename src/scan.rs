@@ -593,7 +593,7 @@ pub fn embedded_depicted(path: &Path, roots: &PeopleRoots) -> (Depicted, Vec<Str
 /// The persons an XMP packet (a sidecar's content) shows, read as a scan reads a sidecar, with
 /// the problem met.
 pub fn packet_depicted(bytes: &[u8], roots: &PeopleRoots) -> (Depicted, Vec<String>) {
-    let (props, problem) = parse_packet(bytes, false);
+    let (props, problem) = parse_sidecar(bytes, false);
     let mut depicted = Depicted::default();
     people::from_xmp(&props, roots, "", &mut depicted);
     (depicted, problem.map(|e| e.to_string()).into_iter().collect())
@@ -617,7 +617,16 @@ fn record_embedded(located: Located, roots: &PeopleRoots, written: bool, rec: &m
 /// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote:
 /// the properties read before a problem, and the problem.
 fn parse_packet(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpError>) {
-    xmp::parse_partial(bytes, &|ns| people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns)))
+    xmp::parse_partial(bytes, &|ns| wanted(ns, written))
+}
+
+/// [`parse_packet`] for a sidecar's content: one without XMP in it is an error.
+fn parse_sidecar(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpError>) {
+    xmp::parse_sidecar_partial(bytes, &|ns| wanted(ns, written))
+}
+
+fn wanted(ns: &str, written: bool) -> bool {
+    people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns))
 }
 
 /// Most persons kept for one file (embedded and sidecars together). Real files name a few dozen;
@@ -700,7 +709,7 @@ fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>, Optio
     if bytes.len() as u64 > media::MAX_XMP {
         return (Vec::new(), Some(format!("larger than the limit of {} bytes", media::MAX_XMP)), None);
     }
-    let (props, problem) = parse_packet(&bytes, written);
+    let (props, problem) = parse_sidecar(&bytes, written);
     (props, problem.map(|e| e.to_string()), written.then(|| content_hash(&bytes)))
 }
 

@@ -11,7 +11,7 @@
 //! limited to [`MAX_DEPTH`], and the packet size is bounded by the caller.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
 
@@ -161,8 +161,16 @@ pub fn parse(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Vec<Prop>, Xm
 /// Recovers where exiftool recovers: what follows the end of a root (`</x:xmpmeta>`, the
 /// closing `rdf:RDF`, `<?xpacket end?>`) is ignored unless another root starts there, and NUL
 /// bytes end a document; every further root (after junk or NUL padding) is read too, and the
-/// properties are those of all of them. Anything else that cannot be parsed is an error.
+/// properties are those of all of them. An element there that is not such a root (a root with
+/// another prefix, a bare `rdf:Description`, a stale tail's `rdf:li`) is an error, never silently
+/// skipped: exiftool may read a person in it. Anything else that cannot be parsed is an error.
 pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
+    let (props, e, _) = parse_collected(packet, keep);
+    (props, e)
+}
+
+/// [`parse_partial`], and whether an `rdf:RDF` element was found.
+fn parse_collected(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>, bool) {
     let mut c = Collected::default();
     let result = match text_of(packet) {
         Ok(Text::Utf8(base, bytes)) => {
@@ -179,7 +187,20 @@ pub fn parse_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, 
         Err(e) => Err(e),
     };
     let resolved = if c.nodes.is_empty() { Ok(()) } else { resolve_nodes(&mut c.props, &c.nodes, &mut c.values) };
-    (c.props, result.err().or(resolved.err()))
+    (c.props, result.err().or(resolved.err()), c.rdf_seen)
+}
+
+/// [`parse_partial`] for a sidecar: a file named as a sidecar that holds no XMP (empty, or no
+/// `rdf:RDF` element in it) is an error, since it cannot be trusted to say nobody is depicted.
+/// (exiftool reads no XMP from such a file: an empty one is its error "File is empty", other
+/// text reads as a TXT file.)
+pub fn parse_sidecar_partial(packet: &[u8], keep: &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<XmpError>) {
+    match parse_collected(packet, keep) {
+        (props, None, false) => {
+            (props, Some(XmpError { offset: 0, message: "no XMP in it (no rdf:RDF element)".into() }))
+        }
+        (props, e, _) => (props, e),
+    }
 }
 
 /// What the roots of one packet add up to.
@@ -190,6 +211,8 @@ struct Collected {
     values: usize,
     /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
     nodes: Vec<(String, Vec<Prop>)>,
+    /// An `rdf:RDF` element was found in some root.
+    rdf_seen: bool,
 }
 
 enum Text<'a> {
@@ -238,6 +261,13 @@ fn utf8_segments(
         let end = memchr::memchr(0, &bytes[start..]).map_or(bytes.len(), |n| start + n);
         let segment = &bytes[start..end];
         let from = if first { Some(0) } else { root_start(segment) };
+        if from.is_none() {
+            // No root here: padding or a stale tail, unless it holds an element exiftool may read
+            // (`<RDF:RDF`, a bare `rdf:Description`): then the packet is not read completely.
+            if let Some(at) = stray_element(segment) {
+                return Err(stray_error(segment, base + (start + at) as u64, at));
+            }
+        }
         if let Some(from) = from {
             let at = base + (start + from) as u64;
             let text = std::str::from_utf8(&segment[from..]).map_err(|e| XmpError {
@@ -267,6 +297,26 @@ fn root_start(text: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'<', text).find(|&i| ROOTS.iter().any(|r| text[i..].starts_with(r)))
 }
 
+/// Where `text` holds the start of an element (`<` followed by a name) that no root found by
+/// [`root_start`] covers. exiftool finds roots with other prefixes (`<X:xmpmeta`, `<RDF:RDF`) and
+/// reads a bare `rdf:Description` in a stale tail; this reader does not, so such text is an error
+/// rather than persons silently left unread.
+fn stray_element(text: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'<', text)
+        .find(|&i| text.get(i + 1).is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80))
+}
+
+fn stray_error(text: &[u8], offset: u64, at: usize) -> XmpError {
+    let name: String = String::from_utf8_lossy(&text[at..text.len().min(at + 40)])
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '>')
+        .collect();
+    XmpError {
+        offset,
+        message: format!("element {name} after the XMP root is not read (another root or a stale tail?)"),
+    }
+}
+
 /// Every root of one NUL-free run of text at file offset `base`: the first from the start (when
 /// `first`: the packet may begin with a header or a BOM-less declaration), each further one where
 /// [`root_start`] finds it.
@@ -283,15 +333,23 @@ fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mu
             values: c.values,
             partial: None,
             nodes: std::mem::take(&mut c.nodes),
+            rdf_seen: false,
         };
         p.reader.config_mut().expand_empty_elements = false;
         let result = p.document(&mut c.props);
         c.values = p.values;
         c.nodes = std::mem::take(&mut p.nodes);
+        c.rdf_seen |= p.rdf_seen;
         let at = base + pos as u64;
         result.map_err(|e| e.in_file(at))?;
         pos += p.reader.buffer_position() as usize;
-        match root_start(&text.as_bytes()[pos..]) {
+        let rest = &text.as_bytes()[pos..];
+        let next = root_start(rest);
+        // Elements between this root and the next (or the end) are neither read nor harmless.
+        if let Some(at) = stray_element(&rest[..next.unwrap_or(rest.len())]) {
+            return Err(stray_error(rest, base + (pos + at) as u64, at));
+        }
+        match next {
             Some(next) => pos += next,
             None => break,
         }
@@ -301,8 +359,11 @@ fn roots(text: &str, base: u64, first: bool, keep: &dyn Fn(&str) -> bool, c: &mu
 
 /// Replace each `rdf:nodeID` reference (an empty property element or `rdf:li` naming a node) by
 /// the properties of the `rdf:Description` with that `rdf:nodeID`, as exiftool does.
+/// Nodes are looked up by id in a hash map (the first node with an id counts): a linear search
+/// per reference is quadratic in a large sidecar.
 fn resolve_nodes(props: &mut [Prop], nodes: &[(String, Vec<Prop>)], values: &mut usize) -> Result<(), XmpError> {
-    fn walk(v: &mut Value, nodes: &[(String, Vec<Prop>)], depth: usize, values: &mut usize) -> Result<(), XmpError> {
+    type Nodes<'a> = HashMap<&'a str, &'a [Prop]>;
+    fn walk(v: &mut Value, nodes: &Nodes<'_>, depth: usize, values: &mut usize) -> Result<(), XmpError> {
         if depth > MAX_DEPTH {
             return Err(XmpError {
                 offset: 0,
@@ -312,12 +373,12 @@ fn resolve_nodes(props: &mut [Prop], nodes: &[(String, Vec<Prop>)], values: &mut
         match v {
             Value::Struct(fields) => {
                 if let Some(id) = node_ref(fields) {
-                    if let Some((_, node)) = nodes.iter().find(|(n, _)| *n == id) {
+                    if let Some(node) = nodes.get(id.as_str()) {
                         *values += count_values(node);
                         if *values > MAX_VALUES {
                             return Err(XmpError { offset: 0, message: too_many_values() });
                         }
-                        *fields = node.clone();
+                        *fields = node.to_vec();
                     }
                 }
                 fields.iter_mut().try_for_each(|p| walk(&mut p.value, nodes, depth + 1, values))
@@ -326,7 +387,11 @@ fn resolve_nodes(props: &mut [Prop], nodes: &[(String, Vec<Prop>)], values: &mut
             Value::Text(_) => Ok(()),
         }
     }
-    props.iter_mut().try_for_each(|p| walk(&mut p.value, nodes, 0, values))
+    let mut by_id: Nodes<'_> = HashMap::with_capacity(nodes.len());
+    for (id, node) in nodes {
+        by_id.entry(id.as_str()).or_insert(node.as_slice());
+    }
+    props.iter_mut().try_for_each(|p| walk(&mut p.value, &by_id, 0, values))
 }
 
 /// The node id of a reference built by [`Parser::property`].
@@ -370,6 +435,8 @@ struct Parser<'i, 'k> {
     partial: Option<Value>,
     /// Top-level nodes with an `rdf:nodeID`, by id, for references to them.
     nodes: Vec<(String, Vec<Prop>)>,
+    /// An `rdf:RDF` element was found.
+    rdf_seen: bool,
 }
 
 /// A packet uses a dozen namespaces or so: a linear scan of the first few beats hashing every
@@ -519,10 +586,14 @@ impl<'i> Parser<'i, '_> {
 
     /// Anywhere in the document: find `rdf:RDF` elements and parse their node elements, until
     /// the root element ends, `<?xpacket end?>`, or the end of the text.
+    /// Input that ends while an element (the root) is still open is an error: a packet cut
+    /// there may have lost persons.
     fn document(&mut self, out: &mut Vec<Prop>) -> Result<(), XmpError> {
+        let mut root: Option<String> = None;
         loop {
             match self.next()? {
                 (Some(Some(ns)), Event::Start(e)) if &*ns == RDF && local(&e) == "RDF" => {
+                    self.rdf_seen = true;
                     self.rdf(out)?;
                     if self.depth == 0 {
                         return Ok(()); // a bare rdf:RDF root
@@ -532,7 +603,14 @@ impl<'i> Parser<'i, '_> {
                 (_, Event::PI(pi)) if pi.target() == "xpacket" && pi.content().trim_start().starts_with("end") => {
                     return Ok(())
                 }
-                (_, Event::Eof) => return Ok(()),
+                (_, Event::Eof) if self.depth == 0 => return Ok(()),
+                (_, Event::Eof) => {
+                    let root = root.as_deref().unwrap_or("?");
+                    return Err(self.err(format!("packet ends inside <{root}>")));
+                }
+                (_, Event::Start(e)) if self.depth == 1 => {
+                    root = Some(e.name().into_inner().to_string());
+                }
                 _ => {}
             }
         }
@@ -671,11 +749,7 @@ impl<'i> Parser<'i, '_> {
         let value = if empty {
             match resource {
                 // A reference to a node, resolved once the packet is read.
-                None if fields.is_empty() && node_id.is_some() => Value::Struct(vec![Prop {
-                    ns: self.names.get(RDF),
-                    name: self.props.get("nodeID"),
-                    value: Value::Text(node_id.unwrap_or_default()),
-                }]),
+                None if fields.is_empty() && node_id.is_some() => self.node_reference(node_id.unwrap_or_default()),
                 Some(uri) if fields.is_empty() => Value::Text(uri),
                 _ if !fields.is_empty() => Value::Struct(fields),
                 _ if parse_type.as_deref() == Some("Resource") => Value::Struct(fields),
@@ -691,9 +765,22 @@ impl<'i> Parser<'i, '_> {
             self.scopes.close();
             Value::Text(text.into_inner().into_owned())
         } else {
-            self.property_content(fields)?
+            let had_fields = !fields.is_empty();
+            match (node_id, self.property_content(fields)?) {
+                // `<rdf:li rdf:nodeID="n"></rdf:li>` (or with whitespace) refers to a node just as
+                // the empty element does.
+                (Some(id), Value::Text(t)) if !had_fields && resource.is_none() && t.trim().is_empty() => {
+                    self.node_reference(id)
+                }
+                (_, v) => v,
+            }
         };
         Ok((qualified_value(value), lang))
+    }
+
+    /// A reference to the node `id`, resolved once the packet is read ([`resolve_nodes`]).
+    fn node_reference(&mut self, id: String) -> Value {
+        Value::Struct(vec![Prop { ns: self.names.get(RDF), name: self.props.get("nodeID"), value: Value::Text(id) }])
     }
 
     /// Content of a property element without parseType: text, an array, or a nested node.
@@ -1008,9 +1095,15 @@ mod tests {
     #[test]
     fn recovers_where_exiftool_recovers() {
         let (a, b) = (person("Anna"), person("Bob"));
-        // A stale tail of an older packet after the end marker: ignored.
-        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        // A stale tail of an older packet after the end marker: only end tags, ignored.
+        let stale = format!("{a}</rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
         assert_eq!(subjects(&all(&stale).unwrap()), ["Anna"]);
+        // One with an element in it is not read, so it is an error now (it was ignored, as
+        // exiftool ignores an rdf:li there; but it reads other elements there, see below).
+        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        let (props, e) = parse_partial(stale.as_bytes(), &|_| true);
+        assert_eq!(subjects(&props), ["Anna"]);
+        assert!(e.unwrap().message.contains("element <rdf:li"));
         // A second root after the first, after a NUL, after NUL padding, after junk: all read.
         for both in
             [format!("{a}{b}"), format!("{a}\0{b}"), format!("{a}{}{b}", "\0".repeat(100)), format!("{a}junk{b}")]
@@ -1076,9 +1169,99 @@ mod tests {
         let p = find(&props, DC, "p").unwrap().items();
         assert_eq!(p[0].field(DC, "name").and_then(Value::as_text), Some("Anna"));
         assert_eq!(find(&props, DC, "q").unwrap().field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        // The same references written as non-empty elements (empty content or whitespace).
+        let packet = wrap(
+            r#"<rdf:Description><dc:p><rdf:Bag><rdf:li rdf:nodeID="n1"></rdf:li><rdf:li rdf:nodeID="n1">
+               </rdf:li></rdf:Bag></dc:p><dc:q rdf:nodeID="n1"> </dc:q></rdf:Description>
+               <rdf:Description rdf:nodeID="n1"><dc:name>Anna</dc:name></rdf:Description>"#,
+        );
+        let props = all(&packet).unwrap();
+        let p = find(&props, DC, "p").unwrap().items();
+        assert_eq!(p.len(), 2);
+        for item in p {
+            assert_eq!(item.field(DC, "name").and_then(Value::as_text), Some("Anna"));
+        }
+        assert_eq!(find(&props, DC, "q").unwrap().field(DC, "name").and_then(Value::as_text), Some("Anna"));
         // A node referring to itself ends at the nesting limit instead of looping.
         let selfref = wrap(r#"<rdf:Description rdf:nodeID="n"><dc:me rdf:nodeID="n"/></rdf:Description>"#);
         assert!(all(&selfref).is_err());
+    }
+
+    #[test]
+    fn end_inside_an_open_root_is_an_error() {
+        let cut = r#"<x:xmpmeta xmlns:x="adobe:ns:meta/">"#;
+        let e = all(cut).unwrap_err();
+        assert!(e.message.contains("packet ends inside <x:xmpmeta>"), "{e}");
+        assert_eq!(e.offset, cut.len() as u64);
+        let cut = r#"<?xpacket begin=""?><x:xmpmeta xmlns:x="adobe:ns:meta/">  "#;
+        assert!(all(cut).unwrap_err().message.contains("inside <x:xmpmeta>"));
+        // A complete root is still fine, and so is text without any root (embedded packets).
+        assert!(all(&person("Anna")).is_ok());
+    }
+
+    #[test]
+    fn a_sidecar_without_xmp_is_an_error() {
+        for text in ["", "hello world", "\0\0", r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>"#] {
+            let (props, e) = parse_sidecar_partial(text.as_bytes(), &|_| true);
+            assert!(props.is_empty());
+            assert!(e.unwrap().message.contains("no XMP in it"), "{text:?}");
+        }
+        let (props, e) = parse_sidecar_partial(person("Anna").as_bytes(), &|_| true);
+        assert_eq!((subjects(&props), e), (vec!["Anna"], None));
+        // An embedded packet keeps its behaviour: no root, nothing read, no error.
+        assert!(all("hello world").unwrap().is_empty());
+    }
+
+    #[test]
+    fn many_node_id_references_resolve_in_linear_time() {
+        // 60 000 nodes each referred to once: a linear search per reference took 15 s here.
+        let n = 60_000;
+        let nodes: String = (0..n)
+            .map(|i| format!(r#"<rdf:Description rdf:nodeID="n{i}"><dc:name>P{i}</dc:name></rdf:Description>"#))
+            .collect();
+        let refs: String = (0..n).rev().map(|i| format!(r#"<rdf:li rdf:nodeID="n{i}"/>"#)).collect();
+        let packet = wrap(&format!("<rdf:Description><dc:p><rdf:Bag>{refs}</rdf:Bag></dc:p></rdf:Description>{nodes}"));
+        let started = std::time::Instant::now();
+        let props = all(&packet).unwrap();
+        let elapsed = started.elapsed();
+        let p = find(&props, DC, "p").unwrap().items();
+        assert_eq!(p.len(), n);
+        assert_eq!(p[0].field(DC, "name").and_then(Value::as_text), Some("P59999"));
+        assert_eq!(p[n - 1].field(DC, "name").and_then(Value::as_text), Some("P0"));
+        assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}");
+        // The first node with an id counts.
+        let twice = wrap(
+            r#"<rdf:Description><dc:q rdf:nodeID="d"/></rdf:Description><rdf:Description rdf:nodeID="d" dc:v="first"/><rdf:Description rdf:nodeID="d" dc:v="second"/>"#,
+        );
+        let props = all(&twice).unwrap();
+        assert_eq!(find(&props, DC, "q").unwrap().field(DC, "v").and_then(Value::as_text), Some("first"));
+    }
+
+    #[test]
+    fn elements_after_the_last_root_are_never_silently_ignored() {
+        // exiftool reads the person in each of these tails; this reader does not find them as
+        // roots, so each is an error (after the end marker, after a NUL, after NUL padding).
+        let a = person("Anna");
+        let tails = [
+            format!(
+                r#"<X:xmpmeta xmlns:X="adobe:ns:meta/"><RDF:RDF xmlns:RDF="{RDF}"><RDF:Description xmlns:dc="{DC}" dc:creator="Bob"/></RDF:RDF></X:xmpmeta>"#
+            ),
+            format!(r#"<RDF:RDF xmlns:RDF="{RDF}"><RDF:Description xmlns:dc="{DC}" dc:creator="Dora"/></RDF:RDF>"#),
+            format!(r#"<rdf:Description xmlns:rdf="{RDF}" xmlns:dc="{DC}" dc:creator="Carl"/>"#),
+        ];
+        for tail in &tails {
+            for sep in ["", "\0", "\0\0\0 \n"] {
+                let packet = format!("{a}{sep}{tail}");
+                let (props, e) = parse_partial(packet.as_bytes(), &|_| true);
+                assert_eq!(subjects(&props), ["Anna"], "{packet}");
+                let e = e.unwrap_or_else(|| panic!("no error: {packet:?}"));
+                assert!(e.message.contains("after the XMP root"), "{e}");
+                assert_eq!(e.offset, (a.len() + sep.len()) as u64, "{packet:?}");
+            }
+        }
+        // Whitespace, NUL padding, end tags and processing instructions stay harmless.
+        let fine = format!("{a} \n\0\0</rdf:RDF><?xpacket end='w'?>\0");
+        assert_eq!(subjects(&all(&fine).unwrap()), ["Anna"]);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! instead, which never loads the file.
 //!
 //! kamadak-exif runs with `continue_on_error`: a broken entry elsewhere in the block (a maker
-//! note pointing past the end, a looping IFD chain) does not hide the fields we want. Only a
-//! block that has no readable TIFF structure at all is an error.
+//! note pointing past the end) does not hide the fields we want. A block with no readable TIFF
+//! structure is an error, and so is one whose damage touches what may name persons (see
+//! [`merge_lenient`]); damage that loses only a date is not.
 use exif::{Context, In, Reader, Tag, Value};
 
 use super::jpeg::push_xmp;
@@ -26,13 +27,20 @@ pub fn fields_from_tiff_block(block: &[u8]) -> Result<ExifFields, MediaError> {
 }
 
 fn parse_block(block: &[u8]) -> Result<exif::Exif, MediaError> {
+    parse_block_noting(block).map(|(parsed, _)| parsed)
+}
+
+/// [`parse_block`], and whether kamadak-exif ignored errors in the block (it does not say where).
+fn parse_block_noting(block: &[u8]) -> Result<(exif::Exif, bool), MediaError> {
     if block.len() as u64 > MAX_BLOCK {
         return Err(MediaError::TooLarge { what: "EXIF block", offset: 0, size: block.len() as u64, limit: MAX_BLOCK });
     }
+    let mut ignored = false;
     Reader::new()
         .continue_on_error(true)
         .read_raw(block.to_vec())
-        .or_else(|e| e.distill_partial_result(|_ignored| {}))
+        .or_else(|e| e.distill_partial_result(|errors| ignored = !errors.is_empty()))
+        .map(|parsed| (parsed, ignored))
         .map_err(|e| MediaError::malformed("EXIF block", 0, e.to_string()))
 }
 
@@ -75,16 +83,29 @@ pub fn strip_exif_header(block: &[u8]) -> &[u8] {
 }
 
 /// Parse an EXIF block found in a container at file offset `at` and merge its fields into `meta`,
-/// and the XMP packets it holds (tag 700) into its packets. A broken EXIF block is ignored (it
-/// must not hide persons named in the file's XMP); nothing is recorded from it. Errors come only
-/// from the limits on XMP packets.
+/// and the XMP packets it holds (tag 700) into its packets (used for JPEG APP1, WebP, PNG `eXIf`,
+/// Photoshop 0x0422, CR3 and HEIF blocks).
+///
+/// Lenient only about dates. A block that cannot be parsed is an error (it may name persons in
+/// XPKeywords or hold XMP). kamadak-exif does not say where the errors it ignored are, so a block
+/// with any is walked again by the TIFF reader, which is strict about what may name persons (the
+/// IFD0/IFD1 chain, the Exif IFD, XPKeywords, tag 700, IPTC) and lenient about date values: its
+/// error is the block's. What was read before an error stays in `meta` (callers keep it).
 pub fn merge_lenient(meta: &mut Metadata, block: &[u8], at: u64) -> Result<(), MediaError> {
-    let Ok(parsed) = parse_block(block) else { return Ok(()) };
+    let (parsed, ignored) = parse_block_noting(block).map_err(|e| in_block(e, at))?;
     meta.exif.merge_missing(fields_of(&parsed));
     for (packet, offset) in xmp_packets(&parsed) {
         push_xmp(meta, packet.to_vec(), at + offset)?;
     }
+    if ignored {
+        super::tiff::read_into(&block, &mut Metadata::default()).map_err(|e| in_block(e, at))?;
+    }
     Ok(())
+}
+
+/// A problem of an EXIF block at file offset `at` (offsets in the detail are within the block).
+fn in_block(e: MediaError, at: u64) -> MediaError {
+    MediaError::malformed("EXIF block", at, format!("{e} (offsets within the block)"))
 }
 
 /// An ASCII value (or a byte value holding text) as written, without trailing NULs. Empty = None.
@@ -277,6 +298,53 @@ pub(crate) mod tests {
         let mut meta = Metadata::default();
         merge_lenient(&mut meta, &block, 0).unwrap();
         assert_eq!(meta.xmp, vec![packet]);
+    }
+
+    /// `block` with the value offset of its first little-endian entry whose tag and type are
+    /// `entry` pointed far past the end.
+    fn broken_value(mut block: Vec<u8>, entry: [u8; 4]) -> Vec<u8> {
+        let at = block.windows(4).position(|w| w == entry).unwrap() + 8;
+        block[at..at + 4].copy_from_slice(&0xFFFF_0000u32.to_le_bytes());
+        block
+    }
+
+    #[test]
+    fn damage_that_may_hide_persons_is_an_error_for_every_container() {
+        let kw = utf16("People/Bob");
+        let packet = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>a packet longer than four</x:xmpmeta>".to_vec();
+        let dt = ascii("2024:03:01 10:22:33");
+        let block = tiff_block(
+            false,
+            &[(TAG_XP_KEYWORDS, 1, kw.len() as u32, kw.clone())],
+            &[(TAG_XMP, 7, packet.len() as u32, packet.clone()), (TAG_DATE_TIME_ORIGINAL, 2, dt.len() as u32, dt)],
+        );
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &block, 0).unwrap();
+        assert_eq!((meta.exif.xp_keywords.as_deref(), meta.xmp.len()), (Some("People/Bob"), 1));
+        // A block that cannot be parsed at all, XPKeywords or tag 700 past the end, or the Exif
+        // IFD cut off: errors (these were ignored).
+        let mut cut_exif_ifd = block.clone();
+        let exif_at = cut_exif_ifd.windows(4).position(|w| w == [0xBC, 0x02, 7, 0]).unwrap();
+        cut_exif_ifd.truncate(exif_at + 4);
+        for (what, bad) in [
+            ("garbage", b"II*\0\xFF\xFF\xFF\x7F".to_vec()),
+            ("XPKeywords", broken_value(block.clone(), [0x9E, 0x9C, 1, 0])),
+            ("tag 700", broken_value(block.clone(), [0xBC, 0x02, 7, 0])),
+            ("Exif IFD", cut_exif_ifd),
+        ] {
+            let mut meta = Metadata::default();
+            let e = merge_lenient(&mut meta, &bad, 100).unwrap_err();
+            assert!(e.to_string().contains("EXIF block at byte 100"), "{what}: {e}");
+        }
+        // A date value past the end loses only the date, and a maker note elsewhere nothing.
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &broken_value(block.clone(), [0x03, 0x90, 2, 0]), 0).unwrap();
+        assert_eq!((meta.exif.xp_keywords.as_deref(), meta.xmp.len()), (Some("People/Bob"), 1));
+        let mut note = tiff_block(false, &[(0x927C, 7, 1000, vec![1; 8]), (TAG_XP_KEYWORDS, 1, 22, kw)], &[]);
+        note = broken_value(note, [0x7C, 0x92, 7, 0]);
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &note, 0).unwrap();
+        assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/Bob"));
     }
 
     #[test]

@@ -392,10 +392,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn broken_exif_is_ignored() {
+    fn broken_exif_is_an_error() {
+        // Was `broken_exif_is_ignored`: damaged EXIF may hide XPKeywords or tag-700 XMP, so it is
+        // an error now (fail closed); the XMP located before it is kept beside the error.
         let j =
-            cat(&[&[0xFF, 0xD8], &segment(APP1, b"Exif\0\0garbage"), &segment(APP1, &cat(&[XMP_ID, b"<x/>"])), END]);
-        let m = read(&j).unwrap();
+            cat(&[&[0xFF, 0xD8], &segment(APP1, &cat(&[XMP_ID, b"<x/>"])), &segment(APP1, b"Exif\0\0garbage"), END]);
+        let mut m = Metadata::default();
+        let e = read_into(&j, &mut m).unwrap_err();
+        assert!(e.to_string().contains("EXIF block"), "{e}");
         assert_eq!(m.xmp.len(), 1);
         assert_eq!(m.exif, Default::default());
     }

@@ -26,7 +26,8 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 /// Every chunk up to IEND must be whole: a file that ends before IEND, or a chunk whose length
 /// runs past the end (a PNG cut inside IDAT), is an error. Chunks after IEND are read too, as
 /// exiftool reads them (text chunks written after the image); trailing bytes there that do not
-/// form a whole chunk end the walk, as they end exiftool's.
+/// form a chunk header (fewer than 8 bytes, or no valid chunk type) end the walk, while a chunk
+/// header whose chunk runs past the end is an error (a cut chunk may name persons).
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
     let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
     if sig[..] != *SIGNATURE {
@@ -37,23 +38,25 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     let mut after_end = false;
     for _ in 0..MAX_ITEMS {
         let left = src.len().saturating_sub(pos);
-        if after_end && left < 12 {
-            return Ok(()); // the end of the file, or a trailer that is not a chunk
+        if after_end && left < 8 {
+            return Ok(()); // the end of the file, or a trailer too short to be a chunk header
         }
-        if left < 12 {
+        if !after_end && left < 12 {
             return Err(MediaError::Truncated { what: "PNG chunk (no IEND)", offset: pos, needed: 12, len: src.len() });
         }
         let head = src.slice("PNG chunk header", pos, 8, 8)?;
         let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
         let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
+        if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
+            return Ok(()); // a trailer that does not form a chunk header
+        }
         let data_at = pos + 8;
-        // Data and CRC.
+        // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs past
+        // the end is a cut chunk, not a harmless trailer: it may be a text chunk naming persons.
         let next = data_at + len + 4;
         if next > src.len() {
-            if after_end {
-                return Ok(());
-            }
-            return Err(MediaError::Truncated { what: "PNG chunk", offset: pos, needed: len + 12, len: src.len() });
+            let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
+            return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
         }
         if &kind == b"IEND" {
             after_end = true;
@@ -359,7 +362,7 @@ mod tests {
     }
 
     #[test]
-    fn broken_xmp_container_is_error_broken_exif_is_not() {
+    fn broken_xmp_container_and_broken_exif_are_errors() {
         let mut bad = itxt(XMP_KEYWORD, true, b"<x/>");
         let n = bad.len();
         bad[n - 8] ^= 0xFF; // corrupt the zlib stream (adler32)
@@ -370,8 +373,12 @@ mod tests {
         comment[..4].copy_from_slice(&0x7FFF_0000u32.to_be_bytes());
         let e = read(&png(&[comment])).unwrap_err();
         assert!(e.to_string().contains("at byte 33"), "{e}");
-        let f = png(&[chunk(b"eXIf", b"garbage"), itxt(XMP_KEYWORD, false, b"<x/>")]);
-        assert_eq!(read(&f).unwrap().xmp.len(), 1);
+        // A broken eXIf chunk is an error now (it may hide XPKeywords or tag-700 XMP; it was
+        // ignored): the XMP before it is kept beside the error.
+        let f = png(&[itxt(XMP_KEYWORD, false, b"<x/>"), chunk(b"eXIf", b"garbage")]);
+        let mut m = Metadata::default();
+        assert!(read_into(&f, &mut m).unwrap_err().to_string().contains("EXIF block"));
+        assert_eq!(m.xmp.len(), 1);
     }
 
     #[test]
@@ -410,6 +417,35 @@ mod tests {
         // Bytes after IEND that are not a chunk (exiftool stops there too).
         f.extend_from_slice(b"PK\x03\x04 an appended archive");
         assert_eq!(read(&f).unwrap().xmp.len(), 3);
+    }
+
+    #[test]
+    fn a_chunk_after_iend_that_runs_past_the_end_is_truncated() {
+        let mut f = png(&[]);
+        f.extend(itxt(XMP_KEYWORD, false, b"<x>first</x>"));
+        let whole = f.len();
+        let second = itxt(XMP_KEYWORD, false, b"<x>second, cut</x>");
+        // A text chunk after IEND cut anywhere from its type on: an error (it was ignored),
+        // keeping the packet before it.
+        for keep in [8, 12, 30, second.len() - 1] {
+            let mut cut = f.clone();
+            cut.extend_from_slice(&second[..keep]);
+            let mut meta = Metadata::default();
+            let e = read_into(&cut, &mut meta).unwrap_err();
+            assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == whole as u64), "{keep}: {e}");
+            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()]);
+        }
+        // Any chunk type, not only text.
+        let mut cut = f.clone();
+        cut.extend_from_slice(&0x100u32.to_be_bytes());
+        cut.extend_from_slice(b"abCD");
+        assert!(matches!(read(&cut), Err(MediaError::Truncated { .. })));
+        // Fewer than 8 bytes, or bytes that are no chunk type: a trailer.
+        for trailer in [&b"iTXt"[..], b"\0\0\0\x10iTX", b"\0\0\0\x10i\0Xt and more"] {
+            let mut t = f.clone();
+            t.extend_from_slice(trailer);
+            assert_eq!(read(&t).unwrap().xmp.len(), 1, "{trailer:?}");
+        }
     }
 
     #[test]

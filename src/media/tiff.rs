@@ -5,9 +5,11 @@
 //! Read from each IFD of the chain (IFD0, IFD1, ..., as exiftool reads them; a loop in the chain
 //! or a next-IFD offset that cannot be read is an error): 700 XMLPacket (XMP), 33723 IPTC-NAA (IIM), 34377 Photoshop resources (IIM in
 //! 0x0404), 0x9C9E XPKeywords, and 34665 the Exif IFD pointer (0x9003 DateTimeOriginal, 0x9011
-//! OffsetTimeOriginal). A value that cannot be read from IFD0 is an error (it may name persons); a
-//! broken Exif IFD only loses the capture date and is ignored.
+//! OffsetTimeOriginal). A value that cannot be read from IFD0 is an error (it may name persons);
+//! so is an Exif IFD that cannot be read (it may hold XMP in tag 700). Only a date value that
+//! cannot be read is ignored (it loses only the capture date).
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use super::exif::TAG_XMP;
 use super::iptc::{self, Placed};
@@ -59,14 +61,13 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     };
 
     // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
-    let mut seen_ifds: Vec<u64> = Vec::new();
+    let mut seen_ifds: HashSet<u64> = HashSet::new();
     let mut entries_read = 0usize;
     let mut offset = ifd0;
     while offset != 0 {
-        if seen_ifds.contains(&offset) {
+        if !seen_ifds.insert(offset) {
             return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
         }
-        seen_ifds.push(offset);
         let (entries, next) = t.ifd_and_next(offset)?;
         entries_read += entries.len() + 1;
         if entries_read > MAX_ITEMS {
@@ -310,11 +311,11 @@ impl<'a> Tiff<'a> {
     }
 
     /// From the Exif IFD at `offset`: DateTimeOriginal and OffsetTimeOriginal (unless a date is
-    /// known), and XMP (tag 700, which exiftool reads there too). Lenient about the dates: an
-    /// Exif IFD or date that cannot be read loses only the capture date; an XMP value that
-    /// cannot be read is an error.
+    /// known), and XMP (tag 700, which exiftool reads there too). Lenient only about the dates:
+    /// a date value that cannot be read loses only the capture date; an Exif IFD or an XMP value
+    /// that cannot be read is an error (the IFD may hold a packet naming persons).
     fn exif_ifd(&self, offset: u64, meta: &mut Metadata) -> Result<(), MediaError> {
-        let Ok(entries) = self.ifd(offset) else { return Ok(()) };
+        let entries = self.ifd(offset)?;
         let mut date = None;
         let mut zone = None;
         for e in entries {
@@ -423,8 +424,41 @@ mod tests {
         f[30..34].copy_from_slice(&8u32.to_le_bytes());
         let m = read(&f).unwrap();
         assert_eq!(m.exif.xp_keywords.as_deref(), Some("People/X"));
+        // An Exif IFD pointer outside the file: an error (it may hold XMP), and what IFD0 gave
+        // is kept beside it. (This was ignored before, as if only the date were lost.)
         f[30..34].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
-        assert_eq!(read(&f).unwrap().exif.xp_keywords.as_deref(), Some("People/X"));
+        let mut meta = Metadata::default();
+        assert!(read_into(&f, &mut meta).is_err());
+        assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/X"));
+    }
+
+    #[test]
+    fn a_cut_exif_ifd_table_is_an_error() {
+        let f = sample(false);
+        // Cut inside the Exif IFD's entry table (at its DateTimeOriginal entry): an error now.
+        // (A broken Exif IFD was ignored, as if it could only hold a date.)
+        let entry = f.windows(4).position(|w| w == [0x03, 0x90, 2, 0]).unwrap();
+        let mut meta = Metadata::default();
+        assert!(read_into(&f[..entry + 6].to_vec(), &mut meta).is_err());
+        assert_eq!(meta.xmp, vec![XMP.to_vec()], "what IFD0 gave is kept");
+    }
+
+    #[test]
+    fn a_long_ifd_chain_is_read_in_linear_time() {
+        // 90 000 empty IFDs chained one after the other: a linear search of the IFDs seen per IFD
+        // is quadratic.
+        let n = 90_000u32;
+        let mut f = b"II*\0".to_vec();
+        f.extend_from_slice(&8u32.to_le_bytes());
+        for i in 0..n {
+            let next = if i + 1 == n { 0 } else { 8 + (i + 1) * 6 };
+            f.extend_from_slice(&0u16.to_le_bytes());
+            f.extend_from_slice(&next.to_le_bytes());
+        }
+        let started = std::time::Instant::now();
+        read(&f).unwrap();
+        let elapsed = started.elapsed();
+        assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}");
     }
 
     #[test]
@@ -434,7 +468,8 @@ mod tests {
         // The XMP value sits in the IFD0 data area, well before the end: cut into it.
         let xmp_at = f.windows(4).position(|w| w == b"<x:x").unwrap();
         assert!(read(&f[..xmp_at + 5].to_vec()).is_err());
-        assert!(read(&f[..cut].to_vec()).is_ok()); // cut in the Exif IFD: only the date is lost
+        // Cut in the last Exif date value (the IFD's table intact): only the date is lost.
+        assert!(read(&f[..cut].to_vec()).is_ok());
     }
 
     /// A little-endian TIFF: IFD0 (one entry) chained to IFD1 holding tag 700; `ifd1_next` is
