@@ -301,9 +301,21 @@ fn root_start(text: &[u8]) -> Option<usize> {
 /// [`root_start`] covers. exiftool finds roots with other prefixes (`<X:xmpmeta`, `<RDF:RDF`) and
 /// reads a bare `rdf:Description` in a stale tail; this reader does not, so such text is an error
 /// rather than persons silently left unread.
+///
+/// The one element a stale tail may hold and exiftool ignores there is an array item outside any
+/// property (`<rdf:li>Old Name</rdf:li></rdf:Bag>…`, what is left of an older, longer packet, and
+/// its `rdf:Bag`/`Seq`/`Alt`): recovered from, as exiftool does. Any other element (a property,
+/// a node, a root) is an error.
 fn stray_element(text: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b'<', text)
-        .find(|&i| text.get(i + 1).is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80))
+    const FRAGMENTS: [&[u8]; 4] = [b"rdf:li", b"rdf:Bag", b"rdf:Seq", b"rdf:Alt"];
+    memchr::memchr_iter(b'<', text).find(|&i| {
+        let name = &text[i + 1..];
+        let is_element = name.first().is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80);
+        let fragment = FRAGMENTS.iter().any(|f| {
+            name.starts_with(f) && name.get(f.len()).is_none_or(|&c| c == b'>' || c == b'/' || c.is_ascii_whitespace())
+        });
+        is_element && !fragment
+    })
 }
 
 fn stray_error(text: &[u8], offset: u64, at: usize) -> XmpError {
@@ -1098,12 +1110,14 @@ mod tests {
         // A stale tail of an older packet after the end marker: only end tags, ignored.
         let stale = format!("{a}</rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
         assert_eq!(subjects(&all(&stale).unwrap()), ["Anna"]);
-        // One with an element in it is not read, so it is an error now (it was ignored, as
-        // exiftool ignores an rdf:li there; but it reads other elements there, see below).
+        // One with array items of an older packet: ignored, as exiftool ignores them.
         let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x></rdf:Description></rdf:RDF></x:xmpmeta>");
+        assert_eq!(subjects(&all(&stale).unwrap()), ["Anna"]);
+        // One with a property element (exiftool reads it): not read, so an error.
+        let stale = format!("{a}<rdf:li>Stale</rdf:li></rdf:Bag></dc:x><dc:x><rdf:Bag><rdf:li>Old</rdf:li>");
         let (props, e) = parse_partial(stale.as_bytes(), &|_| true);
         assert_eq!(subjects(&props), ["Anna"]);
-        assert!(e.unwrap().message.contains("element <rdf:li"));
+        assert!(e.unwrap().message.contains("element <dc:x"));
         // A second root after the first, after a NUL, after NUL padding, after junk: all read.
         for both in
             [format!("{a}{b}"), format!("{a}\0{b}"), format!("{a}{}{b}", "\0".repeat(100)), format!("{a}junk{b}")]
@@ -1213,22 +1227,20 @@ mod tests {
     }
 
     #[test]
-    fn many_node_id_references_resolve_in_linear_time() {
-        // 60 000 nodes each referred to once: a linear search per reference took 15 s here.
+    fn many_node_id_references_resolve() {
+        // 60 000 nodes each referred to once (looked up in a map: a linear search per reference
+        // took 15 s here; speed is the benchmarks' to measure, not a timed test's).
         let n = 60_000;
         let nodes: String = (0..n)
             .map(|i| format!(r#"<rdf:Description rdf:nodeID="n{i}"><dc:name>P{i}</dc:name></rdf:Description>"#))
             .collect();
         let refs: String = (0..n).rev().map(|i| format!(r#"<rdf:li rdf:nodeID="n{i}"/>"#)).collect();
         let packet = wrap(&format!("<rdf:Description><dc:p><rdf:Bag>{refs}</rdf:Bag></dc:p></rdf:Description>{nodes}"));
-        let started = std::time::Instant::now();
         let props = all(&packet).unwrap();
-        let elapsed = started.elapsed();
         let p = find(&props, DC, "p").unwrap().items();
         assert_eq!(p.len(), n);
         assert_eq!(p[0].field(DC, "name").and_then(Value::as_text), Some("P59999"));
         assert_eq!(p[n - 1].field(DC, "name").and_then(Value::as_text), Some("P0"));
-        assert!(elapsed < std::time::Duration::from_secs(4), "{elapsed:?}");
         // The first node with an id counts.
         let twice = wrap(
             r#"<rdf:Description><dc:q rdf:nodeID="d"/></rdf:Description><rdf:Description rdf:nodeID="d" dc:v="first"/><rdf:Description rdf:nodeID="d" dc:v="second"/>"#,
