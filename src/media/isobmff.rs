@@ -67,19 +67,31 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
 }
 
 /// A box header: where the box starts, where its body starts and where it ends.
-struct BoxHeader {
-    kind: [u8; 4],
-    start: u64,
-    body: u64,
-    end: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoxHeader {
+    pub kind: [u8; 4],
+    pub start: u64,
+    pub body: u64,
+    pub end: u64,
 }
 
 impl BoxHeader {
-    fn size(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.end - self.start
     }
-    fn body_len(&self) -> u64 {
+    pub fn body_len(&self) -> u64 {
         self.end - self.body
+    }
+    /// The box, if it ends by `parent_end`; else an error.
+    pub fn within(self, parent_end: u64) -> Result<BoxHeader, MediaError> {
+        if self.end > parent_end {
+            return Err(MediaError::malformed(
+                "box",
+                self.start,
+                format!("{} box of {} bytes passes its parent's end at {parent_end}", fourcc(&self.kind), self.size()),
+            ));
+        }
+        Ok(self)
     }
     /// Whether a first box type looks like ISOBMFF (printable four-character code).
     fn plausible_first(&self) -> bool {
@@ -87,8 +99,78 @@ impl BoxHeader {
     }
 }
 
+/// The header of the box at `pos` inside a parent ending at `parent_end`; None when fewer than 8
+/// bytes remain (the end, or padding such as QuickTime's 32-bit zero terminator). The returned
+/// box may end past `parent_end`: the caller decides whether that matters. Size 0 ("to the end")
+/// is accepted only for a top-level `mdat`.
+pub fn box_header(src: &dyn ReadAt, pos: u64, parent_end: u64) -> Result<Option<BoxHeader>, MediaError> {
+    let available = parent_end.min(src.len()).saturating_sub(pos);
+    if available < 8 {
+        return Ok(None);
+    }
+    let head = src.slice("box header", pos, available.min(16), 16)?;
+    let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    let kind = [head[4], head[5], head[6], head[7]];
+    let (body, end) = match size32 {
+        // Only media data runs "to the end" in real files; elsewhere the rest would be hidden.
+        0 if &kind == b"mdat" && parent_end == src.len() => (pos + 8, parent_end),
+        0 => {
+            return Err(MediaError::malformed(
+                "box",
+                pos,
+                format!("{} box of size 0 (\"to the end\") would hide what follows it", fourcc(&kind)),
+            ))
+        }
+        1 => {
+            let Some(large) = head.get(8..16) else {
+                return Err(MediaError::Truncated { what: "box largesize", offset: pos, needed: 16, len: parent_end });
+            };
+            let large = u64::from_be_bytes(large.try_into().unwrap_or([0; 8]));
+            if large < 16 {
+                return Err(MediaError::malformed("box", pos, format!("largesize {large}")));
+            }
+            let end = pos.checked_add(large).ok_or_else(|| MediaError::malformed("box", pos, "size overflows"))?;
+            (pos + 16, end)
+        }
+        n if n < 8 => return Err(MediaError::malformed("box", pos, format!("size {n}"))),
+        n => (pos + 8, pos + u64::from(n)),
+    };
+    Ok(Some(BoxHeader { kind, start: pos, body, end }))
+}
+
+/// The layout walk of ISOBMFF: the boxes in `src[start..end]` by their headers, in order (at
+/// most [`MAX_ITEMS`]). A box that passes `end` is an error, and ends the walk.
+pub fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> impl Iterator<Item = Result<BoxHeader, MediaError>> + '_ {
+    let (mut pos, mut items, mut done) = (start, 0usize, false);
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        items += 1;
+        let step = if items > MAX_ITEMS {
+            Err(MediaError::malformed("box", pos, "too many boxes"))
+        } else {
+            box_header(src, pos, end).and_then(|h| h.map(|h| h.within(end)).transpose())
+        };
+        match step {
+            Ok(Some(h)) => {
+                pos = h.end;
+                Some(Ok(h))
+            }
+            Ok(None) => {
+                done = true;
+                None
+            }
+            Err(e) => {
+                done = true;
+                Some(Err(e))
+            }
+        }
+    })
+}
+
 /// The 16-byte user type of a `uuid` box, when it can be read.
-fn uuid(src: &dyn ReadAt, h: &BoxHeader) -> Option<[u8; 16]> {
+pub fn uuid(src: &dyn ReadAt, h: &BoxHeader) -> Option<[u8; 16]> {
     if h.body_len() < 16 {
         return None;
     }
@@ -102,51 +184,16 @@ struct Walker<'m> {
 }
 
 impl Walker<'_> {
-    /// The header of the box at `pos` inside a parent ending at `parent_end`; None when fewer
-    /// than 8 bytes remain (the end, or padding such as QuickTime's 32-bit zero terminator).
-    /// The returned box may end past `parent_end`: the caller decides whether that matters.
+    /// [`box_header`], counting the boxes of the file (at most [`MAX_ITEMS`]).
     fn header(&mut self, src: &dyn ReadAt, pos: u64, parent_end: u64) -> Result<Option<BoxHeader>, MediaError> {
-        let available = parent_end.min(src.len()).saturating_sub(pos);
-        if available < 8 {
+        if parent_end.min(src.len()).saturating_sub(pos) < 8 {
             return Ok(None);
         }
         self.items += 1;
         if self.items > MAX_ITEMS {
             return Err(MediaError::malformed("box", pos, "too many boxes"));
         }
-        let head = src.slice("box header", pos, available.min(16), 16)?;
-        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-        let kind = [head[4], head[5], head[6], head[7]];
-        let (body, end) = match size32 {
-            // Only media data runs "to the end" in real files; elsewhere the rest would be hidden.
-            0 if &kind == b"mdat" && parent_end == src.len() => (pos + 8, parent_end),
-            0 => {
-                return Err(MediaError::malformed(
-                    "box",
-                    pos,
-                    format!("{} box of size 0 (\"to the end\") would hide what follows it", fourcc(&kind)),
-                ))
-            }
-            1 => {
-                let Some(large) = head.get(8..16) else {
-                    return Err(MediaError::Truncated {
-                        what: "box largesize",
-                        offset: pos,
-                        needed: 16,
-                        len: parent_end,
-                    });
-                };
-                let large = u64::from_be_bytes(large.try_into().unwrap_or([0; 8]));
-                if large < 16 {
-                    return Err(MediaError::malformed("box", pos, format!("largesize {large}")));
-                }
-                let end = pos.checked_add(large).ok_or_else(|| MediaError::malformed("box", pos, "size overflows"))?;
-                (pos + 16, end)
-            }
-            n if n < 8 => return Err(MediaError::malformed("box", pos, format!("size {n}"))),
-            n => (pos + 8, pos + u64::from(n)),
-        };
-        Ok(Some(BoxHeader { kind, start: pos, body, end }))
+        box_header(src, pos, parent_end)
     }
 
     /// The child boxes of `[start, end)`, each required to fit inside.
@@ -154,13 +201,7 @@ impl Walker<'_> {
         let mut out = Vec::new();
         let mut pos = start;
         while let Some(h) = self.header(src, pos, end)? {
-            if h.end > end {
-                return Err(MediaError::malformed(
-                    "box",
-                    h.start,
-                    format!("{} box of {} bytes passes its parent's end at {end}", fourcc(&h.kind), h.size()),
-                ));
-            }
+            let h = h.within(end)?;
             pos = h.end;
             out.push(h);
         }

@@ -5,14 +5,17 @@ use std::collections::HashMap;
 use super::iptc::{self, Placed};
 use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP, MAX_XMP_PACKETS};
 
-const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+/// APP1 signature of the standard XMP packet.
+pub const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const XMP_EXT_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
 const PHOTOSHOP_ID: &[u8] = b"Photoshop 3.0\0";
 
 const APP1: u8 = 0xE1;
 const APP13: u8 = 0xED;
-const SOS: u8 = 0xDA;
-const EOI: u8 = 0xD9;
+/// Start of scan: the headers end here.
+pub const SOS: u8 = 0xDA;
+/// End of image.
+pub const EOI: u8 = 0xD9;
 
 /// Read a JPEG file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
@@ -78,11 +81,7 @@ fn walk(
         }
         if seg.truncated {
             // Any segment cut short: a later one may have held metadata.
-            return Err(if seg.len == 0 {
-                MediaError::Truncated { what: "JPEG segment length", offset: seg.at, needed: 4, len: end }
-            } else {
-                MediaError::Truncated { what: "JPEG segment", offset: seg.at, needed: seg.len + 2, len: end }
-            });
+            return Err(seg.cut_short(end));
         }
         last = seg.end();
         if seg.marker == APP1 || seg.marker == APP13 {
@@ -104,8 +103,12 @@ fn walk(
             }
         }
     }
-    // The segments end (at the end of the file) before the image data starts.
-    Err(MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end })
+    Err(no_image_data(last, end))
+}
+
+/// The segments of a JPEG end (at `last`, the end of the file `end`) before the image data starts.
+pub fn no_image_data(last: u64, end: u64) -> MediaError {
+    MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end }
 }
 
 /// A marker of a JPEG's segments (from [`segments`]).
@@ -131,6 +134,15 @@ impl Segment {
     /// Offset just past the segment.
     pub fn end(&self) -> u64 {
         self.at + 2 + self.len
+    }
+
+    /// The error for a `truncated` segment of a JPEG ending at `end`.
+    pub fn cut_short(&self, end: u64) -> MediaError {
+        if self.len == 0 {
+            MediaError::Truncated { what: "JPEG segment length", offset: self.at, needed: 4, len: end }
+        } else {
+            MediaError::Truncated { what: "JPEG segment", offset: self.at, needed: self.len + 2, len: end }
+        }
     }
 }
 

@@ -29,40 +29,13 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 /// form a chunk header (fewer than 8 bytes, or no valid chunk type) end the walk, while a chunk
 /// header whose chunk runs past the end is an error (a cut chunk may name persons).
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
-    let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
-    if sig[..] != *SIGNATURE {
-        return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
-    }
     let mut state = State { meta, inflated: 0 };
-    let mut pos = 8u64;
-    let mut after_end = false;
-    for _ in 0..MAX_ITEMS {
-        let left = src.len().saturating_sub(pos);
-        if after_end && left < 8 {
-            return Ok(()); // the end of the file, or a trailer too short to be a chunk header
-        }
-        if !after_end && left < 12 {
-            return Err(MediaError::Truncated { what: "PNG chunk (no IEND)", offset: pos, needed: 12, len: src.len() });
-        }
-        let head = src.slice("PNG chunk header", pos, 8, 8)?;
-        let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
-        let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
-        if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
-            return Ok(()); // a trailer that does not form a chunk header
-        }
-        let data_at = pos + 8;
-        // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs past
-        // the end is a cut chunk, not a harmless trailer: it may be a text chunk naming persons.
-        let next = data_at + len + 4;
-        if next > src.len() {
-            let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
-            return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
-        }
-        if &kind == b"IEND" {
-            after_end = true;
-            pos = next;
+    for chunk in chunks(src) {
+        let Chunk { kind, at, len, after_end } = chunk?;
+        if after_end && &kind == b"IEND" {
             continue;
         }
+        let data_at = at + 8;
         let limit = match &kind {
             b"eXIf" => Some(MAX_BLOCK),
             b"iTXt" | b"zTXt" | b"tEXt" => {
@@ -80,11 +53,94 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
         };
         if let Some(limit) = limit {
             let data = src.slice("PNG chunk", data_at, len, limit)?;
-            state.chunk(&kind, &data, pos)?;
+            state.chunk(&kind, &data, at)?;
         }
-        pos = next;
     }
-    Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: MAX_ITEMS as u64 + 1, limit: MAX_ITEMS as u64 })
+    Ok(())
+}
+
+/// A PNG chunk (from [`chunks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    /// The chunk type.
+    pub kind: [u8; 4],
+    /// Offset of the chunk's length field.
+    pub at: u64,
+    /// Length of the chunk's data (the chunk is `len + 12` bytes with length, type and CRC).
+    pub len: u64,
+    /// The chunk is IEND or comes after it.
+    pub after_end: bool,
+}
+
+impl Chunk {
+    /// Offset just past the chunk's CRC.
+    pub fn end(&self) -> u64 {
+        self.at + 12 + self.len
+    }
+}
+
+/// The layout walk of a PNG: its chunks by their lengths, in order, data never read. The
+/// signature is checked first. Every chunk up to IEND must be whole: a file that ends before IEND
+/// or a chunk running past the end is an error. Chunks after IEND are walked too (exiftool reads
+/// text chunks there); trailing bytes after IEND that do not form a chunk header (fewer than 8
+/// bytes, or no valid chunk type) end the walk, while a chunk header whose chunk runs past the end
+/// is an error. More than [`MAX_ITEMS`] chunks is an error.
+pub fn chunks(src: &dyn ReadAt) -> impl Iterator<Item = Result<Chunk, MediaError>> + '_ {
+    let (mut pos, mut after_end, mut items, mut done) = (8u64, false, 0usize, false);
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let step = (|| {
+            if pos == 8 {
+                let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
+                if sig[..] != *SIGNATURE {
+                    return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
+                }
+            }
+            let left = src.len().saturating_sub(pos);
+            if after_end && left < 8 {
+                return Ok(None); // the end of the file, or a trailer too short to be a chunk header
+            }
+            if !after_end && left < 12 {
+                let what = "PNG chunk (no IEND)";
+                return Err(MediaError::Truncated { what, offset: pos, needed: 12, len: src.len() });
+            }
+            items += 1;
+            if items > MAX_ITEMS {
+                let limit = MAX_ITEMS as u64;
+                return Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: limit + 1, limit });
+            }
+            let head = src.slice("PNG chunk header", pos, 8, 8)?;
+            let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
+            let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
+            if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
+                return Ok(None); // a trailer that does not form a chunk header
+            }
+            // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs
+            // past the end is a cut chunk, not a harmless trailer: it may be a text chunk naming
+            // persons.
+            let chunk = Chunk { kind, at: pos, len, after_end: after_end || &kind == b"IEND" };
+            if chunk.end() > src.len() {
+                let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
+                return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
+            }
+            after_end = chunk.after_end;
+            pos = chunk.end();
+            Ok(Some(chunk))
+        })();
+        match step {
+            Ok(Some(chunk)) => Some(Ok(chunk)),
+            Ok(None) => {
+                done = true;
+                None
+            }
+            Err(e) => {
+                done = true;
+                Some(Err(e))
+            }
+        }
+    })
 }
 
 struct State<'m> {

@@ -1,4 +1,6 @@
 //! Fujifilm RAF: a fixed header pointing at an embedded JPEG, whose segments carry the metadata.
+use std::ops::Range;
+
 use super::jpeg::{self, hex};
 use super::{MediaError, Metadata, ReadAt};
 
@@ -11,6 +13,13 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// [`read`], keeping in `meta` what was located before a problem.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
+    let jpeg = embedded_jpeg(src)?;
+    jpeg::read_range(src, jpeg.start, jpeg.end, meta)
+}
+
+/// The layout walk of a RAF: the byte range of the embedded JPEG the fixed header points at
+/// (metadata and previews are found in it).
+pub fn embedded_jpeg(src: &dyn ReadAt) -> Result<Range<u64>, MediaError> {
     let head = src.slice("RAF header", 0, src.len().min(92), 92)?;
     if !head.starts_with(MAGIC) {
         return Err(MediaError::Unrecognised { expected: "RAF", magic: hex(&head[..head.len().min(16)]) });
@@ -27,7 +36,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     if end > src.len() {
         return Err(MediaError::Truncated { what: "RAF embedded JPEG", offset, needed: len, len: src.len() });
     }
-    jpeg::read_range(src, offset, end, meta)
+    Ok(offset..end)
 }
 
 #[cfg(test)]

@@ -30,6 +30,36 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// Read the metadata of a TIFF-structured file. What was located before a problem stays in `meta`.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
+    let (t, ifd0) = header(src)?;
+
+    // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
+    let mut seen_ifds: HashSet<u64> = HashSet::new();
+    let mut entries_read = 0usize;
+    let mut offset = ifd0;
+    while offset != 0 {
+        if !seen_ifds.insert(offset) {
+            return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
+        }
+        let (entries, next) = t.ifd_and_next(offset)?;
+        entries_read += entries.len() + 1;
+        if entries_read > MAX_ITEMS {
+            return Err(MediaError::TooLarge {
+                what: "TIFF IFD entries",
+                offset,
+                size: entries_read as u64,
+                limit: MAX_ITEMS as u64,
+            });
+        }
+        ifd_tags(&t, &entries, offset, meta)?;
+        offset = next;
+    }
+    Ok(())
+}
+
+/// The layout walk of a TIFF-structured file starts here: the header's byte order and kind
+/// (classic or BigTIFF) and the offset of IFD0; [`Tiff::ifd_and_next`] then walks the IFDs.
+/// Reading metadata, finding previews and replacing the XMP entry all start here.
+pub fn header(src: &dyn ReadAt) -> Result<(Tiff<'_>, u64), MediaError> {
     let head = src.slice("TIFF header", 0, src.len().min(16), 16)?;
     let little = match head.get(..2) {
         Some(b"II") => true,
@@ -59,29 +89,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
         }
         _ => return Err(MediaError::malformed("TIFF header", 2, format!("magic number {magic}"))),
     };
-
-    // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
-    let mut seen_ifds: HashSet<u64> = HashSet::new();
-    let mut entries_read = 0usize;
-    let mut offset = ifd0;
-    while offset != 0 {
-        if !seen_ifds.insert(offset) {
-            return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
-        }
-        let (entries, next) = t.ifd_and_next(offset)?;
-        entries_read += entries.len() + 1;
-        if entries_read > MAX_ITEMS {
-            return Err(MediaError::TooLarge {
-                what: "TIFF IFD entries",
-                offset,
-                size: entries_read as u64,
-                limit: MAX_ITEMS as u64,
-            });
-        }
-        ifd_tags(&t, &entries, offset, meta)?;
-        offset = next;
-    }
-    Ok(())
+    Ok((t, ifd0))
 }
 
 /// The tags consentry reads from one IFD of the chain (the first of a repeated tag counts).
@@ -127,19 +135,20 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
     Ok(())
 }
 
-/// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF).
-struct Entry {
-    tag: u16,
-    typ: u16,
-    count: u64,
-    field: [u8; 8],
+/// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF; the rest zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub tag: u16,
+    pub typ: u16,
+    pub count: u64,
+    pub field: [u8; 8],
     /// File offset of the value field.
-    field_at: u64,
+    pub field_at: u64,
 }
 
 impl Entry {
     /// File offset of the value (for error messages and IIM offsets).
-    fn value_at(&self, t: &Tiff) -> u64 {
+    pub fn value_at(&self, t: &Tiff) -> u64 {
         match t.value_len(self) {
             Some(n) if n > t.inline_len() => t.offset_field(self),
             _ => self.field_at,
@@ -199,14 +208,23 @@ impl Endian {
     }
 }
 
+/// A TIFF structure being walked: where it is read from, its byte order and kind.
 #[derive(Clone, Copy)]
-struct Tiff<'a> {
+pub struct Tiff<'a> {
     src: &'a dyn ReadAt,
     little: bool,
     big: bool,
 }
 
 impl<'a> Tiff<'a> {
+    /// The byte order.
+    pub fn endian(&self) -> Endian {
+        Endian(self.little)
+    }
+    /// Whether this is a BigTIFF (8-byte counts and offsets, 20-byte entries).
+    pub fn is_big(&self) -> bool {
+        self.big
+    }
     fn u16(&self, b: &[u8]) -> u16 {
         Endian(self.little).u16(b)
     }
@@ -217,7 +235,7 @@ impl<'a> Tiff<'a> {
         Endian(self.little).u64(b)
     }
 
-    fn inline_len(&self) -> u64 {
+    pub fn inline_len(&self) -> u64 {
         if self.big {
             8
         } else {
@@ -231,7 +249,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// The entries of the IFD at `offset` and the offset of the next IFD (0: none).
-    fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
+    pub fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
         self.read_ifd(offset, true)
     }
 
@@ -271,7 +289,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// Byte length of an entry's value; None for unknown types or an overflowing count.
-    fn value_len(&self, e: &Entry) -> Option<u64> {
+    pub fn value_len(&self, e: &Entry) -> Option<u64> {
         let unit = match e.typ {
             1 | 2 | 6 | 7 => 1,
             3 | 8 => 2,
@@ -282,7 +300,7 @@ impl<'a> Tiff<'a> {
         e.count.checked_mul(unit)
     }
 
-    fn offset_field(&self, e: &Entry) -> u64 {
+    pub fn offset_field(&self, e: &Entry) -> u64 {
         if self.big {
             self.u64(&e.field)
         } else {
@@ -291,7 +309,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// The raw bytes of an entry's value (inline or at its offset), at most `limit` bytes.
-    fn value(&self, e: &Entry, what: &'static str, limit: u64) -> Result<Cow<'a, [u8]>, MediaError> {
+    pub fn value(&self, e: &Entry, what: &'static str, limit: u64) -> Result<Cow<'a, [u8]>, MediaError> {
         let len = self
             .value_len(e)
             .ok_or_else(|| MediaError::malformed(what, e.field_at, format!("type {} count {}", e.typ, e.count)))?;
@@ -302,7 +320,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// An IFD pointer value (LONG, IFD, LONG8, IFD8 with count 1).
-    fn pointer(&self, e: &Entry) -> Option<u64> {
+    pub fn pointer(&self, e: &Entry) -> Option<u64> {
         match (e.typ, e.count) {
             (4 | 13, 1) => Some(u64::from(self.u32(&e.field[..4]))),
             (16 | 18, 1) if self.big => Some(self.u64(&e.field)),
