@@ -18,7 +18,7 @@ pub mod tiff;
 pub mod webp;
 
 pub use detect::{detect, Format, MediaKind};
-pub use source::{FileAt, FileSource, ReadAt};
+pub use source::{FileAt, FileSource, ReadAt, Window};
 
 /// Largest XMP packet (or assembled extended XMP) accepted. Real packets are kilobytes; Photoshop
 /// history and thumbnails reach a few MB. Larger claims are hostile or broken.

@@ -83,6 +83,34 @@ impl ReadAt for FileAt<'_> {
     }
 }
 
+/// `len` bytes of another source from `base`, read as a source of their own (a TIFF structure
+/// inside an EXIF block is walked with offsets relative to its start).
+pub struct Window<'a> {
+    src: &'a dyn ReadAt,
+    base: u64,
+    len: u64,
+}
+
+impl<'a> Window<'a> {
+    /// `src[base..end]` (cut to the end of `src`).
+    pub fn new(src: &'a dyn ReadAt, base: u64, end: u64) -> Self {
+        let len = end.min(src.len()).saturating_sub(base);
+        Window { src, base, len }
+    }
+}
+
+impl ReadAt for Window<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.len => self.src.read_exact_at(self.base + offset, len),
+            _ => Err(io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
 /// Bytes read from the start of every file in one call; most files' metadata lies within.
 pub const HEAD_LEN: usize = 64 * 1024;
 
