@@ -141,31 +141,17 @@ pub fn box_header(src: &dyn ReadAt, pos: u64, parent_end: u64) -> Result<Option<
 /// The layout walk of ISOBMFF: the boxes in `src[start..end]` by their headers, in order (at
 /// most [`MAX_ITEMS`]). A box that passes `end` is an error, and ends the walk.
 pub fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> impl Iterator<Item = Result<BoxHeader, MediaError>> + '_ {
-    let (mut pos, mut items, mut done) = (start, 0usize, false);
-    std::iter::from_fn(move || {
-        if done {
-            return None;
-        }
+    let (mut pos, mut items) = (start, 0usize);
+    super::walk(move || {
         items += 1;
-        let step = if items > MAX_ITEMS {
-            Err(MediaError::malformed("box", pos, "too many boxes"))
-        } else {
-            box_header(src, pos, end).and_then(|h| h.map(|h| h.within(end)).transpose())
-        };
-        match step {
-            Ok(Some(h)) => {
-                pos = h.end;
-                Some(Ok(h))
-            }
-            Ok(None) => {
-                done = true;
-                None
-            }
-            Err(e) => {
-                done = true;
-                Some(Err(e))
-            }
+        if items > MAX_ITEMS {
+            return Err(MediaError::malformed("box", pos, "too many boxes"));
         }
+        let h = box_header(src, pos, end)?.map(|h| h.within(end)).transpose()?;
+        if let Some(h) = &h {
+            pos = h.end;
+        }
+        Ok(h)
     })
 }
 

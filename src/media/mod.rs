@@ -129,6 +129,22 @@ pub fn read_metadata(src: &dyn ReadAt, format: Format) -> (Metadata, Option<Medi
     (meta, result.err())
 }
 
+/// A layout walk as an iterator: `step` gives the next block, `None` at the end or an error; the
+/// walk ends after the end or the first error.
+pub(crate) fn walk<T>(
+    mut step: impl FnMut() -> Result<Option<T>, MediaError>,
+) -> impl Iterator<Item = Result<T, MediaError>> {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let next = step().transpose();
+        done = !matches!(next, Some(Ok(_)));
+        next
+    })
+}
+
 /// A reader that fills `Metadata` as it goes, as a function returning all of it or the error
 /// (for callers and tests that do not need what was located before a problem).
 pub(crate) fn whole(

@@ -86,60 +86,44 @@ impl Chunk {
 /// bytes, or no valid chunk type) end the walk, while a chunk header whose chunk runs past the end
 /// is an error. More than [`MAX_ITEMS`] chunks is an error.
 pub fn chunks(src: &dyn ReadAt) -> impl Iterator<Item = Result<Chunk, MediaError>> + '_ {
-    let (mut pos, mut after_end, mut items, mut done) = (8u64, false, 0usize, false);
-    std::iter::from_fn(move || {
-        if done {
-            return None;
-        }
-        let step = (|| {
-            if pos == 8 {
-                let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
-                if sig[..] != *SIGNATURE {
-                    return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
-                }
-            }
-            let left = src.len().saturating_sub(pos);
-            if after_end && left < 8 {
-                return Ok(None); // the end of the file, or a trailer too short to be a chunk header
-            }
-            if !after_end && left < 12 {
-                let what = "PNG chunk (no IEND)";
-                return Err(MediaError::Truncated { what, offset: pos, needed: 12, len: src.len() });
-            }
-            items += 1;
-            if items > MAX_ITEMS {
-                let limit = MAX_ITEMS as u64;
-                return Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: limit + 1, limit });
-            }
-            let head = src.slice("PNG chunk header", pos, 8, 8)?;
-            let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
-            let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
-            if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
-                return Ok(None); // a trailer that does not form a chunk header
-            }
-            // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs
-            // past the end is a cut chunk, not a harmless trailer: it may be a text chunk naming
-            // persons.
-            let chunk = Chunk { kind, at: pos, len, after_end: after_end || &kind == b"IEND" };
-            if chunk.end() > src.len() {
-                let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
-                return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
-            }
-            after_end = chunk.after_end;
-            pos = chunk.end();
-            Ok(Some(chunk))
-        })();
-        match step {
-            Ok(Some(chunk)) => Some(Ok(chunk)),
-            Ok(None) => {
-                done = true;
-                None
-            }
-            Err(e) => {
-                done = true;
-                Some(Err(e))
+    let (mut pos, mut after_end, mut items) = (8u64, false, 0usize);
+    super::walk(move || {
+        if pos == 8 {
+            let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
+            if sig[..] != *SIGNATURE {
+                return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
             }
         }
+        let left = src.len().saturating_sub(pos);
+        if after_end && left < 8 {
+            return Ok(None); // the end of the file, or a trailer too short to be a chunk header
+        }
+        if !after_end && left < 12 {
+            let what = "PNG chunk (no IEND)";
+            return Err(MediaError::Truncated { what, offset: pos, needed: 12, len: src.len() });
+        }
+        items += 1;
+        if items > MAX_ITEMS {
+            let limit = MAX_ITEMS as u64;
+            return Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: limit + 1, limit });
+        }
+        let head = src.slice("PNG chunk header", pos, 8, 8)?;
+        let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
+        let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
+        if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
+            return Ok(None); // a trailer that does not form a chunk header
+        }
+        // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs
+        // past the end is a cut chunk, not a harmless trailer: it may be a text chunk naming
+        // persons.
+        let chunk = Chunk { kind, at: pos, len, after_end: after_end || &kind == b"IEND" };
+        if chunk.end() > src.len() {
+            let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
+            return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
+        }
+        after_end = chunk.after_end;
+        pos = chunk.end();
+        Ok(Some(chunk))
     })
 }
 

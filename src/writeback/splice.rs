@@ -70,15 +70,23 @@ impl From<SpliceError> for io::Error {
 
 type Result<T, E = SpliceError> = std::result::Result<T, E>;
 
-/// The XMP packet of `f`, a file of `format`, if it has one; a format consentry does not write
-/// itself is an error naming it.
-pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
-    let src = FileAt::new(f)?;
+/// The embedded writers: one per format consentry writes into itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Jpeg,
+    Tiff,
+    Psd,
+    Png,
+}
+
+/// The writer of `format`; every format is named here, and one without a writer is an error
+/// (never another format's writer).
+fn writer(format: Format) -> Result<Writer> {
     match format {
-        Format::Jpeg => jpeg_read(&src),
-        Format::Tiff | Format::Dng => tiff_read(&src),
-        Format::Psd => psd_read(&src),
-        Format::Png => png_read(&src),
+        Format::Jpeg => Ok(Writer::Jpeg),
+        Format::Tiff | Format::Dng => Ok(Writer::Tiff),
+        Format::Psd => Ok(Writer::Psd),
+        Format::Png => Ok(Writer::Png),
         Format::TiffRaw
         | Format::WebP
         | Format::Gif
@@ -92,14 +100,27 @@ pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// The XMP packet of `f`, a file of `format`, if it has one; a format consentry does not write
+/// itself is an error naming it.
+pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
+    let writer = writer(format)?;
+    let src = FileAt::new(f)?;
+    match writer {
+        Writer::Jpeg => jpeg_read(&src),
+        Writer::Tiff => tiff_read(&src),
+        Writer::Psd => psd_read(&src),
+        Writer::Png => png_read(&src),
+    }
+}
+
 /// Write to `out` (empty, beside the original) the file `f` of `format` with its XMP packet
 /// replaced by `packet`. `fitted`: the same packet serialized to exactly the old packet's length,
 /// when that was possible (TIFF writes it in place). A format consentry does not write itself is
 /// an error naming it, and nothing is written.
 pub fn write(format: Format, f: &File, packet: &[u8], fitted: Option<&[u8]>, out: &mut File) -> Result<()> {
-    match format {
-        Format::Jpeg => jpeg_splice(f, packet, out),
-        Format::Tiff | Format::Dng => {
+    match writer(format)? {
+        Writer::Jpeg => jpeg_splice(f, packet, out),
+        Writer::Tiff => {
             let len = f.metadata()?.len();
             let mut w = BufWriter::with_capacity(1 << 16, &mut *out);
             copy_range(f, 0, len, &mut w)?;
@@ -107,18 +128,8 @@ pub fn write(format: Format, f: &File, packet: &[u8], fitted: Option<&[u8]>, out
             drop(w);
             tiff_patch(out, packet, fitted)
         }
-        Format::Psd => psd_splice(f, packet, out),
-        Format::Png => png_splice(f, packet, out),
-        Format::TiffRaw
-        | Format::WebP
-        | Format::Gif
-        | Format::Heif
-        | Format::Avif
-        | Format::Mp4
-        | Format::Mov
-        | Format::Cr3
-        | Format::Raf
-        | Format::RawSidecarOnly => Err(SpliceError::NoWriter { format }),
+        Writer::Psd => psd_splice(f, packet, out),
+        Writer::Png => png_splice(f, packet, out),
     }
 }
 
