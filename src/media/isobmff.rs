@@ -616,7 +616,7 @@ mod tests {
         );
         let f = [ftyp(b"isom"), bx(b"mdat", &[0x33; 500]), moov].concat();
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
         assert_eq!(m.quicktime_created, Some(3_000_000_000));
     }
 
@@ -630,7 +630,7 @@ mod tests {
         let last = [&[0, 0, 0, 0][..], b"mdat", &[0; 30]].concat();
         let f = [ftyp(b"mp42"), uuid_box(&XMP_UUID, XMP), mdat.clone(), bx(b"moov", &mvhd1), last].concat();
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
         assert_eq!(m.quicktime_created, Some(5_000_000_000));
         // Size 0 on any other box, at the top or nested, would hide what follows: an error that
         // keeps what came before.
@@ -654,8 +654,8 @@ mod tests {
         {
             let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), bx(b"udta", &meta)].concat())].concat();
             let m = read(&f).unwrap();
-            assert_eq!(m.xmp, vec![XMP.to_vec()]);
-            assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+            assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
+            assert_eq!(&f[m.xmp[0].offset as usize..][..XMP.len()], XMP);
         }
     }
 
@@ -663,7 +663,7 @@ mod tests {
     fn xmp_in_a_track_udta() {
         let trak = bx(b"trak", &[bx(b"tkhd", &[0; 20]), bx(b"udta", &bx(b"XMP_", XMP))].concat());
         let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), trak].concat()), bx(b"mdat", &[1; 10])].concat();
-        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+        assert_eq!(read(&f).unwrap().xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     #[test]
@@ -674,8 +674,8 @@ mod tests {
         let e = read_into(&f[..f.len() - 200].to_vec(), &mut meta).unwrap_err();
         let mdat_at = 24 + 8 + 16 + XMP.len();
         assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == mdat_at as u64), "{e}");
-        assert_eq!(meta.xmp, vec![XMP.to_vec()]);
-        assert_eq!(meta.xmp_at, vec![24 + 8 + 16]);
+        assert_eq!(meta.xmp_bytes(), vec![XMP.to_vec()]);
+        assert_eq!(meta.xmp_offsets(), vec![24 + 8 + 16]);
         let f = [ftyp(b"isom"), bx(b"moov", &mvhd(7))].concat();
         assert!(read(&f[..f.len() - 1].to_vec()).is_err());
         let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP)].concat();
@@ -695,7 +695,7 @@ mod tests {
                 .concat();
         let m = read(&f).unwrap();
         assert_eq!(m.exif, sample_fields());
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     /// A HEIF file with an XMP item and an Exif item; `method` selects iloc construction method 0
@@ -765,7 +765,7 @@ mod tests {
         for (version, method) in [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1)] {
             let f = heif(version, method);
             let m = read(&f).unwrap_or_else(|e| panic!("v{version} m{method}: {e}"));
-            assert_eq!(m.xmp, vec![XMP.to_vec()], "v{version} m{method}");
+            assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()], "v{version} m{method}");
             assert_eq!(m.exif, sample_fields(), "v{version} m{method}");
         }
     }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::iptc::{self, Placed};
-use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP, MAX_XMP_PACKETS};
+use super::{exif, MediaError, Metadata, Packet, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP, MAX_XMP_PACKETS};
 
 /// APP1 signature of the standard XMP packet.
 pub const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
@@ -49,8 +49,7 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -
     }
     walked?;
     for (guid, at, packet) in extended.assemble()? {
-        meta.extended_xmp.push((guid, packet));
-        meta.extended_xmp_at.push(at);
+        meta.extended_xmp.push((guid, Packet { offset: at, bytes: packet }));
     }
     Ok(())
 }
@@ -333,12 +332,11 @@ pub(crate) fn push_xmp(meta: &mut Metadata, packet: Vec<u8>, at: u64) -> Result<
     if meta.xmp.len() >= MAX_XMP_PACKETS {
         return Err(MediaError::malformed("XMP packets", at, format!("more than {MAX_XMP_PACKETS} in one file")));
     }
-    let total = meta.xmp.iter().map(|p| p.len() as u64).sum::<u64>() + packet.len() as u64;
+    let total = meta.xmp.iter().map(|p| p.bytes.len() as u64).sum::<u64>() + packet.len() as u64;
     if total > MAX_XMP {
         return Err(MediaError::TooLarge { what: "XMP packets", offset: at, size: total, limit: MAX_XMP });
     }
-    meta.xmp.push(packet);
-    meta.xmp_at.push(at);
+    meta.xmp.push(Packet { offset: at, bytes: packet });
     Ok(())
 }
 
@@ -396,8 +394,9 @@ pub(crate) mod tests {
     #[test]
     fn happy_path() {
         let m = read(&sample_jpeg()).unwrap();
-        assert_eq!(m.xmp, vec![b"<x:xmpmeta>main</x:xmpmeta>".to_vec()]);
-        assert_eq!(m.extended_xmp, vec![(GUID.to_string(), b"0123456789".to_vec())]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x:xmpmeta>main</x:xmpmeta>".to_vec()]);
+        let extended: Vec<_> = m.extended_xmp.iter().map(|(g, p)| (g.clone(), p.bytes.clone())).collect();
+        assert_eq!(extended, vec![(GUID.to_string(), b"0123456789".to_vec())]);
         assert_eq!(m.exif, sample_fields());
         assert_eq!(m.iptc_keywords, sample_keywords());
         assert_eq!(m.quicktime_created, None);
@@ -458,8 +457,8 @@ pub(crate) mod tests {
         for body in [cat(&[b"XMP\0", packet]), cat(&[&XMP_ID[..XMP_ID.len() - 1], packet]), cat(&[b"junk ", packet])] {
             let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &body), END]);
             let m = read(&j).unwrap();
-            assert_eq!(m.xmp, vec![body.clone()]);
-            assert_eq!(m.xmp_at, vec![6]);
+            assert_eq!(m.xmp_bytes(), vec![body.clone()]);
+            assert_eq!(m.xmp_offsets(), vec![6]);
         }
         // Other APP1 segments are not XMP, nor is another URL without XMP in it.
         for other in [&b"FLIR\0data"[..], b"http://ns.example.com/\0\xff\xfe binary"] {

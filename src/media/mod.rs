@@ -36,15 +36,11 @@ pub const MAX_ITEMS: usize = 100_000;
 /// Metadata located in one media file (not sidecars).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Metadata {
-    /// XMP packets in file order (raw bytes, UTF-8 or UTF-16 as written).
-    pub xmp: Vec<Vec<u8>>,
-    /// The file offset of each packet of `xmp` (same order), for messages that name the byte
-    /// in the file where a packet goes wrong.
-    pub xmp_at: Vec<u64>,
-    /// JPEG extended XMP, assembled per GUID (32 hex digits), in order of first appearance.
-    pub extended_xmp: Vec<(String, Vec<u8>)>,
-    /// The file offset of the first segment of each packet of `extended_xmp` (same order).
-    pub extended_xmp_at: Vec<u64>,
+    /// XMP packets in file order.
+    pub xmp: Vec<Packet>,
+    /// JPEG extended XMP, assembled per GUID (32 hex digits), in order of first appearance; the
+    /// offset is the file offset of its first segment.
+    pub extended_xmp: Vec<(String, Packet)>,
     /// EXIF fields consentry reads.
     pub exif: ExifFields,
     /// IPTC-IIM 2:25 Keywords, decoded (UTF-8 when 1:90 says so, else Latin-1).
@@ -53,10 +49,25 @@ pub struct Metadata {
     pub quicktime_created: Option<u64>,
 }
 
+/// An XMP packet located in a media file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// The file offset of the packet's first byte, for messages that name the byte in the file
+    /// where a packet goes wrong.
+    pub offset: u64,
+    /// The raw bytes (UTF-8 or UTF-16 as written).
+    pub bytes: Vec<u8>,
+}
+
 impl Metadata {
-    /// The file offset of each packet of `xmp` (0 where a reader did not say).
-    pub fn xmp_offsets(&self) -> impl Iterator<Item = u64> + '_ {
-        self.xmp_at.iter().copied().chain(std::iter::repeat(0)).take(self.xmp.len())
+    /// The bytes of each packet of `xmp`.
+    pub fn xmp_bytes(&self) -> Vec<Vec<u8>> {
+        self.xmp.iter().map(|p| p.bytes.clone()).collect()
+    }
+
+    /// The file offset of each packet of `xmp`.
+    pub fn xmp_offsets(&self) -> Vec<u64> {
+        self.xmp.iter().map(|p| p.offset).collect()
     }
 }
 

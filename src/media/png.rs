@@ -366,7 +366,7 @@ mod tests {
             chunk(b"eXIf", &sample_block(true)),
         ]);
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![b"<x>plain</x>".to_vec(), b"<x>compressed</x>".to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x>plain</x>".to_vec(), b"<x>compressed</x>".to_vec()]);
         assert_eq!(m.exif, sample_fields());
     }
 
@@ -383,7 +383,7 @@ mod tests {
         ]);
         let m = read(&f).unwrap();
         assert_eq!(m.exif, sample_fields());
-        assert_eq!(m.xmp, vec![b"<x>profile</x>".to_vec(), b"<x>app1</x>".to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x>profile</x>".to_vec(), b"<x>app1</x>".to_vec()]);
         assert_eq!(m.iptc_keywords, sample_keywords());
         // Raw IIM in an iptc profile.
         let f = png(&[text(b"Raw profile type iptc", &raw_profile("iptc", &sample_iim()))]);
@@ -435,10 +435,10 @@ mod tests {
             let mut meta = Metadata::default();
             let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
             assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
-            assert_eq!(meta.xmp[0], b"<x>first</x>".to_vec(), "{cut}");
+            assert_eq!(meta.xmp[0].bytes, b"<x>first</x>".to_vec(), "{cut}");
             // The packet's own offset in the file.
-            assert_eq!(meta.xmp_at[0], 8 + 25 + 8 + XMP_KEYWORD.len() as u64 + 5);
-            assert_eq!(&f[meta.xmp_at[0] as usize..][..12], b"<x>first</x>");
+            assert_eq!(meta.xmp[0].offset, 8 + 25 + 8 + XMP_KEYWORD.len() as u64 + 5);
+            assert_eq!(&f[meta.xmp[0].offset as usize..][..12], b"<x>first</x>");
         }
         let e = read(&f[..idat_at as usize + 60].to_vec()).unwrap_err();
         assert!(e.to_string().contains(&format!("at byte {idat_at}")), "{e}");
@@ -453,7 +453,7 @@ mod tests {
         f.extend(text(XMP_KEYWORD, b"<x>text</x>"));
         f.extend(ztxt(XMP_KEYWORD, b"<x>ztxt</x>"));
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, [&b"<x>itxt</x>"[..], b"<x>text</x>", b"<x>ztxt</x>"].map(<[u8]>::to_vec));
+        assert_eq!(m.xmp_bytes(), [&b"<x>itxt</x>"[..], b"<x>text</x>", b"<x>ztxt</x>"].map(<[u8]>::to_vec));
         // Bytes after IEND that are not a chunk (exiftool stops there too).
         f.extend_from_slice(b"PK\x03\x04 an appended archive");
         assert_eq!(read(&f).unwrap().xmp.len(), 3);
@@ -473,7 +473,7 @@ mod tests {
             let mut meta = Metadata::default();
             let e = read_into(&cut, &mut meta).unwrap_err();
             assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == whole as u64), "{keep}: {e}");
-            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()]);
+            assert_eq!(meta.xmp_bytes(), vec![b"<x>first</x>".to_vec()]);
         }
         // Any chunk type, not only text.
         let mut cut = f.clone();

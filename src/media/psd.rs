@@ -91,7 +91,7 @@ mod tests {
     fn happy_path_psd_and_psb() {
         for version in [1, 2] {
             let m = read(&sample(version)).unwrap();
-            assert_eq!(m.xmp, vec![b"<x>psd</x>".to_vec()]);
+            assert_eq!(m.xmp_bytes(), vec![b"<x>psd</x>".to_vec()]);
             assert_eq!(m.iptc_keywords, sample_keywords());
             assert_eq!(m.exif, sample_fields());
         }
@@ -114,7 +114,7 @@ mod tests {
             let mut meta = Metadata::default();
             let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
             assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
-            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()], "{cut}");
+            assert_eq!(meta.xmp_bytes(), vec![b"<x>first</x>".to_vec()], "{cut}");
         }
     }
 

@@ -389,7 +389,7 @@ mod tests {
     }
 
     fn check(m: &Metadata) {
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
         assert_eq!(m.exif, sample_fields());
         let mut kw = sample_keywords();
         kw.push("Extra".into());
@@ -429,7 +429,7 @@ mod tests {
         f.extend_from_slice(&(16u64 + 8 + 20 + 8).to_le_bytes());
         f.extend_from_slice(&0u64.to_le_bytes());
         f.extend_from_slice(XMP);
-        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+        assert_eq!(read(&f).unwrap().xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     #[test]
@@ -458,7 +458,7 @@ mod tests {
         let entry = f.windows(4).position(|w| w == [0x03, 0x90, 2, 0]).unwrap();
         let mut meta = Metadata::default();
         assert!(read_into(&f[..entry + 6].to_vec(), &mut meta).is_err());
-        assert_eq!(meta.xmp, vec![XMP.to_vec()], "what IFD0 gave is kept");
+        assert_eq!(meta.xmp_bytes(), vec![XMP.to_vec()], "what IFD0 gave is kept");
     }
 
     #[test]
@@ -511,8 +511,8 @@ mod tests {
     fn xmp_in_the_exif_ifd_is_read() {
         let f = tiff_block(false, &[(256, 3, 1, vec![0, 1])], &[(TAG_XMP, 7, XMP.len() as u32, XMP.to_vec())]);
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
-        assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
+        assert_eq!(&f[m.xmp[0].offset as usize..][..XMP.len()], XMP);
         // Its value cut off: an error, not a lost packet.
         assert!(read(&f[..f.len() - 4].to_vec()).is_err());
     }
@@ -520,8 +520,8 @@ mod tests {
     #[test]
     fn xmp_in_ifd1_is_read() {
         let m = read(&two_ifds(0)).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
-        assert_eq!(m.xmp_at, vec![44]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_offsets(), vec![44]);
     }
 
     #[test]
