@@ -1,7 +1,8 @@
 //! Thumbnails for the HTML report (SPEC.md 7): the embedded preview where there is one, else a
 //! reduced-size decode of the image; a placeholder for video and for files without either.
 //!
-//! Previews, found with bounded reads (the file is never loaded whole):
+//! Previews, found through the layout walkers of [`crate::media`] (the ones the scan reads with,
+//! under the same limits), with bounded reads (the file is never loaded whole):
 //! - JPEG: the EXIF thumbnail (IFD1 JPEGInterchangeFormat / JPEGInterchangeFormatLength);
 //! - TIFF, DNG and TIFF-based RAW: JPEG previews in IFD0, the IFD chain and SubIFDs (old- and
 //!   new-style JPEG strips, JPEGInterchangeFormat), and uncompressed 8-bit RGB reduced images;
@@ -31,7 +32,7 @@ use crate::media::isobmff::{self, BoxHeader};
 use crate::media::jpeg;
 use crate::media::source::{self, FileSource};
 use crate::media::tiff::{self, Entry};
-use crate::media::{detect, psd, raf, Format, MediaError, ReadAt, Window};
+use crate::media::{detect, psd, raf, Format, MediaError, ReadAt, Window, MAX_IFDS, MAX_STRIPS};
 
 /// The default longest side of a thumbnail, in pixels.
 pub const DEFAULT_MAX_SIDE: u32 = 240;
@@ -41,12 +42,10 @@ pub const MAX_PIXELS: u64 = 64 << 20;
 pub const MAX_ALLOC: u64 = 256 << 20;
 /// Memory shared by all decodes running at the same time.
 pub const DECODE_BUDGET: u64 = 2 * MAX_ALLOC;
-/// Largest embedded preview read.
-pub const MAX_PREVIEW_BYTES: u64 = 32 << 20;
+/// Largest embedded preview read (the media walkers' limit).
+pub const MAX_PREVIEW_BYTES: u64 = crate::media::MAX_PREVIEW;
 /// Largest compressed JPEG stream read for a whole-image decode.
 pub const MAX_JPEG_BYTES: u64 = 128 << 20;
-/// Most IFDs visited in one TIFF-structured file.
-const MAX_IFDS: usize = 64;
 /// Quality of the thumbnails written.
 const JPEG_QUALITY: u8 = 82;
 
@@ -223,6 +222,12 @@ enum PreviewKind {
 struct Found {
     previews: Vec<Preview>,
     orientation: u16,
+}
+
+/// The width and height of each embedded preview of a file of `format` that `src` reads, found
+/// as [`thumbnail`] finds them (for tests and fuzzing).
+pub fn preview_sizes(src: &dyn ReadAt, format: Format) -> Result<Vec<(u32, u32)>, MediaError> {
+    Ok(previews(src, format)?.previews.iter().map(|p| (p.width, p.height)).collect())
 }
 
 fn previews(src: &dyn ReadAt, format: Format) -> Result<Found, MediaError> {
@@ -420,9 +425,6 @@ const TAG_PLANAR: u16 = 284;
 const TAG_SUB_IFDS: u16 = 330;
 const TAG_JPEG_OFFSET: u16 = 0x0201;
 const TAG_JPEG_LENGTH: u16 = 0x0202;
-
-/// Most strips of a preview (reduced images have a few).
-const MAX_STRIPS: u64 = 4096;
 
 /// A classic TIFF structure at `base` in `src` (a whole file, or an EXIF block), walked by
 /// [`tiff::Tiff`] over the window `src[base..end]`: offsets in it are relative to `base`.

@@ -20,6 +20,10 @@ pub mod webp;
 pub use detect::{detect, Format, MediaKind};
 pub use source::{FileAt, FileSource, ReadAt, Window};
 
+// The limits of every container walk, in one table: reading metadata, finding previews and
+// planning a write-back splice all walk through the walkers of this module under these limits
+// (before, write-back had its own 64 MiB and 256 MiB limits beside the reader's 32 MiB).
+
 /// Largest XMP packet (or assembled extended XMP) accepted. Real packets are kilobytes; Photoshop
 /// history and thumbnails reach a few MB. Larger claims are hostile or broken.
 pub const MAX_XMP: u64 = 32 << 20;
@@ -32,6 +36,12 @@ pub const MAX_BLOCK: u64 = 8 << 20;
 pub const MAX_META_BOX: u64 = 16 << 20;
 /// Most boxes / chunks / segments / IFD entries walked in one file before giving up.
 pub const MAX_ITEMS: usize = 100_000;
+/// Largest embedded preview (thumbnail JPEG, reduced RGB image) read.
+pub const MAX_PREVIEW: u64 = 32 << 20;
+/// Most IFDs visited in one TIFF structure looking for previews (chain and SubIFDs).
+pub const MAX_IFDS: usize = 64;
+/// Most strips of a preview (reduced images have a few).
+pub const MAX_STRIPS: u64 = 4096;
 
 /// Metadata located in one media file (not sidecars).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -138,6 +148,91 @@ pub fn read_metadata(src: &dyn ReadAt, format: Format) -> (Metadata, Option<Medi
         Format::RawSidecarOnly => Ok(()),
     };
     (meta, result.err())
+}
+
+/// One block of a container's layout, as its walker yields it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    /// What the block is in its format: a JPEG marker, a TIFF tag, a PNG chunk type or an ISOBMFF
+    /// box type (four bytes, big-endian), a Photoshop resource id; 0 for a RAF's embedded JPEG.
+    pub id: u32,
+    /// File offset of the block's first byte (marker, entry, chunk length, box size, signature).
+    pub at: u64,
+    /// Its length in bytes (for an IFD entry: the entry's own bytes).
+    pub len: u64,
+}
+
+/// The blocks of a file of `format`, walked by its format's layout walker (the ones reading
+/// metadata, finding previews and planning a write-back use): JPEG segments up to the image data,
+/// the entries of each IFD of a TIFF chain, PNG chunks, ISOBMFF top-level boxes and the children
+/// of `moov`, PSD image resources, a RAF's embedded JPEG and its segments. GIF and WebP have no
+/// walker here (an empty list). Bounded like every walk ([`MAX_ITEMS`], [`MAX_IFDS`]); for tests
+/// and fuzzing, and to look at a file.
+pub fn layout(src: &dyn ReadAt, format: Format) -> Result<Vec<Block>, MediaError> {
+    let mut out = Vec::new();
+    let jpeg = |start: u64, end: u64, out: &mut Vec<Block>| -> Result<(), MediaError> {
+        let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
+        if soi[..] != [0xFF, 0xD8] {
+            return Err(MediaError::Unrecognised { expected: "JPEG", magic: jpeg::hex(&soi) });
+        }
+        for seg in jpeg::segments(src, start, end) {
+            let seg = seg?;
+            if seg.truncated {
+                return Err(seg.cut_short(end));
+            }
+            out.push(Block { id: u32::from(seg.marker), at: seg.at, len: seg.len + 2 });
+        }
+        Ok(())
+    };
+    let fourcc = |k: [u8; 4]| u32::from_be_bytes(k);
+    match format {
+        Format::Jpeg => jpeg(0, src.len(), &mut out)?,
+        Format::Tiff | Format::Dng | Format::TiffRaw => {
+            let (t, mut offset) = tiff::header(src)?;
+            let mut seen = Vec::new();
+            while offset != 0 && !seen.contains(&offset) && seen.len() < MAX_IFDS {
+                seen.push(offset);
+                let (entries, next) = t.ifd_and_next(offset)?;
+                let entry_len = if t.is_big() { 20 } else { 12 };
+                for e in entries {
+                    let at = e.field_at - (entry_len - t.inline_len());
+                    out.push(Block { id: u32::from(e.tag), at, len: entry_len });
+                }
+                offset = next;
+            }
+        }
+        Format::Png => {
+            for chunk in png::chunks(src) {
+                let c = chunk?;
+                out.push(Block { id: fourcc(c.kind), at: c.at, len: c.end() - c.at });
+            }
+        }
+        Format::Heif | Format::Avif | Format::Mp4 | Format::Mov | Format::Cr3 => {
+            for top in isobmff::boxes(src, 0, src.len()) {
+                let top = top?;
+                out.push(Block { id: fourcc(top.kind), at: top.start, len: top.size() });
+                if &top.kind == b"moov" {
+                    for b in isobmff::boxes(src, top.body, top.end) {
+                        let b = b?;
+                        out.push(Block { id: fourcc(b.kind), at: b.start, len: b.size() });
+                    }
+                }
+            }
+        }
+        Format::Psd => {
+            let (section, resources) = psd::resources(src)?;
+            for r in resources {
+                out.push(Block { id: u32::from(r.id), at: r.at, len: r.end(section.end) - r.at });
+            }
+        }
+        Format::Raf => {
+            let embedded = raf::embedded_jpeg(src)?;
+            out.push(Block { id: 0, at: embedded.start, len: embedded.end - embedded.start });
+            jpeg(embedded.start, embedded.end, &mut out)?;
+        }
+        Format::WebP | Format::Gif | Format::RawSidecarOnly => {}
+    }
+    Ok(out)
 }
 
 /// A layout walk as an iterator: `step` gives the next block, `None` at the end or an error; the

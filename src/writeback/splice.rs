@@ -104,12 +104,21 @@ fn writer(format: Format) -> Result<Writer> {
 /// itself is an error naming it.
 pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
     let writer = writer(format)?;
-    let src = FileAt::new(f)?;
+    packet_in(writer, &FileAt::new(f)?)
+}
+
+/// [`packet`] of the bytes `src` reads: the splice's layout walk and the packet it finds, for
+/// tests and fuzzing (every write plans its splice with the same layout functions).
+pub fn packet_of(format: Format, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    packet_in(writer(format)?, src)
+}
+
+fn packet_in(writer: Writer, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     match writer {
-        Writer::Jpeg => jpeg_read(&src),
-        Writer::Tiff => tiff_read(&src),
-        Writer::Psd => psd_read(&src),
-        Writer::Png => png_read(&src),
+        Writer::Jpeg => jpeg_read(src),
+        Writer::Tiff => tiff_read(src),
+        Writer::Psd => psd_read(src),
+        Writer::Png => png_read(src),
     }
 }
 
