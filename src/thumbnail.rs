@@ -283,9 +283,7 @@ fn jpeg_preview(src: &dyn ReadAt, at: u64, len: u64, bgr: bool) -> Option<Previe
 /// segments up to it. `None` when there is none before the scan data, or when the frame is not
 /// baseline, extended or progressive Huffman (lossless, hierarchical, arithmetic coding).
 fn jpeg_size(src: &dyn ReadAt, start: u64, end: u64) -> Option<(u32, u32)> {
-    if src.slice("JPEG", start, 2, 2).ok()?[..] != [0xFF, 0xD8] {
-        return None;
-    }
+    jpeg::start_of_image(src, start, end).ok()?;
     for seg in jpeg::segments(src, start, end) {
         let seg = seg.ok()?;
         match seg.marker {
@@ -310,9 +308,7 @@ fn jpeg_size(src: &dyn ReadAt, start: u64, end: u64) -> Option<(u32, u32)> {
 /// The EXIF thumbnail (and orientation) of the JPEG in `src[start..end]`, from its first
 /// `Exif` APP1 segment. A JPEG without one has no previews; a broken one is not an error.
 fn exif_previews(src: &dyn ReadAt, start: u64, end: u64, found: &mut Found) -> Result<(), MediaError> {
-    if src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?[..] != [0xFF, 0xD8] {
-        return Err(MediaError::malformed("JPEG", start, "no start-of-image marker"));
-    }
+    jpeg::start_of_image(src, start, end)?;
     for seg in jpeg::segments(src, start, end) {
         let seg = match seg {
             Ok(seg) => seg,

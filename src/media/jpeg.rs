@@ -31,10 +31,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
 /// RAW file) into `meta`. Error offsets are file offsets.
 pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let end = end.min(src.len());
-    let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
-    if soi[..] != [0xFF, 0xD8] {
-        return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
-    }
+    start_of_image(src, start, end)?;
     let mut extended = Extended::default();
     let mut irb = Irb::default();
     let walked = walk(src, start, end, meta, &mut extended, &mut irb);
@@ -108,6 +105,16 @@ fn walk(
 /// The segments of a JPEG end (at `last`, the end of the file `end`) before the image data starts.
 pub fn no_image_data(last: u64, end: u64) -> MediaError {
     MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end }
+}
+
+/// Check that the JPEG in `src[start..end]` starts with its start-of-image marker (the walk of
+/// [`segments`] starts after it).
+pub fn start_of_image(src: &dyn ReadAt, start: u64, end: u64) -> Result<(), MediaError> {
+    let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
+    if soi[..] != [0xFF, 0xD8] {
+        return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
+    }
+    Ok(())
 }
 
 /// A marker of a JPEG's segments (from [`segments`]).

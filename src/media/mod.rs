@@ -171,10 +171,7 @@ pub struct Block {
 pub fn layout(src: &dyn ReadAt, format: Format) -> Result<Vec<Block>, MediaError> {
     let mut out = Vec::new();
     let jpeg = |start: u64, end: u64, out: &mut Vec<Block>| -> Result<(), MediaError> {
-        let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
-        if soi[..] != [0xFF, 0xD8] {
-            return Err(MediaError::Unrecognised { expected: "JPEG", magic: jpeg::hex(&soi) });
-        }
+        jpeg::start_of_image(src, start, end)?;
         for seg in jpeg::segments(src, start, end) {
             let seg = seg?;
             if seg.truncated {
@@ -233,6 +230,26 @@ pub fn layout(src: &dyn ReadAt, format: Format) -> Result<Vec<Block>, MediaError
         Format::WebP | Format::Gif | Format::RawSidecarOnly => {}
     }
     Ok(out)
+}
+
+/// The fixed header of a format: the first `len` bytes of `src`, which start with `magic`
+/// (`expected` names the format); a file starting otherwise is not of the format, a shorter one
+/// is truncated.
+pub(crate) fn fixed_header<'a>(
+    src: &'a dyn ReadAt,
+    what: &'static str,
+    expected: &'static str,
+    magic: &[u8],
+    len: u64,
+) -> Result<std::borrow::Cow<'a, [u8]>, MediaError> {
+    let head = src.slice(what, 0, src.len().min(len), len)?;
+    if !head.starts_with(magic) {
+        return Err(MediaError::Unrecognised { expected, magic: jpeg::hex(&head[..head.len().min(magic.len())]) });
+    }
+    if (head.len() as u64) < len {
+        return Err(MediaError::Truncated { what, offset: 0, needed: len, len: src.len() });
+    }
+    Ok(head)
 }
 
 /// A layout walk as an iterator: `step` gives the next block, `None` at the end or an error; the

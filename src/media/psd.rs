@@ -3,7 +3,6 @@
 use std::ops::Range;
 
 use super::iptc::{self, IrbResource};
-use super::jpeg::hex;
 use super::{MediaError, Metadata, ReadAt};
 
 /// Read a PSD or PSB file's metadata.
@@ -22,13 +21,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
 /// [`iptc::irb_resources`]. The range may pass the end of a cut file (the resource walk says so).
 /// Reading metadata, finding the thumbnail resource and replacing the XMP resource all use it.
 pub fn resource_section(src: &dyn ReadAt) -> Result<Range<u64>, MediaError> {
-    let head = src.slice("PSD header", 0, src.len().min(30), 30)?;
-    if !head.starts_with(b"8BPS") {
-        return Err(MediaError::Unrecognised { expected: "PSD", magic: hex(&head[..head.len().min(4)]) });
-    }
-    if head.len() < 30 {
-        return Err(MediaError::Truncated { what: "PSD header", offset: 0, needed: 30, len: src.len() });
-    }
+    let head = super::fixed_header(src, "PSD header", "PSD", b"8BPS", 30)?;
     let version = u16::from_be_bytes([head[4], head[5]]);
     if version != 1 && version != 2 {
         return Err(MediaError::malformed("PSD header", 4, format!("version {version}")));

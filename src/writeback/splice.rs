@@ -165,10 +165,7 @@ struct JpegLayout {
 /// no image data are errors, as they are for the scan.
 fn jpeg_layout(src: &dyn ReadAt) -> Result<JpegLayout> {
     let end = src.len();
-    let soi = src.slice("JPEG start of image", 0, end.min(2), 2)?;
-    if soi[..] != [0xFF, 0xD8] {
-        return Err(MediaError::Unrecognised { expected: "JPEG", magic: crate::media::jpeg::hex(&soi) }.into());
-    }
+    jpeg::start_of_image(src, 0, end)?;
     let (mut xmp, mut insert_at, mut leading, mut last) = (None, 2u64, true, 2u64);
     for seg in jpeg::segments(src, 0, end) {
         let seg = seg?;
