@@ -164,9 +164,9 @@ pub struct Block {
 
 /// The blocks of a file of `format`, walked by its format's layout walker (the ones reading
 /// metadata, finding previews and planning a write-back use): JPEG segments up to the image data,
-/// the entries of each IFD of a TIFF chain, PNG chunks, ISOBMFF top-level boxes and the children
+/// the entries of each IFD of a TIFF chain (IFD0, IFD1, ...), PNG chunks, ISOBMFF top-level boxes and the children
 /// of `moov`, PSD image resources, a RAF's embedded JPEG and its segments. GIF and WebP have no
-/// walker here (an empty list). Bounded like every walk ([`MAX_ITEMS`], [`MAX_IFDS`]); for tests
+/// walker here (an empty list). Bounded like every walk ([`MAX_ITEMS`]); for tests
 /// and fuzzing, and to look at a file.
 pub fn layout(src: &dyn ReadAt, format: Format) -> Result<Vec<Block>, MediaError> {
     let mut out = Vec::new();
@@ -185,17 +185,11 @@ pub fn layout(src: &dyn ReadAt, format: Format) -> Result<Vec<Block>, MediaError
     match format {
         Format::Jpeg => jpeg(0, src.len(), &mut out)?,
         Format::Tiff | Format::Dng | Format::TiffRaw => {
-            let (t, mut offset) = tiff::header(src)?;
-            let mut seen = Vec::new();
-            while offset != 0 && !seen.contains(&offset) && seen.len() < MAX_IFDS {
-                seen.push(offset);
-                let (entries, next) = t.ifd_and_next(offset)?;
-                let entry_len = if t.is_big() { 20 } else { 12 };
-                for e in entries {
-                    let at = e.field_at - (entry_len - t.inline_len());
-                    out.push(Block { id: u32::from(e.tag), at, len: entry_len });
+            let (t, ifd0) = tiff::header(src)?;
+            for ifd in t.chain(ifd0) {
+                for e in ifd?.1 {
+                    out.push(Block { id: u32::from(e.tag), at: e.at(&t), len: t.entry_len() });
                 }
-                offset = next;
             }
         }
         Format::Png => {

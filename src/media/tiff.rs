@@ -33,25 +33,9 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     let (t, ifd0) = header(src)?;
 
     // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
-    let mut seen_ifds: HashSet<u64> = HashSet::new();
-    let mut entries_read = 0usize;
-    let mut offset = ifd0;
-    while offset != 0 {
-        if !seen_ifds.insert(offset) {
-            return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
-        }
-        let (entries, next) = t.ifd_and_next(offset)?;
-        entries_read += entries.len() + 1;
-        if entries_read > MAX_ITEMS {
-            return Err(MediaError::TooLarge {
-                what: "TIFF IFD entries",
-                offset,
-                size: entries_read as u64,
-                limit: MAX_ITEMS as u64,
-            });
-        }
+    for ifd in t.chain(ifd0) {
+        let (offset, entries) = ifd?;
         ifd_tags(&t, &entries, offset, meta)?;
-        offset = next;
     }
     Ok(())
 }
@@ -147,6 +131,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// File offset of the entry's first byte (its tag).
+    pub fn at(&self, t: &Tiff) -> u64 {
+        self.field_at - (t.entry_len() - t.inline_len())
+    }
+
     /// File offset of the value (for error messages and IIM offsets).
     pub fn value_at(&self, t: &Tiff) -> u64 {
         match t.value_len(self) {
@@ -221,6 +210,14 @@ impl<'a> Tiff<'a> {
     pub fn endian(&self) -> Endian {
         Endian(self.little)
     }
+    /// Bytes of one IFD entry: 12, 20 in BigTIFF.
+    pub fn entry_len(&self) -> u64 {
+        if self.big {
+            20
+        } else {
+            12
+        }
+    }
     /// Whether this is a BigTIFF (8-byte counts and offsets, 20-byte entries).
     pub fn is_big(&self) -> bool {
         self.big
@@ -243,6 +240,28 @@ impl<'a> Tiff<'a> {
         }
     }
 
+    /// The IFD chain from `ifd0`: each IFD's offset and entries, in order. A loop in the chain, an
+    /// IFD that cannot be read or more than [`MAX_ITEMS`] entries in all is an error.
+    pub fn chain(self, ifd0: u64) -> impl Iterator<Item = Result<(u64, Vec<Entry>), MediaError>> + 'a {
+        let (mut offset, mut seen, mut entries_read) = (ifd0, HashSet::new(), 0usize);
+        super::walk(move || {
+            if offset == 0 {
+                return Ok(None);
+            }
+            if !seen.insert(offset) {
+                return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
+            }
+            let (entries, next) = self.ifd_and_next(offset)?;
+            entries_read += entries.len() + 1;
+            if entries_read > MAX_ITEMS {
+                let (size, limit) = (entries_read as u64, MAX_ITEMS as u64);
+                return Err(MediaError::TooLarge { what: "TIFF IFD entries", offset, size, limit });
+            }
+            let at = std::mem::replace(&mut offset, next);
+            Ok(Some((at, entries)))
+        })
+    }
+
     /// The entries of the IFD at `offset`.
     fn ifd(&self, offset: u64) -> Result<Vec<Entry>, MediaError> {
         self.read_ifd(offset, false).map(|(entries, _)| entries)
@@ -256,7 +275,7 @@ impl<'a> Tiff<'a> {
     /// The entries of the IFD at `offset`, and with `next` the next IFD's offset after them (read
     /// with the table, in one read).
     fn read_ifd(&self, offset: u64, next: bool) -> Result<(Vec<Entry>, u64), MediaError> {
-        let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
+        let (count_len, entry_len) = (if self.big { 8u64 } else { 2 }, self.entry_len());
         let count_bytes = self.src.slice("TIFF IFD entry count", offset, count_len, 8)?;
         let count = if self.big { self.u64(&count_bytes) } else { u64::from(self.u16(&count_bytes)) };
         if count > MAX_ITEMS as u64 {

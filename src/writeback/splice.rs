@@ -274,10 +274,6 @@ impl TiffLayout<'_> {
         raw.extend(&field[..self.word() as usize]);
         raw
     }
-    /// File offset of entry `e`'s first byte.
-    fn entry_at(&self, e: &Entry) -> u64 {
-        e.field_at - if self.t.is_big() { 12 } else { 8 }
-    }
 }
 
 fn tiff_layout(src: &dyn ReadAt) -> Result<TiffLayout<'_>> {
@@ -333,7 +329,7 @@ fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
             }
             // The entry keeps its type (BYTE or UNDEFINED); the new count and offset.
             let raw = l.raw(tag, e.typ, packet.len() as u64, &l.put_word(append_at));
-            out.write_all_at(&raw, l.entry_at(&e))?;
+            out.write_all_at(&raw, e.at(&l.t))?;
         }
         None => {
             // A new IFD0: the old entries with the XMP entry in tag order, after the packet.
