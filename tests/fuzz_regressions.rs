@@ -93,3 +93,42 @@ fn walkers_and_their_users_agree_on_the_corpus() {
     }
     assert!(planned > 10, "{planned} splice plans");
 }
+
+/// Each file of the fixture archive, read as the format it is: its walker lays it out in order,
+/// block after block inside the file, exactly when the scan reads it without a problem.
+#[test]
+fn fixture_files_are_laid_out_by_their_walker() {
+    use consentry::media::{detect, layout, read_metadata, Format};
+
+    let mut walked = 0;
+    for path in corpus().iter().filter(|p| p.starts_with(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures"))) {
+        let data = std::fs::read(path).unwrap();
+        let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let Some(format) = detect(&data, &ext) else { continue };
+        let (_, problem) = read_metadata(&data.as_slice(), format);
+        let blocks = layout(&data.as_slice(), format);
+        if matches!(format, Format::WebP | Format::Gif | Format::RawSidecarOnly) {
+            continue; // no walker of their own
+        }
+        let shown = format!("{} ({format:?})", path.display());
+        match (&blocks, &problem) {
+            (Ok(blocks), None) => {
+                assert!(!blocks.is_empty(), "{shown}");
+                if format != Format::Tiff && format != Format::Dng && format != Format::TiffRaw {
+                    // Segments, chunks, boxes and resources follow one another, or lie inside the
+                    // one before (the children of `moov`, a RAF's embedded JPEG's segments).
+                    for pair in blocks.windows(2) {
+                        let (a, b) = (pair[0], pair[1]);
+                        let follows = a.at + a.len <= b.at;
+                        let inside = a.at < b.at && b.at + b.len <= a.at + a.len;
+                        assert!(follows || inside, "{shown}: {pair:?}");
+                    }
+                }
+                walked += 1;
+            }
+            (Err(e), None) => panic!("{shown}: the scan reads it, its walker fails: {e}"),
+            (_, Some(_)) => {}
+        }
+    }
+    assert!(walked >= 15, "{walked} fixture files walked");
+}
