@@ -20,7 +20,7 @@
 //! Each splice is planned with the layout walker of [`crate::media`] the scan reads the format
 //! with, under the same limits: a file the scan calls damaged is refused here too, and one the
 //! scan reads is written. Each function reads the original and writes the complete new file to
-//! `out` (a fresh copy beside the original, see `apply`). [`packet`] and [`write`] choose the
+//! `out` (a fresh copy beside the original, see `apply`). [`packet`] and [`write()`] choose the
 //! format's writer; a format without one is an error, never another format's writer.
 
 use std::fs::File;
