@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use consentry::synth::{self, Embed, SynthFormat};
+use consentry_synth::{self as synth, Embed, SynthFormat};
 
 fn photo(name: &str, payload: usize) -> Vec<u8> {
     let body = format!(

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use consentry::synth::{self, BENCH_NAMES};
+use consentry_synth::{self as synth, BENCH_NAMES};
 
 const FILES: usize = 2_500;
 const AS_OF: &str = "2026-11-22";

@@ -334,7 +334,7 @@ fn toolkit_lossy_forms() -> Vec<(&'static str, String)> {
 
 #[test]
 fn apply_never_writes_a_copy_that_loses_a_depicted_person() {
-    use consentry::synth::{self, Embed, SynthFormat};
+    use consentry_synth::{self as synth, Embed, SynthFormat};
     for (form, packet) in toolkit_lossy_forms() {
         let a = Archive::new();
         // Embedded in a JPEG, and as the sidecar of a RAW file.

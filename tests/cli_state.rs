@@ -120,7 +120,7 @@ fn changed_new_moved_and_removed_files_are_found() {
     // Changed: a new sidecar names someone unknown to the register; the file turns yellow.
     fs::write(
         a.join("2023/summer-fest/IMG_1001.jpg.xmp"),
-        consentry::synth::xmp_packet(
+        consentry_synth::xmp_packet(
             r#"<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">
                <Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Xaver Unbekannt</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>
                </rdf:Description>"#,
@@ -311,7 +311,7 @@ fn old_newer_and_foreign_state_files() {
 fn killed_runs_leave_the_previous_state() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    consentry::synth::write_bench_archive(&d.join("archive"), 3000, 0);
+    consentry_synth::write_bench_archive(&d.join("archive"), 3000, 0);
     settle();
     let state = d.join("state.sqlite");
     let args = ["scan", "archive", "--quiet", "--state", state.to_str().unwrap()];

@@ -8,8 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use consentry::synth::previews::{exif_with_thumbnail, jpeg_image, jpeg_with_metadata};
-use consentry::synth::{xmp_for, People, Style};
+use consentry_synth::previews::{exif_with_thumbnail, jpeg_image, jpeg_with_metadata};
+use consentry_synth::{xmp_for, People, Style};
 
 pub const AS_OF: &str = "2026-11-22";
 /// A person name that would run script if the page did not escape it.
