@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry"))
+    support::consentry()
         .args(args)
         .current_dir(dir)
         .env_remove("CONSENTRY_REGISTER")
@@ -325,13 +325,8 @@ fn killed_runs_leave_the_previous_state() {
             .status()
             .unwrap();
         assert!(touched.success());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_consentry"))
-            .args(args)
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            support::consentry().args(args).current_dir(d).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
         let _ = child.wait();
@@ -353,7 +348,7 @@ fn concurrent_runs_share_one_state() {
     let dir = fixture_copy();
     let d = dir.path();
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_consentry"))
+        support::consentry()
             .args(["scan", "archive", "--register", "register", "--as-of", "2026-11-22"])
             .current_dir(d)
             .stdout(Stdio::piped())
@@ -373,7 +368,7 @@ fn concurrent_runs_share_one_state() {
 }
 
 /// A read-only archive (a read-only bind mount; root ignores file modes) keeps its state in the
-/// cache directory. Skips where mounting is not allowed.
+/// cache directory. Skips where mounting is not allowed (fails under `CI=true`).
 #[test]
 fn read_only_archive_keeps_its_state_in_the_cache_directory() {
     let dir = fixture_copy();
@@ -382,7 +377,7 @@ fn read_only_archive_keeps_its_state_in_the_cache_directory() {
     fs::create_dir(&ro).unwrap();
     let mounted = Command::new("mount").args(["--bind", "-o", "ro"]).arg(d.join("archive")).arg(&ro).status();
     if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot bind-mount read-only here");
+        support::missing("a read-only bind mount (mounting needs root)");
         return;
     }
     let _ = Command::new("mount").args(["-o", "remount,ro,bind"]).arg(&ro).status();

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+mod support;
 
 fn archive() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive")
@@ -41,9 +42,11 @@ fn committed_fixtures_equal_the_generator_output() {
 fn scanning_the_fixtures_finds_what_the_generator_put_there() {
     let expected: BTreeMap<String, Value> =
         serde_json::from_slice(&std::fs::read(archive().join("EXPECTED.json")).unwrap()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
+    // Scanned in a copy: the state the scan keeps stays out of the repository.
+    let copy = support::fixtures_copy();
+    let out = support::consentry()
         .args(["scan", "--quiet", "--format", "json", "."])
-        .current_dir(archive())
+        .current_dir(copy.join("fixtures/archive"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
