@@ -73,17 +73,7 @@ fn scanning_the_fixtures_finds_what_the_generator_put_there() {
         .flat_map(|r| r["sources"].as_array().unwrap())
         .map(|s| s.as_str().unwrap().rsplit(':').next().unwrap())
         .collect();
-    for s in [
-        "iptc-person-in-image",
-        "iptc-person-details",
-        "iptc-image-region",
-        "mwg-regions",
-        "mp-regions",
-        "digikam-tags",
-        "lr-hierarchical-subject",
-        "exif-xp-keywords",
-        "iptc-iim-keywords",
-    ] {
+    for s in consentry::people::PersonSource::ALL.map(|s| s.as_str()) {
         assert!(sources.contains(s), "no fixture uses {s}");
     }
     let formats: std::collections::BTreeSet<&str> = recs.iter().filter_map(|r| r["format"].as_str()).collect();
