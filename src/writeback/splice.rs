@@ -496,7 +496,7 @@ fn png_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{self, Embed, SynthFormat};
+    use consentry_synth::{self as synth, Embed, SynthFormat};
 
     fn file_with(bytes: &[u8]) -> (tempfile::TempDir, File) {
         let dir = tempfile::tempdir().unwrap();
