@@ -651,9 +651,8 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
     let packets = meta
         .xmp
         .iter()
-        .zip(meta.xmp_offsets())
-        .map(|(p, at)| ("XMP", p, at))
-        .chain(meta.extended_xmp.iter().zip(&meta.extended_xmp_at).map(|((_, p), &at)| ("extended XMP", p, at)));
+        .map(|p| ("XMP", &p.bytes, p.offset))
+        .chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", &p.bytes, p.offset)));
     for (i, (what, packet, at)) in packets.enumerate() {
         let (props, problem) = parse_packet(packet, written);
         // Only from the file's only main packet: the one `apply` replaces.

@@ -1,7 +1,8 @@
 //! Thumbnails for the HTML report (SPEC.md 7): the embedded preview where there is one, else a
 //! reduced-size decode of the image; a placeholder for video and for files without either.
 //!
-//! Previews, found with bounded reads (the file is never loaded whole):
+//! Previews, found through the layout walkers of [`crate::media`] (the ones the scan reads with,
+//! under the same limits), with bounded reads (the file is never loaded whole):
 //! - JPEG: the EXIF thumbnail (IFD1 JPEGInterchangeFormat / JPEGInterchangeFormatLength);
 //! - TIFF, DNG and TIFF-based RAW: JPEG previews in IFD0, the IFD chain and SubIFDs (old- and
 //!   new-style JPEG strips, JPEGInterchangeFormat), and uncompressed 8-bit RGB reduced images;
@@ -21,16 +22,17 @@
 //! Every thumbnail is decoded, scaled to at most `max_side`, turned as the EXIF orientation says
 //! and encoded afresh as a baseline JPEG: no metadata of the original reaches the report.
 
-use std::borrow::Cow;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, Limits};
 
-use crate::media::iptc::irb_resources;
+use crate::media::isobmff::{self, BoxHeader};
+use crate::media::jpeg;
 use crate::media::source::{self, FileSource};
-use crate::media::{detect, Format, MediaError, ReadAt, MAX_ITEMS};
+use crate::media::tiff::{self, Entry};
+use crate::media::{detect, psd, raf, Format, MediaError, ReadAt, Window, MAX_IFDS, MAX_STRIPS};
 
 /// The default longest side of a thumbnail, in pixels.
 pub const DEFAULT_MAX_SIDE: u32 = 240;
@@ -40,12 +42,10 @@ pub const MAX_PIXELS: u64 = 64 << 20;
 pub const MAX_ALLOC: u64 = 256 << 20;
 /// Memory shared by all decodes running at the same time.
 pub const DECODE_BUDGET: u64 = 2 * MAX_ALLOC;
-/// Largest embedded preview read.
-pub const MAX_PREVIEW_BYTES: u64 = 32 << 20;
+/// Largest embedded preview read (the media walkers' limit).
+pub const MAX_PREVIEW_BYTES: u64 = crate::media::MAX_PREVIEW;
 /// Largest compressed JPEG stream read for a whole-image decode.
 pub const MAX_JPEG_BYTES: u64 = 128 << 20;
-/// Most IFDs visited in one TIFF-structured file.
-const MAX_IFDS: usize = 64;
 /// Quality of the thumbnails written.
 const JPEG_QUALITY: u8 = 82;
 
@@ -224,6 +224,12 @@ struct Found {
     orientation: u16,
 }
 
+/// The width and height of each embedded preview of a file of `format` that `src` reads, found
+/// as [`thumbnail`] finds them (for tests and fuzzing).
+pub fn preview_sizes(src: &dyn ReadAt, format: Format) -> Result<Vec<(u32, u32)>, MediaError> {
+    Ok(previews(src, format)?.previews.iter().map(|p| (p.width, p.height)).collect())
+}
+
 fn previews(src: &dyn ReadAt, format: Format) -> Result<Found, MediaError> {
     let mut found = Found { previews: Vec::new(), orientation: 1 };
     match format {
@@ -277,10 +283,8 @@ fn jpeg_preview(src: &dyn ReadAt, at: u64, len: u64, bgr: bool) -> Option<Previe
 /// segments up to it. `None` when there is none before the scan data, or when the frame is not
 /// baseline, extended or progressive Huffman (lossless, hierarchical, arithmetic coding).
 fn jpeg_size(src: &dyn ReadAt, start: u64, end: u64) -> Option<(u32, u32)> {
-    if src.slice("JPEG", start, 2, 2).ok()?[..] != [0xFF, 0xD8] {
-        return None;
-    }
-    for seg in crate::media::jpeg::segments(src, start, end) {
+    jpeg::start_of_image(src, start, end).ok()?;
+    for seg in jpeg::segments(src, start, end) {
         let seg = seg.ok()?;
         match seg.marker {
             0xD8..=0xDA => return None,
@@ -304,10 +308,8 @@ fn jpeg_size(src: &dyn ReadAt, start: u64, end: u64) -> Option<(u32, u32)> {
 /// The EXIF thumbnail (and orientation) of the JPEG in `src[start..end]`, from its first
 /// `Exif` APP1 segment. A JPEG without one has no previews; a broken one is not an error.
 fn exif_previews(src: &dyn ReadAt, start: u64, end: u64, found: &mut Found) -> Result<(), MediaError> {
-    if src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?[..] != [0xFF, 0xD8] {
-        return Err(MediaError::malformed("JPEG", start, "no start-of-image marker"));
-    }
-    for seg in crate::media::jpeg::segments(src, start, end) {
+    jpeg::start_of_image(src, start, end)?;
+    for seg in jpeg::segments(src, start, end) {
         let seg = match seg {
             Ok(seg) => seg,
             // A damaged marker only ends the search; a failed read is an error.
@@ -331,25 +333,14 @@ fn exif_previews(src: &dyn ReadAt, start: u64, end: u64, found: &mut Found) -> R
 
 /// The RAF's embedded JPEG and the EXIF thumbnail inside it.
 fn raf_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
-    let head = src.slice("RAF header", 0, 92, 92)?;
-    let at = u64::from(u32::from_be_bytes([head[84], head[85], head[86], head[87]]));
-    let len = u64::from(u32::from_be_bytes([head[88], head[89], head[90], head[91]]));
-    if at < 92 || at.saturating_add(len) > src.len() {
-        return Err(MediaError::malformed("RAF header", 84, format!("embedded JPEG at {at}, {len} bytes")));
-    }
-    found.previews.extend(jpeg_preview(src, at, len, false));
-    exif_previews(src, at, at + len, found)
+    let jpeg = raf::embedded_jpeg(src)?;
+    found.previews.extend(jpeg_preview(src, jpeg.start, jpeg.end - jpeg.start, false));
+    exif_previews(src, jpeg.start, jpeg.end, found)
 }
 
 /// The thumbnail resource of a PSD/PSB (0x040C, else Photoshop 4's 0x0409).
 fn psd_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
-    let head = src.slice("PSD header", 0, 30, 30)?;
-    let colour_len = u64::from(u32::from_be_bytes([head[26], head[27], head[28], head[29]]));
-    let res_len_at = 30 + colour_len;
-    let res_len = src.slice("PSD image resources length", res_len_at, 4, 4)?;
-    let start = res_len_at + 4;
-    let end = start.saturating_add(u64::from(u32::from_be_bytes([res_len[0], res_len[1], res_len[2], res_len[3]])));
-    for res in irb_resources(src, start, end)? {
+    for res in psd::resources(src)?.1 {
         let bgr = match res.id {
             0x040C => false,
             0x0409 => true,
@@ -368,42 +359,10 @@ fn psd_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// ISOBMFF box: type, body start, end.
-struct Bx {
-    kind: [u8; 4],
-    body: u64,
-    end: u64,
-}
-
-/// The boxes in `src[start..end]`, by their headers (at most [`MAX_ITEMS`]); a box running past
-/// `end` ends the list.
-fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<Bx>, MediaError> {
-    let end = end.min(src.len());
-    let mut out = Vec::new();
-    let mut pos = start;
-    while pos + 8 <= end && out.len() < MAX_ITEMS {
-        let head = src.slice("box header", pos, (end - pos).min(16), 16)?;
-        let size32 = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
-        let kind = [head[4], head[5], head[6], head[7]];
-        let (body, box_end) = match size32 {
-            0 => (pos + 8, end),
-            1 => match head.get(8..16) {
-                Some(b) => {
-                    let size = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-                    (pos + 16, pos.saturating_add(size.max(16)))
-                }
-                None => break,
-            },
-            n if n < 8 => break,
-            n => (pos + 8, pos + n),
-        };
-        if box_end > end {
-            break;
-        }
-        out.push(Bx { kind, body, end: box_end });
-        pos = box_end;
-    }
-    Ok(out)
+/// The boxes in `src[start..end]` ([`isobmff::boxes`]) up to the first that is damaged or runs
+/// past `end`: a broken box only loses the previews after it.
+fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> impl Iterator<Item = BoxHeader> + '_ {
+    isobmff::boxes(src, start, end).map_while(Result::ok)
 }
 
 const CANON_UUID: [u8; 16] =
@@ -413,16 +372,12 @@ const CR3_PREVIEW_UUID: [u8; 16] =
 
 /// CR3: the `THMB` JPEG in `moov/uuid`(Canon) and the `PRVW` JPEG in the top-level preview `uuid`.
 fn cr3_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
-    let uuid = |b: &Bx| -> Option<[u8; 16]> {
-        let u = src.slice("uuid", b.body, 16, 16).ok()?;
-        u[..].try_into().ok()
-    };
-    for top in boxes(src, 0, src.len())? {
+    for top in boxes(src, 0, src.len()) {
         match &top.kind {
             b"moov" => {
-                for b in boxes(src, top.body, top.end)? {
-                    if &b.kind == b"uuid" && b.end - b.body > 16 && uuid(&b) == Some(CANON_UUID) {
-                        for t in boxes(src, b.body + 16, b.end)? {
+                for b in boxes(src, top.body, top.end) {
+                    if &b.kind == b"uuid" && b.end - b.body > 16 && isobmff::uuid(src, &b) == Some(CANON_UUID) {
+                        for t in boxes(src, b.body + 16, b.end) {
                             if &t.kind == b"THMB" {
                                 found.previews.extend(jpeg_in_box(src, t.body, t.end));
                             }
@@ -430,9 +385,9 @@ fn cr3_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
                     }
                 }
             }
-            b"uuid" if top.end - top.body > 24 && uuid(&top) == Some(CR3_PREVIEW_UUID) => {
+            b"uuid" if top.end - top.body > 24 && isobmff::uuid(src, &top) == Some(CR3_PREVIEW_UUID) => {
                 // 8 bytes Canon keeps before the PRVW box
-                for p in boxes(src, top.body + 24, top.end)? {
+                for p in boxes(src, top.body + 24, top.end) {
                     if &p.kind == b"PRVW" {
                         found.previews.extend(jpeg_in_box(src, p.body, p.end));
                     }
@@ -467,79 +422,31 @@ const TAG_SUB_IFDS: u16 = 330;
 const TAG_JPEG_OFFSET: u16 = 0x0201;
 const TAG_JPEG_LENGTH: u16 = 0x0202;
 
-/// Most strips of a preview (reduced images have a few).
-const MAX_STRIPS: u64 = 4096;
-
-/// A classic TIFF structure at `base` in `src` (a whole file, or an EXIF block): offsets are
-/// relative to `base` and must stay before `end`.
+/// A classic TIFF structure at `base` in `src` (a whole file, or an EXIF block), walked by
+/// [`tiff::Tiff`] over the window `src[base..end]`: offsets in it are relative to `base`.
 struct Tiff<'a> {
+    t: tiff::Tiff<'a>,
     src: &'a dyn ReadAt,
     base: u64,
     end: u64,
-    little: bool,
-}
-
-#[derive(Clone, Copy)]
-struct Entry {
-    tag: u16,
-    typ: u16,
-    count: u32,
-    field: [u8; 4],
 }
 
 impl Tiff<'_> {
-    fn u16(&self, b: &[u8]) -> u16 {
-        crate::media::tiff::Endian(self.little).u16(b)
-    }
-    fn u32(&self, b: &[u8]) -> u32 {
-        crate::media::tiff::Endian(self.little).u32(b)
-    }
-
-    /// `len` bytes at TIFF offset `off`.
-    fn bytes(&self, off: u64, len: u64, limit: u64) -> Result<Cow<'_, [u8]>, MediaError> {
-        let at = self.base.checked_add(off).ok_or_else(|| MediaError::malformed("TIFF", self.base, "offset"))?;
-        if at.saturating_add(len) > self.end {
-            return Err(MediaError::Truncated { what: "TIFF value", offset: at, needed: len, len: self.end });
-        }
-        self.src.slice("TIFF value", at, len, limit)
-    }
-
-    fn ifd(&self, off: u64) -> Result<(Vec<Entry>, u64), MediaError> {
-        let n = u64::from(self.u16(&self.bytes(off, 2, 2)?));
-        let table = self.bytes(off + 2, n * 12 + 4, 12 * 65536 + 4)?;
-        let entries = table
-            .chunks_exact(12)
-            .map(|e| Entry {
-                tag: self.u16(&e[0..2]),
-                typ: self.u16(&e[2..4]),
-                count: self.u32(&e[4..8]),
-                field: [e[8], e[9], e[10], e[11]],
-            })
-            .collect();
-        let next = u64::from(self.u32(&table[table.len() - 4..]));
-        Ok((entries, next))
-    }
-
     /// The integer values of a SHORT, LONG or IFD entry (at most [`MAX_STRIPS`]).
     fn ints(&self, e: &Entry) -> Option<Vec<u64>> {
         let unit = match e.typ {
-            3 => 2u64,
+            3 => 2,
             4 | 13 => 4,
             _ => return None,
         };
-        let count = u64::from(e.count);
-        if count == 0 || count > MAX_STRIPS {
+        if e.count == 0 || e.count > MAX_STRIPS {
             return None;
         }
-        let len = count * unit;
-        let data: Cow<'_, [u8]> = if len <= 4 {
-            Cow::Borrowed(&e.field[..len as usize])
-        } else {
-            self.bytes(u64::from(self.u32(&e.field)), len, len).ok()?
-        };
+        let data = self.t.value(e, "TIFF value", MAX_STRIPS * 4).ok()?;
+        let endian = self.t.endian();
         Some(
-            data.chunks_exact(unit as usize)
-                .map(|c| if unit == 2 { u64::from(self.u16(c)) } else { u64::from(self.u32(c)) })
+            data.chunks_exact(unit)
+                .map(|c| if unit == 2 { u64::from(endian.u16(c)) } else { u64::from(endian.u32(c)) })
                 .collect(),
         )
     }
@@ -563,20 +470,12 @@ fn tiff_previews(
     ifd0_is_preview: bool,
     found: &mut Found,
 ) -> Result<(), MediaError> {
-    let head = src.slice("TIFF header", base, 8.min(end.saturating_sub(base)), 8)?;
-    let little = match head.get(..2) {
-        Some(b"II") => true,
-        Some(b"MM") => false,
-        _ => return Err(MediaError::malformed("TIFF header", base, "no byte order mark")),
-    };
-    if head.len() < 8 {
-        return Err(MediaError::Truncated { what: "TIFF header", offset: base, needed: 8, len: end });
-    }
-    let t = Tiff { src, base, end, little };
-    if t.u16(&head[2..4]) == 43 {
+    let window = Window::new(src, base, end);
+    let (walker, ifd0) = tiff::header(&window)?;
+    if walker.is_big() {
         return Ok(()); // BigTIFF: no previews looked for
     }
-    let ifd0 = u64::from(t.u32(&head[4..8]));
+    let t = Tiff { t: walker, src, base, end };
     // (offset, depth: 0 for the chain, 1.. for SubIFDs)
     let mut queue = vec![(ifd0, 0u8)];
     let mut seen = Vec::new();
@@ -586,7 +485,7 @@ fn tiff_previews(
             continue;
         }
         seen.push(off);
-        let (entries, next) = match t.ifd(off) {
+        let (entries, next) = match t.t.ifd_and_next(off) {
             Ok(x) => x,
             Err(e) if first => return Err(e),
             Err(_) => continue, // a broken later IFD loses only its preview
@@ -764,14 +663,14 @@ fn swap_red_blue(img: DynamicImage) -> DynamicImage {
 }
 
 /// A positioned reader over `src[start..end]` (the image crate's decoders want `Read + Seek`).
-struct Window<'a> {
+struct Reader<'a> {
     src: &'a dyn ReadAt,
     start: u64,
     end: u64,
     pos: u64,
 }
 
-impl Read for Window<'_> {
+impl Read for Reader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let at = self.start + self.pos;
         let n = (buf.len() as u64).min(self.end.saturating_sub(at)).min(1 << 20) as usize;
@@ -785,7 +684,7 @@ impl Read for Window<'_> {
     }
 }
 
-impl Seek for Window<'_> {
+impl Seek for Reader<'_> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let len = self.end - self.start;
         let pos = match to {
@@ -803,37 +702,29 @@ impl Seek for Window<'_> {
 /// after EOI (camera padding, appended data) are then never read. Without an EOI: the file end.
 fn jpeg_stream_end(src: &dyn ReadAt, limit: u64) -> u64 {
     let end = src.len().min(limit);
-    let mut pos = 2u64;
-    let mut items = 0;
-    while pos + 4 <= end && items < MAX_ITEMS {
-        items += 1;
-        let Ok(head) = src.slice("JPEG marker", pos, 4, 4) else { return end };
-        if head[0] != 0xFF {
-            return end;
+    // Where the walk starts: the SOI, then 2 bytes before the marker after each scan.
+    let mut start = 0u64;
+    loop {
+        let mut after_scan = None;
+        for seg in jpeg::segments(src, start, end) {
+            let Ok(seg) = seg else { return end };
+            match seg.marker {
+                _ if seg.truncated => return end,
+                jpeg::EOI => return seg.at + 2,
+                jpeg::SOS => {
+                    let Ok(len) = src.slice("JPEG scan header", seg.at + 2, 2, 2) else { return end };
+                    let data = seg.at + 2 + u64::from(u16::from_be_bytes([len[0], len[1]]));
+                    // Entropy-coded data: up to the next 0xFF not followed by 0x00 or a restart marker.
+                    after_scan = next_marker(src, data, end);
+                }
+                _ => {}
+            }
         }
-        match head[1] {
-            0xFF => {
-                pos += 1;
-                continue;
-            }
-            0xD9 => return pos + 2,
-            0x01 | 0xD0..=0xD8 => {
-                pos += 2;
-                continue;
-            }
-            _ => {}
-        }
-        let len = u64::from(u16::from_be_bytes([head[2], head[3]]));
-        pos += 2 + len;
-        if head[1] == 0xDA {
-            // Entropy-coded data: up to the next 0xFF not followed by 0x00 or a restart marker.
-            match next_marker(src, pos, end) {
-                Some(p) => pos = p,
-                None => return end,
-            }
+        match after_scan {
+            Some(next) if next > start + 2 => start = next - 2,
+            _ => return end,
         }
     }
-    end
 }
 
 fn next_marker(src: &dyn ReadAt, mut pos: u64, end: u64) -> Option<u64> {
@@ -858,7 +749,7 @@ fn next_marker(src: &dyn ReadAt, mut pos: u64, end: u64) -> Option<u64> {
 
 fn decode_whole(src: &dyn ReadAt, format: Format, image_format: ImageFormat, max_side: u32) -> Result<Thumb, Failure> {
     let end = if format == Format::Jpeg { jpeg_stream_end(src, MAX_JPEG_BYTES) } else { src.len() };
-    let window = Window { src, start: 0, end, pos: 0 };
+    let window = Reader { src, start: 0, end, pos: 0 };
     let mut reader = image::ImageReader::with_format(io::BufReader::with_capacity(1 << 16, window), image_format);
     reader.limits(limits());
     let mut decoder = reader.into_decoder()?;

@@ -24,6 +24,27 @@ pub enum Format {
     RawSidecarOnly,
 }
 
+impl Format {
+    /// Every format, in declaration order (fuzz targets and tests run each).
+    pub const ALL: [Format; 15] = [
+        Format::Jpeg,
+        Format::Tiff,
+        Format::Dng,
+        Format::TiffRaw,
+        Format::Png,
+        Format::WebP,
+        Format::Gif,
+        Format::Psd,
+        Format::Heif,
+        Format::Avif,
+        Format::Mp4,
+        Format::Mov,
+        Format::Cr3,
+        Format::Raf,
+        Format::RawSidecarOnly,
+    ];
+}
+
 /// Broad kind of a media file, as reported in `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MediaKind {

@@ -290,14 +290,14 @@ pub(crate) mod tests {
         let block = tiff_block(false, &[(TAG_XMP, 7, packet.len() as u32, packet.clone())], &[]);
         let mut meta = Metadata::default();
         merge_lenient(&mut meta, &block, 1000).unwrap();
-        assert_eq!(meta.xmp, vec![packet.clone()]);
+        assert_eq!(meta.xmp_bytes(), vec![packet.clone()]);
         let in_block = block.windows(4).position(|w| w == b"<x:x").unwrap() as u64;
-        assert_eq!(meta.xmp_at, vec![1000 + in_block]);
+        assert_eq!(meta.xmp_offsets(), vec![1000 + in_block]);
         // And in the Exif IFD.
         let block = tiff_block(true, &[], &[(TAG_XMP, 7, packet.len() as u32, packet.clone())]);
         let mut meta = Metadata::default();
         merge_lenient(&mut meta, &block, 0).unwrap();
-        assert_eq!(meta.xmp, vec![packet]);
+        assert_eq!(meta.xmp_bytes(), vec![packet]);
     }
 
     /// `block` with the value offset of its first little-endian entry whose tag and type are

@@ -191,13 +191,13 @@ mod tests {
 
     #[test]
     fn happy_path() {
-        assert_eq!(read(&sample()).unwrap().xmp, vec![XMP.to_vec()]);
+        assert_eq!(read(&sample()).unwrap().xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     #[test]
     fn large_frames_are_walked() {
         let f = gif(&[image(300_000), xmp_ext(XMP)]);
-        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+        assert_eq!(read(&f).unwrap().xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     #[test]

@@ -96,11 +96,23 @@ fn decode_keyword(bytes: &[u8], declared_utf8: bool) -> Option<String> {
     Some(text)
 }
 
-/// One Photoshop image resource: its id and the byte range of its data in the source.
+/// One Photoshop image resource: its id, where its header starts and the byte range of its data
+/// in the source (an odd-length datum is followed by one pad byte, see [`IrbResource::end`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IrbResource {
     pub id: u16,
+    /// Offset of the resource's signature.
+    pub at: u64,
     pub data: Range<u64>,
+}
+
+impl IrbResource {
+    /// Offset just past the resource: its data and the pad byte after odd-length data, never past
+    /// `section_end`.
+    pub fn end(&self, section_end: u64) -> u64 {
+        let len = self.data.end - self.data.start;
+        self.data.end.saturating_add(len & 1).min(section_end.max(self.data.end))
+    }
 }
 
 /// Walk the Photoshop image resources in `src[start..end]` by their headers, without reading
@@ -156,7 +168,7 @@ fn walk_irb(src: &dyn ReadAt, start: u64, end: u64, out: &mut Vec<IrbResource>) 
         if data_end > end {
             return Err(MediaError::Truncated { what: "Photoshop resource", offset: pos, needed: size, len: end });
         }
-        out.push(IrbResource { id, data: data_start..data_end });
+        out.push(IrbResource { id, at: pos, data: data_start..data_end });
         pos = data_end.saturating_add(size & 1);
     }
     if cut {

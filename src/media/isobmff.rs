@@ -67,19 +67,31 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
 }
 
 /// A box header: where the box starts, where its body starts and where it ends.
-struct BoxHeader {
-    kind: [u8; 4],
-    start: u64,
-    body: u64,
-    end: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoxHeader {
+    pub kind: [u8; 4],
+    pub start: u64,
+    pub body: u64,
+    pub end: u64,
 }
 
 impl BoxHeader {
-    fn size(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         self.end - self.start
     }
-    fn body_len(&self) -> u64 {
+    pub fn body_len(&self) -> u64 {
         self.end - self.body
+    }
+    /// The box, if it ends by `parent_end`; else an error.
+    pub fn within(self, parent_end: u64) -> Result<BoxHeader, MediaError> {
+        if self.end > parent_end {
+            return Err(MediaError::malformed(
+                "box",
+                self.start,
+                format!("{} box of {} bytes passes its parent's end at {parent_end}", fourcc(&self.kind), self.size()),
+            ));
+        }
+        Ok(self)
     }
     /// Whether a first box type looks like ISOBMFF (printable four-character code).
     fn plausible_first(&self) -> bool {
@@ -87,8 +99,64 @@ impl BoxHeader {
     }
 }
 
+/// The header of the box at `pos` inside a parent ending at `parent_end`; None when fewer than 8
+/// bytes remain (the end, or padding such as QuickTime's 32-bit zero terminator). The returned
+/// box may end past `parent_end`: the caller decides whether that matters. Size 0 ("to the end")
+/// is accepted only for a top-level `mdat`.
+pub fn box_header(src: &dyn ReadAt, pos: u64, parent_end: u64) -> Result<Option<BoxHeader>, MediaError> {
+    let available = parent_end.min(src.len()).saturating_sub(pos);
+    if available < 8 {
+        return Ok(None);
+    }
+    let head = src.slice("box header", pos, available.min(16), 16)?;
+    let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+    let kind = [head[4], head[5], head[6], head[7]];
+    let (body, end) = match size32 {
+        // Only media data runs "to the end" in real files; elsewhere the rest would be hidden.
+        0 if &kind == b"mdat" && parent_end == src.len() => (pos + 8, parent_end),
+        0 => {
+            return Err(MediaError::malformed(
+                "box",
+                pos,
+                format!("{} box of size 0 (\"to the end\") would hide what follows it", fourcc(&kind)),
+            ))
+        }
+        1 => {
+            let Some(large) = head.get(8..16) else {
+                return Err(MediaError::Truncated { what: "box largesize", offset: pos, needed: 16, len: parent_end });
+            };
+            let large = u64::from_be_bytes(large.try_into().unwrap_or([0; 8]));
+            if large < 16 {
+                return Err(MediaError::malformed("box", pos, format!("largesize {large}")));
+            }
+            let end = pos.checked_add(large).ok_or_else(|| MediaError::malformed("box", pos, "size overflows"))?;
+            (pos + 16, end)
+        }
+        n if n < 8 => return Err(MediaError::malformed("box", pos, format!("size {n}"))),
+        n => (pos + 8, pos + u64::from(n)),
+    };
+    Ok(Some(BoxHeader { kind, start: pos, body, end }))
+}
+
+/// The layout walk of ISOBMFF: the boxes in `src[start..end]` by their headers, in order (at
+/// most [`MAX_ITEMS`]). A box that passes `end` is an error, and ends the walk.
+pub fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> impl Iterator<Item = Result<BoxHeader, MediaError>> + '_ {
+    let (mut pos, mut items) = (start, 0usize);
+    super::walk(move || {
+        items += 1;
+        if items > MAX_ITEMS {
+            return Err(MediaError::malformed("box", pos, "too many boxes"));
+        }
+        let h = box_header(src, pos, end)?.map(|h| h.within(end)).transpose()?;
+        if let Some(h) = &h {
+            pos = h.end;
+        }
+        Ok(h)
+    })
+}
+
 /// The 16-byte user type of a `uuid` box, when it can be read.
-fn uuid(src: &dyn ReadAt, h: &BoxHeader) -> Option<[u8; 16]> {
+pub fn uuid(src: &dyn ReadAt, h: &BoxHeader) -> Option<[u8; 16]> {
     if h.body_len() < 16 {
         return None;
     }
@@ -102,51 +170,16 @@ struct Walker<'m> {
 }
 
 impl Walker<'_> {
-    /// The header of the box at `pos` inside a parent ending at `parent_end`; None when fewer
-    /// than 8 bytes remain (the end, or padding such as QuickTime's 32-bit zero terminator).
-    /// The returned box may end past `parent_end`: the caller decides whether that matters.
+    /// [`box_header`], counting the boxes of the file (at most [`MAX_ITEMS`]).
     fn header(&mut self, src: &dyn ReadAt, pos: u64, parent_end: u64) -> Result<Option<BoxHeader>, MediaError> {
-        let available = parent_end.min(src.len()).saturating_sub(pos);
-        if available < 8 {
+        if parent_end.min(src.len()).saturating_sub(pos) < 8 {
             return Ok(None);
         }
         self.items += 1;
         if self.items > MAX_ITEMS {
             return Err(MediaError::malformed("box", pos, "too many boxes"));
         }
-        let head = src.slice("box header", pos, available.min(16), 16)?;
-        let size32 = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-        let kind = [head[4], head[5], head[6], head[7]];
-        let (body, end) = match size32 {
-            // Only media data runs "to the end" in real files; elsewhere the rest would be hidden.
-            0 if &kind == b"mdat" && parent_end == src.len() => (pos + 8, parent_end),
-            0 => {
-                return Err(MediaError::malformed(
-                    "box",
-                    pos,
-                    format!("{} box of size 0 (\"to the end\") would hide what follows it", fourcc(&kind)),
-                ))
-            }
-            1 => {
-                let Some(large) = head.get(8..16) else {
-                    return Err(MediaError::Truncated {
-                        what: "box largesize",
-                        offset: pos,
-                        needed: 16,
-                        len: parent_end,
-                    });
-                };
-                let large = u64::from_be_bytes(large.try_into().unwrap_or([0; 8]));
-                if large < 16 {
-                    return Err(MediaError::malformed("box", pos, format!("largesize {large}")));
-                }
-                let end = pos.checked_add(large).ok_or_else(|| MediaError::malformed("box", pos, "size overflows"))?;
-                (pos + 16, end)
-            }
-            n if n < 8 => return Err(MediaError::malformed("box", pos, format!("size {n}"))),
-            n => (pos + 8, pos + u64::from(n)),
-        };
-        Ok(Some(BoxHeader { kind, start: pos, body, end }))
+        box_header(src, pos, parent_end)
     }
 
     /// The child boxes of `[start, end)`, each required to fit inside.
@@ -154,13 +187,7 @@ impl Walker<'_> {
         let mut out = Vec::new();
         let mut pos = start;
         while let Some(h) = self.header(src, pos, end)? {
-            if h.end > end {
-                return Err(MediaError::malformed(
-                    "box",
-                    h.start,
-                    format!("{} box of {} bytes passes its parent's end at {end}", fourcc(&h.kind), h.size()),
-                ));
-            }
+            let h = h.within(end)?;
             pos = h.end;
             out.push(h);
         }
@@ -589,7 +616,7 @@ mod tests {
         );
         let f = [ftyp(b"isom"), bx(b"mdat", &[0x33; 500]), moov].concat();
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
         assert_eq!(m.quicktime_created, Some(3_000_000_000));
     }
 
@@ -603,7 +630,7 @@ mod tests {
         let last = [&[0, 0, 0, 0][..], b"mdat", &[0; 30]].concat();
         let f = [ftyp(b"mp42"), uuid_box(&XMP_UUID, XMP), mdat.clone(), bx(b"moov", &mvhd1), last].concat();
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
         assert_eq!(m.quicktime_created, Some(5_000_000_000));
         // Size 0 on any other box, at the top or nested, would hide what follows: an error that
         // keeps what came before.
@@ -627,8 +654,8 @@ mod tests {
         {
             let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), bx(b"udta", &meta)].concat())].concat();
             let m = read(&f).unwrap();
-            assert_eq!(m.xmp, vec![XMP.to_vec()]);
-            assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+            assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
+            assert_eq!(&f[m.xmp[0].offset as usize..][..XMP.len()], XMP);
         }
     }
 
@@ -636,7 +663,7 @@ mod tests {
     fn xmp_in_a_track_udta() {
         let trak = bx(b"trak", &[bx(b"tkhd", &[0; 20]), bx(b"udta", &bx(b"XMP_", XMP))].concat());
         let f = [ftyp(b"qt  "), bx(b"moov", &[mvhd(7), trak].concat()), bx(b"mdat", &[1; 10])].concat();
-        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+        assert_eq!(read(&f).unwrap().xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     #[test]
@@ -647,8 +674,8 @@ mod tests {
         let e = read_into(&f[..f.len() - 200].to_vec(), &mut meta).unwrap_err();
         let mdat_at = 24 + 8 + 16 + XMP.len();
         assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == mdat_at as u64), "{e}");
-        assert_eq!(meta.xmp, vec![XMP.to_vec()]);
-        assert_eq!(meta.xmp_at, vec![24 + 8 + 16]);
+        assert_eq!(meta.xmp_bytes(), vec![XMP.to_vec()]);
+        assert_eq!(meta.xmp_offsets(), vec![24 + 8 + 16]);
         let f = [ftyp(b"isom"), bx(b"moov", &mvhd(7))].concat();
         assert!(read(&f[..f.len() - 1].to_vec()).is_err());
         let f = [ftyp(b"isom"), uuid_box(&XMP_UUID, XMP)].concat();
@@ -668,7 +695,7 @@ mod tests {
                 .concat();
         let m = read(&f).unwrap();
         assert_eq!(m.exif, sample_fields());
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     /// A HEIF file with an XMP item and an Exif item; `method` selects iloc construction method 0
@@ -738,7 +765,7 @@ mod tests {
         for (version, method) in [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1)] {
             let f = heif(version, method);
             let m = read(&f).unwrap_or_else(|e| panic!("v{version} m{method}: {e}"));
-            assert_eq!(m.xmp, vec![XMP.to_vec()], "v{version} m{method}");
+            assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()], "v{version} m{method}");
             assert_eq!(m.exif, sample_fields(), "v{version} m{method}");
         }
     }

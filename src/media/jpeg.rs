@@ -3,16 +3,19 @@
 use std::collections::HashMap;
 
 use super::iptc::{self, Placed};
-use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP, MAX_XMP_PACKETS};
+use super::{exif, MediaError, Metadata, Packet, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP, MAX_XMP_PACKETS};
 
-const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+/// APP1 signature of the standard XMP packet.
+pub const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
 const XMP_EXT_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
 const PHOTOSHOP_ID: &[u8] = b"Photoshop 3.0\0";
 
 const APP1: u8 = 0xE1;
 const APP13: u8 = 0xED;
-const SOS: u8 = 0xDA;
-const EOI: u8 = 0xD9;
+/// Start of scan: the headers end here.
+pub const SOS: u8 = 0xDA;
+/// End of image.
+pub const EOI: u8 = 0xD9;
 
 /// Read a JPEG file's metadata.
 pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
@@ -28,10 +31,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
 /// RAW file) into `meta`. Error offsets are file offsets.
 pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let end = end.min(src.len());
-    let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
-    if soi[..] != [0xFF, 0xD8] {
-        return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
-    }
+    start_of_image(src, start, end)?;
     let mut extended = Extended::default();
     let mut irb = Irb::default();
     let walked = walk(src, start, end, meta, &mut extended, &mut irb);
@@ -46,8 +46,7 @@ pub fn read_range(src: &dyn ReadAt, start: u64, end: u64, meta: &mut Metadata) -
     }
     walked?;
     for (guid, at, packet) in extended.assemble()? {
-        meta.extended_xmp.push((guid, packet));
-        meta.extended_xmp_at.push(at);
+        meta.extended_xmp.push((guid, Packet { offset: at, bytes: packet }));
     }
     Ok(())
 }
@@ -78,11 +77,7 @@ fn walk(
         }
         if seg.truncated {
             // Any segment cut short: a later one may have held metadata.
-            return Err(if seg.len == 0 {
-                MediaError::Truncated { what: "JPEG segment length", offset: seg.at, needed: 4, len: end }
-            } else {
-                MediaError::Truncated { what: "JPEG segment", offset: seg.at, needed: seg.len + 2, len: end }
-            });
+            return Err(seg.cut_short(end));
         }
         last = seg.end();
         if seg.marker == APP1 || seg.marker == APP13 {
@@ -104,8 +99,22 @@ fn walk(
             }
         }
     }
-    // The segments end (at the end of the file) before the image data starts.
-    Err(MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end })
+    Err(no_image_data(last, end))
+}
+
+/// The segments of a JPEG end (at `last`, the end of the file `end`) before the image data starts.
+pub fn no_image_data(last: u64, end: u64) -> MediaError {
+    MediaError::Truncated { what: "JPEG segments (no image data)", offset: last, needed: 2, len: end }
+}
+
+/// Check that the JPEG in `src[start..end]` starts with its start-of-image marker (the walk of
+/// [`segments`] starts after it).
+pub fn start_of_image(src: &dyn ReadAt, start: u64, end: u64) -> Result<(), MediaError> {
+    let soi = src.slice("JPEG start of image", start, 2.min(end.saturating_sub(start)), 2)?;
+    if soi[..] != [0xFF, 0xD8] {
+        return Err(MediaError::Unrecognised { expected: "JPEG", magic: hex(&soi) });
+    }
+    Ok(())
 }
 
 /// A marker of a JPEG's segments (from [`segments`]).
@@ -131,6 +140,15 @@ impl Segment {
     /// Offset just past the segment.
     pub fn end(&self) -> u64 {
         self.at + 2 + self.len
+    }
+
+    /// The error for a `truncated` segment of a JPEG ending at `end`.
+    pub fn cut_short(&self, end: u64) -> MediaError {
+        if self.len == 0 {
+            MediaError::Truncated { what: "JPEG segment length", offset: self.at, needed: 4, len: end }
+        } else {
+            MediaError::Truncated { what: "JPEG segment", offset: self.at, needed: self.len + 2, len: end }
+        }
     }
 }
 
@@ -321,12 +339,11 @@ pub(crate) fn push_xmp(meta: &mut Metadata, packet: Vec<u8>, at: u64) -> Result<
     if meta.xmp.len() >= MAX_XMP_PACKETS {
         return Err(MediaError::malformed("XMP packets", at, format!("more than {MAX_XMP_PACKETS} in one file")));
     }
-    let total = meta.xmp.iter().map(|p| p.len() as u64).sum::<u64>() + packet.len() as u64;
+    let total = meta.xmp.iter().map(|p| p.bytes.len() as u64).sum::<u64>() + packet.len() as u64;
     if total > MAX_XMP {
         return Err(MediaError::TooLarge { what: "XMP packets", offset: at, size: total, limit: MAX_XMP });
     }
-    meta.xmp.push(packet);
-    meta.xmp_at.push(at);
+    meta.xmp.push(Packet { offset: at, bytes: packet });
     Ok(())
 }
 
@@ -384,8 +401,9 @@ pub(crate) mod tests {
     #[test]
     fn happy_path() {
         let m = read(&sample_jpeg()).unwrap();
-        assert_eq!(m.xmp, vec![b"<x:xmpmeta>main</x:xmpmeta>".to_vec()]);
-        assert_eq!(m.extended_xmp, vec![(GUID.to_string(), b"0123456789".to_vec())]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x:xmpmeta>main</x:xmpmeta>".to_vec()]);
+        let extended: Vec<_> = m.extended_xmp.iter().map(|(g, p)| (g.clone(), p.bytes.clone())).collect();
+        assert_eq!(extended, vec![(GUID.to_string(), b"0123456789".to_vec())]);
         assert_eq!(m.exif, sample_fields());
         assert_eq!(m.iptc_keywords, sample_keywords());
         assert_eq!(m.quicktime_created, None);
@@ -446,8 +464,8 @@ pub(crate) mod tests {
         for body in [cat(&[b"XMP\0", packet]), cat(&[&XMP_ID[..XMP_ID.len() - 1], packet]), cat(&[b"junk ", packet])] {
             let j = cat(&[&[0xFF, 0xD8], &segment(APP1, &body), END]);
             let m = read(&j).unwrap();
-            assert_eq!(m.xmp, vec![body.clone()]);
-            assert_eq!(m.xmp_at, vec![6]);
+            assert_eq!(m.xmp_bytes(), vec![body.clone()]);
+            assert_eq!(m.xmp_offsets(), vec![6]);
         }
         // Other APP1 segments are not XMP, nor is another URL without XMP in it.
         for other in [&b"FLIR\0data"[..], b"http://ns.example.com/\0\xff\xfe binary"] {

@@ -18,7 +18,11 @@ pub mod tiff;
 pub mod webp;
 
 pub use detect::{detect, Format, MediaKind};
-pub use source::{FileSource, ReadAt};
+pub use source::{FileAt, FileSource, ReadAt, Window};
+
+// The limits of every container walk, in one table: reading metadata, finding previews and
+// planning a write-back splice all walk through the walkers of this module under these limits
+// (before, write-back had its own 64 MiB and 256 MiB limits beside the reader's 32 MiB).
 
 /// Largest XMP packet (or assembled extended XMP) accepted. Real packets are kilobytes; Photoshop
 /// history and thumbnails reach a few MB. Larger claims are hostile or broken.
@@ -32,19 +36,21 @@ pub const MAX_BLOCK: u64 = 8 << 20;
 pub const MAX_META_BOX: u64 = 16 << 20;
 /// Most boxes / chunks / segments / IFD entries walked in one file before giving up.
 pub const MAX_ITEMS: usize = 100_000;
+/// Largest embedded preview (thumbnail JPEG, reduced RGB image) read.
+pub const MAX_PREVIEW: u64 = 32 << 20;
+/// Most IFDs visited in one TIFF structure looking for previews (chain and SubIFDs).
+pub const MAX_IFDS: usize = 64;
+/// Most strips of a preview (reduced images have a few).
+pub const MAX_STRIPS: u64 = 4096;
 
 /// Metadata located in one media file (not sidecars).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Metadata {
-    /// XMP packets in file order (raw bytes, UTF-8 or UTF-16 as written).
-    pub xmp: Vec<Vec<u8>>,
-    /// The file offset of each packet of `xmp` (same order), for messages that name the byte
-    /// in the file where a packet goes wrong.
-    pub xmp_at: Vec<u64>,
-    /// JPEG extended XMP, assembled per GUID (32 hex digits), in order of first appearance.
-    pub extended_xmp: Vec<(String, Vec<u8>)>,
-    /// The file offset of the first segment of each packet of `extended_xmp` (same order).
-    pub extended_xmp_at: Vec<u64>,
+    /// XMP packets in file order.
+    pub xmp: Vec<Packet>,
+    /// JPEG extended XMP, assembled per GUID (32 hex digits), in order of first appearance; the
+    /// offset is the file offset of its first segment.
+    pub extended_xmp: Vec<(String, Packet)>,
     /// EXIF fields consentry reads.
     pub exif: ExifFields,
     /// IPTC-IIM 2:25 Keywords, decoded (UTF-8 when 1:90 says so, else Latin-1).
@@ -53,10 +59,25 @@ pub struct Metadata {
     pub quicktime_created: Option<u64>,
 }
 
+/// An XMP packet located in a media file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// The file offset of the packet's first byte, for messages that name the byte in the file
+    /// where a packet goes wrong.
+    pub offset: u64,
+    /// The raw bytes (UTF-8 or UTF-16 as written).
+    pub bytes: Vec<u8>,
+}
+
 impl Metadata {
-    /// The file offset of each packet of `xmp` (0 where a reader did not say).
-    pub fn xmp_offsets(&self) -> impl Iterator<Item = u64> + '_ {
-        self.xmp_at.iter().copied().chain(std::iter::repeat(0)).take(self.xmp.len())
+    /// The bytes of each packet of `xmp`.
+    pub fn xmp_bytes(&self) -> Vec<Vec<u8>> {
+        self.xmp.iter().map(|p| p.bytes.clone()).collect()
+    }
+
+    /// The file offset of each packet of `xmp`.
+    pub fn xmp_offsets(&self) -> Vec<u64> {
+        self.xmp.iter().map(|p| p.offset).collect()
     }
 }
 
@@ -127,6 +148,118 @@ pub fn read_metadata(src: &dyn ReadAt, format: Format) -> (Metadata, Option<Medi
         Format::RawSidecarOnly => Ok(()),
     };
     (meta, result.err())
+}
+
+/// One block of a container's layout, as its walker yields it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    /// What the block is in its format: a JPEG marker, a TIFF tag, a PNG chunk type or an ISOBMFF
+    /// box type (four bytes, big-endian), a Photoshop resource id; 0 for a RAF's embedded JPEG.
+    pub id: u32,
+    /// File offset of the block's first byte (marker, entry, chunk length, box size, signature).
+    pub at: u64,
+    /// Its length in bytes (for an IFD entry: the entry's own bytes).
+    pub len: u64,
+}
+
+/// The blocks of a file of `format`, walked by its format's layout walker (the ones reading
+/// metadata, finding previews and planning a write-back use): JPEG segments up to the image data,
+/// the entries of each IFD of a TIFF chain (IFD0, IFD1, ...), PNG chunks, ISOBMFF top-level boxes and the children
+/// of `moov`, PSD image resources, a RAF's embedded JPEG and its segments. GIF and WebP have no
+/// walker here (an empty list). Bounded like every walk ([`MAX_ITEMS`]); for tests
+/// and fuzzing, and to look at a file.
+pub fn layout(src: &dyn ReadAt, format: Format) -> Result<Vec<Block>, MediaError> {
+    let mut out = Vec::new();
+    let jpeg = |start: u64, end: u64, out: &mut Vec<Block>| -> Result<(), MediaError> {
+        jpeg::start_of_image(src, start, end)?;
+        for seg in jpeg::segments(src, start, end) {
+            let seg = seg?;
+            if seg.truncated {
+                return Err(seg.cut_short(end));
+            }
+            out.push(Block { id: u32::from(seg.marker), at: seg.at, len: seg.len + 2 });
+        }
+        Ok(())
+    };
+    let fourcc = |k: [u8; 4]| u32::from_be_bytes(k);
+    match format {
+        Format::Jpeg => jpeg(0, src.len(), &mut out)?,
+        Format::Tiff | Format::Dng | Format::TiffRaw => {
+            let (t, ifd0) = tiff::header(src)?;
+            for ifd in t.chain(ifd0) {
+                for e in ifd?.1 {
+                    out.push(Block { id: u32::from(e.tag), at: e.at(&t), len: t.entry_len() });
+                }
+            }
+        }
+        Format::Png => {
+            for chunk in png::chunks(src) {
+                let c = chunk?;
+                out.push(Block { id: fourcc(c.kind), at: c.at, len: c.end() - c.at });
+            }
+        }
+        Format::Heif | Format::Avif | Format::Mp4 | Format::Mov | Format::Cr3 => {
+            for top in isobmff::boxes(src, 0, src.len()) {
+                let top = top?;
+                out.push(Block { id: fourcc(top.kind), at: top.start, len: top.size() });
+                if &top.kind == b"moov" {
+                    for b in isobmff::boxes(src, top.body, top.end) {
+                        let b = b?;
+                        out.push(Block { id: fourcc(b.kind), at: b.start, len: b.size() });
+                    }
+                }
+            }
+        }
+        Format::Psd => {
+            let (section, resources) = psd::resources(src)?;
+            for r in resources {
+                out.push(Block { id: u32::from(r.id), at: r.at, len: r.end(section.end) - r.at });
+            }
+        }
+        Format::Raf => {
+            let embedded = raf::embedded_jpeg(src)?;
+            out.push(Block { id: 0, at: embedded.start, len: embedded.end - embedded.start });
+            jpeg(embedded.start, embedded.end, &mut out)?;
+        }
+        Format::WebP | Format::Gif | Format::RawSidecarOnly => {}
+    }
+    Ok(out)
+}
+
+/// The fixed header of a format: the first `len` bytes of `src`, which start with `magic`
+/// (`expected` names the format); a file starting otherwise is not of the format, a shorter one
+/// is truncated.
+pub(crate) fn fixed_header<'a>(
+    src: &'a dyn ReadAt,
+    what: &'static str,
+    expected: &'static str,
+    magic: &[u8],
+    len: u64,
+) -> Result<std::borrow::Cow<'a, [u8]>, MediaError> {
+    let head = src.slice(what, 0, src.len().min(len), len)?;
+    if !head.starts_with(magic) {
+        return Err(MediaError::Unrecognised { expected, magic: jpeg::hex(&head[..head.len().min(magic.len())]) });
+    }
+    if (head.len() as u64) < len {
+        return Err(MediaError::Truncated { what, offset: 0, needed: len, len: src.len() });
+    }
+    Ok(head)
+}
+
+/// A layout walk as an iterator: `step` gives the next block, `None` at the end or an error; the
+/// walk ends after the end or the first error.
+pub(crate) fn walk<T>(
+    mut step: impl FnMut() -> Result<Option<T>, MediaError>,
+) -> impl Iterator<Item = Result<T, MediaError>> {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let next = step().transpose();
+        done = !matches!(next, Some(Ok(_)));
+        next
+    })
 }
 
 /// A reader that fills `Metadata` as it goes, as a function returning all of it or the error

@@ -29,40 +29,13 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 /// form a chunk header (fewer than 8 bytes, or no valid chunk type) end the walk, while a chunk
 /// header whose chunk runs past the end is an error (a cut chunk may name persons).
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
-    let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
-    if sig[..] != *SIGNATURE {
-        return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
-    }
     let mut state = State { meta, inflated: 0 };
-    let mut pos = 8u64;
-    let mut after_end = false;
-    for _ in 0..MAX_ITEMS {
-        let left = src.len().saturating_sub(pos);
-        if after_end && left < 8 {
-            return Ok(()); // the end of the file, or a trailer too short to be a chunk header
-        }
-        if !after_end && left < 12 {
-            return Err(MediaError::Truncated { what: "PNG chunk (no IEND)", offset: pos, needed: 12, len: src.len() });
-        }
-        let head = src.slice("PNG chunk header", pos, 8, 8)?;
-        let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
-        let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
-        if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
-            return Ok(()); // a trailer that does not form a chunk header
-        }
-        let data_at = pos + 8;
-        // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs past
-        // the end is a cut chunk, not a harmless trailer: it may be a text chunk naming persons.
-        let next = data_at + len + 4;
-        if next > src.len() {
-            let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
-            return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
-        }
-        if &kind == b"IEND" {
-            after_end = true;
-            pos = next;
+    for chunk in chunks(src) {
+        let Chunk { kind, at, len, after_end } = chunk?;
+        if after_end && &kind == b"IEND" {
             continue;
         }
+        let data_at = at + 8;
         let limit = match &kind {
             b"eXIf" => Some(MAX_BLOCK),
             b"iTXt" | b"zTXt" | b"tEXt" => {
@@ -80,11 +53,78 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
         };
         if let Some(limit) = limit {
             let data = src.slice("PNG chunk", data_at, len, limit)?;
-            state.chunk(&kind, &data, pos)?;
+            state.chunk(&kind, &data, at)?;
         }
-        pos = next;
     }
-    Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: MAX_ITEMS as u64 + 1, limit: MAX_ITEMS as u64 })
+    Ok(())
+}
+
+/// A PNG chunk (from [`chunks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    /// The chunk type.
+    pub kind: [u8; 4],
+    /// Offset of the chunk's length field.
+    pub at: u64,
+    /// Length of the chunk's data (the chunk is `len + 12` bytes with length, type and CRC).
+    pub len: u64,
+    /// The chunk is IEND or comes after it.
+    pub after_end: bool,
+}
+
+impl Chunk {
+    /// Offset just past the chunk's CRC.
+    pub fn end(&self) -> u64 {
+        self.at + 12 + self.len
+    }
+}
+
+/// The layout walk of a PNG: its chunks by their lengths, in order, data never read. The
+/// signature is checked first. Every chunk up to IEND must be whole: a file that ends before IEND
+/// or a chunk running past the end is an error. Chunks after IEND are walked too (exiftool reads
+/// text chunks there); trailing bytes after IEND that do not form a chunk header (fewer than 8
+/// bytes, or no valid chunk type) end the walk, while a chunk header whose chunk runs past the end
+/// is an error. More than [`MAX_ITEMS`] chunks is an error.
+pub fn chunks(src: &dyn ReadAt) -> impl Iterator<Item = Result<Chunk, MediaError>> + '_ {
+    let (mut pos, mut after_end, mut items) = (8u64, false, 0usize);
+    super::walk(move || {
+        if pos == 8 {
+            let sig = src.slice("PNG signature", 0, src.len().min(8), 8)?;
+            if sig[..] != *SIGNATURE {
+                return Err(MediaError::Unrecognised { expected: "PNG", magic: hex(&sig) });
+            }
+        }
+        let left = src.len().saturating_sub(pos);
+        if after_end && left < 8 {
+            return Ok(None); // the end of the file, or a trailer too short to be a chunk header
+        }
+        if !after_end && left < 12 {
+            let what = "PNG chunk (no IEND)";
+            return Err(MediaError::Truncated { what, offset: pos, needed: 12, len: src.len() });
+        }
+        items += 1;
+        if items > MAX_ITEMS {
+            let limit = MAX_ITEMS as u64;
+            return Err(MediaError::TooLarge { what: "PNG chunks", offset: pos, size: limit + 1, limit });
+        }
+        let head = src.slice("PNG chunk header", pos, 8, 8)?;
+        let len = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
+        let kind: [u8; 4] = [head[4], head[5], head[6], head[7]];
+        if after_end && !kind.iter().all(u8::is_ascii_alphabetic) {
+            return Ok(None); // a trailer that does not form a chunk header
+        }
+        // Data and CRC. After IEND too, a chunk header (a valid chunk type) whose chunk runs
+        // past the end is a cut chunk, not a harmless trailer: it may be a text chunk naming
+        // persons.
+        let chunk = Chunk { kind, at: pos, len, after_end: after_end || &kind == b"IEND" };
+        if chunk.end() > src.len() {
+            let what = if after_end { "PNG chunk after IEND" } else { "PNG chunk" };
+            return Err(MediaError::Truncated { what, offset: pos, needed: len + 12, len: src.len() });
+        }
+        after_end = chunk.after_end;
+        pos = chunk.end();
+        Ok(Some(chunk))
+    })
 }
 
 struct State<'m> {
@@ -326,7 +366,7 @@ mod tests {
             chunk(b"eXIf", &sample_block(true)),
         ]);
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![b"<x>plain</x>".to_vec(), b"<x>compressed</x>".to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x>plain</x>".to_vec(), b"<x>compressed</x>".to_vec()]);
         assert_eq!(m.exif, sample_fields());
     }
 
@@ -343,7 +383,7 @@ mod tests {
         ]);
         let m = read(&f).unwrap();
         assert_eq!(m.exif, sample_fields());
-        assert_eq!(m.xmp, vec![b"<x>profile</x>".to_vec(), b"<x>app1</x>".to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x>profile</x>".to_vec(), b"<x>app1</x>".to_vec()]);
         assert_eq!(m.iptc_keywords, sample_keywords());
         // Raw IIM in an iptc profile.
         let f = png(&[text(b"Raw profile type iptc", &raw_profile("iptc", &sample_iim()))]);
@@ -395,10 +435,10 @@ mod tests {
             let mut meta = Metadata::default();
             let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
             assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
-            assert_eq!(meta.xmp[0], b"<x>first</x>".to_vec(), "{cut}");
+            assert_eq!(meta.xmp[0].bytes, b"<x>first</x>".to_vec(), "{cut}");
             // The packet's own offset in the file.
-            assert_eq!(meta.xmp_at[0], 8 + 25 + 8 + XMP_KEYWORD.len() as u64 + 5);
-            assert_eq!(&f[meta.xmp_at[0] as usize..][..12], b"<x>first</x>");
+            assert_eq!(meta.xmp[0].offset, 8 + 25 + 8 + XMP_KEYWORD.len() as u64 + 5);
+            assert_eq!(&f[meta.xmp[0].offset as usize..][..12], b"<x>first</x>");
         }
         let e = read(&f[..idat_at as usize + 60].to_vec()).unwrap_err();
         assert!(e.to_string().contains(&format!("at byte {idat_at}")), "{e}");
@@ -413,7 +453,7 @@ mod tests {
         f.extend(text(XMP_KEYWORD, b"<x>text</x>"));
         f.extend(ztxt(XMP_KEYWORD, b"<x>ztxt</x>"));
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, [&b"<x>itxt</x>"[..], b"<x>text</x>", b"<x>ztxt</x>"].map(<[u8]>::to_vec));
+        assert_eq!(m.xmp_bytes(), [&b"<x>itxt</x>"[..], b"<x>text</x>", b"<x>ztxt</x>"].map(<[u8]>::to_vec));
         // Bytes after IEND that are not a chunk (exiftool stops there too).
         f.extend_from_slice(b"PK\x03\x04 an appended archive");
         assert_eq!(read(&f).unwrap().xmp.len(), 3);
@@ -433,7 +473,7 @@ mod tests {
             let mut meta = Metadata::default();
             let e = read_into(&cut, &mut meta).unwrap_err();
             assert!(matches!(e, MediaError::Truncated { offset, .. } if offset == whole as u64), "{keep}: {e}");
-            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()]);
+            assert_eq!(meta.xmp_bytes(), vec![b"<x>first</x>".to_vec()]);
         }
         // Any chunk type, not only text.
         let mut cut = f.clone();

@@ -1,7 +1,8 @@
 //! Photoshop PSD/PSB: header, colour mode data (skipped), then the image resources walked by
 //! their headers: 0x0424 XMP, 0x0404 IPTC-IIM, 0x0422 EXIF data 1. Layers and pixels are never read.
-use super::iptc;
-use super::jpeg::hex;
+use std::ops::Range;
+
+use super::iptc::{self, IrbResource};
 use super::{MediaError, Metadata, ReadAt};
 
 /// Read a PSD or PSB file's metadata.
@@ -11,13 +12,16 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// Read a PSD or PSB file's metadata. What was located before a problem stays in `meta`.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
-    let head = src.slice("PSD header", 0, src.len().min(30), 30)?;
-    if !head.starts_with(b"8BPS") {
-        return Err(MediaError::Unrecognised { expected: "PSD", magic: hex(&head[..head.len().min(4)]) });
-    }
-    if head.len() < 30 {
-        return Err(MediaError::Truncated { what: "PSD header", offset: 0, needed: 30, len: src.len() });
-    }
+    let section = resource_section(src)?;
+    iptc::irb_metadata(src, section.start, section.end, meta)
+}
+
+/// The layout walk of a PSD/PSB: the header is checked and the byte range of the image resources
+/// section's content (after its 4-byte length field) returned; its resources are walked with
+/// [`iptc::irb_resources`]. The range may pass the end of a cut file (the resource walk says so).
+/// Reading metadata, finding the thumbnail resource and replacing the XMP resource all use it.
+pub fn resource_section(src: &dyn ReadAt) -> Result<Range<u64>, MediaError> {
+    let head = super::fixed_header(src, "PSD header", "PSD", b"8BPS", 30)?;
     let version = u16::from_be_bytes([head[4], head[5]]);
     if version != 1 && version != 2 {
         return Err(MediaError::malformed("PSD header", 4, format!("version {version}")));
@@ -26,9 +30,14 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     let res_len_at = 30 + colour_len;
     let res_len = src.slice("PSD image resources length", res_len_at, 4, 4)?;
     let start = res_len_at + 4;
-    let end = start + u64::from(be32(&res_len));
+    Ok(start..start + u64::from(be32(&res_len)))
+}
 
-    iptc::irb_metadata(src, start, end, meta)
+/// The image resources of a PSD/PSB, with the section's range ([`resource_section`]).
+pub fn resources(src: &dyn ReadAt) -> Result<(Range<u64>, Vec<IrbResource>), MediaError> {
+    let section = resource_section(src)?;
+    let list = iptc::irb_resources(src, section.start, section.end)?;
+    Ok((section, list))
 }
 
 fn be32(b: &[u8]) -> u32 {
@@ -75,7 +84,7 @@ mod tests {
     fn happy_path_psd_and_psb() {
         for version in [1, 2] {
             let m = read(&sample(version)).unwrap();
-            assert_eq!(m.xmp, vec![b"<x>psd</x>".to_vec()]);
+            assert_eq!(m.xmp_bytes(), vec![b"<x>psd</x>".to_vec()]);
             assert_eq!(m.iptc_keywords, sample_keywords());
             assert_eq!(m.exif, sample_fields());
         }
@@ -98,7 +107,7 @@ mod tests {
             let mut meta = Metadata::default();
             let e = read_into(&f[..cut].to_vec(), &mut meta).unwrap_err();
             assert!(matches!(e, MediaError::Truncated { .. }), "{cut}: {e}");
-            assert_eq!(meta.xmp, vec![b"<x>first</x>".to_vec()], "{cut}");
+            assert_eq!(meta.xmp_bytes(), vec![b"<x>first</x>".to_vec()], "{cut}");
         }
     }
 

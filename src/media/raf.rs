@@ -1,5 +1,7 @@
 //! Fujifilm RAF: a fixed header pointing at an embedded JPEG, whose segments carry the metadata.
-use super::jpeg::{self, hex};
+use std::ops::Range;
+
+use super::jpeg;
 use super::{MediaError, Metadata, ReadAt};
 
 const MAGIC: &[u8] = b"FUJIFILMCCD-RAW ";
@@ -11,13 +13,14 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// [`read`], keeping in `meta` what was located before a problem.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
-    let head = src.slice("RAF header", 0, src.len().min(92), 92)?;
-    if !head.starts_with(MAGIC) {
-        return Err(MediaError::Unrecognised { expected: "RAF", magic: hex(&head[..head.len().min(16)]) });
-    }
-    if head.len() < 92 {
-        return Err(MediaError::Truncated { what: "RAF header", offset: 0, needed: 92, len: src.len() });
-    }
+    let jpeg = embedded_jpeg(src)?;
+    jpeg::read_range(src, jpeg.start, jpeg.end, meta)
+}
+
+/// The layout walk of a RAF: the byte range of the embedded JPEG the fixed header points at
+/// (metadata and previews are found in it).
+pub fn embedded_jpeg(src: &dyn ReadAt) -> Result<Range<u64>, MediaError> {
+    let head = super::fixed_header(src, "RAF header", "RAF", MAGIC, 92)?;
     let offset = u64::from(u32::from_be_bytes([head[84], head[85], head[86], head[87]]));
     let len = u64::from(u32::from_be_bytes([head[88], head[89], head[90], head[91]]));
     if offset < 92 || len < 4 {
@@ -27,7 +30,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     if end > src.len() {
         return Err(MediaError::Truncated { what: "RAF embedded JPEG", offset, needed: len, len: src.len() });
     }
-    jpeg::read_range(src, offset, end, meta)
+    Ok(offset..end)
 }
 
 #[cfg(test)]

@@ -61,6 +61,56 @@ impl ReadAt for Vec<u8> {
     }
 }
 
+/// An open file read with positioned reads only, its length taken once when wrapped: write-back
+/// plans its splice through the same walkers as the scan and reads only headers and the packet.
+pub struct FileAt<'a> {
+    file: &'a File,
+    len: u64,
+}
+
+impl<'a> FileAt<'a> {
+    pub fn new(file: &'a File) -> io::Result<Self> {
+        Ok(FileAt { file, len: file.metadata()?.len() })
+    }
+}
+
+impl ReadAt for FileAt<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>> {
+        pread_exact(self.file, offset, len).map(Cow::Owned)
+    }
+}
+
+/// `len` bytes of another source from `base`, read as a source of their own (a TIFF structure
+/// inside an EXIF block is walked with offsets relative to its start).
+pub struct Window<'a> {
+    src: &'a dyn ReadAt,
+    base: u64,
+    len: u64,
+}
+
+impl<'a> Window<'a> {
+    /// `src[base..end]` (cut to the end of `src`).
+    pub fn new(src: &'a dyn ReadAt, base: u64, end: u64) -> Self {
+        let len = end.min(src.len()).saturating_sub(base);
+        Window { src, base, len }
+    }
+}
+
+impl ReadAt for Window<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<Cow<'_, [u8]>> {
+        match offset.checked_add(len as u64) {
+            Some(end) if end <= self.len => self.src.read_exact_at(self.base + offset, len),
+            _ => Err(io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
 /// Bytes read from the start of every file in one call; most files' metadata lies within.
 pub const HEAD_LEN: usize = 64 * 1024;
 
@@ -153,17 +203,7 @@ impl ReadAt for FileSource {
         if end <= self.head.len() as u64 {
             return Ok(Cow::Borrowed(&self.head[offset as usize..end as usize]));
         }
-        let mut buf = vec![0u8; len];
-        let mut filled = 0;
-        while filled < len {
-            match pread(&self.file, &mut buf[filled..], offset + filled as u64) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Cow::Owned(buf))
+        pread_exact(&self.file, offset, len).map(Cow::Owned)
     }
 }
 
@@ -216,6 +256,21 @@ fn read_head(file: &File) -> io::Result<Vec<u8>> {
     }
     head.truncate(filled);
     Ok(head)
+}
+
+/// Exactly `len` bytes at `offset`, by positioned reads.
+fn pread_exact(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match pread(file, &mut buf[filled..], offset + filled as u64) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf)
 }
 
 #[cfg(unix)]

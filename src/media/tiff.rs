@@ -30,6 +30,20 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// Read the metadata of a TIFF-structured file. What was located before a problem stays in `meta`.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
+    let (t, ifd0) = header(src)?;
+
+    // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
+    for ifd in t.chain(ifd0) {
+        let (offset, entries) = ifd?;
+        ifd_tags(&t, &entries, offset, meta)?;
+    }
+    Ok(())
+}
+
+/// The layout walk of a TIFF-structured file starts here: the header's byte order and kind
+/// (classic or BigTIFF) and the offset of IFD0; [`Tiff::ifd_and_next`] then walks the IFDs.
+/// Reading metadata, finding previews and replacing the XMP entry all start here.
+pub fn header(src: &dyn ReadAt) -> Result<(Tiff<'_>, u64), MediaError> {
     let head = src.slice("TIFF header", 0, src.len().min(16), 16)?;
     let little = match head.get(..2) {
         Some(b"II") => true,
@@ -59,29 +73,7 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
         }
         _ => return Err(MediaError::malformed("TIFF header", 2, format!("magic number {magic}"))),
     };
-
-    // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
-    let mut seen_ifds: HashSet<u64> = HashSet::new();
-    let mut entries_read = 0usize;
-    let mut offset = ifd0;
-    while offset != 0 {
-        if !seen_ifds.insert(offset) {
-            return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
-        }
-        let (entries, next) = t.ifd_and_next(offset)?;
-        entries_read += entries.len() + 1;
-        if entries_read > MAX_ITEMS {
-            return Err(MediaError::TooLarge {
-                what: "TIFF IFD entries",
-                offset,
-                size: entries_read as u64,
-                limit: MAX_ITEMS as u64,
-            });
-        }
-        ifd_tags(&t, &entries, offset, meta)?;
-        offset = next;
-    }
-    Ok(())
+    Ok((t, ifd0))
 }
 
 /// The tags consentry reads from one IFD of the chain (the first of a repeated tag counts).
@@ -127,19 +119,25 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
     Ok(())
 }
 
-/// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF).
-struct Entry {
-    tag: u16,
-    typ: u16,
-    count: u64,
-    field: [u8; 8],
+/// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF; the rest zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub tag: u16,
+    pub typ: u16,
+    pub count: u64,
+    pub field: [u8; 8],
     /// File offset of the value field.
-    field_at: u64,
+    pub field_at: u64,
 }
 
 impl Entry {
+    /// File offset of the entry's first byte (its tag).
+    pub fn at(&self, t: &Tiff) -> u64 {
+        self.field_at - (t.entry_len() - t.inline_len())
+    }
+
     /// File offset of the value (for error messages and IIM offsets).
-    fn value_at(&self, t: &Tiff) -> u64 {
+    pub fn value_at(&self, t: &Tiff) -> u64 {
         match t.value_len(self) {
             Some(n) if n > t.inline_len() => t.offset_field(self),
             _ => self.field_at,
@@ -199,14 +197,31 @@ impl Endian {
     }
 }
 
+/// A TIFF structure being walked: where it is read from, its byte order and kind.
 #[derive(Clone, Copy)]
-struct Tiff<'a> {
+pub struct Tiff<'a> {
     src: &'a dyn ReadAt,
     little: bool,
     big: bool,
 }
 
 impl<'a> Tiff<'a> {
+    /// The byte order.
+    pub fn endian(&self) -> Endian {
+        Endian(self.little)
+    }
+    /// Bytes of one IFD entry: 12, 20 in BigTIFF.
+    pub fn entry_len(&self) -> u64 {
+        if self.big {
+            20
+        } else {
+            12
+        }
+    }
+    /// Whether this is a BigTIFF (8-byte counts and offsets, 20-byte entries).
+    pub fn is_big(&self) -> bool {
+        self.big
+    }
     fn u16(&self, b: &[u8]) -> u16 {
         Endian(self.little).u16(b)
     }
@@ -217,12 +232,34 @@ impl<'a> Tiff<'a> {
         Endian(self.little).u64(b)
     }
 
-    fn inline_len(&self) -> u64 {
+    pub fn inline_len(&self) -> u64 {
         if self.big {
             8
         } else {
             4
         }
+    }
+
+    /// The IFD chain from `ifd0`: each IFD's offset and entries, in order. A loop in the chain, an
+    /// IFD that cannot be read or more than [`MAX_ITEMS`] entries in all is an error.
+    pub fn chain(self, ifd0: u64) -> impl Iterator<Item = Result<(u64, Vec<Entry>), MediaError>> + 'a {
+        let (mut offset, mut seen, mut entries_read) = (ifd0, HashSet::new(), 0usize);
+        super::walk(move || {
+            if offset == 0 {
+                return Ok(None);
+            }
+            if !seen.insert(offset) {
+                return Err(MediaError::malformed("TIFF IFD chain", offset, "loops back to an IFD read before"));
+            }
+            let (entries, next) = self.ifd_and_next(offset)?;
+            entries_read += entries.len() + 1;
+            if entries_read > MAX_ITEMS {
+                let (size, limit) = (entries_read as u64, MAX_ITEMS as u64);
+                return Err(MediaError::TooLarge { what: "TIFF IFD entries", offset, size, limit });
+            }
+            let at = std::mem::replace(&mut offset, next);
+            Ok(Some((at, entries)))
+        })
     }
 
     /// The entries of the IFD at `offset`.
@@ -231,14 +268,14 @@ impl<'a> Tiff<'a> {
     }
 
     /// The entries of the IFD at `offset` and the offset of the next IFD (0: none).
-    fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
+    pub fn ifd_and_next(&self, offset: u64) -> Result<(Vec<Entry>, u64), MediaError> {
         self.read_ifd(offset, true)
     }
 
     /// The entries of the IFD at `offset`, and with `next` the next IFD's offset after them (read
     /// with the table, in one read).
     fn read_ifd(&self, offset: u64, next: bool) -> Result<(Vec<Entry>, u64), MediaError> {
-        let (count_len, entry_len) = if self.big { (8u64, 20u64) } else { (2, 12) };
+        let (count_len, entry_len) = (if self.big { 8u64 } else { 2 }, self.entry_len());
         let count_bytes = self.src.slice("TIFF IFD entry count", offset, count_len, 8)?;
         let count = if self.big { self.u64(&count_bytes) } else { u64::from(self.u16(&count_bytes)) };
         if count > MAX_ITEMS as u64 {
@@ -271,7 +308,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// Byte length of an entry's value; None for unknown types or an overflowing count.
-    fn value_len(&self, e: &Entry) -> Option<u64> {
+    pub fn value_len(&self, e: &Entry) -> Option<u64> {
         let unit = match e.typ {
             1 | 2 | 6 | 7 => 1,
             3 | 8 => 2,
@@ -282,7 +319,7 @@ impl<'a> Tiff<'a> {
         e.count.checked_mul(unit)
     }
 
-    fn offset_field(&self, e: &Entry) -> u64 {
+    pub fn offset_field(&self, e: &Entry) -> u64 {
         if self.big {
             self.u64(&e.field)
         } else {
@@ -291,7 +328,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// The raw bytes of an entry's value (inline or at its offset), at most `limit` bytes.
-    fn value(&self, e: &Entry, what: &'static str, limit: u64) -> Result<Cow<'a, [u8]>, MediaError> {
+    pub fn value(&self, e: &Entry, what: &'static str, limit: u64) -> Result<Cow<'a, [u8]>, MediaError> {
         let len = self
             .value_len(e)
             .ok_or_else(|| MediaError::malformed(what, e.field_at, format!("type {} count {}", e.typ, e.count)))?;
@@ -302,7 +339,7 @@ impl<'a> Tiff<'a> {
     }
 
     /// An IFD pointer value (LONG, IFD, LONG8, IFD8 with count 1).
-    fn pointer(&self, e: &Entry) -> Option<u64> {
+    pub fn pointer(&self, e: &Entry) -> Option<u64> {
         match (e.typ, e.count) {
             (4 | 13, 1) => Some(u64::from(self.u32(&e.field[..4]))),
             (16 | 18, 1) if self.big => Some(self.u64(&e.field)),
@@ -371,7 +408,7 @@ mod tests {
     }
 
     fn check(m: &Metadata) {
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
         assert_eq!(m.exif, sample_fields());
         let mut kw = sample_keywords();
         kw.push("Extra".into());
@@ -411,7 +448,7 @@ mod tests {
         f.extend_from_slice(&(16u64 + 8 + 20 + 8).to_le_bytes());
         f.extend_from_slice(&0u64.to_le_bytes());
         f.extend_from_slice(XMP);
-        assert_eq!(read(&f).unwrap().xmp, vec![XMP.to_vec()]);
+        assert_eq!(read(&f).unwrap().xmp_bytes(), vec![XMP.to_vec()]);
     }
 
     #[test]
@@ -440,7 +477,7 @@ mod tests {
         let entry = f.windows(4).position(|w| w == [0x03, 0x90, 2, 0]).unwrap();
         let mut meta = Metadata::default();
         assert!(read_into(&f[..entry + 6].to_vec(), &mut meta).is_err());
-        assert_eq!(meta.xmp, vec![XMP.to_vec()], "what IFD0 gave is kept");
+        assert_eq!(meta.xmp_bytes(), vec![XMP.to_vec()], "what IFD0 gave is kept");
     }
 
     #[test]
@@ -493,8 +530,8 @@ mod tests {
     fn xmp_in_the_exif_ifd_is_read() {
         let f = tiff_block(false, &[(256, 3, 1, vec![0, 1])], &[(TAG_XMP, 7, XMP.len() as u32, XMP.to_vec())]);
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
-        assert_eq!(&f[m.xmp_at[0] as usize..][..XMP.len()], XMP);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
+        assert_eq!(&f[m.xmp[0].offset as usize..][..XMP.len()], XMP);
         // Its value cut off: an error, not a lost packet.
         assert!(read(&f[..f.len() - 4].to_vec()).is_err());
     }
@@ -502,8 +539,8 @@ mod tests {
     #[test]
     fn xmp_in_ifd1_is_read() {
         let m = read(&two_ifds(0)).unwrap();
-        assert_eq!(m.xmp, vec![XMP.to_vec()]);
-        assert_eq!(m.xmp_at, vec![44]);
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec()]);
+        assert_eq!(m.xmp_offsets(), vec![44]);
     }
 
     #[test]

@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn happy_path() {
         let m = read(&sample()).unwrap();
-        assert_eq!(m.xmp, vec![b"<x>webp</x>".to_vec()]);
+        assert_eq!(m.xmp_bytes(), vec![b"<x>webp</x>".to_vec()]);
         assert_eq!(m.exif, sample_fields());
         // EXIF without the "Exif\0\0" prefix.
         let m = read(&webp(&[chunk(b"EXIF", &sample_block(true))])).unwrap();

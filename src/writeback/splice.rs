@@ -1,0 +1,745 @@
+//! Replacing the XMP packet of JPEG, TIFF/DNG and PSD files without touching anything else.
+//!
+//! Adobe's XMP Toolkit, asked to update these formats, also reconciles the XMP into the legacy
+//! IPTC and Photoshop blocks (it adds an IPTC block to a JPEG that had none, an IPTC digest to
+//! TIFF and PSD files): a change to data that is not consentry's. These functions change the XMP
+//! packet only, every other byte is copied:
+//!
+//! - JPEG: the standard XMP APP1 segment is replaced (or inserted after the leading APP0/APP1
+//!   segments); Extended XMP segments are kept as they are (the main packet keeps its
+//!   `xmpNote:HasExtendedXMP` GUID).
+//! - TIFF, DNG, BigTIFF: a packet that fits the old one's bytes is written in place (padded to
+//!   the same length); a larger one is appended and the XMP entry of IFD0 points to it; a file
+//!   without XMP gets a copy of IFD0 with the XMP entry added, appended and linked from the
+//!   header.
+//! - PSD/PSB: the image resource 0x0424 is replaced (or added after the last resource) and the
+//!   resource section's length updated; the other resources and the sections after it are copied.
+//! - PNG: the first `XML:com.adobe.xmp` iTXt chunk is replaced by an uncompressed one (or one is
+//!   inserted before the image data).
+//!
+//! Each splice is planned with the layout walker of [`crate::media`] the scan reads the format
+//! with, under the same limits: a file the scan calls damaged is refused here too, and one the
+//! scan reads is written. Each function reads the original and writes the complete new file to
+//! `out` (a fresh copy beside the original, see `apply`). [`packet`] and [`write()`] choose the
+//! format's writer; a format without one is an error, never another format's writer.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+
+use crate::media::iptc::IRB_XMP;
+use crate::media::jpeg::{self, XMP_ID as XMP_SIG};
+use crate::media::tiff::{self, Entry};
+use crate::media::{png, psd, FileAt, Format, MediaError, ReadAt, MAX_XMP};
+
+/// Largest XMP packet a standard APP1 segment holds.
+pub const JPEG_MAX_PACKET: usize = 65535 - 2 - XMP_SIG.len();
+
+/// Why a packet could not be read or written. Offsets are byte offsets in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SpliceError {
+    /// The container's layout walk failed (damage, a limit reached): the scan refuses it too.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("consentry has no embedded XMP writer for {format:?} files")]
+    NoWriter { format: Format },
+    #[error("the XMP packet would be {len} bytes, more than a JPEG segment holds ({JPEG_MAX_PACKET})")]
+    JpegPacketTooLarge { len: usize },
+    #[error("{what} at byte {offset}: {detail}")]
+    Layout { what: &'static str, offset: u64, detail: String },
+    #[error("the file changed while it was copied: {expected} bytes from byte {offset}, {copied} copied")]
+    Changed { offset: u64, expected: u64, copied: u64 },
+}
+
+impl SpliceError {
+    fn layout(what: &'static str, offset: u64, detail: impl Into<String>) -> Self {
+        SpliceError::Layout { what, offset, detail: detail.into() }
+    }
+}
+
+impl From<SpliceError> for io::Error {
+    fn from(e: SpliceError) -> io::Error {
+        match e {
+            SpliceError::Io(e) => e,
+            e => io::Error::new(io::ErrorKind::InvalidData, e),
+        }
+    }
+}
+
+type Result<T, E = SpliceError> = std::result::Result<T, E>;
+
+/// The embedded writers: one per format consentry writes into itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Jpeg,
+    Tiff,
+    Psd,
+    Png,
+}
+
+/// The writer of `format`; every format is named here, and one without a writer is an error
+/// (never another format's writer).
+fn writer(format: Format) -> Result<Writer> {
+    match format {
+        Format::Jpeg => Ok(Writer::Jpeg),
+        Format::Tiff | Format::Dng => Ok(Writer::Tiff),
+        Format::Psd => Ok(Writer::Psd),
+        Format::Png => Ok(Writer::Png),
+        Format::TiffRaw
+        | Format::WebP
+        | Format::Gif
+        | Format::Heif
+        | Format::Avif
+        | Format::Mp4
+        | Format::Mov
+        | Format::Cr3
+        | Format::Raf
+        | Format::RawSidecarOnly => Err(SpliceError::NoWriter { format }),
+    }
+}
+
+/// The XMP packet of `f`, a file of `format`, if it has one; a format consentry does not write
+/// itself is an error naming it.
+pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
+    let writer = writer(format)?;
+    packet_in(writer, &FileAt::new(f)?)
+}
+
+/// [`packet`] of the bytes `src` reads: the splice's layout walk and the packet it finds, for
+/// tests and fuzzing (every write plans its splice with the same layout functions).
+pub fn packet_of(format: Format, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    packet_in(writer(format)?, src)
+}
+
+fn packet_in(writer: Writer, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    match writer {
+        Writer::Jpeg => jpeg_read(src),
+        Writer::Tiff => tiff_read(src),
+        Writer::Psd => psd_read(src),
+        Writer::Png => png_read(src),
+    }
+}
+
+/// Write to `out` (empty, beside the original) the file `f` of `format` with its XMP packet
+/// replaced by `packet`. `fitted`: the same packet serialized to exactly the old packet's length,
+/// when that was possible (TIFF writes it in place). A format consentry does not write itself is
+/// an error naming it, and nothing is written.
+pub fn write(format: Format, f: &File, packet: &[u8], fitted: Option<&[u8]>, out: &mut File) -> Result<()> {
+    match writer(format)? {
+        Writer::Jpeg => jpeg_splice(f, packet, out),
+        Writer::Tiff => {
+            let len = f.metadata()?.len();
+            let mut w = BufWriter::with_capacity(1 << 16, &mut *out);
+            copy_range(f, 0, len, &mut w)?;
+            w.flush()?;
+            drop(w);
+            tiff_patch(out, packet, fitted)
+        }
+        Writer::Psd => psd_splice(f, packet, out),
+        Writer::Png => png_splice(f, packet, out),
+    }
+}
+
+/// The standard XMP packet of a JPEG file, if it has one.
+pub fn jpeg_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    Ok(jpeg_read(&FileAt::new(f)?)?)
+}
+
+fn jpeg_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    let Some(seg) = jpeg_layout(src)?.xmp else { return Ok(None) };
+    let at = seg.body() + XMP_SIG.len() as u64;
+    Ok(Some(src.slice("JPEG XMP packet", at, seg.len - 2 - XMP_SIG.len() as u64, MAX_XMP)?.into_owned()))
+}
+
+/// Where a JPEG's XMP segment is, or where a new one goes.
+struct JpegLayout {
+    /// The standard XMP APP1 segment (the first one).
+    xmp: Option<jpeg::Segment>,
+    /// Where a new XMP segment goes: after SOI and the leading APP0/APP1 segments.
+    insert_at: u64,
+}
+
+/// The JPEG's segments up to the image data, walked by [`jpeg::segments`]; segments cut short or
+/// no image data are errors, as they are for the scan.
+fn jpeg_layout(src: &dyn ReadAt) -> Result<JpegLayout> {
+    let end = src.len();
+    jpeg::start_of_image(src, 0, end)?;
+    let (mut xmp, mut insert_at, mut leading, mut last) = (None, 2u64, true, 2u64);
+    for seg in jpeg::segments(src, 0, end) {
+        let seg = seg?;
+        if seg.marker == jpeg::SOS || seg.marker == jpeg::EOI {
+            return Ok(JpegLayout { xmp, insert_at });
+        }
+        if seg.truncated {
+            return Err(seg.cut_short(end).into());
+        }
+        last = seg.end();
+        if seg.len == 0 {
+            continue; // a standalone marker
+        }
+        if seg.marker == 0xE1 && xmp.is_none() && seg.len >= 2 + XMP_SIG.len() as u64 {
+            let sig = src.slice("APP1 identifier", seg.body(), XMP_SIG.len() as u64, XMP_SIG.len() as u64)?;
+            if sig[..] == *XMP_SIG {
+                xmp = Some(seg);
+            }
+        }
+        if leading && (seg.marker == 0xE0 || seg.marker == 0xE1) {
+            insert_at = seg.end();
+        } else {
+            leading = false;
+        }
+    }
+    Err(jpeg::no_image_data(last, end).into())
+}
+
+/// Copy `f` to `out` with its standard XMP packet replaced by `packet`.
+pub fn jpeg_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+    Ok(jpeg_splice(f, packet, out)?)
+}
+
+fn jpeg_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
+    if packet.len() > JPEG_MAX_PACKET {
+        return Err(SpliceError::JpegPacketTooLarge { len: packet.len() });
+    }
+    let layout = jpeg_layout(&FileAt::new(f)?)?;
+    let (cut, resume) = match layout.xmp {
+        Some(seg) => (seg.at, seg.end()),
+        None => (layout.insert_at, layout.insert_at),
+    };
+    let len = (2 + XMP_SIG.len() + packet.len()) as u16;
+    let segment = [&[0xFF, 0xE1], &len.to_be_bytes()[..], XMP_SIG, packet].concat();
+    splice(f, &[(cut, resume, segment)], out)
+}
+
+/// Copy `f` to `out` with each range `cut..resume` (in order, not overlapping) replaced by its
+/// bytes.
+fn splice(f: &File, edits: &[(u64, u64, Vec<u8>)], out: &mut File) -> Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 16, out);
+    let mut from = 0;
+    for (cut, resume, bytes) in edits {
+        copy_range(f, from, *cut, &mut w)?;
+        w.write_all(bytes)?;
+        from = *resume;
+    }
+    let end = f.metadata()?.len();
+    copy_range(f, from, end, &mut w)?;
+    w.flush()?;
+    Ok(())
+}
+
+fn copy_range(f: &File, from: u64, to: u64, w: &mut impl Write) -> Result<()> {
+    let mut r = f.try_clone()?;
+    r.seek(SeekFrom::Start(from))?;
+    let expected = to.saturating_sub(from);
+    let copied = io::copy(&mut r.take(expected), w)?;
+    if copied != expected {
+        return Err(SpliceError::Changed { offset: from, expected, copied });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// TIFF
+
+/// IFD0 of a TIFF-structured file, walked by [`tiff::header`] and [`tiff::Tiff::ifd_and_next`].
+struct TiffLayout<'a> {
+    t: tiff::Tiff<'a>,
+    entries: Vec<Entry>,
+    next: u64,
+    /// Index of the (first) XMP entry.
+    xmp: Option<usize>,
+}
+
+impl TiffLayout<'_> {
+    fn word(&self) -> u64 {
+        self.t.inline_len()
+    }
+    fn put_word(&self, v: u64) -> Vec<u8> {
+        let e = self.t.endian();
+        if self.t.is_big() {
+            e.put64(v).to_vec()
+        } else {
+            e.put32(v as u32).to_vec()
+        }
+    }
+    /// The entry as it is stored in the file.
+    fn raw(&self, tag: u16, typ: u16, count: u64, field: &[u8]) -> Vec<u8> {
+        let e = self.t.endian();
+        let mut raw = Vec::with_capacity(20);
+        raw.extend(e.put16(tag));
+        raw.extend(e.put16(typ));
+        raw.extend(self.put_word(count));
+        raw.extend(&field[..self.word() as usize]);
+        raw
+    }
+}
+
+fn tiff_layout(src: &dyn ReadAt) -> Result<TiffLayout<'_>> {
+    let (t, ifd0) = tiff::header(src)?;
+    let (entries, next) = t.ifd_and_next(ifd0)?;
+    if entries.is_empty() {
+        return Err(SpliceError::layout("TIFF IFD0", ifd0, "no entries"));
+    }
+    let xmp = entries.iter().position(|e| e.tag == crate::media::exif::TAG_XMP);
+    Ok(TiffLayout { t, entries, next, xmp })
+}
+
+/// The XMP packet of a TIFF-structured file, if IFD0 has one.
+pub fn tiff_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    Ok(tiff_read(&FileAt::new(f)?)?)
+}
+
+fn tiff_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    let l = tiff_layout(src)?;
+    let Some(i) = l.xmp else { return Ok(None) };
+    let e = &l.entries[i];
+    if e.count <= l.word() {
+        return Err(SpliceError::layout("TIFF XMP entry", e.field_at, "too small to hold a packet"));
+    }
+    Ok(Some(l.t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?.into_owned()))
+}
+
+/// Change the copy `out` (a byte-identical copy of the TIFF file) so that its XMP is `packet`.
+/// `fitted`: the same packet serialized to exactly the old packet's length, when that was
+/// possible (then it is written in place).
+pub fn tiff_write(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> io::Result<()> {
+    Ok(tiff_patch(out, packet, fitted)?)
+}
+
+fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
+    let src = FileAt::new(out)?;
+    let l = tiff_layout(&src)?;
+    let end = src.len();
+    // Appended data starts on a word boundary.
+    let append_at = (end + 1) & !1;
+    let tag = crate::media::exif::TAG_XMP;
+    match l.xmp.map(|i| l.entries[i]) {
+        Some(e) if e.count > l.word() && fitted.is_some_and(|p| p.len() as u64 == e.count) => {
+            out.write_all_at(fitted.expect("checked"), l.t.offset_field(&e))?;
+        }
+        Some(e) => {
+            out.write_all_at(packet, append_at)?;
+            // The old packet, no longer referenced, is blanked: a tool scanning the bytes for
+            // XMP must not find a stale result.
+            let offset = l.t.offset_field(&e);
+            if e.count > l.word() && e.count <= MAX_XMP && offset.saturating_add(e.count) <= end {
+                out.write_all_at(&vec![b' '; e.count as usize], offset)?;
+            }
+            // The entry keeps its type (BYTE or UNDEFINED); the new count and offset.
+            let raw = l.raw(tag, e.typ, packet.len() as u64, &l.put_word(append_at));
+            out.write_all_at(&raw, e.at(&l.t))?;
+        }
+        None => {
+            // A new IFD0: the old entries with the XMP entry in tag order, after the packet.
+            out.write_all_at(packet, append_at)?;
+            let ifd_at = (append_at + packet.len() as u64 + 1) & !1;
+            let mut entries: Vec<Vec<u8>> = l.entries.iter().map(|e| l.raw(e.tag, e.typ, e.count, &e.field)).collect();
+            let pos = l.entries.iter().position(|e| e.tag > tag).unwrap_or(entries.len());
+            entries.insert(pos, l.raw(tag, 7, packet.len() as u64, &l.put_word(append_at)));
+            let mut block = if l.t.is_big() {
+                l.t.endian().put64(entries.len() as u64).to_vec()
+            } else {
+                l.t.endian().put16(entries.len() as u16).to_vec()
+            };
+            for x in &entries {
+                block.extend(x);
+            }
+            block.extend(l.put_word(l.next));
+            out.write_all_at(&block, ifd_at)?;
+            let header_at = if l.t.is_big() { 8 } else { 4 };
+            out.write_all_at(&l.put_word(ifd_at), header_at)?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// PSD
+
+/// The XMP packet of a PSD file, if it has one.
+pub fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    Ok(psd_read(&FileAt::new(f)?)?)
+}
+
+fn psd_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    let (_, resources) = psd::resources(src)?;
+    let Some(r) = resources.iter().find(|r| r.id == IRB_XMP) else { return Ok(None) };
+    let len = r.data.end - r.data.start;
+    Ok(Some(src.slice("Photoshop XMP resource", r.data.start, len, MAX_XMP)?.into_owned()))
+}
+
+/// Copy the PSD file `f` to `out` with its XMP resource replaced by (or extended with) `packet`.
+pub fn psd_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+    Ok(psd_splice(f, packet, out)?)
+}
+
+fn psd_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
+    let src = FileAt::new(f)?;
+    let (section, resources) = psd::resources(&src)?;
+    // The XMP resource keeps its signature, id and name; a new one goes after the last resource
+    // (before any padding at the end of the section).
+    let (cut, resume, mut resource) = match resources.iter().find(|r| r.id == IRB_XMP) {
+        Some(r) => {
+            let header = src.slice("Photoshop resource header", r.at, r.data.start - 4 - r.at, 266)?;
+            (r.at, r.end(section.end), header.into_owned())
+        }
+        None => {
+            let at = resources.last().map_or(section.start, |r| r.end(section.end));
+            let mut header = b"8BIM".to_vec();
+            header.extend(IRB_XMP.to_be_bytes());
+            header.extend([0, 0]); // empty name, padded
+            (at, at, header)
+        }
+    };
+    let size = u32::try_from(packet.len()).map_err(|_| SpliceError::layout("PSD XMP resource", cut, "too large"))?;
+    resource.extend(size.to_be_bytes());
+    resource.extend(packet);
+    if packet.len() % 2 == 1 {
+        resource.push(0);
+    }
+    let section_len = (section.end - section.start) - (resume - cut) + resource.len() as u64;
+    let section_len = u32::try_from(section_len)
+        .map_err(|_| SpliceError::layout("PSD image resources", section.start - 4, "longer than 4 GiB"))?;
+    let length = (section.start - 4, section.start, section_len.to_be_bytes().to_vec());
+    splice(f, &[length, (cut, resume, resource)], out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// PNG
+
+const PNG_XMP_KEY: &[u8] = b"XML:com.adobe.xmp\0";
+
+/// Every chunk up to IEND (walked by [`png::chunks`], the chunks after it too: a damaged one is an
+/// error, as for the scan), and the index of the first XMP iTXt chunk before IEND.
+fn png_layout(src: &dyn ReadAt) -> Result<(Vec<png::Chunk>, Option<usize>)> {
+    let (mut chunks, mut xmp, mut ended) = (Vec::new(), None, false);
+    for chunk in png::chunks(src) {
+        let chunk = chunk?;
+        if ended {
+            continue; // after IEND: walked for damage only
+        }
+        ended = &chunk.kind == b"IEND";
+        if xmp.is_none()
+            && &chunk.kind == b"iTXt"
+            && chunk.len >= PNG_XMP_KEY.len() as u64
+            && src.slice("PNG chunk", chunk.at + 8, PNG_XMP_KEY.len() as u64, 64)?[..] == *PNG_XMP_KEY
+        {
+            xmp = Some(chunks.len());
+        }
+        chunks.push(chunk);
+    }
+    Ok((chunks, xmp))
+}
+
+/// The XMP packet of a PNG file (its first `XML:com.adobe.xmp` iTXt chunk), if it has one.
+pub fn png_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+    Ok(png_read(&FileAt::new(f)?)?)
+}
+
+fn png_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
+    let (chunks, xmp) = png_layout(src)?;
+    let Some(i) = xmp else { return Ok(None) };
+    let c = chunks[i];
+    let data = src.slice("PNG XMP chunk", c.at + 8, c.len, MAX_XMP)?;
+    let cut_short = || SpliceError::layout("PNG XMP chunk", c.at, "cut short");
+    // keyword\0, compression flag, method, language\0, translated keyword\0, text
+    let rest = &data[PNG_XMP_KEY.len()..];
+    let (compressed, rest) = match rest {
+        [flag, _method, rest @ ..] => (*flag == 1, rest),
+        _ => return Err(cut_short()),
+    };
+    let skip_nul = |b: &[u8]| b.iter().position(|&c| c == 0).map(|p| p + 1);
+    let lang = skip_nul(rest).ok_or_else(cut_short)?;
+    let translated = skip_nul(&rest[lang..]).ok_or_else(cut_short)?;
+    let text = &rest[lang + translated..];
+    if !compressed {
+        return Ok(Some(text.to_vec()));
+    }
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(text).take(MAX_XMP + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_XMP {
+        let size = out.len() as u64;
+        return Err(MediaError::TooLarge { what: "PNG compressed XMP", offset: c.at, size, limit: MAX_XMP }.into());
+    }
+    Ok(Some(out))
+}
+
+/// Copy the PNG file `f` to `out` with its first XMP chunk replaced by an uncompressed one
+/// holding `packet` (or one inserted before the image data).
+pub fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+    Ok(png_splice(f, packet, out)?)
+}
+
+fn png_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
+    let (chunks, xmp) = png_layout(&FileAt::new(f)?)?;
+    let (cut, resume) = match xmp {
+        Some(i) => (chunks[i].at, chunks[i].end()),
+        None => {
+            let at = chunks.iter().find(|c| &c.kind == b"IDAT" || &c.kind == b"IEND").map(|c| c.at);
+            let at = at.ok_or_else(|| SpliceError::layout("PNG", 8, "no image data"))?;
+            (at, at)
+        }
+    };
+    let mut data = Vec::with_capacity(PNG_XMP_KEY.len() + 4 + packet.len());
+    data.extend_from_slice(PNG_XMP_KEY);
+    data.extend_from_slice(&[0, 0, 0, 0]); // uncompressed, method 0, no language, no translation
+    data.extend_from_slice(packet);
+    let mut crc = flate2::Crc::new();
+    crc.update(b"iTXt");
+    crc.update(&data);
+    let chunk = [&(data.len() as u32).to_be_bytes()[..], b"iTXt", &data, &crc.sum().to_be_bytes()].concat();
+    splice(f, &[(cut, resume, chunk)], out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use consentry_synth::{self as synth, Embed, SynthFormat};
+
+    fn file_with(bytes: &[u8]) -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, bytes).unwrap();
+        let f = File::open(&p).unwrap();
+        (dir, f)
+    }
+
+    fn written(write: impl FnOnce(&mut File)) -> Vec<u8> {
+        let mut out = tempfile::tempfile().unwrap();
+        write(&mut out);
+        out.seek(SeekFrom::Start(0)).unwrap();
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    }
+
+    fn packet(text: &str) -> Vec<u8> {
+        synth::xmp_packet(&format!(
+            r#"<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>{text}</dc:title></rdf:Description>"#
+        ))
+        .into_bytes()
+    }
+
+    fn embed(format: SynthFormat, xmp: Option<String>) -> Embed {
+        Embed {
+            xmp,
+            iptc_keywords: if format.supports_iptc() { vec!["kw".into()] } else { Vec::new() },
+            date_time_original: format.supports_exif().then(|| "2024:03:01 10:00:00".into()),
+            payload_bytes: 3000,
+            ..Embed::default()
+        }
+    }
+
+    /// (start, length) of the image resources section's content of a PSD.
+    fn psd_section(b: &[u8]) -> (u64, u64) {
+        let r = psd::resource_section(&b.to_vec()).unwrap();
+        (r.start, r.end - r.start)
+    }
+
+    /// JPEG segments before the scan, as (marker, bytes), and the scan data.
+    fn jpeg_parts(b: &[u8]) -> (Vec<(u8, Vec<u8>)>, Vec<u8>) {
+        let (mut i, mut segs) = (2, Vec::new());
+        loop {
+            let m = b[i + 1];
+            if m == 0xDA {
+                return (segs, b[i..].to_vec());
+            }
+            let len = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
+            segs.push((m, b[i..i + 2 + len].to_vec()));
+            i += 2 + len;
+        }
+    }
+
+    #[test]
+    fn jpeg_packet_replaced_or_inserted_and_nothing_else_changes() {
+        for old in [Some(String::from_utf8(packet("old")).unwrap()), None] {
+            let original = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, old.clone()));
+            let (_d, f) = file_with(&original);
+            assert_eq!(jpeg_packet(&f).unwrap().is_some(), old.is_some());
+            let new = packet("new value");
+            let out = written(|o| jpeg_write(&f, &new, o).unwrap());
+            let (_d2, g) = file_with(&out);
+            assert_eq!(jpeg_packet(&g).unwrap().unwrap(), new);
+            let is_xmp = |s: &(u8, Vec<u8>)| s.0 == 0xE1 && s.1[4..].starts_with(XMP_SIG);
+            let (a, scan_a) = jpeg_parts(&original);
+            let (b, scan_b) = jpeg_parts(&out);
+            assert_eq!(scan_a, scan_b, "image data");
+            let others = |v: &[(u8, Vec<u8>)]| v.iter().filter(|s| !is_xmp(s)).cloned().collect::<Vec<_>>();
+            assert_eq!(others(&a), others(&b), "every other segment, in order");
+            // The packet sits after JFIF/Exif, before IPTC and the tables.
+            let at = b.iter().position(is_xmp).unwrap();
+            assert!(
+                b[..at].iter().all(|s| s.0 == 0xE0 || s.0 == 0xE1),
+                "{:?}",
+                b.iter().map(|s| s.0).collect::<Vec<_>>()
+            );
+        }
+        let (_d, f) = file_with(&synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, None)));
+        let err = jpeg_write(&f, &vec![b' '; JPEG_MAX_PACKET + 1], &mut tempfile::tempfile().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("more than a JPEG segment holds"), "{err}");
+    }
+
+    #[test]
+    fn tiff_in_place_appended_and_added() {
+        for format in [SynthFormat::Tiff, SynthFormat::Dng, SynthFormat::Nef] {
+            // In place: same length, the file keeps its size and only the packet bytes change.
+            let old = packet("old");
+            let original = synth::build(format, &embed(format, Some(String::from_utf8(old.clone()).unwrap())));
+            let (_d, f) = file_with(&original);
+            assert_eq!(tiff_packet(&f).unwrap().unwrap(), old);
+            let mut fitted = packet("new");
+            fitted.resize(old.len(), b' ');
+            let copy = |bytes: &[u8]| {
+                let mut out = tempfile::tempfile().unwrap();
+                out.write_all(bytes).unwrap();
+                out
+            };
+            let out = copy(&original);
+            tiff_write(&out, &packet("unused"), Some(&fitted)).unwrap();
+            assert_eq!(tiff_packet(&out).unwrap().unwrap(), fitted);
+            assert_eq!(out.metadata().unwrap().len(), original.len() as u64);
+
+            // Appended: a longer packet; the original bytes stay except the XMP entry.
+            let long = packet(&"x".repeat(5000));
+            let out = copy(&original);
+            tiff_write(&out, &long, None).unwrap();
+            assert_eq!(tiff_packet(&out).unwrap().unwrap(), long);
+            let mut now = vec![0; original.len()];
+            out.read_exact_at(&mut now, 0).unwrap();
+            // Only the entry and the old packet (now blank) differ.
+            let old_at = original.windows(old.len()).position(|w| w == old.as_slice()).unwrap();
+            assert!(now[old_at..old_at + old.len()].iter().all(|&b| b == b' '));
+            let differing = (0..original.len())
+                .filter(|&i| !(old_at..old_at + old.len()).contains(&i) && original[i] != now[i])
+                .count();
+            assert!(differing <= 8, "{format:?}: {differing} bytes changed besides the entry");
+
+            // Added: no XMP before; a new IFD0 with the entry; every old byte but the header's
+            // IFD offset is kept.
+            let bare = synth::build(format, &embed(format, None));
+            let (_d3, g) = file_with(&bare);
+            assert!(tiff_packet(&g).unwrap().is_none());
+            let out = copy(&bare);
+            tiff_write(&out, &long, None).unwrap();
+            assert_eq!(tiff_packet(&out).unwrap().unwrap(), long);
+            let mut now = vec![0; bare.len()];
+            out.read_exact_at(&mut now, 0).unwrap();
+            assert_eq!(&now[8..], &bare[8..]);
+            // Still a TIFF our reader and the image crate read, with the same pixels.
+            let mut all = Vec::new();
+            (&out).seek(SeekFrom::Start(0)).unwrap();
+            (&out).read_to_end(&mut all).unwrap();
+            let rec = crate::scan::scan_bytes(&all, format.extension(), &crate::people::PeopleRoots::default());
+            assert!(rec.errors.is_empty(), "{format:?}: {:?}", rec.errors);
+            if format == SynthFormat::Tiff {
+                let a = image::load_from_memory(&bare).unwrap();
+                let b = image::load_from_memory(&all).unwrap();
+                assert_eq!(a.as_bytes(), b.as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn psd_resource_replaced_or_added() {
+        for old in [Some(String::from_utf8(packet("old")).unwrap()), None] {
+            let original = synth::build(SynthFormat::Psd, &embed(SynthFormat::Psd, old.clone()));
+            let (_d, f) = file_with(&original);
+            assert_eq!(psd_packet(&f).unwrap().is_some(), old.is_some());
+            let new = packet("new, odd length!");
+            let out = written(|o| psd_write(&f, &new, o).unwrap());
+            let (_d2, g) = file_with(&out);
+            assert_eq!(psd_packet(&g).unwrap().unwrap(), new);
+            // Other resources unchanged, image data after the section byte-identical.
+            let (sa, la) = psd_section(&original);
+            let (sb, lb) = psd_section(&out);
+            let without = |b: &[u8]| -> Vec<Vec<u8>> {
+                let (_, list) = psd::resources(&b.to_vec()).unwrap();
+                let others = list.iter().filter(|r| r.id != IRB_XMP);
+                others.map(|r| b[r.at as usize..r.data.end as usize].to_vec()).collect()
+            };
+            assert_eq!(without(&original), without(&out));
+            assert_eq!(&original[(sa + la) as usize..], &out[(sb + lb) as usize..]);
+            assert_eq!(&original[..sa as usize - 4], &out[..sb as usize - 4]);
+        }
+    }
+
+    #[test]
+    fn png_chunk_replaced_or_inserted() {
+        for format in [SynthFormat::Png, SynthFormat::PngCompressedXmp] {
+            for old in [Some(String::from_utf8(packet("old")).unwrap()), None] {
+                let original = synth::build(format, &embed(format, old.clone()));
+                let (_d, f) = file_with(&original);
+                assert_eq!(png_packet(&f).unwrap().map(|p| String::from_utf8(p).unwrap()), old);
+                let new = packet("neu – ü");
+                let out = written(|o| png_write(&f, &new, o).unwrap());
+                let (_d2, g) = file_with(&out);
+                assert_eq!(png_packet(&g).unwrap().unwrap(), new);
+                let (chunks, _) = png_layout(&FileAt::new(&g).unwrap()).unwrap();
+                let xmp_chunks = chunks.iter().filter(|c| &c.kind == b"iTXt").count();
+                assert_eq!(xmp_chunks, 1, "one XMP chunk");
+                let a = image::load_from_memory(&original).unwrap();
+                let b = image::load_from_memory(&out).unwrap();
+                assert_eq!(a.as_bytes(), b.as_bytes());
+                // CRCs are right: the png crate checks them while decoding every chunk.
+                let rec = crate::scan::scan_bytes(&out, "png", &crate::people::PeopleRoots::default());
+                assert!(rec.errors.is_empty(), "{:?}", rec.errors);
+            }
+        }
+    }
+
+    #[test]
+    fn formats_without_an_embedded_writer_are_errors_naming_them() {
+        // A TIFF-structured RAW file would be written by the TIFF writer if the dispatch fell back
+        // to it: it must not.
+        let raw = synth::build(SynthFormat::Nef, &embed(SynthFormat::Nef, None));
+        let (_d, f) = file_with(&raw);
+        for format in [Format::TiffRaw, Format::WebP, Format::Gif, Format::Heif, Format::Mp4, Format::Raf] {
+            let err = super::packet(format, &f).unwrap_err();
+            assert!(matches!(err, SpliceError::NoWriter { format: f } if f == format), "{format:?}: {err}");
+            assert!(err.to_string().contains(&format!("{format:?}")), "{err}");
+            let mut out = tempfile::tempfile().unwrap();
+            let err = write(format, &f, b"p", None, &mut out).unwrap_err();
+            assert!(matches!(err, SpliceError::NoWriter { .. }), "{format:?}: {err}");
+            assert_eq!(out.metadata().unwrap().len(), 0, "{format:?}: nothing written");
+        }
+        // The formats with a writer go through the same dispatch.
+        let tiff = synth::build(SynthFormat::Tiff, &embed(SynthFormat::Tiff, None));
+        let (_d, f) = file_with(&tiff);
+        assert_eq!(super::packet(Format::Tiff, &f).unwrap(), None);
+        let mut out = tempfile::tempfile().unwrap();
+        write(Format::Tiff, &f, &packet("t"), None, &mut out).unwrap();
+        assert_eq!(super::packet(Format::Tiff, &out).unwrap().unwrap(), packet("t"));
+    }
+
+    #[test]
+    fn errors_name_the_byte_where_the_layout_walk_failed() {
+        let whole = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, None));
+        let (_d, f) = file_with(&whole[..40]);
+        let err = super::packet(Format::Jpeg, &f).unwrap_err();
+        assert!(matches!(err, SpliceError::Media(MediaError::Truncated { .. })), "{err}");
+        assert!(err.to_string().contains("at byte"), "{err}");
+    }
+
+    #[test]
+    fn damaged_containers_are_errors_not_panics() {
+        for (format, write) in
+            [(SynthFormat::Jpeg, 0), (SynthFormat::Tiff, 1), (SynthFormat::Psd, 2), (SynthFormat::Png, 3)]
+        {
+            let whole = synth::build(format, &embed(format, Some(String::from_utf8(packet("x")).unwrap())));
+            for cut in [3, 11, 40, whole.len() / 3, whole.len() / 2] {
+                let damaged = &whole[..cut.min(whole.len())];
+                let (_d, f) = file_with(damaged);
+                let mut out = tempfile::tempfile().unwrap();
+                let _ = match write {
+                    0 => jpeg_write(&f, b"p", &mut out),
+                    // TIFF is patched in a writable copy.
+                    1 => out.write_all(damaged).and_then(|()| tiff_write(&out, b"p", None)),
+                    2 => psd_write(&f, b"p", &mut out),
+                    _ => png_write(&f, b"p", &mut out),
+                };
+            }
+        }
+    }
+}
