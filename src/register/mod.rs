@@ -120,6 +120,17 @@ pub fn load_cached(
     }
 }
 
+/// A date stored in an SQLite register: [`crate::model::parse_date`] (the one date parser: four-digit
+/// years, two-digit months and days), in its ISO form only (`YYYY-MM-DD`, as consentry writes
+/// it; SQL compares these texts). `value` is trimmed.
+pub(crate) fn iso_date(value: &str) -> Option<crate::model::Date> {
+    let value = value.trim();
+    if value.contains('.') {
+        return None;
+    }
+    crate::model::parse_date(value).ok()
+}
+
 /// The folder a register's evidence document paths are relative to: a directory register
 /// itself, else the folder of the register's file (SPEC.md 3.5).
 pub fn documents_base(register: &Path) -> PathBuf {

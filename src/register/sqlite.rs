@@ -392,9 +392,9 @@ impl Reader<'_> {
     /// Parse an optional ISO date column; an unparseable one is an error (and `None`).
     fn date(&mut self, entity: &str, column: &str, value: Option<&str>) -> Option<Date> {
         let value = value?.trim();
-        match Date::parse_from_str(value, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
+        match super::iso_date(value) {
+            Some(d) => Some(d),
+            None => {
                 self.error(entity, format!("invalid {column} date {value:?} (expected YYYY-MM-DD)"));
                 None
             }
@@ -1394,6 +1394,21 @@ mod tests {
         assert!(problems.iter().all(|p| p.line == 0 && p.file == db.display().to_string()));
         // The warning for the missing document comes along for context.
         assert!(problems.iter().any(|p| p.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn dates_are_read_by_the_one_strict_parser() {
+        // chrono's "%Y-%m-%d" read "24-03-01" as the year 24, "2024- 3- 1" with inner blanks and
+        // "+2024-03-01" with a sign; the register's parser (model::parse_date) refuses them all.
+        for bad in ["24-03-01", "2024- 3- 1", "+2024-03-01", "01.03.2024"] {
+            let (_dir, db) = setup();
+            import(&sample(), &base_dir(&db), &db, "t").unwrap();
+            let conn = open(&db).unwrap();
+            conn.execute("UPDATE consents SET granted = ?1 WHERE id = '7'", [bad]).unwrap();
+            let problems = errors(load(&db, &Vocabulary::default(), false));
+            let expected = format!("consent 7: invalid granted date {bad:?} (expected YYYY-MM-DD)");
+            assert!(problems.iter().any(|p| p.message == expected), "{bad}: {problems:#?}");
+        }
     }
 
     #[test]

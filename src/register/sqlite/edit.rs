@@ -620,8 +620,10 @@ fn consents_named(tx: &Transaction, id: &str) -> anyhow::Result<Vec<ConsentRow>>
     )?;
     let date = |s: Option<String>| -> rusqlite::Result<Option<Date>> {
         s.map(|s| {
-            Date::parse_from_str(&s, "%Y-%m-%d")
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+            crate::register::iso_date(&s).ok_or_else(|| {
+                let e = format!("invalid date {s:?} (expected YYYY-MM-DD)");
+                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+            })
         })
         .transpose()
     };
