@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -88,7 +87,7 @@ pub fn write_with(
     fs::create_dir_all(parent).with_context(|| format!("{}: cannot create the directory", parent.display()))?;
     let tmp = tempfile::Builder::new()
         .prefix(crate::own::REPORT_TEMP_PREFIX)
-        .permissions(fs::Permissions::from_mode(0o700))
+        .permissions(crate::own::private_dir_permissions())
         .tempdir_in(parent)
         .with_context(|| format!("{}: cannot create a temporary directory beside it", dir.display()))?;
     let page = Page::new(title, date, table, files);
@@ -155,12 +154,7 @@ fn check_target(dir: &Path) -> anyhow::Result<Existing> {
 
 /// Create `path` readable and writable by the owner only, with `data`.
 fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
+    let mut f = crate::own::create_private(path).with_context(|| format!("{}: cannot create", path.display()))?;
     f.write_all(data).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
 }
@@ -251,10 +245,7 @@ fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> anyhow::Resul
         }
     }
     let thumbs = root.join(THUMBS);
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&thumbs)
-        .with_context(|| format!("{}: cannot create", thumbs.display()))?;
+    crate::own::private_dir().create(&thumbs).with_context(|| format!("{}: cannot create", thumbs.display()))?;
     let cells: Vec<anyhow::Result<(PathBuf, ThumbCell)>> = jobs
         .par_iter()
         .enumerate()
@@ -943,6 +934,7 @@ mod tests {
     }
 
     fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
         fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
 

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -225,7 +224,7 @@ impl State {
             }
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(not_writable)?;
+            crate::own::create_private_dir_all(dir).map_err(not_writable)?;
         }
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let _lock = lock_exclusive(dir).map_err(not_writable)?;
@@ -259,7 +258,7 @@ impl State {
     /// [`State::open`] under its lock.
     fn open_locked(path: &Path) -> Result<(State, Option<Note>), Opening> {
         // Created here so that it is the owner's only; SQLite gives its WAL the same mode.
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        match crate::own::create_private(path) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(Opening::Io)?;

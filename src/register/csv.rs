@@ -976,7 +976,7 @@ const CACHE_MAGIC: &[u8] = b"consentry register rows 1\n";
 impl RowCache {
     fn new(dir: &Path, register: &Path, digest: &str, vocabulary: &Vocabulary) -> RowCache {
         let name = Sha256::digest(register.as_os_str().as_encoded_bytes());
-        let path = dir.join(format!("register-{}.cache", super::sqlite::hex(&name[..8])));
+        let path = dir.join(format!("register-{}.cache", super::digest::hex(&name[..8])));
         let mut key = Sha256::new();
         key.update(env!("CARGO_PKG_VERSION"));
         key.update(format!("{:?}", vocabulary.terms()));

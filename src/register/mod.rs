@@ -3,6 +3,8 @@
 //! loading returns every problem at once, each with file, line and column.
 
 pub mod csv;
+pub mod digest;
+pub mod export;
 pub mod sqlite;
 
 use std::fmt;
@@ -202,7 +204,7 @@ pub fn pdf_sha256(path: &Path, doc: &str) -> Result<String, EvidenceError> {
     hasher.update(PDF_MAGIC);
     std::io::copy(&mut file, &mut hasher)
         .map_err(|source| EvidenceError::Unreadable { doc: doc.to_string(), source })?;
-    Ok(sqlite::hex(&hasher.finalize()))
+    Ok(digest::hex(&hasher.finalize()))
 }
 
 /// [`document_problem`] for many documents at once, in parallel: each directory is listed once,

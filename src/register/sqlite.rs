@@ -25,13 +25,12 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use sha2::{Digest, Sha256};
 
 use super::{document_problems, EvidenceError, Loaded, Problem, RegisterErrors, Severity};
 use crate::model::{
@@ -41,6 +40,9 @@ use crate::model::{
 use crate::people::normalize_name;
 
 pub mod edit;
+
+pub use super::digest::content_digest;
+pub use super::export::{export_csv, export_dir};
 
 /// The schema version this consentry writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -261,7 +263,11 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// and bring its schema to the current version.
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
     if !path.exists() {
-        create_private(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        match crate::own::create_private(path) {
+            // Created meanwhile by another process: opened as it is, never truncated.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            r => drop(r.with_context(|| format!("{}: cannot create", path.display()))?),
+        }
     }
     let mut conn =
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -328,15 +334,6 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
         bail!("the register's schema version {version} is older than {READABLE_FROM}; import into it once to upgrade");
     }
     Ok(conn)
-}
-
-/// Create a file readable and writable by the owner only (it will hold names).
-fn create_private(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }
 
 /// The directory evidence document paths are relative to.
@@ -901,137 +898,12 @@ impl<'a> Importer<'a> {
     }
 }
 
-/// Lower-case hex digits of `bytes`.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Export and digest
-
-const CONSENT_HEADERS: [&str; 11] = [
-    "id",
-    "person",
-    "usage",
-    "granted",
-    "expires",
-    "document",
-    "originator",
-    "scope",
-    "comment",
-    "copyright",
-    "revoked",
-];
-
-fn write_consents<'c>(consents: impl IntoIterator<Item = &'c Consent>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CONSENT_HEADERS)?;
-    let date = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
-    for c in consents {
-        w.write_record([
-            c.id.as_str(),
-            &c.person,
-            &c.usage.iter().map(String::as_str).collect::<Vec<_>>().join(","),
-            &c.granted.to_string(),
-            &date(c.expires),
-            c.document.as_deref().unwrap_or(""),
-            c.originator.as_deref().unwrap_or(""),
-            &c.scope.patterns().join("|"),
-            c.comment.as_deref().unwrap_or(""),
-            c.copyright.as_deref().unwrap_or(""),
-            &date(c.revoked),
-        ])?;
-    }
-    w.flush()
-}
-
-fn write_persons<'p>(persons: impl IntoIterator<Item = &'p Person>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["id", "name", "aliases"])?;
-    for p in persons {
-        w.write_record([p.id.as_deref().unwrap_or(""), &p.name, &p.aliases.join("|")])?;
-    }
-    w.flush()
-}
-
-fn write_exemptions<'e>(exemptions: impl IntoIterator<Item = &'e Exemption>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["scope", "person", "reason", "note"])?;
-    for e in exemptions {
-        let scope = e.scope.patterns().join("|");
-        w.write_record([
-            &scope,
-            e.person.as_deref().unwrap_or("*"),
-            e.reason.as_str(),
-            e.note.as_deref().unwrap_or(""),
-        ])?;
-    }
-    w.flush()
-}
-
-fn write_originators<'o>(originators: impl IntoIterator<Item = &'o Originator>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["id", "name"])?;
-    for o in originators {
-        w.write_record([&o.id, &o.name])?;
-    }
-    w.flush()
-}
-
-/// Write the consents as the single-file CSV register of SPEC.md 3.2: English headers, `,`
-/// delimiter, ISO dates, one row per consent (group consents are not merged back), usage areas
-/// separated by `,` and scope globs by `|`. Person aliases, exemptions and originator ids cannot be
-/// represented in one file (use [`export_dir`]). Document paths are written as stored, relative
-/// to the database's directory: place the CSV beside the database to keep them valid.
-pub fn export_csv(register: &Register, out: &mut impl Write) -> io::Result<()> {
-    write_consents(&register.consents, out)
-}
-
-/// Write the register as a directory register: `consents.csv` (as [`export_csv`]), `persons.csv`
-/// (id, name, aliases separated by `|`), `exemptions.csv` (scope, person or `*`, reason, note) and
-/// `originators.csv` (id, name). Files are readable by the owner only (they hold names).
-pub fn export_dir(register: &Register, dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    write_consents(&register.consents, io::BufWriter::new(create_private(&dir.join("consents.csv"))?))?;
-    write_persons(&register.persons, io::BufWriter::new(create_private(&dir.join("persons.csv"))?))?;
-    write_exemptions(&register.exemptions, io::BufWriter::new(create_private(&dir.join("exemptions.csv"))?))?;
-    write_originators(&register.originators, io::BufWriter::new(create_private(&dir.join("originators.csv"))?))
-}
-
-/// SHA-256 (hex) over a canonical dump of the register's content (the CSV exports, each sorted):
-/// equal content gives equal digests whatever the row order or origin.
-pub fn content_digest(register: &Register) -> String {
-    let mut consents: Vec<&Consent> = register.consents.iter().collect();
-    consents.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut persons: Vec<Person> = register.persons.clone();
-    for p in &mut persons {
-        p.aliases.sort_by_key(|a| name_key(a));
-    }
-    persons.sort_by(|a, b| (name_key(&a.name), &a.name).cmp(&(name_key(&b.name), &b.name)));
-    let mut exemptions: Vec<&Exemption> = register.exemptions.iter().collect();
-    exemptions.sort_by_key(|e| (e.scope.patterns().join("|"), e.person.clone(), e.reason, e.note.clone()));
-    let mut originators: Vec<&Originator> = register.originators.iter().collect();
-    originators.sort_by(|a, b| (&a.id, &a.name).cmp(&(&b.id, &b.name)));
-
-    let mut dump = Vec::new();
-    let sections = (|| {
-        dump.extend_from_slice(b"# consents\n");
-        write_consents(consents.iter().copied(), &mut dump)?;
-        dump.extend_from_slice(b"# persons\n");
-        write_persons(&persons, &mut dump)?;
-        dump.extend_from_slice(b"# exemptions\n");
-        write_exemptions(exemptions.iter().copied(), &mut dump)?;
-        dump.extend_from_slice(b"# originators\n");
-        write_originators(originators.iter().copied(), &mut dump)
-    })();
-    sections.expect("writing to memory cannot fail");
-    hex(&Sha256::digest(&dump))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ScopeGlob;
+    use crate::register::digest::hex;
+    use sha2::{Digest, Sha256};
 
     fn d(s: &str) -> Date {
         s.parse().unwrap()

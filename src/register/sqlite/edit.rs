@@ -419,17 +419,9 @@ impl Change<'_> {
     fn copy_private(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         let dir = to.parent().ok_or_else(|| io::Error::other("no directory"))?;
         let missing: Vec<PathBuf> = dir.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
+        crate::own::create_private_dir_all(dir)?;
         self.created_dirs.extend(missing.into_iter().rev());
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(to)?;
+        let mut out = crate::own::create_private(to)?;
         self.created_files.push(to.to_path_buf());
         io::copy(&mut fs::File::open(from)?, &mut out)?;
         out.flush()?;
