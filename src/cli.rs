@@ -1162,7 +1162,8 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         }
     };
     let state = state::State::open_existing(&path)?;
-    let (table, about) = state.changes(args.since)?;
+    let (runs, changes) = state.changes(args.since)?;
+    let (table, about) = report::changes(args.since, &runs, &changes);
     if !out.quiet {
         say!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
     }

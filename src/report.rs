@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::consent::{valid_on, Decision, Reason, Status};
 use crate::model::{Consent, Date, Register};
 use crate::scan::FileRecord;
+use crate::state::{RecordedChange, RecordedRun};
 
 /// A report: named columns and rows of JSON values (strings, numbers, arrays, null).
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +221,29 @@ pub fn summary(files: &[Evaluated], register: &Register) -> Table {
     Table { columns: vec!["group", "key", "files"], rows }
 }
 
+/// `report changes`: the changes the runs found (see [`crate::state::State::changes`]), and a
+/// line about the runs it covers (`since`: the first day asked for, else the last run).
+pub fn changes(since: Option<Date>, runs: &[RecordedRun], changes: &[RecordedChange]) -> (Table, String) {
+    let rows = changes
+        .iter()
+        .map(|c| {
+            let path = c.path.as_ref().map(|p| p.to_string_lossy().into_owned());
+            vec![json!(c.run), json!(c.change), json!(path), json!(c.old_status), json!(c.new_status), json!(c.detail)]
+        })
+        .collect();
+    let about = match (since, runs) {
+        (_, []) => "no runs recorded in this period".to_string(),
+        (None, [RecordedRun { finished, baseline: true }]) => {
+            format!("the run of {finished} was the first one: it is the baseline later runs are compared with")
+        }
+        (None, [RecordedRun { finished, baseline: false }]) => format!("changes found by the run of {finished}"),
+        (Some(day), runs) => format!("changes found by the {} run(s) since {day}", runs.len()),
+        (None, runs) => format!("changes found by the last {} runs", runs.len()),
+    };
+    let columns = vec!["run", "change", "path", "old_status", "new_status", "detail"];
+    (Table { columns, rows }, about)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +253,37 @@ mod tests {
         let known: BTreeSet<&str> = ["Anna Schmidt", "Ben Meyer", "Anna Schmid"].into_iter().collect();
         assert_eq!(suggestions("Anna Schmitt", &known), ["Anna Schmidt", "Anna Schmid"]);
         assert!(suggestions("Zoe Quast", &known).is_empty());
+    }
+
+    #[test]
+    fn changes_of_runs_become_a_table_and_a_line() {
+        let run = |finished: &str, baseline| RecordedRun { finished: finished.into(), baseline };
+        let change = RecordedChange {
+            run: "2026-01-02T03:04:05+01:00".into(),
+            change: "became-red".into(),
+            path: Some("a/b.jpg".into()),
+            old_status: Some("green".into()),
+            new_status: Some("red".into()),
+            detail: None,
+        };
+        let (table, about) = changes(None, &[run("T1", false)], std::slice::from_ref(&change));
+        assert_eq!(table.columns, ["run", "change", "path", "old_status", "new_status", "detail"]);
+        assert_eq!(
+            table.rows,
+            [vec![
+                json!("2026-01-02T03:04:05+01:00"),
+                json!("became-red"),
+                json!("a/b.jpg"),
+                json!("green"),
+                json!("red"),
+                Value::Null
+            ]]
+        );
+        assert_eq!(about, "changes found by the run of T1");
+        assert_eq!(changes(None, &[], &[]).1, "no runs recorded in this period");
+        assert!(changes(None, &[run("T0", true)], &[]).1.contains("was the first one"));
+        let day = Date::from_ymd_opt(2026, 1, 1).unwrap();
+        let since = changes(Some(day), &[run("T0", true), run("T1", false)], &[]).1;
+        assert_eq!(since, "changes found by the 2 run(s) since 2026-01-01");
     }
 }
