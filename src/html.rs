@@ -20,7 +20,6 @@ use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -66,7 +65,7 @@ pub struct HtmlSummary {
 /// Write the report `table` (with the evaluated `files` it was computed from, for thumbnails and
 /// details) as an HTML folder at `dir`, with default [`Options`]. Thumbnails are made in
 /// parallel on the current rayon pool.
-pub fn write(dir: &Path, title: &str, date: Date, table: &Table, files: &[Evaluated]) -> anyhow::Result<HtmlSummary> {
+pub fn write(dir: &Path, title: &str, date: Date, table: &Table, files: &[Evaluated]) -> Result<HtmlSummary, Error> {
     write_with(dir, title, date, table, files, &Options::default())
 }
 
@@ -78,18 +77,19 @@ pub fn write_with(
     table: &Table,
     files: &[Evaluated],
     options: &Options,
-) -> anyhow::Result<HtmlSummary> {
+) -> Result<HtmlSummary, Error> {
     let existing = check_target(dir)?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    fs::create_dir_all(parent).with_context(|| format!("{}: cannot create the directory", parent.display()))?;
+    fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("{}: cannot create the directory", parent.display()), e))?;
     let tmp = tempfile::Builder::new()
         .prefix(crate::own::REPORT_TEMP_PREFIX)
         .permissions(crate::own::private_dir_permissions())
         .tempdir_in(parent)
-        .with_context(|| format!("{}: cannot create a temporary directory beside it", dir.display()))?;
+        .map_err(|e| Error::io(format!("{}: cannot create a temporary directory beside it", dir.display()), e))?;
     let page = Page::new(title, date, table, files);
     let thumbs = make_thumbnails(tmp.path(), &page, options)?;
     let html = render(&page, &thumbs, options);
@@ -113,6 +113,25 @@ pub fn write_with(
 // The folder
 // ---------------------------------------------------------------------------------------------
 
+/// Why an HTML report could not be written. Each variant displays its whole text, causes
+/// included (see [`crate::error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder of the report could not be made or put in place (`what`: which, and
+    /// what was being done).
+    #[error("{what}: {}", crate::error::with_causes(.cause))]
+    Io { what: String, cause: io::Error },
+    /// The target is not a place a report is written to (left as it is).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    fn io(what: String, cause: io::Error) -> Error {
+        Error::Io { what, cause }
+    }
+}
+
 /// What is at the target path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Existing {
@@ -121,49 +140,54 @@ enum Existing {
     Replaceable,
 }
 
-fn check_target(dir: &Path) -> anyhow::Result<Existing> {
+fn check_target(dir: &Path) -> Result<Existing, Error> {
     let meta = match fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Nothing),
-        Err(e) => return Err(anyhow::anyhow!("{}: {e}", dir.display())),
+        Err(e) => return Err(Error::io(dir.display().to_string(), e)),
     };
     if meta.file_type().is_symlink() {
-        anyhow::bail!("{}: is a symbolic link; give the report's directory itself", dir.display());
+        return Err(Error::Refused(format!(
+            "{}: is a symbolic link; give the report's directory itself",
+            dir.display()
+        )));
     }
     if !meta.is_dir() {
         // Never written into: a file is left as it is, a FIFO or device never opened.
-        anyhow::bail!(
+        return Err(Error::Refused(format!(
             "{}: is {}, not a directory; the HTML report is a folder (-o DIR)",
             dir.display(),
             crate::media::source::kind_of(meta.file_type())
-        );
+        )));
     }
     if dir.join(MARKER).is_file() {
         return Ok(Existing::Replaceable);
     }
-    let mut entries = fs::read_dir(dir).with_context(|| format!("{}: cannot read the directory", dir.display()))?;
+    let mut entries =
+        fs::read_dir(dir).map_err(|e| Error::io(format!("{}: cannot read the directory", dir.display()), e))?;
     if entries.next().is_none() {
         return Ok(Existing::Replaceable);
     }
-    anyhow::bail!(
+    Err(Error::Refused(format!(
         "{}: exists, is not empty and is not a consentry report (no {MARKER}); it is left alone: \
          choose another directory",
         dir.display()
-    )
+    )))
 }
 
 /// Create `path` readable and writable by the owner only, with `data`.
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let mut f = crate::own::create_private(path).with_context(|| format!("{}: cannot create", path.display()))?;
-    f.write_all(data).with_context(|| format!("{}: cannot write", path.display()))?;
+fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let mut f =
+        crate::own::create_private(path).map_err(|e| Error::io(format!("{}: cannot create", path.display()), e))?;
+    f.write_all(data).map_err(|e| Error::io(format!("{}: cannot write", path.display()), e))?;
     Ok(())
 }
 
 /// Move the finished folder to `dir`: a rename when nothing is there; otherwise the two are
 /// exchanged atomically where the system can (Linux), else the old one is moved aside first;
 /// then the old report is removed.
-fn install(tmp: tempfile::TempDir, dir: &Path, existing: Existing) -> anyhow::Result<()> {
-    let fail = |e: io::Error| anyhow::anyhow!("{}: cannot put the report in place: {e}", dir.display());
+fn install(tmp: tempfile::TempDir, dir: &Path, existing: Existing) -> Result<(), Error> {
+    let fail = |e: io::Error| Error::io(format!("{}: cannot put the report in place", dir.display()), e);
     if existing == Existing::Nothing {
         fs::rename(tmp.path(), dir).map_err(fail)?;
         let _ = tmp.keep();
@@ -234,7 +258,7 @@ enum ThumbCell {
 
 /// Make the thumbnail of every distinct file shown, in parallel, into `root/thumbs`. Named by
 /// number (file names can carry names of people; thumbnail names never do).
-fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> anyhow::Result<HashMap<PathBuf, ThumbCell>> {
+fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> Result<HashMap<PathBuf, ThumbCell>, Error> {
     let mut jobs: Vec<(&Path, Option<Format>, bool)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in &page.rows {
@@ -245,8 +269,10 @@ fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> anyhow::Resul
         }
     }
     let thumbs = root.join(THUMBS);
-    crate::own::private_dir().create(&thumbs).with_context(|| format!("{}: cannot create", thumbs.display()))?;
-    let cells: Vec<anyhow::Result<(PathBuf, ThumbCell)>> = jobs
+    crate::own::private_dir()
+        .create(&thumbs)
+        .map_err(|e| Error::io(format!("{}: cannot create", thumbs.display()), e))?;
+    let cells: Vec<Result<(PathBuf, ThumbCell), Error>> = jobs
         .par_iter()
         .enumerate()
         .map(|(i, &(path, format, media))| {
