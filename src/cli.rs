@@ -1588,7 +1588,9 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
             let imported = register::sqlite::import(&register, &register::documents_base(&csv), &into, &actor)
-                .map_err(|e| e.context(format!("{}: cannot import into {}", csv.display(), into.display())))?;
+                .map_err(|e| {
+                    anyhow::Error::from(e).context(format!("{}: cannot import into {}", csv.display(), into.display()))
+                })?;
             for warning in &imported.warnings {
                 say!("consentry: {}: warning: {warning}", csv.display());
             }

@@ -370,9 +370,9 @@ impl Target {
         &self,
         e: &EditArgs,
         action: &str,
-        body: impl FnMut(&mut Change) -> anyhow::Result<T>,
+        body: impl FnMut(&mut Change) -> Result<T, edit::Error>,
     ) -> anyhow::Result<T> {
-        edit::change(&self.db, &actor(e.actor.as_deref()), action, &self.settings.vocabulary, e.dry_run, body)
+        Ok(edit::change(&self.db, &actor(e.actor.as_deref()), action, &self.settings.vocabulary, e.dry_run, body)?)
     }
 
     /// The evidence folder: `--evidence`, else `evidence` in consentry.toml, else `dsgvo`

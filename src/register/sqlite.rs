@@ -29,7 +29,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::{document_problems, EvidenceError, Loaded, Problem, RegisterErrors, Severity};
@@ -38,6 +37,92 @@ use crate::model::{
     Vocabulary,
 };
 use crate::people::normalize_name;
+
+/// Why an SQLite register could not be opened, read or changed. Each variant displays its whole
+/// text, causes included (see [`crate::error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite refused (a locked, damaged or foreign database; a failed statement).
+    #[error("{}", crate::error::with_causes(.0))]
+    Sqlite(rusqlite::Error),
+    /// A file could not be used.
+    #[error("{}", crate::error::with_causes(.0))]
+    Io(io::Error),
+    /// An evidence document that cannot be used.
+    #[error("{}", crate::error::with_causes(.0))]
+    Evidence(EvidenceError),
+    /// What was being done (or which row) when `cause` happened.
+    #[error("{what}: {cause}")]
+    Context { what: String, cause: Box<Error> },
+    /// Everything else, said in full.
+    #[error("{0}")]
+    Message(String),
+}
+
+impl Error {
+    /// The SQLite error behind this one, if any.
+    fn sqlite(&self) -> Option<&rusqlite::Error> {
+        match self {
+            Error::Sqlite(e) => Some(e),
+            Error::Context { cause, .. } => cause.sqlite(),
+            Error::Io(_) | Error::Evidence(_) | Error::Message(_) => None,
+        }
+    }
+
+    fn context(self, what: impl Into<String>) -> Error {
+        Error::Context { what: what.into(), cause: Box::new(self) }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Sqlite(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+impl From<EvidenceError> for Error {
+    fn from(e: EvidenceError) -> Error {
+        Error::Evidence(e)
+    }
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Say what was being done when a step failed.
+pub(crate) trait Context<T> {
+    fn context(self, what: &str) -> Result<T>;
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| e.into().context(what))
+    }
+
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|e| e.into().context(what()))
+    }
+}
+
+/// An [`Error::Message`] formatted in place.
+macro_rules! msg {
+    ($($arg:tt)*) => {
+        $crate::register::sqlite::Error::Message(format!($($arg)*))
+    };
+}
+
+/// Return an [`Error::Message`] formatted in place.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(msg!($($arg)*))
+    };
+}
 
 pub mod edit;
 
@@ -240,8 +325,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Say what a register database that cannot be read or written means for the user, when SQLite
 /// found it locked or damaged: a locked register (another writer, beyond the busy timeout) and a
 /// file that is not an SQLite database or is corrupt get distinct messages that say what to do.
-pub(crate) fn explain(e: anyhow::Error) -> anyhow::Error {
-    let code = e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code));
+pub(crate) fn explain(e: Error) -> Error {
+    let code = e.sqlite().and_then(rusqlite::Error::sqlite_error_code);
     match code {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => e.context(
             "the register is locked: another consentry or another program is writing it; \
@@ -261,7 +346,7 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Open (creating it, readable by the owner only, if missing) a register database for writing
 /// and bring its schema to the current version.
-pub fn open(path: &Path) -> anyhow::Result<Connection> {
+pub fn open(path: &Path) -> Result<Connection> {
     if !path.exists() {
         match crate::own::create_private(path) {
             // Created meanwhile by another process: opened as it is, never truncated.
@@ -279,7 +364,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
 
 /// Bring an empty or older database to [`SCHEMA_VERSION`] in one transaction. Refuses a database
 /// of a newer consentry, and a non-empty database that is not a consentry register.
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     migrate_in(&tx)?;
     tx.commit()?;
@@ -288,7 +373,7 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 
 /// [`migrate`] within a transaction the caller commits (or rolls back, with whatever else it
 /// changed).
-fn migrate_in(tx: &Transaction) -> anyhow::Result<()> {
+fn migrate_in(tx: &Transaction) -> Result<()> {
     let version = user_version(tx)?;
     if version > SCHEMA_VERSION {
         bail!(
@@ -313,7 +398,7 @@ fn migrate_in(tx: &Transaction) -> anyhow::Result<()> {
 }
 
 /// Open an existing register read-only and check that this consentry can read its schema.
-fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
+fn open_read_only(path: &Path) -> Result<Connection> {
     if !path.is_file() {
         bail!("no such register database");
     }
@@ -350,11 +435,11 @@ pub fn load(path: &Path, vocabulary: &Vocabulary, check_documents: bool) -> Resu
     let fatal = |message: String| {
         RegisterErrors(vec![Problem { severity: Severity::Error, file: file.clone(), line: 0, column: 0, message }])
     };
-    let conn = open_read_only(path).map_err(|e| fatal(format!("{e:#}")))?;
+    let conn = open_read_only(path).map_err(|e| fatal(e.to_string()))?;
     let mut reader =
         Reader { file: file.clone(), base: base_dir(path), check_documents, vocabulary, problems: Vec::new() };
     let mut register =
-        reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {:#}", explain(e.into()))))?;
+        reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {}", explain(e.into()))))?;
     if reader.problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RegisterErrors(reader.problems));
     }
@@ -659,7 +744,7 @@ pub struct Imported {
 /// document that is not a PDF is an error ([`super::open_pdf`], as for `consent add`); one that
 /// is missing or leaves the register's folder (absolute, or `..`) is recorded without a hash
 /// and never read, with a warning.
-pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
+pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> Result<Imported> {
     let existed = db_path.exists();
     let result = import_into(register, documents, db_path, actor).map_err(explain);
     if result.is_err() && !existed {
@@ -668,7 +753,7 @@ pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str
     result
 }
 
-fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
+fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> Result<Imported> {
     let cwd = std::env::current_dir().context("the current directory")?;
     // Real paths: a document's path is recorded relative to the database's real folder, where
     // `register check` resolves it (a folder reached through a link would record another one).
@@ -716,7 +801,7 @@ struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    fn new(tx: &'a Transaction<'a>, from: PathBuf, to: PathBuf) -> anyhow::Result<Self> {
+    fn new(tx: &'a Transaction<'a>, from: PathBuf, to: PathBuf) -> Result<Self> {
         let mut persons = HashMap::new();
         for (id, name, deleted) in
             collect::<(i64, String, bool)>(tx, "SELECT id, name, deleted IS NOT NULL FROM persons")?
@@ -746,7 +831,7 @@ impl<'a> Importer<'a> {
     }
 
     /// The row of a person known by name or alias; a new one otherwise.
-    fn person_id(&mut self, name: &str) -> anyhow::Result<i64> {
+    fn person_id(&mut self, name: &str) -> Result<i64> {
         match self.persons.get(&name_key(name)) {
             Some(&(_, true)) => bail!("person {name:?} is deleted in the register; restore them first"),
             Some(&(id, false)) => Ok(id),
@@ -754,7 +839,7 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn person(&mut self, p: &Person) -> anyhow::Result<i64> {
+    fn person(&mut self, p: &Person) -> Result<i64> {
         let names: Vec<&String> = std::iter::once(&p.name).chain(&p.aliases).collect();
         let known: BTreeSet<(i64, bool)> =
             names.iter().filter_map(|n| self.persons.get(&name_key(n)).copied()).collect();
@@ -781,7 +866,7 @@ impl<'a> Importer<'a> {
         Ok(id)
     }
 
-    fn originator(&mut self, o: &Originator) -> anyhow::Result<i64> {
+    fn originator(&mut self, o: &Originator) -> Result<i64> {
         if let Some(&id) = self.originators.get(&name_key(&o.name)) {
             return Ok(id);
         }
@@ -794,7 +879,7 @@ impl<'a> Importer<'a> {
     }
 
     /// The row of an originator named by a consent (by name, else by id); a new one otherwise.
-    fn originator_id(&mut self, name: &str) -> anyhow::Result<i64> {
+    fn originator_id(&mut self, name: &str) -> Result<i64> {
         if let Some(&id) = self.originators.get(&name_key(name)) {
             return Ok(id);
         }
@@ -805,7 +890,7 @@ impl<'a> Importer<'a> {
         Ok(id)
     }
 
-    fn document_id(&mut self, path: Option<&str>, originator: Option<i64>) -> anyhow::Result<Option<i64>> {
+    fn document_id(&mut self, path: Option<&str>, originator: Option<i64>) -> Result<Option<i64>> {
         if path.is_none() && originator.is_none() {
             return Ok(None);
         }
@@ -838,7 +923,7 @@ impl<'a> Importer<'a> {
     /// The SHA-256 of the evidence document `doc` of the imported register: `None`, with a
     /// warning, for one that is missing or leaves the register's folder (never read); an error
     /// for one that is not a PDF or cannot be read.
-    fn sha256(&mut self, doc: &str) -> anyhow::Result<Option<String>> {
+    fn sha256(&mut self, doc: &str) -> Result<Option<String>> {
         match super::evidence_path(&self.from, doc).and_then(|file| super::pdf_sha256(&file, doc)) {
             Ok(sha256) => Ok(Some(sha256)),
             Err(e @ (EvidenceError::Outside { .. } | EvidenceError::NotFound { .. })) => {
@@ -849,7 +934,7 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn consent(&mut self, c: &Consent) -> anyhow::Result<()> {
+    fn consent(&mut self, c: &Consent) -> Result<()> {
         let exists: Option<i64> =
             self.tx.query_row("SELECT 1 FROM consents WHERE id = ?1", [&c.id], |r| r.get(0)).optional()?;
         if exists.is_some() {
@@ -887,7 +972,7 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn exemption(&mut self, e: &Exemption) -> anyhow::Result<()> {
+    fn exemption(&mut self, e: &Exemption) -> Result<()> {
         let person = e.person.as_deref().map(|p| self.person_id(p)).transpose()?;
         self.tx.execute(
             "INSERT INTO exemptions (scope, person_id, reason, note) VALUES (?1, ?2, ?3, ?4)",
@@ -1266,6 +1351,25 @@ mod tests {
         assert!(problems.iter().all(|p| p.line == 0 && p.file == db.display().to_string()));
         // The warning for the missing document comes along for context.
         assert!(problems.iter().any(|p| p.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn errors_say_everything_once_however_they_are_printed() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        );
+        let e = explain(Error::from(busy).context("consent 7")).context("r.sqlite");
+        let text = "r.sqlite: the register is locked: another consentry or another program is writing it; \
+                    wait until it is done and try again: consent 7: database is locked: Error code 5: \
+                    database is locked";
+        assert_eq!(e.to_string(), text);
+        assert_eq!(format!("{e:#}"), text);
+        // The command line prints an error's chain: nothing is said twice.
+        let top = anyhow::Error::from(e).context("cannot import");
+        assert_eq!(format!("{top:#}"), format!("cannot import: {text}"));
+        let e: Error = Err::<(), _>(io::Error::other("gone")).context("copying").unwrap_err();
+        assert_eq!(e.to_string(), "copying: gone");
     }
 
     #[test]
