@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::consent::Status;
 use crate::media::Format;
 use crate::model::Date;
-use crate::report::{Evaluated, Table};
+use crate::report::{Evaluated, Rows, Table};
 use crate::thumbnail::{self, Placeholder, Thumb, ThumbSource};
 
 /// The file that marks a directory as a consentry HTML report (replaceable by the next one).
@@ -99,7 +99,7 @@ pub fn write_with(
     let written: Vec<&ThumbCell> = thumbs.values().collect();
     Ok(HtmlSummary {
         index: dir.join("index.html"),
-        rows: table.rows.len(),
+        rows: table.len(),
         thumbnails: written.iter().filter(|c| matches!(c, ThumbCell::Image { .. })).count(),
         from_previews: written
             .iter()
@@ -310,43 +310,47 @@ struct Page<'a> {
     title: &'a str,
     date: Date,
     table: &'a Table,
-    /// Whether rows are files (the table has a `path` column).
+    /// Whether rows are files ([`Rows::Files`]).
     per_file: bool,
     rows: Vec<Row<'a>>,
 }
 
 struct Row<'a> {
     cells: &'a [Value],
+    /// The evaluated file of a file row, when there is one with its path.
     file: Option<&'a Evaluated>,
+    /// A file row's path, shown when there is no evaluated file (`report changes`).
+    path: Option<&'a Path>,
     /// `red`, `yellow`, `unreadable`, ... (empty for reports not over files).
     status: String,
 }
 
 impl<'a> Page<'a> {
     fn new(title: &'a str, date: Date, table: &'a Table, files: &'a [Evaluated]) -> Self {
-        let col = |name: &str| table.columns.iter().position(|c| *c == name);
-        let (path_col, status_col) = (col("path"), col("status"));
-        let by_path: HashMap<String, &Evaluated> = match path_col {
-            Some(_) => files.iter().map(|f| (f.path(), f)).collect(),
-            None => HashMap::new(),
+        let rows = match &table.rows {
+            Rows::Other(rows) => {
+                rows.iter().map(|cells| Row { cells, file: None, path: None, status: String::new() }).collect()
+            }
+            Rows::Files(rows) => {
+                let by_path: HashMap<&Path, &Evaluated> = files.iter().map(|f| (f.record.path.as_path(), f)).collect();
+                let status_col = table.columns.iter().position(|c| *c == "status");
+                rows.iter()
+                    .map(|r| {
+                        let file = r.file.as_deref().and_then(|p| by_path.get(p).copied());
+                        let status = match file {
+                            Some(f) => f.decision.status.as_str().to_string(),
+                            None => status_col
+                                .and_then(|i| r.cells.get(i))
+                                .and_then(Value::as_str)
+                                .unwrap_or("unknown")
+                                .to_string(),
+                        };
+                        Row { cells: &r.cells, file, path: r.file.as_deref(), status }
+                    })
+                    .collect()
+            }
         };
-        let rows = table
-            .rows
-            .iter()
-            .map(|cells| {
-                let file =
-                    path_col.and_then(|i| cells.get(i)).and_then(Value::as_str).and_then(|p| by_path.get(p).copied());
-                let status = match (path_col, file) {
-                    (None, _) => String::new(),
-                    (Some(_), Some(f)) => f.decision.status.as_str().to_string(),
-                    (Some(_), None) => {
-                        status_col.and_then(|i| cells.get(i)).and_then(Value::as_str).unwrap_or("unknown").to_string()
-                    }
-                };
-                Row { cells, file, status }
-            })
-            .collect();
-        Page { title, date, table, per_file: path_col.is_some(), rows }
+        Page { title, date, table, per_file: table.is_per_file(), rows }
     }
 
     /// Rows per status, in [`group_rank`] order then by name.
@@ -534,9 +538,10 @@ fn file_table(
     for row in rows {
         let cell = |name: &str| col(name).and_then(|i| row.cells.get(i)).map(cell_text).unwrap_or_default();
         let mut search = Vec::new();
-        let path = match row.file {
-            Some(f) => f.path(),
-            None => cell("path"),
+        let path = match (row.file, row.path) {
+            (Some(f), _) => f.path(),
+            (None, Some(p)) => p.to_string_lossy().into_owned(),
+            (None, None) => String::new(),
         };
         let (persons, missing, consents, until, usage, error) = match row.file {
             Some(f) => {
@@ -837,6 +842,7 @@ mod tests {
     use super::*;
     use crate::consent::{Decision, Missing, Reason};
     use crate::people::Depicted;
+    use crate::report::FileRow;
     use crate::scan::FileRecord;
     use serde_json::json;
 
@@ -879,13 +885,16 @@ mod tests {
     }
 
     fn table(files: &[Evaluated]) -> Table {
-        Table {
-            columns: vec!["path", "status", "lacking"],
-            rows: files
-                .iter()
-                .map(|f| vec![json!(f.path()), json!(f.decision.status.as_str()), json!(["web", "tv"])])
-                .collect(),
-        }
+        let rows = files
+            .iter()
+            .map(|f| {
+                FileRow::new(
+                    &f.record.path,
+                    vec![json!(f.path()), json!(f.decision.status.as_str()), json!(["web", "tv"])],
+                )
+            })
+            .collect();
+        Table::files(vec!["path", "status", "lacking"], rows)
     }
 
     fn date() -> Date {
@@ -946,17 +955,34 @@ mod tests {
 
     #[test]
     fn reports_not_over_files_are_one_table() {
-        let t = Table {
-            columns: vec!["name", "files", "suggestions"],
-            rows: vec![vec![json!(HOSTILE), json!(3), json!(["Anna Schmidt", "Anna Schmid"])]],
-        };
+        let t = Table::other(
+            vec!["name", "files", "suggestions"],
+            vec![vec![json!(HOSTILE), json!(3), json!(["Anna Schmidt", "Anna Schmid"])]],
+        );
         let html = page_html(&[], &t);
         assert!(!html.contains("<section class=\"group\" data-status"));
         assert!(html.contains("<td class=\"num\">3</td><td>Anna Schmidt, Anna Schmid</td>"));
         assert!(!html.contains("<script>alert"));
         assert!(!html.contains("id=\"statuses\""));
-        let empty = page_html(&[], &Table { columns: vec!["path", "status"], rows: Vec::new() });
+        let empty = page_html(&[], &Table::files(vec!["path", "status"], Vec::new()));
         assert!(empty.contains("Nothing to report."));
+    }
+
+    #[test]
+    fn file_rows_are_known_by_their_type_not_by_a_column_name() {
+        let files = sample();
+        // Rows about files, whatever their columns are called: grouped, with each file's details.
+        let rows = files.iter().map(|f| FileRow::new(&f.record.path, vec![json!(f.path())])).collect();
+        let html = page_html(&files, &Table::files(vec!["file"], rows));
+        assert!(html.contains("<section class=\"group\" data-status=\"red\">"));
+        assert!(html.contains("Ben <span class=\"reason\">unknown</span>"));
+        assert_eq!(html.matches("<tr class=\"row st-").count(), 5);
+        // Rows about something else that happen to have a `path` column: one plain table.
+        let other = Table::other(vec!["path", "status"], vec![vec![json!("a/red.jpg"), json!("red")]]);
+        let html = page_html(&files, &other);
+        assert!(!html.contains("<section class=\"group\" data-status"));
+        assert!(!html.contains("id=\"statuses\""));
+        assert!(html.contains("<td>a/red.jpg</td><td>red</td>"));
     }
 
     fn mode(p: &Path) -> u32 {

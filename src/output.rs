@@ -230,20 +230,20 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
     };
     match format {
         OutputFormat::Jsonl => {
-            for row in &table.rows {
+            for row in table.cells() {
                 serde_json::to_writer(&mut *out, &RowObject(&table.columns, row))?;
                 out.write_all(b"\n")?;
             }
         }
         OutputFormat::Json => {
-            let all: Vec<_> = table.rows.iter().map(|r| Value::Object(object(r))).collect();
+            let all: Vec<_> = table.cells().map(|r| Value::Object(object(r))).collect();
             serde_json::to_writer_pretty(&mut *out, &all)?;
             out.write_all(b"\n")?;
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(&table.columns)?;
-            for row in &table.rows {
+            for row in table.cells() {
                 write_csv_row(&mut w, row.iter().map(cell_text))?;
             }
             w.flush()?;
@@ -251,7 +251,7 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
         OutputFormat::Table => {
             let header: Vec<String> = table.columns.iter().map(|c| c.to_uppercase().replace('_', " ")).collect();
             let header: Vec<&str> = header.iter().map(String::as_str).collect();
-            let rows: Vec<Vec<String>> = table.rows.iter().map(|r| r.iter().map(cell_text).collect()).collect();
+            let rows: Vec<Vec<String>> = table.cells().map(|r| r.iter().map(cell_text).collect()).collect();
             write_aligned(out, &header, &rows)?;
         }
         OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
@@ -300,7 +300,7 @@ pub fn write_rows(
             out.flush()
         }
         OutputFormat::Json | OutputFormat::Table | OutputFormat::Html => {
-            write_report(format, &Table { columns: columns.to_vec(), rows: rows.collect() }, out)
+            write_report(format, &Table::other(columns.to_vec(), rows.collect()), out)
         }
     }
 }

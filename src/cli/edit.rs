@@ -395,7 +395,7 @@ impl Target {
 /// Print rows in the chosen format.
 fn print(format: Option<OutputFormat>, columns: Vec<&'static str>, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
     let out = OutputArgs { format, output: None, threads: None, quiet: true };
-    let table = Table { columns, rows };
+    let table = Table::other(columns, rows);
     with_writer(&out, |w, f| output::write_report(f, &table, w))?;
     Ok(())
 }
