@@ -114,7 +114,7 @@ pub fn write_with(
 // ---------------------------------------------------------------------------------------------
 
 /// Why an HTML report could not be written. Each variant displays its whole text, causes
-/// included (see [`crate::error`]).
+/// included (see `crate::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file or folder of the report could not be made or put in place (`what`: which, and

@@ -39,7 +39,7 @@ use crate::model::{
 use crate::people::normalize_name;
 
 /// Why an SQLite register could not be opened, read or changed. Each variant displays its whole
-/// text, causes included (see [`crate::error`]).
+/// text, causes included (see `crate::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// SQLite refused (a locked, damaged or foreign database; a failed statement).

@@ -7,8 +7,8 @@
 //! run leaves the previous state. A state of another schema version is rebuilt when it is older
 //! and refused when it is newer; a database that is not a consentry state is never touched.
 //!
-//! This module opens the state file (creation, locking, damage, schema); [`cache`] holds the
-//! records of known files a run reuses; [`runs`] compares a run with the state, records it and
+//! This module opens the state file (creation, locking, damage, schema); `cache` holds the
+//! records of known files a run reuses; `runs` compares a run with the state, records it and
 //! reads back the changes recorded (the `changes` report is built from them in [`crate::report`]).
 
 mod cache;
@@ -24,7 +24,7 @@ pub use cache::Known;
 pub use runs::{RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
-/// included (see [`crate::error`]).
+/// included (see `crate::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// SQLite refused (a locked, damaged or foreign database; a failed statement).

@@ -6,9 +6,9 @@
 //! headers; dates `YYYY-MM-DD` or `DD.MM.YYYY`. Every problem of every file is collected, each
 //! with file, line and column; a register with an error is never returned.
 //!
-//! One job per module: [`dialect`] (encoding, delimiter, quoting), [`table`] (a file as rows of
-//! known columns), [`consents`] (consent rows validated), [`lists`] (persons, exemptions,
-//! originators), [`rows`] (consents built per person on demand), [`cache`] (validated rows kept
+//! One job per module: `dialect` (encoding, delimiter, quoting), `table` (a file as rows of
+//! known columns), `consents` (consent rows validated), `lists` (persons, exemptions,
+//! originators), `rows` (consents built per person on demand), `cache` (validated rows kept
 //! between loads); this module loads a file or a directory with them.
 
 mod cache;
