@@ -47,7 +47,7 @@ impl Default for Options {
     }
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HtmlSummary {
     /// The report's `index.html`.
@@ -69,7 +69,7 @@ pub fn write(dir: &Path, title: &str, date: Date, table: &Table, files: &[Evalua
     write_with(dir, title, date, table, files, &Options::default())
 }
 
-/// [`write`] with options.
+/// [`write()`] with options.
 pub fn write_with(
     dir: &Path,
     title: &str,
