@@ -19,8 +19,6 @@ pub mod register;
 pub mod report;
 pub mod scan;
 pub mod state;
-#[doc(hidden)]
-pub mod synth;
 pub mod thumbnail;
 pub mod walk;
 pub mod writeback;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{lock_exclusive, refused, Damaged, Error, Note, Opening, State};
 use crate::consent::Decision;
 use crate::media::Format;
-use crate::people::{Depicted, PeopleRoots};
+use crate::people::{Depicted, PeopleRoots, READER_REVISION};
 use crate::scan::{FileRecord, Reuse, Stamp, Stamps};
 use rusqlite::Connection;
 
@@ -87,10 +87,6 @@ impl State {
         Ok(known)
     }
 }
-
-/// Part of every file's reading fingerprint: raise it when what a scan reads from a file changes
-/// without a version change, so that no record read the old way is reused.
-const READER_REVISION: u32 = 2;
 
 /// How records are read: the same consentry and the same people roots read a file the same
 /// way. A record read another way is never reused.
