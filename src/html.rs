@@ -83,13 +83,12 @@ pub fn write_with(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    fs::create_dir_all(parent)
-        .map_err(|e| Error::io(format!("{}: cannot create the directory", parent.display()), e))?;
+    fs::create_dir_all(parent).map_err(|e| Error::io(parent, Some("cannot create the directory"), e))?;
     let tmp = tempfile::Builder::new()
         .prefix(crate::own::REPORT_TEMP_PREFIX)
         .permissions(crate::own::private_dir_permissions())
         .tempdir_in(parent)
-        .map_err(|e| Error::io(format!("{}: cannot create a temporary directory beside it", dir.display()), e))?;
+        .map_err(|e| Error::io(dir, Some("cannot create a temporary directory beside it"), e))?;
     let page = Page::new(title, date, table, files);
     let thumbs = make_thumbnails(tmp.path(), &page, options)?;
     let html = render(&page, &thumbs, options);
@@ -117,18 +116,18 @@ pub fn write_with(
 /// included (see `crate::error`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file or folder of the report could not be made or put in place (`what`: which, and
-    /// what was being done).
-    #[error("{what}: {}", crate::error::with_causes(.cause))]
-    Io { what: String, cause: io::Error },
+    /// The file or folder at `path` could not be made, read or put in place (`doing`: what was
+    /// being done).
+    #[error("{}: {}{}", .path.display(), .doing.map(|d| format!("{d}: ")).unwrap_or_default(), crate::error::with_causes(.cause))]
+    Io { path: PathBuf, doing: Option<&'static str>, cause: io::Error },
     /// The target is not a place a report is written to (left as it is).
     #[error("{0}")]
     Refused(String),
 }
 
 impl Error {
-    fn io(what: String, cause: io::Error) -> Error {
-        Error::Io { what, cause }
+    fn io(path: &Path, doing: Option<&'static str>, cause: io::Error) -> Error {
+        Error::Io { path: path.to_path_buf(), doing, cause }
     }
 }
 
@@ -144,7 +143,7 @@ fn check_target(dir: &Path) -> Result<Existing, Error> {
     let meta = match fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Nothing),
-        Err(e) => return Err(Error::io(dir.display().to_string(), e)),
+        Err(e) => return Err(Error::io(dir, None, e)),
     };
     if meta.file_type().is_symlink() {
         return Err(Error::Refused(format!(
@@ -163,8 +162,7 @@ fn check_target(dir: &Path) -> Result<Existing, Error> {
     if dir.join(MARKER).is_file() {
         return Ok(Existing::Replaceable);
     }
-    let mut entries =
-        fs::read_dir(dir).map_err(|e| Error::io(format!("{}: cannot read the directory", dir.display()), e))?;
+    let mut entries = fs::read_dir(dir).map_err(|e| Error::io(dir, Some("cannot read the directory"), e))?;
     if entries.next().is_none() {
         return Ok(Existing::Replaceable);
     }
@@ -177,9 +175,8 @@ fn check_target(dir: &Path) -> Result<Existing, Error> {
 
 /// Create `path` readable and writable by the owner only, with `data`.
 fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let mut f =
-        crate::own::create_private(path).map_err(|e| Error::io(format!("{}: cannot create", path.display()), e))?;
-    f.write_all(data).map_err(|e| Error::io(format!("{}: cannot write", path.display()), e))?;
+    let mut f = crate::own::create_private(path).map_err(|e| Error::io(path, Some("cannot create"), e))?;
+    f.write_all(data).map_err(|e| Error::io(path, Some("cannot write"), e))?;
     Ok(())
 }
 
@@ -187,7 +184,7 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
 /// exchanged atomically where the system can (Linux), else the old one is moved aside first;
 /// then the old report is removed.
 fn install(tmp: tempfile::TempDir, dir: &Path, existing: Existing) -> Result<(), Error> {
-    let fail = |e: io::Error| Error::io(format!("{}: cannot put the report in place", dir.display()), e);
+    let fail = |e: io::Error| Error::io(dir, Some("cannot put the report in place"), e);
     if existing == Existing::Nothing {
         fs::rename(tmp.path(), dir).map_err(fail)?;
         let _ = tmp.keep();
@@ -269,9 +266,7 @@ fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> Result<HashMa
         }
     }
     let thumbs = root.join(THUMBS);
-    crate::own::private_dir()
-        .create(&thumbs)
-        .map_err(|e| Error::io(format!("{}: cannot create", thumbs.display()), e))?;
+    crate::own::private_dir().create(&thumbs).map_err(|e| Error::io(&thumbs, Some("cannot create"), e))?;
     let cells: Vec<Result<(PathBuf, ThumbCell), Error>> = jobs
         .par_iter()
         .enumerate()
@@ -983,6 +978,23 @@ mod tests {
         assert!(!html.contains("<section class=\"group\" data-status"));
         assert!(!html.contains("id=\"statuses\""));
         assert!(html.contains("<td>a/red.jpg</td><td>red</td>"));
+    }
+
+    #[test]
+    fn errors_name_the_path_and_what_failed() {
+        let e = Error::io(Path::new("out/r"), Some("cannot create"), io::Error::other("disk full"));
+        assert_eq!(e.to_string(), "out/r: cannot create: disk full");
+        assert_eq!(Error::io(Path::new("out/r"), None, io::Error::other("gone")).to_string(), "out/r: gone");
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        let e = write(&file, "t", date(), &Table::other(vec!["a"], Vec::new()), &[]).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: is a regular file, not a directory; the HTML report is a folder (-o DIR)", file.display())
+        );
+        assert_eq!(fs::read(&file).unwrap(), b"x");
     }
 
     fn mode(p: &Path) -> u32 {
