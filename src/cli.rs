@@ -1613,7 +1613,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
             let register = load_register(&path, &settings.vocabulary, false, register::Options::CONSENTS, None)?;
             let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
-            with_writer(&args, |mut w, _| register::sqlite::export_csv(&register, &mut w))?;
+            with_writer(&args, |mut w, _| register::export::export_csv(&register, &mut w))?;
             Ok(Exit::Ok)
         }
     }

@@ -126,8 +126,7 @@ macro_rules! bail {
 
 pub mod edit;
 
-pub use super::digest::content_digest;
-pub use super::export::{export_csv, export_dir};
+use super::digest::content_digest;
 
 /// The schema version this consentry writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -988,6 +987,7 @@ mod tests {
     use super::*;
     use crate::model::ScopeGlob;
     use crate::register::digest::hex;
+    use crate::register::export::{export_csv, export_dir};
     use sha2::{Digest, Sha256};
 
     fn d(s: &str) -> Date {
