@@ -1062,10 +1062,11 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
         } else {
             continue;
         };
-        rows.push(vec![serde_json::json!(f.path()), serde_json::json!(d.status.as_str()), serde_json::json!(why)]);
+        let cells = vec![serde_json::json!(f.path()), serde_json::json!(d.status.as_str()), serde_json::json!(why)];
+        rows.push(report::FileRow::new(&f.record.path, cells));
     }
     let blocking = rows.len();
-    let table = report::Table { columns: vec!["path", "status", "reason"], rows };
+    let table = report::Table::files(vec!["path", "status", "reason"], rows);
     if with_writer(out, |w, format| output::write_report(format, &table, w))?.is_none() {
         return Ok(Exit::Findings);
     }
@@ -1118,7 +1119,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
                 with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
                 return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
             }
-            report::Table { columns: columns.to_vec(), rows: rows.collect() }
+            report::Table::other(columns.to_vec(), rows.collect())
         }
         ReportKind::Unreleased => report::unreleased(&files, &wanted),
         ReportKind::UnknownPersons => report::unknown_persons(&files, register()?),
@@ -1162,9 +1163,10 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         }
     };
     let state = state::State::open_existing(&path)?;
-    let (table, about) = state.changes(args.since)?;
+    let (runs, changes) = state.changes(args.since)?;
+    let (table, about) = report::changes(args.since, &runs, &changes);
     if !out.quiet {
-        say!("consentry: {}: {about}; {} row(s).", path.display(), table.rows.len());
+        say!("consentry: {}: {about}; {} row(s).", path.display(), table.len());
     }
     if out.format == Some(OutputFormat::Html) {
         let today = chrono::Local::now().date_naive();
@@ -1280,7 +1282,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         })
         .map(|c| report::consent_row(c, ctx.date, used.get(c.id.as_str()).copied().unwrap_or(0)))
         .collect();
-    let table = report::Table { columns: report::CONSENT_COLUMNS.to_vec(), rows };
+    let table = report::Table::other(report::CONSENT_COLUMNS.to_vec(), rows);
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     Ok(Exit::Ok)
 }
@@ -1332,7 +1334,7 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
             serde_json::json!(note),
         ]);
     }
-    let table = report::Table { columns: vec!["kind", "item", "status", "detail"], rows };
+    let table = report::Table::other(vec!["kind", "item", "status", "detail"], rows);
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
@@ -1519,23 +1521,21 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
                 continue;
             }
         };
-        rows.push(vec![
+        let cells = vec![
             serde_json::json!(f.path()),
             serde_json::json!(target.path().display().to_string()),
             serde_json::json!(action),
             serde_json::json!(detail),
-        ]);
+        ];
+        rows.push(report::FileRow::new(&f.record.path, cells));
     }
     for (path, e) in &failed {
         say!("consentry: {e}");
-        rows.push(vec![
-            serde_json::json!(path),
-            serde_json::Value::Null,
-            serde_json::json!("failed"),
-            serde_json::json!(e),
-        ]);
+        let cells =
+            vec![serde_json::json!(path), serde_json::Value::Null, serde_json::json!("failed"), serde_json::json!(e)];
+        rows.push(report::FileRow::new(Path::new(path), cells));
     }
-    let table = report::Table { columns: vec!["path", "target", "action", "detail"], rows };
+    let table = report::Table::files(vec!["path", "target", "action", "detail"], rows);
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
@@ -1587,7 +1587,9 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
             let imported = register::sqlite::import(&register, &register::documents_base(&csv), &into, &actor)
-                .map_err(|e| e.context(format!("{}: cannot import into {}", csv.display(), into.display())))?;
+                .map_err(|e| {
+                    anyhow::Error::from(e).context(format!("{}: cannot import into {}", csv.display(), into.display()))
+                })?;
             for warning in &imported.warnings {
                 say!("consentry: {}: warning: {warning}", csv.display());
             }
@@ -1611,7 +1613,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
             let register = load_register(&path, &settings.vocabulary, false, register::Options::CONSENTS, None)?;
             let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
-            with_writer(&args, |mut w, _| register::sqlite::export_csv(&register, &mut w))?;
+            with_writer(&args, |mut w, _| register::export::export_csv(&register, &mut w))?;
             Ok(Exit::Ok)
         }
     }

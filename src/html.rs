@@ -18,17 +18,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::consent::Status;
 use crate::media::Format;
 use crate::model::Date;
-use crate::report::{Evaluated, Table};
+use crate::report::{Evaluated, Rows, Table};
 use crate::thumbnail::{self, Placeholder, Thumb, ThumbSource};
 
 /// The file that marks a directory as a consentry HTML report (replaceable by the next one).
@@ -49,7 +47,7 @@ impl Default for Options {
     }
 }
 
-/// What [`write`] wrote.
+/// What [`write()`] wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HtmlSummary {
     /// The report's `index.html`.
@@ -67,11 +65,11 @@ pub struct HtmlSummary {
 /// Write the report `table` (with the evaluated `files` it was computed from, for thumbnails and
 /// details) as an HTML folder at `dir`, with default [`Options`]. Thumbnails are made in
 /// parallel on the current rayon pool.
-pub fn write(dir: &Path, title: &str, date: Date, table: &Table, files: &[Evaluated]) -> anyhow::Result<HtmlSummary> {
+pub fn write(dir: &Path, title: &str, date: Date, table: &Table, files: &[Evaluated]) -> Result<HtmlSummary, Error> {
     write_with(dir, title, date, table, files, &Options::default())
 }
 
-/// [`write`] with options.
+/// [`write()`] with options.
 pub fn write_with(
     dir: &Path,
     title: &str,
@@ -79,18 +77,18 @@ pub fn write_with(
     table: &Table,
     files: &[Evaluated],
     options: &Options,
-) -> anyhow::Result<HtmlSummary> {
+) -> Result<HtmlSummary, Error> {
     let existing = check_target(dir)?;
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    fs::create_dir_all(parent).with_context(|| format!("{}: cannot create the directory", parent.display()))?;
+    fs::create_dir_all(parent).map_err(|e| Error::io(parent, Some("cannot create the directory"), e))?;
     let tmp = tempfile::Builder::new()
         .prefix(crate::own::REPORT_TEMP_PREFIX)
-        .permissions(fs::Permissions::from_mode(0o700))
+        .permissions(crate::own::private_dir_permissions())
         .tempdir_in(parent)
-        .with_context(|| format!("{}: cannot create a temporary directory beside it", dir.display()))?;
+        .map_err(|e| Error::io(dir, Some("cannot create a temporary directory beside it"), e))?;
     let page = Page::new(title, date, table, files);
     let thumbs = make_thumbnails(tmp.path(), &page, options)?;
     let html = render(&page, &thumbs, options);
@@ -100,7 +98,7 @@ pub fn write_with(
     let written: Vec<&ThumbCell> = thumbs.values().collect();
     Ok(HtmlSummary {
         index: dir.join("index.html"),
-        rows: table.rows.len(),
+        rows: table.len(),
         thumbnails: written.iter().filter(|c| matches!(c, ThumbCell::Image { .. })).count(),
         from_previews: written
             .iter()
@@ -114,6 +112,25 @@ pub fn write_with(
 // The folder
 // ---------------------------------------------------------------------------------------------
 
+/// Why an HTML report could not be written. Each variant displays its whole text, causes
+/// included (see `crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file or folder at `path` could not be made, read or put in place (`doing`: what was
+    /// being done).
+    #[error("{}: {}{}", .path.display(), .doing.map(|d| format!("{d}: ")).unwrap_or_default(), crate::error::with_causes(.cause))]
+    Io { path: PathBuf, doing: Option<&'static str>, cause: io::Error },
+    /// The target is not a place a report is written to (left as it is).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    fn io(path: &Path, doing: Option<&'static str>, cause: io::Error) -> Error {
+        Error::Io { path: path.to_path_buf(), doing, cause }
+    }
+}
+
 /// What is at the target path now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Existing {
@@ -122,54 +139,52 @@ enum Existing {
     Replaceable,
 }
 
-fn check_target(dir: &Path) -> anyhow::Result<Existing> {
+fn check_target(dir: &Path) -> Result<Existing, Error> {
     let meta = match fs::symlink_metadata(dir) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Nothing),
-        Err(e) => return Err(anyhow::anyhow!("{}: {e}", dir.display())),
+        Err(e) => return Err(Error::io(dir, None, e)),
     };
     if meta.file_type().is_symlink() {
-        anyhow::bail!("{}: is a symbolic link; give the report's directory itself", dir.display());
+        return Err(Error::Refused(format!(
+            "{}: is a symbolic link; give the report's directory itself",
+            dir.display()
+        )));
     }
     if !meta.is_dir() {
         // Never written into: a file is left as it is, a FIFO or device never opened.
-        anyhow::bail!(
+        return Err(Error::Refused(format!(
             "{}: is {}, not a directory; the HTML report is a folder (-o DIR)",
             dir.display(),
             crate::media::source::kind_of(meta.file_type())
-        );
+        )));
     }
     if dir.join(MARKER).is_file() {
         return Ok(Existing::Replaceable);
     }
-    let mut entries = fs::read_dir(dir).with_context(|| format!("{}: cannot read the directory", dir.display()))?;
+    let mut entries = fs::read_dir(dir).map_err(|e| Error::io(dir, Some("cannot read the directory"), e))?;
     if entries.next().is_none() {
         return Ok(Existing::Replaceable);
     }
-    anyhow::bail!(
+    Err(Error::Refused(format!(
         "{}: exists, is not empty and is not a consentry report (no {MARKER}); it is left alone: \
          choose another directory",
         dir.display()
-    )
+    )))
 }
 
 /// Create `path` readable and writable by the owner only, with `data`.
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    f.write_all(data).with_context(|| format!("{}: cannot write", path.display()))?;
+fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let mut f = crate::own::create_private(path).map_err(|e| Error::io(path, Some("cannot create"), e))?;
+    f.write_all(data).map_err(|e| Error::io(path, Some("cannot write"), e))?;
     Ok(())
 }
 
 /// Move the finished folder to `dir`: a rename when nothing is there; otherwise the two are
 /// exchanged atomically where the system can (Linux), else the old one is moved aside first;
 /// then the old report is removed.
-fn install(tmp: tempfile::TempDir, dir: &Path, existing: Existing) -> anyhow::Result<()> {
-    let fail = |e: io::Error| anyhow::anyhow!("{}: cannot put the report in place: {e}", dir.display());
+fn install(tmp: tempfile::TempDir, dir: &Path, existing: Existing) -> Result<(), Error> {
+    let fail = |e: io::Error| Error::io(dir, Some("cannot put the report in place"), e);
     if existing == Existing::Nothing {
         fs::rename(tmp.path(), dir).map_err(fail)?;
         let _ = tmp.keep();
@@ -240,7 +255,7 @@ enum ThumbCell {
 
 /// Make the thumbnail of every distinct file shown, in parallel, into `root/thumbs`. Named by
 /// number (file names can carry names of people; thumbnail names never do).
-fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> anyhow::Result<HashMap<PathBuf, ThumbCell>> {
+fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> Result<HashMap<PathBuf, ThumbCell>, Error> {
     let mut jobs: Vec<(&Path, Option<Format>, bool)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in &page.rows {
@@ -251,11 +266,8 @@ fn make_thumbnails(root: &Path, page: &Page, options: &Options) -> anyhow::Resul
         }
     }
     let thumbs = root.join(THUMBS);
-    fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&thumbs)
-        .with_context(|| format!("{}: cannot create", thumbs.display()))?;
-    let cells: Vec<anyhow::Result<(PathBuf, ThumbCell)>> = jobs
+    crate::own::private_dir().create(&thumbs).map_err(|e| Error::io(&thumbs, Some("cannot create"), e))?;
+    let cells: Vec<Result<(PathBuf, ThumbCell), Error>> = jobs
         .par_iter()
         .enumerate()
         .map(|(i, &(path, format, media))| {
@@ -293,43 +305,47 @@ struct Page<'a> {
     title: &'a str,
     date: Date,
     table: &'a Table,
-    /// Whether rows are files (the table has a `path` column).
+    /// Whether rows are files ([`Rows::Files`]).
     per_file: bool,
     rows: Vec<Row<'a>>,
 }
 
 struct Row<'a> {
     cells: &'a [Value],
+    /// The evaluated file of a file row, when there is one with its path.
     file: Option<&'a Evaluated>,
+    /// A file row's path, shown when there is no evaluated file (`report changes`).
+    path: Option<&'a Path>,
     /// `red`, `yellow`, `unreadable`, ... (empty for reports not over files).
     status: String,
 }
 
 impl<'a> Page<'a> {
     fn new(title: &'a str, date: Date, table: &'a Table, files: &'a [Evaluated]) -> Self {
-        let col = |name: &str| table.columns.iter().position(|c| *c == name);
-        let (path_col, status_col) = (col("path"), col("status"));
-        let by_path: HashMap<String, &Evaluated> = match path_col {
-            Some(_) => files.iter().map(|f| (f.path(), f)).collect(),
-            None => HashMap::new(),
+        let rows = match &table.rows {
+            Rows::Other(rows) => {
+                rows.iter().map(|cells| Row { cells, file: None, path: None, status: String::new() }).collect()
+            }
+            Rows::Files(rows) => {
+                let by_path: HashMap<&Path, &Evaluated> = files.iter().map(|f| (f.record.path.as_path(), f)).collect();
+                let status_col = table.columns.iter().position(|c| *c == "status");
+                rows.iter()
+                    .map(|r| {
+                        let file = r.file.as_deref().and_then(|p| by_path.get(p).copied());
+                        let status = match file {
+                            Some(f) => f.decision.status.as_str().to_string(),
+                            None => status_col
+                                .and_then(|i| r.cells.get(i))
+                                .and_then(Value::as_str)
+                                .unwrap_or("unknown")
+                                .to_string(),
+                        };
+                        Row { cells: &r.cells, file, path: r.file.as_deref(), status }
+                    })
+                    .collect()
+            }
         };
-        let rows = table
-            .rows
-            .iter()
-            .map(|cells| {
-                let file =
-                    path_col.and_then(|i| cells.get(i)).and_then(Value::as_str).and_then(|p| by_path.get(p).copied());
-                let status = match (path_col, file) {
-                    (None, _) => String::new(),
-                    (Some(_), Some(f)) => f.decision.status.as_str().to_string(),
-                    (Some(_), None) => {
-                        status_col.and_then(|i| cells.get(i)).and_then(Value::as_str).unwrap_or("unknown").to_string()
-                    }
-                };
-                Row { cells, file, status }
-            })
-            .collect();
-        Page { title, date, table, per_file: path_col.is_some(), rows }
+        Page { title, date, table, per_file: table.is_per_file(), rows }
     }
 
     /// Rows per status, in [`group_rank`] order then by name.
@@ -517,9 +533,10 @@ fn file_table(
     for row in rows {
         let cell = |name: &str| col(name).and_then(|i| row.cells.get(i)).map(cell_text).unwrap_or_default();
         let mut search = Vec::new();
-        let path = match row.file {
-            Some(f) => f.path(),
-            None => cell("path"),
+        let path = match (row.file, row.path) {
+            (Some(f), _) => f.path(),
+            (None, Some(p)) => p.to_string_lossy().into_owned(),
+            (None, None) => String::new(),
         };
         let (persons, missing, consents, until, usage, error) = match row.file {
             Some(f) => {
@@ -820,6 +837,7 @@ mod tests {
     use super::*;
     use crate::consent::{Decision, Missing, Reason};
     use crate::people::Depicted;
+    use crate::report::FileRow;
     use crate::scan::FileRecord;
     use serde_json::json;
 
@@ -862,13 +880,16 @@ mod tests {
     }
 
     fn table(files: &[Evaluated]) -> Table {
-        Table {
-            columns: vec!["path", "status", "lacking"],
-            rows: files
-                .iter()
-                .map(|f| vec![json!(f.path()), json!(f.decision.status.as_str()), json!(["web", "tv"])])
-                .collect(),
-        }
+        let rows = files
+            .iter()
+            .map(|f| {
+                FileRow::new(
+                    &f.record.path,
+                    vec![json!(f.path()), json!(f.decision.status.as_str()), json!(["web", "tv"])],
+                )
+            })
+            .collect();
+        Table::files(vec!["path", "status", "lacking"], rows)
     }
 
     fn date() -> Date {
@@ -929,20 +950,55 @@ mod tests {
 
     #[test]
     fn reports_not_over_files_are_one_table() {
-        let t = Table {
-            columns: vec!["name", "files", "suggestions"],
-            rows: vec![vec![json!(HOSTILE), json!(3), json!(["Anna Schmidt", "Anna Schmid"])]],
-        };
+        let t = Table::other(
+            vec!["name", "files", "suggestions"],
+            vec![vec![json!(HOSTILE), json!(3), json!(["Anna Schmidt", "Anna Schmid"])]],
+        );
         let html = page_html(&[], &t);
         assert!(!html.contains("<section class=\"group\" data-status"));
         assert!(html.contains("<td class=\"num\">3</td><td>Anna Schmidt, Anna Schmid</td>"));
         assert!(!html.contains("<script>alert"));
         assert!(!html.contains("id=\"statuses\""));
-        let empty = page_html(&[], &Table { columns: vec!["path", "status"], rows: Vec::new() });
+        let empty = page_html(&[], &Table::files(vec!["path", "status"], Vec::new()));
         assert!(empty.contains("Nothing to report."));
     }
 
+    #[test]
+    fn file_rows_are_known_by_their_type_not_by_a_column_name() {
+        let files = sample();
+        // Rows about files, whatever their columns are called: grouped, with each file's details.
+        let rows = files.iter().map(|f| FileRow::new(&f.record.path, vec![json!(f.path())])).collect();
+        let html = page_html(&files, &Table::files(vec!["file"], rows));
+        assert!(html.contains("<section class=\"group\" data-status=\"red\">"));
+        assert!(html.contains("Ben <span class=\"reason\">unknown</span>"));
+        assert_eq!(html.matches("<tr class=\"row st-").count(), 5);
+        // Rows about something else that happen to have a `path` column: one plain table.
+        let other = Table::other(vec!["path", "status"], vec![vec![json!("a/red.jpg"), json!("red")]]);
+        let html = page_html(&files, &other);
+        assert!(!html.contains("<section class=\"group\" data-status"));
+        assert!(!html.contains("id=\"statuses\""));
+        assert!(html.contains("<td>a/red.jpg</td><td>red</td>"));
+    }
+
+    #[test]
+    fn errors_name_the_path_and_what_failed() {
+        let e = Error::io(Path::new("out/r"), Some("cannot create"), io::Error::other("disk full"));
+        assert_eq!(e.to_string(), "out/r: cannot create: disk full");
+        assert_eq!(Error::io(Path::new("out/r"), None, io::Error::other("gone")).to_string(), "out/r: gone");
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f");
+        fs::write(&file, b"x").unwrap();
+        let e = write(&file, "t", date(), &Table::other(vec!["a"], Vec::new()), &[]).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)));
+        assert_eq!(
+            e.to_string(),
+            format!("{}: is a regular file, not a directory; the HTML report is a folder (-o DIR)", file.display())
+        );
+        assert_eq!(fs::read(&file).unwrap(), b"x");
+    }
+
     fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
         fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
 

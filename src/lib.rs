@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod consent;
+pub(crate) mod error;
 pub mod html;
 pub mod media;
 pub mod model;

@@ -230,20 +230,20 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
     };
     match format {
         OutputFormat::Jsonl => {
-            for row in &table.rows {
+            for row in table.cells() {
                 serde_json::to_writer(&mut *out, &RowObject(&table.columns, row))?;
                 out.write_all(b"\n")?;
             }
         }
         OutputFormat::Json => {
-            let all: Vec<_> = table.rows.iter().map(|r| Value::Object(object(r))).collect();
+            let all: Vec<_> = table.cells().map(|r| Value::Object(object(r))).collect();
             serde_json::to_writer_pretty(&mut *out, &all)?;
             out.write_all(b"\n")?;
         }
         OutputFormat::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
             w.write_record(&table.columns)?;
-            for row in &table.rows {
+            for row in table.cells() {
                 write_csv_row(&mut w, row.iter().map(cell_text))?;
             }
             w.flush()?;
@@ -251,7 +251,7 @@ pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) ->
         OutputFormat::Table => {
             let header: Vec<String> = table.columns.iter().map(|c| c.to_uppercase().replace('_', " ")).collect();
             let header: Vec<&str> = header.iter().map(String::as_str).collect();
-            let rows: Vec<Vec<String>> = table.rows.iter().map(|r| r.iter().map(cell_text).collect()).collect();
+            let rows: Vec<Vec<String>> = table.cells().map(|r| r.iter().map(cell_text).collect()).collect();
             write_aligned(out, &header, &rows)?;
         }
         OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
@@ -300,7 +300,7 @@ pub fn write_rows(
             out.flush()
         }
         OutputFormat::Json | OutputFormat::Table | OutputFormat::Html => {
-            write_report(format, &Table { columns: columns.to_vec(), rows: rows.collect() }, out)
+            write_report(format, &Table::other(columns.to_vec(), rows.collect()), out)
         }
     }
 }
@@ -453,7 +453,69 @@ fn write_csv_row<W: Write, S: AsRef<str>>(w: &mut csv::Writer<W>, row: impl Into
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_cell, escape_controls, persons_cell};
+    use super::{csv_cell, escape_controls, persons_cell, write_report, write_rows, OutputFormat};
+    use crate::report::{FileRow, Table};
+    use serde_json::json;
+
+    /// A report over two files, one with a hostile name, a list and a null.
+    fn report() -> Table {
+        let rows = vec![
+            FileRow::new("a/x.jpg".as_ref(), vec![json!("a/x.jpg"), json!(2), json!(["web", "tv"]), json!(null)]),
+            FileRow::new("=b.jpg".as_ref(), vec![json!("=b.jpg"), json!(-3), json!([]), json!("bad\nline")]),
+        ];
+        Table::files(vec!["path", "days_left", "usage", "error"], rows)
+    }
+
+    fn printed(format: OutputFormat, table: &Table) -> String {
+        let mut out = Vec::new();
+        write_report(format, table, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn reports_as_json_lines() {
+        assert_eq!(
+            printed(OutputFormat::Jsonl, &report()),
+            "{\"path\":\"a/x.jpg\",\"days_left\":2,\"usage\":[\"web\",\"tv\"],\"error\":null}\n\
+             {\"path\":\"=b.jpg\",\"days_left\":-3,\"usage\":[],\"error\":\"bad\\nline\"}\n"
+        );
+    }
+
+    #[test]
+    fn reports_as_csv() {
+        assert_eq!(
+            printed(OutputFormat::Csv, &report()),
+            "path,days_left,usage,error\na/x.jpg,2,web|tv,\n'=b.jpg,-3,,\"bad\nline\"\n"
+        );
+    }
+
+    #[test]
+    fn reports_as_aligned_tables() {
+        assert_eq!(
+            printed(OutputFormat::Table, &report()),
+            "PATH     DAYS LEFT  USAGE   ERROR\na/x.jpg  2          web|tv\n=b.jpg   -3                 bad\\nline\n"
+        );
+    }
+
+    #[test]
+    fn reports_as_json() {
+        let text = printed(OutputFormat::Json, &report());
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back[1], json!({"path": "=b.jpg", "days_left": -3, "usage": [], "error": "bad\nline"}));
+        assert!(text.ends_with("]\n"));
+    }
+
+    #[test]
+    fn rows_given_one_by_one_print_as_the_whole_report() {
+        let table = report();
+        for format in [OutputFormat::Jsonl, OutputFormat::Csv, OutputFormat::Table, OutputFormat::Json] {
+            let mut out = Vec::new();
+            write_rows(format, &table.columns, table.cells().map(<[_]>::to_vec), &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), printed(format, &table), "{format:?}");
+        }
+        let mut out = Vec::new();
+        assert!(write_report(OutputFormat::Html, &table, &mut out).is_err());
+    }
 
     #[test]
     fn csv_cells_that_could_be_formulas_get_a_quote() {

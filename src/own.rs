@@ -1,10 +1,52 @@
-//! The names of the files and folders consentry itself writes beside or inside an archive: its
-//! state, the temporary copies of `apply`, the temporary files of `-o`, and HTML report folders.
+//! consentry's own files: the names of the files and folders it writes beside or inside an
+//! archive (its state, the temporary copies of `apply`, the temporary files of `-o`, HTML report
+//! folders) and how every file and folder holding names is created (owner only: 0600 and 0700).
 //! None of them is ever media (the walker skips them); every module that writes one takes its
-//! name from here.
+//! name and its creation from here.
 
 use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+/// Mode of every file consentry creates that holds names (register, state, reports, copies).
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Mode of every folder consentry creates for such files.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Options that create a new file (never an existing one) writable and readable by the owner
+/// only; add `.read(true)` to read it too.
+pub fn private_file() -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true).mode(PRIVATE_FILE_MODE);
+    options
+}
+
+/// Create the new file `path` for the owner only ([`private_file`]).
+pub fn create_private(path: &Path) -> io::Result<fs::File> {
+    private_file().open(path)
+}
+
+/// A builder of folders for the owner only; add `.recursive(true)` to create missing parents
+/// (with the same mode).
+pub fn private_dir() -> fs::DirBuilder {
+    let mut builder = fs::DirBuilder::new();
+    builder.mode(PRIVATE_DIR_MODE);
+    builder
+}
+
+/// Create the folder `path` and its missing parents for the owner only; an existing folder is
+/// fine (its mode is left as it is).
+pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
+    private_dir().recursive(true).create(path)
+}
+
+/// The permissions of a private folder, for temporary folders (`tempfile::Builder::permissions`).
+pub fn private_dir_permissions() -> fs::Permissions {
+    fs::Permissions::from_mode(PRIVATE_DIR_MODE)
+}
 
 /// The folder consentry keeps its state in, under the archive root.
 pub const STATE_DIR: &str = ".consentry";
@@ -45,6 +87,28 @@ mod tests {
         for p in [APPLY_TEMP_PREFIX, REPORT_TEMP_PREFIX, OLD_REPORT_PREFIX] {
             assert!(p.starts_with(TEMP_PREFIX), "{p}");
         }
+    }
+
+    #[test]
+    fn own_files_and_folders_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let file = tmp.path().join("f");
+        create_private(&file).unwrap();
+        assert_eq!(mode(&file), 0o600);
+        // Never an existing file: it is not truncated or taken over.
+        assert_eq!(create_private(&file).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        let deep = tmp.path().join("a/b");
+        create_private_dir_all(&deep).unwrap();
+        create_private_dir_all(&deep).unwrap();
+        assert_eq!(mode(&deep), 0o700);
+        assert_eq!(mode(&tmp.path().join("a")), 0o700);
+        let one = tmp.path().join("c");
+        private_dir().create(&one).unwrap();
+        assert_eq!(mode(&one), 0o700);
+        let t = tempfile::Builder::new().permissions(private_dir_permissions()).tempdir_in(tmp.path()).unwrap();
+        assert_eq!(mode(t.path()), 0o700);
     }
 
     #[test]

@@ -1,18 +1,85 @@
-//! Reports over evaluated files (SPEC.md 6): computed here as tables, rendered by `output`.
+//! Reports over evaluated files (SPEC.md 6): computed here as tables whose rows are typed as
+//! file rows (about one file) or other rows; rendered by `output` (table, CSV, JSON) and `html`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use crate::consent::{valid_on, Decision, Reason, Status};
 use crate::model::{Consent, Date, Register};
 use crate::scan::FileRecord;
+use crate::state::{RecordedChange, RecordedRun};
 
-/// A report: named columns and rows of JSON values (strings, numbers, arrays, null).
+/// A report: named columns and rows of JSON values (strings, numbers, arrays, null). Its rows
+/// are all about files ([`Rows::Files`]: the HTML report groups them by status and shows each
+/// file) or all about something else (consents, names, counts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub columns: Vec<&'static str>,
-    pub rows: Vec<Vec<Value>>,
+    pub rows: Rows,
+}
+
+/// The rows of a report, by what they are about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    /// One row per file.
+    Files(Vec<FileRow>),
+    /// Rows about anything else.
+    Other(Vec<Vec<Value>>),
+}
+
+/// A row about one file: its cells, and the file as scanned (the evaluation of a file with
+/// that path is what the HTML report shows for it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRow {
+    /// `None` in a report over files for a row that names none (a consent that ended, in
+    /// `report changes`).
+    pub file: Option<PathBuf>,
+    pub cells: Vec<Value>,
+}
+
+impl FileRow {
+    /// A row about the file at `path`.
+    pub fn new(path: &Path, cells: Vec<Value>) -> FileRow {
+        FileRow { file: Some(path.to_path_buf()), cells }
+    }
+}
+
+impl Table {
+    /// A report with a row per file.
+    pub fn files(columns: Vec<&'static str>, rows: Vec<FileRow>) -> Table {
+        Table { columns, rows: Rows::Files(rows) }
+    }
+
+    /// A report whose rows are not about files.
+    pub fn other(columns: Vec<&'static str>, rows: Vec<Vec<Value>>) -> Table {
+        Table { columns, rows: Rows::Other(rows) }
+    }
+
+    /// Whether the rows are about files.
+    pub fn is_per_file(&self) -> bool {
+        matches!(self.rows, Rows::Files(_))
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.rows {
+            Rows::Files(rows) => rows.len(),
+            Rows::Other(rows) => rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The cells of each row, in order: what the printers write.
+    pub fn cells(&self) -> Box<dyn Iterator<Item = &[Value]> + '_> {
+        match &self.rows {
+            Rows::Files(rows) => Box::new(rows.iter().map(|r| r.cells.as_slice())),
+            Rows::Other(rows) => Box::new(rows.iter().map(Vec::as_slice)),
+        }
+    }
 }
 
 /// A scanned media file with its evaluation and its path relative to the archive root.
@@ -40,10 +107,16 @@ pub fn missing(files: &[Evaluated]) -> Table {
         .iter()
         .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow | Status::Unreadable))
         .map(|f| {
-            vec![json!(f.path()), json!(f.decision.status.as_str()), missing_json(&f.decision), json!(f.record.error())]
+            let cells = vec![
+                json!(f.path()),
+                json!(f.decision.status.as_str()),
+                missing_json(&f.decision),
+                json!(f.record.error()),
+            ];
+            FileRow::new(&f.record.path, cells)
         })
         .collect();
-    Table { columns: vec!["path", "status", "missing", "error"], rows }
+    Table::files(vec!["path", "status", "missing", "error"], rows)
 }
 
 /// Consents expiring within `days` of `date`: how many files each clears now, and which of them
@@ -88,7 +161,7 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
         ]);
     }
     rows.sort_by(|a, b| a[2].as_str().cmp(&b[2].as_str()).then_with(|| a[0].as_str().cmp(&b[0].as_str())));
-    Table { columns: vec!["id", "person", "expires", "days_left", "files", "would_stop_green"], rows }
+    Table::other(vec!["id", "person", "expires", "days_left", "files", "would_stop_green"], rows)
 }
 
 /// How a consent stands on a date.
@@ -171,10 +244,12 @@ pub fn unreleased(files: &[Evaluated], usages: &[&str]) -> Table {
         })
         .map(|f| {
             let lacking: Vec<&str> = usages.iter().copied().filter(|u| !f.decision.allows(&[u])).collect();
-            vec![json!(f.path()), json!(f.decision.status.as_str()), json!(f.decision.usage), json!(lacking)]
+            let cells =
+                vec![json!(f.path()), json!(f.decision.status.as_str()), json!(f.decision.usage), json!(lacking)];
+            FileRow::new(&f.record.path, cells)
         })
         .collect();
-    Table { columns: vec!["path", "status", "usage", "lacking"], rows }
+    Table::files(vec!["path", "status", "usage", "lacking"], rows)
 }
 
 /// Names found in files but absent from the register, with the closest register names.
@@ -190,7 +265,7 @@ pub fn unknown_persons(files: &[Evaluated], register: &Register) -> Table {
         .into_iter()
         .map(|(name, count)| vec![json!(name), json!(count), json!(suggestions(name, &known))])
         .collect();
-    Table { columns: vec!["name", "files", "suggestions"], rows }
+    Table::other(vec!["name", "files", "suggestions"], rows)
 }
 
 /// Up to three register names within a small edit distance (typos like "Anna Schmitt").
@@ -217,7 +292,38 @@ pub fn summary(files: &[Evaluated], register: &Register) -> Table {
         let n = files.iter().filter(|f| f.decision.allows(&[usage])).count();
         rows.push(vec![json!("usage"), json!(usage), json!(n)]);
     }
-    Table { columns: vec!["group", "key", "files"], rows }
+    Table::other(vec!["group", "key", "files"], rows)
+}
+
+/// `report changes`: the changes the runs found (see [`crate::state::State::changes`]), and a
+/// line about the runs it covers (`since`: the first day asked for, else the last run).
+pub fn changes(since: Option<Date>, runs: &[RecordedRun], changes: &[RecordedChange]) -> (Table, String) {
+    let rows = changes
+        .iter()
+        .map(|c| {
+            let path = c.path.as_ref().map(|p| p.to_string_lossy().into_owned());
+            let cells = vec![
+                json!(c.run),
+                json!(c.change),
+                json!(path),
+                json!(c.old_status),
+                json!(c.new_status),
+                json!(c.detail),
+            ];
+            FileRow { file: c.path.clone(), cells }
+        })
+        .collect();
+    let about = match (since, runs) {
+        (_, []) => "no runs recorded in this period".to_string(),
+        (None, [RecordedRun { finished, baseline: true }]) => {
+            format!("the run of {finished} was the first one: it is the baseline later runs are compared with")
+        }
+        (None, [RecordedRun { finished, baseline: false }]) => format!("changes found by the run of {finished}"),
+        (Some(day), runs) => format!("changes found by the {} run(s) since {day}", runs.len()),
+        (None, runs) => format!("changes found by the last {} runs", runs.len()),
+    };
+    let columns = vec!["run", "change", "path", "old_status", "new_status", "detail"];
+    (Table::files(columns, rows), about)
 }
 
 #[cfg(test)]
@@ -229,5 +335,40 @@ mod tests {
         let known: BTreeSet<&str> = ["Anna Schmidt", "Ben Meyer", "Anna Schmid"].into_iter().collect();
         assert_eq!(suggestions("Anna Schmitt", &known), ["Anna Schmidt", "Anna Schmid"]);
         assert!(suggestions("Zoe Quast", &known).is_empty());
+    }
+
+    #[test]
+    fn changes_of_runs_become_a_table_and_a_line() {
+        let run = |finished: &str, baseline| RecordedRun { finished: finished.into(), baseline };
+        let change = RecordedChange {
+            run: "2026-01-02T03:04:05+01:00".into(),
+            change: "became-red".into(),
+            path: Some("a/b.jpg".into()),
+            old_status: Some("green".into()),
+            new_status: Some("red".into()),
+            detail: None,
+        };
+        let (table, about) = changes(None, &[run("T1", false)], std::slice::from_ref(&change));
+        assert_eq!(table.columns, ["run", "change", "path", "old_status", "new_status", "detail"]);
+        assert!(table.is_per_file());
+        assert_eq!(
+            table.cells().collect::<Vec<_>>(),
+            [[
+                json!("2026-01-02T03:04:05+01:00"),
+                json!("became-red"),
+                json!("a/b.jpg"),
+                json!("green"),
+                json!("red"),
+                Value::Null
+            ]]
+        );
+        let Rows::Files(rows) = &table.rows else { unreachable!() };
+        assert_eq!(rows[0].file.as_deref(), Some(Path::new("a/b.jpg")));
+        assert_eq!(about, "changes found by the run of T1");
+        assert_eq!(changes(None, &[], &[]).1, "no runs recorded in this period");
+        assert!(changes(None, &[run("T0", true)], &[]).1.contains("was the first one"));
+        let day = Date::from_ymd_opt(2026, 1, 1).unwrap();
+        let since = changes(Some(day), &[run("T0", true), run("T1", false)], &[]).1;
+        assert_eq!(since, "changes found by the 2 run(s) since 2026-01-01");
     }
 }

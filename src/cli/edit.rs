@@ -370,9 +370,9 @@ impl Target {
         &self,
         e: &EditArgs,
         action: &str,
-        body: impl FnMut(&mut Change) -> anyhow::Result<T>,
+        body: impl FnMut(&mut Change) -> Result<T, edit::Error>,
     ) -> anyhow::Result<T> {
-        edit::change(&self.db, &actor(e.actor.as_deref()), action, &self.settings.vocabulary, e.dry_run, body)
+        Ok(edit::change(&self.db, &actor(e.actor.as_deref()), action, &self.settings.vocabulary, e.dry_run, body)?)
     }
 
     /// The evidence folder: `--evidence`, else `evidence` in consentry.toml, else `dsgvo`
@@ -395,7 +395,7 @@ impl Target {
 /// Print rows in the chosen format.
 fn print(format: Option<OutputFormat>, columns: Vec<&'static str>, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
     let out = OutputArgs { format, output: None, threads: None, quiet: true };
-    let table = Table { columns, rows };
+    let table = Table::other(columns, rows);
     with_writer(&out, |w, f| output::write_report(f, &table, w))?;
     Ok(())
 }

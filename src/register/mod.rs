@@ -3,6 +3,8 @@
 //! loading returns every problem at once, each with file, line and column.
 
 pub mod csv;
+pub mod digest;
+pub mod export;
 pub mod sqlite;
 
 use std::fmt;
@@ -120,6 +122,17 @@ pub fn load_cached(
     }
 }
 
+/// A date stored in an SQLite register: [`crate::model::parse_date`] (the one date parser: four-digit
+/// years, two-digit months and days), in its ISO form only (`YYYY-MM-DD`, as consentry writes
+/// it; SQL compares these texts). `value` is trimmed.
+pub(crate) fn iso_date(value: &str) -> Option<crate::model::Date> {
+    let value = value.trim();
+    if value.contains('.') {
+        return None;
+    }
+    crate::model::parse_date(value).ok()
+}
+
 /// The folder a register's evidence document paths are relative to: a directory register
 /// itself, else the folder of the register's file (SPEC.md 3.5).
 pub fn documents_base(register: &Path) -> PathBuf {
@@ -191,7 +204,7 @@ pub fn pdf_sha256(path: &Path, doc: &str) -> Result<String, EvidenceError> {
     hasher.update(PDF_MAGIC);
     std::io::copy(&mut file, &mut hasher)
         .map_err(|source| EvidenceError::Unreadable { doc: doc.to_string(), source })?;
-    Ok(sqlite::hex(&hasher.finalize()))
+    Ok(digest::hex(&hasher.finalize()))
 }
 
 /// [`document_problem`] for many documents at once, in parallel: each directory is listed once,

@@ -25,13 +25,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
-use sha2::{Digest, Sha256};
 
 use super::{document_problems, EvidenceError, Loaded, Problem, RegisterErrors, Severity};
 use crate::model::{
@@ -40,7 +38,95 @@ use crate::model::{
 };
 use crate::people::normalize_name;
 
+/// Why an SQLite register could not be opened, read or changed. Each variant displays its whole
+/// text, causes included (see `crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// SQLite refused (a locked, damaged or foreign database; a failed statement).
+    #[error("{}", crate::error::with_causes(.0))]
+    Sqlite(rusqlite::Error),
+    /// A file could not be used.
+    #[error("{}", crate::error::with_causes(.0))]
+    Io(io::Error),
+    /// An evidence document that cannot be used.
+    #[error("{}", crate::error::with_causes(.0))]
+    Evidence(EvidenceError),
+    /// What was being done (or which row) when `cause` happened.
+    #[error("{what}: {cause}")]
+    Context { what: String, cause: Box<Error> },
+    /// Everything else, said in full.
+    #[error("{0}")]
+    Message(String),
+}
+
+impl Error {
+    /// The SQLite error behind this one, if any.
+    fn sqlite(&self) -> Option<&rusqlite::Error> {
+        match self {
+            Error::Sqlite(e) => Some(e),
+            Error::Context { cause, .. } => cause.sqlite(),
+            Error::Io(_) | Error::Evidence(_) | Error::Message(_) => None,
+        }
+    }
+
+    fn context(self, what: impl Into<String>) -> Error {
+        Error::Context { what: what.into(), cause: Box::new(self) }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Sqlite(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+impl From<EvidenceError> for Error {
+    fn from(e: EvidenceError) -> Error {
+        Error::Evidence(e)
+    }
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Say what was being done when a step failed.
+pub(crate) trait Context<T> {
+    fn context(self, what: &str) -> Result<T>;
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| e.into().context(what))
+    }
+
+    fn with_context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|e| e.into().context(what()))
+    }
+}
+
+/// An [`Error::Message`] formatted in place.
+macro_rules! msg {
+    ($($arg:tt)*) => {
+        $crate::register::sqlite::Error::Message(format!($($arg)*))
+    };
+}
+
+/// Return an [`Error::Message`] formatted in place.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(msg!($($arg)*))
+    };
+}
+
 pub mod edit;
+
+use super::digest::content_digest;
 
 /// The schema version this consentry writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -238,8 +324,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Say what a register database that cannot be read or written means for the user, when SQLite
 /// found it locked or damaged: a locked register (another writer, beyond the busy timeout) and a
 /// file that is not an SQLite database or is corrupt get distinct messages that say what to do.
-pub(crate) fn explain(e: anyhow::Error) -> anyhow::Error {
-    let code = e.chain().find_map(|c| c.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code));
+pub(crate) fn explain(e: Error) -> Error {
+    let code = e.sqlite().and_then(rusqlite::Error::sqlite_error_code);
     match code {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => e.context(
             "the register is locked: another consentry or another program is writing it; \
@@ -259,9 +345,13 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// Open (creating it, readable by the owner only, if missing) a register database for writing
 /// and bring its schema to the current version.
-pub fn open(path: &Path) -> anyhow::Result<Connection> {
+pub fn open(path: &Path) -> Result<Connection> {
     if !path.exists() {
-        create_private(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        match crate::own::create_private(path) {
+            // Created meanwhile by another process: opened as it is, never truncated.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            r => drop(r.with_context(|| format!("{}: cannot create", path.display()))?),
+        }
     }
     let mut conn =
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -273,7 +363,7 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
 
 /// Bring an empty or older database to [`SCHEMA_VERSION`] in one transaction. Refuses a database
 /// of a newer consentry, and a non-empty database that is not a consentry register.
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     migrate_in(&tx)?;
     tx.commit()?;
@@ -282,7 +372,7 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 
 /// [`migrate`] within a transaction the caller commits (or rolls back, with whatever else it
 /// changed).
-fn migrate_in(tx: &Transaction) -> anyhow::Result<()> {
+fn migrate_in(tx: &Transaction) -> Result<()> {
     let version = user_version(tx)?;
     if version > SCHEMA_VERSION {
         bail!(
@@ -307,7 +397,7 @@ fn migrate_in(tx: &Transaction) -> anyhow::Result<()> {
 }
 
 /// Open an existing register read-only and check that this consentry can read its schema.
-fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
+fn open_read_only(path: &Path) -> Result<Connection> {
     if !path.is_file() {
         bail!("no such register database");
     }
@@ -330,15 +420,6 @@ fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// Create a file readable and writable by the owner only (it will hold names).
-fn create_private(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
 /// The directory evidence document paths are relative to.
 fn base_dir(db_path: &Path) -> PathBuf {
     db_path.parent().map(Path::to_path_buf).unwrap_or_default()
@@ -353,11 +434,11 @@ pub fn load(path: &Path, vocabulary: &Vocabulary, check_documents: bool) -> Resu
     let fatal = |message: String| {
         RegisterErrors(vec![Problem { severity: Severity::Error, file: file.clone(), line: 0, column: 0, message }])
     };
-    let conn = open_read_only(path).map_err(|e| fatal(format!("{e:#}")))?;
+    let conn = open_read_only(path).map_err(|e| fatal(e.to_string()))?;
     let mut reader =
         Reader { file: file.clone(), base: base_dir(path), check_documents, vocabulary, problems: Vec::new() };
     let mut register =
-        reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {:#}", explain(e.into()))))?;
+        reader.read(&conn).map_err(|e| fatal(format!("cannot read the register: {}", explain(e.into()))))?;
     if reader.problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RegisterErrors(reader.problems));
     }
@@ -392,9 +473,9 @@ impl Reader<'_> {
     /// Parse an optional ISO date column; an unparseable one is an error (and `None`).
     fn date(&mut self, entity: &str, column: &str, value: Option<&str>) -> Option<Date> {
         let value = value?.trim();
-        match Date::parse_from_str(value, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
+        match super::iso_date(value) {
+            Some(d) => Some(d),
+            None => {
                 self.error(entity, format!("invalid {column} date {value:?} (expected YYYY-MM-DD)"));
                 None
             }
@@ -662,7 +743,7 @@ pub struct Imported {
 /// document that is not a PDF is an error ([`super::open_pdf`], as for `consent add`); one that
 /// is missing or leaves the register's folder (absolute, or `..`) is recorded without a hash
 /// and never read, with a warning.
-pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
+pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> Result<Imported> {
     let existed = db_path.exists();
     let result = import_into(register, documents, db_path, actor).map_err(explain);
     if result.is_err() && !existed {
@@ -671,7 +752,7 @@ pub fn import(register: &Register, documents: &Path, db_path: &Path, actor: &str
     result
 }
 
-fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> anyhow::Result<Imported> {
+fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &str) -> Result<Imported> {
     let cwd = std::env::current_dir().context("the current directory")?;
     // Real paths: a document's path is recorded relative to the database's real folder, where
     // `register check` resolves it (a folder reached through a link would record another one).
@@ -719,7 +800,7 @@ struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    fn new(tx: &'a Transaction<'a>, from: PathBuf, to: PathBuf) -> anyhow::Result<Self> {
+    fn new(tx: &'a Transaction<'a>, from: PathBuf, to: PathBuf) -> Result<Self> {
         let mut persons = HashMap::new();
         for (id, name, deleted) in
             collect::<(i64, String, bool)>(tx, "SELECT id, name, deleted IS NOT NULL FROM persons")?
@@ -749,7 +830,7 @@ impl<'a> Importer<'a> {
     }
 
     /// The row of a person known by name or alias; a new one otherwise.
-    fn person_id(&mut self, name: &str) -> anyhow::Result<i64> {
+    fn person_id(&mut self, name: &str) -> Result<i64> {
         match self.persons.get(&name_key(name)) {
             Some(&(_, true)) => bail!("person {name:?} is deleted in the register; restore them first"),
             Some(&(id, false)) => Ok(id),
@@ -757,7 +838,7 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn person(&mut self, p: &Person) -> anyhow::Result<i64> {
+    fn person(&mut self, p: &Person) -> Result<i64> {
         let names: Vec<&String> = std::iter::once(&p.name).chain(&p.aliases).collect();
         let known: BTreeSet<(i64, bool)> =
             names.iter().filter_map(|n| self.persons.get(&name_key(n)).copied()).collect();
@@ -784,7 +865,7 @@ impl<'a> Importer<'a> {
         Ok(id)
     }
 
-    fn originator(&mut self, o: &Originator) -> anyhow::Result<i64> {
+    fn originator(&mut self, o: &Originator) -> Result<i64> {
         if let Some(&id) = self.originators.get(&name_key(&o.name)) {
             return Ok(id);
         }
@@ -797,7 +878,7 @@ impl<'a> Importer<'a> {
     }
 
     /// The row of an originator named by a consent (by name, else by id); a new one otherwise.
-    fn originator_id(&mut self, name: &str) -> anyhow::Result<i64> {
+    fn originator_id(&mut self, name: &str) -> Result<i64> {
         if let Some(&id) = self.originators.get(&name_key(name)) {
             return Ok(id);
         }
@@ -808,7 +889,7 @@ impl<'a> Importer<'a> {
         Ok(id)
     }
 
-    fn document_id(&mut self, path: Option<&str>, originator: Option<i64>) -> anyhow::Result<Option<i64>> {
+    fn document_id(&mut self, path: Option<&str>, originator: Option<i64>) -> Result<Option<i64>> {
         if path.is_none() && originator.is_none() {
             return Ok(None);
         }
@@ -841,7 +922,7 @@ impl<'a> Importer<'a> {
     /// The SHA-256 of the evidence document `doc` of the imported register: `None`, with a
     /// warning, for one that is missing or leaves the register's folder (never read); an error
     /// for one that is not a PDF or cannot be read.
-    fn sha256(&mut self, doc: &str) -> anyhow::Result<Option<String>> {
+    fn sha256(&mut self, doc: &str) -> Result<Option<String>> {
         match super::evidence_path(&self.from, doc).and_then(|file| super::pdf_sha256(&file, doc)) {
             Ok(sha256) => Ok(Some(sha256)),
             Err(e @ (EvidenceError::Outside { .. } | EvidenceError::NotFound { .. })) => {
@@ -852,7 +933,7 @@ impl<'a> Importer<'a> {
         }
     }
 
-    fn consent(&mut self, c: &Consent) -> anyhow::Result<()> {
+    fn consent(&mut self, c: &Consent) -> Result<()> {
         let exists: Option<i64> =
             self.tx.query_row("SELECT 1 FROM consents WHERE id = ?1", [&c.id], |r| r.get(0)).optional()?;
         if exists.is_some() {
@@ -890,7 +971,7 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    fn exemption(&mut self, e: &Exemption) -> anyhow::Result<()> {
+    fn exemption(&mut self, e: &Exemption) -> Result<()> {
         let person = e.person.as_deref().map(|p| self.person_id(p)).transpose()?;
         self.tx.execute(
             "INSERT INTO exemptions (scope, person_id, reason, note) VALUES (?1, ?2, ?3, ?4)",
@@ -901,137 +982,13 @@ impl<'a> Importer<'a> {
     }
 }
 
-/// Lower-case hex digits of `bytes`.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Export and digest
-
-const CONSENT_HEADERS: [&str; 11] = [
-    "id",
-    "person",
-    "usage",
-    "granted",
-    "expires",
-    "document",
-    "originator",
-    "scope",
-    "comment",
-    "copyright",
-    "revoked",
-];
-
-fn write_consents<'c>(consents: impl IntoIterator<Item = &'c Consent>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CONSENT_HEADERS)?;
-    let date = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
-    for c in consents {
-        w.write_record([
-            c.id.as_str(),
-            &c.person,
-            &c.usage.iter().map(String::as_str).collect::<Vec<_>>().join(","),
-            &c.granted.to_string(),
-            &date(c.expires),
-            c.document.as_deref().unwrap_or(""),
-            c.originator.as_deref().unwrap_or(""),
-            &c.scope.patterns().join("|"),
-            c.comment.as_deref().unwrap_or(""),
-            c.copyright.as_deref().unwrap_or(""),
-            &date(c.revoked),
-        ])?;
-    }
-    w.flush()
-}
-
-fn write_persons<'p>(persons: impl IntoIterator<Item = &'p Person>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["id", "name", "aliases"])?;
-    for p in persons {
-        w.write_record([p.id.as_deref().unwrap_or(""), &p.name, &p.aliases.join("|")])?;
-    }
-    w.flush()
-}
-
-fn write_exemptions<'e>(exemptions: impl IntoIterator<Item = &'e Exemption>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["scope", "person", "reason", "note"])?;
-    for e in exemptions {
-        let scope = e.scope.patterns().join("|");
-        w.write_record([
-            &scope,
-            e.person.as_deref().unwrap_or("*"),
-            e.reason.as_str(),
-            e.note.as_deref().unwrap_or(""),
-        ])?;
-    }
-    w.flush()
-}
-
-fn write_originators<'o>(originators: impl IntoIterator<Item = &'o Originator>, out: impl Write) -> io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["id", "name"])?;
-    for o in originators {
-        w.write_record([&o.id, &o.name])?;
-    }
-    w.flush()
-}
-
-/// Write the consents as the single-file CSV register of SPEC.md 3.2: English headers, `,`
-/// delimiter, ISO dates, one row per consent (group consents are not merged back), usage areas
-/// separated by `,` and scope globs by `|`. Person aliases, exemptions and originator ids cannot be
-/// represented in one file (use [`export_dir`]). Document paths are written as stored, relative
-/// to the database's directory: place the CSV beside the database to keep them valid.
-pub fn export_csv(register: &Register, out: &mut impl Write) -> io::Result<()> {
-    write_consents(&register.consents, out)
-}
-
-/// Write the register as a directory register: `consents.csv` (as [`export_csv`]), `persons.csv`
-/// (id, name, aliases separated by `|`), `exemptions.csv` (scope, person or `*`, reason, note) and
-/// `originators.csv` (id, name). Files are readable by the owner only (they hold names).
-pub fn export_dir(register: &Register, dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    write_consents(&register.consents, io::BufWriter::new(create_private(&dir.join("consents.csv"))?))?;
-    write_persons(&register.persons, io::BufWriter::new(create_private(&dir.join("persons.csv"))?))?;
-    write_exemptions(&register.exemptions, io::BufWriter::new(create_private(&dir.join("exemptions.csv"))?))?;
-    write_originators(&register.originators, io::BufWriter::new(create_private(&dir.join("originators.csv"))?))
-}
-
-/// SHA-256 (hex) over a canonical dump of the register's content (the CSV exports, each sorted):
-/// equal content gives equal digests whatever the row order or origin.
-pub fn content_digest(register: &Register) -> String {
-    let mut consents: Vec<&Consent> = register.consents.iter().collect();
-    consents.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut persons: Vec<Person> = register.persons.clone();
-    for p in &mut persons {
-        p.aliases.sort_by_key(|a| name_key(a));
-    }
-    persons.sort_by(|a, b| (name_key(&a.name), &a.name).cmp(&(name_key(&b.name), &b.name)));
-    let mut exemptions: Vec<&Exemption> = register.exemptions.iter().collect();
-    exemptions.sort_by_key(|e| (e.scope.patterns().join("|"), e.person.clone(), e.reason, e.note.clone()));
-    let mut originators: Vec<&Originator> = register.originators.iter().collect();
-    originators.sort_by(|a, b| (&a.id, &a.name).cmp(&(&b.id, &b.name)));
-
-    let mut dump = Vec::new();
-    let sections = (|| {
-        dump.extend_from_slice(b"# consents\n");
-        write_consents(consents.iter().copied(), &mut dump)?;
-        dump.extend_from_slice(b"# persons\n");
-        write_persons(&persons, &mut dump)?;
-        dump.extend_from_slice(b"# exemptions\n");
-        write_exemptions(exemptions.iter().copied(), &mut dump)?;
-        dump.extend_from_slice(b"# originators\n");
-        write_originators(originators.iter().copied(), &mut dump)
-    })();
-    sections.expect("writing to memory cannot fail");
-    hex(&Sha256::digest(&dump))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ScopeGlob;
+    use crate::register::digest::hex;
+    use crate::register::export::{export_csv, export_dir};
+    use sha2::{Digest, Sha256};
 
     fn d(s: &str) -> Date {
         s.parse().unwrap()
@@ -1394,6 +1351,40 @@ mod tests {
         assert!(problems.iter().all(|p| p.line == 0 && p.file == db.display().to_string()));
         // The warning for the missing document comes along for context.
         assert!(problems.iter().any(|p| p.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn errors_say_everything_once_however_they_are_printed() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".into()),
+        );
+        let e = explain(Error::from(busy).context("consent 7")).context("r.sqlite");
+        let text = "r.sqlite: the register is locked: another consentry or another program is writing it; \
+                    wait until it is done and try again: consent 7: database is locked: Error code 5: \
+                    database is locked";
+        assert_eq!(e.to_string(), text);
+        assert_eq!(format!("{e:#}"), text);
+        // The command line prints an error's chain: nothing is said twice.
+        let top = anyhow::Error::from(e).context("cannot import");
+        assert_eq!(format!("{top:#}"), format!("cannot import: {text}"));
+        let e: Error = Err::<(), _>(io::Error::other("gone")).context("copying").unwrap_err();
+        assert_eq!(e.to_string(), "copying: gone");
+    }
+
+    #[test]
+    fn dates_are_read_by_the_one_strict_parser() {
+        // chrono's "%Y-%m-%d" read "24-03-01" as the year 24, "2024- 3- 1" with inner blanks and
+        // "+2024-03-01" with a sign; the register's parser (model::parse_date) refuses them all.
+        for bad in ["24-03-01", "2024- 3- 1", "+2024-03-01", "01.03.2024"] {
+            let (_dir, db) = setup();
+            import(&sample(), &base_dir(&db), &db, "t").unwrap();
+            let conn = open(&db).unwrap();
+            conn.execute("UPDATE consents SET granted = ?1 WHERE id = '7'", [bad]).unwrap();
+            let problems = errors(load(&db, &Vocabulary::default(), false));
+            let expected = format!("consent 7: invalid granted date {bad:?} (expected YYYY-MM-DD)");
+            assert!(problems.iter().any(|p| p.message == expected), "{bad}: {problems:#?}");
+        }
     }
 
     #[test]

@@ -37,11 +37,11 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
 use rusqlite::{params, Transaction, TransactionBehavior};
 use serde_json::{json, Value};
 
-use super::{base_dir, collect, configure, migrate_in, Importer, Reader};
+pub use super::Error;
+use super::{base_dir, collect, configure, migrate_in, Context, Importer, Reader, Result};
 use crate::model::{name_key, Consent, Date, Evidence, ExemptReason, Exemption, Origin, Scope, ScopeGlob, Vocabulary};
 use crate::people::normalize_name;
 use crate::register::Severity;
@@ -64,14 +64,12 @@ pub struct Change<'t> {
 }
 
 /// Whether an error is the database being busy or locked (worth trying again).
-fn is_busy(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<rusqlite::Error>(),
-            Some(rusqlite::Error::SqliteFailure(f, _))
-                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
-    })
+fn is_busy(e: &Error) -> bool {
+    matches!(
+        e.sqlite(),
+        Some(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Make one change to the register at `db` with `body`, as `actor` doing `action`: in one
@@ -83,8 +81,8 @@ pub fn change<T>(
     action: &str,
     vocabulary: &Vocabulary,
     dry_run: bool,
-    mut body: impl FnMut(&mut Change) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
+    mut body: impl FnMut(&mut Change) -> Result<T>,
+) -> Result<T> {
     let mut attempt = 1;
     loop {
         match change_once(db, actor, action, vocabulary, dry_run, &mut body) {
@@ -103,8 +101,8 @@ fn change_once<T>(
     action: &str,
     vocabulary: &Vocabulary,
     dry_run: bool,
-    body: &mut impl FnMut(&mut Change) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
+    body: &mut impl FnMut(&mut Change) -> Result<T>,
+) -> Result<T> {
     if !db.is_file() {
         bail!("no such register database");
     }
@@ -136,7 +134,7 @@ fn change_once<T>(
     let created = (std::mem::take(&mut change.created_files), std::mem::take(&mut change.created_dirs));
     let result = match result {
         Ok(value) if dry_run => Ok(value), // dropping the transaction rolls it back
-        Ok(value) => tx.commit().map(|()| value).map_err(anyhow::Error::from),
+        Ok(value) => tx.commit().map(|()| value).map_err(Error::from),
         Err(e) => Err(e),
     };
     if result.is_err() {
@@ -164,7 +162,7 @@ impl Change<'_> {
 
     /// Log an entry for a row this change inserted or changed (updates and deletes are logged by
     /// the triggers).
-    fn log(&self, entity: &str, before: Value, after: Value) -> anyhow::Result<()> {
+    fn log(&self, entity: &str, before: Value, after: Value) -> Result<()> {
         self.tx.execute(
             "INSERT INTO audit_log (at, actor, action, entity, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -179,7 +177,7 @@ impl Change<'_> {
     }
 
     /// Read the register back as loading does; any error refuses the change.
-    fn read_back(&self) -> anyhow::Result<()> {
+    fn read_back(&self) -> Result<()> {
         let mut reader = Reader {
             file: "the register".into(),
             base: self.base.clone(),
@@ -199,7 +197,7 @@ impl Change<'_> {
         Ok(())
     }
 
-    fn importer(&self) -> anyhow::Result<Importer<'_>> {
+    fn importer(&self) -> Result<Importer<'_>> {
         Importer::new(self.tx, self.base.clone(), self.base.clone())
     }
 }
@@ -224,7 +222,7 @@ struct Persons {
 }
 
 impl Persons {
-    fn load(tx: &rusqlite::Connection) -> anyhow::Result<Persons> {
+    fn load(tx: &rusqlite::Connection) -> Result<Persons> {
         let rows: Vec<(i64, Option<String>, String, Option<String>)> =
             collect(tx, "SELECT id, key, name, deleted FROM persons")?;
         let aliases: Vec<(i64, String)> = collect(tx, "SELECT person_id, alias FROM aliases")?;
@@ -251,15 +249,15 @@ impl Persons {
 }
 
 /// The person a name, alias or key refers to (any case).
-fn find_person(tx: &Transaction, name: &str) -> anyhow::Result<Option<PersonRow>> {
+fn find_person(tx: &Transaction, name: &str) -> Result<Option<PersonRow>> {
     Ok(Persons::load(tx)?.find(name).cloned())
 }
 
-fn person(tx: &Transaction, name: &str) -> anyhow::Result<PersonRow> {
-    find_person(tx, name)?.ok_or_else(|| anyhow!("no person {name:?} in the register (see `consentry person list`)"))
+fn person(tx: &Transaction, name: &str) -> Result<PersonRow> {
+    find_person(tx, name)?.ok_or_else(|| msg!("no person {name:?} in the register (see `consentry person list`)"))
 }
 
-fn aliases_of(tx: &rusqlite::Connection, id: i64) -> anyhow::Result<Vec<String>> {
+fn aliases_of(tx: &rusqlite::Connection, id: i64) -> Result<Vec<String>> {
     let mut stmt = tx.prepare("SELECT alias FROM aliases WHERE person_id = ?1 ORDER BY rowid")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -269,7 +267,7 @@ fn aliases_of(tx: &rusqlite::Connection, id: i64) -> anyhow::Result<Vec<String>>
 type OriginatorRow = (i64, Option<String>, String);
 
 /// The originator a name or key refers to (any case).
-fn find_originator(tx: &Transaction, name: &str) -> anyhow::Result<Option<OriginatorRow>> {
+fn find_originator(tx: &Transaction, name: &str) -> Result<Option<OriginatorRow>> {
     let key = name_key(name);
     let rows: Vec<OriginatorRow> = collect(tx, "SELECT id, key, name FROM originators ORDER BY id")?;
     let by_name = rows.iter().position(|r| name_key(&r.2) == key);
@@ -277,17 +275,15 @@ fn find_originator(tx: &Transaction, name: &str) -> anyhow::Result<Option<Origin
     Ok(by_name.or_else(by_key).map(|i| rows[i].clone()))
 }
 
-fn originator(tx: &Transaction, name: &str) -> anyhow::Result<OriginatorRow> {
+fn originator(tx: &Transaction, name: &str) -> Result<OriginatorRow> {
     find_originator(tx, name)?.ok_or_else(|| {
-        anyhow!(
-            "no originator {name:?} in the register; add it with `consentry originator add` (see `originator list`)"
-        )
+        msg!("no originator {name:?} in the register; add it with `consentry originator add` (see `originator list`)")
     })
 }
 
 /// A name as the register keeps it: normalised, not empty, and without `|` (which separates
 /// names in CSV registers).
-fn clean_name(what: &str, raw: &str) -> anyhow::Result<String> {
+fn clean_name(what: &str, raw: &str) -> Result<String> {
     let name = normalize_name(raw);
     if name.is_empty() {
         bail!("empty {what}");
@@ -336,7 +332,7 @@ pub struct Document {
 }
 
 /// SHA-256 (hex) of a PDF file, refusing what is not one ([`crate::register::open_pdf`]).
-fn pdf_sha256(file: &Path) -> anyhow::Result<String> {
+fn pdf_sha256(file: &Path) -> Result<String> {
     Ok(crate::register::pdf_sha256(file, &file.display().to_string())?)
 }
 
@@ -358,7 +354,7 @@ impl Change<'_> {
     /// Record the evidence document `file` (with `originator`): the documents row of the same
     /// content and originator when there is one; else the stored file of the same content with
     /// a new row; else a copy in `folder` with a new row.
-    fn document(&mut self, file: &Path, originator: Option<i64>, folder: &Path) -> anyhow::Result<Document> {
+    fn document(&mut self, file: &Path, originator: Option<i64>, folder: &Path) -> Result<Document> {
         let sha256 = pdf_sha256(file)?;
         let known: Vec<(i64, String, Option<i64>)> = {
             let mut stmt =
@@ -389,8 +385,8 @@ impl Change<'_> {
 
     /// Put `file` (of content `sha256`) into `folder` under its own name, or one with the hash
     /// when that name is taken by other content. Returns where it is.
-    fn store(&mut self, file: &Path, sha256: &str, folder: &Path) -> anyhow::Result<(PathBuf, Stored)> {
-        let name = file.file_name().ok_or_else(|| anyhow!("{}: not a file name", file.display()))?;
+    fn store(&mut self, file: &Path, sha256: &str, folder: &Path) -> Result<(PathBuf, Stored)> {
+        let name = file.file_name().ok_or_else(|| msg!("{}: not a file name", file.display()))?;
         let stem = Path::new(name).file_stem().unwrap_or(name).to_string_lossy().into_owned();
         let ext = Path::new(name).extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or("pdf".into());
         let candidates: [OsString; 3] =
@@ -419,17 +415,9 @@ impl Change<'_> {
     fn copy_private(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         let dir = to.parent().ok_or_else(|| io::Error::other("no directory"))?;
         let missing: Vec<PathBuf> = dir.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
+        crate::own::create_private_dir_all(dir)?;
         self.created_dirs.extend(missing.into_iter().rev());
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(to)?;
+        let mut out = crate::own::create_private(to)?;
         self.created_files.push(to.to_path_buf());
         io::copy(&mut fs::File::open(from)?, &mut out)?;
         out.flush()?;
@@ -478,13 +466,13 @@ pub struct Added {
 }
 
 /// The next free consent number: one more than the largest number an id starts with.
-fn next_consent_number(tx: &Transaction) -> anyhow::Result<u64> {
+fn next_consent_number(tx: &Transaction) -> Result<u64> {
     let ids: Vec<(String,)> = collect(tx, "SELECT CAST(id AS TEXT) FROM consents")?;
     let largest = ids.iter().filter_map(|(id,)| id.split('.').next()?.trim().parse::<u64>().ok()).max();
     Ok(largest.map_or(1, |n| n + 1))
 }
 
-fn check_terms(c: &NewConsent) -> anyhow::Result<()> {
+fn check_terms(c: &NewConsent) -> Result<()> {
     if c.usage.is_empty() {
         bail!("no usage: a consent must name what it allows (--usage print,web,...)");
     }
@@ -495,14 +483,14 @@ fn check_terms(c: &NewConsent) -> anyhow::Result<()> {
         if glob.contains('|') {
             bail!("scope {glob:?} contains `|`; give each glob with its own --scope");
         }
-        ScopeGlob::new(glob).map_err(|e| anyhow!(e))?;
+        ScopeGlob::new(glob).map_err(Error::Message)?;
     }
     Ok(())
 }
 
 /// Record a consent (one person) or a group consent (several persons: ids `N.1`, `N.2`, ...).
 /// Names of the same person count once.
-pub fn add_consents(ch: &mut Change, c: &NewConsent) -> anyhow::Result<Vec<Added>> {
+pub fn add_consents(ch: &mut Change, c: &NewConsent) -> Result<Vec<Added>> {
     check_terms(c)?;
     let origin = c.originator.as_deref().map(|o| originator(ch.tx, o)).transpose()?;
     // The persons, each once, known ones by their row.
@@ -534,7 +522,7 @@ pub fn add_consents(ch: &mut Change, c: &NewConsent) -> anyhow::Result<Vec<Added
     };
     let number = next_consent_number(ch.tx)?;
     let scope =
-        if c.scope.is_empty() { Scope::All } else { Scope::parse(&c.scope.join("|")).map_err(|e| anyhow!(e))? };
+        if c.scope.is_empty() { Scope::All } else { Scope::parse(&c.scope.join("|")).map_err(Error::Message)? };
     let mut importer = ch.importer()?;
     importer.documents.insert((document.path.clone(), origin.as_ref().map(|o| o.0)), document.id);
     let mut added = Vec::new();
@@ -610,7 +598,7 @@ pub struct ConsentRow {
 
 /// The consents an id names: that consent, or when there is none, the members `ID.1`, `ID.2`,
 /// ... of the group consent `ID`.
-fn consents_named(tx: &Transaction, id: &str) -> anyhow::Result<Vec<ConsentRow>> {
+fn consents_named(tx: &Transaction, id: &str) -> Result<Vec<ConsentRow>> {
     let id = id.trim();
     let mut stmt = tx.prepare(
         "SELECT CAST(c.id AS TEXT), p.name, CAST(c.granted AS TEXT), CAST(c.expires AS TEXT), CAST(c.revoked AS TEXT), \
@@ -620,8 +608,10 @@ fn consents_named(tx: &Transaction, id: &str) -> anyhow::Result<Vec<ConsentRow>>
     )?;
     let date = |s: Option<String>| -> rusqlite::Result<Option<Date>> {
         s.map(|s| {
-            Date::parse_from_str(&s, "%Y-%m-%d")
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+            crate::register::iso_date(&s).ok_or_else(|| {
+                let e = format!("invalid date {s:?} (expected YYYY-MM-DD)");
+                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+            })
         })
         .transpose()
     };
@@ -643,7 +633,7 @@ fn consents_named(tx: &Transaction, id: &str) -> anyhow::Result<Vec<ConsentRow>>
 }
 
 /// The consents all `ids` name, each once, in the order given.
-fn consents_of_ids(tx: &Transaction, ids: &[String]) -> anyhow::Result<Vec<ConsentRow>> {
+fn consents_of_ids(tx: &Transaction, ids: &[String]) -> Result<Vec<ConsentRow>> {
     let mut all: Vec<ConsentRow> = Vec::new();
     for id in ids {
         for row in consents_named(tx, id)? {
@@ -671,7 +661,7 @@ impl Updated {
 /// Revoke consents from day `on` (kept as history). A consent already revoked on or before
 /// that day stays as it is; one revoked later is revoked from `on` instead. Refused when
 /// nothing would change, and for a day before a consent was granted.
-pub fn revoke(ch: &mut Change, ids: &[String], on: Date) -> anyhow::Result<Vec<Updated>> {
+pub fn revoke(ch: &mut Change, ids: &[String], on: Date) -> Result<Vec<Updated>> {
     let rows = consents_of_ids(ch.tx, ids)?;
     let mut out = Vec::new();
     for before in rows {
@@ -701,7 +691,7 @@ pub fn extend(
     ids: &[String],
     expires: Option<Date>,
     document: Option<(&Path, &Path)>,
-) -> anyhow::Result<(Vec<Updated>, Option<Document>)> {
+) -> Result<(Vec<Updated>, Option<Document>)> {
     let rows = consents_of_ids(ch.tx, ids)?;
     for row in &rows {
         if let Some(r) = row.revoked {
@@ -716,11 +706,11 @@ pub fn extend(
             // The new document keeps the originator of the consents' current one.
             let originators: BTreeSet<Option<i64>> = rows
                 .iter()
-                .map(|r| -> anyhow::Result<Option<i64>> {
+                .map(|r| -> Result<Option<i64>> {
                     let Some(d) = r.document_id else { return Ok(None) };
                     Ok(ch.tx.query_row("SELECT originator_id FROM documents WHERE id = ?1", [d], |r| r.get(0))?)
                 })
-                .collect::<anyhow::Result<_>>()?;
+                .collect::<Result<_>>()?;
             if originators.len() > 1 {
                 bail!("the consents have documents of different originators; give them a new document one by one");
             }
@@ -762,11 +752,7 @@ pub struct ExemptionRow {
 const EXEMPTIONS: &str = "SELECT e.id, CAST(e.scope AS TEXT), p.name, CAST(e.reason AS TEXT), CAST(e.note AS TEXT) \
                           FROM exemptions e LEFT JOIN persons p ON p.id = e.person_id";
 
-fn exemption_rows(
-    tx: &rusqlite::Connection,
-    filter: &str,
-    args: impl rusqlite::Params,
-) -> anyhow::Result<Vec<ExemptionRow>> {
+fn exemption_rows(tx: &rusqlite::Connection, filter: &str, args: impl rusqlite::Params) -> Result<Vec<ExemptionRow>> {
     let mut stmt = tx.prepare(&format!("{EXEMPTIONS} {filter} ORDER BY e.id"))?;
     let rows = stmt.query_map(args, |r| {
         Ok(ExemptionRow { id: r.get(0)?, scope: r.get(1)?, person: r.get(2)?, reason: r.get(3)?, note: r.get(4)? })
@@ -775,8 +761,8 @@ fn exemption_rows(
 }
 
 /// Scopes as the register keeps them (`./` and surrounding space gone); invalid globs refused.
-fn normal_scopes(scopes: &[String]) -> anyhow::Result<Vec<String>> {
-    scopes.iter().map(|s| Ok(Scope::parse(s).map_err(|e| anyhow!(e))?.patterns().join("|"))).collect()
+fn normal_scopes(scopes: &[String]) -> Result<Vec<String>> {
+    scopes.iter().map(|s| Ok(Scope::parse(s).map_err(Error::Message)?.patterns().join("|"))).collect()
 }
 
 /// Exempt `who` (`None`: everyone depicted) in each scope (one exemption per scope). A scope
@@ -787,7 +773,7 @@ pub fn exempt(
     who: Option<&str>,
     reason: ExemptReason,
     note: Option<&str>,
-) -> anyhow::Result<Vec<(ExemptionRow, bool)>> {
+) -> Result<Vec<(ExemptionRow, bool)>> {
     let person = who.map(|p| clean_name("person name", p)).transpose()?;
     let known = person.as_deref().map(|p| find_person(ch.tx, p)).transpose()?.flatten();
     if let Some(p) = known.as_ref().filter(|p| p.deleted.is_some()) {
@@ -811,7 +797,7 @@ pub fn exempt(
             continue;
         }
         let exemption = Exemption {
-            scope: Scope::parse(scope).map_err(|e| anyhow!(e))?,
+            scope: Scope::parse(scope).map_err(Error::Message)?,
             person: person.clone(),
             reason,
             note: note.map(str::to_string),
@@ -836,12 +822,12 @@ pub fn exempt(
 }
 
 /// Remove exemptions by id.
-pub fn remove_exemptions(ch: &mut Change, ids: &[i64]) -> anyhow::Result<Vec<ExemptionRow>> {
+pub fn remove_exemptions(ch: &mut Change, ids: &[i64]) -> Result<Vec<ExemptionRow>> {
     let mut out = Vec::new();
     for &id in ids {
         let row = exemption_rows(ch.tx, "WHERE e.id = ?1", [id])?
             .pop()
-            .ok_or_else(|| anyhow!("no exemption {id} in the register (see `consentry exempt list`)"))?;
+            .ok_or_else(|| msg!("no exemption {id} in the register (see `consentry exempt list`)"))?;
         ch.tx.execute("DELETE FROM exemptions WHERE id = ?1", [id])?;
         out.push(row);
     }
@@ -849,7 +835,7 @@ pub fn remove_exemptions(ch: &mut Change, ids: &[i64]) -> anyhow::Result<Vec<Exe
 }
 
 /// The exemptions with exactly one of `scopes` for `person` (`None`: those for everyone).
-pub fn exemptions_for(ch: &Change, scopes: &[String], who: Option<&str>) -> anyhow::Result<Vec<i64>> {
+pub fn exemptions_for(ch: &Change, scopes: &[String], who: Option<&str>) -> Result<Vec<i64>> {
     let person_id = match who {
         Some(p) => Some(person(ch.tx, p)?.id),
         None => None,
@@ -866,7 +852,7 @@ pub fn exemptions_for(ch: &Change, scopes: &[String], who: Option<&str>) -> anyh
 }
 
 /// Every exemption.
-pub fn list_exemptions(conn: &rusqlite::Connection) -> anyhow::Result<Vec<ExemptionRow>> {
+pub fn list_exemptions(conn: &rusqlite::Connection) -> Result<Vec<ExemptionRow>> {
     exemption_rows(conn, "", [])
 }
 
@@ -892,7 +878,7 @@ fn originator_uses(
     conn: &rusqlite::Connection,
     filter: &str,
     args: impl rusqlite::Params,
-) -> anyhow::Result<Vec<OriginatorUse>> {
+) -> Result<Vec<OriginatorUse>> {
     let mut stmt = conn.prepare(&format!("{ORIGINATOR_USE} {filter} ORDER BY o.id"))?;
     let rows = stmt.query_map(args, |r| {
         Ok(OriginatorUse { id: r.get(0)?, key: r.get(1)?, name: r.get(2)?, documents: r.get(3)?, consents: r.get(4)? })
@@ -901,12 +887,12 @@ fn originator_uses(
 }
 
 /// Every originator, with its use.
-pub fn list_originators(conn: &rusqlite::Connection) -> anyhow::Result<Vec<OriginatorUse>> {
+pub fn list_originators(conn: &rusqlite::Connection) -> Result<Vec<OriginatorUse>> {
     originator_uses(conn, "", [])
 }
 
 /// A name that no other originator has (as name or key).
-fn free_originator_name(tx: &Transaction, name: &str, except: Option<i64>) -> anyhow::Result<String> {
+fn free_originator_name(tx: &Transaction, name: &str, except: Option<i64>) -> Result<String> {
     let name = clean_name("originator name", name)?;
     if let Some(o) = find_originator(tx, &name)?.filter(|o| Some(o.0) != except) {
         bail!("there is an originator {:?} already (originator {})", o.2, o.0);
@@ -914,7 +900,7 @@ fn free_originator_name(tx: &Transaction, name: &str, except: Option<i64>) -> an
     Ok(name)
 }
 
-pub fn add_originator(ch: &mut Change, name: &str, key: Option<&str>) -> anyhow::Result<OriginatorUse> {
+pub fn add_originator(ch: &mut Change, name: &str, key: Option<&str>) -> Result<OriginatorUse> {
     let name = free_originator_name(ch.tx, name, None)?;
     if let Some(k) = key {
         free_originator_name(ch.tx, k, None)?;
@@ -926,7 +912,7 @@ pub fn add_originator(ch: &mut Change, name: &str, key: Option<&str>) -> anyhow:
 }
 
 /// Rename an originator: every consent refers to it by id, so the new name applies everywhere.
-pub fn rename_originator(ch: &mut Change, old: &str, new: &str) -> anyhow::Result<(String, OriginatorUse)> {
+pub fn rename_originator(ch: &mut Change, old: &str, new: &str) -> Result<(String, OriginatorUse)> {
     let (id, _, before) = originator(ch.tx, old)?;
     let name = free_originator_name(ch.tx, new, Some(id))?;
     if name == before {
@@ -937,7 +923,7 @@ pub fn rename_originator(ch: &mut Change, old: &str, new: &str) -> anyhow::Resul
 }
 
 /// Delete an originator no document refers to; refused with the count when referenced.
-pub fn delete_originator(ch: &mut Change, name: &str) -> anyhow::Result<OriginatorUse> {
+pub fn delete_originator(ch: &mut Change, name: &str) -> Result<OriginatorUse> {
     let (id, _, _) = originator(ch.tx, name)?;
     let used = originator_uses(ch.tx, "WHERE o.id = ?1", [id])?.remove(0);
     if used.documents > 0 {
@@ -964,7 +950,7 @@ pub struct PersonUse {
     pub exemptions: i64,
 }
 
-fn person_use(conn: &rusqlite::Connection, row: PersonRow) -> anyhow::Result<PersonUse> {
+fn person_use(conn: &rusqlite::Connection, row: PersonRow) -> Result<PersonUse> {
     let aliases = aliases_of(conn, row.id)?;
     let count = |sql: &str| -> rusqlite::Result<i64> { conn.query_row(sql, [row.id], |r| r.get(0)) };
     let consents = count("SELECT count(*) FROM consents WHERE person_id = ?1")?;
@@ -973,19 +959,19 @@ fn person_use(conn: &rusqlite::Connection, row: PersonRow) -> anyhow::Result<Per
 }
 
 /// Every person with aliases and use, by name.
-pub fn list_persons(conn: &rusqlite::Connection) -> anyhow::Result<Vec<PersonUse>> {
+pub fn list_persons(conn: &rusqlite::Connection) -> Result<Vec<PersonUse>> {
     let rows: Vec<(i64, Option<String>, String, Option<String>)> =
         collect(conn, "SELECT id, key, name, deleted FROM persons")?;
     let mut out = rows
         .into_iter()
         .map(|(id, key, name, deleted)| person_use(conn, PersonRow { id, key, name, deleted }))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     out.sort_by_key(|p| (name_key(&p.row.name), p.row.id));
     Ok(out)
 }
 
 /// A name or alias no person has yet (`except`: this person may have it).
-fn free_person_name(tx: &Transaction, name: &str, except: Option<i64>) -> anyhow::Result<String> {
+fn free_person_name(tx: &Transaction, name: &str, except: Option<i64>) -> Result<String> {
     let name = clean_name("person name", name)?;
     if let Some(p) = find_person(tx, &name)?.filter(|p| Some(p.id) != except) {
         bail!("{name:?} is a name of another person already (person {}, {:?})", p.id, p.name);
@@ -993,15 +979,14 @@ fn free_person_name(tx: &Transaction, name: &str, except: Option<i64>) -> anyhow
     Ok(name)
 }
 
-fn insert_alias(ch: &Change, id: i64, alias: &str) -> anyhow::Result<()> {
+fn insert_alias(ch: &Change, id: i64, alias: &str) -> Result<()> {
     ch.tx.execute("INSERT INTO aliases (person_id, alias) VALUES (?1, ?2)", params![id, alias])?;
     ch.log(&format!("person {id}"), Value::Null, json!({ "alias": alias }))
 }
 
-pub fn add_person(ch: &mut Change, name: &str, aliases: &[String], key: Option<&str>) -> anyhow::Result<PersonUse> {
+pub fn add_person(ch: &mut Change, name: &str, aliases: &[String], key: Option<&str>) -> Result<PersonUse> {
     let name = free_person_name(ch.tx, name, None)?;
-    let aliases: Vec<String> =
-        aliases.iter().map(|a| free_person_name(ch.tx, a, None)).collect::<anyhow::Result<_>>()?;
+    let aliases: Vec<String> = aliases.iter().map(|a| free_person_name(ch.tx, a, None)).collect::<Result<_>>()?;
     if let Some(k) = key {
         free_person_name(ch.tx, k, None)?;
     }
@@ -1016,7 +1001,7 @@ pub fn add_person(ch: &mut Change, name: &str, aliases: &[String], key: Option<&
 }
 
 /// Add aliases to a person, or with `remove` take them away.
-pub fn alias(ch: &mut Change, name: &str, aliases: &[String], remove: bool) -> anyhow::Result<PersonUse> {
+pub fn alias(ch: &mut Change, name: &str, aliases: &[String], remove: bool) -> Result<PersonUse> {
     let p = person(ch.tx, name)?;
     let own = aliases_of(ch.tx, p.id)?;
     for raw in aliases {
@@ -1043,7 +1028,7 @@ pub fn alias(ch: &mut Change, name: &str, aliases: &[String], remove: bool) -> a
 /// Rename a person (every consent follows: they refer to the person by id). The new name may be
 /// one of the person's aliases (it stops being one). With `keep_old`, the old name becomes an
 /// alias, so files tagged with it still match.
-pub fn rename_person(ch: &mut Change, old: &str, new: &str, keep_old: bool) -> anyhow::Result<(String, PersonUse)> {
+pub fn rename_person(ch: &mut Change, old: &str, new: &str, keep_old: bool) -> Result<(String, PersonUse)> {
     let p = person(ch.tx, old)?;
     let name = free_person_name(ch.tx, new, Some(p.id))?;
     if name == p.name {
@@ -1069,7 +1054,7 @@ pub struct Merged {
 
 /// Merge person `from` into `into`: `from`'s consents, exemptions and aliases move to `into`,
 /// `from`'s name becomes an alias of `into`, and `from`'s row goes (the audit log keeps it).
-pub fn merge_persons(ch: &mut Change, from: &str, into: &str) -> anyhow::Result<Merged> {
+pub fn merge_persons(ch: &mut Change, from: &str, into: &str) -> Result<Merged> {
     let (f, i) = (person(ch.tx, from)?, person(ch.tx, into)?);
     if f.id == i.id {
         bail!("{from:?} and {into:?} are the same person already (person {})", f.id);
@@ -1101,7 +1086,7 @@ pub fn merge_persons(ch: &mut Change, from: &str, into: &str) -> anyhow::Result<
 }
 
 /// Open a register read-only for the list commands.
-pub fn open_for_listing(db: &Path) -> anyhow::Result<rusqlite::Connection> {
+pub fn open_for_listing(db: &Path) -> Result<rusqlite::Connection> {
     super::open_read_only(db).with_context(|| db.display().to_string())
 }
 
@@ -1113,7 +1098,7 @@ pub fn is_sqlite_path(path: &Path) -> bool {
 }
 
 /// Create an empty register at `db` (refused when the file exists), logging who created it.
-pub fn init(db: &Path, actor: &str) -> anyhow::Result<()> {
+pub fn init(db: &Path, actor: &str) -> Result<()> {
     if !is_sqlite_path(db) {
         bail!("{}: an SQLite register's name ends in .sqlite, .sqlite3 or .db", db.display());
     }
