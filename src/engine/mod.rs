@@ -1,0 +1,146 @@
+//! The engine every archive command runs on: find the archives of the named paths (each with
+//! its register and state), run the scan pipeline into a sink, evaluate every file by its own
+//! archive, record the run, and apply the results to the files. The command line only calls
+//! it: it prints, chooses the output and the exit code.
+//!
+//! - [`archives`]: the archives of a command's files, their registers (loaded while the files
+//!   are read) and states;
+//! - [`evaluate`]: the [`Context`] of a command: scan, evaluate in walk order, record the runs;
+//! - [`apply`]: plan the writes of `apply` and run them in batches.
+
+/// A note for [`Notes`], formatted.
+macro_rules! note {
+    ($notes:expr, $($arg:tt)*) => {
+        ($notes)(&format!($($arg)*))
+    };
+}
+
+pub mod apply;
+pub mod archives;
+pub mod evaluate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use evaluate::{resolve_usages, Context};
+
+use crate::model::Date;
+
+/// Where the engine's notes go (warnings and what it did, one message at a time; never
+/// records). The command line prints them on stderr.
+pub type Notes = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What a command over an archive was given.
+#[derive(Clone)]
+pub struct Options {
+    /// Files and directories (empty: the current directory).
+    pub paths: Vec<PathBuf>,
+    /// `--people-root`: the people roots of every file (empty: each archive's own).
+    pub people_roots: Vec<String>,
+    pub follow_links: bool,
+    /// Worker threads (`None`: two per core).
+    pub threads: Option<usize>,
+    /// No notes but warnings.
+    pub quiet: bool,
+    /// `--register`: the register of every file (else `CONSENTRY_REGISTER`, else each
+    /// archive's own).
+    pub register: Option<PathBuf>,
+    /// The day to evaluate on (`None`: today).
+    pub as_of: Option<Date>,
+    /// `--state`: one state for every archive of the command.
+    pub state: Option<PathBuf>,
+    /// Keep no state.
+    pub no_state: bool,
+    pub notes: Notes,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options").field("paths", &self.paths).finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    /// Options for `paths` with every default, notes dropped.
+    pub fn new(paths: Vec<PathBuf>) -> Options {
+        Options {
+            paths,
+            people_roots: Vec::new(),
+            follow_links: true,
+            threads: None,
+            quiet: true,
+            register: None,
+            as_of: None,
+            state: None,
+            no_state: false,
+            notes: Arc::new(|_| {}),
+        }
+    }
+}
+
+/// What a command needs of the register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Evaluate when a register is found.
+    Optional,
+    /// A register, to evaluate files.
+    Register,
+    /// The whole register built (listings of consents and names).
+    Whole,
+    /// The whole register, with its evidence documents looked for (listings of documents).
+    WithEvidence,
+}
+
+impl Need {
+    fn options(self) -> crate::register::Options {
+        use crate::register::Options;
+        match self {
+            Need::Optional | Need::Register => Options::EVALUATION,
+            Need::Whole => Options::CONSENTS,
+            Need::WithEvidence => Options::FULL,
+        }
+    }
+}
+
+/// Why a command cannot go on. The messages are those the command prints.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: no such file or directory", .0.display())]
+    NoSuchPath(PathBuf),
+    /// Why the files of an archive cannot be worked on (it needs a register and there is none,
+    /// its `consentry.toml` or state cannot be read), or a directory cannot be placed.
+    #[error("{0}")]
+    Archive(String),
+    #[error("`{command}` reads every file and keeps no state: --state {} does not apply", state.display())]
+    StateNotApplicable { command: &'static str, state: PathBuf },
+    /// The register has errors: the path, and every problem as the source.
+    #[error("{path}")]
+    Register {
+        path: String,
+        #[source]
+        source: crate::register::RegisterErrors,
+    },
+    #[error("loading the register failed (panic)")]
+    RegisterPanicked,
+    #[error("the register could not be loaded")]
+    RegisterNotLoaded,
+    #[error("this command needs a consent register")]
+    NoRegister,
+    #[error(
+        "the files belong to archives with different registers: run this command once per archive \
+         (or give --register PATH)"
+    )]
+    DifferentRegisters,
+    #[error("unknown usage area {word:?}; known: {known}")]
+    UnknownUsage { word: String, known: String },
+    #[error("{}: not placed in an archive", .0.display())]
+    NotPlaced(PathBuf),
+    /// A state that cannot be opened or read.
+    #[error("{0}")]
+    State(String),
+    /// The XMP Toolkit cannot be set up for writing.
+    #[error(transparent)]
+    Writeback(#[from] crate::writeback::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
