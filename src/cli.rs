@@ -735,6 +735,7 @@ fn options(common: &CommonArgs) -> engine::Options {
         as_of: reg.as_of,
         state: common.state.state.clone(),
         no_state: common.state.no_state,
+        register_cache: engine::RegisterCache::User,
         notes: notes(),
     }
 }
@@ -755,11 +756,11 @@ fn collect(ctx: &Context, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSu
 
 fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let progress = Progress::new(out.quiet);
     let how =
         ApplyOptions { dry_run: args.dry_run, sidecar_always: args.sidecar == SidecarMode::Always, plus: args.plus };
-    let applied = engine::apply::run(options(&args.common), how, &|rec| progress.read(rec))?;
-    progress.finish();
+    let ctx = engine::apply::context(options(&args.common))?;
+    let (files, summary) = collect(&ctx, out.quiet)?;
+    let applied = engine::apply::apply(&ctx, &files, summary, how)?;
     for e in &applied.failures {
         say!("consentry: {e}");
     }

@@ -118,13 +118,25 @@ pub(crate) fn plan<'a>(
     (work, failed)
 }
 
-/// Scan, evaluate and write every file's result into its XMP (SPEC.md 5). `read` sees every
-/// record as it is read (progress). `apply` reads every file (it compares with what it wrote
+/// Scan, evaluate and write every file's result into its XMP (SPEC.md 5): [`context`],
+/// [`Context::collect`] and [`apply`]. `read` sees every record as it is read (progress).
+pub fn run(options: Options, how: ApplyOptions, read: &dyn Fn(&scan::FileRecord)) -> Result<Applied, Error> {
+    let ctx = context(options)?;
+    let (files, summary) = ctx.collect(read)?;
+    apply(&ctx, &files, summary, how)
+}
+
+/// The context `apply` scans with. `apply` reads every file (it compares with what it wrote
 /// before) and records no run: the files it rewrites are read again by the next run.
-pub fn run(options: Options, apply: ApplyOptions, read: &dyn Fn(&scan::FileRecord)) -> Result<Applied, Error> {
+pub fn context(options: Options) -> Result<Context, Error> {
     let mut ctx = Context::untracked(options, Need::Register, "apply")?;
     ctx.opts.written = true; // compare with what a previous apply wrote without reading again
-    let (files, summary) = ctx.collect(read)?;
+    Ok(ctx)
+}
+
+/// Write the results of `files` (scanned and evaluated with [`context`]; `summary` that scan's)
+/// into their XMP.
+pub fn apply(ctx: &Context, files: &[Evaluated], summary: ScanSummary, apply: ApplyOptions) -> Result<Applied, Error> {
     // Each file is stamped with its own archive's register, in that register's vocabulary.
     // And its people roots, with which a rewritten copy is read back.
     let mut units: HashMap<usize, (Provenance, Vocabulary, PeopleRoots)> = HashMap::new();
@@ -141,7 +153,7 @@ pub fn run(options: Options, apply: ApplyOptions, read: &dyn Fn(&scan::FileRecor
         }
     }
     xmp_edit::register_namespaces()?;
-    let (work, mut failed) = plan(&files, &units, apply);
+    let (work, mut failed) = plan(files, &units, apply);
     if !apply.dry_run {
         let dirs: BTreeSet<&Path> = work.iter().filter_map(|w| w.target.path().parent()).collect();
         for d in dirs {

@@ -16,7 +16,7 @@ use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
 use crate::state;
 
 use super::archives::{Archives, Found, PendingRegister, StateSlot};
-use super::{Error, Need, Notes, Options};
+use super::{Error, Need, Notes, Options, RegisterCache};
 
 /// How many scanned records `scan` keeps while the register is still loading.
 const WAITING_RECORDS: usize = 100_000;
@@ -63,8 +63,12 @@ impl Context {
         opts.pool = Some(pool.clone());
         let cwd = std::env::current_dir()?;
         // The validated rows of a CSV register are kept between runs in the user's cache.
-        let cache =
-            state::cache_dir().filter(|dir| std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok());
+        let cache = match options.register_cache {
+            RegisterCache::User => state::cache_dir(),
+            RegisterCache::At(dir) => Some(dir),
+            RegisterCache::None => None,
+        }
+        .filter(|dir| std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok());
         let archives = Arc::new(Archives {
             // As named and as real: a root that is a link is walked at its real path, the files
             // under a root that is not are keyed as walked.

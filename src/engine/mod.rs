@@ -18,6 +18,8 @@ macro_rules! note {
 pub mod apply;
 pub mod archives;
 pub mod evaluate;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,7 +53,21 @@ pub struct Options {
     pub state: Option<PathBuf>,
     /// Keep no state.
     pub no_state: bool,
+    /// Where the validated rows of CSV registers are kept between runs.
+    pub register_cache: RegisterCache,
     pub notes: Notes,
+}
+
+/// Where the validated rows of CSV registers are kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RegisterCache {
+    /// In the user's cache directory.
+    #[default]
+    User,
+    /// In this directory.
+    At(PathBuf),
+    /// Nowhere: a CSV register is validated in full every time.
+    None,
 }
 
 impl std::fmt::Debug for Options {
@@ -73,6 +89,7 @@ impl Options {
             as_of: None,
             state: None,
             no_state: false,
+            register_cache: RegisterCache::User,
             notes: Arc::new(|_| {}),
         }
     }
