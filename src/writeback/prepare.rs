@@ -162,13 +162,7 @@ fn own(
         }
     }
     .map_err(Error::io(path, "cannot write: "))?;
-    keeps_persons(
-        path,
-        crate::scan::embedded_depicted(path, &basis.roots),
-        crate::scan::embedded_depicted(&temp.path, &basis.roots),
-    )?;
-    temp.keep_permissions(path, &before_meta)?;
-    Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: Some(file) }))
+    embedded_ready(path, temp, &before_meta, before, basis, Some(file))
 }
 
 /// MP4 and MOV: through the XMP Toolkit's smart handlers, on a copy.
@@ -217,12 +211,25 @@ fn toolkit(
     copy.put_xmp(&meta).map_err(toolkit_err(path, "cannot write XMP: "))?;
     copy.try_close().map_err(toolkit_err(path, "cannot write XMP: "))?;
     drop(copy);
+    embedded_ready(path, temp, &before_meta, before, basis, locked)
+}
+
+/// A media file's rewritten copy, once it is known to show every person the file shows and
+/// has the file's permissions: ready to replace it.
+fn embedded_ready(
+    path: &Path,
+    temp: Temp,
+    before_meta: &fs::Metadata,
+    before: WrittenFields,
+    basis: &Basis,
+    locked: Option<fs::File>,
+) -> Result<Prepared, Error> {
     keeps_persons(
         path,
         crate::scan::embedded_depicted(path, &basis.roots),
         crate::scan::embedded_depicted(&temp.path, &basis.roots),
     )?;
-    temp.keep_permissions(path, &before_meta)?;
+    temp.keep_permissions(path, before_meta)?;
     Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: locked }))
 }
 
