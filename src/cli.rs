@@ -520,27 +520,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     if common.state.no_state {
         anyhow::bail!("`report changes` reads the state: it cannot go with --no-state");
     }
-    let path = match &common.state.state {
-        Some(path) => path.clone(),
-        None => {
-            let paths = if common.walk.paths.is_empty() { vec![PathBuf::from(".")] } else { common.walk.paths.clone() };
-            let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
-            let settings = config::discover(&paths, common.register.register.as_deref(), env)?;
-            let Some(archive) = settings.archive else {
-                anyhow::bail!(
-                    "{} is in no archive (no {} above it), which keeps no state; mark it with `consentry init`, \
-                     or give --state PATH",
-                    paths[0].display(),
-                    config::CONFIG_FILE
-                );
-            };
-            let own = state::default_path(&archive.root);
-            match state::cache_path(&archive.root) {
-                Some(cache) if !own.is_file() && cache.is_file() => cache,
-                _ => own,
-            }
-        }
-    };
+    let path = engine::archives::state_path(&options(common))?;
     let state = state::State::open_existing(&path)?;
     let (table, about) = state.changes(args.since)?;
     if !out.quiet {

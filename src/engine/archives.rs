@@ -332,6 +332,25 @@ pub fn open_state(
     }
 }
 
+/// The state `report changes` reads for `options`: `--state`, else the archive's own, or the
+/// one kept for it in the user's cache directory when the archive has none.
+pub fn state_path(options: &super::Options) -> Result<PathBuf, Error> {
+    if let Some(path) = &options.state {
+        return Ok(path.clone());
+    }
+    let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
+    let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
+    let settings = config::discover(&paths, options.register.as_deref(), env)?;
+    let Some(archive) = settings.archive else {
+        return Err(Error::NoArchive(paths[0].clone()));
+    };
+    let own = state::default_path(&archive.root);
+    Ok(match state::cache_path(&archive.root) {
+        Some(cache) if !own.is_file() && cache.is_file() => cache,
+        _ => own,
+    })
+}
+
 /// Load a register or stop (every problem in the error: the command prints them, and writes
 /// nothing). Its warnings are counted in a note unless `notes` is `None` (quiet).
 pub fn load_register(

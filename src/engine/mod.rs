@@ -150,6 +150,14 @@ pub enum Error {
     DifferentRegisters,
     #[error("unknown usage area {word:?}; known: {known}")]
     UnknownUsage { word: String, known: String },
+    #[error(
+        "{} is in no archive (no {} above it), which keeps no state; mark it with `consentry init`, or give --state PATH",
+        .0.display(),
+        crate::config::CONFIG_FILE
+    )]
+    NoArchive(PathBuf),
+    #[error(transparent)]
+    Config(#[from] crate::config::Error),
     #[error("{}: not placed in an archive", .0.display())]
     NotPlaced(PathBuf),
     /// A state that cannot be opened or read.
