@@ -13,8 +13,8 @@
 //!   `state` (the cache of earlier runs and their changes), `own` (the names of the files
 //!   consentry itself writes).
 //! - Results: [`report`] (report tables), [`output`] (table, CSV, JSON Lines printers),
-//!   `html` and `thumbnail` (the HTML report and its thumbnails), `writeback` (writing results
-//!   into XMP safely).
+//!   `html` and `thumbnail` (the HTML report and its thumbnails), [`writeback`] (writing
+//!   results into XMP safely).
 //! - [`engine`]: the archive commands' pipeline (archives, scan into a sink, evaluation, runs,
 //!   `apply`); the `consentry` binary's command line only calls it and prints.
 //!
@@ -38,6 +38,6 @@ pub mod state; // the binary: `report changes` reads a state
 pub mod synth;
 pub(crate) mod thumbnail;
 pub mod walk; // the tests: the state folder's name
-pub(crate) mod writeback;
+pub mod writeback; // `engine::apply`'s errors carry its errors
 pub mod written; // `scan::FileRecord` carries what a previous `apply` wrote
 pub mod xmp;

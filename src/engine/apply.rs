@@ -49,13 +49,27 @@ pub struct ApplyRow {
 pub struct Applied {
     /// The files written (or, dry, to be written), then those not written.
     pub rows: Vec<ApplyRow>,
-    /// Why each file was not written (a message naming it), in the order of `rows`.
-    pub failures: Vec<String>,
+    /// Why each file was not written, in the order of the `failed` rows.
+    pub failures: Vec<NotWritten>,
     /// The media files considered (written, unchanged and not written).
     pub files: usize,
     pub written: usize,
     pub unchanged: usize,
     pub summary: ScanSummary,
+}
+
+/// Why a file was not written; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum NotWritten {
+    /// Never a decision written into a file that could not be read completely.
+    #[error("{path}: not written: the file could not be read: {problem}")]
+    Unreadable { path: String, problem: String },
+    /// Its archive has no register (it was not evaluated).
+    #[error("{0}: not written: no register evaluated it")]
+    NoRegister(String),
+    /// Planning or writing it failed, or it changed meanwhile.
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 /// One write planned: the file, where its result goes and what.
@@ -69,7 +83,7 @@ pub(crate) struct Planned<'a> {
     pub(crate) roots: &'a PeopleRoots,
 }
 
-/// The writes of `files` and the files not written ((path, message naming it)): a file that
+/// The writes of `files` and the files not written (the path as walked, and why): a file that
 /// could not be read completely is never written; each file on disk is written once (a file
 /// reached by two paths: symbolic links, overlapping arguments); a file whose archive has no
 /// register is not written. `units`: each archive's provenance, vocabulary and people roots.
@@ -77,16 +91,16 @@ pub(crate) fn plan<'a>(
     files: &'a [Evaluated],
     units: &'a HashMap<usize, (Provenance, Vocabulary, PeopleRoots)>,
     options: ApplyOptions,
-) -> (Vec<Planned<'a>>, Vec<(String, String)>) {
+) -> (Vec<Planned<'a>>, Vec<(String, NotWritten)>) {
     // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
     // none of them; each gets its own `name.ext.xmp` (`plan::target`).
     let mut planned = Vec::new();
-    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut failed: Vec<(String, NotWritten)> = Vec::new();
     for f in files {
         // Never a decision written into a file that could not be read completely.
         if f.decision.status == Status::Unreadable {
-            let e = f.record.error().unwrap_or_default();
-            failed.push((f.path(), format!("{}: not written: the file could not be read: {e}", f.path())));
+            let problem = f.record.error().unwrap_or_default();
+            failed.push((f.path(), NotWritten::Unreadable { path: f.path(), problem }));
             continue;
         }
         if !f.record.is_media() {
@@ -95,7 +109,7 @@ pub(crate) fn plan<'a>(
         let r = &f.record;
         match plan::target(&r.path, r.format, &r.sidecars, &r.shared_sidecars, options.sidecar_always) {
             Ok((target, why)) => planned.push((f, target, why)),
-            Err(e) => failed.push((f.path(), e.to_string())),
+            Err(e) => failed.push((f.path(), e.into())),
         }
     }
     let (mut seen, mut new_paths) = (HashSet::<FileId>::new(), HashSet::new());
@@ -109,7 +123,7 @@ pub(crate) fn plan<'a>(
             continue;
         }
         let Some((provenance, vocabulary, roots)) = f.record.placed.as_ref().and_then(|p| units.get(&p.unit)) else {
-            failed.push((f.path(), format!("{}: not written: no register evaluated it", f.path())));
+            failed.push((f.path(), NotWritten::NoRegister(f.path())));
             continue;
         };
         let fields = plan::fields(&f.decision, vocabulary, options.plus);
@@ -198,7 +212,7 @@ pub fn apply(ctx: &Context, files: &[Evaluated], summary: ScanSummary, apply: Ap
                 (if apply.dry_run { "would write" } else { "written" }, changes.join("; "))
             }
             Outcome::Failed(e) => {
-                failed.push((w.file.path(), e.to_string()));
+                failed.push((w.file.path(), e.into()));
                 continue;
             }
         };
@@ -209,9 +223,10 @@ pub fn apply(ctx: &Context, files: &[Evaluated], summary: ScanSummary, apply: Ap
             detail,
         });
     }
-    let failures: Vec<String> = failed.iter().map(|(_, e)| e.clone()).collect();
-    for (path, e) in failed.iter() {
-        rows.push(ApplyRow { path: path.clone(), target: None, action: "failed", detail: e.clone() });
+    let mut failures = Vec::with_capacity(failed.len());
+    for (path, e) in failed {
+        rows.push(ApplyRow { path, target: None, action: "failed", detail: e.to_string() });
+        failures.push(e);
     }
     // Files not written before any write was tried are not among `work`.
     let files_considered = work.len() + failed_in_plan;

@@ -150,7 +150,8 @@ fn the_plan_writes_each_file_once_and_never_an_unreadable_one() {
     let targets: Vec<&Path> = work.iter().map(|w| w.target.path()).collect();
     assert_eq!(targets, [one.as_path(), two.as_path()]);
     assert!(matches!(work[0].target, Target::Embedded(..)));
-    let reasons: Vec<&str> = failed.iter().map(|(_, e)| e.as_str()).collect();
+    let reasons: Vec<String> = failed.iter().map(|(_, e)| e.to_string()).collect();
+    assert!(matches!(failed[0].1, apply::NotWritten::Unreadable { .. }));
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(reasons[0].ends_with("bad.jpg: not written: the file could not be read: damaged at byte 2"), "{reasons:?}");
     assert!(reasons[1].ends_with("other.jpg: not written: no register evaluated it"), "{reasons:?}");
