@@ -711,7 +711,10 @@ fn options(common: &CommonArgs) -> engine::Options {
         follow_links: !walk.no_follow,
         threads: out.threads.map(usize::from),
         quiet: out.quiet,
-        register: reg.register.clone(),
+        register: reg
+            .register
+            .clone()
+            .or_else(|| std::env::var_os(REGISTER_ENV).map(PathBuf::from).filter(|p| !p.as_os_str().is_empty())),
         as_of: reg.as_of,
         state: common.state.state.clone(),
         no_state: common.state.no_state,

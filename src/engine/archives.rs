@@ -339,8 +339,7 @@ pub fn state_path(options: &super::Options) -> Result<PathBuf, Error> {
         return Ok(path.clone());
     }
     let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
-    let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
-    let settings = config::discover(&paths, options.register.as_deref(), env)?;
+    let settings = config::discover(&paths, options.register.as_deref(), None)?;
     let Some(archive) = settings.archive else {
         return Err(Error::NoArchive(paths[0].clone()));
     };

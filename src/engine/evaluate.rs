@@ -7,7 +7,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::config::{self, REGISTER_ENV};
+use crate::config;
 use crate::consent::Decision;
 use crate::model::{self, Date, Register};
 use crate::people::PeopleRoots;
@@ -56,7 +56,6 @@ impl Context {
                 return Err(Error::NoSuchPath(p.clone()));
             }
         }
-        let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
         let mut opts =
             ScanOptions { follow_links: options.follow_links, threads: options.threads, ..ScanOptions::default() };
         let pool = opts.pool()?;
@@ -81,7 +80,7 @@ impl Context {
                 })
                 .collect(),
             cwd,
-            register: options.register.clone().or(env),
+            register: options.register.clone(),
             people_roots: (!options.people_roots.is_empty()).then(|| PeopleRoots::new(&options.people_roots)),
             need,
             quiet: options.quiet,

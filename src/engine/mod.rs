@@ -44,7 +44,7 @@ pub struct Options {
     pub threads: Option<usize>,
     /// No notes but warnings.
     pub quiet: bool,
-    /// `--register`: the register of every file (else `CONSENTRY_REGISTER`, else each
+    /// The register of every file (`--register`, else `CONSENTRY_REGISTER`; `None`: each
     /// archive's own).
     pub register: Option<PathBuf>,
     /// The day to evaluate on (`None`: today).
