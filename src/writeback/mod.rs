@@ -103,3 +103,46 @@ impl Error {
         move |source| Error::Io { path: path.to_path_buf(), doing, source }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages are the ones `apply` printed when they were strings (tests of the binary
+    /// compare some of them; these pin the rest).
+    #[test]
+    fn the_messages_name_the_file_as_before() {
+        let p = || PathBuf::from("d/a.jpg");
+        let io = || std::io::Error::from_raw_os_error(libc::EACCES);
+        let cases: [(Error, &str); 8] = [
+            (Error::Changed(p()), "d/a.jpg: changed while apply ran: run it again (not written)"),
+            (Error::Locked { path: p(), how: "flock" }, "d/a.jpg: locked by another program (flock), not written"),
+            (
+                Error::Lock { path: p(), source: io() },
+                "d/a.jpg: cannot lock: Permission denied (os error 13), not written",
+            ),
+            (
+                Error::Io { path: p(), doing: "cannot write: ", source: io() },
+                "d/a.jpg: cannot write: Permission denied (os error 13)",
+            ),
+            (Error::Io { path: p(), doing: "", source: io() }, "d/a.jpg: Permission denied (os error 13)"),
+            (
+                Error::Owner { path: p(), uid: 1, gid: 2, source: io() },
+                "d/a.jpg: owned by 1:2, which this user cannot keep for the new version (Permission denied (os \
+                 error 13)), not written",
+            ),
+            (
+                Error::LosesPersons { path: p(), lost: 1, faces: 0 },
+                "d/a.jpg: not written: rewriting its XMP would lose 1 depicted person(s) and 0 unnamed face(s) (a \
+                 form the XMP Toolkit does not keep); rewrite its tags (e.g. with exiftool) and apply again",
+            ),
+            (
+                Error::Panicked { path: p(), doing: "writing, not written", message: "boom".into() },
+                "d/a.jpg: internal error while writing, not written: boom",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+}
