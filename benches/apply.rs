@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use consentry::synth::BENCH_NAMES;
+use consentry_synth::BENCH_NAMES;
 
 const AS_OF: &str = "2026-11-22";
 const NS: &str = "http://ns.consentry.org/xmp/1.0/";

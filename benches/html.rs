@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{timed, Run};
-use consentry::synth::previews::{
+use consentry_synth::previews::{
     exif_with_thumbnail, jpeg_image, jpeg_with_metadata, png_image, psd_with_thumbnail, raf_with_preview,
     tiff_with_previews, PreviewPlace,
 };
-use consentry::synth::{self, Embed, People, Style, SynthFormat, BENCH_NAMES};
+use consentry_synth::{self as synth, Embed, People, Style, SynthFormat, BENCH_NAMES};
 
 /// The register: only Anna Schmidt has consent, so every file shows someone without.
 const REGISTER: &str = "person,usage,granted\nAnna Schmidt,web,2024-01-01\n";

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use consentry::synth;
+use consentry_synth as synth;
 
 /// 100,000 consents (`synth::bench_register_csv`) and their evidence documents.
 fn write_register(path: &Path, consents: usize) {

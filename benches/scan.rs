@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::{timed, Run};
-use consentry::synth::{self, Embed, People, Style, SynthFormat, BENCH_NAMES as NAMES};
+use consentry_synth::{self as synth, Embed, People, Style, SynthFormat, BENCH_NAMES as NAMES};
 use rayon::prelude::*;
 
 fn plain_read(dir: &Path) -> usize {

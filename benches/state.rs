@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use consentry::synth::{self, BENCH_NAMES};
+use consentry_synth::{self as synth, BENCH_NAMES};
 
 const DATE: &str = "2025-01-01";
 /// Files whose mtime or ctime is within 2 s before a run's start are read again by the next one.

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let dir = PathBuf::from(dir);
-    match consentry::synth::write_fixture_archive(&dir) {
+    match consentry_synth::write_fixture_archive(&dir) {
         Ok(()) => {
             println!("wrote fixture archive to {}", dir.display());
             ExitCode::SUCCESS

@@ -950,7 +950,7 @@ mod tests {
     fn folder_is_private_complete_and_replaces_only_reports() {
         let tmp = tempfile::tempdir().unwrap();
         let img = tmp.path().join("img.jpg");
-        fs::write(&img, crate::synth::previews::jpeg_image(320, 200, 1)).unwrap();
+        fs::write(&img, consentry_synth::previews::jpeg_image(320, 200, 1)).unwrap();
         let mut files = sample();
         files[3].record.path = img.clone();
         let t = table(&files);

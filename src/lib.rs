@@ -34,8 +34,6 @@ pub mod register;
 pub mod report; // the binary: report tables; `engine` hands evaluated files over in them
 pub mod scan; // `engine` hands scan records over; the benches and fuzz targets read bytes with it
 pub mod state; // the binary: `report changes` reads a state
-#[doc(hidden)]
-pub mod synth;
 pub(crate) mod thumbnail;
 pub mod walk; // the tests: the state folder's name
 pub mod writeback; // `engine::apply`'s errors carry its errors

@@ -1,4 +1,5 @@
-//! Domain types of the consent register (SPEC.md 1 and 3). No I/O.
+//! Domain types of the consent register (SPEC.md 1 and 3) and the name normalisation that the
+//! register and the person sources share. No I/O; imports nothing of the crate.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::people::normalized_name;
+use unicode_normalization::UnicodeNormalization;
 
 /// A calendar day; consents are granted, expire and are revoked on days, not instants.
 pub type Date = chrono::NaiveDate;
@@ -344,6 +345,33 @@ pub fn parse_date(value: &str) -> Result<Date, String> {
         return Err(bad());
     };
     Date::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("invalid date {v:?}: there is no such day"))
+}
+
+/// NFC, trimmed, inner whitespace collapsed to one space.
+pub fn normalize_name(raw: &str) -> String {
+    normalized_name(raw).into_owned()
+}
+
+/// [`normalize_name`] without a copy when the name is already normal (the common case).
+pub fn normalized_name(raw: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII with single inner spaces is normal: one pass over the bytes.
+    let b = raw.as_bytes();
+    if b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.iter().all(|&c| c.is_ascii_graphic() || c == b' ')
+        && !b.windows(2).any(|w| w == b"  ")
+    {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let tidy = !raw.starts_with(char::is_whitespace)
+        && !raw.ends_with(char::is_whitespace)
+        && !raw.contains(|c: char| c.is_whitespace() && c != ' ')
+        && !raw.contains("  ");
+    if tidy && unicode_normalization::is_nfc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let nfc: String = raw.nfc().collect();
+    std::borrow::Cow::Owned(nfc.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// Index key of a name: normalised and case-folded.

@@ -3,8 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use unicode_normalization::UnicodeNormalization;
-
 use crate::xmp::{self, Prop, Value};
 
 // The namespaces of the person sources, from the one table in [`xmp::ns`].
@@ -34,7 +32,13 @@ pub fn is_wanted_namespace(ns: &str) -> bool {
 /// Microsoft Photo's marker for a face region nobody has named.
 const MP_UNNAMED: &str = "ffffffffffffffff";
 
-/// Where a person (or unnamed face) was found.
+/// Revision of what a scan reads from a file, part of every file's reading fingerprint in the
+/// state (`state`): raise it when a [`PersonSource`] is added, removed or renamed, or when what a
+/// source reads changes without a version change, so that no record read the old way is reused.
+/// The unit test `person_sources_are_pinned_with_the_reader_revision` fails until it is raised.
+pub const READER_REVISION: u32 = 2;
+
+/// Where a person (or unnamed face) was found. Adding one: see [`READER_REVISION`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum PersonSource {
     IptcPersonInImage,
@@ -49,6 +53,19 @@ pub enum PersonSource {
 }
 
 impl PersonSource {
+    /// Every person source, in declaration order.
+    pub const ALL: [PersonSource; 9] = [
+        PersonSource::IptcPersonInImage,
+        PersonSource::IptcPersonDetails,
+        PersonSource::IptcImageRegion,
+        PersonSource::MwgRegions,
+        PersonSource::MpRegions,
+        PersonSource::DigikamTags,
+        PersonSource::LrHierarchicalSubject,
+        PersonSource::XpKeywords,
+        PersonSource::IimKeywords,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PersonSource::IptcPersonInImage => "iptc-person-in-image",
@@ -87,32 +104,8 @@ impl PeopleRoots {
     }
 }
 
-/// NFC, trimmed, inner whitespace collapsed to one space.
-pub fn normalize_name(raw: &str) -> String {
-    normalized_name(raw).into_owned()
-}
-
-/// [`normalize_name`] without a copy when the name is already normal (the common case).
-pub fn normalized_name(raw: &str) -> std::borrow::Cow<'_, str> {
-    // Printable ASCII with single inner spaces is normal: one pass over the bytes.
-    let b = raw.as_bytes();
-    if b.first() != Some(&b' ')
-        && b.last() != Some(&b' ')
-        && b.iter().all(|&c| c.is_ascii_graphic() || c == b' ')
-        && !b.windows(2).any(|w| w == b"  ")
-    {
-        return std::borrow::Cow::Borrowed(raw);
-    }
-    let tidy = !raw.starts_with(char::is_whitespace)
-        && !raw.ends_with(char::is_whitespace)
-        && !raw.contains(|c: char| c.is_whitespace() && c != ' ')
-        && !raw.contains("  ");
-    if tidy && unicode_normalization::is_nfc_quick(raw.chars()) == unicode_normalization::IsNormalized::Yes {
-        return std::borrow::Cow::Borrowed(raw);
-    }
-    let nfc: String = raw.nfc().collect();
-    std::borrow::Cow::Owned(nfc.split_whitespace().collect::<Vec<_>>().join(" "))
-}
+/// Name normalisation is the register's too, so the domain layer (`model`) owns it.
+pub use crate::model::{normalize_name, normalized_name};
 
 /// Persons and unnamed faces found for one file, accumulated over its sources.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -308,6 +301,56 @@ pub fn split_xp_keywords(raw: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The person sources (and their tags) that [`READER_REVISION`] stands for. When the list
+    /// changes, raise `READER_REVISION` and pin the new revision with the new list here.
+    const PINNED_SOURCES: (u32, [&str; 9]) = (
+        2,
+        [
+            "iptc-person-in-image",
+            "iptc-person-details",
+            "iptc-image-region",
+            "mwg-regions",
+            "mp-regions",
+            "digikam-tags",
+            "lr-hierarchical-subject",
+            "exif-xp-keywords",
+            "iptc-iim-keywords",
+        ],
+    );
+
+    #[test]
+    fn person_sources_are_pinned_with_the_reader_revision() {
+        // Exhaustive on purpose: a new source does not compile here until it is in `ALL` (and
+        // so in the list compared below).
+        let listed = |s: PersonSource| match s {
+            PersonSource::IptcPersonInImage
+            | PersonSource::IptcPersonDetails
+            | PersonSource::IptcImageRegion
+            | PersonSource::MwgRegions
+            | PersonSource::MpRegions
+            | PersonSource::DigikamTags
+            | PersonSource::LrHierarchicalSubject
+            | PersonSource::XpKeywords
+            | PersonSource::IimKeywords => PersonSource::ALL.contains(&s),
+        };
+        assert!(PersonSource::ALL.into_iter().all(listed));
+        let tags: Vec<&str> = PersonSource::ALL.iter().map(|s| s.as_str()).collect();
+        let (pinned_revision, pinned_tags) = PINNED_SOURCES;
+        assert!(
+            tags == pinned_tags || READER_REVISION > pinned_revision,
+            "the person sources changed from {pinned_tags:?} to {tags:?} but people::READER_REVISION is still \
+             {READER_REVISION}: raise it (so no state record read without the change is reused), then pin the new \
+             revision and list in PINNED_SOURCES"
+        );
+        assert_eq!(
+            (READER_REVISION, tags.as_slice()),
+            (pinned_revision, pinned_tags.as_slice()),
+            "pin people::READER_REVISION together with the person sources in PINNED_SOURCES"
+        );
+        let unique: BTreeSet<&str> = tags.iter().copied().collect();
+        assert_eq!(unique.len(), tags.len(), "two person sources share a tag");
+    }
 
     fn depicted(body: &str) -> Depicted {
         let packet = format!(

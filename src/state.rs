@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::consent::Decision;
 use crate::media::Format;
 use crate::model::{Date, Register};
-use crate::people::{Depicted, PeopleRoots};
+use crate::people::{Depicted, PeopleRoots, READER_REVISION};
 use crate::report::Table;
 use crate::scan::{FileRecord, Reuse, ScanSummary, Stamp, Stamps, Subject};
 
@@ -132,9 +132,6 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
 /// Schema version (`PRAGMA user_version`). Schema 1 is migrated (runs kept); older ones are rebuilt.
 pub const SCHEMA: i64 = 2;
 const APPLICATION: &str = "consentry-state";
-/// Part of every file's reading fingerprint: raise it when what a scan reads from a file changes
-/// without a version change, so that no record read the old way is reused.
-const READER_REVISION: u32 = 2;
 /// Files changed this close to the start of a run (or later) are read again next time: a change
 /// within the same clock tick as the stamp would otherwise go unseen.
 const RACY_NS: i64 = 2_000_000_000;

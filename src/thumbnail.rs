@@ -1006,11 +1006,11 @@ fn encode(rgb: image::RgbImage, source: ThumbSource) -> Result<Thumb, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::previews::{
+    use consentry_synth::previews::{
         cr3_with_previews, exif_with_thumbnail, jpeg_image, jpeg_with_metadata, png_image, psd_with_thumbnail,
         raf_with_preview, tiff_with_previews, PreviewPlace,
     };
-    use crate::synth::{self, Embed, SynthFormat};
+    use consentry_synth::{self as synth, Embed, SynthFormat};
 
     /// A JPEG of one colour.
     fn solid(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {

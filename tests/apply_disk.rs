@@ -1,11 +1,14 @@
 //! `apply` on a full disk: every file is reported and left as it was, exit 3, no copies left.
-//! Needs a small tmpfs: runs as root where `mount` is allowed, else skips with a message.
+//! Needs a small tmpfs: runs as root where `mount` is allowed, else skips with a message (fails
+//! under `CI=true`).
+
+mod support;
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use consentry::synth::{self, Embed, SynthFormat};
+use consentry_synth::{self as synth, Embed, SynthFormat};
 
 fn photo(name: &str, payload: usize) -> Vec<u8> {
     let body = format!(
@@ -34,7 +37,7 @@ fn a_full_disk_leaves_every_file_as_it_was() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !mounted {
-        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        support::missing("a small tmpfs (mounting one needs root)");
         return;
     }
     let _mount = Mount(disk.clone());
@@ -58,7 +61,7 @@ fn a_full_disk_leaves_every_file_as_it_was() {
     let register = tmp.path().join("register.csv");
     fs::write(&register, "id,person,usage,granted,document\n1,Anna Schmidt,web,2024-01-01,\n").unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
+    let out = support::consentry()
         .args(["apply", "--as-of", "2026-11-22", "--format", "jsonl"])
         .arg(&archive)
         .arg("--register")

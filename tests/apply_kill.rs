@@ -11,6 +11,8 @@
 //! its new version byte for byte; after a final complete run every file equals B's and no copy
 //! `.consentry-apply-*` is left.
 
+mod support;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::fs;
@@ -19,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use consentry::synth::{self, BENCH_NAMES};
+use consentry_synth::{self as synth, BENCH_NAMES};
 
 const FILES: usize = 2_500;
 const AS_OF: &str = "2026-11-22";
@@ -71,7 +73,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 fn apply(dir: &Path, register: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_consentry"));
+    let mut c = support::consentry();
     c.arg("apply")
         .arg(dir)
         .arg("--register")

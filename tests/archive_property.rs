@@ -5,10 +5,11 @@
 //! same whether the command names the archive root, any folder, the file itself, or the root
 //! together with the other archive.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -112,7 +113,7 @@ fn write(base: &Path, name: &str, m: &ArchiveModel) -> Vec<PathBuf> {
 
 /// The fields compared, of every record of a scan, by real path.
 fn scan(dir: &Path, paths: &[&Path]) -> BTreeMap<PathBuf, Value> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_consentry"));
+    let mut cmd = support::consentry();
     cmd.args(["scan", "--format", "jsonl", "--as-of", "2026-11-22", "--no-state", "-q", "--threads", "2"])
         .args(paths)
         .current_dir(dir)

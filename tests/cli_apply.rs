@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::repo;
+use support::{exiftool_available, repo};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -110,7 +110,7 @@ impl Archive {
 }
 
 fn command(args: &[&str], dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_consentry"));
+    let mut c = support::consentry();
     c.args(args).current_dir(dir).env_remove("CONSENTRY_REGISTER");
     c
 }
@@ -441,10 +441,6 @@ fn assert_same_media(name: &str, before: &[u8], after: &[u8]) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // exiftool
 
-fn exiftool_available() -> bool {
-    Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success())
-}
-
 /// `exiftool -j ARGS FILES`: SourceFile -> tags.
 fn exiftool_json(args: &[&str], files: &[PathBuf]) -> BTreeMap<String, Value> {
     let out = Command::new("exiftool").arg("-j").args(args).args(files).output().unwrap();
@@ -584,7 +580,6 @@ fn media_data_stays_byte_identical() {
 #[test]
 fn exiftool_reads_back_what_scan_reports_and_validates_as_before() {
     if !exiftool_available() {
-        eprintln!("skipped: exiftool is not installed");
         return;
     }
     let a = Archive::new();
@@ -955,7 +950,7 @@ fn copies_of_another_users_running_apply_are_kept() {
     // As root, run apply as `nobody`; the copy belongs to this (root-owned, running) process.
     let as_root = unsafe { libc::geteuid() } == 0;
     if !as_root || Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: needs root and setpriv to run apply as another user");
+        support::missing("root and setpriv (to run apply as another user)");
         return;
     }
     let tmp = tempfile::Builder::new().prefix("consentry-apply").tempdir_in(std::env::temp_dir()).unwrap();
@@ -1021,7 +1016,7 @@ fn apply_inside_the_archive_writes_videos_too() {
 fn real_world_files_keep_their_persons() {
     let shared = repo().join("../shared/realworld");
     if !shared.join("expected.json").is_file() {
-        eprintln!("skipped: ../shared/realworld is absent");
+        support::missing("../shared/realworld");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -2,17 +2,19 @@
 //! nearest `consentry.toml` above its real path, however the command reached it. Each test
 //! builds its archives in a temporary directory and runs the binary.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
 const AS_OF: &str = "2026-11-22";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry"))
+    support::consentry()
         .args(args)
         .current_dir(dir)
         .env_remove("CONSENTRY_REGISTER")

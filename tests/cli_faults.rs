@@ -119,7 +119,7 @@ fn evidence_must_be_a_pdf_for_import_and_check() {
 /// Run the binary in `dir` with the user's cache directory inside it (a read-only archive's
 /// state would go there).
 fn run_here(args: &[&str], dir: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_consentry"));
+    let mut cmd = support::consentry();
     cmd.args(args).current_dir(dir).env_remove("CONSENTRY_REGISTER").env("XDG_CACHE_HOME", dir.join("cache"));
     cmd
 }

@@ -3,8 +3,7 @@
 //! check/import/export, discovery, and bad registers.
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{json, Value};
 
@@ -13,11 +12,13 @@ use support::run;
 
 const AS_OF: &str = "2026-11-22";
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// Where the commands run: a private copy of the repository's `fixtures/` (see
+/// [`support::FixturesCopy`]), so that their state stays out of the repository.
+fn root() -> support::FixturesCopy {
+    support::fixtures_copy()
 }
 
-/// Run in the repository root on the fixtures, with the fixture register and date.
+/// Run on a copy of the fixtures ([`root`]), with the fixture register and date.
 fn fixtures(args: &[&str]) -> Output {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--register", "fixtures/register", "--as-of", AS_OF, "--quiet"]);
@@ -372,7 +373,7 @@ fn register_discovery_by_environment_and_consentry_toml() {
     assert_eq!((rec["status"].as_str(), rec["usage"].clone()), (Some("green"), json!(["poster"])));
     // The environment variable overrides the file; --register overrides both.
     fs::write(d.join("other.csv"), "person,usage,granted\nBen,poster,2024-01-01\n").unwrap();
-    let env = Command::new(env!("CARGO_BIN_EXE_consentry"))
+    let env = support::consentry()
         .args(["scan", "events/2024", "--as-of", "2024-06-01"])
         .current_dir(d)
         .env("CONSENTRY_REGISTER", d.join("other.csv"))

@@ -50,7 +50,7 @@ impl Setup {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_consentry"));
+        let mut c = support::consentry();
         c.args(args)
             .current_dir(self.path("archive"))
             .env_remove("CONSENTRY_REGISTER")

@@ -1,5 +1,7 @@
 //! End-to-end tests of `consentry scan`: the real binary on temporary archives.
 
+mod support;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -7,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn consentry(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry")).args(args).current_dir(dir).output().unwrap()
+    support::consentry().args(args).current_dir(dir).output().unwrap()
 }
 
 fn records(out: &Output) -> Vec<Value> {
@@ -218,7 +220,7 @@ fn unreadable_files_and_directories_are_error_records() {
     // Root reads everything: as root (CI), run the scan as `nobody` so permissions apply.
     let as_root = unsafe { libc::geteuid() } == 0;
     if as_root && Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: running as root without setpriv");
+        support::missing("setpriv (to scan as another user than root)");
         return;
     }
     let tmp = tempfile::Builder::new().prefix("consentry-perm").tempdir_in(std::env::temp_dir()).unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry"))
+    support::consentry()
         .args(args)
         .current_dir(dir)
         .env_remove("CONSENTRY_REGISTER")
@@ -120,7 +120,7 @@ fn changed_new_moved_and_removed_files_are_found() {
     // Changed: a new sidecar names someone unknown to the register; the file turns yellow.
     fs::write(
         a.join("2023/summer-fest/IMG_1001.jpg.xmp"),
-        consentry::synth::xmp_packet(
+        consentry_synth::xmp_packet(
             r#"<rdf:Description rdf:about="" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">
                <Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Xaver Unbekannt</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>
                </rdf:Description>"#,
@@ -311,7 +311,7 @@ fn old_newer_and_foreign_state_files() {
 fn killed_runs_leave_the_previous_state() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    consentry::synth::write_bench_archive(&d.join("archive"), 3000, 0);
+    consentry_synth::write_bench_archive(&d.join("archive"), 3000, 0);
     settle();
     let state = d.join("state.sqlite");
     let args = ["scan", "archive", "--quiet", "--state", state.to_str().unwrap()];
@@ -325,13 +325,8 @@ fn killed_runs_leave_the_previous_state() {
             .status()
             .unwrap();
         assert!(touched.success());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_consentry"))
-            .args(args)
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            support::consentry().args(args).current_dir(d).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
         let _ = child.wait();
@@ -353,7 +348,7 @@ fn concurrent_runs_share_one_state() {
     let dir = fixture_copy();
     let d = dir.path();
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_consentry"))
+        support::consentry()
             .args(["scan", "archive", "--register", "register", "--as-of", "2026-11-22"])
             .current_dir(d)
             .stdout(Stdio::piped())
@@ -373,7 +368,7 @@ fn concurrent_runs_share_one_state() {
 }
 
 /// A read-only archive (a read-only bind mount; root ignores file modes) keeps its state in the
-/// cache directory. Skips where mounting is not allowed.
+/// cache directory. Skips where mounting is not allowed (fails under `CI=true`).
 #[test]
 fn read_only_archive_keeps_its_state_in_the_cache_directory() {
     let dir = fixture_copy();
@@ -382,7 +377,7 @@ fn read_only_archive_keeps_its_state_in_the_cache_directory() {
     fs::create_dir(&ro).unwrap();
     let mounted = Command::new("mount").args(["--bind", "-o", "ro"]).arg(d.join("archive")).arg(&ro).status();
     if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: cannot bind-mount read-only here");
+        support::missing("a read-only bind mount (mounting needs root)");
         return;
     }
     let _ = Command::new("mount").args(["-o", "remount,ro,bind"]).arg(&ro).status();

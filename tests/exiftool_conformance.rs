@@ -242,11 +242,7 @@ fn exiftool_read(path: &Path) -> BTreeSet<String> {
 
 /// consentry's records of the files in `dir`, by file name.
 fn consentry_read(dir: &Path) -> Vec<(String, BTreeSet<String>, Option<String>)> {
-    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
-        .args(["scan", "--quiet", "--format", "json"])
-        .arg(dir)
-        .output()
-        .unwrap();
+    let out = support::consentry().args(["scan", "--quiet", "--format", "json"]).arg(dir).output().unwrap();
     let recs: Vec<Value> =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     recs.iter()

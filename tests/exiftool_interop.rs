@@ -39,11 +39,7 @@ const XMP_PERSONS: &[&str] =
     &["Anna Schmidt", "Ben Meyer", "Carla Roth", "Dora Klein", "Emil Weber", "Frieda Wolf", "Günter Groß"];
 
 fn scan(dir: &Path) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
-        .args(["scan", "--quiet", "--format", "json"])
-        .arg(dir)
-        .output()
-        .unwrap();
+    let out = support::consentry().args(["scan", "--quiet", "--format", "json"]).arg(dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -25,6 +25,11 @@ fn dump_dom(browser: &Path, profile: &Path, url: &str) -> String {
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(["--dump-dom", url])
+        // Chromium's crash reports and dconf settings go to the temporary profile too, not to
+        // the user's home.
+        .env("HOME", profile)
+        .env("XDG_CONFIG_HOME", profile.join("config"))
+        .env("XDG_CACHE_HOME", profile.join("cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -26,7 +25,7 @@ fn persons_and_unnamed_faces_match_exiftool() {
     // The state goes to a temporary directory: the shared folder is read by other checkouts
     // (of other state schemas) too, and records reused from a state would not be read again.
     let state = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_consentry"))
+    let out = support::consentry()
         .args(["scan", "--format", "json", "--quiet", "--state"])
         .arg(state.path().join("state.sqlite"))
         .arg(&dir)

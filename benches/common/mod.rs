@@ -27,7 +27,7 @@ pub fn cached_dir(name: &str, make: impl FnOnce(&Path) -> String) -> (PathBuf, S
 /// (`synth::write_bench_archive`): its directory and (media files, sidecars, bytes).
 pub fn bench_archive(files: usize, big: usize) -> (PathBuf, (usize, usize, u64)) {
     let (dir, text) = cached_dir(&format!("bench-archive-v1-{files}-{big}"), |dir| {
-        let r = consentry::synth::write_bench_archive(dir, files, big);
+        let r = consentry_synth::write_bench_archive(dir, files, big);
         format!("{} {} {}", r.0, r.1, r.2)
     });
     let v: Vec<u64> = text.split_whitespace().map(|x| x.parse().unwrap()).collect();

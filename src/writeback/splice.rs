@@ -499,7 +499,7 @@ pub fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{self, Embed, SynthFormat};
+    use consentry_synth::{self as synth, Embed, SynthFormat};
 
     fn file_with(bytes: &[u8]) -> (tempfile::TempDir, File) {
         let dir = tempfile::tempdir().unwrap();

@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use consentry::synth::previews::{exif_with_thumbnail, jpeg_image, jpeg_with_metadata};
-use consentry::synth::{xmp_for, People, Style};
+use consentry_synth::previews::{exif_with_thumbnail, jpeg_image, jpeg_with_metadata};
+use consentry_synth::{xmp_for, People, Style};
 
 pub const AS_OF: &str = "2026-11-22";
 /// A person name that would run script if the page did not escape it.
@@ -58,7 +58,7 @@ impl Archive {
 
     /// Run the binary in the temporary directory (the archive is `archive`).
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_consentry"))
+        crate::support::consentry()
             .args(args)
             .current_dir(self.tmp.path())
             .env_remove("CONSENTRY_REGISTER")

@@ -27,14 +27,24 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Run the consentry binary in `dir` (without `$CONSENTRY_REGISTER`).
+/// The consentry binary, kept from the user's environment: without `$CONSENTRY_REGISTER`, and
+/// with its cache directory (`$XDG_CACHE_HOME`: the rows of CSV registers, the state of
+/// read-only archives) under this test target's temporary directory instead of the user's.
+/// A test may still point `XDG_CACHE_HOME` at its own temporary directory.
+pub fn consentry() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_consentry"));
+    c.env_remove("CONSENTRY_REGISTER").env("XDG_CACHE_HOME", cache_home());
+    c
+}
+
+/// The cache directory [`consentry`] gives the binary: in `target/tmp`, never the user's.
+pub fn cache_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
+}
+
+/// Run the consentry binary ([`consentry`]) in `dir`.
 pub fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_consentry"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CONSENTRY_REGISTER")
-        .output()
-        .unwrap()
+    consentry().args(args).current_dir(dir).output().unwrap()
 }
 
 /// A test that cannot run here because `what` is missing: skipped with a message on a
@@ -55,6 +65,27 @@ pub fn exiftool_available() -> bool {
         missing("exiftool");
     }
     found
+}
+
+/// A private copy of the repository's `fixtures/` (archive and register) in a temporary
+/// directory: the commands the tests run there keep their state in the copy, not in the
+/// repository. Dereferences to the directory holding `fixtures/`, so relative paths such as
+/// `fixtures/archive` read as in the repository.
+pub struct FixturesCopy(tempfile::TempDir);
+
+/// A new [`FixturesCopy`].
+pub fn fixtures_copy() -> FixturesCopy {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("fixtures"), &tmp.path().join("fixtures"));
+    FixturesCopy(tmp)
+}
+
+impl std::ops::Deref for FixturesCopy {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
 }
 
 /// A private copy of the fixture archive and its register in `tmp` (`tmp/archive`,

@@ -7,9 +7,9 @@
 //! - PSD: image resource 0x040C (JFIF after a 28-byte header), or the old 0x0409 (BGR);
 //! - RAF: the embedded JPEG; CR3: the `THMB` and `PRVW` JPEGs.
 //!
-//! Written independently of `crate::thumbnail`, which reads them.
+//! Written independently of `consentry::thumbnail`, which reads them.
 
-use super::{be16, be32, bx, ftyp, irb, png_chunk, segment, CANON_UUID, XMP_SIG};
+use crate::{be16, be32, bx, ftyp, irb, png_chunk, segment, CANON_UUID, XMP_SIG};
 
 /// RGB pixels of a `width`×`height` test picture: a gradient with a band whose colours depend on
 /// `seed`, so that files look different from one another.

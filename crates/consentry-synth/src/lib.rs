@@ -1,7 +1,9 @@
-//! Synthetic test files: XMP packets and media containers written from scratch.
+//! Writes consentry's synthetic test files: XMP packets and media containers built from scratch.
 //!
-//! This module is the *writer* side of consentry's tests. It is written independently of the
-//! readers in `crate::media` and `crate::xmp`, so the two cross-check each other:
+//! This crate is the *writer* side of consentry's tests (a dev-dependency of tests, benches, the
+//! lib's unit tests and the `make_fixtures` example; never of the binary). It imports nothing of
+//! consentry: it is written independently of the readers in `consentry::media` and
+//! `consentry::xmp`, so the two cross-check each other:
 //!
 //! - [`xmp_for`] / [`xmp_body_for`] build XMP packets for every person source of SPEC.md
 //!   section 2.3, in several RDF [`Style`]s (element vs attribute form, `rdf:parseType="Resource"`
@@ -2505,6 +2507,29 @@ pub fn fixture_expected() -> BTreeMap<String, Expected> {
     specs.iter().map(|f| (f.path.to_string(), f.expected(&sidecars))).collect()
 }
 
+/// One media file of the fixture archive as written: its container and the EXIF and QuickTime
+/// dates it carries (what a reference reader such as exiftool must find besides the persons of
+/// [`fixture_expected`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixtureFile {
+    /// Relative path with `/`.
+    pub path: &'static str,
+    /// The container written.
+    pub format: SynthFormat,
+    /// EXIF `DateTimeOriginal` (`YYYY:MM:DD HH:MM:SS`), if written.
+    pub date_time_original: Option<&'static str>,
+    /// QuickTime creation time in seconds since 1904-01-01 UTC, if written.
+    pub quicktime_created: Option<u64>,
+}
+
+/// Every media file of the fixture archive, in the order they are written.
+pub fn fixture_files() -> Vec<FixtureFile> {
+    fixture_specs()
+        .iter()
+        .map(|f| FixtureFile { path: f.path, format: f.format, date_time_original: f.dto, quicktime_created: f.qt })
+        .collect()
+}
+
 /// Every (sidecar path, media path) pair of the fixture archive. A `name.xmp` sidecar can belong
 /// to several media files (`DSC_0001.NEF` and `DSC_0001.JPG` share `DSC_0001.xmp`).
 pub fn fixture_sidecars() -> Vec<(String, String)> {
@@ -2729,30 +2754,33 @@ pub fn write_bench_archive(dir: &Path, files: usize, big: usize) -> (usize, usiz
     (files, sidecars, bytes)
 }
 
+/// A [`People`] filling every person source, with the awkward cases (NFD, extra spaces, XML
+/// metacharacters, a tab, unnamed faces, a non-face region, non-person keywords): what the
+/// generator's tests and the exiftool cross-check (`tests/synth_exiftool.rs`) write in every
+/// [`Style`].
+pub fn sample_people() -> People {
+    People {
+        person_in_image: s(&["Anna Schmidt", " Jonas  Weber "]),
+        person_details: vec![nfd("Jürgen Groß"), "Tom \"Tommy\" <T> & Co".into()],
+        region_persons: s(&["Seán O'Brien", "Tab\tName"]),
+        mwg_faces: vec![Some("Lena Fischer".into()), None],
+        mwg_non_face: s(&["Rex"]),
+        mp_faces: vec![Some("Karl Hoffmann".into()), None, Some(MP_UNNAMED.into())],
+        digikam_tags: s(&["People/Tom Braun", "Places/Berlin"]),
+        lr_subjects: s(&["Persons|Ben Koch", "Events|Fest"]),
+        dc_subject: s(&["Rock & Roll", "<live>"]),
+        date_created: Some("2023-07-15T14:03:00".into()),
+        create_date: Some("2023-07-15T14:03:00+02:00".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn full_people() -> People {
-        People {
-            person_in_image: s(&["Anna Schmidt", " Jonas  Weber "]),
-            person_details: vec![nfd("Jürgen Groß"), "Tom \"Tommy\" <T> & Co".into()],
-            region_persons: s(&["Seán O'Brien", "Tab\tName"]),
-            mwg_faces: vec![Some("Lena Fischer".into()), None],
-            mwg_non_face: s(&["Rex"]),
-            mp_faces: vec![Some("Karl Hoffmann".into()), None, Some(MP_UNNAMED.into())],
-            digikam_tags: s(&["People/Tom Braun", "Places/Berlin"]),
-            lr_subjects: s(&["Persons|Ben Koch", "Events|Fest"]),
-            dc_subject: s(&["Rock & Roll", "<live>"]),
-            date_created: Some("2023-07-15T14:03:00".into()),
-            create_date: Some("2023-07-15T14:03:00+02:00".into()),
-        }
-    }
 
     fn full_embed(format: SynthFormat, payload: usize) -> Embed {
         Embed {
-            xmp: Some(xmp_for(&full_people(), Style::STANDARD)),
+            xmp: Some(xmp_for(&sample_people(), Style::STANDARD)),
             extended_xmp: format.supports_extended_xmp().then(|| {
                 let people = People { person_in_image: s(&["Extended Person"]), ..People::default() };
                 pad_xmp(&xmp_meta(&xmp_body_for(&people, Style::NESTED)), 140_000)
@@ -2838,7 +2866,7 @@ mod tests {
 
     #[test]
     fn xmp_packets_are_well_formed_in_every_style() {
-        let people = full_people();
+        let people = sample_people();
         for (name, style) in Style::presets() {
             for s2 in [style, Style { split: !style.split, pretty: !style.pretty, ..style }] {
                 let packet = xmp_for(&people, s2);
@@ -2878,7 +2906,7 @@ mod tests {
         assert_eq!(people_leaf("People", &['/'], &DEFAULT_PEOPLE_ROOTS), None);
         assert_eq!(people_leaf("Places/Berlin", &['/'], &DEFAULT_PEOPLE_ROOTS), None);
         assert_eq!(people_leaf("PERSONEN/ Ida ", &['/'], &DEFAULT_PEOPLE_ROOTS).as_deref(), Some("Ida"));
-        let p = full_people();
+        let p = sample_people();
         let persons: Vec<String> = p.persons().into_iter().collect();
         assert_eq!(
             persons,
@@ -3456,15 +3484,10 @@ mod tests {
 
     // ----- the fixture archive -----------------------------------------------------------------
 
-    fn temp_dir(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("consentry-synth-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
-
     #[test]
     fn fixture_archive_is_complete_and_consistent() {
-        let dir = temp_dir("fixtures");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("fixtures");
         write_fixture_archive(&dir).unwrap();
         let expected = fixture_expected();
         let on_disk: BTreeMap<String, Expected> =
@@ -3499,195 +3522,10 @@ mod tests {
         assert_eq!(expected["2023/summer-fest/keywords-only.jpg"], Expected::default());
         assert_eq!(expected["2023/summer-fest/backstage/digikam.png"].persons, s(&["Jürgen Groß", "Tom Braun"]));
         // a second run writes identical bytes
-        let dir2 = temp_dir("fixtures2");
+        let dir2 = tmp.path().join("fixtures2");
         write_fixture_archive(&dir2).unwrap();
         for f in &specs {
             assert_eq!(std::fs::read(dir.join(f.path)).unwrap(), std::fs::read(dir2.join(f.path)).unwrap());
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        let _ = std::fs::remove_dir_all(&dir2);
-    }
-
-    // ----- exiftool cross-check ----------------------------------------------------------------
-
-    fn json_list(v: Option<&serde_json::Value>) -> Vec<serde_json::Value> {
-        match v {
-            None => Vec::new(),
-            Some(serde_json::Value::Array(a)) => a.clone(),
-            Some(other) => vec![other.clone()],
-        }
-    }
-
-    fn json_str(v: &serde_json::Value) -> String {
-        match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Object(o) => o.values().next().map(json_str).unwrap_or_default(),
-            other => other.to_string(),
-        }
-    }
-
-    /// Persons and unnamed faces in one exiftool `-j -struct -G1` record, by the rules of SPEC.md.
-    fn exiftool_people(rec: &serde_json::Map<String, serde_json::Value>, persons: &mut BTreeSet<String>) -> usize {
-        let mut unnamed = 0;
-        let add = |n: String, persons: &mut BTreeSet<String>| {
-            let n = normalize_name(&n);
-            if !n.is_empty() {
-                persons.insert(n);
-            }
-        };
-        for (key, v) in rec {
-            let name = key.rsplit(':').next().unwrap();
-            match name {
-                "PersonInImage" => json_list(Some(v)).iter().for_each(|n| add(json_str(n), persons)),
-                "PersonInImageWDetails" => {
-                    for d in json_list(Some(v)) {
-                        json_list(d.get("PersonName")).iter().for_each(|n| add(json_str(n), persons));
-                    }
-                }
-                "ImageRegion" => {
-                    for r in json_list(Some(v)) {
-                        json_list(r.get("PersonInImage")).iter().for_each(|n| add(json_str(n), persons));
-                    }
-                }
-                "RegionInfo" => {
-                    for r in json_list(v.get("RegionList")) {
-                        if r.get("Type").map(json_str).as_deref() == Some("Face") {
-                            match r.get("Name") {
-                                Some(n) => add(json_str(n), persons),
-                                None => unnamed += 1,
-                            }
-                        }
-                    }
-                }
-                "RegionInfoMP" => {
-                    for r in json_list(v.get("Regions")) {
-                        match r.get("PersonDisplayName").map(json_str) {
-                            Some(n) if n != MP_UNNAMED => add(n, persons),
-                            _ => unnamed += 1,
-                        }
-                    }
-                }
-                "TagsList" => persons.extend(
-                    json_list(Some(v)).iter().filter_map(|t| people_leaf(&json_str(t), &['/'], &DEFAULT_PEOPLE_ROOTS)),
-                ),
-                "HierarchicalSubject" => persons.extend(
-                    json_list(Some(v)).iter().filter_map(|t| people_leaf(&json_str(t), &['|'], &DEFAULT_PEOPLE_ROOTS)),
-                ),
-                "Keywords" => persons.extend(keyword_persons(
-                    json_list(Some(v)).iter().map(json_str).collect::<Vec<_>>().iter().map(String::as_str),
-                )),
-                "XPKeywords" => persons.extend(keyword_persons(json_str(v).split(';'))),
-                _ => {}
-            }
-        }
-        unnamed
-    }
-
-    #[test]
-    fn exiftool_reads_the_intended_persons() {
-        let ok = Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("note: exiftool not installed; skipping the exiftool cross-check");
-            return;
-        }
-        let dir = temp_dir("exiftool");
-        write_fixture_archive(&dir).unwrap();
-        let out = Command::new("exiftool")
-            .args(["-j", "-struct", "-G1", "-charset", "utf8"])
-            .args(["-XMP:all", "-IPTC:Keywords", "-EXIF:XPKeywords", "-EXIF:DateTimeOriginal"])
-            .args(["-QuickTime:CreateDate", "-Warning", "-Error", "-r", "-ext", "*", "."])
-            .current_dir(&dir)
-            .output()
-            .expect("run exiftool");
-        let records: Vec<serde_json::Map<String, serde_json::Value>> =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("exiftool JSON: {e}"));
-        let by_path: BTreeMap<String, &serde_json::Map<String, serde_json::Value>> = records
-            .iter()
-            .map(|r| (r["SourceFile"].as_str().unwrap().trim_start_matches("./").to_string(), r))
-            .collect();
-        let sidecars = fixture_sidecars();
-        let mut checked = 0;
-        for f in fixture_specs() {
-            let rec = by_path.get(f.path).unwrap_or_else(|| panic!("exiftool did not report {}", f.path));
-            for (k, v) in rec.iter() {
-                if k.ends_with(":Error") || k == "Error" {
-                    panic!("{}: exiftool error {v}", f.path);
-                }
-                if k.ends_with("Warning") {
-                    let w = json_str(v);
-                    let allowed = (f.format == SynthFormat::HeicIdat && w.contains("construction method 1"))
-                        || (f.path.ends_with("misnamed.jpg") && w.contains("wrong extension"));
-                    assert!(allowed, "{}: exiftool warning {w}", f.path);
-                }
-            }
-            let expected = f.expected(&all_sidecars(&fixture_specs()));
-            if f.format == SynthFormat::HeicIdat {
-                eprintln!("note: exiftool cannot read idat items; {} checked structurally only", f.path);
-                continue;
-            }
-            let mut persons = BTreeSet::new();
-            let mut unnamed = exiftool_people(rec, &mut persons);
-            for (sc, _) in sidecars.iter().filter(|(_, m)| m == f.path) {
-                unnamed += exiftool_people(by_path[sc.as_str()], &mut persons);
-            }
-            let got = Expected { persons: persons.into_iter().collect(), unnamed_faces: unnamed };
-            assert_eq!(got, expected, "{}: exiftool disagrees with the construction", f.path);
-            let dto = rec.iter().find(|(k, _)| k.ends_with(":DateTimeOriginal")).map(|(_, v)| json_str(v));
-            assert_eq!(dto.as_deref(), f.dto, "{}", f.path);
-            if let Some(qt) = f.qt {
-                let days = (qt / 86_400) as i64 - 24_107; // 1904-01-01 -> 1970-01-01
-                let date = chrono::DateTime::from_timestamp(days * 86_400 + (qt % 86_400) as i64, 0).unwrap();
-                let want = date.format("%Y:%m:%d %H:%M:%S").to_string();
-                // exiftool appends "+00:00" for CR3 (whose QuickTime dates it knows to be UTC)
-                let got = rec.get("QuickTime:CreateDate").map(json_str);
-                assert_eq!(got.as_deref().map(|d| d.trim_end_matches("+00:00")), Some(want.as_str()), "{}", f.path);
-            }
-            checked += 1;
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(checked >= 25);
-    }
-
-    #[test]
-    fn exiftool_reads_every_source_in_every_style() {
-        if !Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success()) {
-            eprintln!("note: exiftool not installed; skipping the exiftool cross-check");
-            return;
-        }
-        let dir = temp_dir("styles");
-        std::fs::create_dir_all(&dir).unwrap();
-        let people = full_people();
-        let mut files = Vec::new();
-        for (name, style) in Style::presets() {
-            for (i, st) in
-                [style, Style { split: !style.split, pretty: !style.pretty, ..style }].into_iter().enumerate()
-            {
-                let file = format!("{name}-{i}.xmp");
-                let text = if i == 0 { xmp_for(&people, st) } else { xmp_meta(&xmp_body_for(&people, st)) };
-                std::fs::write(dir.join(&file), text).unwrap();
-                files.push(file);
-            }
-        }
-        let out = Command::new("exiftool")
-            .args(["-j", "-struct", "-G1", "-charset", "utf8", "-XMP:all", "-Warning", "-Error"])
-            .args(&files)
-            .current_dir(&dir)
-            .output()
-            .expect("run exiftool");
-        let records: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(records.len(), files.len());
-        let want = Expected { persons: people.persons().into_iter().collect(), unnamed_faces: people.unnamed_faces() };
-        for rec in &records {
-            let file = rec["SourceFile"].as_str().unwrap();
-            assert!(!rec.keys().any(|k| k.ends_with("Warning") || k.ends_with("Error")), "{file}: {rec:?}");
-            let mut persons = BTreeSet::new();
-            let unnamed = exiftool_people(rec, &mut persons);
-            let got = Expected { persons: persons.into_iter().collect(), unnamed_faces: unnamed };
-            assert_eq!(got, want, "{file}");
-            let subject: Vec<String> = json_list(rec.get("XMP-dc:Subject")).iter().map(json_str).collect();
-            assert_eq!(subject, people.dc_subject, "{file}");
-            assert!(rec.contains_key("XMP-photoshop:DateCreated") && rec.contains_key("XMP-xmp:CreateDate"), "{file}");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
