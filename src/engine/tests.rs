@@ -16,15 +16,13 @@ use crate::writeback::xmp_edit::Provenance;
 use super::apply::{self, ApplyOptions};
 use super::{Context, Need, Options, RegisterCache};
 
-/// An empty JPEG with a sidecar naming `persons`.
+/// A JPEG whose XMP names `persons`.
 fn photo(path: &Path, persons: &[&str]) {
+    use consentry_synth::{build, xmp_for, Embed, People, Style, SynthFormat};
+    let people = People { person_in_image: persons.iter().map(|p| p.to_string()).collect(), ..People::default() };
+    let embed = Embed { xmp: Some(xmp_for(&people, Style::default())), ..Embed::default() };
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, [0xFF, 0xD8, 0xFF, 0xD9]).unwrap();
-    let items: String = persons.iter().map(|n| format!("<rdf:li>{n}</rdf:li>")).collect();
-    let xmp = format!(
-        r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImage><rdf:Bag>{items}</rdf:Bag></Iptc4xmpExt:PersonInImage></rdf:Description></rdf:RDF></x:xmpmeta>"#
-    );
-    fs::write(format!("{}.xmp", path.display()), xmp).unwrap();
+    fs::write(path, build(SynthFormat::Jpeg, &embed)).unwrap();
 }
 
 /// An archive at `dir` whose CSV register gives `consents` ((person, usage)) from 2024-01-01.
@@ -170,23 +168,24 @@ fn apply_writes_a_changed_result_once_then_finds_it_unchanged() {
     photo(&a.join("2.jpg"), &["Bob"]);
     let run = |dry_run: bool| {
         let (options, _) = options(tmp.path(), vec![a.clone()]);
-        // Into the sidecars (the JPEGs here are too small to hold a packet).
-        let how = ApplyOptions { dry_run, sidecar_always: true, ..ApplyOptions::default() };
+        let how = ApplyOptions { dry_run, ..ApplyOptions::default() };
         apply::run(options, how, &|_| {}).unwrap()
     };
     let dry = run(true);
     assert_eq!((dry.files, dry.written, dry.unchanged), (2, 2, 0), "{:?}", dry.failures);
     assert!(dry.rows.iter().all(|r| r.action == "would write"), "{:?}", dry.rows);
-    let sidecar = fs::read(a.join("1.jpg.xmp")).unwrap();
-    assert!(dry.rows.iter().all(|r| r.target.as_deref().is_some_and(|t| t.ends_with(".jpg.xmp"))));
-    assert_eq!(fs::read(a.join("1.jpg.xmp")).unwrap(), sidecar, "a dry run writes nothing");
+    let original = fs::read(a.join("1.jpg")).unwrap();
+    assert!(dry.rows.iter().all(|r| r.target.as_deref().is_some_and(|t| t.ends_with(".jpg"))), "into the files");
+    assert_eq!(fs::read(a.join("1.jpg")).unwrap(), original, "a dry run writes nothing");
     let first = run(false);
     assert_eq!((first.written, first.unchanged), (2, 0), "{:?}", first.failures);
     assert!(first.failures.is_empty());
     let rows: Vec<(&str, &str)> = first.rows.iter().map(|r| (r.action, r.detail.as_str())).collect();
     assert!(rows[0].1.contains("status: - -> green"), "{rows:?}");
     assert!(rows[1].1.contains("status: - -> red"), "{rows:?}");
-    assert!(String::from_utf8(fs::read(a.join("1.jpg.xmp")).unwrap()).unwrap().contains("green"));
+    let written = String::from_utf8_lossy(&fs::read(a.join("1.jpg")).unwrap()).into_owned();
+    assert!(written.contains("green") && written.contains("Anna"), "the result beside the persons");
+    assert!(!a.join("1.jpg.xmp").exists(), "no sidecar");
     let second = run(false);
     assert_eq!((second.written, second.unchanged), (0, 2), "{:?}", second.rows);
     assert!(second.rows.is_empty());
