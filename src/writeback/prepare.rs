@@ -71,16 +71,24 @@ pub fn prepare(
         return Prepared::Done(Outcome::Unchanged);
     }
     failpoint(target.path());
+    let job = Job { fields, stamp, dry_run, basis };
     let result = match target {
         Target::Embedded(path, format) => match format {
-            Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => {
-                own(path, *format, fields, stamp, dry_run, basis)
-            }
-            _ => toolkit(path, fields, stamp, dry_run, basis),
+            Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => own(path, *format, &job),
+            _ => toolkit(path, &job),
         },
-        Target::Sidecar(path) => sidecar(path, fields, stamp, dry_run, basis),
+        Target::Sidecar(path) => sidecar(path, &job),
     };
     result.unwrap_or_else(|e| Prepared::Done(Outcome::Failed(e)))
+}
+
+/// What one file's new version is made from: the fields, their provenance, whether only to
+/// compare, and what the decision was computed from.
+struct Job<'a> {
+    fields: &'a WrittenFields,
+    stamp: &'a Provenance,
+    dry_run: bool,
+    basis: &'a Basis,
 }
 
 /// Whether a rewritten copy shows every person and unnamed face the original shows, both read
@@ -103,14 +111,8 @@ fn keeps_persons(path: &Path, before: (Depicted, Vec<String>), after: (Depicted,
 /// JPEG, TIFF, DNG, PSD and PNG: the packet is read and replaced by [`super::splice`] (the
 /// XMP Toolkit would also rewrite IPTC blocks, and adds a second XMP chunk to a PNG whose XMP
 /// is compressed); the XMP Toolkit parses and serialises the packet.
-fn own(
-    path: &Path,
-    format: Format,
-    fields: &WrittenFields,
-    stamp: &Provenance,
-    dry_run: bool,
-    basis: &Basis,
-) -> Result<Prepared, Error> {
+fn own(path: &Path, format: Format, job: &Job<'_>) -> Result<Prepared, Error> {
+    let &Job { fields, stamp, dry_run, basis } = job;
     use crate::writeback as wb;
     let fail = |e| Error::io(path, "")(e);
     let file = if dry_run { fs::File::open(path).map_err(fail)? } else { open_locked(path)? };
@@ -166,13 +168,8 @@ fn own(
 }
 
 /// MP4 and MOV: through the XMP Toolkit's smart handlers, on a copy.
-fn toolkit(
-    path: &Path,
-    fields: &WrittenFields,
-    stamp: &Provenance,
-    dry_run: bool,
-    basis: &Basis,
-) -> Result<Prepared, Error> {
+fn toolkit(path: &Path, job: &Job<'_>) -> Result<Prepared, Error> {
+    let &Job { fields, stamp, dry_run, basis } = job;
     let locked = if dry_run { None } else { Some(open_locked(path)?) };
     let before_meta = fs::metadata(path).map_err(Error::io(path, ""))?;
     // The Toolkit mis-splits relative paths whose first directory has one character (`./a.mp4`,
@@ -233,13 +230,8 @@ fn embedded_ready(
     Ok(Prepared::Ready(Ready { before, temp, path: path.to_path_buf(), basis: basis.clone(), _locked: locked }))
 }
 
-fn sidecar(
-    path: &Path,
-    fields: &WrittenFields,
-    stamp: &Provenance,
-    dry_run: bool,
-    basis: &Basis,
-) -> Result<Prepared, Error> {
+fn sidecar(path: &Path, job: &Job<'_>) -> Result<Prepared, Error> {
+    let &Job { fields, stamp, dry_run, basis } = job;
     use std::io::Read;
     let (bytes, before_meta, locked) = match fs::File::open(path) {
         Ok(mut file) => {
