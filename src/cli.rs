@@ -1,31 +1,30 @@
-//! Command-line interface: argument definitions, exit codes, and thin command functions.
+//! The command line: clap definitions, output selection, progress and exit codes; every
+//! command calls the library ([`consentry::engine`] for the archive commands) and prints.
 
 use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::apply;
-use crate::config::{self, REGISTER_ENV};
-use crate::consent::{self, Decision, Status};
-use crate::model::{self, parse_date, Date, Register};
-use crate::output::{self, OutputFormat, RecordWriter};
-use crate::people::PeopleRoots;
-use crate::register;
-use crate::report::{self, Evaluated};
-use crate::scan::{self, FileRecord, ScanOptions, ScanSummary};
-use crate::state;
+use consentry::config::{self, REGISTER_ENV};
+use consentry::consent::{self, Status};
+use consentry::engine::{self, apply::ApplyOptions, archives::load_register, Context, Need};
+use consentry::model::{self, parse_date, Date};
+use consentry::output::{self, OutputFormat, RecordWriter};
+use consentry::register;
+use consentry::report::{self, Evaluated};
+use consentry::scan::{FileRecord, ScanOptions, ScanSummary};
+use consentry::state;
 
 /// `eprintln!` for every message of the commands: control characters in the paths, names and
 /// register text it carries are shown escaped (SPEC.md 6), so that a file name cannot forge a
 /// line or drive the terminal.
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::output::eprint_escaped(&format!($($arg)*))
+        consentry::output::eprint_escaped(&format!($($arg)*))
     };
 }
 
@@ -376,628 +375,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// A register being loaded on the scan's pool while the archive is walked and read: the load
-/// and the scan overlap, and the first evaluation waits for the register. A register with
-/// errors still stops the command before it writes anything (the sink asks for the register
-/// before writing its first record).
-struct PendingRegister {
-    loading: crossbeam_channel::Receiver<std::thread::Result<anyhow::Result<Register>>>,
-    loaded: std::sync::OnceLock<Mutex<Register>>,
-}
-
-impl PendingRegister {
-    /// Load on the scan's pool: one worker loads while the others read files (a thread of its
-    /// own would compete with them for the cores instead).
-    fn spawn(
-        pool: &rayon::ThreadPool,
-        path: PathBuf,
-        vocabulary: model::Vocabulary,
-        quiet: bool,
-        options: register::Options,
-        cache: Option<PathBuf>,
-    ) -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        pool.spawn(move || {
-            let result =
-                std::panic::catch_unwind(|| load_register(&path, &vocabulary, quiet, options, cache.as_deref()));
-            let _ = tx.send(result);
-        });
-        PendingRegister { loading: rx, loaded: std::sync::OnceLock::new() }
-    }
-
-    /// Whether [`PendingRegister::get`] would return at once.
-    fn is_ready(&self) -> bool {
-        self.loaded.get().is_some() || !self.loading.is_empty()
-    }
-
-    /// The register, waiting for the load to finish; its errors the first time.
-    fn get(&self) -> anyhow::Result<MutexGuard<'_, Register>> {
-        if self.loaded.get().is_none() {
-            if let Ok(result) = self.loading.recv() {
-                let register = result.map_err(|_| anyhow::anyhow!("loading the register failed (panic)"))??;
-                let _ = self.loaded.set(Mutex::new(register));
-            }
-        }
-        let loaded = self.loaded.get().ok_or_else(|| anyhow::anyhow!("the register could not be loaded"))?;
-        Ok(loaded.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-/// How many scanned records `scan` keeps while the register is still loading.
-const WAITING_RECORDS: usize = 100_000;
-
-/// What a command needs of the register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
-    /// Evaluate when a register is found.
-    Optional,
-    /// A register, to evaluate files.
-    Register,
-    /// The whole register built (listings of consents and names).
-    Whole,
-    /// The whole register, with its evidence documents looked for (listings of documents).
-    WithEvidence,
-}
-
-impl Need {
-    fn options(self) -> register::Options {
-        match self {
-            Need::Optional | Need::Register => register::Options::EVALUATION,
-            Need::Whole => register::Options::CONSENTS,
-            Need::WithEvidence => register::Options::FULL,
-        }
-    }
-}
-
-/// What a command works with: the scanned paths, the archives of their files (each with its
-/// register and state), the date.
-struct Context {
-    paths: Vec<PathBuf>,
-    archives: Arc<Archives>,
-    date: Date,
-    opts: ScanOptions,
-    command: &'static str,
-    quiet: bool,
-}
-
-/// The archives of a command's files, found while they are walked (SPEC.md 1, 3.1): each with
-/// its register (loaded once per register path), vocabulary, people roots and state.
-struct Archives {
-    cwd: PathBuf,
-    /// `--register` or `CONSENTRY_REGISTER`: the register of every file.
-    register: Option<PathBuf>,
-    /// `--people-root`: the people roots of every file.
-    people_roots: Option<PeopleRoots>,
-    need: Need,
-    quiet: bool,
-    /// Whether runs are recorded in states, and `--state`.
-    tracked: bool,
-    state: Option<PathBuf>,
-    pool: Arc<rayon::ThreadPool>,
-    cache: Option<PathBuf>,
-    /// The scanned paths, absolute, as named and as real paths (only files under them can have
-    /// been removed).
-    scanned: Vec<PathBuf>,
-    found: Mutex<Found>,
-}
-
-impl std::fmt::Debug for Archives {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Archives")
-    }
-}
-
-#[derive(Default)]
-struct Found {
-    finder: config::Finder,
-    units: Vec<Arc<Unit>>,
-    /// The unit of each archive (by the finder's index; `None`: files in no archive).
-    by_archive: std::collections::HashMap<Option<usize>, usize>,
-    registers: std::collections::HashMap<PathBuf, Arc<PendingRegister>>,
-    states: std::collections::HashMap<PathBuf, Arc<StateSlot>>,
-}
-
-/// One archive of a command (or its files in no archive).
-struct Unit {
-    archive: Option<Arc<config::Archive>>,
-    register: Option<Arc<PendingRegister>>,
-    /// Why the command cannot go on with this archive's files (it needs a register and there
-    /// is none, its state cannot be opened).
-    problem: Option<String>,
-    roots: PeopleRoots,
-    state: Option<Arc<StateSlot>>,
-}
-
-/// A state and the run recorded in it.
-struct StateSlot {
-    known: Arc<state::Known>,
-    run: Mutex<Option<state::Run>>,
-    /// The register of the first archive kept in it (for the run's digest).
-    register: Option<Arc<PendingRegister>>,
-    /// The people roots its files are read with (a state remembers what files showed when read
-    /// with these: `--state` shared by archives reading with other roots is refused).
-    roots: PeopleRoots,
-}
-
-impl scan::Placement for Archives {
-    fn place(&self, dir: &Path) -> Arc<scan::Place> {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let abs = config::absolute_in(&self.cwd, dir);
-        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
-        let (real_dir, archive, error) = match std::fs::canonicalize(&abs) {
-            Ok(real) => match found.finder.archive_of(&real) {
-                Ok(archive) => (Some(real), archive, None),
-                Err(e) => (Some(real), None, Some(format!("{e:#}"))),
-            },
-            Err(e) => (None, None, Some(format!("{}: {}", abs.display(), crate::walk::io_message(&e)))),
-        };
-        let unit = self.unit_for(&mut found, archive);
-        let u = &found.units[unit];
-        Arc::new(scan::Place {
-            unit,
-            real_dir,
-            archive: u.archive.clone(),
-            error,
-            roots: u.roots.clone(),
-            reuse: u.state.as_ref().map(|s| s.known.clone() as Arc<dyn scan::Reuse>),
-        })
-    }
-}
-
-impl Archives {
-    /// The unit of the finder's archive `archive`, set up the first time.
-    fn unit_for(&self, found: &mut Found, archive: Option<usize>) -> usize {
-        if let Some(&unit) = found.by_archive.get(&archive) {
-            return unit;
-        }
-        let index = archive;
-        let archive = archive.map(|i| found.finder.archive(i).clone());
-        let roots = self
-            .people_roots
-            .clone()
-            .or_else(|| archive.as_ref().and_then(|a| a.people_roots.clone()))
-            .unwrap_or_default();
-        let vocabulary = archive.as_ref().map(|a| a.vocabulary.clone()).unwrap_or_default();
-        let register_path = self.register.clone().or_else(|| archive.as_ref().and_then(|a| a.register.clone()));
-        let mut problem = None;
-        let register = match register_path {
-            Some(path) => Some(
-                found
-                    .registers
-                    .entry(config::absolute_in(&self.cwd, &path))
-                    .or_insert_with(|| {
-                        Arc::new(PendingRegister::spawn(
-                            &self.pool,
-                            path,
-                            vocabulary,
-                            self.quiet,
-                            self.need.options(),
-                            self.cache.clone(),
-                        ))
-                    })
-                    .clone(),
-            ),
-            None if self.need != Need::Optional => {
-                problem = Some(match &archive {
-                    Some(a) => format!(
-                        "this command needs a consent register: {} names none; give --register PATH or set {REGISTER_ENV}",
-                        a.config_file().display()
-                    ),
-                    None => format!(
-                        "this command needs a consent register: give --register PATH, set {REGISTER_ENV}, or mark \
-                         the archive with `consentry init DIR` (no {} above the files)",
-                        config::CONFIG_FILE
-                    ),
-                });
-                None
-            }
-            None => None,
-        };
-        if archive.is_none() && register.is_some() && !self.quiet {
-            say!(
-                "consentry: some files are in no archive (no {} above them): only consents and exemptions \
-                 scoped `*` cover them; mark the archive with `consentry init DIR`",
-                config::CONFIG_FILE
-            );
-        }
-        let state = match self.state_for(found, archive.as_deref(), &roots, register.as_ref()) {
-            Ok(state) => state,
-            Err(e) => {
-                problem.get_or_insert(format!("{e:#}"));
-                None
-            }
-        };
-        found.units.push(Arc::new(Unit { archive, register, problem, roots, state }));
-        let unit = found.units.len() - 1;
-        found.by_archive.insert(index, unit);
-        unit
-    }
-
-    /// The state the files of `archive` are kept in (SPEC.md 7): `--state` for every archive of
-    /// the command, else each archive's own; files in no archive keep none.
-    fn state_for(
-        &self,
-        found: &mut Found,
-        archive: Option<&config::Archive>,
-        roots: &PeopleRoots,
-        register: Option<&Arc<PendingRegister>>,
-    ) -> anyhow::Result<Option<Arc<StateSlot>>> {
-        if !self.tracked {
-            return Ok(None);
-        }
-        if let Some(slot) = self.state.as_ref().and_then(|p| found.states.get(p)) {
-            if slot.roots != *roots {
-                anyhow::bail!(
-                    "--state {} is shared by archives that read persons with different people roots \
-                     (people_roots in consentry.toml): run the command per archive, or without --state",
-                    self.state.as_deref().unwrap_or(Path::new("")).display()
-                );
-            }
-            return Ok(Some(slot.clone()));
-        }
-        let state = match (&self.state, archive) {
-            (Some(path), _) => {
-                let state = open_state(Path::new(""), Some(path), self.quiet)?;
-                state.map(|s| (path.clone(), s))
-            }
-            (None, Some(a)) => open_state(&a.root, None, self.quiet)?.map(|s| (s.path().to_path_buf(), s)),
-            (None, None) => None,
-        };
-        let Some((key, mut state)) = state else { return Ok(None) };
-        let (known, note) = state.known(&self.cwd, roots)?;
-        if let Some(note) = note {
-            say!("consentry: {}: {note}; every file is read again", state.path().display());
-        }
-        let known = Arc::new(known);
-        let run = state::Run::begin(state, known.clone(), &self.scanned);
-        let slot = Arc::new(StateSlot {
-            known,
-            run: Mutex::new(Some(run)),
-            register: register.cloned(),
-            roots: roots.clone(),
-        });
-        found.states.insert(key, slot.clone());
-        Ok(Some(slot))
-    }
-
-    fn unit(&self, unit: usize) -> Arc<Unit> {
-        self.found.lock().unwrap_or_else(|e| e.into_inner()).units[unit].clone()
-    }
-
-    /// The registers of the archives met so far, each once.
-    fn registers(&self) -> Vec<Arc<PendingRegister>> {
-        let found = self.found.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<Arc<PendingRegister>> = Vec::new();
-        for r in found.units.iter().filter_map(|u| u.register.as_ref()) {
-            if !out.iter().any(|o| Arc::ptr_eq(o, r)) {
-                out.push(r.clone());
-            }
-        }
-        out
-    }
-}
-
-impl Context {
-    /// A command over the archive that records its run in the state as `command`.
-    fn new(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
-        Context::build(common, need, command, true)
-    }
-
-    /// A command that reads every file and records no run (`apply`, `consent assign`).
-    fn untracked(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
-        if let Some(state) = &common.state.state {
-            anyhow::bail!(
-                "`{command}` reads every file and keeps no state: --state {} does not apply",
-                state.display()
-            );
-        }
-        Context::build(common, need, command, false)
-    }
-
-    fn build(common: &CommonArgs, need: Need, command: &'static str, tracked: bool) -> anyhow::Result<Context> {
-        let (walk, reg, out) = (&common.walk, &common.register, &common.output);
-        let paths = if walk.paths.is_empty() { vec![PathBuf::from(".")] } else { walk.paths.clone() };
-        for p in &paths {
-            if std::fs::symlink_metadata(p).is_err() {
-                anyhow::bail!("{}: no such file or directory", p.display());
-            }
-        }
-        let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from).filter(|p| !p.as_os_str().is_empty());
-        let mut opts = ScanOptions {
-            follow_links: !walk.no_follow,
-            threads: out.threads.map(usize::from),
-            ..ScanOptions::default()
-        };
-        let pool = opts.pool()?;
-        opts.pool = Some(pool.clone());
-        let cwd = std::env::current_dir()?;
-        // The validated rows of a CSV register are kept between runs in the user's cache.
-        let cache =
-            state::cache_dir().filter(|dir| std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok());
-        let archives = Arc::new(Archives {
-            // As named and as real: a root that is a link is walked at its real path, the files
-            // under a root that is not are keyed as walked.
-            scanned: paths
-                .iter()
-                .flat_map(|p| {
-                    let named = config::absolute_in(&cwd, p);
-                    let real = std::fs::canonicalize(&named).ok().filter(|r| *r != named);
-                    std::iter::once(named).chain(real)
-                })
-                .collect(),
-            cwd,
-            register: reg.register.clone().or(env),
-            people_roots: (!walk.people_roots.is_empty()).then(|| PeopleRoots::new(&walk.people_roots)),
-            need,
-            quiet: out.quiet,
-            tracked: tracked && !common.state.no_state,
-            state: common.state.state.clone(),
-            pool,
-            cache,
-            found: Mutex::new(Found::default()),
-        });
-        // The archives of the named paths are set up first: a problem with one of them stops
-        // the command before any work.
-        for p in &paths {
-            let dir = if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(Path::new("")) };
-            let place = scan::Placement::place(&*archives, dir);
-            if let Some(e) = &place.error {
-                anyhow::bail!("{e}");
-            }
-            if let Some(problem) = &archives.unit(place.unit).problem {
-                anyhow::bail!("{problem}");
-            }
-        }
-        opts.placement = Some(archives.clone());
-        let date = reg.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-        Ok(Context { paths, archives, date, opts, command, quiet: out.quiet })
-    }
-
-    /// Record the runs in the states (after a complete scan). A state that cannot be written is
-    /// reported and counted as an error of the run (exit 3): the next run reads every file.
-    fn finish_runs(&self, summary: &mut ScanSummary) -> anyhow::Result<()> {
-        let slots: Vec<Arc<StateSlot>> = {
-            let found = self.archives.found.lock().unwrap_or_else(|e| e.into_inner());
-            let mut slots: Vec<_> = found.states.values().cloned().collect();
-            slots.sort_by_key(|s| s.run.lock().map(|r| r.as_ref().map(|r| r.path().to_path_buf())).ok().flatten());
-            slots
-        };
-        for slot in slots {
-            let Some(run) = slot.run.lock().unwrap_or_else(|e| e.into_inner()).take() else { continue };
-            let register = slot.register.as_ref().map(|r| r.get()).transpose()?;
-            let path = run.path().to_path_buf();
-            let date = register.as_ref().map(|_| self.date);
-            match run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary) {
-                Ok(c) if !self.quiet => say!(
-                    "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
-                     (`consentry report changes`).",
-                    path.display(),
-                    c.files,
-                    c.read,
-                    c.files - c.read,
-                    c.new,
-                    c.moved,
-                    c.removed,
-                    c.changes
-                ),
-                Ok(_) => {}
-                Err(e) => {
-                    say!("consentry: {}: the state could not be written: {e:#}", path.display());
-                    summary.errors += 1;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether files are evaluated (a register is given, or one of the named paths' archives
-    /// names one).
-    fn evaluates(&self) -> bool {
-        self.archives.register.is_some() || !self.archives.registers().is_empty()
-    }
-
-    /// The one register of a command that needs the whole register (listings of consents and
-    /// names): its files must all use the same one.
-    fn required_register(&self) -> anyhow::Result<Arc<PendingRegister>> {
-        let mut registers = self.archives.registers();
-        match registers.len() {
-            0 => anyhow::bail!("this command needs a consent register"),
-            1 => Ok(registers.remove(0)),
-            _ => anyhow::bail!(
-                "the files belong to archives with different registers: run this command once per archive \
-                 (or give --register PATH)"
-            ),
-        }
-    }
-
-    /// The evaluation of a media file or an unwalkable path whose archive-relative path is `rel`
-    /// (`None` in no archive; none for orphan sidecars, which are not media). A record with
-    /// errors and an unwalkable path are `unreadable` ([`FileRecord::evaluate`]). Builds the
-    /// consents of the persons shown first, when the register defers them.
-    fn evaluate(&self, register: &mut Register, rec: &FileRecord, rel: Option<&str>) -> Option<Decision> {
-        if rec.subject == scan::Subject::OrphanSidecar {
-            return None;
-        }
-        register.prepare(rec.depicted.persons.iter().map(String::as_str));
-        Some(rec.evaluate(rel, register, self.date))
-    }
-
-    /// Scan, evaluating each record in walk order by its own archive and handing it to `emit`
-    /// with its archive-relative path (`None` in no archive), its decision (none without a
-    /// register, for orphan sidecars and unwalkable paths) and its register. Records that
-    /// arrive while their register is still loading wait (up to a bound), so that the workers
-    /// go on reading meanwhile. A register with errors stops the scan before the next record is
-    /// emitted; its error is returned.
-    fn scan_evaluated(
-        &self,
-        progress: &Progress,
-        mut emit: impl FnMut(FileRecord, Option<String>, Option<Decision>, Option<&Register>) -> io::Result<()>,
-    ) -> anyhow::Result<Result<ScanSummary, io::Error>> {
-        let mut waiting: Vec<FileRecord> = Vec::new();
-        let mut register_error = None;
-        let mut feed = |rec: Option<FileRecord>, waiting: &mut Vec<FileRecord>| -> io::Result<()> {
-            let mut fail = |e: anyhow::Error| {
-                register_error = Some(e);
-                io::Error::other("the register cannot be used")
-            };
-            if let Some(rec) = rec {
-                progress.inc();
-                if let Some(e) = rec.error() {
-                    progress.println(&format!("consentry: {}: {e}", rec.path.display()));
-                }
-                let Some(unit) = rec.placed.as_ref().map(|p| self.archives.unit(p.unit)) else {
-                    return Err(fail(anyhow::anyhow!("{}: not placed in an archive", rec.path.display())));
-                };
-                let loading = unit.register.as_ref().is_some_and(|r| !r.is_ready());
-                waiting.push(rec);
-                if loading && waiting.len() < WAITING_RECORDS {
-                    return Ok(());
-                }
-            }
-            for rec in waiting.drain(..) {
-                let placed = rec.placed.clone().unwrap_or(scan::Placed { unit: 0, rel: None });
-                let unit = self.archives.unit(placed.unit);
-                if let Some(problem) = &unit.problem {
-                    return Err(fail(anyhow::anyhow!("{problem}")));
-                }
-                let mut register = unit.register.as_ref().map(|r| r.get()).transpose().map_err(&mut fail)?;
-                let abs = config::absolute_in(&self.archives.cwd, &rec.path);
-                let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, placed.rel.as_deref()));
-                if let Some(slot) = &unit.state {
-                    if let Some(run) = slot.run.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                        run.observe(abs, &rec, decision.as_ref(), register.as_deref(), self.date);
-                    }
-                }
-                emit(rec, placed.rel, decision, register.as_deref())?;
-            }
-            Ok(())
-        };
-        let summary = scan::scan(&self.paths, &self.opts, |rec| feed(Some(rec), &mut waiting))
-            .and_then(|summary| feed(None, &mut waiting).map(|()| summary));
-        if let Some(e) = register_error {
-            return Err(e);
-        }
-        // An empty archive evaluates nothing: its register is still checked.
-        for register in self.archives.registers() {
-            drop(register.get()?);
-        }
-        let mut summary = summary;
-        if let Ok(summary) = &mut summary {
-            self.finish_runs(summary)?;
-        }
-        Ok(summary)
-    }
-
-    /// Scan and evaluate everything, keeping the records (for reports), with progress and the
-    /// error lines on stderr. Walk errors are kept as records too (they block `check`).
-    fn collect(&self, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSummary)> {
-        let progress = Progress::new(quiet);
-        let mut files = Vec::new();
-        let summary = self.scan_evaluated(&progress, |record, rel_path, decision, _| {
-            // Orphan sidecars have no decision; unwalkable paths do: they are `unreadable` and
-            // block `check`.
-            let Some(decision) = decision else { return Ok(()) };
-            files.push(Evaluated { record, rel_path, decision });
-            Ok(())
-        })??;
-        progress.finish();
-        Ok((files, summary))
-    }
-
-    /// Resolve usage words against the vocabulary of the first named path's archive; an
-    /// unknown word is a usage error.
-    fn usages(&self, words: &[String]) -> anyhow::Result<Vec<String>> {
-        let first = self.archives.unit(0);
-        let vocabulary = first.archive.as_ref().map(|a| a.vocabulary.clone()).unwrap_or_default();
-        resolve_usages(&vocabulary, words)
-    }
-}
-
-/// Resolve usage words against a vocabulary; an unknown word is a usage error.
-fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> anyhow::Result<Vec<String>> {
-    words
-        .iter()
-        .filter(|w| !w.trim().is_empty())
-        .map(|w| {
-            vocabulary.resolve(w).map(str::to_string).ok_or_else(|| {
-                let known: Vec<&str> = vocabulary.names().collect();
-                anyhow::anyhow!("unknown usage area {w:?}; known: {}", known.join(", "))
-            })
-        })
-        .collect()
-}
-
-/// Open the state: `--state`, else the archive's own, else (the archive is read-only) one in
-/// the user's cache directory.
-/// `None` when neither the archive nor the cache directory can be written (the run then reads
-/// every file and records nothing, with a hint).
-fn open_state(root: &Path, explicit: Option<&Path>, quiet: bool) -> anyhow::Result<Option<state::State>> {
-    // A damaged state is moved aside only in consentry's own places: `--state` may name anything.
-    let damaged = if explicit.is_some() { state::Damaged::Refuse } else { state::Damaged::MoveAside };
-    let opened = |path: &Path| {
-        state::State::open(path, damaged).map(|(state, note)| {
-            if let Some(note) = note.filter(|n| n.warning || !quiet) {
-                say!("consentry: {}: {note}; every file is read again", path.display());
-            }
-            state
-        })
-    };
-    if let Some(path) = explicit {
-        return opened(path).map(Some).map_err(|e| anyhow::anyhow!("{e}"));
-    }
-    let own = match opened(&state::default_path(root)) {
-        Ok(state) => return Ok(Some(state)),
-        Err(state::OpenError::NotWritable { path, source }) => format!("{}: {source}", path.display()),
-        Err(e) => return Err(anyhow::anyhow!("{e}")),
-    };
-    let Some(cache) = state::cache_path(root) else {
-        if !quiet {
-            say!("consentry: no state kept ({own}; no cache directory): every file is read");
-        }
-        return Ok(None);
-    };
-    match opened(&cache) {
-        Ok(state) => {
-            if !quiet {
-                say!("consentry: the archive cannot be written here; its state is kept in {}", cache.display());
-            }
-            Ok(Some(state))
-        }
-        Err(state::OpenError::NotWritable { .. }) => {
-            if !quiet {
-                say!("consentry: no state kept ({own}; nor in {}): every file is read", cache.display());
-            }
-            Ok(None)
-        }
-        Err(e) => Err(anyhow::anyhow!("{e}")),
-    }
-}
-
-/// Load a register or stop: every problem printed on stderr, exit 2, nothing written.
-fn load_register(
-    path: &Path,
-    vocabulary: &model::Vocabulary,
-    quiet: bool,
-    options: register::Options,
-    cache: Option<&Path>,
-) -> anyhow::Result<Register> {
-    match register::load_cached(path, vocabulary, options, cache) {
-        Ok(loaded) => {
-            if !quiet && !loaded.warnings.is_empty() {
-                say!(
-                    "consentry: the register has {} warning(s) (see `consentry register check`)",
-                    loaded.warnings.len()
-                );
-            }
-            Ok(loaded.register)
-        }
-        Err(errors) => Err(anyhow::Error::new(errors).context(path.display().to_string())),
-    }
-}
-
 fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::Optional, "scan")?;
+    let ctx = context(&args.common, Need::Optional, "scan")?;
     let progress = Progress::new(out.quiet);
     let started = Instant::now();
     let evaluated = ctx.evaluates();
@@ -1006,7 +386,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let mut statuses = [0u64; Status::ALL.len()];
     let summary = with_writer(out, |w, format| {
         let mut writer = RecordWriter::new(format, w, evaluated);
-        let scanned = ctx.scan_evaluated(&progress, |rec, _, decision, _| {
+        let scanned = ctx.scan_evaluated(&|rec| progress.read(rec), |rec, _, decision, _| {
             if let Some(d) = &decision {
                 statuses[d.status as usize] += 1;
             }
@@ -1023,7 +403,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
         Ok(summary)
     });
     if let Some(e) = register_error {
-        return Err(e);
+        return Err(e.into());
     }
     let summary = summary?;
     progress.finish();
@@ -1044,10 +424,10 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
 
 fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::Register, "check")?;
+    let ctx = context(&args.common, Need::Register, "check")?;
     let usages = ctx.usages(&args.usages)?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
-    let (files, _) = ctx.collect(out.quiet)?;
+    let (files, _) = collect(&ctx, out.quiet)?;
     let mut rows = Vec::new();
     for f in &files {
         let d = &f.decision;
@@ -1092,13 +472,13 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Summary => Need::Register,
     };
-    let ctx = Context::new(&args.common, need, "report")?;
+    let ctx = context(&args.common, need, "report")?;
     let html = out.format == Some(OutputFormat::Html);
     let usages = ctx.usages(&args.usages)?;
     if args.kind == ReportKind::Unreleased && usages.is_empty() {
         anyhow::bail!("`report unreleased` needs --for USAGE");
     }
-    let (files, summary) = ctx.collect(out.quiet)?;
+    let (files, summary) = collect(&ctx, out.quiet)?;
     // `missing` and `unreleased` list files, each evaluated by its own archive; the other
     // reports list or count by one register, which all the files must share.
     let pending = match args.kind {
@@ -1141,27 +521,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     if common.state.no_state {
         anyhow::bail!("`report changes` reads the state: it cannot go with --no-state");
     }
-    let path = match &common.state.state {
-        Some(path) => path.clone(),
-        None => {
-            let paths = if common.walk.paths.is_empty() { vec![PathBuf::from(".")] } else { common.walk.paths.clone() };
-            let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
-            let settings = config::discover(&paths, common.register.register.as_deref(), env)?;
-            let Some(archive) = settings.archive else {
-                anyhow::bail!(
-                    "{} is in no archive (no {} above it), which keeps no state; mark it with `consentry init`, \
-                     or give --state PATH",
-                    paths[0].display(),
-                    config::CONFIG_FILE
-                );
-            };
-            let own = state::default_path(&archive.root);
-            match state::cache_path(&archive.root) {
-                Some(cache) if !own.is_file() && cache.is_file() => cache,
-                _ => own,
-            }
-        }
-    };
+    let path = engine::archives::state_path(&options(common))?;
     let state = state::State::open_existing(&path)?;
     let (runs, changes) = state.changes(args.since)?;
     let (table, about) = report::changes(args.since, &runs, &changes);
@@ -1227,7 +587,7 @@ fn write_html_report(
 ) -> anyhow::Result<()> {
     let dir = out.output.as_deref().ok_or_else(|| anyhow::anyhow!("--format html needs -o DIR"))?;
     let started = Instant::now();
-    let written = pool.install(|| crate::html::write(dir, title, date, table, files))?;
+    let written = pool.install(|| consentry::html::write(dir, title, date, table, files))?;
     if !out.quiet {
         say!(
             "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
@@ -1244,7 +604,7 @@ fn write_html_report(
 
 fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::WithEvidence, "consent search")?;
+    let ctx = context(&args.common, Need::WithEvidence, "consent search")?;
     let pending = ctx.required_register()?;
     let identity = match &args.person {
         Some(p) => match pending.get()?.identity(p) {
@@ -1257,7 +617,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         None => None,
     };
     // The register is locked while files are evaluated: take it after.
-    let (files, _) = ctx.collect(out.quiet)?;
+    let (files, _) = collect(&ctx, out.quiet)?;
     let register = pending.get()?;
     let used = report::files_per_consent(&files);
     let between = match args.between.as_slice() {
@@ -1289,8 +649,8 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
 
 fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = Context::new(&args.common, Need::Whole, "person")?;
-    let (files, summary) = ctx.collect(out.quiet)?;
+    let ctx = context(&args.common, Need::Whole, "person")?;
+    let (files, summary) = collect(&ctx, out.quiet)?;
     let pending = ctx.required_register()?;
     let register = pending.get()?;
     let name = args.name.as_deref().unwrap_or_default();
@@ -1339,229 +699,82 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
 
+/// The engine's notes, printed on stderr as every message of the commands.
+fn notes() -> engine::Notes {
+    Arc::new(|m: &str| output::eprint_escaped(m))
+}
+
+/// The engine's options from what every archive command is given.
+fn options(common: &CommonArgs) -> engine::Options {
+    let (walk, reg, out) = (&common.walk, &common.register, &common.output);
+    engine::Options {
+        paths: walk.paths.clone(),
+        people_roots: walk.people_roots.clone(),
+        follow_links: !walk.no_follow,
+        threads: out.threads.map(usize::from),
+        quiet: out.quiet,
+        register: reg
+            .register
+            .clone()
+            .or_else(|| std::env::var_os(REGISTER_ENV).map(PathBuf::from).filter(|p| !p.as_os_str().is_empty())),
+        as_of: reg.as_of,
+        state: common.state.state.clone(),
+        no_state: common.state.no_state,
+        register_cache: engine::RegisterCache::User,
+        notes: notes(),
+    }
+}
+
+/// A command over the archive that records its run in the state as `command`.
+fn context(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
+    Ok(Context::new(options(common), need, command)?)
+}
+
+/// Scan and evaluate everything with the context, keeping the records (for reports), with
+/// progress and the error lines on stderr.
+fn collect(ctx: &Context, quiet: bool) -> anyhow::Result<(Vec<Evaluated>, ScanSummary)> {
+    let progress = Progress::new(quiet);
+    let collected = ctx.collect(&|rec| progress.read(rec))?;
+    progress.finish();
+    Ok(collected)
+}
+
 fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
-    use rayon::prelude::*;
     let out = &args.common.output;
-    // `apply` reads every file (it compares with what it wrote before) and records no run:
-    // the files it rewrites are read again by the next run.
-    let mut ctx = Context::untracked(&args.common, Need::Register, "apply")?;
-    ctx.opts.written = true; // compare with what a previous apply wrote without reading again
-    let (files, summary) = ctx.collect(out.quiet)?;
-    // Each file is stamped with its own archive's register, in that register's vocabulary.
-    // And its people roots, with which a rewritten copy is read back.
-    let mut stamps: std::collections::HashMap<usize, (apply::Stamp, model::Vocabulary, PeopleRoots)> =
-        std::collections::HashMap::new();
-    for unit in files.iter().filter_map(|f| f.record.placed.as_ref().map(|p| p.unit)) {
-        if stamps.contains_key(&unit) {
-            continue;
-        }
-        let unit_of = ctx.archives.unit(unit);
-        if let Some(pending) = &unit_of.register {
-            let register = pending.get()?;
-            let stamp = apply::Stamp { evaluated_at: ctx.date.to_string(), register_digest: register.digest.clone() };
-            stamps.insert(unit, (stamp, register.vocabulary.clone(), unit_of.roots.clone()));
-        }
-    }
-    apply::register_namespace().map_err(|e| anyhow::anyhow!(e))?;
-
-    // Sidecars: `name.xmp` shared by several files (`IMG_1.CR2` and `IMG_1.JPG`) is left to
-    // none of them; each gets its own `name.ext.xmp` (`apply::target`).
-    let mut planned = Vec::new();
-    // (path, message naming the path) of every file not written.
-    let mut failed: Vec<(String, String)> = Vec::new();
-    for f in &files {
-        // Never a decision written into a file that could not be read completely.
-        if f.decision.status == Status::Unreadable {
-            let e = f.record.error().unwrap_or_default();
-            failed.push((f.path(), format!("{}: not written: the file could not be read: {e}", f.path())));
-            continue;
-        }
-        if !f.record.is_media() {
-            continue;
-        }
-        let always = args.sidecar == SidecarMode::Always;
-        match apply::target(&f.record.path, f.record.format, &f.record.sidecars, &f.record.shared_sidecars, always) {
-            Ok((target, why)) => planned.push((f, target, why)),
-            Err(e) => failed.push((f.path(), e)),
-        }
-    }
-    // One write per file on disk: a file reached by two paths (symbolic links, overlapping
-    // arguments) is written once.
-    let (mut seen, mut new_paths) = (std::collections::HashSet::new(), std::collections::HashSet::new());
-    let mut work = Vec::new();
-    for (f, target, why) in planned {
-        let fresh = match std::fs::metadata(target.path()) {
-            Ok(m) => {
-                use std::os::unix::fs::MetadataExt;
-                seen.insert((m.dev(), m.ino()))
-            }
-            Err(_) => new_paths.insert(target.path().to_path_buf()), // a sidecar to be created
-        };
-        if !fresh {
-            continue;
-        }
-        let Some((stamp, vocabulary, roots)) = f.record.placed.as_ref().and_then(|p| stamps.get(&p.unit)) else {
-            failed.push((f.path(), format!("{}: not written: no register evaluated it", f.path())));
-            continue;
-        };
-        work.push((f, target, apply::fields(&f.decision, vocabulary, args.plus), why, (stamp, roots)));
-    }
-    if !args.dry_run {
-        let dirs: std::collections::BTreeSet<&Path> =
-            work.iter().filter_map(|(_, t, _, _, _)| t.path().parent()).collect();
-        for d in dirs {
-            apply::remove_stale_temps(d);
-        }
-    }
-    let pool = ctx.opts.pool()?;
-    // In batches: new versions written beside the files in parallel, flushed with one sync per
-    // file system, then renamed over the files; each directory flushed once at the end. A batch
-    // holds its copies and the files they replace open (and locked) until the rename; up to three
-    // batches are alive (committed, waiting, prepared): room for them in the open-file limit.
-    raise_open_file_limit(6 * APPLY_BATCH as u64 + 256);
-    // While one batch is flushed (the disk works, the cores wait) and renamed, the next is
-    // prepared.
-    let outcomes: Vec<apply::Outcome> = std::thread::scope(|scope| {
-        let (tx, rx) = crossbeam_channel::bounded::<Vec<apply::Prepared>>(1);
-        let total = work.len();
-        let committer = scope.spawn(move || {
-            let mut outcomes = Vec::with_capacity(total);
-            for prepared in rx {
-                apply::sync_copies(prepared.iter().filter_map(|p| match p {
-                    apply::Prepared::Ready(r) => Some(r),
-                    apply::Prepared::Done(_) => None,
-                }));
-                outcomes.extend(prepared.into_iter().map(|p| match p {
-                    apply::Prepared::Done(o) => o,
-                    apply::Prepared::Ready(r) => {
-                        let path = r.path().display().to_string();
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply::commit(r))).unwrap_or_else(
-                            |panic| {
-                                apply::Outcome::Failed(format!(
-                                    "{path}: internal error while replacing it: {}",
-                                    scan::panic_message(&panic)
-                                ))
-                            },
-                        )
-                    }
-                }));
-            }
-            outcomes
-        });
-        pool.install(|| {
-            for batch in work.chunks(APPLY_BATCH) {
-                let prepared: Vec<apply::Prepared> = batch
-                    .par_iter()
-                    .map(|(f, target, fields, _, (stamp, roots))| {
-                        // What the scan read of the target, when the target is what it read.
-                        let known = match target {
-                            apply::Target::Embedded(..) => f.record.written.as_deref(),
-                            apply::Target::Sidecar(p) if f.record.sidecars.first() == Some(p) => {
-                                f.record.written_sidecar.as_deref()
-                            }
-                            apply::Target::Sidecar(_) => None,
-                        };
-                        // A panic in one file's write is an error for that file.
-                        let write = || {
-                            let basis = apply::Basis::of(&f.record, target, roots)?;
-                            Ok(apply::prepare(target, fields, stamp, args.dry_run, known, &basis))
-                        };
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)) {
-                            Ok(Ok(prepared)) => prepared,
-                            Ok(Err(e)) => apply::Prepared::Done(apply::Outcome::Failed(e)),
-                            Err(panic) => apply::Prepared::Done(apply::Outcome::Failed(format!(
-                                "{}: internal error while writing, not written: {}",
-                                target.path().display(),
-                                scan::panic_message(&panic)
-                            ))),
-                        }
-                    })
-                    .collect();
-                if tx.send(prepared).is_err() {
-                    break;
-                }
-            }
-        });
-        drop(tx);
-        committer.join().expect("the committer does not panic")
-    });
-    let touched: std::collections::BTreeSet<&Path> = work
-        .iter()
-        .zip(&outcomes)
-        .filter(|(_, o)| matches!(o, apply::Outcome::Written { .. }) && !args.dry_run)
-        .filter_map(|((_, t, _, _, _), _)| t.path().parent())
-        .collect();
-    apply::sync_dirs(touched);
-
-    let (mut written, mut unchanged) = (0usize, 0usize);
-    let mut rows = Vec::new();
-    for ((f, target, fields, why, _), outcome) in work.iter().zip(&outcomes) {
-        let (action, detail) = match outcome {
-            apply::Outcome::Unchanged => {
-                unchanged += 1;
-                continue;
-            }
-            apply::Outcome::Written { before } => {
-                written += 1;
-                let mut changes: Vec<String> = apply::describe(before, fields)
-                    .into_iter()
-                    .map(|(k, (a, b))| {
-                        format!(
-                            "{k}: {} -> {}",
-                            if a.is_empty() { "-" } else { &a },
-                            if b.is_empty() { "-" } else { &b }
-                        )
-                    })
-                    .collect();
-                changes.extend(why.map(str::to_string));
-                (if args.dry_run { "would write" } else { "written" }, changes.join("; "))
-            }
-            apply::Outcome::Failed(e) => {
-                failed.push((f.path(), e.clone()));
-                continue;
-            }
-        };
-        let cells = vec![
-            serde_json::json!(f.path()),
-            serde_json::json!(target.path().display().to_string()),
-            serde_json::json!(action),
-            serde_json::json!(detail),
-        ];
-        rows.push(report::FileRow::new(&f.record.path, cells));
-    }
-    for (path, e) in &failed {
+    let how =
+        ApplyOptions { dry_run: args.dry_run, sidecar_always: args.sidecar == SidecarMode::Always, plus: args.plus };
+    let ctx = engine::apply::context(options(&args.common))?;
+    let (files, summary) = collect(&ctx, out.quiet)?;
+    let applied = engine::apply::apply(&ctx, &files, summary, how)?;
+    for e in &applied.failures {
         say!("consentry: {e}");
-        let cells =
-            vec![serde_json::json!(path), serde_json::Value::Null, serde_json::json!("failed"), serde_json::json!(e)];
-        rows.push(report::FileRow::new(Path::new(path), cells));
     }
+    let rows = applied
+        .rows
+        .iter()
+        .map(|r| {
+            let cells = vec![
+                serde_json::json!(r.path),
+                r.target.as_ref().map_or(serde_json::Value::Null, |t| serde_json::json!(t)),
+                serde_json::json!(r.action),
+                serde_json::json!(r.detail),
+            ];
+            report::FileRow::new(Path::new(&r.path), cells)
+        })
+        .collect();
     let table = report::Table::files(vec!["path", "target", "action", "detail"], rows);
     with_writer(out, |w, format| output::write_report(format, &table, w))?;
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
-        let unreadable = failed.len() - outcomes.iter().filter(|o| matches!(o, apply::Outcome::Failed(_))).count();
         say!(
-            "{} files: {verb} {written}, {unchanged} unchanged, {} not written.",
-            work.len() + unreadable,
-            failed.len()
+            "{} files: {verb} {}, {} unchanged, {} not written.",
+            applied.files,
+            applied.written,
+            applied.unchanged,
+            applied.failures.len()
         );
     }
-    Ok(if failed.is_empty() && summary.errors == 0 { Exit::Ok } else { Exit::Partial })
-}
-
-/// Files `apply` prepares before one flush: each flush waits for the disk, so fewer are faster.
-const APPLY_BATCH: usize = 256;
-
-/// Raise the soft limit of open files to at least `want` (up to the hard limit).
-fn raise_open_file_limit(want: u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain system calls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
-            lim.rlim_cur = want.min(lim.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
+    Ok(if applied.failures.is_empty() && applied.summary.errors == 0 { Exit::Ok } else { Exit::Partial })
 }
 
 fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
@@ -1584,7 +797,7 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
         }
         RegisterCommand::Import { csv, into } => {
             let settings = config::discover(&here, Some(&csv), None)?;
-            let register = load_register(&csv, &settings.vocabulary, false, register::Options::FULL, None)?;
+            let register = load_register(&csv, &settings.vocabulary, Some(&notes()), register::Options::FULL, None)?;
             let actor = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
             let imported = register::sqlite::import(&register, &register::documents_base(&csv), &into, &actor)
                 .map_err(|e| {
@@ -1611,7 +824,8 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
         RegisterCommand::Export { register: reg, output } => {
             let settings = config::discover(&here, reg.register.as_deref(), env)?;
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
-            let register = load_register(&path, &settings.vocabulary, false, register::Options::CONSENTS, None)?;
+            let register =
+                load_register(&path, &settings.vocabulary, Some(&notes()), register::Options::CONSENTS, None)?;
             let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
             with_writer(&args, |mut w, _| register::export::export_csv(&register, &mut w))?;
             Ok(Exit::Ok)
@@ -1657,7 +871,7 @@ fn with_writer<T>(
             Some(target) => {
                 let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let tmp = tempfile::Builder::new()
-                    .prefix(crate::own::TEMP_PREFIX)
+                    .prefix(consentry::own::TEMP_PREFIX)
                     .tempfile_in(dir)
                     .map_err(|e| anyhow::anyhow!("{}: cannot create output file: {e}", path.display()))?;
                 let mut w = io::BufWriter::new(tmp.as_file().try_clone()?);
@@ -1712,6 +926,14 @@ impl Progress {
     fn inc(&self) {
         if let Some(b) = &self.0 {
             b.inc(1);
+        }
+    }
+
+    /// A record read: counted, and its problem shown.
+    fn read(&self, rec: &FileRecord) {
+        self.inc();
+        if let Some(e) = rec.error() {
+            self.println(&format!("consentry: {}: {e}", rec.path.display()));
         }
     }
 

@@ -14,6 +14,24 @@ use crate::model::{UsageTerm, Vocabulary};
 use crate::people::PeopleRoots;
 
 pub const CONFIG_FILE: &str = "consentry.toml";
+
+/// Why an archive's `consentry.toml` cannot be used, or the paths of a command cannot be placed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or resolved.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A `consentry.toml` that is not valid TOML or has unknown keys.
+    #[error("{}: {source}", path.display())]
+    Toml { path: PathBuf, source: toml::de::Error },
+    #[error("{}: `usage` must list at least one usage area", .0.display())]
+    NoUsage(PathBuf),
+    #[error("the paths belong to different archives ({0} and {1}): run the command once per archive")]
+    DifferentArchives(String, String),
+    /// The working directory cannot be found.
+    #[error(transparent)]
+    CurrentDir(std::io::Error),
+}
 pub const REGISTER_ENV: &str = "CONSENTRY_REGISTER";
 
 /// `consentry.toml`.
@@ -53,10 +71,10 @@ pub struct Archive {
 
 impl Archive {
     /// Read the `consentry.toml` in `root` (a real directory).
-    pub fn load(root: &Path) -> anyhow::Result<Archive> {
+    pub fn load(root: &Path) -> Result<Archive, Error> {
         let file = root.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-        let cfg: ConfigFile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file).map_err(|source| Error::Io { path: file.clone(), source })?;
+        let cfg: ConfigFile = toml::from_str(&text).map_err(|source| Error::Toml { path: file.clone(), source })?;
         let mut archive = Archive {
             root: root.to_path_buf(),
             register: cfg.register.map(|r| root.join(r)),
@@ -66,7 +84,7 @@ impl Archive {
         };
         if let Some(usage) = cfg.usage {
             if usage.is_empty() {
-                anyhow::bail!("{}: `usage` must list at least one usage area", file.display());
+                return Err(Error::NoUsage(file));
             }
             archive.vocabulary = Vocabulary::new(
                 usage
@@ -110,7 +128,7 @@ impl Finder {
     /// The archive of the real directory `dir` (an index for [`Finder::archive`]), `None` when
     /// no `consentry.toml` is above it. A `consentry.toml` that cannot be read (also one that is
     /// not a file) is an error: its files are never judged by an archive further up.
-    pub fn archive_of(&mut self, dir: &Path) -> anyhow::Result<Option<usize>> {
+    pub fn archive_of(&mut self, dir: &Path) -> Result<Option<usize>, Error> {
         let mut looked = Vec::new();
         let mut found = None;
         for d in dir.ancestors() {
@@ -134,8 +152,8 @@ impl Finder {
     }
 
     /// The archive of the file or directory `path` (resolved to its real path first).
-    pub fn archive_of_path(&mut self, path: &Path) -> anyhow::Result<Option<usize>> {
-        let real = std::fs::canonicalize(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    pub fn archive_of_path(&mut self, path: &Path) -> Result<Option<usize>, Error> {
+        let real = std::fs::canonicalize(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let dir = if real.is_dir() { real.as_path() } else { real.parent().unwrap_or(Path::new("/")) };
         self.archive_of(dir)
     }
@@ -165,8 +183,8 @@ pub fn discover(
     paths: &[PathBuf],
     register_arg: Option<&Path>,
     env_register: Option<PathBuf>,
-) -> anyhow::Result<Settings> {
-    let cwd = std::env::current_dir()?;
+) -> Result<Settings, Error> {
+    let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let here = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &here[..] } else { paths };
     let mut finder = Finder::default();
@@ -178,11 +196,7 @@ pub fn discover(
                 let name = |a: Option<usize>| {
                     a.map_or("no archive".to_string(), |i| finder.archive(i).config_file().display().to_string())
                 };
-                anyhow::bail!(
-                    "the paths belong to different archives ({} and {}): run the command once per archive",
-                    name(a),
-                    name(found)
-                );
+                return Err(Error::DifferentArchives(name(a), name(found)));
             }
             _ => archive = Some(found),
         }

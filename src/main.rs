@@ -1,3 +1,7 @@
+//! The `consentry` binary: the command line ([`cli`]) over the library.
+
+mod cli;
+
 // Scanning allocates many small, short-lived strings on several threads at once; glibc's
 // allocator spends a fifth of the scan's instructions on them, mimalloc far less.
 #[global_allocator]
@@ -9,5 +13,5 @@ fn main() -> std::process::ExitCode {
     // in the environment still turns it off.
     // SAFETY: sets a process-wide allocator option; no allocation is in flight.
     unsafe { libmimalloc_sys::mi_option_set_enabled_default(libmimalloc_sys::mi_option_large_os_pages, true) };
-    consentry::cli::main()
+    cli::main()
 }

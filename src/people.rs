@@ -5,18 +5,12 @@ use std::collections::BTreeSet;
 
 use crate::xmp::{self, Prop, Value};
 
-pub const NS_IPTC_EXT: &str = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
-pub const NS_MWG_RS: &str = "http://www.metadataworkinggroup.com/schemas/regions/";
-pub const NS_MP: &str = "http://ns.microsoft.com/photo/1.2/";
-pub const NS_MPRI: &str = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#";
-pub const NS_MPREG: &str = "http://ns.microsoft.com/photo/1.2/t/Region#";
-pub const NS_DIGIKAM: &str = "http://www.digikam.org/ns/1.0/";
-pub const NS_LR: &str = "http://ns.adobe.com/lightroom/1.0/";
-pub const NS_PHOTOSHOP: &str = "http://ns.adobe.com/photoshop/1.0/";
-pub const NS_XMP: &str = "http://ns.adobe.com/xap/1.0/";
-pub const NS_XMP_NOTE: &str = "http://ns.adobe.com/xmp/note/";
-pub const NS_EXIF: &str = "http://ns.adobe.com/exif/1.0/";
-pub const NS_CONSENTRY: &str = "http://ns.consentry.org/xmp/1.0/";
+// The namespaces of the person sources, from the one table in [`xmp::ns`].
+pub use crate::xmp::ns::{
+    CONSENTRY as NS_CONSENTRY, DIGIKAM as NS_DIGIKAM, EXIF as NS_EXIF, IPTC_EXT as NS_IPTC_EXT, LR as NS_LR,
+    MP as NS_MP, MPREG as NS_MPREG, MPRI as NS_MPRI, MWG_RS as NS_MWG_RS, PHOTOSHOP as NS_PHOTOSHOP, XMP as NS_XMP,
+    XMP_NOTE as NS_XMP_NOTE,
+};
 
 /// Namespaces whose top-level properties consentry reads; everything else in a packet is skipped.
 pub fn is_wanted_namespace(ns: &str) -> bool {

@@ -13,6 +13,7 @@ use crate::media::source::{self, HEAD_LEN};
 use crate::media::{self, detect, FileSource, Format, MediaKind, Metadata};
 use crate::people::{self, Depicted, PeopleRoots, PersonSource, EMBEDDED};
 use crate::walk::{self, io_message, Job, WalkOptions};
+use crate::written::WrittenFields;
 use crate::xmp::{self, Prop};
 
 /// What a scan needs to know besides the paths.
@@ -84,7 +85,23 @@ pub struct Placed {
     pub rel: Option<String>,
 }
 
-/// What a file and its sidecars looked like when they were read: device, inode, size,
+/// Which file on disk a path reaches: its device and inode, the same whatever name (link, hard
+/// link, overlapping argument) it is reached by. The one file identity of the crate: `apply`'s
+/// "each file once", and the file system a copy is flushed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId { dev: meta.dev(), ino: meta.ino() }
+    }
+}
+
+/// What a file and its sidecars looked like when they were read: its identity ([`FileId`]), size,
 /// modification and change time. The change time moves with every write, also one that puts
 /// the old modification time back (`exiftool -P`, `touch -r`), and with renames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +123,11 @@ impl Stamp {
             mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
             ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
         }
+    }
+
+    /// The file it is a stamp of.
+    pub fn id(&self) -> FileId {
+        FileId { dev: self.dev, ino: self.ino }
     }
 
     /// The stamp of `path` (symbolic links followed, as the scan reads them).
@@ -262,9 +284,9 @@ pub struct FileRecord {
     pub errors: Vec<String>,
     /// consentry's own fields in the file's only embedded XMP packet (`apply` compares with
     /// them before it reads the file again).
-    pub written: Option<Box<crate::apply::Fields>>,
+    pub written: Option<Box<WrittenFields>>,
     /// The same for the first of `sidecars`.
-    pub written_sidecar: Option<Box<crate::apply::Fields>>,
+    pub written_sidecar: Option<Box<WrittenFields>>,
     /// With [`ScanOptions::reuse`]: the stamps of the media file and its sidecars, taken
     /// before they were read.
     pub stamps: Option<Box<Stamps>>,
@@ -528,7 +550,7 @@ fn scan_media(
             h.sidecars.push(hash);
         }
         if written && first && problem.is_none() {
-            rec.written_sidecar = crate::apply::fields_in(&props, true).map(Box::new);
+            rec.written_sidecar = WrittenFields::from_props(&props, true).map(Box::new);
         }
         // Persons read before a problem are kept beside it.
         people::from_xmp(&props, roots, &name, &mut rec.depicted);
@@ -626,7 +648,7 @@ fn parse_sidecar(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpErro
 }
 
 fn wanted(ns: &str, written: bool) -> bool {
-    people::is_wanted_namespace(ns) || (written && crate::apply::is_own_namespace(ns))
+    people::is_wanted_namespace(ns) || (written && xmp::ns::is_written(ns))
 }
 
 /// Most persons kept for one file (embedded and sidecars together). Real files name a few dozen;
@@ -661,7 +683,7 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
         }
         if written && i == 0 && meta.xmp.len() == 1 && problem.is_none() {
             // What a previous `apply` wrote, for the next one to compare with.
-            rec.written = crate::apply::fields_in(&props, true).map(Box::new);
+            rec.written = WrittenFields::from_props(&props, true).map(Box::new);
         }
         people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
         dates.read_xmp(&props);

@@ -20,6 +20,64 @@ use quick_xml::name::QName;
 use quick_xml::Reader;
 
 pub const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+
+/// The one table of the XMP namespaces consentry reads or writes, with their usual prefixes.
+/// The person sources ([`crate::people`]) read some, write-back
+/// (`crate::writeback::xmp_edit`) writes consentry's own, Lightroom's and PLUS, and registers
+/// every prefix here with the XMP Toolkit.
+pub mod ns {
+    pub const IPTC_EXT: &str = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
+    pub const MWG_RS: &str = "http://www.metadataworkinggroup.com/schemas/regions/";
+    pub const MP: &str = "http://ns.microsoft.com/photo/1.2/";
+    pub const MPRI: &str = "http://ns.microsoft.com/photo/1.2/t/RegionInfo#";
+    pub const MPREG: &str = "http://ns.microsoft.com/photo/1.2/t/Region#";
+    pub const DIGIKAM: &str = "http://www.digikam.org/ns/1.0/";
+    pub const LR: &str = "http://ns.adobe.com/lightroom/1.0/";
+    pub const PHOTOSHOP: &str = "http://ns.adobe.com/photoshop/1.0/";
+    pub const XMP: &str = "http://ns.adobe.com/xap/1.0/";
+    pub const XMP_NOTE: &str = "http://ns.adobe.com/xmp/note/";
+    pub const EXIF: &str = "http://ns.adobe.com/exif/1.0/";
+    /// consentry's own namespace (the fields `apply` writes).
+    pub const CONSENTRY: &str = "http://ns.consentry.org/xmp/1.0/";
+    /// The prefix consentry writes its own namespace with.
+    pub const CONSENTRY_PREFIX: &str = "consentry";
+    /// PLUS (model release status and ids, `apply --plus`).
+    pub const PLUS: &str = "http://ns.useplus.org/ldf/xmp/1.0/";
+    /// The PLUS vocabulary the model release status codes are URIs in.
+    pub const PLUS_VOCAB: &str = "http://ns.useplus.org/ldf/vocab/";
+
+    /// The prefix each namespace is serialised with: consentry's own and those it writes
+    /// first, then the person sources' and others files commonly hold. The XMP Toolkit takes a
+    /// packet's prefixes from a process-wide registry filled by whichever file it parses first:
+    /// registering them all up front makes a file's output independent of the order files are
+    /// written in.
+    pub const PREFIXES: [(&str, &str); 19] = [
+        (CONSENTRY, CONSENTRY_PREFIX),
+        (LR, "lr"),
+        (PLUS, "plus"),
+        (DIGIKAM, "digiKam"),
+        (IPTC_EXT, "Iptc4xmpExt"),
+        (MWG_RS, "mwg-rs"),
+        ("http://www.metadataworkinggroup.com/schemas/keywords/", "mwg-kw"),
+        ("http://www.metadataworkinggroup.com/schemas/collections/", "mwg-coll"),
+        (MP, "MP"),
+        (MPRI, "MPRI"),
+        (MPREG, "MPReg"),
+        ("http://ns.microsoft.com/photo/1.0/", "MicrosoftPhoto"),
+        ("http://ns.acdsee.com/iptc/1.0/", "acdsee"),
+        ("http://ns.adobe.com/xmp/sType/Area#", "stArea"),
+        ("http://ns.adobe.com/xmp/sType/Dimensions#", "stDim"),
+        ("http://ns.adobe.com/camera-raw-settings/1.0/", "crs"),
+        ("http://ns.adobe.com/exif/1.0/aux/", "aux"),
+        ("http://ns.adobe.com/xmp/1.0/DynamicMedia/", "xmpDM"),
+        ("http://cipa.jp/exif/1.0/", "exifEX"),
+    ];
+
+    /// Whether consentry writes properties in this namespace.
+    pub fn is_written(ns: &str) -> bool {
+        ns == CONSENTRY || ns == LR || ns == PLUS
+    }
+}
 const XML: &str = "http://www.w3.org/XML/1998/namespace";
 
 /// Deepest element nesting accepted. Real XMP nests a handful of levels (regions: about 8).

@@ -15,14 +15,13 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::{
-    resolve_usages, with_writer, CommonArgs, Context, Exit, Need, OutputArgs, RegisterArgs, StateArgs, WalkArgs,
-};
-use crate::config::{self, Settings, REGISTER_ENV};
-use crate::model::{name_key, parse_date, Date, ExemptReason, Scope};
-use crate::output::{self, OutputFormat};
-use crate::register::sqlite::edit::{self, Change};
-use crate::report::Table;
+use super::{collect, options, with_writer, CommonArgs, Exit, OutputArgs, RegisterArgs, StateArgs, WalkArgs};
+use consentry::config::{self, Settings, REGISTER_ENV};
+use consentry::engine::{resolve_usages, Context, Need};
+use consentry::model::{name_key, parse_date, Date, ExemptReason, Scope};
+use consentry::output::{self, OutputFormat};
+use consentry::register::sqlite::edit::{self, Change};
+use consentry::report::Table;
 
 /// The environment variable naming who makes changes, for the audit log.
 pub const ACTOR_ENV: &str = "CONSENTRY_ACTOR";
@@ -576,8 +575,8 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
         output: OutputArgs { format: None, output: None, threads: None, quiet: true },
         register: RegisterArgs { register: Some(t.db.clone()), as_of: None },
     };
-    let ctx = Context::untracked(&common, Need::Optional, "consent assign")?;
-    let (files, _) = ctx.collect(true)?;
+    let ctx = Context::untracked(options(&common), Need::Optional, "consent assign")?;
+    let (files, _) = collect(&ctx, true)?;
     let unreadable: Vec<String> = files.iter().filter(|f| !f.record.is_complete()).map(|f| f.path()).collect();
     if !unreadable.is_empty() {
         anyhow::bail!(
@@ -594,8 +593,8 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     for f in &media {
         let Some(rel) = &f.rel_path else { return Err(no_archive(&f.record.path)) };
         // Every file in the register's own archive (not one reached through a link into another).
-        let unit = f.record.placed.as_ref().map(|p| ctx.archives.unit(p.unit));
-        let root = unit.as_ref().and_then(|u| u.archive.as_ref()).map(|a| a.root.as_path());
+        let archive = ctx.archive_of(&f.record);
+        let root = archive.as_ref().map(|a| a.root.as_path());
         let own = t.settings.archive.as_ref().map(|a| a.root.as_path());
         if root != own {
             anyhow::bail!(

@@ -100,6 +100,12 @@ fn writer(format: Format) -> Result<Writer> {
     }
 }
 
+/// Whether [`write`] writes a packet of the old one's length in place (its `fitted` argument is
+/// used): TIFF and DNG.
+pub fn writes_in_place(format: Format) -> bool {
+    matches!(writer(format), Ok(Writer::Tiff))
+}
+
 /// The XMP packet of `f`, a file of `format`, if it has one; a format consentry does not write
 /// itself is an error naming it.
 pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
@@ -142,8 +148,9 @@ pub fn write(format: Format, f: &File, packet: &[u8], fitted: Option<&[u8]>, out
     }
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// The standard XMP packet of a JPEG file, if it has one.
-pub fn jpeg_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+fn jpeg_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     Ok(jpeg_read(&FileAt::new(f)?)?)
 }
 
@@ -194,8 +201,9 @@ fn jpeg_layout(src: &dyn ReadAt) -> Result<JpegLayout> {
     Err(jpeg::no_image_data(last, end).into())
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// Copy `f` to `out` with its standard XMP packet replaced by `packet`.
-pub fn jpeg_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+fn jpeg_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
     Ok(jpeg_splice(f, packet, out)?)
 }
 
@@ -286,8 +294,9 @@ fn tiff_layout(src: &dyn ReadAt) -> Result<TiffLayout<'_>> {
     Ok(TiffLayout { t, entries, next, xmp })
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// The XMP packet of a TIFF-structured file, if IFD0 has one.
-pub fn tiff_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+fn tiff_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     Ok(tiff_read(&FileAt::new(f)?)?)
 }
 
@@ -301,10 +310,11 @@ fn tiff_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     Ok(Some(l.t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?.into_owned()))
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// Change the copy `out` (a byte-identical copy of the TIFF file) so that its XMP is `packet`.
 /// `fitted`: the same packet serialized to exactly the old packet's length, when that was
 /// possible (then it is written in place).
-pub fn tiff_write(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> io::Result<()> {
+fn tiff_write(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> io::Result<()> {
     Ok(tiff_patch(out, packet, fitted)?)
 }
 
@@ -358,8 +368,9 @@ fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // PSD
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// The XMP packet of a PSD file, if it has one.
-pub fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     Ok(psd_read(&FileAt::new(f)?)?)
 }
 
@@ -370,8 +381,9 @@ fn psd_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     Ok(Some(src.slice("Photoshop XMP resource", r.data.start, len, MAX_XMP)?.into_owned()))
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// Copy the PSD file `f` to `out` with its XMP resource replaced by (or extended with) `packet`.
-pub fn psd_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+fn psd_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
     Ok(psd_splice(f, packet, out)?)
 }
 
@@ -433,8 +445,9 @@ fn png_layout(src: &dyn ReadAt) -> Result<(Vec<png::Chunk>, Option<usize>)> {
     Ok((chunks, xmp))
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// The XMP packet of a PNG file (its first `XML:com.adobe.xmp` iTXt chunk), if it has one.
-pub fn png_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
+fn png_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     Ok(png_read(&FileAt::new(f)?)?)
 }
 
@@ -466,9 +479,10 @@ fn png_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     Ok(Some(out))
 }
 
+#[cfg(test)] // the tests' shorthand for `packet` and `write`
 /// Copy the PNG file `f` to `out` with its first XMP chunk replaced by an uncompressed one
 /// holding `packet` (or one inserted before the image data).
-pub fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
+fn png_write(f: &File, packet: &[u8], out: &mut File) -> io::Result<()> {
     Ok(png_splice(f, packet, out)?)
 }
 
