@@ -45,6 +45,34 @@ impl Format {
     ];
 }
 
+/// Where a file's result is written (SPEC.md 5), decided once per format: into its own XMP
+/// packet, spliced by consentry with the format's layout walker (`writeback::splice`); through
+/// the XMP Toolkit's handler for the format; or into a sidecar only. A new format must choose here
+/// (the match is exhaustive): nothing is embedded by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Embedding {
+    Splice,
+    Toolkit,
+    SidecarOnly,
+}
+
+impl Format {
+    pub fn embedding(self) -> Embedding {
+        match self {
+            Format::Jpeg | Format::Tiff | Format::Dng | Format::Png | Format::Psd => Embedding::Splice,
+            Format::Mp4 | Format::Mov => Embedding::Toolkit,
+            Format::TiffRaw
+            | Format::WebP
+            | Format::Gif
+            | Format::Heif
+            | Format::Avif
+            | Format::Cr3
+            | Format::Raf
+            | Format::RawSidecarOnly => Embedding::SidecarOnly,
+        }
+    }
+}
+
 /// Broad kind of a media file, as reported in `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MediaKind {

@@ -17,7 +17,7 @@ pub mod source;
 pub mod tiff;
 pub mod webp;
 
-pub use detect::{detect, Format, MediaKind};
+pub use detect::{detect, Embedding, Format, MediaKind};
 pub use source::{FileAt, FileSource, ReadAt, Window};
 
 // The limits of every container walk, in one table: reading metadata, finding previews and

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::consent::{Decision, Status};
-use crate::media::Format;
+use crate::media::{Embedding, Format};
 use crate::model::Vocabulary;
 use crate::walk;
 use crate::written::{RecordedStatus, WrittenFields, MIRROR};
@@ -29,9 +29,10 @@ impl Target {
     }
 }
 
-/// Whether XMP is written into files of this format (else into a sidecar).
+/// Whether XMP is written into files of this format (else into a sidecar): the format's
+/// [`Embedding`].
 pub fn embeds(format: Format) -> bool {
-    matches!(format, Format::Jpeg | Format::Tiff | Format::Dng | Format::Png | Format::Psd | Format::Mp4 | Format::Mov)
+    format.embedding() != Embedding::SidecarOnly
 }
 
 /// The target for a media file: embedded when the format allows it (and sidecars are not

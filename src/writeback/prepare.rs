@@ -16,7 +16,7 @@ use std::path::Path;
 
 use xmp_toolkit::{OpenFileOptions, ToStringOptions, XmpFile, XmpMeta};
 
-use crate::media::Format;
+use crate::media::{Embedding, Format};
 use crate::people::Depicted;
 use crate::written::WrittenFields;
 
@@ -73,9 +73,15 @@ pub fn prepare(
     failpoint(target.path());
     let job = Job { fields, stamp, dry_run, basis };
     let result = match target {
-        Target::Embedded(path, format) => match format {
-            Format::Jpeg | Format::Tiff | Format::Dng | Format::Psd | Format::Png => own(path, *format, &job),
-            _ => toolkit(path, &job),
+        Target::Embedded(path, format) => match format.embedding() {
+            Embedding::Splice => own(path, *format, &job),
+            Embedding::Toolkit => toolkit(path, &job),
+            // `plan::target` never embeds into such a format; were it asked to, nothing is written.
+            Embedding::SidecarOnly => Err(Error::Io {
+                path: path.clone(),
+                doing: "",
+                source: std::io::Error::other(format!("consentry does not write XMP into {format:?} files")),
+            }),
         },
         Target::Sidecar(path) => sidecar(path, &job),
     };

@@ -704,6 +704,14 @@ mod tests {
     }
 
     #[test]
+    fn a_splice_writer_exists_exactly_for_the_formats_whose_embedding_is_a_splice() {
+        for format in Format::ALL {
+            let spliced = format.embedding() == crate::media::Embedding::Splice;
+            assert_eq!(writer(format).is_ok(), spliced, "{format:?}: media's embedding and the splice table disagree");
+        }
+    }
+
+    #[test]
     fn formats_without_an_embedded_writer_are_errors_naming_them() {
         // A TIFF-structured RAW file would be written by the TIFF writer if the dispatch fell back
         // to it: it must not.
