@@ -27,8 +27,58 @@ pub enum Job {
     /// A sidecar with no media file beside it.
     Orphan { path: PathBuf },
     /// A path that could not be walked (permission denied, symlink loop, vanished).
-    Error { path: PathBuf, message: String },
+    Error { path: PathBuf, error: WalkError },
 }
+
+/// Why a path could not be walked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalkError {
+    /// It could not be examined or listed.
+    #[error("{0}")]
+    Io(IoProblem),
+    /// A symbolic link to a directory above it.
+    #[error("symbolic link loop: points back to {}", .ancestor.display())]
+    Loop { ancestor: PathBuf },
+    /// Another error of the directory walk (its text).
+    #[error("{0}")]
+    Walk(String),
+    /// A file named directly whose folder cannot be listed: a sidecar may hide there.
+    #[error("its folder cannot be listed for sidecars: {0}")]
+    FolderUnlisted(IoProblem),
+    /// A FIFO, socket or device named like media or a sidecar.
+    #[error("not a regular file (FIFO, socket or device)")]
+    NotRegular,
+}
+
+/// An I/O error, shown as [`io_message`] (without the path: the record carries it), shared so
+/// that jobs and records stay cheap to clone; two are equal when they are of the same kind and
+/// say the same.
+#[derive(Debug, Clone)]
+pub struct IoProblem(pub std::sync::Arc<std::io::Error>);
+
+impl IoProblem {
+    pub fn new(e: std::io::Error) -> IoProblem {
+        IoProblem(std::sync::Arc::new(e))
+    }
+
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl std::fmt::Display for IoProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&io_message(&self.0))
+    }
+}
+
+impl PartialEq for IoProblem {
+    fn eq(&self, other: &IoProblem) -> bool {
+        self.kind() == other.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for IoProblem {}
 
 /// Directory name consentry keeps its own state in; never scanned.
 pub const STATE_DIR: &str = crate::own::STATE_DIR;
@@ -80,7 +130,7 @@ pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool)
                 }
             }
             Ok(m) => not_regular(root, m.file_type().is_symlink(), &mut |j| emit.emit(j), &mut skipped),
-            Err(e) => emit.emit(Job::Error { path: root.clone(), message: io_message(&e) }),
+            Err(e) => emit.emit(Job::Error { path: root.clone(), error: WalkError::Io(IoProblem::new(e)) }),
         }
     }
     skipped
@@ -203,8 +253,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             let real = |p: &Path| std::fs::canonicalize(p).ok();
             match (real(&dir), real(root)) {
                 (Some(d), Some(r)) if r.starts_with(&d) => {
-                    let message = format!("symbolic link loop: points back to {}", d.display());
-                    emit.emit(Job::Error { path: dir, message });
+                    emit.emit(Job::Error { path: dir, error: WalkError::Loop { ancestor: d } });
                 }
                 _ => walk_dir(&dir, opts, seen, emit, skipped),
             }
@@ -218,16 +267,19 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-                let message = match (e.loop_ancestor(), e.io_error()) {
-                    (Some(ancestor), _) => format!("symbolic link loop: points back to {}", ancestor.display()),
-                    (None, Some(io)) => io_message(io),
-                    (None, None) => e.to_string(),
+                let depth = e.depth();
+                let error = match e.loop_ancestor() {
+                    Some(ancestor) => WalkError::Loop { ancestor: ancestor.to_path_buf() },
+                    None => {
+                        let text = e.to_string();
+                        e.into_io_error().map_or(WalkError::Walk(text), |io| WalkError::Io(IoProblem::new(io)))
+                    }
                 };
                 // A link named like a sidecar that loops is still that media file's sidecar.
-                if e.loop_ancestor().is_some() && e.depth() > 0 && is_sidecar(&path) {
+                if matches!(error, WalkError::Loop { .. }) && depth > 0 && is_sidecar(&path) {
                     batch.push(Entry { path: path.clone(), kind: Kind::Dir });
                 }
-                emit.emit(Job::Error { path, message });
+                emit.emit(Job::Error { path, error });
                 continue;
             }
         };
@@ -277,7 +329,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
                         single_file(&real, emit, skipped);
                     }
                 }
-                Err(e) => emit.emit(Job::Error { path: entry.into_path(), message: io_message(&e) }),
+                Err(e) => emit.emit(Job::Error { path: entry.into_path(), error: WalkError::Io(IoProblem::new(e)) }),
             }
             continue;
         }
@@ -338,8 +390,8 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
     let mut siblings = match listed {
         Ok(entries) => entries,
         Err(e) => {
-            let message = format!("its folder cannot be listed for sidecars: {}", io_message(&e));
-            return emit.emit(Job::Error { path: path.to_path_buf(), message });
+            let error = WalkError::FolderUnlisted(IoProblem::new(e));
+            return emit.emit(Job::Error { path: path.to_path_buf(), error });
         }
     };
     siblings.sort_by(|a, b| a.path.cmp(&b.path));
@@ -374,7 +426,7 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
 /// followed: an error when named like media, else skipped.
 fn not_regular(path: &Path, symlink: bool, emit: &mut impl FnMut(Job), skipped: &mut u64) {
     if !symlink && (is_media(path) || is_sidecar(path)) {
-        emit(Job::Error { path: path.to_path_buf(), message: "not a regular file (FIFO, socket or device)".into() });
+        emit(Job::Error { path: path.to_path_buf(), error: WalkError::NotRegular });
     } else {
         *skipped += 1;
     }
@@ -559,7 +611,7 @@ mod tests {
                     format!("{} <- {:?}", rel(r, path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>())
                 }
                 Job::Orphan { path } => format!("orphan {}", rel(r, path)),
-                Job::Error { path, message } => format!("error {} {message}", rel(r, path)),
+                Job::Error { path, error } => format!("error {} {error}", rel(r, path)),
             })
             .collect()
     }
@@ -644,7 +696,10 @@ mod tests {
         fs::write(r.join("d/x.jpg"), b"x").unwrap();
         std::os::unix::fs::symlink(r.join("d"), r.join("d/loop")).unwrap();
         let (jobs, _) = jobs(r, true);
-        assert!(jobs.iter().any(|j| matches!(j, Job::Error { message, .. } if message.contains("loop"))), "{jobs:?}");
+        assert!(
+            jobs.iter().any(|j| matches!(j, Job::Error { error, .. } if error.to_string().contains("loop"))),
+            "{jobs:?}"
+        );
         assert_eq!(jobs.iter().filter(|j| matches!(j, Job::Media { .. })).count(), 1);
     }
 
@@ -700,7 +755,7 @@ mod tests {
             };
             single_file(Path::new("/nonexistent-consentry-dir/x.jpg"), &mut emit, &mut 0);
             assert!(
-                matches!(&out[..], [Job::Error { message, .. }] if message.contains("cannot be listed")),
+                matches!(&out[..], [Job::Error { error, .. }] if error.to_string().contains("cannot be listed")),
                 "{out:?}"
             );
             return;
@@ -717,7 +772,10 @@ mod tests {
             true
         });
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(matches!(&out[..], [Job::Error { message, .. }] if message.contains("cannot be listed")), "{out:?}");
+        assert!(
+            matches!(&out[..], [Job::Error { error, .. }] if error.to_string().contains("cannot be listed")),
+            "{out:?}"
+        );
     }
 
     #[test]
