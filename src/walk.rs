@@ -7,7 +7,8 @@
 //! media file is paired with it, a regular file or not (a FIFO, a link to a device, a directory):
 //! reading it then fails on the media file's record, which blocks that file.
 //!
-//! consentry's own files and folders ([`crate::own`]) are never walked.
+//! What is left out is the caller's choice ([`WalkOptions::skip`]: the scan leaves out
+//! consentry's own files and folders); the walk knows no file names of its own.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -80,13 +81,18 @@ impl PartialEq for IoProblem {
 
 impl Eq for IoProblem {}
 
-/// Directory name consentry keeps its own state in; never scanned.
-pub const STATE_DIR: &str = crate::own::STATE_DIR;
+/// Whether the walk leaves out a directory entry, asked with its name, its path, whether it is
+/// a directory, and whether it is one of the walk's roots. Asked for every entry of a directory
+/// walked (a directory left out is not entered) and for the entries beside a file named as a
+/// root (they are not its sidecars).
+pub type Skip = fn(name: &OsStr, path: &Path, dir: bool, root: bool) -> bool;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WalkOptions {
     /// Follow symbolic links (loops are detected and reported).
     pub follow_links: bool,
+    /// What to leave out.
+    pub skip: Skip,
 }
 
 /// Walk `roots` and hand every job to `emit`, in a deterministic order, until `emit` returns
@@ -126,7 +132,7 @@ pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool)
             Ok(m) if m.is_dir() => walk_dir(walked, opts, &mut seen, &mut emit, &mut skipped),
             Ok(m) if m.is_file() => {
                 if real[i].as_ref().is_none_or(|r| seen.files.insert(r.clone())) {
-                    single_file(walked, &mut emit, &mut skipped)
+                    single_file(walked, opts.skip, &mut emit, &mut skipped)
                 }
             }
             Ok(m) => not_regular(root, m.file_type().is_symlink(), &mut |j| emit.emit(j), &mut skipped),
@@ -225,12 +231,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             rank(a).cmp(&rank(b)).then_with(|| a.path().as_os_str().cmp(b.path().as_os_str()))
         })
         .into_iter()
-        .filter_entry(|e| {
-            // The state folder is skipped below the walk's root; a root that is consentry's own
-            // otherwise (a report folder named on the command line) is not scanned either.
-            let dir = e.file_type().is_dir();
-            (e.depth() == 0 && e.file_name() == STATE_DIR) || !crate::own::is_own(e.file_name(), e.path(), dir)
-        });
+        .filter_entry(move |e| !(opts.skip)(e.file_name(), e.path(), e.file_type().is_dir(), e.depth() == 0));
     // Files sort before subdirectories, so a directory's files follow its own entry directly:
     // every directory entry (but one named like a sidecar) closes the previous directory's batch.
     let mut batch: Vec<Entry> = Vec::new();
@@ -326,7 +327,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
                 Ok(real) if seen.direct(&real) => {} // walked directly
                 Ok(real) => {
                     if seen.files.insert(real.clone()) {
-                        single_file(&real, emit, skipped);
+                        single_file(&real, opts.skip, emit, skipped);
                     }
                 }
                 Err(e) => emit.emit(Job::Error { path: entry.into_path(), error: WalkError::Io(IoProblem::new(e)) }),
@@ -365,7 +366,7 @@ fn flush<F: FnMut(Job) -> bool>(
 }
 
 /// A file named directly on the command line: look for its sidecars beside it.
-fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skipped: &mut u64) {
+fn single_file<F: FnMut(Job) -> bool>(path: &Path, skip: Skip, emit: &mut Emitter<F>, skipped: &mut u64) {
     // Siblings are named the way the file was named: `x.jpg` -> `x.xmp`, `d/x.jpg` -> `d/x.xmp`.
     let dir = path.parent().unwrap_or(Path::new(""));
     let listing = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
@@ -377,7 +378,7 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
         let mut entries = Vec::new();
         for e in rd {
             let e = e?;
-            if crate::own::is_own(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir())) {
+            if skip(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir()), false) {
                 continue;
             }
             let path = dir.join(e.file_name());
@@ -559,11 +560,14 @@ pub fn io_message(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the scan leaves out.
+    const OWN: Skip = crate::own::walk_skips;
     use std::fs;
 
     fn jobs(root: &Path, follow: bool) -> (Vec<Job>, u64) {
         let mut out = Vec::new();
-        let skipped = walk(&[root.to_path_buf()], WalkOptions { follow_links: follow }, |j| {
+        let skipped = walk(&[root.to_path_buf()], WalkOptions { follow_links: follow, skip: OWN }, |j| {
             out.push(j);
             true
         });
@@ -720,7 +724,7 @@ mod tests {
         let media = |roots: &[&str]| {
             let roots: Vec<PathBuf> = roots.iter().map(|p| r.join(p)).collect();
             let mut out = Vec::new();
-            walk(&roots, WalkOptions { follow_links: true }, |j| {
+            walk(&roots, WalkOptions { follow_links: true, skip: OWN }, |j| {
                 if let Job::Media { path, sidecars, .. } = j {
                     out.push((rel(r, &path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>()));
                 }
@@ -753,7 +757,7 @@ mod tests {
                 },
                 stopped: false,
             };
-            single_file(Path::new("/nonexistent-consentry-dir/x.jpg"), &mut emit, &mut 0);
+            single_file(Path::new("/nonexistent-consentry-dir/x.jpg"), OWN, &mut emit, &mut 0);
             assert!(
                 matches!(&out[..], [Job::Error { error, .. }] if error.to_string().contains("cannot be listed")),
                 "{out:?}"
@@ -767,7 +771,7 @@ mod tests {
         fs::write(d.join("x.xmp"), b"x").unwrap();
         fs::set_permissions(&d, fs::Permissions::from_mode(0o311)).unwrap();
         let mut out = Vec::new();
-        walk(&[d.join("x.jpg")], WalkOptions { follow_links: true }, |j| {
+        walk(&[d.join("x.jpg")], WalkOptions { follow_links: true, skip: OWN }, |j| {
             out.push(j);
             true
         });
@@ -786,11 +790,14 @@ mod tests {
             fs::write(r.join(f), b"x").unwrap();
         }
         let mut out = Vec::new();
-        let skipped =
-            walk(&[r.join("x.nef"), r.join("y.xmp"), r.join("x.xmp")], WalkOptions { follow_links: true }, |j| {
+        let skipped = walk(
+            &[r.join("x.nef"), r.join("y.xmp"), r.join("x.xmp")],
+            WalkOptions { follow_links: true, skip: OWN },
+            |j| {
                 out.push(j);
                 true
-            });
+            },
+        );
         assert_eq!(
             out,
             [

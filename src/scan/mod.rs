@@ -12,12 +12,14 @@ use rayon::prelude::*;
 use crate::media::source::{self, HEAD_LEN};
 use crate::media::{self, detect, FileSource, Format, MediaKind, Metadata};
 use crate::people::{self, Depicted, PeopleRoots, PersonSource, EMBEDDED};
-use crate::walk::{self, IoProblem, Job, WalkOptions};
+use crate::walk::{self, Job, WalkOptions};
 use crate::written::WrittenFields;
 use crate::xmp::{self, Prop};
 
 mod error;
 pub use error::{Damage, ReadError, SidecarError};
+/// What [`ReadError::Unwalkable`] carries (the walk itself is internal).
+pub use crate::walk::{IoProblem, WalkError};
 
 /// What a scan needs to know besides the paths.
 #[derive(Debug, Clone)]
@@ -410,7 +412,7 @@ pub fn scan<E: From<std::io::Error>>(
     let (job_tx, job_rx) = crossbeam_channel::bounded::<(Job, Option<Arc<Place>>)>(opts.batch * 4);
     let (rec_tx, rec_rx) = crossbeam_channel::bounded::<Vec<FileRecord>>(2);
     let stop = &AtomicBool::new(false);
-    let walk_opts = WalkOptions { follow_links: opts.follow_links };
+    let walk_opts = WalkOptions { follow_links: opts.follow_links, skip: crate::own::walk_skips };
     let pool = &*pool;
     std::thread::scope(|s| {
         let walker = s.spawn(move || {

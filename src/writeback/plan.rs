@@ -161,12 +161,16 @@ pub(crate) mod tests {
         let p = |n: &str| dir.path().join(n);
         // The walk's pairing: (sidecars, shared) of each media file.
         let mut jobs = std::collections::HashMap::new();
-        walk::walk(&[dir.path().to_path_buf()], walk::WalkOptions { follow_links: true }, |j| {
-            if let walk::Job::Media { path, sidecars, shared } = j {
-                jobs.insert(path.file_name().unwrap().to_string_lossy().into_owned(), (sidecars, shared));
-            }
-            true
-        });
+        walk::walk(
+            &[dir.path().to_path_buf()],
+            walk::WalkOptions { follow_links: true, skip: crate::own::walk_skips },
+            |j| {
+                if let walk::Job::Media { path, sidecars, shared } = j {
+                    jobs.insert(path.file_name().unwrap().to_string_lossy().into_owned(), (sidecars, shared));
+                }
+                true
+            },
+        );
         let shared = |media: &str, sidecar: &str| walk::is_shared(&jobs[media].1, &p(sidecar));
         assert!(shared("DSC_1.NEF", "DSC_1.XMP"));
         assert!(shared("dsc_1.jpg", "DSC_1.XMP"));
