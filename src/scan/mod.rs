@@ -17,9 +17,9 @@ use crate::written::WrittenFields;
 use crate::xmp::{self, Prop};
 
 mod error;
-pub use error::{Damage, ReadError, SidecarError};
 /// What [`ReadError::Unwalkable`] carries (the walk itself is internal).
 pub use crate::walk::{IoProblem, WalkError};
+pub use error::{Damage, ReadError, SidecarError};
 
 /// What a scan needs to know besides the paths.
 #[derive(Debug, Clone)]
@@ -111,8 +111,7 @@ impl FileId {
 /// the old modification time back (`exiftool -P`, `touch -r`), and with renames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
-    pub dev: u64,
-    pub ino: u64,
+    pub id: FileId,
     pub size: u64,
     pub mtime_ns: i64,
     pub ctime_ns: i64,
@@ -122,17 +121,11 @@ impl Stamp {
     pub fn of(meta: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            id: FileId::of(meta),
             size: meta.size(),
             mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
             ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
         }
-    }
-
-    /// The file it is a stamp of.
-    pub fn id(&self) -> FileId {
-        FileId { dev: self.dev, ino: self.ino }
     }
 
     /// The stamp of `path` (symbolic links followed, as the scan reads them).
@@ -206,8 +199,7 @@ fn stamp_in_dir(path: &Path) -> Option<Stamp> {
         // SAFETY: fstatat succeeded and filled it.
         let st = unsafe { st.assume_init() };
         Some(Stamp {
-            dev: st.st_dev,
-            ino: st.st_ino,
+            id: FileId { dev: st.st_dev, ino: st.st_ino },
             size: st.st_size as u64,
             mtime_ns: st.st_mtime.saturating_mul(1_000_000_000).saturating_add(st.st_mtime_nsec),
             ctime_ns: st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec),
