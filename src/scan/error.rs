@@ -3,6 +3,7 @@
 //! what every output format and the state show for the record.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::media::{self, Format, MediaError};
@@ -61,10 +62,33 @@ pub enum ReadError {
     /// The path could not be walked.
     #[error("{0}")]
     Unwalkable(WalkError),
-    /// The file's directory could not be placed in an archive (the caller's text:
-    /// [`super::Place::error`]).
+    /// The file's directory could not be placed in an archive ([`super::Place::error`]).
     #[error("{0}")]
-    Unplaced(String),
+    Unplaced(PlaceError),
+}
+
+/// Why the files of a directory could not be placed in an archive (an archive not known is
+/// never guessed: they are errors).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlaceError {
+    /// The directory's real path could not be resolved.
+    #[error("{}: {error}", .dir.display())]
+    Unresolved { dir: PathBuf, error: IoProblem },
+    /// The archive's `consentry.toml` above it cannot be used.
+    #[error("{0:#}")]
+    Archive(Arc<crate::config::Error>),
+}
+
+impl PartialEq for PlaceError {
+    fn eq(&self, other: &PlaceError) -> bool {
+        match (self, other) {
+            (PlaceError::Unresolved { dir: a, error: e }, PlaceError::Unresolved { dir: b, error: f }) => {
+                a == b && e == f
+            }
+            (PlaceError::Archive(a), PlaceError::Archive(b)) => Arc::ptr_eq(a, b) || a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
 }
 
 /// Why a sidecar could not be read.

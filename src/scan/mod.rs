@@ -19,7 +19,7 @@ use crate::xmp::{self, Prop};
 mod error;
 /// What [`ReadError::Unwalkable`] carries (the walk itself is internal).
 pub use crate::walk::{IoProblem, WalkError};
-pub use error::{Damage, ReadError, SidecarError};
+pub use error::{Damage, PlaceError, ReadError, SidecarError};
 
 /// What a scan needs to know besides the paths.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub struct Place {
     pub archive: Option<std::sync::Arc<crate::config::Archive>>,
     /// Why the directory could not be placed: its files are errors (an archive not known is
     /// never guessed).
-    pub error: Option<String>,
+    pub error: Option<PlaceError>,
     pub roots: PeopleRoots,
     pub reuse: Option<std::sync::Arc<dyn Reuse>>,
 }
