@@ -277,7 +277,8 @@ pub struct FileRecord {
     pub sidecars: Vec<PathBuf>,
     /// Capture date, ISO 8601 (`2024-03-01T10:22:33`, with offset or `Z` where known).
     pub taken: Option<String>,
-    /// Problems reading this file; any problem makes the record an error record.
+    /// Problems reading this file; any problem makes the record an error record. A state keeps
+    /// only their text (a change's detail): a record with errors is read again, never reused.
     pub errors: Vec<ReadError>,
     /// consentry's own fields in the file's only embedded XMP packet (`apply` compares with
     /// them before it reads the file again).
@@ -927,6 +928,14 @@ mod tests {
         for (e, text) in cases {
             assert_eq!(e.to_string(), text);
         }
+        let unresolved = PlaceError::Unresolved {
+            dir: "/a/b".into(),
+            error: IoProblem::new(std::io::ErrorKind::PermissionDenied.into()),
+        };
+        assert_eq!(ReadError::Unplaced(unresolved).to_string(), "/a/b: permission denied");
+        let config = || crate::config::Error::NoUsage("/a/consentry.toml".into());
+        let text = format!("{:#}", config());
+        assert_eq!(ReadError::Unplaced(PlaceError::Archive(Arc::new(config()))).to_string(), text);
     }
 
     #[test]
