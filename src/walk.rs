@@ -51,7 +51,7 @@ pub enum WalkError {
     NotRegular,
 }
 
-/// An I/O error, shown as [`io_message`] (without the path: the record carries it), shared so
+/// An I/O error, shown as `io_message` shows it (without the path: the record carries it), shared so
 /// that jobs and records stay cheap to clone; two are equal when they are of the same kind and
 /// say the same.
 #[derive(Debug, Clone)]

@@ -292,7 +292,7 @@ pub struct FileRecord {
     /// from, beside [`FileRecord::stamps`] (which `apply` always takes): `apply` writes only
     /// while both still hold.
     pub read_hashes: Option<Box<ReadHashes>>,
-    /// The sidecar names another media file beside this one also reads ([`Job::Media`]):
+    /// The sidecar names another media file beside this one also reads (the walk's pairing):
     /// `apply` writes into none of them.
     pub shared_sidecars: Vec<PathBuf>,
     /// Whether this record is an earlier one whose files did not change (not read again).

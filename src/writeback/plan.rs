@@ -43,7 +43,7 @@ pub fn embeds(format: Format) -> bool {
 ///   separate it from its other names.
 ///
 /// `shared`: the sidecar names another media file beside it also reads (the walk's pairing,
-/// [`crate::walk::Job::Media`]); none of them is written. When this file's own `name.ext.xmp`
+/// `walk::Job::Media`); none of them is written. When this file's own `name.ext.xmp`
 /// is one of them too, it is not written at all (an error naming why).
 pub fn target(
     path: &Path,
