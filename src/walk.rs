@@ -621,6 +621,36 @@ mod tests {
     }
 
     #[test]
+    fn what_is_left_out_is_the_callers_choice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        fs::create_dir_all(r.join("skip.d")).unwrap();
+        fs::create_dir_all(r.join(".consentry")).unwrap();
+        for f in ["a.jpg", "skip.jpg", "a.xmp", "skip.d/b.jpg", ".consentry/c.jpg", "x/d.jpg"] {
+            fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        fs::write(r.join("x/skip.xmp"), b"x").unwrap();
+        fn skip(name: &OsStr, _: &Path, _: bool, root: bool) -> bool {
+            !root && name.as_encoded_bytes().starts_with(b"skip")
+        }
+        let walked = |roots: &[PathBuf]| {
+            let mut out = Vec::new();
+            walk(roots, WalkOptions { follow_links: false, skip }, |j| {
+                out.push(j);
+                true
+            });
+            summary(r, &out)
+        };
+        // Nothing of consentry's own names is left out unless the caller says so.
+        assert_eq!(walked(&[r.to_path_buf()]), ["a.jpg <- [\"a.xmp\"]", ".consentry/c.jpg <- []", "x/d.jpg <- []"]);
+        // Beside a file named as a root too: `skip.xmp` is not its sidecar.
+        assert_eq!(walked(&[r.join("x/d.jpg")]), ["x/d.jpg <- []"]);
+        // The roots themselves are the caller's too.
+        assert_eq!(walked(&[r.join("skip.d")]), ["skip.d/b.jpg <- []"]);
+    }
+
+    #[test]
     fn sidecars_match_without_regard_to_case() {
         let tmp = tempfile::tempdir().unwrap();
         let r = tmp.path();
