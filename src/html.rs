@@ -836,9 +836,10 @@ const SCRIPT: &str = r#"
 mod tests {
     use super::*;
     use crate::consent::{Decision, Missing, Reason};
+    use crate::media::MediaError;
     use crate::people::Depicted;
     use crate::report::FileRow;
-    use crate::scan::FileRecord;
+    use crate::scan::{Damage, FileRecord, ReadError};
     use serde_json::json;
 
     const HOSTILE: &str = "<script>alert(1)</script> \"&'";
@@ -853,7 +854,13 @@ mod tests {
         };
         Evaluated {
             record: FileRecord {
-                errors: error.map(str::to_string).into_iter().collect(),
+                errors: error
+                    .map(|e| ReadError::Media {
+                        format: Format::Jpeg,
+                        error: Damage::new(MediaError::malformed("data", 0, e)),
+                    })
+                    .into_iter()
+                    .collect(),
                 ..FileRecord::known(PathBuf::from(path), Some(Format::Jpeg), depicted, Vec::new(), None)
             },
             rel_path: Some(path.to_string()),

@@ -36,7 +36,7 @@ pub mod report; // the binary: report tables; `engine` hands evaluated files ove
 pub mod scan; // `engine` hands scan records over; the benches and fuzz targets read bytes with it
 pub mod state; // the binary: `report changes` reads a state
 pub mod thumbnail; // the fuzz target and its regression test: finding previews in any bytes
-pub mod walk; // the tests: the state folder's name
+pub(crate) mod walk;
 pub mod writeback; // `engine::apply`'s errors carry its errors
 pub mod written; // `scan::FileRecord` carries what a previous `apply` wrote
 pub mod xmp;

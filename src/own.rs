@@ -78,6 +78,12 @@ pub fn is_own(name: &OsStr, path: &Path, dir: bool) -> bool {
         || (dir && std::fs::symlink_metadata(path.join(REPORT_MARKER)).is_ok())
 }
 
+/// What a scan's walk leaves out (`walk::Skip`): consentry's own entries
+/// ([`is_own`]), but the state folder when it is named as a root itself (`root`).
+pub fn walk_skips(name: &OsStr, path: &Path, dir: bool, root: bool) -> bool {
+    !(root && name == STATE_DIR) && is_own(name, path, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +131,14 @@ mod tests {
         assert!(is_own(OsStr::new(".consentry-Ab12cd"), p, false));
         assert!(!is_own(OsStr::new("consentry.jpg"), p, false));
         assert!(!is_own(OsStr::new(".consentry.jpg"), p, false));
+    }
+
+    #[test]
+    fn the_walk_skips_own_names_but_the_state_folder_named_as_a_root() {
+        let p = Path::new("x");
+        assert!(walk_skips(OsStr::new(STATE_DIR), p, true, false));
+        assert!(!walk_skips(OsStr::new(STATE_DIR), p, true, true));
+        assert!(walk_skips(OsStr::new(".consentry-apply-1-0.jpg"), p, false, true));
+        assert!(!walk_skips(OsStr::new("a.jpg"), p, false, false));
     }
 }

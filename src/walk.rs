@@ -7,7 +7,8 @@
 //! media file is paired with it, a regular file or not (a FIFO, a link to a device, a directory):
 //! reading it then fails on the media file's record, which blocks that file.
 //!
-//! consentry's own files and folders ([`crate::own`]) are never walked.
+//! What is left out is the caller's choice ([`WalkOptions::skip`]: the scan leaves out
+//! consentry's own files and folders); the walk knows no file names of its own.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -27,16 +28,71 @@ pub enum Job {
     /// A sidecar with no media file beside it.
     Orphan { path: PathBuf },
     /// A path that could not be walked (permission denied, symlink loop, vanished).
-    Error { path: PathBuf, message: String },
+    Error { path: PathBuf, error: WalkError },
 }
 
-/// Directory name consentry keeps its own state in; never scanned.
-pub const STATE_DIR: &str = crate::own::STATE_DIR;
+/// Why a path could not be walked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WalkError {
+    /// It could not be examined or listed.
+    #[error("{0}")]
+    Io(IoProblem),
+    /// A symbolic link to a directory above it.
+    #[error("symbolic link loop: points back to {}", .ancestor.display())]
+    Loop { ancestor: PathBuf },
+    /// Another error of the directory walk (its text).
+    #[error("{0}")]
+    Walk(String),
+    /// A file named directly whose folder cannot be listed: a sidecar may hide there.
+    #[error("its folder cannot be listed for sidecars: {0}")]
+    FolderUnlisted(IoProblem),
+    /// A FIFO, socket or device named like media or a sidecar.
+    #[error("not a regular file (FIFO, socket or device)")]
+    NotRegular,
+}
+
+/// An I/O error, shown as `io_message` shows it (without the path: the record carries it), shared so
+/// that jobs and records stay cheap to clone; two are equal when they are of the same kind and
+/// say the same.
+#[derive(Debug, Clone)]
+pub struct IoProblem(pub std::sync::Arc<std::io::Error>);
+
+impl IoProblem {
+    pub fn new(e: std::io::Error) -> IoProblem {
+        IoProblem(std::sync::Arc::new(e))
+    }
+
+    pub fn kind(&self) -> std::io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl std::fmt::Display for IoProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&io_message(&self.0))
+    }
+}
+
+impl PartialEq for IoProblem {
+    fn eq(&self, other: &IoProblem) -> bool {
+        self.kind() == other.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for IoProblem {}
+
+/// Whether the walk leaves out a directory entry, asked with its name, its path, whether it is
+/// a directory, and whether it is one of the walk's roots. Asked for every entry of a directory
+/// walked (a directory left out is not entered) and for the entries beside a file named as a
+/// root (they are not its sidecars).
+pub type Skip = fn(name: &OsStr, path: &Path, dir: bool, root: bool) -> bool;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WalkOptions {
     /// Follow symbolic links (loops are detected and reported).
     pub follow_links: bool,
+    /// What to leave out.
+    pub skip: Skip,
 }
 
 /// Walk `roots` and hand every job to `emit`, in a deterministic order, until `emit` returns
@@ -76,11 +132,11 @@ pub fn walk(roots: &[PathBuf], opts: WalkOptions, emit: impl FnMut(Job) -> bool)
             Ok(m) if m.is_dir() => walk_dir(walked, opts, &mut seen, &mut emit, &mut skipped),
             Ok(m) if m.is_file() => {
                 if real[i].as_ref().is_none_or(|r| seen.files.insert(r.clone())) {
-                    single_file(walked, &mut emit, &mut skipped)
+                    single_file(walked, opts.skip, &mut emit, &mut skipped)
                 }
             }
             Ok(m) => not_regular(root, m.file_type().is_symlink(), &mut |j| emit.emit(j), &mut skipped),
-            Err(e) => emit.emit(Job::Error { path: root.clone(), message: io_message(&e) }),
+            Err(e) => emit.emit(Job::Error { path: root.clone(), error: WalkError::Io(IoProblem::new(e)) }),
         }
     }
     skipped
@@ -175,12 +231,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             rank(a).cmp(&rank(b)).then_with(|| a.path().as_os_str().cmp(b.path().as_os_str()))
         })
         .into_iter()
-        .filter_entry(|e| {
-            // The state folder is skipped below the walk's root; a root that is consentry's own
-            // otherwise (a report folder named on the command line) is not scanned either.
-            let dir = e.file_type().is_dir();
-            (e.depth() == 0 && e.file_name() == STATE_DIR) || !crate::own::is_own(e.file_name(), e.path(), dir)
-        });
+        .filter_entry(move |e| !(opts.skip)(e.file_name(), e.path(), e.file_type().is_dir(), e.depth() == 0));
     // Files sort before subdirectories, so a directory's files follow its own entry directly:
     // every directory entry (but one named like a sidecar) closes the previous directory's batch.
     let mut batch: Vec<Entry> = Vec::new();
@@ -203,8 +254,7 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             let real = |p: &Path| std::fs::canonicalize(p).ok();
             match (real(&dir), real(root)) {
                 (Some(d), Some(r)) if r.starts_with(&d) => {
-                    let message = format!("symbolic link loop: points back to {}", d.display());
-                    emit.emit(Job::Error { path: dir, message });
+                    emit.emit(Job::Error { path: dir, error: WalkError::Loop { ancestor: d } });
                 }
                 _ => walk_dir(&dir, opts, seen, emit, skipped),
             }
@@ -218,16 +268,19 @@ fn walk_dir<F: FnMut(Job) -> bool>(
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-                let message = match (e.loop_ancestor(), e.io_error()) {
-                    (Some(ancestor), _) => format!("symbolic link loop: points back to {}", ancestor.display()),
-                    (None, Some(io)) => io_message(io),
-                    (None, None) => e.to_string(),
+                let depth = e.depth();
+                let error = match e.loop_ancestor() {
+                    Some(ancestor) => WalkError::Loop { ancestor: ancestor.to_path_buf() },
+                    None => {
+                        let text = e.to_string();
+                        e.into_io_error().map_or(WalkError::Walk(text), |io| WalkError::Io(IoProblem::new(io)))
+                    }
                 };
                 // A link named like a sidecar that loops is still that media file's sidecar.
-                if e.loop_ancestor().is_some() && e.depth() > 0 && is_sidecar(&path) {
+                if matches!(error, WalkError::Loop { .. }) && depth > 0 && is_sidecar(&path) {
                     batch.push(Entry { path: path.clone(), kind: Kind::Dir });
                 }
-                emit.emit(Job::Error { path, message });
+                emit.emit(Job::Error { path, error });
                 continue;
             }
         };
@@ -274,10 +327,10 @@ fn walk_dir<F: FnMut(Job) -> bool>(
                 Ok(real) if seen.direct(&real) => {} // walked directly
                 Ok(real) => {
                     if seen.files.insert(real.clone()) {
-                        single_file(&real, emit, skipped);
+                        single_file(&real, opts.skip, emit, skipped);
                     }
                 }
-                Err(e) => emit.emit(Job::Error { path: entry.into_path(), message: io_message(&e) }),
+                Err(e) => emit.emit(Job::Error { path: entry.into_path(), error: WalkError::Io(IoProblem::new(e)) }),
             }
             continue;
         }
@@ -313,7 +366,7 @@ fn flush<F: FnMut(Job) -> bool>(
 }
 
 /// A file named directly on the command line: look for its sidecars beside it.
-fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skipped: &mut u64) {
+fn single_file<F: FnMut(Job) -> bool>(path: &Path, skip: Skip, emit: &mut Emitter<F>, skipped: &mut u64) {
     // Siblings are named the way the file was named: `x.jpg` -> `x.xmp`, `d/x.jpg` -> `d/x.xmp`.
     let dir = path.parent().unwrap_or(Path::new(""));
     let listing = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
@@ -325,7 +378,7 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
         let mut entries = Vec::new();
         for e in rd {
             let e = e?;
-            if crate::own::is_own(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir())) {
+            if skip(&e.file_name(), &e.path(), e.file_type().is_ok_and(|t| t.is_dir()), false) {
                 continue;
             }
             let path = dir.join(e.file_name());
@@ -338,8 +391,8 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
     let mut siblings = match listed {
         Ok(entries) => entries,
         Err(e) => {
-            let message = format!("its folder cannot be listed for sidecars: {}", io_message(&e));
-            return emit.emit(Job::Error { path: path.to_path_buf(), message });
+            let error = WalkError::FolderUnlisted(IoProblem::new(e));
+            return emit.emit(Job::Error { path: path.to_path_buf(), error });
         }
     };
     siblings.sort_by(|a, b| a.path.cmp(&b.path));
@@ -374,7 +427,7 @@ fn single_file<F: FnMut(Job) -> bool>(path: &Path, emit: &mut Emitter<F>, skippe
 /// followed: an error when named like media, else skipped.
 fn not_regular(path: &Path, symlink: bool, emit: &mut impl FnMut(Job), skipped: &mut u64) {
     if !symlink && (is_media(path) || is_sidecar(path)) {
-        emit(Job::Error { path: path.to_path_buf(), message: "not a regular file (FIFO, socket or device)".into() });
+        emit(Job::Error { path: path.to_path_buf(), error: WalkError::NotRegular });
     } else {
         *skipped += 1;
     }
@@ -507,11 +560,14 @@ pub fn io_message(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the scan leaves out.
+    const OWN: Skip = crate::own::walk_skips;
     use std::fs;
 
     fn jobs(root: &Path, follow: bool) -> (Vec<Job>, u64) {
         let mut out = Vec::new();
-        let skipped = walk(&[root.to_path_buf()], WalkOptions { follow_links: follow }, |j| {
+        let skipped = walk(&[root.to_path_buf()], WalkOptions { follow_links: follow, skip: OWN }, |j| {
             out.push(j);
             true
         });
@@ -559,9 +615,39 @@ mod tests {
                     format!("{} <- {:?}", rel(r, path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>())
                 }
                 Job::Orphan { path } => format!("orphan {}", rel(r, path)),
-                Job::Error { path, message } => format!("error {} {message}", rel(r, path)),
+                Job::Error { path, error } => format!("error {} {error}", rel(r, path)),
             })
             .collect()
+    }
+
+    #[test]
+    fn what_is_left_out_is_the_callers_choice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        fs::create_dir_all(r.join("skip.d")).unwrap();
+        fs::create_dir_all(r.join(".consentry")).unwrap();
+        for f in ["a.jpg", "skip.jpg", "a.xmp", "skip.d/b.jpg", ".consentry/c.jpg", "x/d.jpg"] {
+            fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+            fs::write(r.join(f), b"x").unwrap();
+        }
+        fs::write(r.join("x/skip.xmp"), b"x").unwrap();
+        fn skip(name: &OsStr, _: &Path, _: bool, root: bool) -> bool {
+            !root && name.as_encoded_bytes().starts_with(b"skip")
+        }
+        let walked = |roots: &[PathBuf]| {
+            let mut out = Vec::new();
+            walk(roots, WalkOptions { follow_links: false, skip }, |j| {
+                out.push(j);
+                true
+            });
+            summary(r, &out)
+        };
+        // Nothing of consentry's own names is left out unless the caller says so.
+        assert_eq!(walked(&[r.to_path_buf()]), ["a.jpg <- [\"a.xmp\"]", ".consentry/c.jpg <- []", "x/d.jpg <- []"]);
+        // Beside a file named as a root too: `skip.xmp` is not its sidecar.
+        assert_eq!(walked(&[r.join("x/d.jpg")]), ["x/d.jpg <- []"]);
+        // The roots themselves are the caller's too.
+        assert_eq!(walked(&[r.join("skip.d")]), ["skip.d/b.jpg <- []"]);
     }
 
     #[test]
@@ -644,7 +730,10 @@ mod tests {
         fs::write(r.join("d/x.jpg"), b"x").unwrap();
         std::os::unix::fs::symlink(r.join("d"), r.join("d/loop")).unwrap();
         let (jobs, _) = jobs(r, true);
-        assert!(jobs.iter().any(|j| matches!(j, Job::Error { message, .. } if message.contains("loop"))), "{jobs:?}");
+        assert!(
+            jobs.iter().any(|j| matches!(j, Job::Error { error, .. } if error.to_string().contains("loop"))),
+            "{jobs:?}"
+        );
         assert_eq!(jobs.iter().filter(|j| matches!(j, Job::Media { .. })).count(), 1);
     }
 
@@ -665,7 +754,7 @@ mod tests {
         let media = |roots: &[&str]| {
             let roots: Vec<PathBuf> = roots.iter().map(|p| r.join(p)).collect();
             let mut out = Vec::new();
-            walk(&roots, WalkOptions { follow_links: true }, |j| {
+            walk(&roots, WalkOptions { follow_links: true, skip: OWN }, |j| {
                 if let Job::Media { path, sidecars, .. } = j {
                     out.push((rel(r, &path), sidecars.iter().map(|s| rel(r, s)).collect::<Vec<_>>()));
                 }
@@ -698,9 +787,9 @@ mod tests {
                 },
                 stopped: false,
             };
-            single_file(Path::new("/nonexistent-consentry-dir/x.jpg"), &mut emit, &mut 0);
+            single_file(Path::new("/nonexistent-consentry-dir/x.jpg"), OWN, &mut emit, &mut 0);
             assert!(
-                matches!(&out[..], [Job::Error { message, .. }] if message.contains("cannot be listed")),
+                matches!(&out[..], [Job::Error { error, .. }] if error.to_string().contains("cannot be listed")),
                 "{out:?}"
             );
             return;
@@ -712,12 +801,15 @@ mod tests {
         fs::write(d.join("x.xmp"), b"x").unwrap();
         fs::set_permissions(&d, fs::Permissions::from_mode(0o311)).unwrap();
         let mut out = Vec::new();
-        walk(&[d.join("x.jpg")], WalkOptions { follow_links: true }, |j| {
+        walk(&[d.join("x.jpg")], WalkOptions { follow_links: true, skip: OWN }, |j| {
             out.push(j);
             true
         });
         fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(matches!(&out[..], [Job::Error { message, .. }] if message.contains("cannot be listed")), "{out:?}");
+        assert!(
+            matches!(&out[..], [Job::Error { error, .. }] if error.to_string().contains("cannot be listed")),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -728,11 +820,14 @@ mod tests {
             fs::write(r.join(f), b"x").unwrap();
         }
         let mut out = Vec::new();
-        let skipped =
-            walk(&[r.join("x.nef"), r.join("y.xmp"), r.join("x.xmp")], WalkOptions { follow_links: true }, |j| {
+        let skipped = walk(
+            &[r.join("x.nef"), r.join("y.xmp"), r.join("x.xmp")],
+            WalkOptions { follow_links: true, skip: OWN },
+            |j| {
                 out.push(j);
                 true
-            });
+            },
+        );
         assert_eq!(
             out,
             [

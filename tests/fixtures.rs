@@ -16,7 +16,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         // The state that scans of the fixtures keep is not part of them.
-        .filter_entry(|e| e.file_name() != consentry::walk::STATE_DIR)
+        .filter_entry(|e| e.file_name() != consentry::own::STATE_DIR)
         .map(Result::unwrap)
         .filter(|e| e.file_type().is_file())
         .map(|e| (e.path().strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(e.path()).unwrap()))

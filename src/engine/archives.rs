@@ -130,9 +130,9 @@ impl scan::Placement for Archives {
         let (real_dir, archive, error) = match std::fs::canonicalize(&abs) {
             Ok(real) => match found.finder.archive_of(&real) {
                 Ok(archive) => (Some(real), archive, None),
-                Err(e) => (Some(real), None, Some(format!("{e:#}"))),
+                Err(e) => (Some(real), None, Some(scan::PlaceError::Archive(Arc::new(e)))),
             },
-            Err(e) => (None, None, Some(format!("{}: {}", abs.display(), crate::walk::io_message(&e)))),
+            Err(e) => (None, None, Some(scan::PlaceError::Unresolved { dir: abs, error: scan::IoProblem::new(e) })),
         };
         let unit = self.unit_for(&mut found, archive);
         let u = &found.units[unit];

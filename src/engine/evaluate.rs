@@ -96,7 +96,7 @@ impl Context {
             let dir = if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(Path::new("")) };
             let place = scan::Placement::place(&*archives, dir);
             if let Some(e) = &place.error {
-                return Err(Error::Archive(e.clone()));
+                return Err(Error::Archive(e.to_string()));
             }
             if let Some(problem) = &archives.unit(place.unit).problem {
                 return Err(Error::Archive(problem.clone()));

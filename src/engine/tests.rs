@@ -116,7 +116,10 @@ fn evaluated(path: &Path, unit: usize, status: Status) -> Evaluated {
         FileRecord::known(path.to_path_buf(), Some(crate::media::Format::Jpeg), Depicted::default(), Vec::new(), None);
     record.placed = Some(Placed { unit, rel: None });
     if status == Status::Unreadable {
-        record.errors.push("damaged at byte 2".into());
+        record.errors.push(crate::scan::ReadError::Media {
+            format: crate::media::Format::Jpeg,
+            error: crate::scan::Damage::new(crate::media::MediaError::malformed("segment", 2, "damaged")),
+        });
     }
     Evaluated { record, rel_path: None, decision: decision(status) }
 }
@@ -151,7 +154,12 @@ fn the_plan_writes_each_file_once_and_never_an_unreadable_one() {
     let reasons: Vec<String> = failed.iter().map(|(_, e)| e.to_string()).collect();
     assert!(matches!(failed[0].1, apply::NotWritten::Unreadable { .. }));
     assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(reasons[0].ends_with("bad.jpg: not written: the file could not be read: damaged at byte 2"), "{reasons:?}");
+    assert!(
+        reasons[0].ends_with(
+            "bad.jpg: not written: the file could not be read: JPEG file: malformed segment at byte 2: damaged"
+        ),
+        "{reasons:?}"
+    );
     assert!(reasons[1].ends_with("other.jpg: not written: no register evaluated it"), "{reasons:?}");
     // With sidecars forced, the file gets its own `name.ext.xmp`.
     let forced = ApplyOptions { sidecar_always: true, ..ApplyOptions::default() };

@@ -11,7 +11,7 @@ use super::{lock_exclusive, refused, Damaged, Error, Note, Opening, State};
 use crate::consent::Decision;
 use crate::media::Format;
 use crate::people::{Depicted, PeopleRoots, READER_REVISION};
-use crate::scan::{FileRecord, Reuse, Stamp, Stamps};
+use crate::scan::{FileId, FileRecord, Reuse, Stamp, Stamps};
 use rusqlite::Connection;
 
 impl State {
@@ -71,8 +71,7 @@ impl State {
             let entry = Entry {
                 key: path.into_boxed_slice(),
                 stamp: Stamp {
-                    dev: row.get::<_, i64>(1)? as u64,
-                    ino: row.get::<_, i64>(2)? as u64,
+                    id: FileId { dev: row.get::<_, i64>(1)? as u64, ino: row.get::<_, i64>(2)? as u64 },
                     size: row.get::<_, i64>(3)? as u64,
                     mtime_ns: row.get(4)?,
                     ctime_ns: row.get(5)?,
@@ -221,7 +220,7 @@ pub(super) fn encode_sidecars(sidecars: &[PathBuf], stamps: &[Stamp]) -> Vec<u8>
         let p = p.as_os_str().as_bytes();
         out.extend((p.len() as u32).to_le_bytes());
         out.extend(p);
-        for v in [s.dev, s.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64] {
+        for v in [s.id.dev, s.id.ino, s.size, s.mtime_ns as u64, s.ctime_ns as u64] {
             out.extend(v.to_le_bytes());
         }
     }
@@ -242,7 +241,8 @@ pub(super) fn decode_sidecars(mut b: &[u8]) -> Option<Vec<(Box<[u8]>, Stamp)>> {
         for x in &mut v {
             *x = u64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?);
         }
-        let stamp = Stamp { dev: v[0], ino: v[1], size: v[2], mtime_ns: v[3] as i64, ctime_ns: v[4] as i64 };
+        let stamp =
+            Stamp { id: FileId { dev: v[0], ino: v[1] }, size: v[2], mtime_ns: v[3] as i64, ctime_ns: v[4] as i64 };
         out.push((path, stamp));
     }
     Some(out)
@@ -253,7 +253,12 @@ mod tests {
     use std::ffi::OsStr;
 
     fn stamp(n: u64) -> Stamp {
-        Stamp { dev: n, ino: n ^ 1, size: n / 2, mtime_ns: -(n as i64), ctime_ns: (n as i64).wrapping_mul(7) }
+        Stamp {
+            id: FileId { dev: n, ino: n ^ 1 },
+            size: n / 2,
+            mtime_ns: -(n as i64),
+            ctime_ns: (n as i64).wrapping_mul(7),
+        }
     }
 
     #[test]

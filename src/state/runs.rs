@@ -15,7 +15,7 @@ use super::cache::{encode_sidecars, Entry, Known, LastEval, Stored};
 use super::{lock_exclusive, move_aside, refused, Damaged, Error, Opening, State};
 use crate::consent::Decision;
 use crate::model::{Date, Register};
-use crate::scan::{FileRecord, ScanSummary, Stamp, Stamps, Subject};
+use crate::scan::{FileId, FileRecord, ScanSummary, Stamp, Stamps, Subject};
 
 /// Files changed this close to the start of a run (or later) are read again next time: a change
 /// within the same clock tick as the stamp would otherwise go unseen.
@@ -210,7 +210,7 @@ impl Run {
         }
         if !rec.reused {
             let stamps = rec.stamps.as_deref().cloned().unwrap_or(Stamps {
-                file: Stamp { dev: 0, ino: 0, size: 0, mtime_ns: 0, ctime_ns: 0 },
+                file: Stamp { id: FileId { dev: 0, ino: 0 }, size: 0, mtime_ns: 0, ctime_ns: 0 },
                 sidecars: Vec::new(),
             });
             // Not reused next time: records with errors (the cause may pass), files without
@@ -335,15 +335,15 @@ impl Run {
             .filter(|&(k, i)| !self.seen[i as usize] && under(k, &self.roots) && !under(k, &self.unwalkable))
             .collect();
         // Moved: a new path with the device and inode of a path gone.
-        let mut arrived: FxHashMap<(u64, u64), usize> = FxHashMap::default();
-        for (n, u) in self.upserts.iter().enumerate().filter(|(_, u)| u.new && u.stamps.file.ino != 0) {
-            arrived.insert((u.stamps.file.dev, u.stamps.file.ino), n);
+        let mut arrived: FxHashMap<FileId, usize> = FxHashMap::default();
+        for (n, u) in self.upserts.iter().enumerate().filter(|(_, u)| u.new && u.stamps.file.id.ino != 0) {
+            arrived.insert(u.stamps.file.id, n);
         }
         let mut moved_to: FxHashMap<usize, &Entry> = FxHashMap::default();
         let mut removed = Vec::new();
         for &(k, i) in &gone {
             let e = &known.entries[i as usize];
-            match arrived.remove(&(e.stamp.dev, e.stamp.ino)) {
+            match arrived.remove(&e.stamp.id) {
                 Some(n) => {
                     moved_to.insert(n, e);
                 }
@@ -446,8 +446,8 @@ impl Run {
                 let l = u.last.as_ref();
                 put.execute(params![
                     u.key,
-                    s.dev as i64,
-                    s.ino as i64,
+                    s.id.dev as i64,
+                    s.id.ino as i64,
                     s.size as i64,
                     s.mtime_ns,
                     s.ctime_ns,

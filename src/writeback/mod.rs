@@ -87,7 +87,7 @@ pub enum Error {
     #[error("XMP Toolkit: {0}")]
     Toolkit(#[from] xmp_toolkit::XmpError),
     #[error("{}: not written: the rewritten copy cannot be read back: {problem}", path.display())]
-    CopyUnreadable { path: PathBuf, problem: String },
+    CopyUnreadable { path: PathBuf, problem: crate::scan::ReadError },
     #[error(
         "{}: not written: rewriting its XMP would lose {lost} depicted person(s) and {faces} unnamed \
          face(s) (a form the XMP Toolkit does not keep); rewrite its tags (e.g. with exiftool) and apply again",

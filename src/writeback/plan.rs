@@ -44,7 +44,7 @@ pub fn embeds(format: Format) -> bool {
 ///   separate it from its other names.
 ///
 /// `shared`: the sidecar names another media file beside it also reads (the walk's pairing,
-/// [`crate::walk::Job::Media`]); none of them is written. When this file's own `name.ext.xmp`
+/// `walk::Job::Media`); none of them is written. When this file's own `name.ext.xmp`
 /// is one of them too, it is not written at all (an error naming why).
 pub fn target(
     path: &Path,
@@ -162,12 +162,16 @@ pub(crate) mod tests {
         let p = |n: &str| dir.path().join(n);
         // The walk's pairing: (sidecars, shared) of each media file.
         let mut jobs = std::collections::HashMap::new();
-        walk::walk(&[dir.path().to_path_buf()], walk::WalkOptions { follow_links: true }, |j| {
-            if let walk::Job::Media { path, sidecars, shared } = j {
-                jobs.insert(path.file_name().unwrap().to_string_lossy().into_owned(), (sidecars, shared));
-            }
-            true
-        });
+        walk::walk(
+            &[dir.path().to_path_buf()],
+            walk::WalkOptions { follow_links: true, skip: crate::own::walk_skips },
+            |j| {
+                if let walk::Job::Media { path, sidecars, shared } = j {
+                    jobs.insert(path.file_name().unwrap().to_string_lossy().into_owned(), (sidecars, shared));
+                }
+                true
+            },
+        );
         let shared = |media: &str, sidecar: &str| walk::is_shared(&jobs[media].1, &p(sidecar));
         assert!(shared("DSC_1.NEF", "DSC_1.XMP"));
         assert!(shared("dsc_1.jpg", "DSC_1.XMP"));

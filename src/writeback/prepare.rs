@@ -18,6 +18,7 @@ use xmp_toolkit::{OpenFileOptions, ToStringOptions, XmpFile, XmpMeta};
 
 use crate::media::{Embedding, Format};
 use crate::people::Depicted;
+use crate::scan::ReadError;
 use crate::written::WrittenFields;
 
 use super::commit::{lock, open_locked, writable, Basis, Outcome, Ready, Temp};
@@ -102,7 +103,11 @@ struct Job<'a> {
 /// The XMP Toolkit rewrites a packet in its own form and drops what it does not model (a second
 /// root, `rdf:nodeID` references, lang-alt alternatives): a copy that would lose a person is
 /// never put in place, since the next scan would clear the file.
-fn keeps_persons(path: &Path, before: (Depicted, Vec<String>), after: (Depicted, Vec<String>)) -> Result<(), Error> {
+fn keeps_persons(
+    path: &Path,
+    before: (Depicted, Vec<ReadError>),
+    after: (Depicted, Vec<ReadError>),
+) -> Result<(), Error> {
     if let Some(e) = after.1.first() {
         return Err(Error::CopyUnreadable { path: path.to_path_buf(), problem: e.clone() });
     }

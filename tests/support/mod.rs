@@ -18,7 +18,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         let target = to.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
-            if e.file_name() != consentry::walk::STATE_DIR {
+            if e.file_name() != consentry::own::STATE_DIR {
                 copy_dir(&e.path(), &target);
             }
         } else {

@@ -12,9 +12,14 @@ use rayon::prelude::*;
 use crate::media::source::{self, HEAD_LEN};
 use crate::media::{self, detect, FileSource, Format, MediaKind, Metadata};
 use crate::people::{self, Depicted, PeopleRoots, PersonSource, EMBEDDED};
-use crate::walk::{self, io_message, Job, WalkOptions};
+use crate::walk::{self, Job, WalkOptions};
 use crate::written::WrittenFields;
 use crate::xmp::{self, Prop};
+
+mod error;
+/// What [`ReadError::Unwalkable`] carries (the walk itself is internal).
+pub use crate::walk::{IoProblem, WalkError};
+pub use error::{Damage, PlaceError, ReadError, SidecarError};
 
 /// What a scan needs to know besides the paths.
 #[derive(Debug, Clone)]
@@ -60,7 +65,7 @@ pub struct Place {
     pub archive: Option<std::sync::Arc<crate::config::Archive>>,
     /// Why the directory could not be placed: its files are errors (an archive not known is
     /// never guessed).
-    pub error: Option<String>,
+    pub error: Option<PlaceError>,
     pub roots: PeopleRoots,
     pub reuse: Option<std::sync::Arc<dyn Reuse>>,
 }
@@ -106,8 +111,7 @@ impl FileId {
 /// the old modification time back (`exiftool -P`, `touch -r`), and with renames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamp {
-    pub dev: u64,
-    pub ino: u64,
+    pub id: FileId,
     pub size: u64,
     pub mtime_ns: i64,
     pub ctime_ns: i64,
@@ -117,17 +121,11 @@ impl Stamp {
     pub fn of(meta: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            id: FileId::of(meta),
             size: meta.size(),
             mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
             ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
         }
-    }
-
-    /// The file it is a stamp of.
-    pub fn id(&self) -> FileId {
-        FileId { dev: self.dev, ino: self.ino }
     }
 
     /// The stamp of `path` (symbolic links followed, as the scan reads them).
@@ -201,8 +199,7 @@ fn stamp_in_dir(path: &Path) -> Option<Stamp> {
         // SAFETY: fstatat succeeded and filled it.
         let st = unsafe { st.assume_init() };
         Some(Stamp {
-            dev: st.st_dev,
-            ino: st.st_ino,
+            id: FileId { dev: st.st_dev, ino: st.st_ino },
             size: st.st_size as u64,
             mtime_ns: st.st_mtime.saturating_mul(1_000_000_000).saturating_add(st.st_mtime_nsec),
             ctime_ns: st.st_ctime.saturating_mul(1_000_000_000).saturating_add(st.st_ctime_nsec),
@@ -280,8 +277,9 @@ pub struct FileRecord {
     pub sidecars: Vec<PathBuf>,
     /// Capture date, ISO 8601 (`2024-03-01T10:22:33`, with offset or `Z` where known).
     pub taken: Option<String>,
-    /// Problems reading this file; any problem makes the record an error record.
-    pub errors: Vec<String>,
+    /// Problems reading this file; any problem makes the record an error record. A state keeps
+    /// only their text (a change's detail): a record with errors is read again, never reused.
+    pub errors: Vec<ReadError>,
     /// consentry's own fields in the file's only embedded XMP packet (`apply` compares with
     /// them before it reads the file again).
     pub written: Option<Box<WrittenFields>>,
@@ -294,7 +292,7 @@ pub struct FileRecord {
     /// from, beside [`FileRecord::stamps`] (which `apply` always takes): `apply` writes only
     /// while both still hold.
     pub read_hashes: Option<Box<ReadHashes>>,
-    /// The sidecar names another media file beside this one also reads ([`Job::Media`]):
+    /// The sidecar names another media file beside this one also reads (the walk's pairing):
     /// `apply` writes into none of them.
     pub shared_sidecars: Vec<PathBuf>,
     /// Whether this record is an earlier one whose files did not change (not read again).
@@ -336,7 +334,7 @@ impl FileRecord {
     }
 
     pub fn error(&self) -> Option<String> {
-        (!self.errors.is_empty()).then(|| self.errors.join("; "))
+        (!self.errors.is_empty()).then(|| self.errors.iter().map(ReadError::to_string).collect::<Vec<_>>().join("; "))
     }
 
     /// Whether the file (and its sidecars) were read completely: no problem reported, and its
@@ -407,7 +405,7 @@ pub fn scan<E: From<std::io::Error>>(
     let (job_tx, job_rx) = crossbeam_channel::bounded::<(Job, Option<Arc<Place>>)>(opts.batch * 4);
     let (rec_tx, rec_rx) = crossbeam_channel::bounded::<Vec<FileRecord>>(2);
     let stop = &AtomicBool::new(false);
-    let walk_opts = WalkOptions { follow_links: opts.follow_links };
+    let walk_opts = WalkOptions { follow_links: opts.follow_links, skip: crate::own::walk_skips };
     let pool = &*pool;
     std::thread::scope(|s| {
         let walker = s.spawn(move || {
@@ -464,7 +462,7 @@ fn process_in(job: &Job, opts: &ScanOptions, place: Option<&Place>) -> FileRecor
     let mut rec = read_job(job, &place.roots, place.reuse.as_ref(), opts.written);
     rec.placed = Some(place.placed(&rec.path));
     if let Some(e) = &place.error {
-        rec.errors.push(e.clone());
+        rec.errors.push(ReadError::Unplaced(e.clone()));
     }
     rec
 }
@@ -488,7 +486,7 @@ fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Re
             let read = || scan_media(path, sidecars, roots, written, stamp_on_open);
             let mut rec = catch_unwind(AssertUnwindSafe(read)).unwrap_or_else(|panic| {
                 let mut r = FileRecord::new(path.clone(), Subject::Media(kind_from_name(path)));
-                r.errors.push(format!("internal error while reading this file: {}", panic_message(&panic)));
+                r.errors.push(ReadError::Panic(panic_message(&panic)));
                 r
             });
             if !stamp_on_open {
@@ -498,9 +496,9 @@ fn read_job(job: &Job, roots: &PeopleRoots, reuse: Option<&std::sync::Arc<dyn Re
             rec
         }
         Job::Orphan { path } => FileRecord::new(path.clone(), Subject::OrphanSidecar),
-        Job::Error { path, message } => {
+        Job::Error { path, error } => {
             let mut r = FileRecord::new(path.clone(), Subject::Unwalkable);
-            r.errors.push(message.clone());
+            r.errors.push(ReadError::Unwalkable(error.clone()));
             r
         }
     }
@@ -528,7 +526,7 @@ fn scan_media(
 ) -> FileRecord {
     let mut rec = FileRecord::new(path.to_path_buf(), Subject::Media(kind_from_name(path)));
     if path.to_str().is_none() {
-        rec.errors.push("file name is not valid UTF-8 (shown with replacement characters)".to_string());
+        rec.errors.push(ReadError::NameNotUtf8);
     }
     let mut dates = Dates::default();
     let mut file_stamp = None;
@@ -556,7 +554,7 @@ fn scan_media(
         people::from_xmp(&props, roots, &name, &mut rec.depicted);
         dates.read_xmp(&props);
         if let Some(e) = problem {
-            rec.errors.push(format!("sidecar {name}: {e}"));
+            rec.errors.push(ReadError::Sidecar { name: name.clone(), error: e });
         }
         cap_persons(&mut rec, &format!("sidecar {name}"));
     }
@@ -566,17 +564,16 @@ fn scan_media(
 
 /// What was located in a media file: its format, its metadata, and the problem that ended the
 /// reading early (the metadata then holds what was located before it); or why nothing could be.
-type Located = Result<(Format, Metadata, Option<String>), String>;
+type Located = Result<(Format, Metadata, Option<ReadError>), ReadError>;
 
 /// Open, identify and locate the metadata of a media file; with `stamp`, its stamp as opened.
 fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Located {
-    let (file, meta) = source::open_file(path).map_err(|e| format!("cannot open: {}", io_message(&e)))?;
+    let (file, meta) = source::open_file(path).map_err(|e| ReadError::Open(IoProblem::new(e)))?;
     // Asked once, when the file was opened: its stamp, and the length the source needs.
     if let Some(stamp) = stamp {
         *stamp = Some(Stamp::of(&meta));
     }
-    let src =
-        FileSource::open_with_len(file, Some(meta.len())).map_err(|e| format!("cannot read: {}", io_message(&e)))?;
+    let src = FileSource::open_with_len(file, Some(meta.len())).map_err(|e| ReadError::Read(IoProblem::new(e)))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     locate(&src, src.head(), &ext)
 }
@@ -584,14 +581,12 @@ fn read_embedded(path: &Path, stamp: Option<&mut Option<Stamp>>) -> Located {
 /// Identify a container from its first bytes and locate its metadata.
 fn locate(src: &dyn media::ReadAt, head: &[u8], ext: &str) -> Located {
     if head.is_empty() {
-        return Err("empty file".to_string());
+        return Err(ReadError::Empty);
     }
-    let format = detect(head, ext).ok_or_else(|| {
-        let magic: Vec<String> = head.iter().take(8).map(|b| format!("{b:02X}")).collect();
-        format!("not a recognised image or video file (content starts with {})", magic.join(" "))
-    })?;
+    let format =
+        detect(head, ext).ok_or_else(|| ReadError::Unrecognised { magic: head.iter().take(8).copied().collect() })?;
     let (meta, problem) = media::read_metadata(src, format);
-    Ok((format, meta, problem.map(|e| format!("{} file: {e}", format.as_str().to_uppercase()))))
+    Ok((format, meta, problem.map(|e| ReadError::Media { format, error: Damage::new(e) })))
 }
 
 /// Read a media file given as bytes (no sidecars): what a scan reports for it. For fuzzing and
@@ -606,7 +601,7 @@ pub fn scan_bytes(data: &[u8], ext: &str, roots: &PeopleRoots) -> FileRecord {
 
 /// The persons a file's own metadata shows (not its sidecars), read as a scan reads them, with
 /// the problems met: `apply` reads a rewritten copy back with it.
-pub fn embedded_depicted(path: &Path, roots: &PeopleRoots) -> (Depicted, Vec<String>) {
+pub fn embedded_depicted(path: &Path, roots: &PeopleRoots) -> (Depicted, Vec<ReadError>) {
     let mut rec = FileRecord::new(path.to_path_buf(), Subject::Media(kind_from_name(path)));
     record_embedded(read_embedded(path, None), roots, false, &mut rec, &mut Dates::default());
     (rec.depicted, rec.errors)
@@ -614,11 +609,11 @@ pub fn embedded_depicted(path: &Path, roots: &PeopleRoots) -> (Depicted, Vec<Str
 
 /// The persons an XMP packet (a sidecar's content) shows, read as a scan reads a sidecar, with
 /// the problem met.
-pub fn packet_depicted(bytes: &[u8], roots: &PeopleRoots) -> (Depicted, Vec<String>) {
+pub fn packet_depicted(bytes: &[u8], roots: &PeopleRoots) -> (Depicted, Vec<ReadError>) {
     let (props, problem) = parse_sidecar(bytes, false);
     let mut depicted = Depicted::default();
     people::from_xmp(&props, roots, "", &mut depicted);
-    (depicted, problem.map(|e| e.to_string()).into_iter().collect())
+    (depicted, problem.map(ReadError::Xmp).into_iter().collect())
 }
 
 fn record_embedded(located: Located, roots: &PeopleRoots, written: bool, rec: &mut FileRecord, dates: &mut Dates) {
@@ -665,7 +660,7 @@ fn cap_persons(rec: &mut FileRecord, origin: &str) {
             persons.split_off(&last);
         }
         rec.depicted.persons = persons;
-        rec.errors.push(format!("{origin}: {beyond} persons or more, past the limit of {MAX_PERSONS} per file"));
+        rec.errors.push(ReadError::TooManyPersons { origin: origin.to_string(), count: beyond });
     }
 }
 
@@ -673,9 +668,9 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
     let packets = meta
         .xmp
         .iter()
-        .map(|p| ("XMP", &p.bytes, p.offset))
-        .chain(meta.extended_xmp.iter().map(|(_, p)| ("extended XMP", &p.bytes, p.offset)));
-    for (i, (what, packet, at)) in packets.enumerate() {
+        .map(|p| (false, &p.bytes, p.offset))
+        .chain(meta.extended_xmp.iter().map(|(_, p)| (true, &p.bytes, p.offset)));
+    for (i, (extended, packet, at)) in packets.enumerate() {
         let (props, problem) = parse_packet(packet, written);
         // Only from the file's only main packet: the one `apply` replaces.
         if written && i == 0 && meta.xmp.len() == 1 {
@@ -688,16 +683,12 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
         people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
         dates.read_xmp(&props);
         if let Some(e) = problem {
-            let e = if what == "XMP" {
-                e.in_file(at).to_string()
-            } else {
+            rec.errors.push(if extended {
                 // Extended XMP is assembled from segments: the offset is in the assembled packet.
-                let (offset, message) = (e.offset, e.message);
-                format!(
-                    "invalid XMP at byte {offset} of the packet assembled from the segments from byte {at}: {message}"
-                )
-            };
-            rec.errors.push(format!("embedded {what}: {e}"));
+                ReadError::ExtendedXmp { at, error: e }
+            } else {
+                ReadError::Xmp(e.in_file(at))
+            });
         }
         cap_persons(rec, "embedded XMP");
     }
@@ -712,26 +703,26 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
 /// Read and parse an XMP sidecar (bounded like an embedded packet): the properties read before
 /// a problem, and the problem.
 /// With `written`, also the hash of its bytes ([`ReadHashes`]).
-fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<String>, Option<u64>) {
+fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<SidecarError>, Option<u64>) {
     let (file, meta) = match source::open_file(path) {
         Ok(opened) => opened,
-        Err(e) => return (Vec::new(), Some(format!("cannot open: {}", io_message(&e))), None),
+        Err(e) => return (Vec::new(), Some(SidecarError::Open(IoProblem::new(e))), None),
     };
     // Sized once from the file's length (a growing buffer would hold twice the packet while
     // it is copied), and a sidecar over the limit is not read at all.
     let len = meta.len();
     if len > media::MAX_XMP {
-        return (Vec::new(), Some(format!("{len} bytes, larger than the limit of {} bytes", media::MAX_XMP)), None);
+        return (Vec::new(), Some(SidecarError::TooLarge { len }), None);
     }
     let mut bytes = Vec::with_capacity(len as usize);
     if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
-        return (Vec::new(), Some(format!("cannot read: {}", io_message(&e))), None);
+        return (Vec::new(), Some(SidecarError::Read(IoProblem::new(e))), None);
     }
     if bytes.len() as u64 > media::MAX_XMP {
-        return (Vec::new(), Some(format!("larger than the limit of {} bytes", media::MAX_XMP)), None);
+        return (Vec::new(), Some(SidecarError::Grew), None);
     }
     let (props, problem) = parse_sidecar(&bytes, written);
-    (props, problem.map(|e| e.to_string()), written.then(|| content_hash(&bytes)))
+    (props, problem.map(SidecarError::Xmp), written.then(|| content_hash(&bytes)))
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).
@@ -882,11 +873,77 @@ mod tests {
     }
 
     #[test]
+    fn a_media_error_keeps_its_byte_offset_and_its_text() {
+        let anna = persons(["Anna".to_string()].into_iter());
+        let j = jpeg(&[&anna], &[0xFF, 0xE1, 0x10, 0x00, 1, 2, 3]);
+        let rec = scan_bytes(&j, "jpg", &PeopleRoots::default());
+        let [ReadError::Media { format: Format::Jpeg, error }] = &rec.errors[..] else {
+            panic!("{:?}", rec.errors);
+        };
+        assert_eq!(error.offset(), Some(j.len() as u64 - 7));
+        assert_eq!(rec.error(), Some(format!("JPEG file: {error}")));
+    }
+
+    #[test]
+    fn read_errors_show_as_before() {
+        let xmp = xmp::XmpError { offset: 5, message: "bad".into() };
+        let cases = [
+            (ReadError::Empty, "empty file".to_string()),
+            (
+                ReadError::Unrecognised { magic: vec![0, 1, 0xAB] },
+                "not a recognised image or video file (content starts with 00 01 AB)".to_string(),
+            ),
+            (ReadError::Xmp(xmp.clone().in_file(10)), "embedded XMP: invalid XMP at byte 15: bad".to_string()),
+            (
+                ReadError::ExtendedXmp { at: 10, error: xmp.clone() },
+                "embedded extended XMP: invalid XMP at byte 5 of the packet assembled from the segments from byte \
+                 10: bad"
+                    .to_string(),
+            ),
+            (
+                ReadError::Sidecar { name: "a.xmp".into(), error: SidecarError::TooLarge { len: 7 } },
+                format!("sidecar a.xmp: 7 bytes, larger than the limit of {} bytes", media::MAX_XMP),
+            ),
+            (
+                ReadError::Sidecar {
+                    name: "a.xmp".into(),
+                    error: SidecarError::Open(IoProblem::new(std::io::ErrorKind::NotFound.into())),
+                },
+                "sidecar a.xmp: cannot open: no such file or directory".to_string(),
+            ),
+            (
+                ReadError::Sidecar { name: "a.xmp".into(), error: SidecarError::Xmp(xmp) },
+                "sidecar a.xmp: invalid XMP at byte 5: bad".to_string(),
+            ),
+            (
+                ReadError::TooManyPersons { origin: "embedded XMP".into(), count: 10_001 },
+                "embedded XMP: 10001 persons or more, past the limit of 10000 per file".to_string(),
+            ),
+            (ReadError::Panic("boom".into()), "internal error while reading this file: boom".to_string()),
+            (
+                ReadError::Unwalkable(walk::WalkError::NotRegular),
+                "not a regular file (FIFO, socket or device)".to_string(),
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+        let unresolved = PlaceError::Unresolved {
+            dir: "/a/b".into(),
+            error: IoProblem::new(std::io::ErrorKind::PermissionDenied.into()),
+        };
+        assert_eq!(ReadError::Unplaced(unresolved).to_string(), "/a/b: permission denied");
+        let config = || crate::config::Error::NoUsage("/a/consentry.toml".into());
+        let text = format!("{:#}", config());
+        assert_eq!(ReadError::Unplaced(PlaceError::Archive(Arc::new(config()))).to_string(), text);
+    }
+
+    #[test]
     fn records_with_errors_or_unwalkable_paths_are_not_complete() {
         let ok = FileRecord::new("a.jpg".into(), Subject::Media(MediaKind::Image));
         assert!(ok.is_complete());
         let mut damaged = ok.clone();
-        damaged.errors.push("truncated at byte 12".into());
+        damaged.errors.push(ReadError::Empty);
         assert!(!damaged.is_complete());
         assert!(!FileRecord::new("d".into(), Subject::Unwalkable).is_complete());
     }
