@@ -30,6 +30,7 @@ pub mod media;
 pub mod model;
 pub mod output; // the binary: printing records and reports
 pub mod own; // the binary (`-o` temporary files) and the tests: consentry's own file names
+pub mod paths; // the binary: paths named on the command line made absolute (register edits)
 pub mod people;
 pub mod register;
 pub mod report; // the binary: report tables; `engine` hands evaluated files over in them

@@ -921,7 +921,7 @@ pub(super) fn init_archive(a: InitArgs) -> anyhow::Result<Exit> {
     let register = match &a.register {
         Some(path) => {
             // Inside the archive: relative to it, so that the archive can move.
-            let abs = config::absolute_in(&std::env::current_dir()?, path);
+            let abs = consentry::paths::absolute_in(&std::env::current_dir()?, path);
             let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
             abs.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(abs)
         }

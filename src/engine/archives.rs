@@ -125,7 +125,7 @@ pub(crate) struct StateSlot {
 impl scan::Placement for Archives {
     fn place(&self, dir: &Path) -> Arc<scan::Place> {
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let abs = config::absolute_in(&self.cwd, dir);
+        let abs = crate::paths::absolute_in(&self.cwd, dir);
         let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
         let (real_dir, archive, error) = match std::fs::canonicalize(&abs) {
             Ok(real) => match found.finder.archive_of(&real) {
@@ -167,7 +167,7 @@ impl Archives {
             Some(path) => Some(
                 found
                     .registers
-                    .entry(config::absolute_in(&self.cwd, &path))
+                    .entry(crate::paths::absolute_in(&self.cwd, &path))
                     .or_insert_with(|| {
                         Arc::new(PendingRegister::spawn(
                             &self.pool,

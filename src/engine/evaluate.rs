@@ -73,7 +73,7 @@ impl Context {
             scanned: paths
                 .iter()
                 .flat_map(|p| {
-                    let named = config::absolute_in(&cwd, p);
+                    let named = crate::paths::absolute_in(&cwd, p);
                     let real = std::fs::canonicalize(&named).ok().filter(|r| *r != named);
                     std::iter::once(named).chain(real)
                 })
@@ -219,7 +219,7 @@ impl Context {
                     return Err(fail(Error::Archive(problem.clone())));
                 }
                 let mut register = unit.register.as_ref().map(|r| r.get()).transpose().map_err(&mut fail)?;
-                let abs = config::absolute_in(&self.archives.cwd, &rec.path);
+                let abs = crate::paths::absolute_in(&self.archives.cwd, &rec.path);
                 let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, placed.rel.as_deref()));
                 if let Some(slot) = &unit.state {
                     if let Some(run) = slot.run.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {

@@ -757,8 +757,8 @@ fn import_into(register: &Register, documents: &Path, db_path: &Path, actor: &st
     // Real paths: a document's path is recorded relative to the database's real folder, where
     // `register check` resolves it (a folder reached through a link would record another one).
     let real = |p: PathBuf| fs::canonicalize(&p).unwrap_or(p);
-    let from = real(crate::config::absolute_in(&cwd, documents));
-    let to = real(crate::config::absolute_in(&cwd, &base_dir(db_path)));
+    let from = real(crate::paths::absolute_in(&cwd, documents));
+    let to = real(crate::paths::absolute_in(&cwd, &base_dir(db_path)));
     let mut conn = open(db_path)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut importer = Importer::new(&tx, from, to)?;
@@ -915,7 +915,7 @@ impl<'a> Importer<'a> {
         if Path::new(doc).is_absolute() || self.from == self.to {
             return doc.to_string();
         }
-        let target = crate::config::absolute_in(&self.from, Path::new(doc));
+        let target = crate::paths::absolute_in(&self.from, Path::new(doc));
         edit::relative_to(&self.to, &target).to_string_lossy().into_owned()
     }
 

@@ -172,7 +172,7 @@ impl Known {
 
     /// The absolute path of `path`.
     pub(super) fn key(&self, path: &Path) -> Vec<u8> {
-        crate::config::absolute_in(&self.cwd, path).into_os_string().into_encoded_bytes()
+        crate::paths::absolute_in(&self.cwd, path).into_os_string().into_encoded_bytes()
     }
 
     pub(super) fn lookup(&self, key: &[u8]) -> Option<u32> {

@@ -115,7 +115,7 @@ fn change_once<T>(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     migrate_in(&tx)?;
     tx.execute("INSERT INTO audit_session (actor, action) VALUES (?1, ?2)", params![actor, action])?;
-    let base = crate::config::absolute_in(&std::env::current_dir()?, &base_dir(db));
+    let base = crate::paths::absolute_in(&std::env::current_dir()?, &base_dir(db));
     let mut change = Change {
         tx: &tx,
         actor: actor.to_string(),
