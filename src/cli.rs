@@ -514,7 +514,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     };
     let today = chrono::Local::now().date_naive();
     let page = pool.as_deref().map(|pool| HtmlPage { title: "Changes", date: today, pool, files: &[] });
-    print_report(out, page, &rows)?;
+    print_report(out, page, rows)?;
     Ok(Exit::Ok)
 }
 

@@ -1,27 +1,15 @@
 //! The `report changes` report: the changes the recorded runs found (read from the state), and
 //! a line about which runs it covers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Cell, Row};
 use crate::model::Date;
 use crate::state::{RecordedChange, RecordedRun};
 
-/// A row of `report changes`: one change a run found (a file's, or a consent's).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    /// When the run finished.
-    pub run: String,
-    /// `new`, `removed`, `moved`, `became-STATUS`, `consent-expired`, `consent-revoked`.
-    pub change: String,
-    /// The file (none for a consent's change).
-    pub path: Option<PathBuf>,
-    pub old_status: Option<String>,
-    pub new_status: Option<String>,
-    pub detail: Option<String>,
-}
-
-impl Row for Change {
+/// A row of `report changes`: one change a run found (a file's, or a consent's), as the state
+/// recorded it.
+impl Row for RecordedChange {
     const COLUMNS: &'static [&'static str] = &["run", "change", "path", "old_status", "new_status", "detail"];
     const FILES: bool = true;
     fn cells(&self) -> Vec<Cell> {
@@ -41,18 +29,11 @@ impl Row for Change {
 
 /// `report changes`: the changes the runs found (see [`crate::state::State::changes`]), and a
 /// line about the runs it covers (`since`: the first day asked for, else the last run).
-pub fn changes(since: Option<Date>, runs: &[RecordedRun], changes: &[RecordedChange]) -> (Vec<Change>, String) {
-    let rows = changes
-        .iter()
-        .map(|c| Change {
-            run: c.run.clone(),
-            change: c.change.clone(),
-            path: c.path.clone(),
-            old_status: c.old_status.clone(),
-            new_status: c.new_status.clone(),
-            detail: c.detail.clone(),
-        })
-        .collect();
+pub fn changes<'a>(
+    since: Option<Date>,
+    runs: &[RecordedRun],
+    changes: &'a [RecordedChange],
+) -> (&'a [RecordedChange], String) {
     let about = match (since, runs) {
         (_, []) => "no runs recorded in this period".to_string(),
         (None, [RecordedRun { finished, baseline: true }]) => {
@@ -62,7 +43,7 @@ pub fn changes(since: Option<Date>, runs: &[RecordedRun], changes: &[RecordedCha
         (Some(day), runs) => format!("changes found by the {} run(s) since {day}", runs.len()),
         (None, runs) => format!("changes found by the last {} runs", runs.len()),
     };
-    (rows, about)
+    (changes, about)
 }
 
 #[cfg(test)]
@@ -83,7 +64,7 @@ mod tests {
             detail: None,
         };
         let (rows, about) = changes(None, &[run("T1", false)], std::slice::from_ref(&change));
-        let table = Table::of(&rows);
+        let table = Table::of(rows);
         assert_eq!(table.columns, ["run", "change", "path", "old_status", "new_status", "detail"]);
         assert!(table.is_per_file());
         assert_eq!(

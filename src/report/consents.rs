@@ -350,7 +350,86 @@ pub fn person(files: &[Evaluated], register: &Register, date: Date, name: &str) 
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::{self, day};
     use super::*;
+
+    fn ids(rows: &[ConsentRow]) -> Vec<String> {
+        rows.iter().map(|r| r.consent.id.clone()).collect()
+    }
+
+    #[test]
+    fn expiring_consents_come_with_the_files_that_would_turn() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = expiring(&files, &register, day("2026-06-01"), 30);
+        assert_eq!(rows.len(), 1, "Ben's consent expired already");
+        let r = &rows[0];
+        assert_eq!((r.id.as_str(), r.expires, r.days_left, r.files), ("1", day("2026-06-20"), 19, 1));
+        assert_eq!(r.would_stop_green, ["anna.jpg"]);
+        assert_eq!(r.cells()[2], Cell::from("2026-06-20"));
+        assert_eq!(r.cells()[3], Cell::Int(19));
+        assert!(expiring(&files, &register, day("2026-06-01"), 10).is_empty());
+    }
+
+    #[test]
+    fn search_keeps_the_consents_the_filter_asks_for() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let date = day("2026-06-01");
+        let all = search(&files, &register, date, &ConsentFilter::default());
+        assert_eq!(ids(&all), ["1", "2"]);
+        assert_eq!((all[0].validity, all[0].files), ("valid", 2), "anna.jpg and both.jpg use it");
+        assert_eq!(all[1].validity, "expired");
+        let ben = ConsentFilter { identity: register.identity("ben meyer"), ..ConsentFilter::default() };
+        assert_eq!(ids(&search(&files, &register, date, &ben)), ["2"]);
+        let valid = ConsentFilter { valid_on: Some(date), ..ConsentFilter::default() };
+        assert_eq!(ids(&search(&files, &register, date, &valid)), ["1"]);
+        // The two days in either order.
+        let between =
+            ConsentFilter { between: Some((day("2025-03-01"), day("2025-02-01"))), ..ConsentFilter::default() };
+        assert_eq!(ids(&search(&files, &register, date, &between)), ["1"]);
+        let studio = ConsentFilter { originator: Some("STUDIO"), ..ConsentFilter::default() };
+        assert_eq!(search(&files, &register, date, &studio).len(), 2);
+        let other = ConsentFilter { originator: Some("other"), ..ConsentFilter::default() };
+        assert!(search(&files, &register, date, &other).is_empty());
+        // `report consents` lists the same rows, all of them.
+        assert_eq!(consent_rows(&files, &register, date).collect::<Vec<_>>(), all);
+        let cells = all[0].cells();
+        assert_eq!(cells.len(), ConsentRow::COLUMNS.len());
+        assert_eq!(cells[2], Cell::list(["print", "web"]));
+        assert_eq!(cells[5], Cell::Null);
+        assert_eq!(cells[10], Cell::list(["*"]));
+    }
+
+    #[test]
+    fn a_person_is_shown_with_their_consents_and_files() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = person(&files, &register, day("2026-06-01"), "ben meyer");
+        let items: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.kind, r.item.as_str(), r.status)).collect();
+        assert_eq!(items, [("consent", "2", "expired"), ("file", "ben.jpg", "red"), ("file", "both.jpg", "yellow")]);
+        assert_eq!(rows[0].detail, "web from 2024-01-01 until 2025-01-01");
+        assert_eq!(rows[1].detail, "no valid consent: expired");
+        let anna = person(&files, &register, day("2026-06-01"), "Anna Schmidt");
+        assert_eq!(anna[1].detail, "consent covers print, web");
+        assert_eq!(anna.last().unwrap().detail, "unreadable: truncated");
+        // A name the register does not know: only files, matched by the name.
+        let carla = person(&files, &register, day("2026-06-01"), "carla");
+        assert_eq!(carla.len(), 1);
+        assert_eq!((carla[0].item.as_str(), carla[0].detail.as_str()), ("carla.jpg", "no valid consent: unknown"));
+    }
+
+    #[test]
+    fn summary_counts_every_file_once_by_status() {
+        let register = fixture::register();
+        let rows = summary(&fixture::files(&register), &register);
+        let statuses: Vec<(&str, usize)> =
+            rows.iter().filter(|r| r.group == "status").map(|r| (r.key.as_str(), r.files)).collect();
+        assert_eq!(statuses, [("red", 2), ("yellow", 1), ("unreadable", 1), ("green", 1), ("exempt", 0), ("none", 0)]);
+        assert!(rows.iter().any(|r| r.group == "usage" && r.key == "web"));
+        let unknown = unknown_persons(&fixture::files(&register), &register);
+        assert_eq!(unknown, [UnknownPerson { name: "Carla".into(), files: 1, suggestions: vec![] }]);
+    }
 
     #[test]
     fn suggestions_catch_typos() {

@@ -149,3 +149,65 @@ impl Row for Applied {
         Some(Path::new(&self.path))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture;
+    use super::*;
+    use crate::consent::Reason;
+
+    fn paths<R: Row>(rows: &[R]) -> Vec<String> {
+        rows.iter().map(|r| r.file().unwrap().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn missing_lists_the_files_needing_attention_with_the_persons_and_reasons() {
+        let register = fixture::register();
+        let rows = missing(&fixture::files(&register));
+        assert_eq!(paths(&rows), ["ben.jpg", "both.jpg", "carla.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].status, Status::Red);
+        assert_eq!(rows[0].missing[0].reason, Reason::Expired);
+        assert_eq!(rows[2].missing[0].reason, Reason::Unknown);
+        assert_eq!(rows[3].status, Status::Unreadable);
+        let cells = rows[1].cells();
+        assert_eq!(cells.len(), MissingFile::COLUMNS.len());
+        assert_eq!(cells[2], Cell::Missing(vec![("Ben Meyer".into(), "expired")]));
+        assert_eq!(rows[3].cells()[3], Cell::Text("truncated".into()));
+        assert_eq!(cells[3], Cell::Null);
+    }
+
+    #[test]
+    fn check_says_why_each_blocking_file_blocks() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = check(&files, &["web"]);
+        assert_eq!(paths(&rows), ["ben.jpg", "both.jpg", "carla.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].reason, "missing consent: Ben Meyer (expired)");
+        assert_eq!(rows[3].reason, "unreadable: truncated");
+        // Anna's file is green but not released for television.
+        let rows = check(&files, &["web", "tv"]);
+        assert_eq!(rows[0].path, PathBuf::from("anna.jpg"));
+        assert_eq!(rows[0].reason, "not released for tv");
+        assert_eq!(rows[0].cells(), [Cell::from("anna.jpg"), Cell::from("green"), Cell::from("not released for tv")]);
+    }
+
+    #[test]
+    fn unreleased_lists_files_with_consents_lacking_a_usage() {
+        let register = fixture::register();
+        let rows = unreleased(&fixture::files(&register), &["print", "tv"]);
+        // Anna's file (print and web, not tv), the yellow one that uses Anna's consent, and the
+        // unreadable one; Ben's and Carla's files have no consent at all.
+        assert_eq!(paths(&rows), ["anna.jpg", "both.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].lacking, ["tv"]);
+        assert_eq!(rows[2].lacking, ["print", "tv"]);
+        assert_eq!(rows[0].cells()[2], Cell::list(["print", "web"]));
+    }
+
+    #[test]
+    fn apply_rows_are_about_their_file() {
+        let row = Applied { path: "a.jpg".into(), target: None, action: "unchanged", detail: String::new() };
+        const { assert!(Applied::FILES) };
+        assert_eq!(row.file(), Some(Path::new("a.jpg")));
+        assert_eq!(row.cells()[1], Cell::Null);
+    }
+}

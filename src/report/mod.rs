@@ -15,7 +15,7 @@ mod consents;
 mod files;
 pub mod listing;
 
-pub use changes::{changes, Change};
+pub use changes::changes;
 pub use consents::{
     consent_rows, expiring, files_per_consent, person, search, suggestions, summary, unknown_persons, validity,
     ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryRow, UnknownPerson,
@@ -305,5 +305,76 @@ mod tests {
         assert_eq!(Cell::from(-3i64).text("|"), "-3");
         assert!(Cell::from(3usize).is_number() && !Cell::from("3").is_number());
         assert_eq!(Cell::from(Date::from_ymd_opt(2026, 1, 2)).json(), json!("2026-01-02"));
+    }
+}
+
+/// Evaluated files and a register for the reports' tests: Anna has a consent for print and web,
+/// Ben's consent for web expired, Carla is unknown to the register.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::Evaluated;
+    use crate::media::Format;
+    use crate::model::{Consent, Date, Evidence, Origin, Person, Register, Scope, Vocabulary};
+    use crate::people::Depicted;
+    use crate::scan::FileRecord;
+
+    pub fn day(s: &str) -> Date {
+        Date::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn consent(id: &str, person: &str, usage: &str, expires: &str) -> Consent {
+        Consent {
+            id: id.into(),
+            person: person.into(),
+            usage: Arc::new(usage.split(',').map(str::to_string).collect()),
+            granted: day("2024-01-01"),
+            expires: Some(day(expires)),
+            revoked: None,
+            document: Some(format!("{id}.pdf")),
+            originator: Some("Studio".into()),
+            scope: Scope::parse("*").unwrap(),
+            comment: None,
+            copyright: None,
+            origin: Origin::default(),
+            evidence: Evidence::Unchecked,
+        }
+    }
+
+    /// Evaluated on 2026-06-01.
+    pub fn register() -> Register {
+        let persons = ["Anna Schmidt", "Ben Meyer"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Person { id: Some(i.to_string()), name: n.to_string(), aliases: vec![] })
+            .collect();
+        let consents = vec![
+            consent("1", "Anna Schmidt", "print,web", "2026-06-20"),
+            consent("2", "Ben Meyer", "web", "2025-01-01"),
+        ];
+        Register::new(consents, persons, vec![], vec![], Vocabulary::default(), "digest".into())
+    }
+
+    /// `anna.jpg` (green), `ben.jpg` (red: expired), `both.jpg` (yellow), `carla.jpg` (red:
+    /// unknown), `broken.jpg` (unreadable, showing Anna).
+    pub fn files(register: &Register) -> Vec<Evaluated> {
+        let file = |name: &str, persons: &[&str], error: Option<&str>| {
+            let depicted = Depicted { persons: persons.iter().map(|p| p.to_string()).collect(), ..Depicted::default() };
+            let record = FileRecord {
+                errors: error.map(str::to_string).into_iter().collect(),
+                ..FileRecord::known(PathBuf::from(name), Some(Format::Jpeg), depicted, Vec::new(), None)
+            };
+            let decision = record.evaluate(Some(name), register, day("2026-06-01"));
+            Evaluated { record, rel_path: Some(name.to_string()), decision }
+        };
+        vec![
+            file("anna.jpg", &["Anna Schmidt"], None),
+            file("ben.jpg", &["Ben Meyer"], None),
+            file("both.jpg", &["Anna Schmidt", "Ben Meyer"], None),
+            file("carla.jpg", &["Carla"], None),
+            file("broken.jpg", &["Anna Schmidt"], Some("truncated")),
+        ]
     }
 }
