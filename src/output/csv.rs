@@ -4,26 +4,29 @@
 use std::io::{self, Write};
 
 use super::csv_cell;
+use super::Sink;
 use crate::report::Cell;
 
 /// Prints rows as CSV, lists joined with `|`.
 pub struct CsvPrinter<W: Write> {
-    w: Box<::csv::Writer<W>>,
+    w: ::csv::Writer<W>,
 }
 
 impl<W: Write> CsvPrinter<W> {
     pub fn new(columns: &[&str], out: W) -> io::Result<Self> {
         let mut w = ::csv::Writer::from_writer(out);
         w.write_record(columns)?;
-        Ok(CsvPrinter { w: Box::new(w) })
+        Ok(CsvPrinter { w })
     }
+}
 
-    pub fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+impl<W: Write> Sink<W> for CsvPrinter<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         Ok(write_csv_row(&mut self.w, cells.iter().map(|c| c.text("|")))?)
     }
 
-    pub fn finish(self) -> io::Result<W> {
-        into_inner(*self.w)
+    fn finish(self: Box<Self>) -> io::Result<W> {
+        into_inner(self.w)
     }
 }
 

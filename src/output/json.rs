@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use super::Sink;
 use crate::report::Cell;
 
 /// Prints rows as one JSON array; the array is written whole at [`finish`](Self::finish).
@@ -15,13 +16,15 @@ impl<W: Write> JsonPrinter<W> {
     pub fn new(columns: &[&'static str], out: W) -> Self {
         JsonPrinter { out, columns: columns.to_vec(), rows: Vec::new() }
     }
+}
 
-    pub fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+impl<W: Write> Sink<W> for JsonPrinter<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         self.rows.push(cells.to_vec());
         Ok(())
     }
 
-    pub fn finish(mut self) -> io::Result<W> {
+    fn finish(mut self: Box<Self>) -> io::Result<W> {
         let all: Vec<RowObject> = self.rows.iter().map(|r| RowObject(&self.columns, r)).collect();
         serde_json::to_writer_pretty(&mut self.out, &all)?;
         self.out.write_all(b"\n")?;

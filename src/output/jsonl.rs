@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::json::RowObject;
+use super::Sink;
 use crate::report::Cell;
 
 /// Prints each row as a JSON object on its own line, keys in column order.
@@ -15,13 +16,15 @@ impl<W: Write> JsonlPrinter<W> {
     pub fn new(columns: &[&'static str], out: W) -> Self {
         JsonlPrinter { out, columns: columns.to_vec() }
     }
+}
 
-    pub fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+impl<W: Write> Sink<W> for JsonlPrinter<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, &RowObject(&self.columns, cells))?;
         self.out.write_all(b"\n")
     }
 
-    pub fn finish(self) -> io::Result<W> {
+    fn finish(self: Box<Self>) -> io::Result<W> {
         Ok(self.out)
     }
 }

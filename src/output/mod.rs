@@ -3,7 +3,7 @@
 //!
 //! A report printer is a sink over any `io::Write` ([`Printer`]): given the columns, then row
 //! after row, then finished. Each format is one file (`table`, `csv`, `json`, `jsonl`): adding a
-//! format is a new file and an arm of [`Printer`].
+//! format is a new file (a [`Sink`]) and an arm of [`Printer::new`] (and of [`OutputFormat`]).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -109,14 +109,14 @@ const CSV_EVAL_HEADER: [&str; 5] = ["status", "missing", "usage", "consents", "v
 /// Writes records in one format to any writer.
 pub struct RecordWriter<W: Write> {
     format: OutputFormat,
-    out: Sink<W>,
+    out: RecordOut<W>,
     count: u64,
     /// Whether records carry an evaluation (a register was given): more columns.
     evaluated: bool,
     table: Vec<Vec<String>>,
 }
 
-enum Sink<W: Write> {
+enum RecordOut<W: Write> {
     Plain(W),
     Csv(Box<::csv::Writer<W>>),
 }
@@ -124,8 +124,8 @@ enum Sink<W: Write> {
 impl<W: Write> RecordWriter<W> {
     pub fn new(format: OutputFormat, out: W, evaluated: bool) -> Self {
         let out = match format {
-            OutputFormat::Csv => Sink::Csv(Box::new(::csv::Writer::from_writer(out))),
-            _ => Sink::Plain(out),
+            OutputFormat::Csv => RecordOut::Csv(Box::new(::csv::Writer::from_writer(out))),
+            _ => RecordOut::Plain(out),
         };
         RecordWriter { format, out, count: 0, evaluated, table: Vec::new() }
     }
@@ -142,15 +142,15 @@ impl<W: Write> RecordWriter<W> {
         let rec = ScanJson::from_record(r, decision);
         let header = self.csv_header();
         match (&mut self.out, self.format) {
-            (Sink::Plain(out), OutputFormat::Jsonl) => {
+            (RecordOut::Plain(out), OutputFormat::Jsonl) => {
                 serde_json::to_writer(&mut *out, &rec)?;
                 out.write_all(b"\n")?;
             }
-            (Sink::Plain(out), OutputFormat::Json) => {
+            (RecordOut::Plain(out), OutputFormat::Json) => {
                 out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *out, &rec)?;
             }
-            (Sink::Csv(w), _) => {
+            (RecordOut::Csv(w), _) => {
                 if self.count == 0 {
                     w.write_record(&header)?;
                 }
@@ -183,7 +183,7 @@ impl<W: Write> RecordWriter<W> {
                 }
                 write_csv_row(w, &row)?;
             }
-            (Sink::Plain(_), _) => {
+            (RecordOut::Plain(_), _) => {
                 let note = match (&rec.error, rec.kind, &rec.evaluation) {
                     (Some(e), _, _) => format!("error: {e}"),
                     (None, "orphan-sidecar", _) => "sidecar without media file".to_string(),
@@ -213,13 +213,13 @@ impl<W: Write> RecordWriter<W> {
     pub fn finish(self) -> io::Result<W> {
         let header = self.csv_header();
         let mut out = match self.out {
-            Sink::Csv(mut w) => {
+            RecordOut::Csv(mut w) => {
                 if self.count == 0 {
                     w.write_record(&header)?;
                 }
                 into_inner(*w)?
             }
-            Sink::Plain(out) => out,
+            RecordOut::Plain(out) => out,
         };
         match self.format {
             OutputFormat::Json => out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?,
@@ -238,47 +238,41 @@ impl<W: Write> RecordWriter<W> {
     }
 }
 
+/// A report printer of one format over a writer `W`: given each row's cells, then finished
+/// (what it holds written, the writer given back).
+pub trait Sink<W: Write> {
+    /// Print one row (its cells in column order).
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()>;
+    /// Write what is held and give the writer back.
+    fn finish(self: Box<Self>) -> io::Result<W>;
+}
+
 /// A report printer in one of the formats, over any writer: a sink given the columns, then
 /// each row's cells, then finished. JSON Lines and CSV are written as the rows come (a listing
 /// of 100,000 consents is never held whole); JSON and tables need every row first.
-pub enum Printer<W: Write> {
-    Table(TablePrinter<W>),
-    Csv(CsvPrinter<W>),
-    Json(JsonPrinter<W>),
-    Jsonl(JsonlPrinter<W>),
-}
+pub struct Printer<'w, W: Write>(Box<dyn Sink<W> + 'w>);
 
-impl<W: Write> Printer<W> {
+impl<'w, W: Write + 'w> Printer<'w, W> {
     /// A printer of rows with `columns` in `format` into `out`. HTML is no printer: it is a
     /// folder (`html`).
     pub fn new(format: OutputFormat, columns: &[&'static str], out: W) -> io::Result<Self> {
-        Ok(match format {
-            OutputFormat::Table => Printer::Table(TablePrinter::new(columns, out)),
-            OutputFormat::Csv => Printer::Csv(CsvPrinter::new(columns, out)?),
-            OutputFormat::Json => Printer::Json(JsonPrinter::new(columns, out)),
-            OutputFormat::Jsonl => Printer::Jsonl(JsonlPrinter::new(columns, out)),
+        Ok(Printer(match format {
+            OutputFormat::Table => Box::new(TablePrinter::new(columns, out)),
+            OutputFormat::Csv => Box::new(CsvPrinter::new(columns, out)?),
+            OutputFormat::Json => Box::new(JsonPrinter::new(columns, out)),
+            OutputFormat::Jsonl => Box::new(JsonlPrinter::new(columns, out)),
             OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
-        })
+        }))
     }
 
     /// Print one row (its cells in column order).
     pub fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        match self {
-            Printer::Table(p) => p.row(cells),
-            Printer::Csv(p) => p.row(cells),
-            Printer::Json(p) => p.row(cells),
-            Printer::Jsonl(p) => p.row(cells),
-        }
+        self.0.row(cells)
     }
 
     /// Write what is held, flush, and give the writer back.
     pub fn finish(self) -> io::Result<W> {
-        let mut out = match self {
-            Printer::Table(p) => p.finish(),
-            Printer::Csv(p) => p.finish(),
-            Printer::Json(p) => p.finish(),
-            Printer::Jsonl(p) => p.finish(),
-        }?;
+        let mut out = self.0.finish()?;
         out.flush()?;
         Ok(out)
     }

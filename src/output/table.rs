@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::escape_controls;
+use super::Sink;
 use crate::report::Cell;
 
 /// Prints rows as aligned columns under an upper-case header (`days_left` -> `DAYS LEFT`),
@@ -19,13 +20,15 @@ impl<W: Write> TablePrinter<W> {
         let header = columns.iter().map(|c| c.to_uppercase().replace('_', " ")).collect();
         TablePrinter { out, header, rows: Vec::new() }
     }
+}
 
-    pub fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+impl<W: Write> Sink<W> for TablePrinter<W> {
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
         self.rows.push(cells.iter().map(|c| c.text("|")).collect());
         Ok(())
     }
 
-    pub fn finish(mut self) -> io::Result<W> {
+    fn finish(mut self: Box<Self>) -> io::Result<W> {
         let header: Vec<&str> = self.header.iter().map(String::as_str).collect();
         write_aligned(&mut self.out, &header, &self.rows)?;
         Ok(self.out)
