@@ -690,13 +690,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     for e in &applied.failures {
         say!("consentry: {e}");
     }
-    let rows = applied.rows.iter().map(|r| report::Applied {
-        path: r.path.clone(),
-        target: r.target.clone(),
-        action: r.action,
-        detail: r.detail.clone(),
-    });
-    with_writer(out, |w, format| output::write_rows(format, rows, w))?;
+    with_writer(out, |w, format| output::write_rows(format, &applied.rows, w))?;
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
         say!(

@@ -129,17 +129,21 @@ pub fn check(files: &[Evaluated], usages: &[&str]) -> Vec<Blocking> {
     rows
 }
 
-/// A row of `apply`: what was (or would be) written for a file, and where.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Applied {
+/// A row of `apply`: what happened to one file that was (or would be) written, or was not
+/// written (`engine::apply` makes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyRow {
+    /// The media file, as walked.
     pub path: String,
-    /// The file written (the file itself or its sidecar); none when nothing is.
+    /// The file written (the media file or its sidecar); `None` when not written.
     pub target: Option<String>,
+    /// `written`, `would write` or `failed`.
     pub action: &'static str,
+    /// The changes (`field: before -> after; ...`), or why it was not written.
     pub detail: String,
 }
 
-impl Row for Applied {
+impl Row for ApplyRow {
     const COLUMNS: &'static [&'static str] = &["path", "target", "action", "detail"];
     const FILES: bool = true;
     fn cells(&self) -> Vec<Cell> {
@@ -205,8 +209,8 @@ mod tests {
 
     #[test]
     fn apply_rows_are_about_their_file() {
-        let row = Applied { path: "a.jpg".into(), target: None, action: "unchanged", detail: String::new() };
-        const { assert!(Applied::FILES) };
+        let row = ApplyRow { path: "a.jpg".into(), target: None, action: "unchanged", detail: String::new() };
+        const { assert!(ApplyRow::FILES) };
         assert_eq!(row.file(), Some(Path::new("a.jpg")));
         assert_eq!(row.cells()[1], Cell::Null);
     }
