@@ -364,6 +364,41 @@ mod tests {
         render(&page, &HashMap::new(), &Options::default())
     }
 
+    /// A writer that takes `left` bytes, then fails.
+    struct Full {
+        left: usize,
+        written: Vec<u8>,
+    }
+
+    impl io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_page_goes_into_any_writer_and_a_failed_write_is_an_error() {
+        let files = sample();
+        let t = table(&files);
+        let page = Page::new("Files", date(), &t, &files);
+        let whole = render(&page, &HashMap::new(), &Options::default());
+        let mut full = Full { left: 1000, written: Vec::new() };
+        let e = write_page(&mut full, &page, &HashMap::new(), &Options::default()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        // Nothing is written after the failure: what is there is the page's beginning.
+        assert_eq!(full.written, whole.as_bytes()[..1000]);
+    }
+
     #[test]
     fn escaping() {
         assert_eq!(escape(HOSTILE), "&lt;script&gt;alert(1)&lt;/script&gt; &quot;&amp;&#39;");
