@@ -1,33 +1,47 @@
-//! The JSON printer: one pretty-printed array of objects, keys in column order.
+//! The JSON printer: one pretty-printed array of objects, keys in column order, each object
+//! written as its row comes.
 
 use std::io::{self, Write};
 
 use super::Sink;
 use crate::report::Cell;
 
-/// Prints rows as one JSON array; the array is written whole at [`finish`](Self::finish).
+/// Prints rows as one JSON array, as `serde_json::to_writer_pretty` writes an array of the
+/// rows' objects, without holding the rows.
 pub struct JsonPrinter<W: Write> {
     out: W,
     columns: Vec<&'static str>,
-    rows: Vec<Vec<Cell>>,
+    rows: usize,
+    /// One object, pretty-printed, before it is indented into the array.
+    object: Vec<u8>,
 }
 
 impl<W: Write> JsonPrinter<W> {
     pub fn new(columns: &[&'static str], out: W) -> Self {
-        JsonPrinter { out, columns: columns.to_vec(), rows: Vec::new() }
+        JsonPrinter { out, columns: columns.to_vec(), rows: 0, object: Vec::new() }
     }
 }
 
 impl<W: Write> Sink<W> for JsonPrinter<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        self.rows.push(cells.to_vec());
+        self.object.clear();
+        serde_json::to_writer_pretty(&mut self.object, &RowObject(&self.columns, cells))?;
+        self.out.write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
+        // An element of the array is indented one level more. JSON text has no raw line
+        // breaks inside strings, so every line break is the printer's own.
+        for (i, line) in self.object.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.out.write_all(b"\n")?;
+            }
+            self.out.write_all(b"  ")?;
+            self.out.write_all(line)?;
+        }
+        self.rows += 1;
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<W> {
-        let all: Vec<RowObject> = self.rows.iter().map(|r| RowObject(&self.columns, r)).collect();
-        serde_json::to_writer_pretty(&mut self.out, &all)?;
-        self.out.write_all(b"\n")?;
+        self.out.write_all(if self.rows == 0 { b"[]\n" } else { b"\n]\n" })?;
         Ok(self.out)
     }
 }

@@ -253,8 +253,8 @@ pub trait Sink<W: Write> {
 }
 
 /// A report printer in one of the formats, over any writer: a sink given the columns, then
-/// each row's cells, then finished. JSON Lines and CSV are written as the rows come (a listing
-/// of 100,000 consents is never held whole); JSON and tables need every row first.
+/// each row's cells, then finished. JSON Lines, CSV and JSON are written as the rows come (a
+/// listing of 100,000 consents is never held whole); a table needs every row first (its widths).
 pub struct Printer<'w, W: Write>(Box<dyn Sink<W> + 'w>);
 
 impl<'w, W: Write + 'w> Printer<'w, W> {
@@ -452,6 +452,20 @@ mod tests {
             printed(OutputFormat::Table, &report()),
             "PATH     DAYS LEFT  USAGE   ERROR\na/x.jpg  2          web|tv\n=b.jpg   -3                 bad\\nline\n"
         );
+    }
+
+    #[test]
+    fn json_is_written_row_by_row_as_serde_writes_the_whole_array() {
+        use serde_json::Value;
+        let table = report();
+        let rows: Vec<Value> = table
+            .cells()
+            .map(|r| Value::Object(table.columns.iter().map(|c| c.to_string()).zip(r.iter().map(Cell::json)).collect()))
+            .collect();
+        let want = format!("{}\n", serde_json::to_string_pretty(&rows).unwrap());
+        assert_eq!(printed(OutputFormat::Json, &table), want);
+        let empty = Table { columns: vec!["a"], rows: Rows::Other(Vec::new()) };
+        assert_eq!(printed(OutputFormat::Json, &empty), "[]\n");
     }
 
     #[test]
