@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use consentry::config::{self, REGISTER_ENV};
-use consentry::consent::{self, Status};
+use consentry::consent::Status;
 use consentry::engine::{self, apply::ApplyOptions, archives::load_register, Context, Need};
-use consentry::model::{self, parse_date, Date};
+use consentry::model::{parse_date, Date};
 use consentry::output::{self, OutputFormat, RecordWriter};
 use consentry::register;
-use consentry::report::{self, Evaluated};
+use consentry::report::{self, Evaluated, Row};
 use consentry::scan::{FileRecord, ScanOptions, ScanSummary};
 use consentry::state;
 
@@ -428,26 +428,9 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let usages = ctx.usages(&args.usages)?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let (files, _) = collect(&ctx, out.quiet)?;
-    let mut rows = Vec::new();
-    for f in &files {
-        let d = &f.decision;
-        let why = if d.status == Status::Unreadable {
-            format!("unreadable: {}", f.record.error().unwrap_or_default())
-        } else if !d.missing.is_empty() {
-            let m: Vec<String> = d.missing.iter().map(|m| format!("{} ({})", m.name, m.reason.as_str())).collect();
-            format!("missing consent: {}", m.join(", "))
-        } else if !d.allows(&wanted) {
-            let lacking: Vec<&str> = wanted.iter().copied().filter(|u| !d.allows(&[u])).collect();
-            format!("not released for {}", lacking.join(", "))
-        } else {
-            continue;
-        };
-        let cells = vec![serde_json::json!(f.path()), serde_json::json!(d.status.as_str()), serde_json::json!(why)];
-        rows.push(report::FileRow::new(&f.record.path, cells));
-    }
+    let rows = report::check(&files, &wanted);
     let blocking = rows.len();
-    let table = report::Table::files(vec!["path", "status", "reason"], rows);
-    if with_writer(out, |w, format| output::write_report(format, &table, w))?.is_none() {
+    if with_writer(out, |w, format| output::write_rows(format, &rows, w))?.is_none() {
         return Ok(Exit::Findings);
     }
     if !out.quiet {
@@ -488,29 +471,24 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     let guard = pending.as_ref().map(|p| p.get()).transpose()?;
     let register = || guard.as_deref().ok_or_else(|| anyhow::anyhow!("this report needs a consent register"));
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
-    let table = match args.kind {
-        ReportKind::Missing => report::missing(&files),
-        ReportKind::Expiring => report::expiring(&files, register()?, ctx.date, args.within),
+    let pool = if html { Some(ctx.opts.pool()?) } else { None };
+    let title = report_title(&args, &usages);
+    let page = pool.as_deref().map(|pool| HtmlPage { title: &title, date: ctx.date, pool, files: &files });
+    match args.kind {
+        ReportKind::Missing => print_report(out, page, &report::missing(&files))?,
+        ReportKind::Expiring => print_report(out, page, &report::expiring(&files, register()?, ctx.date, args.within))?,
         ReportKind::Consents => {
             // Written as the rows come: a register may hold 100,000 consents.
             let rows = report::consent_rows(&files, register()?, ctx.date);
-            let columns = report::CONSENT_COLUMNS;
-            if !html {
-                with_writer(out, |w, format| output::write_rows(format, &columns, rows, w))?;
-                return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
+            match page {
+                None => drop(with_writer(out, |w, format| output::write_rows(format, rows, w))?),
+                Some(_) => print_report(out, page, &rows.collect::<Vec<_>>())?,
             }
-            report::Table::other(columns.to_vec(), rows.collect())
         }
-        ReportKind::Unreleased => report::unreleased(&files, &wanted),
-        ReportKind::UnknownPersons => report::unknown_persons(&files, register()?),
-        ReportKind::Summary => report::summary(&files, register()?),
+        ReportKind::Unreleased => print_report(out, page, &report::unreleased(&files, &wanted))?,
+        ReportKind::UnknownPersons => print_report(out, page, &report::unknown_persons(&files, register()?))?,
+        ReportKind::Summary => print_report(out, page, &report::summary(&files, register()?))?,
         ReportKind::Changes => unreachable!("answered from the state before any scan"),
-    };
-    if html {
-        let title = report_title(&args, &usages);
-        write_html_report(out, &title, ctx.date, &*ctx.opts.pool()?, &table, &files)?;
-    } else {
-        with_writer(out, |w, format| output::write_report(format, &table, w))?;
     }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
@@ -524,17 +502,19 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     let path = engine::archives::state_path(&options(common))?;
     let state = state::State::open_existing(&path)?;
     let (runs, changes) = state.changes(args.since)?;
-    let (table, about) = report::changes(args.since, &runs, &changes);
+    let (rows, about) = report::changes(args.since, &runs, &changes);
     if !out.quiet {
-        say!("consentry: {}: {about}; {} row(s).", path.display(), table.len());
+        say!("consentry: {}: {about}; {} row(s).", path.display(), rows.len());
     }
-    if out.format == Some(OutputFormat::Html) {
-        let today = chrono::Local::now().date_naive();
-        let pool = ScanOptions { threads: out.threads.map(usize::from), ..ScanOptions::default() }.pool()?;
-        write_html_report(out, "Changes", today, &pool, &table, &[])?;
-    } else {
-        with_writer(out, |w, format| output::write_report(format, &table, w))?;
-    }
+    let pool = match out.format {
+        Some(OutputFormat::Html) => {
+            Some(ScanOptions { threads: out.threads.map(usize::from), ..ScanOptions::default() }.pool()?)
+        }
+        _ => None,
+    };
+    let today = chrono::Local::now().date_naive();
+    let page = pool.as_deref().map(|pool| HtmlPage { title: "Changes", date: today, pool, files: &[] });
+    print_report(out, page, rows)?;
     Ok(Exit::Ok)
 }
 
@@ -576,17 +556,33 @@ fn report_title(args: &ReportArgs, usages: &[String]) -> String {
     }
 }
 
-/// Write the HTML folder of a report and say on stderr where (counts only, no names).
-fn write_html_report(
-    out: &OutputArgs,
-    title: &str,
+/// What a report's HTML page is made with (`--format html`).
+#[derive(Clone, Copy)]
+struct HtmlPage<'a> {
+    title: &'a str,
     date: Date,
-    pool: &rayon::ThreadPool,
-    table: &report::Table,
-    files: &[Evaluated],
-) -> anyhow::Result<()> {
+    /// Thumbnails are made on it.
+    pool: &'a rayon::ThreadPool,
+    /// The evaluated files the report was computed from, shown with their rows.
+    files: &'a [Evaluated],
+}
+
+/// Print a report's rows in the chosen format, or with `page` write its HTML folder.
+fn print_report<R: Row>(out: &OutputArgs, page: Option<HtmlPage>, rows: &[R]) -> anyhow::Result<()> {
+    match page {
+        Some(page) => write_html_report(out, page, &report::Table::of(rows)),
+        None => {
+            with_writer(out, |w, format| output::write_rows(format, rows, w))?;
+            Ok(())
+        }
+    }
+}
+
+/// Write the HTML folder of a report and say on stderr where (counts only, no names).
+fn write_html_report(out: &OutputArgs, page: HtmlPage, table: &report::Table) -> anyhow::Result<()> {
     let dir = out.output.as_deref().ok_or_else(|| anyhow::anyhow!("--format html needs -o DIR"))?;
     let started = Instant::now();
+    let HtmlPage { title, date, pool, files } = page;
     let written = pool.install(|| consentry::html::write(dir, title, date, table, files))?;
     if !out.quiet {
         say!(
@@ -619,31 +615,17 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
     // The register is locked while files are evaluated: take it after.
     let (files, _) = collect(&ctx, out.quiet)?;
     let register = pending.get()?;
-    let used = report::files_per_consent(&files);
-    let between = match args.between.as_slice() {
-        [from, to] => Some((*from.min(to), *from.max(to))),
-        _ => None,
+    let filter = report::ConsentFilter {
+        identity,
+        originator: args.originator.as_deref(),
+        valid_on: args.valid_on,
+        between: match args.between.as_slice() {
+            [from, to] => Some((*from, *to)),
+            _ => None,
+        },
     };
-    let rows = register
-        .consents
-        .iter()
-        .filter(|c| identity.is_none_or(|id| register.identity(&c.person) == Some(id)))
-        .filter(|c| {
-            args.originator
-                .as_deref()
-                .is_none_or(|o| c.originator.as_deref().is_some_and(|co| co.eq_ignore_ascii_case(o)))
-        })
-        .filter(|c| args.valid_on.is_none_or(|d| consent::valid_on(c, d)))
-        .filter(|c| {
-            between.is_none_or(|(from, to)| {
-                let end = [c.expires, c.revoked.map(|r| r.pred_opt().unwrap_or(r))].into_iter().flatten().min();
-                c.granted <= to && end.is_none_or(|e| e >= from)
-            })
-        })
-        .map(|c| report::consent_row(c, ctx.date, used.get(c.id.as_str()).copied().unwrap_or(0)))
-        .collect();
-    let table = report::Table::other(report::CONSENT_COLUMNS.to_vec(), rows);
-    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    let rows = report::search(&files, &register, ctx.date, &filter);
+    with_writer(out, |w, format| output::write_rows(format, &rows, w))?;
     Ok(Exit::Ok)
 }
 
@@ -653,49 +635,8 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let (files, summary) = collect(&ctx, out.quiet)?;
     let pending = ctx.required_register()?;
     let register = pending.get()?;
-    let name = args.name.as_deref().unwrap_or_default();
-    let key = model::name_key(name);
-    let identity = register.identity(name);
-    let same = |n: &str| match identity {
-        Some(id) => register.identity(n) == Some(id),
-        None => model::name_key(n) == key,
-    };
-    let mut rows = Vec::new();
-    if let Some(id) = identity {
-        for c in register.consents_of(id) {
-            rows.push(vec![
-                serde_json::json!("consent"),
-                serde_json::json!(c.id),
-                serde_json::json!(report::validity(c, ctx.date)),
-                serde_json::json!(format!(
-                    "{} from {} until {}",
-                    c.usage.iter().cloned().collect::<Vec<_>>().join(", "),
-                    c.granted,
-                    c.expires.map_or("unlimited".to_string(), |e| e.to_string())
-                )),
-            ]);
-        }
-    }
-    for f in files.iter().filter(|f| f.record.depicted.persons.iter().any(|p| same(p))) {
-        let own = f.decision.missing.iter().find(|m| same(&m.name)).map(|m| m.reason.as_str());
-        let note = match own {
-            // Whatever consent the person has, a file not read completely is cleared for nothing.
-            _ if f.decision.status == Status::Unreadable => {
-                format!("unreadable: {}", f.record.error().unwrap_or_default())
-            }
-            Some(reason) => format!("no valid consent: {reason}"),
-            None if f.decision.exempted.iter().any(|p| same(p)) => "exempted".to_string(),
-            None => format!("consent covers {}", f.decision.usage.join(", ")),
-        };
-        rows.push(vec![
-            serde_json::json!("file"),
-            serde_json::json!(f.path()),
-            serde_json::json!(f.decision.status.as_str()),
-            serde_json::json!(note),
-        ]);
-    }
-    let table = report::Table::other(vec!["kind", "item", "status", "detail"], rows);
-    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    let rows = report::person(&files, &register, ctx.date, args.name.as_deref().unwrap_or_default());
+    with_writer(out, |w, format| output::write_rows(format, &rows, w))?;
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
 
@@ -749,21 +690,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     for e in &applied.failures {
         say!("consentry: {e}");
     }
-    let rows = applied
-        .rows
-        .iter()
-        .map(|r| {
-            let cells = vec![
-                serde_json::json!(r.path),
-                r.target.as_ref().map_or(serde_json::Value::Null, |t| serde_json::json!(t)),
-                serde_json::json!(r.action),
-                serde_json::json!(r.detail),
-            ];
-            report::FileRow::new(Path::new(&r.path), cells)
-        })
-        .collect();
-    let table = report::Table::files(vec!["path", "target", "action", "detail"], rows);
-    with_writer(out, |w, format| output::write_report(format, &table, w))?;
+    with_writer(out, |w, format| output::write_rows(format, &applied.rows, w))?;
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
         say!(

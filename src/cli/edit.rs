@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
 use super::{collect, options, with_writer, CommonArgs, Exit, OutputArgs, RegisterArgs, StateArgs, WalkArgs};
 use consentry::config::{self, Settings, REGISTER_ENV};
@@ -21,7 +20,8 @@ use consentry::engine::{resolve_usages, Context, Need};
 use consentry::model::{name_key, parse_date, Date, ExemptReason, Scope};
 use consentry::output::{self, OutputFormat};
 use consentry::register::sqlite::edit::{self, Change};
-use consentry::report::Table;
+use consentry::report::listing::{self, Changed, Extended};
+use consentry::report::Row;
 
 /// The environment variable naming who makes changes, for the audit log.
 pub const ACTOR_ENV: &str = "CONSENTRY_ACTOR";
@@ -392,10 +392,9 @@ impl Target {
 }
 
 /// Print rows in the chosen format.
-fn print(format: Option<OutputFormat>, columns: Vec<&'static str>, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
+fn print<R: Row>(format: Option<OutputFormat>, rows: &[R]) -> anyhow::Result<()> {
     let out = OutputArgs { format, output: None, threads: None, quiet: true };
-    let table = Table::other(columns, rows);
-    with_writer(&out, |w, f| output::write_report(f, &table, w))?;
+    with_writer(&out, |w, f| output::write_rows(f, rows, w))?;
     Ok(())
 }
 
@@ -414,10 +413,6 @@ fn did(e: &EditArgs, done: &'static str, would: &'static str) -> &'static str {
     } else {
         done
     }
-}
-
-fn date(d: Option<Date>) -> Value {
-    json!(d.map(|d| d.to_string()))
 }
 
 /// A file's archive-relative path as a glob matching exactly that file. Refused for names a
@@ -469,21 +464,6 @@ fn path_scope(settings: &Settings, path: &Path) -> anyhow::Result<String> {
 // ---------------------------------------------------------------------------------------------
 // Consents
 
-const CONSENT_COLUMNS: [&str; 12] = [
-    "action",
-    "id",
-    "person",
-    "usage",
-    "granted",
-    "expires",
-    "document",
-    "stored",
-    "sha256",
-    "originator",
-    "scope",
-    "note",
-];
-
 /// The consent a command records, from its terms.
 fn new_consent(
     t: &Target,
@@ -510,35 +490,9 @@ fn new_consent(
     })
 }
 
-fn consent_rows(e: &EditArgs, c: &edit::NewConsent, added: &[edit::Added]) -> Vec<Vec<Value>> {
-    let scope: Vec<&str> = if c.scope.is_empty() { vec!["*"] } else { c.scope.iter().map(String::as_str).collect() };
-    added
-        .iter()
-        .map(|a| {
-            vec![
-                json!(did(e, "added", "would add")),
-                json!(a.id),
-                json!(a.person),
-                json!(c.usage),
-                json!(c.granted.to_string()),
-                date(c.expires),
-                json!(a.document.path),
-                json!(stored(e, a.document.stored)),
-                json!(a.document.sha256),
-                json!(a.originator),
-                json!(scope),
-                json!(if a.new_person { "new person" } else { "" }),
-            ]
-        })
-        .collect()
-}
-
 /// How the evidence document was stored, or would be.
 fn stored(e: &EditArgs, s: edit::Stored) -> &'static str {
-    match s {
-        edit::Stored::Copied if e.dry_run => "would be copied",
-        s => s.as_str(),
-    }
+    listing::stored(s, e.dry_run)
 }
 
 /// The ids of recorded consents, for the summary.
@@ -550,7 +504,7 @@ pub(super) fn add(a: AddArgs) -> anyhow::Result<Exit> {
     let t = Target::find(&[], a.edit.target.register.as_deref())?;
     let c = new_consent(&t, &a.terms, a.persons.clone(), a.scope.clone())?;
     let added = t.change(&a.edit, "consent add", |ch| edit::add_consents(ch, &c))?;
-    print(a.edit.target.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
+    print(a.edit.target.format, &listing::added(did(&a.edit, "added", "would add"), &c, &added, a.edit.dry_run))?;
     let new = added.iter().filter(|x| x.new_person).count();
     summary(
         &a.edit,
@@ -634,7 +588,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     c.persons = persons;
     c.scope = scope.into_iter().collect();
     let added = t.change(&a.edit, "consent assign", |ch| edit::add_consents(ch, &c))?;
-    print(a.edit.target.format, CONSENT_COLUMNS.to_vec(), consent_rows(&a.edit, &c, &added))?;
+    print(a.edit.target.format, &listing::added(did(&a.edit, "added", "would add"), &c, &added, a.edit.dry_run))?;
     let verb = did(&a.edit, "Created", "Would create");
     summary(&a.edit, format!("{verb} {} consent(s) for {} file(s) ({}).", added.len(), media.len(), ids(&added)));
     let faces = media.iter().filter(|f| f.record.depicted.unnamed_faces > 0).count();
@@ -647,33 +601,11 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn updated_rows(e: &EditArgs, updated: &[edit::Updated], done: &'static str, would: &'static str) -> Vec<Vec<Value>> {
-    updated
-        .iter()
-        .map(|u| {
-            let action = if u.changed() { did(e, done, would) } else { "unchanged" };
-            vec![
-                json!(action),
-                json!(u.after.id),
-                json!(u.after.person),
-                json!(u.after.granted.to_string()),
-                date(u.before.expires),
-                date(u.after.expires),
-                date(u.before.revoked),
-                date(u.after.revoked),
-            ]
-        })
-        .collect()
-}
-
-const UPDATED_COLUMNS: [&str; 8] =
-    ["action", "id", "person", "granted", "expires_before", "expires", "revoked_before", "revoked"];
-
 pub(super) fn revoke(a: RevokeArgs) -> anyhow::Result<Exit> {
     let t = Target::find(&[], a.edit.target.register.as_deref())?;
     let on = a.on.unwrap_or_else(|| chrono::Local::now().date_naive());
     let updated = t.change(&a.edit, "consent revoke", |ch| edit::revoke(ch, &a.ids, on))?;
-    print(a.edit.target.format, UPDATED_COLUMNS.to_vec(), updated_rows(&a.edit, &updated, "revoked", "would revoke"))?;
+    print(a.edit.target.format, &listing::updated(did(&a.edit, "revoked", "would revoke"), &updated))?;
     let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
     summary(&a.edit, format!("Revoked {} consent(s) from {on} ({}).", changed.len(), changed.join(", ")));
     Ok(Exit::Ok)
@@ -685,15 +617,15 @@ pub(super) fn extend(a: ExtendArgs) -> anyhow::Result<Exit> {
     let folder = t.evidence_folder(a.evidence.as_deref());
     let document = a.document.as_deref().map(|d| (d, folder.as_path()));
     let (updated, doc) = t.change(&a.edit, "consent extend", |ch| edit::extend(ch, &a.ids, expires, document))?;
-    let mut rows = updated_rows(&a.edit, &updated, "extended", "would extend");
-    let mut columns = UPDATED_COLUMNS.to_vec();
-    if let Some(d) = &doc {
-        columns.extend(["document", "stored"]);
-        for row in &mut rows {
-            row.extend([json!(d.path), json!(stored(&a.edit, d.stored))]);
+    let rows = listing::updated(did(&a.edit, "extended", "would extend"), &updated);
+    match &doc {
+        Some(document) => {
+            let dry_run = a.edit.dry_run;
+            let rows: Vec<Extended> = rows.into_iter().map(|updated| Extended { updated, document, dry_run }).collect();
+            print(a.edit.target.format, &rows)?
         }
+        None => print(a.edit.target.format, &rows)?,
     }
-    print(a.edit.target.format, columns, rows)?;
     let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
     let until = expires.map_or("unlimited".to_string(), |d| d.to_string());
     summary(&a.edit, format!("{} consent(s) now expire {until} ({}).", changed.len(), changed.join(", ")));
@@ -702,19 +634,6 @@ pub(super) fn extend(a: ExtendArgs) -> anyhow::Result<Exit> {
 
 // ---------------------------------------------------------------------------------------------
 // Exemptions
-
-const EXEMPTION_COLUMNS: [&str; 6] = ["action", "id", "scope", "person", "reason", "note"];
-
-fn exemption_row(action: &str, r: &edit::ExemptionRow) -> Vec<Value> {
-    vec![
-        json!(action),
-        json!(r.id),
-        json!(r.scope),
-        json!(r.person.as_deref().unwrap_or("*")),
-        json!(r.reason),
-        json!(r.note),
-    ]
-}
 
 /// `--person NAME|*`: `None` for everyone.
 fn who(person: &str) -> Option<&str> {
@@ -734,13 +653,11 @@ pub(super) fn exempt(a: ExemptArgs) -> anyhow::Result<Exit> {
     let scopes: Vec<String> = a.paths.iter().map(|p| path_scope(&t.settings, p)).collect::<anyhow::Result<_>>()?;
     let rows = t.change(&a.edit, "exempt", |ch| edit::exempt(ch, &scopes, who(person), reason, a.note.as_deref()))?;
     let new = rows.iter().filter(|(_, new)| *new).count();
-    let out = rows
+    let out: Vec<Changed<_>> = rows
         .iter()
-        .map(|(r, new)| {
-            exemption_row(if *new { did(&a.edit, "exempted", "would exempt") } else { "already exempt" }, r)
-        })
+        .map(|(r, new)| Changed::new(if *new { did(&a.edit, "exempted", "would exempt") } else { "already exempt" }, r))
         .collect();
-    print(a.edit.target.format, EXEMPTION_COLUMNS.to_vec(), out)?;
+    print(a.edit.target.format, &out)?;
     summary(&a.edit, format!("{new} exemption(s) recorded, {} already there.", rows.len() - new));
     Ok(Exit::Ok)
 }
@@ -759,11 +676,7 @@ fn exempt_remove(a: ExemptRemoveArgs) -> anyhow::Result<Exit> {
         edit::remove_exemptions(ch, &ids)
     })?;
     let action = did(&a.edit, "removed", "would remove");
-    print(
-        a.edit.target.format,
-        EXEMPTION_COLUMNS.to_vec(),
-        removed.iter().map(|r| exemption_row(action, r)).collect(),
-    )?;
+    print(a.edit.target.format, &removed.iter().map(|r| Changed::new(action, r)).collect::<Vec<_>>())?;
     let ids: Vec<String> = removed.iter().map(|r| r.id.to_string()).collect();
     summary(&a.edit, format!("Removed {} exemption(s) ({}).", removed.len(), ids.join(", ")));
     Ok(Exit::Ok)
@@ -772,49 +685,42 @@ fn exempt_remove(a: ExemptRemoveArgs) -> anyhow::Result<Exit> {
 fn exempt_list(a: ListArgs) -> anyhow::Result<Exit> {
     let t = Target::find(&[], a.register.as_deref())?;
     let rows = edit::list_exemptions(&edit::open_for_listing(&t.db)?)?;
-    let rows = rows.iter().map(|r| exemption_row("", r)[1..].to_vec()).collect();
-    print(a.format, EXEMPTION_COLUMNS[1..].to_vec(), rows)?;
+    print(a.format, &rows)?;
     Ok(Exit::Ok)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Originators
 
-const ORIGINATOR_COLUMNS: [&str; 7] = ["action", "id", "key", "name", "documents", "consents", "detail"];
-
-fn originator_row(action: &str, o: &edit::OriginatorUse, detail: String) -> Vec<Value> {
-    vec![json!(action), json!(o.id), json!(o.key), json!(o.name), json!(o.documents), json!(o.consents), json!(detail)]
-}
-
 pub(super) fn originator(cmd: OriginatorCommand) -> anyhow::Result<Exit> {
-    let (row, e, line) = match cmd {
+    // What was done, to which originator, what is said about it, and the summary line.
+    let (action, o, detail, e, line) = match cmd {
         OriginatorCommand::List(l) => {
             let t = Target::find(&[], l.register.as_deref())?;
             let all = edit::list_originators(&edit::open_for_listing(&t.db)?)?;
-            let rows = all.iter().map(|o| originator_row("", o, String::new())[1..6].to_vec()).collect();
-            print(l.format, ORIGINATOR_COLUMNS[1..6].to_vec(), rows)?;
+            print(l.format, &all)?;
             return Ok(Exit::Ok);
         }
         OriginatorCommand::Add { name, key, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
             let o = t.change(&e, "originator add", |ch| edit::add_originator(ch, &name, key.as_deref()))?;
             let line = format!("Originator {} added.", o.id);
-            (originator_row(did(&e, "added", "would add"), &o, String::new()), e, line)
+            (did(&e, "added", "would add"), o, String::new(), e, line)
         }
         OriginatorCommand::Rename { old, new, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
             let (before, o) = t.change(&e, "originator rename", |ch| edit::rename_originator(ch, &old, &new))?;
             let line = format!("Originator {} renamed; {} consent(s) show the new name.", o.id, o.consents);
-            (originator_row(did(&e, "renamed", "would rename"), &o, format!("was {before:?}")), e, line)
+            (did(&e, "renamed", "would rename"), o, format!("was {before:?}"), e, line)
         }
         OriginatorCommand::Delete { name, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
             let o = t.change(&e, "originator delete", |ch| edit::delete_originator(ch, &name))?;
             let line = format!("Originator {} deleted.", o.id);
-            (originator_row(did(&e, "deleted", "would delete"), &o, String::new()), e, line)
+            (did(&e, "deleted", "would delete"), o, String::new(), e, line)
         }
     };
-    print(e.target.format, ORIGINATOR_COLUMNS.to_vec(), vec![row])?;
+    print(e.target.format, &[Changed::with_detail(action, &o, detail)])?;
     summary(&e, line);
     Ok(Exit::Ok)
 }
@@ -822,37 +728,20 @@ pub(super) fn originator(cmd: OriginatorCommand) -> anyhow::Result<Exit> {
 // ---------------------------------------------------------------------------------------------
 // Persons
 
-const PERSON_COLUMNS: [&str; 9] =
-    ["action", "id", "key", "name", "aliases", "consents", "exemptions", "deleted", "detail"];
-
-fn person_row(action: &str, p: &edit::PersonUse, detail: String) -> Vec<Value> {
-    vec![
-        json!(action),
-        json!(p.row.id),
-        json!(p.row.key),
-        json!(p.row.name),
-        json!(p.aliases),
-        json!(p.consents),
-        json!(p.exemptions),
-        json!(p.row.deleted),
-        json!(detail),
-    ]
-}
-
 pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
-    let (rows, e, line) = match cmd {
+    // What was done, to which person, what is said about it, and the summary line.
+    let (action, p, detail, e, line) = match cmd {
         PersonCommand::List(l) => {
             let t = Target::find(&[], l.register.as_deref())?;
             let all = edit::list_persons(&edit::open_for_listing(&t.db)?)?;
-            let rows = all.iter().map(|p| person_row("", p, String::new())[1..8].to_vec()).collect();
-            print(l.format, PERSON_COLUMNS[1..8].to_vec(), rows)?;
+            print(l.format, &all)?;
             return Ok(Exit::Ok);
         }
         PersonCommand::Add { name, aliases, key, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
             let p = t.change(&e, "person add", |ch| edit::add_person(ch, &name, &aliases, key.as_deref()))?;
             let line = format!("Person {} added with {} alias(es).", p.row.id, p.aliases.len());
-            (vec![person_row(did(&e, "added", "would add"), &p, String::new())], e, line)
+            (did(&e, "added", "would add"), p, String::new(), e, line)
         }
         PersonCommand::Alias { name, aliases, remove, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
@@ -863,13 +752,13 @@ pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
             } else {
                 did(&e, "aliased", "would alias")
             };
-            (vec![person_row(action, &p, String::new())], e, line)
+            (action, p, String::new(), e, line)
         }
         PersonCommand::Rename { old, new, keep_old_name, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
             let (before, p) = t.change(&e, "person rename", |ch| edit::rename_person(ch, &old, &new, keep_old_name))?;
             let line = format!("Person {} renamed; {} consent(s) follow.", p.row.id, p.consents);
-            (vec![person_row(did(&e, "renamed", "would rename"), &p, format!("was {before:?}"))], e, line)
+            (did(&e, "renamed", "would rename"), p, format!("was {before:?}"), e, line)
         }
         PersonCommand::Merge { from, into, edit: e } => {
             let t = Target::find(&[], e.target.register.as_deref())?;
@@ -879,10 +768,10 @@ pub(super) fn person(cmd: PersonCommand) -> anyhow::Result<Exit> {
                 m.from.row.id, m.into.row.id, m.from.consents, m.from.exemptions
             );
             let detail = format!("merged person {} ({:?})", m.from.row.id, m.from.row.name);
-            (vec![person_row(did(&e, "merged", "would merge"), &m.into, detail)], e, line)
+            (did(&e, "merged", "would merge"), m.into, detail, e, line)
         }
     };
-    print(e.target.format, PERSON_COLUMNS.to_vec(), rows)?;
+    print(e.target.format, &[Changed::with_detail(action, &p, detail)])?;
     summary(&e, line);
     Ok(Exit::Ok)
 }

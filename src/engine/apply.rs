@@ -31,18 +31,8 @@ pub struct ApplyOptions {
     pub plus: bool,
 }
 
-/// What happened to one file that was (or would be) written, or was not written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplyRow {
-    /// The media file, as walked.
-    pub path: String,
-    /// The file written (the media file or its sidecar); `None` when not written.
-    pub target: Option<String>,
-    /// `written`, `would write` or `failed`.
-    pub action: &'static str,
-    /// The changes (`field: before -> after; ...`), or why it was not written.
-    pub detail: String,
-}
+/// What happened to one file: a row of the `apply` report.
+pub use crate::report::ApplyRow;
 
 /// The result of `apply`.
 #[derive(Debug)]

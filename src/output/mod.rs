@@ -1,15 +1,30 @@
-//! Rendering scan records as a table, JSON, JSON Lines or CSV. No computation here.
+//! Printing scan records and report rows as a table, JSON, JSON Lines or CSV, into any writer;
+//! and the output safety rules every printer follows. No computation here.
+//!
+//! A report printer is a sink over any `io::Write` ([`Printer`]): given the columns, then row
+//! after row, then finished. Each format is one file (`table`, `csv`, `json`, `jsonl`): adding a
+//! format is a new file (a [`Sink`]) and an arm of [`Printer::new`] (and of [`OutputFormat`]).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use serde_json::Value;
-
 use crate::consent::Decision;
-use crate::report::Table;
+use crate::report::{Cell, Row, Table};
 use crate::scan::FileRecord;
+
+mod csv;
+mod json;
+mod jsonl;
+mod table;
+
+pub use self::csv::CsvPrinter;
+use self::csv::{into_inner, write_csv_row};
+pub use self::json::JsonPrinter;
+pub use self::jsonl::JsonlPrinter;
+use self::table::write_aligned;
+pub use self::table::TablePrinter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -94,23 +109,23 @@ const CSV_EVAL_HEADER: [&str; 5] = ["status", "missing", "usage", "consents", "v
 /// Writes records in one format to any writer.
 pub struct RecordWriter<W: Write> {
     format: OutputFormat,
-    out: Sink<W>,
+    out: RecordOut<W>,
     count: u64,
     /// Whether records carry an evaluation (a register was given): more columns.
     evaluated: bool,
     table: Vec<Vec<String>>,
 }
 
-enum Sink<W: Write> {
+enum RecordOut<W: Write> {
     Plain(W),
-    Csv(Box<csv::Writer<W>>),
+    Csv(Box<::csv::Writer<W>>),
 }
 
 impl<W: Write> RecordWriter<W> {
     pub fn new(format: OutputFormat, out: W, evaluated: bool) -> Self {
         let out = match format {
-            OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out))),
-            _ => Sink::Plain(out),
+            OutputFormat::Csv => RecordOut::Csv(Box::new(::csv::Writer::from_writer(out))),
+            _ => RecordOut::Plain(out),
         };
         RecordWriter { format, out, count: 0, evaluated, table: Vec::new() }
     }
@@ -127,15 +142,15 @@ impl<W: Write> RecordWriter<W> {
         let rec = ScanJson::from_record(r, decision);
         let header = self.csv_header();
         match (&mut self.out, self.format) {
-            (Sink::Plain(out), OutputFormat::Jsonl) => {
+            (RecordOut::Plain(out), OutputFormat::Jsonl) => {
                 serde_json::to_writer(&mut *out, &rec)?;
                 out.write_all(b"\n")?;
             }
-            (Sink::Plain(out), OutputFormat::Json) => {
+            (RecordOut::Plain(out), OutputFormat::Json) => {
                 out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *out, &rec)?;
             }
-            (Sink::Csv(w), _) => {
+            (RecordOut::Csv(w), _) => {
                 if self.count == 0 {
                     w.write_record(&header)?;
                 }
@@ -168,7 +183,12 @@ impl<W: Write> RecordWriter<W> {
                 }
                 write_csv_row(w, &row)?;
             }
-            (Sink::Plain(_), _) => {
+            (RecordOut::Plain(_), OutputFormat::Csv | OutputFormat::Html) => {
+                // Every format is chosen here by name: a new one is added here, not printed as
+                // something else. (HTML is a report's folder; commands refuse it before.)
+                return Err(io::Error::other(format!("scan records are not written as {:?}", self.format)));
+            }
+            (RecordOut::Plain(_), OutputFormat::Table) => {
                 let note = match (&rec.error, rec.kind, &rec.evaluation) {
                     (Some(e), _, _) => format!("error: {e}"),
                     (None, "orphan-sidecar", _) => "sidecar without media file".to_string(),
@@ -198,13 +218,13 @@ impl<W: Write> RecordWriter<W> {
     pub fn finish(self) -> io::Result<W> {
         let header = self.csv_header();
         let mut out = match self.out {
-            Sink::Csv(mut w) => {
+            RecordOut::Csv(mut w) => {
                 if self.count == 0 {
                     w.write_record(&header)?;
                 }
-                w.into_inner().map_err(|e| io::Error::new(e.error().kind(), e.error().to_string()))?
+                into_inner(*w)?
             }
-            Sink::Plain(out) => out,
+            RecordOut::Plain(out) => out,
         };
         match self.format {
             OutputFormat::Json => out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?,
@@ -216,112 +236,79 @@ impl<W: Write> RecordWriter<W> {
                 header.extend(["PERSONS", "UNNAMED FACES", "NOTE"]);
                 write_aligned(&mut out, &header, &self.table)?
             }
-            _ => {}
+            OutputFormat::Jsonl | OutputFormat::Csv | OutputFormat::Html => {}
         }
         out.flush()?;
         Ok(out)
     }
 }
 
-/// Write a report table in `format`.
-pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) -> io::Result<()> {
-    let object = |row: &[Value]| -> serde_json::Map<String, Value> {
-        table.columns.iter().map(|c| c.to_string()).zip(row.iter().cloned()).collect()
-    };
-    match format {
-        OutputFormat::Jsonl => {
-            for row in table.cells() {
-                serde_json::to_writer(&mut *out, &RowObject(&table.columns, row))?;
-                out.write_all(b"\n")?;
-            }
-        }
-        OutputFormat::Json => {
-            let all: Vec<_> = table.cells().map(|r| Value::Object(object(r))).collect();
-            serde_json::to_writer_pretty(&mut *out, &all)?;
-            out.write_all(b"\n")?;
-        }
-        OutputFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut *out);
-            w.write_record(&table.columns)?;
-            for row in table.cells() {
-                write_csv_row(&mut w, row.iter().map(cell_text))?;
-            }
-            w.flush()?;
-        }
-        OutputFormat::Table => {
-            let header: Vec<String> = table.columns.iter().map(|c| c.to_uppercase().replace('_', " ")).collect();
-            let header: Vec<&str> = header.iter().map(String::as_str).collect();
-            let rows: Vec<Vec<String>> = table.cells().map(|r| r.iter().map(cell_text).collect()).collect();
-            write_aligned(out, &header, &rows)?;
-        }
-        OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
-    }
-    out.flush()
+/// A report printer of one format over a writer `W`: given each row's cells, then finished
+/// (what it holds written, the writer given back).
+pub trait Sink<W: Write> {
+    /// Print one row (its cells in column order).
+    fn row(&mut self, cells: &[Cell]) -> io::Result<()>;
+    /// Write what is held and give the writer back.
+    fn finish(self: Box<Self>) -> io::Result<W>;
 }
 
-/// A row as a JSON object (columns in order), without copying it into a map.
-struct RowObject<'a>(&'a [&'static str], &'a [Value]);
+/// A report printer in one of the formats, over any writer: a sink given the columns, then
+/// each row's cells, then finished. JSON Lines, CSV and JSON are written as the rows come (a
+/// listing of 100,000 consents is never held whole); a table needs every row first (its widths).
+pub struct Printer<'w, W: Write>(Box<dyn Sink<W> + 'w>);
 
-impl serde::Serialize for RowObject<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (c, v) in self.0.iter().zip(self.1) {
-            m.serialize_entry(c, v)?;
-        }
-        m.end()
+impl<'w, W: Write + 'w> Printer<'w, W> {
+    /// A printer of rows with `columns` in `format` into `out`. HTML is no printer: it is a
+    /// folder (`html`).
+    pub fn new(format: OutputFormat, columns: &[&'static str], out: W) -> io::Result<Self> {
+        Ok(Printer(match format {
+            OutputFormat::Table => Box::new(TablePrinter::new(columns, out)),
+            OutputFormat::Csv => Box::new(CsvPrinter::new(columns, out)?),
+            OutputFormat::Json => Box::new(JsonPrinter::new(columns, out)),
+            OutputFormat::Jsonl => Box::new(JsonlPrinter::new(columns, out)),
+            OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
+        }))
+    }
+
+    /// Print one row (its cells in column order).
+    pub fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
+        self.0.row(cells)
+    }
+
+    /// Write what is held, flush, and give the writer back.
+    pub fn finish(self) -> io::Result<W> {
+        let mut out = self.0.finish()?;
+        out.flush()?;
+        Ok(out)
     }
 }
 
-/// A report given row by row: JSON Lines and CSV are written as the rows come (a listing of
-/// 100,000 consents is never held whole); JSON and tables need every row first.
-pub fn write_rows(
+/// Print rows given as cells, with `columns`, in `format`.
+pub fn write_cells(
     format: OutputFormat,
     columns: &[&'static str],
-    rows: impl Iterator<Item = Vec<Value>>,
+    rows: impl IntoIterator<Item = impl AsRef<[Cell]>>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    match format {
-        OutputFormat::Jsonl => {
-            for row in rows {
-                serde_json::to_writer(&mut *out, &RowObject(columns, &row))?;
-                out.write_all(b"\n")?;
-            }
-            out.flush()
-        }
-        OutputFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut *out);
-            w.write_record(columns)?;
-            for row in rows {
-                write_csv_row(&mut w, row.iter().map(cell_text))?;
-            }
-            w.flush()?;
-            drop(w);
-            out.flush()
-        }
-        OutputFormat::Json | OutputFormat::Table | OutputFormat::Html => {
-            write_report(format, &Table::other(columns.to_vec(), rows.collect()), out)
-        }
+    let mut printer = Printer::new(format, columns, out)?;
+    for row in rows {
+        printer.row(row.as_ref())?;
     }
+    printer.finish().map(drop)
 }
 
-/// A JSON value as table or CSV text: lists joined with `|`, objects as `name (reason)`.
-fn cell_text(v: &Value) -> String {
-    cell_text_joined(v, "|")
+/// Print a report's rows, row by row as they come, in `format`.
+pub fn write_rows<R: Row>(
+    format: OutputFormat,
+    rows: impl IntoIterator<Item = R>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    write_cells(format, R::COLUMNS, rows.into_iter().map(|r| r.cells()), out)
 }
 
-/// A JSON value as text: lists joined with `separator`, objects as `name (reason)`.
-pub(crate) fn cell_text_joined(v: &Value, separator: &str) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(|i| cell_text_joined(i, separator)).collect::<Vec<_>>().join(separator),
-        Value::Object(o) => match (o.get("name"), o.get("reason")) {
-            (Some(n), Some(r)) => format!("{} ({})", cell_text_joined(n, separator), cell_text_joined(r, separator)),
-            _ => v.to_string(),
-        },
-        other => other.to_string(),
-    }
+/// Print a report made a table in `format`.
+pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    write_cells(format, &table.columns, table.cells(), out)
 }
 
 /// Persons for a table cell: as many names as fit in about 60 characters, then a count.
@@ -339,33 +326,6 @@ fn persons_cell(persons: &[&str]) -> String {
         cell.push_str(p);
     }
     cell
-}
-
-/// Columns aligned with two spaces between them; the last column is not padded. Control
-/// characters in cells are shown escaped ([`escape_controls`]).
-fn write_aligned(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let rows: Vec<Vec<Cow<'_, str>>> = rows.iter().map(|r| r.iter().map(|c| escape_controls(c)).collect()).collect();
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        let mut s = String::new();
-        for (i, cell) in cells.enumerate() {
-            s.push_str(cell);
-            if i + 1 < width.len() {
-                s.extend(std::iter::repeat_n(' ', width[i] - cell.chars().count() + 2));
-            }
-        }
-        writeln!(out, "{}", s.trim_end())
-    };
-    line(&mut header.iter().copied())?;
-    for row in &rows {
-        line(&mut row.iter().map(|c| c.as_ref()))?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,25 +405,22 @@ fn is_plain_number(s: &str) -> bool {
     !int.is_empty() && !frac.is_empty() && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
 }
 
-/// Write one CSV record with every cell made safe by [`csv_cell`]: the one way consentry's CSV
-/// outputs write their rows.
-fn write_csv_row<W: Write, S: AsRef<str>>(w: &mut csv::Writer<W>, row: impl IntoIterator<Item = S>) -> csv::Result<()> {
-    w.write_record(row.into_iter().map(|c| csv_cell(c.as_ref()).into_owned()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{csv_cell, escape_controls, persons_cell, write_report, write_rows, OutputFormat};
-    use crate::report::{FileRow, Table};
+    use super::{
+        csv_cell, escape_controls, persons_cell, write_cells, write_report, write_rows, OutputFormat, Printer,
+    };
+    use crate::report::{Cell, FileRow, Row, Rows, Table};
     use serde_json::json;
 
     /// A report over two files, one with a hostile name, a list and a null.
     fn report() -> Table {
+        let row = |path: &str, cells: Vec<Cell>| FileRow { file: Some(path.into()), cells };
         let rows = vec![
-            FileRow::new("a/x.jpg".as_ref(), vec![json!("a/x.jpg"), json!(2), json!(["web", "tv"]), json!(null)]),
-            FileRow::new("=b.jpg".as_ref(), vec![json!("=b.jpg"), json!(-3), json!([]), json!("bad\nline")]),
+            row("a/x.jpg", vec!["a/x.jpg".into(), Cell::Int(2), Cell::list(["web", "tv"]), Cell::Null]),
+            row("=b.jpg", vec!["=b.jpg".into(), Cell::Int(-3), Cell::List(Vec::new()), "bad\nline".into()]),
         ];
-        Table::files(vec!["path", "days_left", "usage", "error"], rows)
+        Table { columns: vec!["path", "days_left", "usage", "error"], rows: Rows::Files(rows) }
     }
 
     fn printed(format: OutputFormat, table: &Table) -> String {
@@ -498,6 +455,20 @@ mod tests {
     }
 
     #[test]
+    fn json_is_written_row_by_row_as_serde_writes_the_whole_array() {
+        use serde_json::Value;
+        let table = report();
+        let rows: Vec<Value> = table
+            .cells()
+            .map(|r| Value::Object(table.columns.iter().map(|c| c.to_string()).zip(r.iter().map(Cell::json)).collect()))
+            .collect();
+        let want = format!("{}\n", serde_json::to_string_pretty(&rows).unwrap());
+        assert_eq!(printed(OutputFormat::Json, &table), want);
+        let empty = Table { columns: vec!["a"], rows: Rows::Other(Vec::new()) };
+        assert_eq!(printed(OutputFormat::Json, &empty), "[]\n");
+    }
+
+    #[test]
     fn reports_as_json() {
         let text = printed(OutputFormat::Json, &report());
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -510,11 +481,62 @@ mod tests {
         let table = report();
         for format in [OutputFormat::Jsonl, OutputFormat::Csv, OutputFormat::Table, OutputFormat::Json] {
             let mut out = Vec::new();
-            write_rows(format, &table.columns, table.cells().map(<[_]>::to_vec), &mut out).unwrap();
+            write_cells(format, &table.columns, table.cells().map(<[_]>::to_vec), &mut out).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), printed(format, &table), "{format:?}");
         }
         let mut out = Vec::new();
         assert!(write_report(OutputFormat::Html, &table, &mut out).is_err());
+    }
+
+    /// A kind of report row, as the report module defines them.
+    struct Pair(&'static str, i64);
+
+    impl Row for Pair {
+        const COLUMNS: &'static [&'static str] = &["name", "files"];
+        fn cells(&self) -> Vec<Cell> {
+            vec![self.0.into(), self.1.into()]
+        }
+    }
+
+    #[test]
+    fn typed_rows_print_through_a_sink_over_any_writer() {
+        let rows = || [Pair("=cmd", 1), Pair("Anna", 12)];
+        for (format, want) in [
+            (OutputFormat::Csv, "name,files\n'=cmd,1\nAnna,12\n"),
+            (OutputFormat::Jsonl, "{\"name\":\"=cmd\",\"files\":1}\n{\"name\":\"Anna\",\"files\":12}\n"),
+            (OutputFormat::Table, "NAME  FILES\n=cmd  1\nAnna  12\n"),
+        ] {
+            let mut out = Vec::new();
+            write_rows(format, rows(), &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
+            // The sink owns its writer and gives it back.
+            let mut printer = Printer::new(format, Pair::COLUMNS, Vec::new()).unwrap();
+            for r in rows() {
+                printer.row(&r.cells()).unwrap();
+            }
+            assert_eq!(String::from_utf8(printer.finish().unwrap()).unwrap(), want, "{format:?}");
+        }
+        let table = Table::of(&rows());
+        assert!(!table.is_per_file());
+        assert_eq!(printed(OutputFormat::Json, &table), "[\n  {\n    \"name\": \"=cmd\",\n    \"files\": 1\n  },\n  {\n    \"name\": \"Anna\",\n    \"files\": 12\n  }\n]\n");
+        assert!(Printer::new(OutputFormat::Html, Pair::COLUMNS, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn scan_records_are_never_printed_in_a_format_they_have_no_printer_for() {
+        let record = crate::scan::FileRecord::known(
+            "a.jpg".into(),
+            Some(crate::media::Format::Jpeg),
+            crate::people::Depicted::default(),
+            Vec::new(),
+            None,
+        );
+        let mut w = super::RecordWriter::new(OutputFormat::Html, Vec::new(), false);
+        assert!(w.write(&record, None).is_err());
+        let mut w = super::RecordWriter::new(OutputFormat::Table, Vec::new(), false);
+        w.write(&record, None).unwrap();
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(text.starts_with("PATH   KIND") && text.contains("a.jpg"), "{text}");
     }
 
     #[test]

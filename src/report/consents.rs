@@ -1,0 +1,440 @@
+//! The reports over a register's consents and persons: `report expiring`, `report consents`
+//! and `consent search`, `report unknown-persons`, `report summary` and `person NAME`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{Cell, Evaluated, Row};
+use crate::consent::{valid_on, Reason, Status};
+use crate::model::{self, Consent, Date, Register};
+
+/// A row of `report expiring`: a consent that expires soon, and the renewal plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expiring {
+    pub id: String,
+    pub person: String,
+    pub expires: Date,
+    /// Days from the evaluation day to its last day.
+    pub days_left: i64,
+    /// Green files it clears now.
+    pub files: usize,
+    /// Of those, the ones that would stop being green the day after it expires.
+    pub would_stop_green: Vec<String>,
+}
+
+impl Row for Expiring {
+    const COLUMNS: &'static [&'static str] = &["id", "person", "expires", "days_left", "files", "would_stop_green"];
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            self.id.as_str().into(),
+            self.person.as_str().into(),
+            self.expires.into(),
+            self.days_left.into(),
+            self.files.into(),
+            Cell::list(&self.would_stop_green),
+        ]
+    }
+}
+
+/// Consents expiring within `days` of `date`: how many files each clears now, and which of them
+/// would stop being green the day after it expires (the renewal plan).
+pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32) -> Vec<Expiring> {
+    let until = date + chrono::Days::new(days.into());
+    // Green files (by index) per consent they use: one pass over the files, not one per consent.
+    let mut green_by_consent: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.decision.status == Status::Green) {
+        for id in &f.decision.consents {
+            green_by_consent.entry(id.as_str()).or_default().push(i);
+        }
+    }
+    // Whether a file is still green on a day: consents of one file often expire on the same
+    // day, so each (file, day) is evaluated once.
+    let mut green_on: HashMap<(usize, Date), bool> = HashMap::new();
+    let mut rows = Vec::new();
+    for c in &register.consents {
+        let Some(expires) = c.expires else { continue };
+        if expires < date || expires > until || !valid_on(c, date) {
+            continue;
+        }
+        let clears = green_by_consent.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
+        let after = expires + chrono::Days::new(1);
+        let would_stop_green: Vec<String> = clears
+            .iter()
+            .filter(|&&i| {
+                !*green_on.entry((i, after)).or_insert_with(|| {
+                    let f = &files[i];
+                    f.record.evaluate(f.rel_path.as_deref(), register, after).status == Status::Green
+                })
+            })
+            .map(|&i| files[i].path())
+            .collect();
+        rows.push(Expiring {
+            id: c.id.clone(),
+            person: c.person.clone(),
+            expires,
+            days_left: (expires - date).num_days(),
+            files: clears.len(),
+            would_stop_green,
+        });
+    }
+    // By the day as written, then the id.
+    rows.sort_by_cached_key(|r| (r.expires.to_string(), r.id.clone()));
+    rows
+}
+
+/// How a consent stands on a date.
+pub fn validity(c: &Consent, date: Date) -> &'static str {
+    if c.revoked.is_some_and(|r| r <= date) {
+        "revoked"
+    } else if c.granted > date {
+        "not-yet-valid"
+    } else if c.expires.is_some_and(|e| e < date) {
+        "expired"
+    } else {
+        "valid"
+    }
+}
+
+/// Number of evaluated files whose decision uses each consent id.
+pub fn files_per_consent(files: &[Evaluated]) -> BTreeMap<&str, usize> {
+    let mut n = BTreeMap::new();
+    for f in files {
+        for id in &f.decision.consents {
+            *n.entry(id.as_str()).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+/// A row of a consent listing (`report consents`, `consent search`): a consent of the register
+/// with its validity on the evaluation day and the number of files using it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentRow<'a> {
+    pub consent: &'a Consent,
+    pub validity: &'static str,
+    pub files: usize,
+}
+
+impl Row for ConsentRow<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "person",
+        "usage",
+        "granted",
+        "expires",
+        "revoked",
+        "validity",
+        "document",
+        "evidence",
+        "originator",
+        "scope",
+        "files",
+    ];
+    fn cells(&self) -> Vec<Cell> {
+        let c = self.consent;
+        vec![
+            c.id.as_str().into(),
+            c.person.as_str().into(),
+            Cell::list(c.usage.iter()),
+            c.granted.into(),
+            c.expires.into(),
+            c.revoked.into(),
+            self.validity.into(),
+            c.document.as_deref().into(),
+            c.evidence.as_str().into(),
+            c.originator.as_deref().into(),
+            Cell::list(c.scope.patterns()),
+            self.files.into(),
+        ]
+    }
+}
+
+/// Every consent with its validity on `date`, document, originator and files using it, row by
+/// row (`report consents`).
+pub fn consent_rows<'a>(
+    files: &[Evaluated],
+    register: &'a Register,
+    date: Date,
+) -> impl Iterator<Item = ConsentRow<'a>> + 'a {
+    let used: BTreeMap<String, usize> =
+        files_per_consent(files).into_iter().map(|(id, n)| (id.to_string(), n)).collect();
+    register.consents.iter().map(move |consent| ConsentRow {
+        consent,
+        validity: validity(consent, date),
+        files: used.get(consent.id.as_str()).copied().unwrap_or(0),
+    })
+}
+
+/// Which consents `consent search` lists.
+#[derive(Debug, Clone, Default)]
+pub struct ConsentFilter<'a> {
+    /// Only the consents of this person ([`Register::identity`]).
+    pub identity: Option<usize>,
+    /// Only consents from this originator (any case).
+    pub originator: Option<&'a str>,
+    /// Only consents valid on this day.
+    pub valid_on: Option<Date>,
+    /// Only consents valid at some day between these two (either order).
+    pub between: Option<(Date, Date)>,
+}
+
+/// `consent search`: the consents `filter` keeps, with their validity on `date` and the files
+/// using them.
+pub fn search<'a>(
+    files: &[Evaluated],
+    register: &'a Register,
+    date: Date,
+    filter: &ConsentFilter,
+) -> Vec<ConsentRow<'a>> {
+    let used = files_per_consent(files);
+    let between = filter.between.map(|(a, b)| (a.min(b), a.max(b)));
+    register
+        .consents
+        .iter()
+        .filter(|c| filter.identity.is_none_or(|id| register.identity(&c.person) == Some(id)))
+        .filter(|c| {
+            filter.originator.is_none_or(|o| c.originator.as_deref().is_some_and(|co| co.eq_ignore_ascii_case(o)))
+        })
+        .filter(|c| filter.valid_on.is_none_or(|d| valid_on(c, d)))
+        .filter(|c| {
+            between.is_none_or(|(from, to)| {
+                let end = [c.expires, c.revoked.map(|r| r.pred_opt().unwrap_or(r))].into_iter().flatten().min();
+                c.granted <= to && end.is_none_or(|e| e >= from)
+            })
+        })
+        .map(|consent| ConsentRow {
+            consent,
+            validity: validity(consent, date),
+            files: used.get(consent.id.as_str()).copied().unwrap_or(0),
+        })
+        .collect()
+}
+
+/// A row of `report unknown-persons`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownPerson {
+    pub name: String,
+    /// Files naming them.
+    pub files: usize,
+    /// The closest register names.
+    pub suggestions: Vec<String>,
+}
+
+impl Row for UnknownPerson {
+    const COLUMNS: &'static [&'static str] = &["name", "files", "suggestions"];
+    fn cells(&self) -> Vec<Cell> {
+        vec![self.name.as_str().into(), self.files.into(), Cell::list(&self.suggestions)]
+    }
+}
+
+/// Names found in files but absent from the register, with the closest register names.
+pub fn unknown_persons(files: &[Evaluated], register: &Register) -> Vec<UnknownPerson> {
+    let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in files {
+        for m in f.decision.missing.iter().filter(|m| m.reason == Reason::Unknown) {
+            *unknown.entry(m.name.as_str()).or_insert(0) += 1;
+        }
+    }
+    let known = register.known_names();
+    unknown
+        .into_iter()
+        .map(|(name, files)| UnknownPerson {
+            name: name.to_string(),
+            files,
+            suggestions: suggestions(name, &known).into_iter().map(str::to_string).collect(),
+        })
+        .collect()
+}
+
+/// Up to three register names within a small edit distance (typos like "Anna Schmitt").
+pub fn suggestions<'a>(name: &str, known: &BTreeSet<&'a str>) -> Vec<&'a str> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = known
+        .iter()
+        .map(|k| (strsim::normalized_damerau_levenshtein(&lower, &k.to_lowercase()), *k))
+        .filter(|(score, _)| *score >= 0.7)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// A row of `report summary`: the files with a status, or cleared for a usage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// `status` or `usage`.
+    pub group: &'static str,
+    pub key: String,
+    pub files: usize,
+}
+
+impl Row for SummaryRow {
+    const COLUMNS: &'static [&'static str] = &["group", "key", "files"];
+    fn cells(&self) -> Vec<Cell> {
+        vec![self.group.into(), self.key.as_str().into(), self.files.into()]
+    }
+}
+
+/// Files per status and, per usage area, how many files may be published for it.
+pub fn summary(files: &[Evaluated], register: &Register) -> Vec<SummaryRow> {
+    let mut rows = Vec::new();
+    // Every file has one status (unreadable ones their own): the counts add up to the files.
+    for status in Status::ALL {
+        let n = files.iter().filter(|f| f.decision.status == status).count();
+        rows.push(SummaryRow { group: "status", key: status.as_str().to_string(), files: n });
+    }
+    for usage in register.vocabulary.names() {
+        let n = files.iter().filter(|f| f.decision.allows(&[usage])).count();
+        rows.push(SummaryRow { group: "usage", key: usage.to_string(), files: n });
+    }
+    rows
+}
+
+/// A row of `person NAME`: one of their consents, or a file showing them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonItem {
+    /// `consent` or `file`.
+    pub kind: &'static str,
+    /// The consent's id, or the file's path.
+    pub item: String,
+    /// The consent's validity, or the file's status.
+    pub status: &'static str,
+    pub detail: String,
+}
+
+impl Row for PersonItem {
+    const COLUMNS: &'static [&'static str] = &["kind", "item", "status", "detail"];
+    fn cells(&self) -> Vec<Cell> {
+        vec![self.kind.into(), self.item.as_str().into(), self.status.into(), self.detail.as_str().into()]
+    }
+}
+
+/// `person NAME`: the person's consents (when the register knows them), then every file showing
+/// them (under any of their names) with what stands in the way of its publication.
+pub fn person(files: &[Evaluated], register: &Register, date: Date, name: &str) -> Vec<PersonItem> {
+    let key = model::name_key(name);
+    let identity = register.identity(name);
+    let same = |n: &str| match identity {
+        Some(id) => register.identity(n) == Some(id),
+        None => model::name_key(n) == key,
+    };
+    let mut rows = Vec::new();
+    if let Some(id) = identity {
+        for c in register.consents_of(id) {
+            rows.push(PersonItem {
+                kind: "consent",
+                item: c.id.clone(),
+                status: validity(c, date),
+                detail: format!(
+                    "{} from {} until {}",
+                    c.usage.iter().cloned().collect::<Vec<_>>().join(", "),
+                    c.granted,
+                    c.expires.map_or("unlimited".to_string(), |e| e.to_string())
+                ),
+            });
+        }
+    }
+    for f in files.iter().filter(|f| f.record.depicted.persons.iter().any(|p| same(p))) {
+        let own = f.decision.missing.iter().find(|m| same(&m.name)).map(|m| m.reason.as_str());
+        let detail = match own {
+            // Whatever consent the person has, a file not read completely is cleared for nothing.
+            _ if f.decision.status == Status::Unreadable => {
+                format!("unreadable: {}", f.record.error().unwrap_or_default())
+            }
+            Some(reason) => format!("no valid consent: {reason}"),
+            None if f.decision.exempted.iter().any(|p| same(p)) => "exempted".to_string(),
+            None => format!("consent covers {}", f.decision.usage.join(", ")),
+        };
+        rows.push(PersonItem { kind: "file", item: f.path(), status: f.decision.status.as_str(), detail });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{self, day};
+    use super::*;
+
+    fn ids(rows: &[ConsentRow]) -> Vec<String> {
+        rows.iter().map(|r| r.consent.id.clone()).collect()
+    }
+
+    #[test]
+    fn expiring_consents_come_with_the_files_that_would_turn() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = expiring(&files, &register, day("2026-06-01"), 30);
+        assert_eq!(rows.len(), 1, "Ben's consent expired already");
+        let r = &rows[0];
+        assert_eq!((r.id.as_str(), r.expires, r.days_left, r.files), ("1", day("2026-06-20"), 19, 1));
+        assert_eq!(r.would_stop_green, ["anna.jpg"]);
+        assert_eq!(r.cells()[2], Cell::from("2026-06-20"));
+        assert_eq!(r.cells()[3], Cell::Int(19));
+        assert!(expiring(&files, &register, day("2026-06-01"), 10).is_empty());
+    }
+
+    #[test]
+    fn search_keeps_the_consents_the_filter_asks_for() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let date = day("2026-06-01");
+        let all = search(&files, &register, date, &ConsentFilter::default());
+        assert_eq!(ids(&all), ["1", "2"]);
+        assert_eq!((all[0].validity, all[0].files), ("valid", 2), "anna.jpg and both.jpg use it");
+        assert_eq!(all[1].validity, "expired");
+        let ben = ConsentFilter { identity: register.identity("ben meyer"), ..ConsentFilter::default() };
+        assert_eq!(ids(&search(&files, &register, date, &ben)), ["2"]);
+        let valid = ConsentFilter { valid_on: Some(date), ..ConsentFilter::default() };
+        assert_eq!(ids(&search(&files, &register, date, &valid)), ["1"]);
+        // The two days in either order.
+        let between =
+            ConsentFilter { between: Some((day("2025-03-01"), day("2025-02-01"))), ..ConsentFilter::default() };
+        assert_eq!(ids(&search(&files, &register, date, &between)), ["1"]);
+        let studio = ConsentFilter { originator: Some("STUDIO"), ..ConsentFilter::default() };
+        assert_eq!(search(&files, &register, date, &studio).len(), 2);
+        let other = ConsentFilter { originator: Some("other"), ..ConsentFilter::default() };
+        assert!(search(&files, &register, date, &other).is_empty());
+        // `report consents` lists the same rows, all of them.
+        assert_eq!(consent_rows(&files, &register, date).collect::<Vec<_>>(), all);
+        let cells = all[0].cells();
+        assert_eq!(cells.len(), ConsentRow::COLUMNS.len());
+        assert_eq!(cells[2], Cell::list(["print", "web"]));
+        assert_eq!(cells[5], Cell::Null);
+        assert_eq!(cells[10], Cell::list(["*"]));
+    }
+
+    #[test]
+    fn a_person_is_shown_with_their_consents_and_files() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = person(&files, &register, day("2026-06-01"), "ben meyer");
+        let items: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.kind, r.item.as_str(), r.status)).collect();
+        assert_eq!(items, [("consent", "2", "expired"), ("file", "ben.jpg", "red"), ("file", "both.jpg", "yellow")]);
+        assert_eq!(rows[0].detail, "web from 2024-01-01 until 2025-01-01");
+        assert_eq!(rows[1].detail, "no valid consent: expired");
+        let anna = person(&files, &register, day("2026-06-01"), "Anna Schmidt");
+        assert_eq!(anna[1].detail, "consent covers print, web");
+        assert_eq!(anna.last().unwrap().detail, "unreadable: JPEG file: malformed data at byte 0: truncated");
+        // A name the register does not know: only files, matched by the name.
+        let carla = person(&files, &register, day("2026-06-01"), "carla");
+        assert_eq!(carla.len(), 1);
+        assert_eq!((carla[0].item.as_str(), carla[0].detail.as_str()), ("carla.jpg", "no valid consent: unknown"));
+    }
+
+    #[test]
+    fn summary_counts_every_file_once_by_status() {
+        let register = fixture::register();
+        let rows = summary(&fixture::files(&register), &register);
+        let statuses: Vec<(&str, usize)> =
+            rows.iter().filter(|r| r.group == "status").map(|r| (r.key.as_str(), r.files)).collect();
+        assert_eq!(statuses, [("red", 2), ("yellow", 1), ("unreadable", 1), ("green", 1), ("exempt", 0), ("none", 0)]);
+        assert!(rows.iter().any(|r| r.group == "usage" && r.key == "web"));
+        let unknown = unknown_persons(&fixture::files(&register), &register);
+        assert_eq!(unknown, [UnknownPerson { name: "Carla".into(), files: 1, suggestions: vec![] }]);
+    }
+
+    #[test]
+    fn suggestions_catch_typos() {
+        let known: BTreeSet<&str> = ["Anna Schmidt", "Ben Meyer", "Anna Schmid"].into_iter().collect();
+        assert_eq!(suggestions("Anna Schmitt", &known), ["Anna Schmidt", "Anna Schmid"]);
+        assert!(suggestions("Zoe Quast", &known).is_empty());
+    }
+}

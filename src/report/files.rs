@@ -1,0 +1,217 @@
+//! The reports with a row per file: `report missing`, `report unreleased`, `check` (the files
+//! that block publication) and `apply` (what was written where).
+
+use std::path::{Path, PathBuf};
+
+use super::{Cell, Evaluated, Row};
+use crate::consent::{Decision, Missing, Status};
+
+/// Persons lacking consent, with the reasons.
+fn missing_cell(missing: &[Missing]) -> Cell {
+    Cell::Missing(missing.iter().map(|m| (m.name.clone(), m.reason.as_str())).collect())
+}
+
+/// A row of `report missing`: a red, yellow or unreadable file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissingFile {
+    pub path: PathBuf,
+    pub status: Status,
+    pub missing: Vec<Missing>,
+    pub error: Option<String>,
+}
+
+impl Row for MissingFile {
+    const COLUMNS: &'static [&'static str] = &["path", "status", "missing", "error"];
+    const FILES: bool = true;
+    fn cells(&self) -> Vec<Cell> {
+        vec![(&self.path).into(), self.status.into(), missing_cell(&self.missing), self.error.as_deref().into()]
+    }
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// Red, yellow and unreadable files with the missing persons and reasons (and the error).
+pub fn missing(files: &[Evaluated]) -> Vec<MissingFile> {
+    files
+        .iter()
+        .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow | Status::Unreadable))
+        .map(|f| MissingFile {
+            path: f.record.path.clone(),
+            status: f.decision.status,
+            missing: f.decision.missing.clone(),
+            error: f.record.error(),
+        })
+        .collect()
+}
+
+/// A row of `report unreleased`: a file not cleared for every usage asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreleased {
+    pub path: PathBuf,
+    pub status: Status,
+    /// The usages it is cleared for.
+    pub usage: Vec<String>,
+    /// The usages asked for that it is not cleared for.
+    pub lacking: Vec<String>,
+}
+
+impl Row for Unreleased {
+    const COLUMNS: &'static [&'static str] = &["path", "status", "usage", "lacking"];
+    const FILES: bool = true;
+    fn cells(&self) -> Vec<Cell> {
+        vec![(&self.path).into(), self.status.into(), Cell::list(&self.usage), Cell::list(&self.lacking)]
+    }
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// The usages of `usages` a decision does not allow.
+fn lacking(d: &Decision, usages: &[&str]) -> Vec<String> {
+    usages.iter().filter(|u| !d.allows(&[u])).map(|u| u.to_string()).collect()
+}
+
+/// Files that have consents but may not be published for all of `usages`, and unreadable
+/// files (released for nothing, whatever consents their persons have).
+pub fn unreleased(files: &[Evaluated], usages: &[&str]) -> Vec<Unreleased> {
+    files
+        .iter()
+        .filter(|f| {
+            let d = &f.decision;
+            (!d.consents.is_empty() || d.status == Status::Unreadable) && !d.allows(usages)
+        })
+        .map(|f| Unreleased {
+            path: f.record.path.clone(),
+            status: f.decision.status,
+            usage: f.decision.usage.clone(),
+            lacking: lacking(&f.decision, usages),
+        })
+        .collect()
+}
+
+/// A row of `check`: a file that blocks publication, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocking {
+    pub path: PathBuf,
+    pub status: Status,
+    pub reason: String,
+}
+
+impl Row for Blocking {
+    const COLUMNS: &'static [&'static str] = &["path", "status", "reason"];
+    const FILES: bool = true;
+    fn cells(&self) -> Vec<Cell> {
+        vec![(&self.path).into(), self.status.into(), self.reason.as_str().into()]
+    }
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// The files that may not be published for all of `usages`: unreadable ones, those lacking a
+/// consent, those not released for a usage.
+pub fn check(files: &[Evaluated], usages: &[&str]) -> Vec<Blocking> {
+    let mut rows = Vec::new();
+    for f in files {
+        let d = &f.decision;
+        let reason = if d.status == Status::Unreadable {
+            format!("unreadable: {}", f.record.error().unwrap_or_default())
+        } else if !d.missing.is_empty() {
+            format!("missing consent: {}", missing_cell(&d.missing).text(", "))
+        } else if !d.allows(usages) {
+            format!("not released for {}", lacking(d, usages).join(", "))
+        } else {
+            continue;
+        };
+        rows.push(Blocking { path: f.record.path.clone(), status: d.status, reason });
+    }
+    rows
+}
+
+/// A row of `apply`: what happened to one file that was (or would be) written, or was not
+/// written (`engine::apply` makes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyRow {
+    /// The media file, as walked.
+    pub path: String,
+    /// The file written (the media file or its sidecar); `None` when not written.
+    pub target: Option<String>,
+    /// `written`, `would write` or `failed`.
+    pub action: &'static str,
+    /// The changes (`field: before -> after; ...`), or why it was not written.
+    pub detail: String,
+}
+
+impl Row for ApplyRow {
+    const COLUMNS: &'static [&'static str] = &["path", "target", "action", "detail"];
+    const FILES: bool = true;
+    fn cells(&self) -> Vec<Cell> {
+        vec![self.path.as_str().into(), self.target.as_deref().into(), self.action.into(), self.detail.as_str().into()]
+    }
+    fn file(&self) -> Option<&Path> {
+        Some(Path::new(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture;
+    use super::*;
+    use crate::consent::Reason;
+
+    fn paths<R: Row>(rows: &[R]) -> Vec<String> {
+        rows.iter().map(|r| r.file().unwrap().to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn missing_lists_the_files_needing_attention_with_the_persons_and_reasons() {
+        let register = fixture::register();
+        let rows = missing(&fixture::files(&register));
+        assert_eq!(paths(&rows), ["ben.jpg", "both.jpg", "carla.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].status, Status::Red);
+        assert_eq!(rows[0].missing[0].reason, Reason::Expired);
+        assert_eq!(rows[2].missing[0].reason, Reason::Unknown);
+        assert_eq!(rows[3].status, Status::Unreadable);
+        let cells = rows[1].cells();
+        assert_eq!(cells.len(), MissingFile::COLUMNS.len());
+        assert_eq!(cells[2], Cell::Missing(vec![("Ben Meyer".into(), "expired")]));
+        assert_eq!(rows[3].cells()[3], Cell::Text("JPEG file: malformed data at byte 0: truncated".into()));
+        assert_eq!(cells[3], Cell::Null);
+    }
+
+    #[test]
+    fn check_says_why_each_blocking_file_blocks() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = check(&files, &["web"]);
+        assert_eq!(paths(&rows), ["ben.jpg", "both.jpg", "carla.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].reason, "missing consent: Ben Meyer (expired)");
+        assert_eq!(rows[3].reason, "unreadable: JPEG file: malformed data at byte 0: truncated");
+        // Anna's file is green but not released for television.
+        let rows = check(&files, &["web", "tv"]);
+        assert_eq!(rows[0].path, PathBuf::from("anna.jpg"));
+        assert_eq!(rows[0].reason, "not released for tv");
+        assert_eq!(rows[0].cells(), [Cell::from("anna.jpg"), Cell::from("green"), Cell::from("not released for tv")]);
+    }
+
+    #[test]
+    fn unreleased_lists_files_with_consents_lacking_a_usage() {
+        let register = fixture::register();
+        let rows = unreleased(&fixture::files(&register), &["print", "tv"]);
+        // Anna's file (print and web, not tv), the yellow one that uses Anna's consent, and the
+        // unreadable one; Ben's and Carla's files have no consent at all.
+        assert_eq!(paths(&rows), ["anna.jpg", "both.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].lacking, ["tv"]);
+        assert_eq!(rows[2].lacking, ["print", "tv"]);
+        assert_eq!(rows[0].cells()[2], Cell::list(["print", "web"]));
+    }
+
+    #[test]
+    fn apply_rows_are_about_their_file() {
+        let row = ApplyRow { path: "a.jpg".into(), target: None, action: "unchanged", detail: String::new() };
+        const { assert!(ApplyRow::FILES) };
+        assert_eq!(row.file(), Some(Path::new("a.jpg")));
+        assert_eq!(row.cells()[1], Cell::Null);
+    }
+}
