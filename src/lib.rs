@@ -1,26 +1,26 @@
 //! consentry: reads who is depicted in photos and videos and checks their consent.
 //!
-//! The modules, inner to outer (a module uses only those above it in its group or in an
-//! inner group):
+//! The modules, inner to outer (a module uses only modules of its own or an inner group):
 //!
-//! - Pure: [`model`] (registers, consents, scopes, dates, usage vocabulary), [`xmp`] (parsing
-//!   XMP packets; the namespace table), [`people`] (the depicted persons in parsed XMP),
-//!   [`consent`] (evaluating a file's persons against a register), `written` (consentry's own
-//!   fields as recorded in a file's XMP).
-//! - Reading: [`media`] (locating metadata inside containers with bounded reads), `walk`
-//!   (pairing media files with sidecars), [`scan`] (the parallel read pipeline), [`config`]
-//!   (archives and their `consentry.toml`), [`register`] (loading and editing registers),
-//!   `state` (the cache of earlier runs and their changes), `own` (the names of the files
-//!   consentry itself writes).
-//! - Results: [`report`] (report tables), [`output`] (table, CSV, JSON Lines printers),
-//!   `html` and `thumbnail` (the HTML report and its thumbnails), [`writeback`] (writing
-//!   results into XMP safely).
+//! - Leaves and pure logic: [`model`] (register types, scopes, dates, name normalisation),
+//!   [`paths`] (lexical path arithmetic), [`own`] (the files consentry itself writes and how they
+//!   are created), [`xmp`] (parsing XMP packets; the namespace table), [`written`] (consentry's
+//!   own fields as recorded in a file's XMP), [`people`] (the depicted persons in parsed XMP),
+//!   [`consent`] (a file's effective consent against a register).
+//! - Reading: [`media`] (one layout walker per container; metadata located with bounded reads),
+//!   `walk` (the walk with sidecar pairing), [`config`] (archives and their `consentry.toml`),
+//!   [`scan`] (reading every file and its sidecars in parallel, typed read errors),
+//!   [`register`] (loading, editing and exporting registers), [`state`] (the cache of earlier
+//!   runs and their changes).
+//! - Results: [`report`] (typed report rows per kind), [`output`] (printers into any writer),
+//!   [`thumbnail`] and [`html`] (the HTML report), [`writeback`] (writing results into XMP
+//!   safely).
 //! - [`engine`]: the archive commands' pipeline (archives, scan into a sink, evaluation, runs,
 //!   `apply`); the `consentry` binary's command line only calls it and prints.
 //!
 //! Public for an embedding program: `media`, `xmp`, `people`, `consent`, `model`, `register`,
 //! `engine`, and what their types carry. The rest is public only where the binary, the
-//! integration tests or the benches need it (each says why below).
+//! integration tests, the fuzz targets or the benches need it (each says why below).
 pub mod config; // the binary: `register` and the register-editing commands discover archives
 pub mod consent;
 pub mod engine;

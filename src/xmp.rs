@@ -342,7 +342,7 @@ fn utf8_segments(
     }
 }
 
-/// Whether `bytes` hold the start of an XMP root (see [`root_start`]).
+/// Whether `bytes` hold the start of an XMP root (see `root_start`).
 pub fn has_root(bytes: &[u8]) -> bool {
     root_start(bytes).is_some()
 }

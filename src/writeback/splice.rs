@@ -100,7 +100,7 @@ fn writer(format: Format) -> Result<Writer> {
     }
 }
 
-/// Whether [`write`] writes a packet of the old one's length in place (its `fitted` argument is
+/// Whether [`write()`] writes a packet of the old one's length in place (its `fitted` argument is
 /// used): TIFF and DNG.
 pub fn writes_in_place(format: Format) -> bool {
     matches!(writer(format), Ok(Writer::Tiff))
