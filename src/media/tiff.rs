@@ -76,12 +76,15 @@ pub fn header(src: &dyn ReadAt) -> Result<(Tiff<'_>, u64), MediaError> {
     Ok((t, ifd0))
 }
 
-/// The tags consentry reads from one IFD of the chain (the first of a repeated tag counts).
+/// The tags consentry reads from one IFD of the chain. Every entry of a tag that may name persons
+/// is read, repeated or not (XMP, IPTC-NAA, Photoshop resources: exiftool reads each repeated
+/// XMP entry as a packet of its own, and a person named only in the second must not be missed);
+/// of the other tags (XPKeywords, the Exif IFD pointer) the first counts.
 fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let mut seen = Vec::new();
     for e in entries {
-        if seen.contains(&e.tag) {
-            continue; // a repeated tag: the first one counts
+        if seen.contains(&e.tag) && !matches!(e.tag, TAG_XMP | TAG_IPTC | TAG_PHOTOSHOP) {
+            continue; // a repeated tag that names no one: the first one counts
         }
         match e.tag {
             TAG_XMP => {
@@ -524,6 +527,35 @@ mod tests {
         f.extend_from_slice(&ifd1_next.to_le_bytes());
         f.extend_from_slice(XMP);
         f
+    }
+
+    #[test]
+    fn every_repeated_xmp_and_iptc_entry_of_an_ifd_is_read() {
+        // Two tag-700 entries in IFD0 (exiftool shows both): a person named only in the second
+        // must not be missed. The first alone counted before.
+        const SECOND: &[u8] = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>";
+        let mut iim2 = crate::media::iptc::tests::dataset(2, 25, b"Second");
+        iim2.resize(iim2.len().div_ceil(4) * 4, 0);
+        let iim3 = crate::media::iptc::tests::dataset(2, 25, b"Third");
+        let f = tiff_block(
+            false,
+            &[
+                (TAG_XMP, 7, XMP.len() as u32, XMP.to_vec()),
+                (TAG_XMP, 1, SECOND.len() as u32, SECOND.to_vec()),
+                (TAG_IPTC, 7, iim2.len() as u32, iim2),
+                (TAG_IPTC, 7, iim3.len() as u32, iim3),
+            ],
+            &[],
+        );
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec(), SECOND.to_vec()]);
+        for p in &m.xmp {
+            assert_eq!(&f[p.offset as usize..][..p.bytes.len()], &p.bytes[..], "offsets name the packets");
+        }
+        assert_eq!(m.iptc_keywords, vec!["Second".to_string(), "Third".to_string()]);
+        // The second packet cut off: an error, not a file read from its first packet alone.
+        let at = f.windows(8).position(|w| w == &SECOND[..8]).unwrap();
+        assert!(read(&f[..at + 10].to_vec()).is_err());
     }
 
     #[test]
