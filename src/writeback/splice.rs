@@ -14,8 +14,12 @@
 //!   header.
 //! - PSD/PSB: the image resource 0x0424 is replaced (or added after the last resource) and the
 //!   resource section's length updated; the other resources and the sections after it are copied.
-//! - PNG: the first `XML:com.adobe.xmp` iTXt chunk is replaced by an uncompressed one (or one is
+//! - PNG: the `XML:com.adobe.xmp` iTXt chunk is replaced by an uncompressed one (or one is
 //!   inserted before the image data).
+//!
+//! A file holding several XMP packets where the writer would replace one (two tag-700 entries in
+//! IFD0, two 0x0424 resources, two XMP chunks or standard XMP segments) is refused: the scan reads
+//! each, and the one left would keep naming its persons beside consentry's result.
 //!
 //! Each splice is planned with the layout walker of [`crate::media`] the scan reads the format
 //! with, under the same limits: a file the scan calls damaged is refused here too, and one the
@@ -27,7 +31,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 
-use crate::media::iptc::IRB_XMP;
+use crate::media::iptc::{IrbResource, IRB_XMP};
 use crate::media::jpeg::{self, XMP_ID as XMP_SIG};
 use crate::media::tiff::{self, Entry};
 use crate::media::{png, psd, FileAt, Format, MediaError, ReadAt, MAX_XMP};
@@ -162,7 +166,7 @@ fn jpeg_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
 
 /// Where a JPEG's XMP segment is, or where a new one goes.
 struct JpegLayout {
-    /// The standard XMP APP1 segment (the first one).
+    /// The standard XMP APP1 segment (a file with more is refused).
     xmp: Option<jpeg::Segment>,
     /// Where a new XMP segment goes: after SOI and the leading APP0/APP1 segments.
     insert_at: u64,
@@ -186,9 +190,15 @@ fn jpeg_layout(src: &dyn ReadAt) -> Result<JpegLayout> {
         if seg.len == 0 {
             continue; // a standalone marker
         }
-        if seg.marker == 0xE1 && xmp.is_none() && seg.len >= 2 + XMP_SIG.len() as u64 {
+        if seg.marker == 0xE1 && seg.len >= 2 + XMP_SIG.len() as u64 {
             let sig = src.slice("APP1 identifier", seg.body(), XMP_SIG.len() as u64, XMP_SIG.len() as u64)?;
             if sig[..] == *XMP_SIG {
+                if xmp.is_some() {
+                    // The scan reads each as a packet of its own: rewriting one of several would
+                    // leave the other (and the persons it names) beside consentry's result.
+                    let detail = "a second standard XMP segment: consentry does not rewrite one of several packets";
+                    return Err(SpliceError::layout("JPEG XMP segment", seg.at, detail));
+                }
                 xmp = Some(seg);
             }
         }
@@ -251,12 +261,17 @@ fn copy_range(f: &File, from: u64, to: u64, w: &mut impl Write) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // TIFF
 
+/// TIFF field types whose count is in bytes.
+const TIFF_BYTE: u16 = 1;
+const TIFF_ASCII: u16 = 2;
+const TIFF_UNDEFINED: u16 = 7;
+
 /// IFD0 of a TIFF-structured file, walked by [`tiff::header`] and [`tiff::Tiff::ifd_and_next`].
 struct TiffLayout<'a> {
     t: tiff::Tiff<'a>,
     entries: Vec<Entry>,
     next: u64,
-    /// Index of the (first) XMP entry.
+    /// Index of the XMP entry (IFD0 has at most one: more are refused).
     xmp: Option<usize>,
 }
 
@@ -290,7 +305,14 @@ fn tiff_layout(src: &dyn ReadAt) -> Result<TiffLayout<'_>> {
     if entries.is_empty() {
         return Err(SpliceError::layout("TIFF IFD0", ifd0, "no entries"));
     }
-    let xmp = entries.iter().position(|e| e.tag == crate::media::exif::TAG_XMP);
+    // The scan reads every XMP entry of an IFD as a packet of its own: rewriting one of several
+    // would leave the others (and the persons they name) beside consentry's result.
+    let mut xmp_entries = entries.iter().enumerate().filter(|(_, e)| e.tag == crate::media::exif::TAG_XMP);
+    let xmp = xmp_entries.next().map(|(i, _)| i);
+    if let Some((_, second)) = xmp_entries.next() {
+        let detail = "a second XMP entry (tag 700) in IFD0: consentry does not rewrite one of several packets";
+        return Err(SpliceError::layout("TIFF XMP entry", second.at(&t), detail));
+    }
     Ok(TiffLayout { t, entries, next, xmp })
 }
 
@@ -304,7 +326,8 @@ fn tiff_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let l = tiff_layout(src)?;
     let Some(i) = l.xmp else { return Ok(None) };
     let e = &l.entries[i];
-    if e.count <= l.word() {
+    // The value's bytes (a count of SHORTs is twice as many bytes), as the scan reads them.
+    if l.t.value_len(e).is_none_or(|len| len <= l.word()) {
         return Err(SpliceError::layout("TIFF XMP entry", e.field_at, "too small to hold a packet"));
     }
     Ok(Some(l.t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?.into_owned()))
@@ -325,20 +348,24 @@ fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
     // Appended data starts on a word boundary.
     let append_at = (end + 1) & !1;
     let tag = crate::media::exif::TAG_XMP;
-    match l.xmp.map(|i| l.entries[i]) {
-        Some(e) if e.count > l.word() && fitted.is_some_and(|p| p.len() as u64 == e.count) => {
+    match l.xmp.map(|i| (l.entries[i], l.t.value_len(&l.entries[i]).unwrap_or(0))) {
+        // In place: the value's bytes (not its count, which is in units of its type) are replaced
+        // by as many bytes; the entry is unchanged.
+        Some((e, bytes)) if bytes > l.word() && fitted.is_some_and(|p| p.len() as u64 == bytes) => {
             out.write_all_at(fitted.expect("checked"), l.t.offset_field(&e))?;
         }
-        Some(e) => {
+        Some((e, bytes)) => {
             out.write_all_at(packet, append_at)?;
             // The old packet, no longer referenced, is blanked: a tool scanning the bytes for
             // XMP must not find a stale result.
             let offset = l.t.offset_field(&e);
-            if e.count > l.word() && e.count <= MAX_XMP && offset.saturating_add(e.count) <= end {
-                out.write_all_at(&vec![b' '; e.count as usize], offset)?;
+            if bytes > l.word() && bytes <= MAX_XMP && offset.saturating_add(bytes) <= end {
+                out.write_all_at(&vec![b' '; bytes as usize], offset)?;
             }
-            // The entry keeps its type (BYTE or UNDEFINED); the new count and offset.
-            let raw = l.raw(tag, e.typ, packet.len() as u64, &l.put_word(append_at));
+            // The new count is in bytes: the entry keeps a byte type (BYTE, ASCII or UNDEFINED);
+            // another (a SHORT would claim twice the packet's bytes) becomes BYTE.
+            let typ = if matches!(e.typ, TIFF_BYTE | TIFF_ASCII | TIFF_UNDEFINED) { e.typ } else { TIFF_BYTE };
+            let raw = l.raw(tag, typ, packet.len() as u64, &l.put_word(append_at));
             out.write_all_at(&raw, e.at(&l.t))?;
         }
         None => {
@@ -347,7 +374,7 @@ fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
             let ifd_at = (append_at + packet.len() as u64 + 1) & !1;
             let mut entries: Vec<Vec<u8>> = l.entries.iter().map(|e| l.raw(e.tag, e.typ, e.count, &e.field)).collect();
             let pos = l.entries.iter().position(|e| e.tag > tag).unwrap_or(entries.len());
-            entries.insert(pos, l.raw(tag, 7, packet.len() as u64, &l.put_word(append_at)));
+            entries.insert(pos, l.raw(tag, TIFF_UNDEFINED, packet.len() as u64, &l.put_word(append_at)));
             let mut block = if l.t.is_big() {
                 l.t.endian().put64(entries.len() as u64).to_vec()
             } else {
@@ -376,9 +403,21 @@ fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
 
 fn psd_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let (_, resources) = psd::resources(src)?;
-    let Some(r) = resources.iter().find(|r| r.id == IRB_XMP) else { return Ok(None) };
+    let Some(r) = psd_xmp(&resources)? else { return Ok(None) };
     let len = r.data.end - r.data.start;
     Ok(Some(src.slice("Photoshop XMP resource", r.data.start, len, MAX_XMP)?.into_owned()))
+}
+
+/// The XMP resource (0x0424) of a PSD's resources. The scan reads every one as a packet of its
+/// own: a second one is refused (rewriting one would leave the other beside consentry's result).
+fn psd_xmp(resources: &[IrbResource]) -> Result<Option<&IrbResource>> {
+    let mut xmp = resources.iter().filter(|r| r.id == IRB_XMP);
+    let first = xmp.next();
+    if let Some(second) = xmp.next() {
+        let detail = "a second XMP resource (0x0424): consentry does not rewrite one of several packets";
+        return Err(SpliceError::layout("Photoshop XMP resource", second.at, detail));
+    }
+    Ok(first)
 }
 
 #[cfg(test)] // the tests' shorthand for `packet` and `write`
@@ -392,7 +431,7 @@ fn psd_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
     let (section, resources) = psd::resources(&src)?;
     // The XMP resource keeps its signature, id and name; a new one goes after the last resource
     // (before any padding at the end of the section).
-    let (cut, resume, mut resource) = match resources.iter().find(|r| r.id == IRB_XMP) {
+    let (cut, resume, mut resource) = match psd_xmp(&resources)? {
         Some(r) => {
             let header = src.slice("Photoshop resource header", r.at, r.data.start - 4 - r.at, 266)?;
             (r.at, r.end(section.end), header.into_owned())
@@ -424,29 +463,40 @@ fn psd_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
 const PNG_XMP_KEY: &[u8] = b"XML:com.adobe.xmp\0";
 
 /// Every chunk up to IEND (walked by [`png::chunks`], the chunks after it too: a damaged one is an
-/// error, as for the scan), and the index of the first XMP iTXt chunk before IEND.
+/// error, as for the scan), and the index of the XMP iTXt chunk. The scan reads a text chunk
+/// (`iTXt`, `tEXt`, `zTXt`) keyed `XML:com.adobe.xmp` anywhere, after IEND too, as a packet of its
+/// own: a second one, or one that is not an `iTXt` before IEND, is refused (rewriting or adding
+/// one packet would leave the other, and the persons it names, beside consentry's result).
 fn png_layout(src: &dyn ReadAt) -> Result<(Vec<png::Chunk>, Option<usize>)> {
     let (mut chunks, mut xmp, mut ended) = (Vec::new(), None, false);
     for chunk in png::chunks(src) {
         let chunk = chunk?;
-        if ended {
-            continue; // after IEND: walked for damage only
-        }
-        ended = &chunk.kind == b"IEND";
-        if xmp.is_none()
-            && &chunk.kind == b"iTXt"
+        let text = matches!(&chunk.kind, b"iTXt" | b"tEXt" | b"zTXt");
+        if text
             && chunk.len >= PNG_XMP_KEY.len() as u64
             && src.slice("PNG chunk", chunk.at + 8, PNG_XMP_KEY.len() as u64, 64)?[..] == *PNG_XMP_KEY
         {
+            if xmp.is_some() {
+                let detail = "a second XMP chunk: consentry does not rewrite one of several packets";
+                return Err(SpliceError::layout("PNG XMP chunk", chunk.at, detail));
+            }
+            if ended || &chunk.kind != b"iTXt" {
+                let detail = "an XMP chunk consentry does not rewrite (not an iTXt chunk before IEND)";
+                return Err(SpliceError::layout("PNG XMP chunk", chunk.at, detail));
+            }
             xmp = Some(chunks.len());
         }
+        if ended {
+            continue; // after IEND: walked for damage and XMP only
+        }
+        ended = &chunk.kind == b"IEND";
         chunks.push(chunk);
     }
     Ok((chunks, xmp))
 }
 
 #[cfg(test)] // the tests' shorthand for `packet` and `write`
-/// The XMP packet of a PNG file (its first `XML:com.adobe.xmp` iTXt chunk), if it has one.
+/// The XMP packet of a PNG file (its `XML:com.adobe.xmp` iTXt chunk), if it has one.
 fn png_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     Ok(png_read(&FileAt::new(f)?)?)
 }
@@ -456,22 +506,16 @@ fn png_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let Some(i) = xmp else { return Ok(None) };
     let c = chunks[i];
     let data = src.slice("PNG XMP chunk", c.at + 8, c.len, MAX_XMP)?;
-    let cut_short = || SpliceError::layout("PNG XMP chunk", c.at, "cut short");
-    // keyword\0, compression flag, method, language\0, translated keyword\0, text
-    let rest = &data[PNG_XMP_KEY.len()..];
-    let (compressed, rest) = match rest {
-        [flag, _method, rest @ ..] => (*flag == 1, rest),
-        _ => return Err(cut_short()),
+    // keyword\0, then the iTXt header and text, read as the scan reads them.
+    let text = match png::itxt_text(&data[PNG_XMP_KEY.len()..], c.at)? {
+        png::ItxtText::Plain(text) => return Ok(Some(text.to_vec())),
+        png::ItxtText::Zlib(text) => text,
     };
-    let skip_nul = |b: &[u8]| b.iter().position(|&c| c == 0).map(|p| p + 1);
-    let lang = skip_nul(rest).ok_or_else(cut_short)?;
-    let translated = skip_nul(&rest[lang..]).ok_or_else(cut_short)?;
-    let text = &rest[lang + translated..];
-    if !compressed {
-        return Ok(Some(text.to_vec()));
-    }
     let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(text).take(MAX_XMP + 1).read_to_end(&mut out)?;
+    flate2::read::ZlibDecoder::new(text)
+        .take(MAX_XMP + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| MediaError::malformed("PNG compressed text", c.at, e.to_string()))?;
     if out.len() as u64 > MAX_XMP {
         let size = out.len() as u64;
         return Err(MediaError::TooLarge { what: "PNG compressed XMP", offset: c.at, size, limit: MAX_XMP }.into());
@@ -700,6 +744,132 @@ mod tests {
                 let rec = crate::scan::scan_bytes(&out, "png", &crate::people::PeopleRoots::default());
                 assert!(rec.errors.is_empty(), "{:?}", rec.errors);
             }
+        }
+    }
+
+    /// The bytes of `out`.
+    fn read_all(out: &File) -> Vec<u8> {
+        let mut all = Vec::new();
+        (&*out).seek(SeekFrom::Start(0)).unwrap();
+        (&*out).read_to_end(&mut all).unwrap();
+        all
+    }
+
+    #[test]
+    fn a_tiff_ifd0_with_two_xmp_entries_is_refused_naming_the_second() {
+        // The scan reads both packets; rewriting the first left the second (and the person only
+        // it names) beside consentry's result, which said `green`.
+        use crate::media::exif::tests::tiff_block;
+        let (a, b) = (packet("first"), packet("second"));
+        let f = tiff_block(
+            false,
+            &[(256, 3, 1, vec![0, 1]), (700, 7, a.len() as u32, a.clone()), (700, 1, b.len() as u32, b.clone())],
+            &[],
+        );
+        // IFD0 at 8: count, then 12-byte entries; the second XMP entry is the third.
+        let second_at = 8 + 2 + 2 * 12;
+        assert_eq!(&f[second_at..second_at + 2], &700u16.to_le_bytes());
+        let err = packet_of(Format::Tiff, &f).unwrap_err();
+        assert!(
+            matches!(err, SpliceError::Layout { offset, .. } if offset == second_at as u64),
+            "{err} (the second entry is at byte {second_at})"
+        );
+        assert!(err.to_string().contains("second XMP entry"), "{err}");
+        let mut out = tempfile::tempfile().unwrap();
+        out.write_all(&f).unwrap();
+        for fitted in [None, Some(&a[..])] {
+            assert!(tiff_write(&out, &packet("new"), fitted).is_err());
+            assert_eq!(read_all(&out), f, "nothing written");
+        }
+    }
+
+    #[test]
+    fn a_tiff_xmp_entry_of_type_short_is_rewritten_as_bytes() {
+        // Tag 700 stored as SHORTs (count = half the bytes): the scan reads its bytes. The entry
+        // was rewritten with its type kept and a count in bytes, claiming twice the packet.
+        use crate::media::exif::tests::tiff_block;
+        let mut old = packet("old");
+        if old.len() % 2 == 1 {
+            old.push(b' ');
+        }
+        let f = tiff_block(false, &[(256, 3, 1, vec![0, 1]), (700, 3, (old.len() / 2) as u32, old.clone())], &[]);
+        assert_eq!(crate::media::tiff::read(&f).unwrap().xmp_bytes(), vec![old.clone()]);
+        assert_eq!(packet_of(Format::Tiff, &f).unwrap().unwrap(), old);
+        let entry_at = 8 + 2 + 12;
+        let copy = || {
+            let mut out = tempfile::tempfile().unwrap();
+            out.write_all(&f).unwrap();
+            out
+        };
+        // Appended: the entry becomes BYTE with the packet's byte count.
+        let long = packet(&"y".repeat(3000));
+        let out = copy();
+        tiff_write(&out, &long, None).unwrap();
+        let now = read_all(&out);
+        let typ = u16::from_le_bytes([now[entry_at + 2], now[entry_at + 3]]);
+        let count = u32::from_le_bytes(now[entry_at + 4..entry_at + 8].try_into().unwrap());
+        assert_eq!((typ, count as usize), (1, long.len()), "type BYTE, count in bytes");
+        assert_eq!(crate::media::tiff::read(&now).unwrap().xmp_bytes(), vec![long]);
+        // In place: a packet of the old one's bytes (twice its count) is written over it.
+        let mut fitted = packet("new");
+        fitted.resize(old.len(), b' ');
+        let out = copy();
+        tiff_write(&out, &packet("unused"), Some(&fitted)).unwrap();
+        let now = read_all(&out);
+        assert_eq!(now.len(), f.len());
+        assert_eq!(crate::media::tiff::read(&now).unwrap().xmp_bytes(), vec![fitted]);
+    }
+
+    #[test]
+    fn several_xmp_packets_where_one_would_be_rewritten_are_refused() {
+        use crate::media::jpeg::tests::segment;
+        use crate::media::png::tests::{chunk, itxt, png, text};
+        let (a, b) = (packet("first"), packet("second"));
+        let refused = |format: Format, bytes: &[u8], what: &str| {
+            let (_d, f) = file_with(bytes);
+            let err = super::packet(format, &f).unwrap_err();
+            assert!(err.to_string().contains(what), "{format:?}: {err}");
+            let mut out = tempfile::tempfile().unwrap();
+            assert!(write(format, &f, &packet("new"), None, &mut out).is_err(), "{format:?}");
+            assert_eq!(out.metadata().unwrap().len(), 0, "{format:?}: nothing written");
+        };
+        // PSD: two 0x0424 resources.
+        let res = |p: &[u8]| crate::media::iptc::tests::resource(IRB_XMP, b"", p);
+        let two = crate::media::psd::tests::psd(1, &[res(&a), res(&b)]);
+        assert_eq!(crate::media::psd::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
+        refused(Format::Psd, &two, "second XMP resource");
+        // PNG: two XMP iTXt chunks; an XMP tEXt chunk; an XMP iTXt chunk after IEND.
+        let key = b"XML:com.adobe.xmp";
+        let two = png(&[itxt(key, false, &a), chunk(b"IDAT", &[0; 4]), itxt(key, false, &b)]);
+        assert_eq!(crate::media::png::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
+        refused(Format::Png, &two, "second XMP chunk");
+        let plain = png(&[text(key, &a), chunk(b"IDAT", &[0; 4])]);
+        assert_eq!(crate::media::png::read(&plain).unwrap().xmp.len(), 1, "the scan reads it");
+        refused(Format::Png, &plain, "not an iTXt chunk before IEND");
+        let mut after = png(&[chunk(b"IDAT", &[0; 4])]);
+        after.extend(itxt(key, false, &a));
+        assert_eq!(crate::media::png::read(&after).unwrap().xmp.len(), 1, "the scan reads it");
+        refused(Format::Png, &after, "not an iTXt chunk before IEND");
+        // JPEG: two standard XMP segments.
+        let jpeg = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, Some(String::from_utf8(a).unwrap())));
+        let two = [&jpeg[..2], &segment(0xE1, &[XMP_SIG, &b[..]].concat()), &jpeg[2..]].concat();
+        assert_eq!(crate::media::jpeg::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
+        refused(Format::Jpeg, &two, "second standard XMP segment");
+    }
+
+    #[test]
+    fn a_png_xmp_chunk_the_scan_refuses_is_refused() {
+        // The splice parsed the iTXt header itself: any compression flag but 1 was read as
+        // uncompressed, any method accepted; the scan refuses both.
+        use crate::media::png::tests::{chunk, png};
+        for (flag, method) in [(2u8, 0u8), (1, 5)] {
+            let mut data = b"XML:com.adobe.xmp\0".to_vec();
+            data.extend([flag, method, 0, 0]);
+            data.extend(packet("x"));
+            let f = png(&[chunk(b"iTXt", &data), chunk(b"IDAT", &[0; 4])]);
+            assert!(crate::media::png::read(&f).is_err(), "the scan refuses it");
+            let err = packet_of(Format::Png, &f).unwrap_err();
+            assert!(err.to_string().contains("compression flag/method"), "{flag} {method}: {err}");
         }
     }
 
