@@ -17,9 +17,10 @@
 //! - PNG: the `XML:com.adobe.xmp` iTXt chunk is replaced by an uncompressed one (or one is
 //!   inserted before the image data).
 //!
-//! A file holding several XMP packets where the writer would replace one (two tag-700 entries in
-//! IFD0, two 0x0424 resources, two XMP chunks or standard XMP segments) is refused: the scan reads
-//! each, and the one left would keep naming its persons beside consentry's result.
+//! A file holding XMP packets the writer does not replace (two tag-700 entries in IFD0, XMP in
+//! the Exif IFD or after IEND, two 0x0424 resources, ...) is refused by [`packet`]: the scan reads
+//! each, and one left would keep naming its persons beside consentry's result. A TIFF IFD0 with
+//! two XMP entries is refused by the layout walk itself, naming the second entry.
 //!
 //! Each splice is planned with the layout walker of [`crate::media`] the scan reads the format
 //! with, under the same limits: a file the scan calls damaged is refused here too, and one the
@@ -31,7 +32,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 
-use crate::media::iptc::{IrbResource, IRB_XMP};
+use crate::media::iptc::IRB_XMP;
 use crate::media::jpeg::{self, XMP_ID as XMP_SIG};
 use crate::media::tiff::{self, Entry};
 use crate::media::{png, psd, FileAt, Format, MediaError, ReadAt, MAX_XMP};
@@ -112,23 +113,55 @@ pub fn writes_in_place(format: Format) -> bool {
 
 /// The XMP packet of `f`, a file of `format`, if it has one; a format consentry does not write
 /// itself is an error naming it.
+///
+/// The packet found must be every XMP packet the scan reads in the file (or, when none is found,
+/// the scan must read none): a packet left elsewhere would keep naming its persons.
 pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
-    let writer = writer(format)?;
-    packet_in(writer, &FileAt::new(f)?)
+    let src = FileAt::new(f)?;
+    let packet = packet_of(format, &src)?;
+    only_packet(&src, format, packet.as_deref())?;
+    Ok(packet)
 }
 
-/// [`packet`] of the bytes `src` reads: the splice's layout walk and the packet it finds, for
-/// tests and fuzzing (every write plans its splice with the same layout functions).
+/// The splice's layout walk of the bytes `src` reads and the packet it finds (without
+/// [`packet`]'s check that no other packet is left), for tests and fuzzing: every write plans its
+/// splice with the same layout functions.
 pub fn packet_of(format: Format, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
-    packet_in(writer(format)?, src)
-}
-
-fn packet_in(writer: Writer, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
-    match writer {
+    match writer(format)? {
         Writer::Jpeg => jpeg_read(src),
         Writer::Tiff => tiff_read(src),
         Writer::Psd => psd_read(src),
         Writer::Png => png_read(src),
+    }
+}
+
+/// Whether the packet the writer replaces (`packet`; None: it adds one) is every XMP packet the
+/// scan reads in the file: then nothing the scan reads is left beside consentry's result. A
+/// packet elsewhere (a second tag-700 entry, XMP in the Exif IFD or an IFD after IFD0, a 0x0424
+/// resource in a JPEG's APP13 or a TIFF's tag 34377, a tag 700 in a JPEG's EXIF block, an XMP
+/// chunk after IEND, ...) keeps naming its persons: the file is refused, naming that packet's
+/// byte. A file the scan cannot read is refused with the scan's error.
+fn only_packet(src: &dyn ReadAt, format: Format, packet: Option<&[u8]>) -> Result<()> {
+    let (meta, problem) = crate::media::read_metadata(src, format);
+    if let Some(e) = problem {
+        return Err(e.into());
+    }
+    let mut others = meta.xmp.iter().filter(|p| Some(&p.bytes[..]) != packet);
+    let written = meta.xmp.len() - others.clone().count();
+    match (others.next(), written) {
+        (None, 0 | 1) => Ok(()),
+        (Some(other), _) => {
+            let detail = format!(
+                "the scan reads {} XMP packets here, consentry would rewrite {}: the others would be left beside it",
+                meta.xmp.len(),
+                if packet.is_some() { "one" } else { "none" }
+            );
+            Err(SpliceError::layout("XMP packet", other.offset, detail))
+        }
+        (None, _) => {
+            let at = meta.xmp.get(1).map_or(0, |p| p.offset);
+            Err(SpliceError::layout("XMP packet", at, "the packet consentry would rewrite is there more than once"))
+        }
     }
 }
 
@@ -166,7 +199,8 @@ fn jpeg_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
 
 /// Where a JPEG's XMP segment is, or where a new one goes.
 struct JpegLayout {
-    /// The standard XMP APP1 segment (a file with more is refused).
+    /// The standard XMP APP1 segment (the first one; a file where the scan reads another packet
+    /// besides it is refused by [`packet`]).
     xmp: Option<jpeg::Segment>,
     /// Where a new XMP segment goes: after SOI and the leading APP0/APP1 segments.
     insert_at: u64,
@@ -190,15 +224,9 @@ fn jpeg_layout(src: &dyn ReadAt) -> Result<JpegLayout> {
         if seg.len == 0 {
             continue; // a standalone marker
         }
-        if seg.marker == 0xE1 && seg.len >= 2 + XMP_SIG.len() as u64 {
+        if seg.marker == 0xE1 && xmp.is_none() && seg.len >= 2 + XMP_SIG.len() as u64 {
             let sig = src.slice("APP1 identifier", seg.body(), XMP_SIG.len() as u64, XMP_SIG.len() as u64)?;
             if sig[..] == *XMP_SIG {
-                if xmp.is_some() {
-                    // The scan reads each as a packet of its own: rewriting one of several would
-                    // leave the other (and the persons it names) beside consentry's result.
-                    let detail = "a second standard XMP segment: consentry does not rewrite one of several packets";
-                    return Err(SpliceError::layout("JPEG XMP segment", seg.at, detail));
-                }
                 xmp = Some(seg);
             }
         }
@@ -403,21 +431,9 @@ fn psd_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
 
 fn psd_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let (_, resources) = psd::resources(src)?;
-    let Some(r) = psd_xmp(&resources)? else { return Ok(None) };
+    let Some(r) = resources.iter().find(|r| r.id == IRB_XMP) else { return Ok(None) };
     let len = r.data.end - r.data.start;
     Ok(Some(src.slice("Photoshop XMP resource", r.data.start, len, MAX_XMP)?.into_owned()))
-}
-
-/// The XMP resource (0x0424) of a PSD's resources. The scan reads every one as a packet of its
-/// own: a second one is refused (rewriting one would leave the other beside consentry's result).
-fn psd_xmp(resources: &[IrbResource]) -> Result<Option<&IrbResource>> {
-    let mut xmp = resources.iter().filter(|r| r.id == IRB_XMP);
-    let first = xmp.next();
-    if let Some(second) = xmp.next() {
-        let detail = "a second XMP resource (0x0424): consentry does not rewrite one of several packets";
-        return Err(SpliceError::layout("Photoshop XMP resource", second.at, detail));
-    }
-    Ok(first)
 }
 
 #[cfg(test)] // the tests' shorthand for `packet` and `write`
@@ -431,7 +447,7 @@ fn psd_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
     let (section, resources) = psd::resources(&src)?;
     // The XMP resource keeps its signature, id and name; a new one goes after the last resource
     // (before any padding at the end of the section).
-    let (cut, resume, mut resource) = match psd_xmp(&resources)? {
+    let (cut, resume, mut resource) = match resources.iter().find(|r| r.id == IRB_XMP) {
         Some(r) => {
             let header = src.slice("Photoshop resource header", r.at, r.data.start - 4 - r.at, 266)?;
             (r.at, r.end(section.end), header.into_owned())
@@ -463,33 +479,23 @@ fn psd_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
 const PNG_XMP_KEY: &[u8] = b"XML:com.adobe.xmp\0";
 
 /// Every chunk up to IEND (walked by [`png::chunks`], the chunks after it too: a damaged one is an
-/// error, as for the scan), and the index of the XMP iTXt chunk. The scan reads a text chunk
-/// (`iTXt`, `tEXt`, `zTXt`) keyed `XML:com.adobe.xmp` anywhere, after IEND too, as a packet of its
-/// own: a second one, or one that is not an `iTXt` before IEND, is refused (rewriting or adding
-/// one packet would leave the other, and the persons it names, beside consentry's result).
+/// error, as for the scan), and the index of the first XMP iTXt chunk before IEND. (A file where
+/// the scan reads another XMP packet besides it is refused by [`packet`].)
 fn png_layout(src: &dyn ReadAt) -> Result<(Vec<png::Chunk>, Option<usize>)> {
     let (mut chunks, mut xmp, mut ended) = (Vec::new(), None, false);
     for chunk in png::chunks(src) {
         let chunk = chunk?;
-        let text = matches!(&chunk.kind, b"iTXt" | b"tEXt" | b"zTXt");
-        if text
+        if ended {
+            continue; // after IEND: walked for damage only
+        }
+        ended = &chunk.kind == b"IEND";
+        if xmp.is_none()
+            && &chunk.kind == b"iTXt"
             && chunk.len >= PNG_XMP_KEY.len() as u64
             && src.slice("PNG chunk", chunk.at + 8, PNG_XMP_KEY.len() as u64, 64)?[..] == *PNG_XMP_KEY
         {
-            if xmp.is_some() {
-                let detail = "a second XMP chunk: consentry does not rewrite one of several packets";
-                return Err(SpliceError::layout("PNG XMP chunk", chunk.at, detail));
-            }
-            if ended || &chunk.kind != b"iTXt" {
-                let detail = "an XMP chunk consentry does not rewrite (not an iTXt chunk before IEND)";
-                return Err(SpliceError::layout("PNG XMP chunk", chunk.at, detail));
-            }
             xmp = Some(chunks.len());
         }
-        if ended {
-            continue; // after IEND: walked for damage and XMP only
-        }
-        ended = &chunk.kind == b"IEND";
         chunks.push(chunk);
     }
     Ok((chunks, xmp))
@@ -825,36 +831,68 @@ mod tests {
         use crate::media::jpeg::tests::segment;
         use crate::media::png::tests::{chunk, itxt, png, text};
         let (a, b) = (packet("first"), packet("second"));
+        // `packet` (which apply reads the old packet with, before it writes) refuses them.
         let refused = |format: Format, bytes: &[u8], what: &str| {
             let (_d, f) = file_with(bytes);
             let err = super::packet(format, &f).unwrap_err();
             assert!(err.to_string().contains(what), "{format:?}: {err}");
-            let mut out = tempfile::tempfile().unwrap();
-            assert!(write(format, &f, &packet("new"), None, &mut out).is_err(), "{format:?}");
-            assert_eq!(out.metadata().unwrap().len(), 0, "{format:?}: nothing written");
         };
         // PSD: two 0x0424 resources.
         let res = |p: &[u8]| crate::media::iptc::tests::resource(IRB_XMP, b"", p);
         let two = crate::media::psd::tests::psd(1, &[res(&a), res(&b)]);
         assert_eq!(crate::media::psd::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
-        refused(Format::Psd, &two, "second XMP resource");
+        refused(Format::Psd, &two, "left beside it");
         // PNG: two XMP iTXt chunks; an XMP tEXt chunk; an XMP iTXt chunk after IEND.
         let key = b"XML:com.adobe.xmp";
         let two = png(&[itxt(key, false, &a), chunk(b"IDAT", &[0; 4]), itxt(key, false, &b)]);
         assert_eq!(crate::media::png::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
-        refused(Format::Png, &two, "second XMP chunk");
+        refused(Format::Png, &two, "left beside it");
         let plain = png(&[text(key, &a), chunk(b"IDAT", &[0; 4])]);
         assert_eq!(crate::media::png::read(&plain).unwrap().xmp.len(), 1, "the scan reads it");
-        refused(Format::Png, &plain, "not an iTXt chunk before IEND");
+        refused(Format::Png, &plain, "left beside it");
         let mut after = png(&[chunk(b"IDAT", &[0; 4])]);
         after.extend(itxt(key, false, &a));
         assert_eq!(crate::media::png::read(&after).unwrap().xmp.len(), 1, "the scan reads it");
-        refused(Format::Png, &after, "not an iTXt chunk before IEND");
+        refused(Format::Png, &after, "left beside it");
         // JPEG: two standard XMP segments.
         let jpeg = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, Some(String::from_utf8(a).unwrap())));
         let two = [&jpeg[..2], &segment(0xE1, &[XMP_SIG, &b[..]].concat()), &jpeg[2..]].concat();
         assert_eq!(crate::media::jpeg::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
-        refused(Format::Jpeg, &two, "second standard XMP segment");
+        refused(Format::Jpeg, &two, "left beside it");
+    }
+
+    #[test]
+    fn a_packet_the_scan_reads_where_the_writer_does_not_look_is_refused() {
+        // The writer replaces (or adds) the packet of IFD0, the APP1 segment, ...; a packet the
+        // scan reads elsewhere would be left beside consentry's result, naming its persons.
+        use crate::media::exif::tests::tiff_block;
+        use crate::media::jpeg::tests::segment;
+        let (a, b) = (packet("first"), packet("second"));
+        let refused = |format: Format, bytes: &Vec<u8>, second: &[u8]| {
+            let at = bytes.windows(second.len()).position(|w| w == second).unwrap() as u64;
+            let (_d, f) = file_with(bytes);
+            let err = super::packet(format, &f).unwrap_err();
+            assert!(matches!(err, SpliceError::Layout { offset, .. } if offset == at), "{format:?}: {err} (not {at})");
+            assert!(err.to_string().contains("left beside it"), "{err}");
+        };
+        // TIFF: XMP in IFD0 and in the Exif IFD; XMP in the Exif IFD only (a new IFD0 entry would
+        // be added beside it).
+        let entry = |p: &[u8]| (700, 7, p.len() as u32, p.to_vec());
+        refused(Format::Tiff, &tiff_block(false, &[entry(&a)], &[entry(&b)]), &b);
+        refused(Format::Tiff, &tiff_block(false, &[(256, 3, 1, vec![0, 1])], &[entry(&b)]), &b);
+        // JPEG: the APP1 packet and one in APP13's 0x0424 resource; a packet under a
+        // non-standard `XMP\0` header only (the writer would add a standard one).
+        let jpeg = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, Some(String::from_utf8(a).unwrap())));
+        let irb = crate::media::iptc::tests::resource(IRB_XMP, b"", &b);
+        let app13 = segment(0xED, &[&b"Photoshop 3.0\0"[..], &irb].concat());
+        refused(Format::Jpeg, &[&jpeg[..2], &app13, &jpeg[2..]].concat(), &b);
+        let bare = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, None));
+        // (The scan reads such a segment as XMP from its first byte.)
+        let body = [&b"XMP\0"[..], &b].concat();
+        refused(Format::Jpeg, &[&bare[..2], &segment(0xE1, &body), &bare[2..]].concat(), &body);
+        // The packet the writer finds, alone: written as before.
+        let (_d, f) = file_with(&jpeg);
+        assert_eq!(super::packet(Format::Jpeg, &f).unwrap().unwrap(), packet("first"));
     }
 
     #[test]
