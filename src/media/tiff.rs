@@ -19,6 +19,8 @@ use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
 const TAG_IPTC: u16 = 33723;
 const TAG_PHOTOSHOP: u16 = 34377;
 const TAG_EXIF_IFD: u16 = 34665;
+/// SubIFDs: the offsets of an IFD's child IFDs (DNG and RAW previews, full-size images).
+pub const TAG_SUB_IFDS: u16 = 330;
 
 /// Largest Exif date/offset value read.
 const MAX_SMALL: u64 = 4096;
@@ -339,6 +341,34 @@ impl<'a> Tiff<'a> {
             return Ok(Cow::Owned(e.field[..len as usize].to_vec()));
         }
         self.src.slice(what, self.offset_field(e), len, limit)
+    }
+
+    /// The integer values of a SHORT, LONG or IFD entry, at most `limit` of them (None: another
+    /// type, no values, more than `limit`, or a value that cannot be read).
+    pub fn ints(&self, e: &Entry, limit: u64) -> Option<Vec<u64>> {
+        let unit = match e.typ {
+            3 => 2,
+            4 | 13 => 4,
+            _ => return None,
+        };
+        if e.count == 0 || e.count > limit {
+            return None;
+        }
+        let data = self.value(e, "TIFF value", limit * 4).ok()?;
+        let endian = self.endian();
+        Some(
+            data.chunks_exact(unit)
+                .map(|c| if unit == 2 { u64::from(endian.u16(c)) } else { u64::from(endian.u32(c)) })
+                .collect(),
+        )
+    }
+
+    /// The SubIFD step of the layout walk (beside [`Tiff::chain`]): the offsets of the child
+    /// IFDs an IFD's `entries` name in their first SubIFDs entry (tag 330), at most `limit`; none
+    /// when it has none or it cannot be read. Finding previews walks them.
+    pub fn sub_ifds(&self, entries: &[Entry], limit: u64) -> Vec<u64> {
+        let first = entries.iter().find(|e| e.tag == TAG_SUB_IFDS);
+        first.and_then(|e| self.ints(e, limit)).unwrap_or_default()
     }
 
     /// An IFD pointer value (LONG, IFD, LONG8, IFD8 with count 1).
