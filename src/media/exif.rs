@@ -52,7 +52,13 @@ fn fields_of(parsed: &exif::Exif) -> ExifFields {
         get(Context::Exif, number).or_else(|| get(Context::Tiff, number)).and_then(ascii_value)
     };
     ExifFields {
-        xp_keywords: get(Context::Tiff, TAG_XP_KEYWORDS).and_then(utf16le_value),
+        // Every XPKeywords entry of IFD0, a repeated one too (`get_field` gives one of them).
+        xp_keywords: {
+            let all =
+                parsed.fields().filter(|f| f.tag == Tag(Context::Tiff, TAG_XP_KEYWORDS) && f.ifd_num == In::PRIMARY);
+            let items: Vec<String> = all.filter_map(|f| utf16le_value(&f.value)).collect();
+            (!items.is_empty()).then(|| items.join(";"))
+        },
         date_time_original: ascii(TAG_DATE_TIME_ORIGINAL),
         offset_time_original: ascii(TAG_OFFSET_TIME_ORIGINAL),
     }
@@ -307,16 +313,27 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn every_repeated_xmp_entry_of_an_exif_block_is_read() {
+    fn every_repeated_xmp_and_xp_keywords_entry_of_an_exif_block_is_read() {
         // Two tag-700 entries in IFD0 of a JPEG's EXIF block: kamadak-exif's lookup gave one of
         // them (the last), so a person named only in the other was missed.
         let a = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>first</x:xmpmeta>".to_vec();
         let b = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>".to_vec();
-        let block =
-            tiff_block(false, &[(TAG_XMP, 7, a.len() as u32, a.clone()), (TAG_XMP, 7, b.len() as u32, b.clone())], &[]);
+        let (bob, carl) = (utf16("People/Bob"), utf16("People/Carl"));
+        let block = tiff_block(
+            false,
+            &[
+                (TAG_XMP, 7, a.len() as u32, a.clone()),
+                (TAG_XMP, 7, b.len() as u32, b.clone()),
+                (TAG_XP_KEYWORDS, 1, bob.len() as u32, bob),
+                (TAG_XP_KEYWORDS, 1, carl.len() as u32, carl),
+            ],
+            &[],
+        );
         let mut meta = Metadata::default();
         merge_lenient(&mut meta, &block, 0).unwrap();
         assert_eq!(meta.xmp_bytes(), vec![a.clone(), b]);
+        // XPKeywords repeated too: the items of both.
+        assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/Bob;People/Carl"));
         // A tag 700 whose type holds no bytes (SHORT): an error, not a packet silently dropped.
         let short = tiff_block(false, &[(TAG_XMP, 3, (a.len() / 2) as u32, a[..a.len() / 2 * 2].to_vec())], &[]);
         let e = merge_lenient(&mut Metadata::default(), &short, 100).unwrap_err();

@@ -79,13 +79,16 @@ pub fn header(src: &dyn ReadAt) -> Result<(Tiff<'_>, u64), MediaError> {
 }
 
 /// The tags consentry reads from one IFD of the chain. Every entry of a tag that may name persons
-/// is read, repeated or not (XMP, IPTC-NAA, Photoshop resources: exiftool reads each repeated
-/// XMP entry as a packet of its own, and a person named only in the second must not be missed);
-/// of the other tags (XPKeywords, the Exif IFD pointer) the first counts.
+/// is read, repeated or not (XMP, IPTC-NAA, Photoshop resources, XPKeywords: exiftool reads each
+/// repeated XMP entry as a packet of its own, and a person named only in the second must not be
+/// missed); of the Exif IFD pointer the first counts.
 fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let mut seen = Vec::new();
+    // XPKeywords are taken from this IFD unless an IFD before gave them; a repeated entry's
+    // items are added (`;`-separated).
+    let xp_here = meta.exif.xp_keywords.is_none();
     for e in entries {
-        if seen.contains(&e.tag) && !matches!(e.tag, TAG_XMP | TAG_IPTC | TAG_PHOTOSHOP) {
+        if seen.contains(&e.tag) && !matches!(e.tag, TAG_XMP | TAG_IPTC | TAG_PHOTOSHOP | exif::TAG_XP_KEYWORDS) {
             continue; // a repeated tag that names no one: the first one counts
         }
         match e.tag {
@@ -106,8 +109,12 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
             }
             exif::TAG_XP_KEYWORDS => {
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
-                if meta.exif.xp_keywords.is_none() {
-                    meta.exif.xp_keywords = exif::decode_utf16le(&data);
+                if let Some(more) = exif::decode_utf16le(&data).filter(|_| xp_here) {
+                    let xp = &mut meta.exif.xp_keywords;
+                    *xp = Some(match xp.take() {
+                        Some(before) => format!("{before};{more}"),
+                        None => more,
+                    });
                 }
             }
             TAG_EXIF_IFD => {
@@ -560,7 +567,7 @@ mod tests {
     }
 
     #[test]
-    fn every_repeated_xmp_and_iptc_entry_of_an_ifd_is_read() {
+    fn every_repeated_xmp_iptc_and_xp_keywords_entry_of_an_ifd_is_read() {
         // Two tag-700 entries in IFD0 (exiftool shows both): a person named only in the second
         // must not be missed. The first alone counted before.
         const SECOND: &[u8] = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>";
@@ -574,6 +581,8 @@ mod tests {
                 (TAG_XMP, 1, SECOND.len() as u32, SECOND.to_vec()),
                 (TAG_IPTC, 7, iim2.len() as u32, iim2),
                 (TAG_IPTC, 7, iim3.len() as u32, iim3),
+                (TAG_XP_KEYWORDS, 1, 22, utf16("People/Bob")),
+                (TAG_XP_KEYWORDS, 1, 24, utf16("People/Carl")),
             ],
             &[],
         );
@@ -583,6 +592,7 @@ mod tests {
             assert_eq!(&f[p.offset as usize..][..p.bytes.len()], &p.bytes[..], "offsets name the packets");
         }
         assert_eq!(m.iptc_keywords, vec!["Second".to_string(), "Third".to_string()]);
+        assert_eq!(m.exif.xp_keywords.as_deref(), Some("People/Bob;People/Carl"));
         // The second packet cut off: an error, not a file read from its first packet alone.
         let at = f.windows(8).position(|w| w == &SECOND[..8]).unwrap();
         assert!(read(&f[..at + 10].to_vec()).is_err());
