@@ -2,7 +2,8 @@
 //! first, so a person named only in the second was missed and the file was `green`; apply then
 //! wrote `green` into the first packet, leaving the second. Fail closed: the scan reads both
 //! packets, and apply refuses to rewrite one of several. And a tag-700 entry of type SHORT is
-//! rewritten as BYTE with a byte count (its type was kept, so the entry claimed twice the bytes).
+//! rewritten as BYTE with a byte count (its type was kept, so the entry claimed twice the bytes);
+//! and a packet elsewhere (a PNG chunk after IEND) keeps apply from writing too.
 mod support;
 
 use std::fs;
@@ -130,4 +131,33 @@ fn an_xmp_entry_of_type_short_is_written_as_bytes() {
     assert!(value.starts_with(b"<?xpacket begin") && value.ends_with(b"<?xpacket end=\"w\"?>"), "one whole packet");
     let rec = scan(tmp.path());
     assert_eq!((rec["error"].clone(), rec["status"].clone()), (Value::Null, "green".into()), "{rec}");
+}
+
+/// A PNG chunk of `kind` holding `data`, with its CRC.
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    [&(data.len() as u32).to_be_bytes()[..], kind, data, &crc.sum().to_be_bytes()].concat()
+}
+
+#[test]
+fn a_packet_apply_does_not_rewrite_keeps_the_file_unwritten() {
+    // The same failure in another place: a PNG's XMP chunk after IEND (exiftool and the scan read
+    // it) beside the one apply rewrites. With two packets the scan recorded no packet hash, so
+    // apply rewrote the first and left the second naming its person.
+    let png = fs::read(support::repo().join("fixtures/archive/2023/summer-fest/group.png")).unwrap();
+    let itxt = [&b"XML:com.adobe.xmp\0\0\0\0\0"[..], &packet("Bernd Meier")].concat();
+    let bytes = [png.clone(), png_chunk(b"iTXt", &itxt)].concat();
+    let (tmp, root) = archive(b"");
+    fs::remove_file(root.join("photo.tif")).unwrap();
+    fs::write(root.join("group.png"), &bytes).unwrap();
+    let rec = scan(tmp.path());
+    assert!(rec["persons"].as_array().unwrap().contains(&"Bernd Meier".into()), "{rec}");
+
+    let (rows, out) = command("apply", tmp.path());
+    assert_eq!(rows.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(rows[0]["action"], "written", "{}", rows[0]);
+    assert!(rows[0]["detail"].as_str().unwrap().contains("left beside it"), "{}", rows[0]);
+    assert_eq!(fs::read(root.join("group.png")).unwrap(), bytes, "apply changed the file");
 }

@@ -152,9 +152,11 @@ fn only_packet(src: &dyn ReadAt, format: Format, packet: Option<&[u8]>) -> Resul
         (None, 0 | 1) => Ok(()),
         (Some(other), _) => {
             let detail = format!(
-                "the scan reads {} XMP packets here, consentry would rewrite {}: the others would be left beside it",
+                "the scan reads {} XMP packet{} in the file, consentry would rewrite {}: this one would be left \
+                 beside it",
                 meta.xmp.len(),
-                if packet.is_some() { "one" } else { "none" }
+                if meta.xmp.len() == 1 { "" } else { "s" },
+                if packet.is_some() { "another" } else { "none" }
             );
             Err(SpliceError::layout("XMP packet", other.offset, detail))
         }
