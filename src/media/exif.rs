@@ -312,28 +312,37 @@ pub(crate) mod tests {
         assert_eq!(meta.xmp_bytes(), vec![packet]);
     }
 
+    /// The two XMP packets of [`repeated_block`].
+    pub(crate) const REPEATED_XMP: [&[u8]; 2] = [
+        b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>first</x:xmpmeta>",
+        b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>",
+    ];
+
+    /// A little-endian TIFF block whose IFD0 holds two XMP entries ([`REPEATED_XMP`], UNDEFINED
+    /// then BYTE) and two XPKeywords entries (`People/Bob`, `People/Carl`), then `more`.
+    pub(crate) fn repeated_block(more: &[(u16, u16, u32, Vec<u8>)]) -> Vec<u8> {
+        let [a, b] = REPEATED_XMP;
+        let (bob, carl) = (utf16("People/Bob"), utf16("People/Carl"));
+        let mut entries = vec![
+            (TAG_XMP, 7, a.len() as u32, a.to_vec()),
+            (TAG_XMP, 1, b.len() as u32, b.to_vec()),
+            (TAG_XP_KEYWORDS, 1, bob.len() as u32, bob),
+            (TAG_XP_KEYWORDS, 1, carl.len() as u32, carl),
+        ];
+        entries.extend_from_slice(more);
+        tiff_block(false, &entries, &[])
+    }
+
     #[test]
     fn every_repeated_xmp_and_xp_keywords_entry_of_an_exif_block_is_read() {
         // Two tag-700 entries in IFD0 of a JPEG's EXIF block: kamadak-exif's lookup gave one of
         // them (the last), so a person named only in the other was missed.
-        let a = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>first</x:xmpmeta>".to_vec();
-        let b = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>".to_vec();
-        let (bob, carl) = (utf16("People/Bob"), utf16("People/Carl"));
-        let block = tiff_block(
-            false,
-            &[
-                (TAG_XMP, 7, a.len() as u32, a.clone()),
-                (TAG_XMP, 7, b.len() as u32, b.clone()),
-                (TAG_XP_KEYWORDS, 1, bob.len() as u32, bob),
-                (TAG_XP_KEYWORDS, 1, carl.len() as u32, carl),
-            ],
-            &[],
-        );
         let mut meta = Metadata::default();
-        merge_lenient(&mut meta, &block, 0).unwrap();
-        assert_eq!(meta.xmp_bytes(), vec![a.clone(), b]);
+        merge_lenient(&mut meta, &repeated_block(&[]), 0).unwrap();
+        assert_eq!(meta.xmp_bytes(), REPEATED_XMP.map(<[u8]>::to_vec).to_vec());
         // XPKeywords repeated too: the items of both.
         assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/Bob;People/Carl"));
+        let a = REPEATED_XMP[0];
         // A tag 700 whose type holds no bytes (SHORT): an error, not a packet silently dropped.
         let short = tiff_block(false, &[(TAG_XMP, 3, (a.len() / 2) as u32, a[..a.len() / 2 * 2].to_vec())], &[]);
         let e = merge_lenient(&mut Metadata::default(), &short, 100).unwrap_err();

@@ -421,7 +421,7 @@ impl<'a> Tiff<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::exif::tests::{ascii, sample_fields, tiff_block, utf16};
+    use crate::media::exif::tests::{ascii, repeated_block, sample_fields, tiff_block, utf16, REPEATED_XMP};
     use crate::media::exif::{TAG_DATE_TIME_ORIGINAL, TAG_OFFSET_TIME_ORIGINAL, TAG_XP_KEYWORDS};
     use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
 
@@ -570,31 +570,20 @@ mod tests {
     fn every_repeated_xmp_iptc_and_xp_keywords_entry_of_an_ifd_is_read() {
         // Two tag-700 entries in IFD0 (exiftool shows both): a person named only in the second
         // must not be missed. The first alone counted before.
-        const SECOND: &[u8] = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>";
         let mut iim2 = crate::media::iptc::tests::dataset(2, 25, b"Second");
         iim2.resize(iim2.len().div_ceil(4) * 4, 0);
         let iim3 = crate::media::iptc::tests::dataset(2, 25, b"Third");
-        let f = tiff_block(
-            false,
-            &[
-                (TAG_XMP, 7, XMP.len() as u32, XMP.to_vec()),
-                (TAG_XMP, 1, SECOND.len() as u32, SECOND.to_vec()),
-                (TAG_IPTC, 7, iim2.len() as u32, iim2),
-                (TAG_IPTC, 7, iim3.len() as u32, iim3),
-                (TAG_XP_KEYWORDS, 1, 22, utf16("People/Bob")),
-                (TAG_XP_KEYWORDS, 1, 24, utf16("People/Carl")),
-            ],
-            &[],
-        );
+        let f = repeated_block(&[(TAG_IPTC, 7, iim2.len() as u32, iim2), (TAG_IPTC, 7, iim3.len() as u32, iim3)]);
         let m = read(&f).unwrap();
-        assert_eq!(m.xmp_bytes(), vec![XMP.to_vec(), SECOND.to_vec()]);
+        assert_eq!(m.xmp_bytes(), REPEATED_XMP.map(<[u8]>::to_vec).to_vec());
         for p in &m.xmp {
             assert_eq!(&f[p.offset as usize..][..p.bytes.len()], &p.bytes[..], "offsets name the packets");
         }
         assert_eq!(m.iptc_keywords, vec!["Second".to_string(), "Third".to_string()]);
         assert_eq!(m.exif.xp_keywords.as_deref(), Some("People/Bob;People/Carl"));
         // The second packet cut off: an error, not a file read from its first packet alone.
-        let at = f.windows(8).position(|w| w == &SECOND[..8]).unwrap();
+        let second = REPEATED_XMP[1];
+        let at = f.windows(second.len()).position(|w| w == second).unwrap();
         assert!(read(&f[..at + 10].to_vec()).is_err());
     }
 
