@@ -22,6 +22,7 @@
 //! Every thumbnail is decoded, scaled to at most `max_side`, turned as the EXIF orientation says
 //! and encoded afresh as a baseline JPEG: no metadata of the original reaches the report.
 
+use std::collections::HashSet;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
@@ -360,9 +361,18 @@ fn psd_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
 }
 
 /// The boxes in `src[start..end]` ([`isobmff::boxes`]) up to the first that is damaged or runs
-/// past `end`: a broken box only loses the previews after it.
-fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> impl Iterator<Item = BoxHeader> + '_ {
-    isobmff::boxes(src, start, end).map_while(Result::ok)
+/// past `end`: a broken box only loses the previews after it. A failed read is an error (as in
+/// [`exif_previews`]), not the end of the boxes.
+fn boxes(src: &dyn ReadAt, start: u64, end: u64) -> Result<Vec<BoxHeader>, MediaError> {
+    let mut out = Vec::new();
+    for b in isobmff::boxes(src, start, end) {
+        match b {
+            Ok(b) => out.push(b),
+            Err(MediaError::Io(e)) => return Err(MediaError::Io(e)),
+            Err(_) => break,
+        }
+    }
+    Ok(out)
 }
 
 const CANON_UUID: [u8; 16] =
@@ -372,12 +382,12 @@ const CR3_PREVIEW_UUID: [u8; 16] =
 
 /// CR3: the `THMB` JPEG in `moov/uuid`(Canon) and the `PRVW` JPEG in the top-level preview `uuid`.
 fn cr3_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
-    for top in boxes(src, 0, src.len()) {
+    for top in boxes(src, 0, src.len())? {
         match &top.kind {
             b"moov" => {
-                for b in boxes(src, top.body, top.end) {
+                for b in boxes(src, top.body, top.end)? {
                     if &b.kind == b"uuid" && b.end - b.body > 16 && isobmff::uuid(src, &b) == Some(CANON_UUID) {
-                        for t in boxes(src, b.body + 16, b.end) {
+                        for t in boxes(src, b.body + 16, b.end)? {
                             if &t.kind == b"THMB" {
                                 found.previews.extend(jpeg_in_box(src, t.body, t.end));
                             }
@@ -387,7 +397,7 @@ fn cr3_previews(src: &dyn ReadAt, found: &mut Found) -> Result<(), MediaError> {
             }
             b"uuid" if top.end - top.body > 24 && isobmff::uuid(src, &top) == Some(CR3_PREVIEW_UUID) => {
                 // 8 bytes Canon keeps before the PRVW box
-                for p in boxes(src, top.body + 24, top.end) {
+                for p in boxes(src, top.body + 24, top.end)? {
                     if &p.kind == b"PRVW" {
                         found.previews.extend(jpeg_in_box(src, p.body, p.end));
                     }
@@ -418,7 +428,6 @@ const TAG_ORIENTATION: u16 = 274;
 const TAG_SAMPLES: u16 = 277;
 const TAG_STRIP_BYTES: u16 = 279;
 const TAG_PLANAR: u16 = 284;
-const TAG_SUB_IFDS: u16 = 330;
 const TAG_JPEG_OFFSET: u16 = 0x0201;
 const TAG_JPEG_LENGTH: u16 = 0x0202;
 
@@ -434,21 +443,7 @@ struct Tiff<'a> {
 impl Tiff<'_> {
     /// The integer values of a SHORT, LONG or IFD entry (at most [`MAX_STRIPS`]).
     fn ints(&self, e: &Entry) -> Option<Vec<u64>> {
-        let unit = match e.typ {
-            3 => 2,
-            4 | 13 => 4,
-            _ => return None,
-        };
-        if e.count == 0 || e.count > MAX_STRIPS {
-            return None;
-        }
-        let data = self.t.value(e, "TIFF value", MAX_STRIPS * 4).ok()?;
-        let endian = self.t.endian();
-        Some(
-            data.chunks_exact(unit)
-                .map(|c| if unit == 2 { u64::from(endian.u16(c)) } else { u64::from(endian.u32(c)) })
-                .collect(),
-        )
+        self.t.ints(e, MAX_STRIPS)
     }
 
     fn int(&self, entries: &[Entry], tag: u16) -> Option<u64> {
@@ -460,9 +455,11 @@ impl Tiff<'_> {
     }
 }
 
-/// The previews of the TIFF structure at `base`, and its orientation: walks IFD0, its chain and
-/// SubIFDs (two levels). IFD0 counts only when `ifd0_is_preview` (a plain TIFF's IFD0 is the image
-/// itself). A broken IFD0 is an error; a broken later IFD only loses its preview.
+/// The previews of the TIFF structure at `base`, and its orientation: walks IFD0 and its chain
+/// ([`tiff::Tiff::chain`]), and after each IFD of the chain its SubIFDs, two levels deep
+/// ([`tiff::Tiff::sub_ifds`]); at most [`MAX_IFDS`] IFDs in all, each once. IFD0 counts only when
+/// `ifd0_is_preview` (a plain TIFF's IFD0 is the image itself). A broken IFD0 is an error; a
+/// broken later IFD only loses its preview (and, in the chain, those after it).
 fn tiff_previews(
     src: &dyn ReadAt,
     base: u64,
@@ -476,33 +473,34 @@ fn tiff_previews(
         return Ok(()); // BigTIFF: no previews looked for
     }
     let t = Tiff { t: walker, src, base, end };
-    // (offset, depth: 0 for the chain, 1.. for SubIFDs)
-    let mut queue = vec![(ifd0, 0u8)];
-    let mut seen = Vec::new();
-    let mut first = true;
-    while let Some((off, depth)) = queue.pop() {
-        if off < 8 || seen.contains(&off) || seen.len() >= MAX_IFDS {
-            continue;
-        }
-        seen.push(off);
-        let (entries, next) = match t.t.ifd_and_next(off) {
+    let mut seen = HashSet::new();
+    // An IFD not to walk: inside the header, seen before, or past the limit.
+    let mut skip = |off: u64| off < 8 || seen.len() >= MAX_IFDS || !seen.insert(off);
+    for (i, ifd) in walker.chain(ifd0).enumerate() {
+        let (off, entries) = match ifd {
             Ok(x) => x,
-            Err(e) if first => return Err(e),
-            Err(_) => continue, // a broken later IFD loses only its preview
+            Err(e) if i == 0 => return Err(e),
+            Err(_) => break, // a broken later IFD (or a loop) ends the chain
         };
-        let is_ifd0 = std::mem::take(&mut first);
-        if is_ifd0 {
+        if skip(off) {
+            break;
+        }
+        if i == 0 {
             found.orientation = t.int(&entries, TAG_ORIENTATION).unwrap_or(1) as u16;
         }
-        if !is_ifd0 || ifd0_is_preview {
+        if i > 0 || ifd0_is_preview {
             found.previews.extend(ifd_preview(&t, &entries));
         }
-        if depth == 0 && next != 0 {
-            queue.push((next, 0));
-        }
-        if depth < 2 {
-            for sub in t.all(&entries, TAG_SUB_IFDS).unwrap_or_default() {
-                queue.push((sub, depth + 1));
+        // Its SubIFDs, depth first (the last listed first), two levels deep.
+        let mut subs: Vec<(u64, u8)> = walker.sub_ifds(&entries, MAX_STRIPS).into_iter().map(|o| (o, 1)).collect();
+        while let Some((off, depth)) = subs.pop() {
+            if skip(off) {
+                continue;
+            }
+            let Ok((entries, _)) = walker.ifd_and_next(off) else { continue };
+            found.previews.extend(ifd_preview(&t, &entries));
+            if depth < 2 {
+                subs.extend(walker.sub_ifds(&entries, MAX_STRIPS).into_iter().map(|o| (o, depth + 1)));
             }
         }
     }
@@ -1208,6 +1206,58 @@ mod tests {
             (Format::Cr3, cr3_with_previews(Some((&thumb8, 8, 8)), Some((&thumb8, 8, 8)))),
             (Format::Png, png_image(8, 8, 1, None)),
         ]
+    }
+
+    /// Bytes whose reads from `fail_at` on fail with an I/O error (a disk error, not damage).
+    struct FailingFrom {
+        bytes: Vec<u8>,
+        fail_at: u64,
+    }
+
+    impl ReadAt for FailingFrom {
+        fn len(&self) -> u64 {
+            self.bytes.len() as u64
+        }
+        fn read_exact_at(&self, offset: u64, len: usize) -> io::Result<std::borrow::Cow<'_, [u8]>> {
+            if offset + len as u64 > self.fail_at {
+                return Err(io::Error::other("disk error"));
+            }
+            self.bytes.read_exact_at(offset, len)
+        }
+    }
+
+    #[test]
+    fn a_failed_read_among_cr3_boxes_is_an_error_not_the_end_of_the_boxes() {
+        // The box walk ended silently at a failed read (`map_while(Result::ok)`), losing the
+        // previews after it without a word; damage still only ends the walk.
+        let bytes = cr3_with_previews(Some((&solid(8, 8, [1, 2, 3]), 8, 8)), Some((&solid(8, 8, [1, 2, 3]), 8, 8)));
+        assert_eq!(preview_sizes(&bytes, Format::Cr3).unwrap().len(), 2);
+        let failing = FailingFrom { fail_at: 40, bytes: bytes.clone() };
+        let err = preview_sizes(&failing, Format::Cr3).unwrap_err();
+        assert!(matches!(err, MediaError::Io(_)), "{err}");
+        let mut damaged = bytes;
+        damaged.truncate(60);
+        assert!(preview_sizes(&damaged, Format::Cr3).is_ok(), "damage ends the walk, no error");
+    }
+
+    #[test]
+    fn tiff_previews_walk_each_ifd_once_and_a_broken_chain_keeps_what_came_before() {
+        let thumb8 = solid(8, 8, [0, 0, 255]);
+        let dng =
+            tiff_with_previews(&[(PreviewPlace::SubIfd, &thumb8), (PreviewPlace::NextIfd, &thumb8)], 4, true, None);
+        let all = preview_sizes(&dng, Format::Dng).unwrap();
+        assert_eq!(all.len(), 3, "{all:?}");
+        // IFD0's next-IFD offset pointed back at IFD0: IFD0 and its SubIFD, once each, no error.
+        let (walker, ifd0) = tiff::header(&dng).unwrap();
+        let (entries, next) = walker.ifd_and_next(ifd0).unwrap();
+        assert_ne!(next, 0);
+        let next_at = (ifd0 + 2 + entries.len() as u64 * 12) as usize;
+        let mut looped = dng.clone();
+        looped[next_at..next_at + 4].copy_from_slice(&(ifd0 as u32).to_le_bytes());
+        assert_eq!(preview_sizes(&looped, Format::Dng).unwrap(), all[..2].to_vec());
+        // Pointed past the end: the same.
+        looped[next_at..next_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(preview_sizes(&looped, Format::Dng).unwrap(), all[..2].to_vec());
     }
 
     #[test]

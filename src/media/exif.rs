@@ -52,25 +52,37 @@ fn fields_of(parsed: &exif::Exif) -> ExifFields {
         get(Context::Exif, number).or_else(|| get(Context::Tiff, number)).and_then(ascii_value)
     };
     ExifFields {
-        xp_keywords: get(Context::Tiff, TAG_XP_KEYWORDS).and_then(utf16le_value),
+        // Every XPKeywords entry of IFD0, a repeated one too (`get_field` gives one of them).
+        xp_keywords: {
+            let all =
+                parsed.fields().filter(|f| f.tag == Tag(Context::Tiff, TAG_XP_KEYWORDS) && f.ifd_num == In::PRIMARY);
+            let items: Vec<String> = all.filter_map(|f| utf16le_value(&f.value)).collect();
+            (!items.is_empty()).then(|| items.join(";"))
+        },
         date_time_original: ascii(TAG_DATE_TIME_ORIGINAL),
         offset_time_original: ascii(TAG_OFFSET_TIME_ORIGINAL),
     }
 }
 
 /// XMP packets (tag 700) in IFD0, IFD1 and the Exif IFD of the block, with their offsets in the
-/// block (0 when the value sits in the entry): exiftool reads XMP there too.
-fn xmp_packets(parsed: &exif::Exif) -> Vec<(&[u8], u64)> {
-    [(Context::Tiff, In::PRIMARY), (Context::Tiff, In::THUMBNAIL), (Context::Exif, In::PRIMARY)]
-        .into_iter()
-        .filter_map(|(ctx, ifd)| parsed.get_field(Tag(ctx, TAG_XMP), ifd))
-        .filter_map(|f| match &f.value {
-            Value::Undefined(bytes, offset) => Some((&bytes[..], u64::from(*offset))),
-            Value::Byte(bytes) => Some((&bytes[..], 0)),
-            Value::Ascii(parts) => parts.first().map(|p| (&p[..], 0)),
-            _ => None,
-        })
-        .collect()
+/// block (0 when the value sits in the entry): exiftool reads XMP there too. Every tag-700 entry
+/// counts, a repeated one too (kamadak-exif's `get_field` gives only one of them: a person named
+/// in another must not be missed); one whose type holds no bytes is an error, not a lost packet.
+fn xmp_packets(parsed: &exif::Exif) -> Result<Vec<(&[u8], u64)>, MediaError> {
+    let places = [(Context::Tiff, In::PRIMARY), (Context::Tiff, In::THUMBNAIL), (Context::Exif, In::PRIMARY)];
+    let mut out = Vec::new();
+    for f in parsed.fields() {
+        if f.tag.number() != TAG_XMP || !places.contains(&(f.tag.context(), f.ifd_num)) {
+            continue;
+        }
+        match &f.value {
+            Value::Undefined(bytes, offset) => out.push((&bytes[..], u64::from(*offset))),
+            Value::Byte(bytes) => out.push((&bytes[..], 0)),
+            Value::Ascii(parts) => out.extend(parts.first().map(|p| (&p[..], 0))),
+            _ => return Err(MediaError::malformed("EXIF block", 0, "XMP (tag 700) not stored as bytes")),
+        }
+    }
+    Ok(out)
 }
 
 /// An EXIF block as found in containers that may or may not prefix the TIFF header with the JPEG
@@ -94,7 +106,7 @@ pub fn strip_exif_header(block: &[u8]) -> &[u8] {
 pub fn merge_lenient(meta: &mut Metadata, block: &[u8], at: u64) -> Result<(), MediaError> {
     let (parsed, ignored) = parse_block_noting(block).map_err(|e| in_block(e, at))?;
     meta.exif.merge_missing(fields_of(&parsed));
-    for (packet, offset) in xmp_packets(&parsed) {
+    for (packet, offset) in xmp_packets(&parsed).map_err(|e| in_block(e, at))? {
         push_xmp(meta, packet.to_vec(), at + offset)?;
     }
     if ignored {
@@ -298,6 +310,43 @@ pub(crate) mod tests {
         let mut meta = Metadata::default();
         merge_lenient(&mut meta, &block, 0).unwrap();
         assert_eq!(meta.xmp_bytes(), vec![packet]);
+    }
+
+    /// The two XMP packets of [`repeated_block`].
+    pub(crate) const REPEATED_XMP: [&[u8]; 2] = [
+        b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>first</x:xmpmeta>",
+        b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>second</x:xmpmeta>",
+    ];
+
+    /// A little-endian TIFF block whose IFD0 holds two XMP entries ([`REPEATED_XMP`], UNDEFINED
+    /// then BYTE) and two XPKeywords entries (`People/Bob`, `People/Carl`), then `more`.
+    pub(crate) fn repeated_block(more: &[(u16, u16, u32, Vec<u8>)]) -> Vec<u8> {
+        let [a, b] = REPEATED_XMP;
+        let (bob, carl) = (utf16("People/Bob"), utf16("People/Carl"));
+        let mut entries = vec![
+            (TAG_XMP, 7, a.len() as u32, a.to_vec()),
+            (TAG_XMP, 1, b.len() as u32, b.to_vec()),
+            (TAG_XP_KEYWORDS, 1, bob.len() as u32, bob),
+            (TAG_XP_KEYWORDS, 1, carl.len() as u32, carl),
+        ];
+        entries.extend_from_slice(more);
+        tiff_block(false, &entries, &[])
+    }
+
+    #[test]
+    fn every_repeated_xmp_and_xp_keywords_entry_of_an_exif_block_is_read() {
+        // Two tag-700 entries in IFD0 of a JPEG's EXIF block: kamadak-exif's lookup gave one of
+        // them (the last), so a person named only in the other was missed.
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &repeated_block(&[]), 0).unwrap();
+        assert_eq!(meta.xmp_bytes(), REPEATED_XMP.map(<[u8]>::to_vec).to_vec());
+        // XPKeywords repeated too: the items of both.
+        assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/Bob;People/Carl"));
+        let a = REPEATED_XMP[0];
+        // A tag 700 whose type holds no bytes (SHORT): an error, not a packet silently dropped.
+        let short = tiff_block(false, &[(TAG_XMP, 3, (a.len() / 2) as u32, a[..a.len() / 2 * 2].to_vec())], &[]);
+        let e = merge_lenient(&mut Metadata::default(), &short, 100).unwrap_err();
+        assert!(e.to_string().contains("EXIF block at byte 100") && e.to_string().contains("700"), "{e}");
     }
 
     /// `block` with the value offset of its first little-endian entry whose tag and type are

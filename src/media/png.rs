@@ -127,6 +127,33 @@ pub fn chunks(src: &dyn ReadAt) -> impl Iterator<Item = Result<Chunk, MediaError
     })
 }
 
+/// The text of an `iTXt` chunk, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItxtText<'a> {
+    /// Uncompressed (compression flag 0).
+    Plain(&'a [u8]),
+    /// zlib-compressed (flag 1, method 0).
+    Zlib(&'a [u8]),
+}
+
+/// The text of an `iTXt` chunk from what follows its keyword's NUL (`rest`): compression flag,
+/// method, language tag NUL, translated keyword NUL, text. A header cut short or a compression
+/// flag/method other than 0/any and 1/0 is an error naming the chunk at `at`. Reading metadata
+/// and replacing the XMP chunk both read iTXt headers with it.
+pub fn itxt_text(rest: &[u8], at: u64) -> Result<ItxtText<'_>, MediaError> {
+    let malformed = |detail: &str| MediaError::malformed("PNG text chunk", at, detail);
+    let [flag, method, tail @ ..] = rest else { return Err(malformed("iTXt header cut short")) };
+    let lang_end = tail.iter().position(|&b| b == 0).ok_or_else(|| malformed("iTXt language tag"))?;
+    let tail = &tail[lang_end + 1..];
+    let tk_end = tail.iter().position(|&b| b == 0).ok_or_else(|| malformed("iTXt translated keyword"))?;
+    let body = &tail[tk_end + 1..];
+    match (flag, method) {
+        (0, _) => Ok(ItxtText::Plain(body)),
+        (1, 0) => Ok(ItxtText::Zlib(body)),
+        _ => Err(malformed("iTXt compression flag/method")),
+    }
+}
+
 struct State<'m> {
     meta: &'m mut Metadata,
     inflated: u64,
@@ -172,22 +199,13 @@ impl State<'_> {
                 }
                 self.inflate(compressed, text_limit, at)?
             }
-            _ => {
-                // iTXt: flag, method, language NUL, translated keyword NUL, text.
-                let [flag, method, tail @ ..] = rest else { return Err(malformed("iTXt header cut short")) };
-                let lang_end = tail.iter().position(|&b| b == 0).ok_or_else(|| malformed("iTXt language tag"))?;
-                let tail = &tail[lang_end + 1..];
-                let tk_end = tail.iter().position(|&b| b == 0).ok_or_else(|| malformed("iTXt translated keyword"))?;
-                let body = &tail[tk_end + 1..];
-                match (flag, method) {
-                    (0, _) => {
-                        packet_at = text_at(body);
-                        body.to_vec()
-                    }
-                    (1, 0) => self.inflate(body, text_limit, at)?,
-                    _ => return Err(malformed("iTXt compression flag/method")),
+            _ => match itxt_text(rest, at)? {
+                ItxtText::Plain(body) => {
+                    packet_at = text_at(body);
+                    body.to_vec()
                 }
-            }
+                ItxtText::Zlib(body) => self.inflate(body, text_limit, at)?,
+            },
         };
         if is_xmp {
             return push_xmp(self.meta, text, packet_at);
@@ -290,13 +308,13 @@ fn decode_raw_profile(text: &[u8], limit: u64) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::media::exif::tests::{sample_block, sample_fields};
     use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
     use std::io::Write;
 
-    fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    pub(crate) fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         let mut v = (data.len() as u32).to_be_bytes().to_vec();
         v.extend_from_slice(kind);
         v.extend_from_slice(data);
@@ -310,7 +328,7 @@ mod tests {
         e.finish().unwrap()
     }
 
-    fn itxt(keyword: &[u8], compressed: bool, text: &[u8]) -> Vec<u8> {
+    pub(crate) fn itxt(keyword: &[u8], compressed: bool, text: &[u8]) -> Vec<u8> {
         let mut d = keyword.to_vec();
         d.extend_from_slice(&[0, u8::from(compressed), 0, 0, 0]);
         if compressed {
@@ -340,14 +358,14 @@ mod tests {
         chunk(b"zTXt", &d)
     }
 
-    fn text(keyword: &[u8], text: &[u8]) -> Vec<u8> {
+    pub(crate) fn text(keyword: &[u8], text: &[u8]) -> Vec<u8> {
         let mut d = keyword.to_vec();
         d.push(0);
         d.extend_from_slice(text);
         chunk(b"tEXt", &d)
     }
 
-    fn png(chunks: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn png(chunks: &[Vec<u8>]) -> Vec<u8> {
         let mut v = SIGNATURE.to_vec();
         v.extend(chunk(b"IHDR", &[0; 13]));
         for c in chunks {

@@ -45,13 +45,13 @@ fn be32(b: &[u8]) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::media::exif::tests::{sample_block, sample_fields};
     use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
     use crate::media::iptc::{IRB_EXIF, IRB_IPTC, IRB_XMP};
 
-    fn psd(version: u16, resources: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn psd(version: u16, resources: &[Vec<u8>]) -> Vec<u8> {
         let mut v = b"8BPS".to_vec();
         v.extend_from_slice(&version.to_be_bytes());
         v.extend_from_slice(&[0; 6]);

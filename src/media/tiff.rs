@@ -19,6 +19,8 @@ use super::{exif, MediaError, Metadata, ReadAt, MAX_BLOCK, MAX_ITEMS, MAX_XMP};
 const TAG_IPTC: u16 = 33723;
 const TAG_PHOTOSHOP: u16 = 34377;
 const TAG_EXIF_IFD: u16 = 34665;
+/// SubIFDs: the offsets of an IFD's child IFDs (DNG and RAW previews, full-size images).
+pub const TAG_SUB_IFDS: u16 = 330;
 
 /// Largest Exif date/offset value read.
 const MAX_SMALL: u64 = 4096;
@@ -76,12 +78,18 @@ pub fn header(src: &dyn ReadAt) -> Result<(Tiff<'_>, u64), MediaError> {
     Ok((t, ifd0))
 }
 
-/// The tags consentry reads from one IFD of the chain (the first of a repeated tag counts).
+/// The tags consentry reads from one IFD of the chain. Every entry of a tag that may name persons
+/// is read, repeated or not (XMP, IPTC-NAA, Photoshop resources, XPKeywords: exiftool reads each
+/// repeated XMP entry as a packet of its own, and a person named only in the second must not be
+/// missed); of the Exif IFD pointer the first counts.
 fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Result<(), MediaError> {
     let mut seen = Vec::new();
+    // XPKeywords are taken from this IFD unless an IFD before gave them; a repeated entry's
+    // items are added (`;`-separated).
+    let xp_here = meta.exif.xp_keywords.is_none();
     for e in entries {
-        if seen.contains(&e.tag) {
-            continue; // a repeated tag: the first one counts
+        if seen.contains(&e.tag) && !matches!(e.tag, TAG_XMP | TAG_IPTC | TAG_PHOTOSHOP | exif::TAG_XP_KEYWORDS) {
+            continue; // a repeated tag that names no one: the first one counts
         }
         match e.tag {
             TAG_XMP => {
@@ -101,8 +109,12 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
             }
             exif::TAG_XP_KEYWORDS => {
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
-                if meta.exif.xp_keywords.is_none() {
-                    meta.exif.xp_keywords = exif::decode_utf16le(&data);
+                if let Some(more) = exif::decode_utf16le(&data).filter(|_| xp_here) {
+                    let xp = &mut meta.exif.xp_keywords;
+                    *xp = Some(match xp.take() {
+                        Some(before) => format!("{before};{more}"),
+                        None => more,
+                    });
                 }
             }
             TAG_EXIF_IFD => {
@@ -338,6 +350,34 @@ impl<'a> Tiff<'a> {
         self.src.slice(what, self.offset_field(e), len, limit)
     }
 
+    /// The integer values of a SHORT, LONG or IFD entry, at most `limit` of them (None: another
+    /// type, no values, more than `limit`, or a value that cannot be read).
+    pub fn ints(&self, e: &Entry, limit: u64) -> Option<Vec<u64>> {
+        let unit = match e.typ {
+            3 => 2,
+            4 | 13 => 4,
+            _ => return None,
+        };
+        if e.count == 0 || e.count > limit {
+            return None;
+        }
+        let data = self.value(e, "TIFF value", limit * 4).ok()?;
+        let endian = self.endian();
+        Some(
+            data.chunks_exact(unit)
+                .map(|c| if unit == 2 { u64::from(endian.u16(c)) } else { u64::from(endian.u32(c)) })
+                .collect(),
+        )
+    }
+
+    /// The SubIFD step of the layout walk (beside [`Tiff::chain`]): the offsets of the child
+    /// IFDs an IFD's `entries` name in their first SubIFDs entry (tag 330), at most `limit`; none
+    /// when it has none or it cannot be read. Finding previews walks them.
+    pub fn sub_ifds(&self, entries: &[Entry], limit: u64) -> Vec<u64> {
+        let first = entries.iter().find(|e| e.tag == TAG_SUB_IFDS);
+        first.and_then(|e| self.ints(e, limit)).unwrap_or_default()
+    }
+
     /// An IFD pointer value (LONG, IFD, LONG8, IFD8 with count 1).
     pub fn pointer(&self, e: &Entry) -> Option<u64> {
         match (e.typ, e.count) {
@@ -381,7 +421,7 @@ impl<'a> Tiff<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::exif::tests::{ascii, sample_fields, tiff_block, utf16};
+    use crate::media::exif::tests::{ascii, repeated_block, sample_fields, tiff_block, utf16, REPEATED_XMP};
     use crate::media::exif::{TAG_DATE_TIME_ORIGINAL, TAG_OFFSET_TIME_ORIGINAL, TAG_XP_KEYWORDS};
     use crate::media::iptc::tests::{resource, sample_iim, sample_keywords};
 
@@ -524,6 +564,27 @@ mod tests {
         f.extend_from_slice(&ifd1_next.to_le_bytes());
         f.extend_from_slice(XMP);
         f
+    }
+
+    #[test]
+    fn every_repeated_xmp_iptc_and_xp_keywords_entry_of_an_ifd_is_read() {
+        // Two tag-700 entries in IFD0 (exiftool shows both): a person named only in the second
+        // must not be missed. The first alone counted before.
+        let mut iim2 = crate::media::iptc::tests::dataset(2, 25, b"Second");
+        iim2.resize(iim2.len().div_ceil(4) * 4, 0);
+        let iim3 = crate::media::iptc::tests::dataset(2, 25, b"Third");
+        let f = repeated_block(&[(TAG_IPTC, 7, iim2.len() as u32, iim2), (TAG_IPTC, 7, iim3.len() as u32, iim3)]);
+        let m = read(&f).unwrap();
+        assert_eq!(m.xmp_bytes(), REPEATED_XMP.map(<[u8]>::to_vec).to_vec());
+        for p in &m.xmp {
+            assert_eq!(&f[p.offset as usize..][..p.bytes.len()], &p.bytes[..], "offsets name the packets");
+        }
+        assert_eq!(m.iptc_keywords, vec!["Second".to_string(), "Third".to_string()]);
+        assert_eq!(m.exif.xp_keywords.as_deref(), Some("People/Bob;People/Carl"));
+        // The second packet cut off: an error, not a file read from its first packet alone.
+        let second = REPEATED_XMP[1];
+        let at = f.windows(second.len()).position(|w| w == second).unwrap();
+        assert!(read(&f[..at + 10].to_vec()).is_err());
     }
 
     #[test]

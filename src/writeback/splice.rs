@@ -14,8 +14,13 @@
 //!   header.
 //! - PSD/PSB: the image resource 0x0424 is replaced (or added after the last resource) and the
 //!   resource section's length updated; the other resources and the sections after it are copied.
-//! - PNG: the first `XML:com.adobe.xmp` iTXt chunk is replaced by an uncompressed one (or one is
+//! - PNG: the `XML:com.adobe.xmp` iTXt chunk is replaced by an uncompressed one (or one is
 //!   inserted before the image data).
+//!
+//! A file holding XMP packets the writer does not replace (two tag-700 entries in IFD0, XMP in
+//! the Exif IFD or after IEND, two 0x0424 resources, ...) is refused by [`packet`]: the scan reads
+//! each, and one left would keep naming its persons beside consentry's result. A TIFF IFD0 with
+//! two XMP entries is refused by the layout walk itself, naming the second entry.
 //!
 //! Each splice is planned with the layout walker of [`crate::media`] the scan reads the format
 //! with, under the same limits: a file the scan calls damaged is refused here too, and one the
@@ -108,23 +113,57 @@ pub fn writes_in_place(format: Format) -> bool {
 
 /// The XMP packet of `f`, a file of `format`, if it has one; a format consentry does not write
 /// itself is an error naming it.
+///
+/// The packet found must be every XMP packet the scan reads in the file (or, when none is found,
+/// the scan must read none): a packet left elsewhere would keep naming its persons.
 pub fn packet(format: Format, f: &File) -> Result<Option<Vec<u8>>> {
-    let writer = writer(format)?;
-    packet_in(writer, &FileAt::new(f)?)
+    let src = FileAt::new(f)?;
+    let packet = packet_of(format, &src)?;
+    only_packet(&src, format, packet.as_deref())?;
+    Ok(packet)
 }
 
-/// [`packet`] of the bytes `src` reads: the splice's layout walk and the packet it finds, for
-/// tests and fuzzing (every write plans its splice with the same layout functions).
+/// The splice's layout walk of the bytes `src` reads and the packet it finds (without
+/// [`packet`]'s check that no other packet is left), for tests and fuzzing: every write plans its
+/// splice with the same layout functions.
 pub fn packet_of(format: Format, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
-    packet_in(writer(format)?, src)
-}
-
-fn packet_in(writer: Writer, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
-    match writer {
+    match writer(format)? {
         Writer::Jpeg => jpeg_read(src),
         Writer::Tiff => tiff_read(src),
         Writer::Psd => psd_read(src),
         Writer::Png => png_read(src),
+    }
+}
+
+/// Whether the packet the writer replaces (`packet`; None: it adds one) is every XMP packet the
+/// scan reads in the file: then nothing the scan reads is left beside consentry's result. A
+/// packet elsewhere (a second tag-700 entry, XMP in the Exif IFD or an IFD after IFD0, a 0x0424
+/// resource in a JPEG's APP13 or a TIFF's tag 34377, a tag 700 in a JPEG's EXIF block, an XMP
+/// chunk after IEND, ...) keeps naming its persons: the file is refused, naming that packet's
+/// byte. A file the scan cannot read is refused with the scan's error.
+fn only_packet(src: &dyn ReadAt, format: Format, packet: Option<&[u8]>) -> Result<()> {
+    let (meta, problem) = crate::media::read_metadata(src, format);
+    if let Some(e) = problem {
+        return Err(e.into());
+    }
+    let mut others = meta.xmp.iter().filter(|p| Some(&p.bytes[..]) != packet);
+    let written = meta.xmp.len() - others.clone().count();
+    match (others.next(), written) {
+        (None, 0 | 1) => Ok(()),
+        (Some(other), _) => {
+            let detail = format!(
+                "the scan reads {} XMP packet{} in the file, consentry would rewrite {}: this one would be left \
+                 beside it",
+                meta.xmp.len(),
+                if meta.xmp.len() == 1 { "" } else { "s" },
+                if packet.is_some() { "another" } else { "none" }
+            );
+            Err(SpliceError::layout("XMP packet", other.offset, detail))
+        }
+        (None, _) => {
+            let at = meta.xmp.get(1).map_or(0, |p| p.offset);
+            Err(SpliceError::layout("XMP packet", at, "the packet consentry would rewrite is there more than once"))
+        }
     }
 }
 
@@ -162,7 +201,8 @@ fn jpeg_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
 
 /// Where a JPEG's XMP segment is, or where a new one goes.
 struct JpegLayout {
-    /// The standard XMP APP1 segment (the first one).
+    /// The standard XMP APP1 segment (the first one; a file where the scan reads another packet
+    /// besides it is refused by [`packet`]).
     xmp: Option<jpeg::Segment>,
     /// Where a new XMP segment goes: after SOI and the leading APP0/APP1 segments.
     insert_at: u64,
@@ -251,12 +291,17 @@ fn copy_range(f: &File, from: u64, to: u64, w: &mut impl Write) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // TIFF
 
+/// TIFF field types whose count is in bytes.
+const TIFF_BYTE: u16 = 1;
+const TIFF_ASCII: u16 = 2;
+const TIFF_UNDEFINED: u16 = 7;
+
 /// IFD0 of a TIFF-structured file, walked by [`tiff::header`] and [`tiff::Tiff::ifd_and_next`].
 struct TiffLayout<'a> {
     t: tiff::Tiff<'a>,
     entries: Vec<Entry>,
     next: u64,
-    /// Index of the (first) XMP entry.
+    /// Index of the XMP entry (IFD0 has at most one: more are refused).
     xmp: Option<usize>,
 }
 
@@ -290,7 +335,14 @@ fn tiff_layout(src: &dyn ReadAt) -> Result<TiffLayout<'_>> {
     if entries.is_empty() {
         return Err(SpliceError::layout("TIFF IFD0", ifd0, "no entries"));
     }
-    let xmp = entries.iter().position(|e| e.tag == crate::media::exif::TAG_XMP);
+    // The scan reads every XMP entry of an IFD as a packet of its own: rewriting one of several
+    // would leave the others (and the persons they name) beside consentry's result.
+    let mut xmp_entries = entries.iter().enumerate().filter(|(_, e)| e.tag == crate::media::exif::TAG_XMP);
+    let xmp = xmp_entries.next().map(|(i, _)| i);
+    if let Some((_, second)) = xmp_entries.next() {
+        let detail = "a second XMP entry (tag 700) in IFD0: consentry does not rewrite one of several packets";
+        return Err(SpliceError::layout("TIFF XMP entry", second.at(&t), detail));
+    }
     Ok(TiffLayout { t, entries, next, xmp })
 }
 
@@ -304,7 +356,8 @@ fn tiff_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let l = tiff_layout(src)?;
     let Some(i) = l.xmp else { return Ok(None) };
     let e = &l.entries[i];
-    if e.count <= l.word() {
+    // The value's bytes (a count of SHORTs is twice as many bytes), as the scan reads them.
+    if l.t.value_len(e).is_none_or(|len| len <= l.word()) {
         return Err(SpliceError::layout("TIFF XMP entry", e.field_at, "too small to hold a packet"));
     }
     Ok(Some(l.t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?.into_owned()))
@@ -325,20 +378,24 @@ fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
     // Appended data starts on a word boundary.
     let append_at = (end + 1) & !1;
     let tag = crate::media::exif::TAG_XMP;
-    match l.xmp.map(|i| l.entries[i]) {
-        Some(e) if e.count > l.word() && fitted.is_some_and(|p| p.len() as u64 == e.count) => {
+    match l.xmp.map(|i| (l.entries[i], l.t.value_len(&l.entries[i]).unwrap_or(0))) {
+        // In place: the value's bytes (not its count, which is in units of its type) are replaced
+        // by as many bytes; the entry is unchanged.
+        Some((e, bytes)) if bytes > l.word() && fitted.is_some_and(|p| p.len() as u64 == bytes) => {
             out.write_all_at(fitted.expect("checked"), l.t.offset_field(&e))?;
         }
-        Some(e) => {
+        Some((e, bytes)) => {
             out.write_all_at(packet, append_at)?;
             // The old packet, no longer referenced, is blanked: a tool scanning the bytes for
             // XMP must not find a stale result.
             let offset = l.t.offset_field(&e);
-            if e.count > l.word() && e.count <= MAX_XMP && offset.saturating_add(e.count) <= end {
-                out.write_all_at(&vec![b' '; e.count as usize], offset)?;
+            if bytes > l.word() && bytes <= MAX_XMP && offset.saturating_add(bytes) <= end {
+                out.write_all_at(&vec![b' '; bytes as usize], offset)?;
             }
-            // The entry keeps its type (BYTE or UNDEFINED); the new count and offset.
-            let raw = l.raw(tag, e.typ, packet.len() as u64, &l.put_word(append_at));
+            // The new count is in bytes: the entry keeps a byte type (BYTE, ASCII or UNDEFINED);
+            // another (a SHORT would claim twice the packet's bytes) becomes BYTE.
+            let typ = if matches!(e.typ, TIFF_BYTE | TIFF_ASCII | TIFF_UNDEFINED) { e.typ } else { TIFF_BYTE };
+            let raw = l.raw(tag, typ, packet.len() as u64, &l.put_word(append_at));
             out.write_all_at(&raw, e.at(&l.t))?;
         }
         None => {
@@ -347,7 +404,7 @@ fn tiff_patch(out: &File, packet: &[u8], fitted: Option<&[u8]>) -> Result<()> {
             let ifd_at = (append_at + packet.len() as u64 + 1) & !1;
             let mut entries: Vec<Vec<u8>> = l.entries.iter().map(|e| l.raw(e.tag, e.typ, e.count, &e.field)).collect();
             let pos = l.entries.iter().position(|e| e.tag > tag).unwrap_or(entries.len());
-            entries.insert(pos, l.raw(tag, 7, packet.len() as u64, &l.put_word(append_at)));
+            entries.insert(pos, l.raw(tag, TIFF_UNDEFINED, packet.len() as u64, &l.put_word(append_at)));
             let mut block = if l.t.is_big() {
                 l.t.endian().put64(entries.len() as u64).to_vec()
             } else {
@@ -424,7 +481,8 @@ fn psd_splice(f: &File, packet: &[u8], out: &mut File) -> Result<()> {
 const PNG_XMP_KEY: &[u8] = b"XML:com.adobe.xmp\0";
 
 /// Every chunk up to IEND (walked by [`png::chunks`], the chunks after it too: a damaged one is an
-/// error, as for the scan), and the index of the first XMP iTXt chunk before IEND.
+/// error, as for the scan), and the index of the first XMP iTXt chunk before IEND. (A file where
+/// the scan reads another XMP packet besides it is refused by [`packet`].)
 fn png_layout(src: &dyn ReadAt) -> Result<(Vec<png::Chunk>, Option<usize>)> {
     let (mut chunks, mut xmp, mut ended) = (Vec::new(), None, false);
     for chunk in png::chunks(src) {
@@ -446,7 +504,7 @@ fn png_layout(src: &dyn ReadAt) -> Result<(Vec<png::Chunk>, Option<usize>)> {
 }
 
 #[cfg(test)] // the tests' shorthand for `packet` and `write`
-/// The XMP packet of a PNG file (its first `XML:com.adobe.xmp` iTXt chunk), if it has one.
+/// The XMP packet of a PNG file (its `XML:com.adobe.xmp` iTXt chunk), if it has one.
 fn png_packet(f: &File) -> io::Result<Option<Vec<u8>>> {
     Ok(png_read(&FileAt::new(f)?)?)
 }
@@ -456,22 +514,16 @@ fn png_read(src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     let Some(i) = xmp else { return Ok(None) };
     let c = chunks[i];
     let data = src.slice("PNG XMP chunk", c.at + 8, c.len, MAX_XMP)?;
-    let cut_short = || SpliceError::layout("PNG XMP chunk", c.at, "cut short");
-    // keyword\0, compression flag, method, language\0, translated keyword\0, text
-    let rest = &data[PNG_XMP_KEY.len()..];
-    let (compressed, rest) = match rest {
-        [flag, _method, rest @ ..] => (*flag == 1, rest),
-        _ => return Err(cut_short()),
+    // keyword\0, then the iTXt header and text, read as the scan reads them.
+    let text = match png::itxt_text(&data[PNG_XMP_KEY.len()..], c.at)? {
+        png::ItxtText::Plain(text) => return Ok(Some(text.to_vec())),
+        png::ItxtText::Zlib(text) => text,
     };
-    let skip_nul = |b: &[u8]| b.iter().position(|&c| c == 0).map(|p| p + 1);
-    let lang = skip_nul(rest).ok_or_else(cut_short)?;
-    let translated = skip_nul(&rest[lang..]).ok_or_else(cut_short)?;
-    let text = &rest[lang + translated..];
-    if !compressed {
-        return Ok(Some(text.to_vec()));
-    }
     let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(text).take(MAX_XMP + 1).read_to_end(&mut out)?;
+    flate2::read::ZlibDecoder::new(text)
+        .take(MAX_XMP + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| MediaError::malformed("PNG compressed text", c.at, e.to_string()))?;
     if out.len() as u64 > MAX_XMP {
         let size = out.len() as u64;
         return Err(MediaError::TooLarge { what: "PNG compressed XMP", offset: c.at, size, limit: MAX_XMP }.into());
@@ -700,6 +752,164 @@ mod tests {
                 let rec = crate::scan::scan_bytes(&out, "png", &crate::people::PeopleRoots::default());
                 assert!(rec.errors.is_empty(), "{:?}", rec.errors);
             }
+        }
+    }
+
+    /// The bytes of `out`.
+    fn read_all(out: &File) -> Vec<u8> {
+        let mut all = Vec::new();
+        (&*out).seek(SeekFrom::Start(0)).unwrap();
+        (&*out).read_to_end(&mut all).unwrap();
+        all
+    }
+
+    #[test]
+    fn a_tiff_ifd0_with_two_xmp_entries_is_refused_naming_the_second() {
+        // The scan reads both packets; rewriting the first left the second (and the person only
+        // it names) beside consentry's result, which said `green`.
+        use crate::media::exif::tests::tiff_block;
+        let (a, b) = (packet("first"), packet("second"));
+        let f = tiff_block(
+            false,
+            &[(256, 3, 1, vec![0, 1]), (700, 7, a.len() as u32, a.clone()), (700, 1, b.len() as u32, b.clone())],
+            &[],
+        );
+        // IFD0 at 8: count, then 12-byte entries; the second XMP entry is the third.
+        let second_at = 8 + 2 + 2 * 12;
+        assert_eq!(&f[second_at..second_at + 2], &700u16.to_le_bytes());
+        let err = packet_of(Format::Tiff, &f).unwrap_err();
+        assert!(
+            matches!(err, SpliceError::Layout { offset, .. } if offset == second_at as u64),
+            "{err} (the second entry is at byte {second_at})"
+        );
+        assert!(err.to_string().contains("second XMP entry"), "{err}");
+        let mut out = tempfile::tempfile().unwrap();
+        out.write_all(&f).unwrap();
+        for fitted in [None, Some(&a[..])] {
+            assert!(tiff_write(&out, &packet("new"), fitted).is_err());
+            assert_eq!(read_all(&out), f, "nothing written");
+        }
+    }
+
+    #[test]
+    fn a_tiff_xmp_entry_of_type_short_is_rewritten_as_bytes() {
+        // Tag 700 stored as SHORTs (count = half the bytes): the scan reads its bytes. The entry
+        // was rewritten with its type kept and a count in bytes, claiming twice the packet.
+        use crate::media::exif::tests::tiff_block;
+        let mut old = packet("old");
+        if old.len() % 2 == 1 {
+            old.push(b' ');
+        }
+        let f = tiff_block(false, &[(256, 3, 1, vec![0, 1]), (700, 3, (old.len() / 2) as u32, old.clone())], &[]);
+        assert_eq!(crate::media::tiff::read(&f).unwrap().xmp_bytes(), vec![old.clone()]);
+        assert_eq!(packet_of(Format::Tiff, &f).unwrap().unwrap(), old);
+        let entry_at = 8 + 2 + 12;
+        let copy = || {
+            let mut out = tempfile::tempfile().unwrap();
+            out.write_all(&f).unwrap();
+            out
+        };
+        // Appended: the entry becomes BYTE with the packet's byte count.
+        let long = packet(&"y".repeat(3000));
+        let out = copy();
+        tiff_write(&out, &long, None).unwrap();
+        let now = read_all(&out);
+        let typ = u16::from_le_bytes([now[entry_at + 2], now[entry_at + 3]]);
+        let count = u32::from_le_bytes(now[entry_at + 4..entry_at + 8].try_into().unwrap());
+        assert_eq!((typ, count as usize), (1, long.len()), "type BYTE, count in bytes");
+        assert_eq!(crate::media::tiff::read(&now).unwrap().xmp_bytes(), vec![long]);
+        // In place: a packet of the old one's bytes (twice its count) is written over it.
+        let mut fitted = packet("new");
+        fitted.resize(old.len(), b' ');
+        let out = copy();
+        tiff_write(&out, &packet("unused"), Some(&fitted)).unwrap();
+        let now = read_all(&out);
+        assert_eq!(now.len(), f.len());
+        assert_eq!(crate::media::tiff::read(&now).unwrap().xmp_bytes(), vec![fitted]);
+    }
+
+    #[test]
+    fn several_xmp_packets_where_one_would_be_rewritten_are_refused() {
+        use crate::media::jpeg::tests::segment;
+        use crate::media::png::tests::{chunk, itxt, png, text};
+        let (a, b) = (packet("first"), packet("second"));
+        // `packet` (which apply reads the old packet with, before it writes) refuses them.
+        let refused = |format: Format, bytes: &[u8], what: &str| {
+            let (_d, f) = file_with(bytes);
+            let err = super::packet(format, &f).unwrap_err();
+            assert!(err.to_string().contains(what), "{format:?}: {err}");
+        };
+        // PSD: two 0x0424 resources.
+        let res = |p: &[u8]| crate::media::iptc::tests::resource(IRB_XMP, b"", p);
+        let two = crate::media::psd::tests::psd(1, &[res(&a), res(&b)]);
+        assert_eq!(crate::media::psd::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
+        refused(Format::Psd, &two, "left beside it");
+        // PNG: two XMP iTXt chunks; an XMP tEXt chunk; an XMP iTXt chunk after IEND.
+        let key = b"XML:com.adobe.xmp";
+        let two = png(&[itxt(key, false, &a), chunk(b"IDAT", &[0; 4]), itxt(key, false, &b)]);
+        assert_eq!(crate::media::png::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
+        refused(Format::Png, &two, "left beside it");
+        let plain = png(&[text(key, &a), chunk(b"IDAT", &[0; 4])]);
+        assert_eq!(crate::media::png::read(&plain).unwrap().xmp.len(), 1, "the scan reads it");
+        refused(Format::Png, &plain, "left beside it");
+        let mut after = png(&[chunk(b"IDAT", &[0; 4])]);
+        after.extend(itxt(key, false, &a));
+        assert_eq!(crate::media::png::read(&after).unwrap().xmp.len(), 1, "the scan reads it");
+        refused(Format::Png, &after, "left beside it");
+        // JPEG: two standard XMP segments.
+        let jpeg = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, Some(String::from_utf8(a).unwrap())));
+        let two = [&jpeg[..2], &segment(0xE1, &[XMP_SIG, &b[..]].concat()), &jpeg[2..]].concat();
+        assert_eq!(crate::media::jpeg::read(&two).unwrap().xmp.len(), 2, "the scan reads both");
+        refused(Format::Jpeg, &two, "left beside it");
+    }
+
+    #[test]
+    fn a_packet_the_scan_reads_where_the_writer_does_not_look_is_refused() {
+        // The writer replaces (or adds) the packet of IFD0, the APP1 segment, ...; a packet the
+        // scan reads elsewhere would be left beside consentry's result, naming its persons.
+        use crate::media::exif::tests::tiff_block;
+        use crate::media::jpeg::tests::segment;
+        let (a, b) = (packet("first"), packet("second"));
+        let refused = |format: Format, bytes: &Vec<u8>, second: &[u8]| {
+            let at = bytes.windows(second.len()).position(|w| w == second).unwrap() as u64;
+            let (_d, f) = file_with(bytes);
+            let err = super::packet(format, &f).unwrap_err();
+            assert!(matches!(err, SpliceError::Layout { offset, .. } if offset == at), "{format:?}: {err} (not {at})");
+            assert!(err.to_string().contains("left beside it"), "{err}");
+        };
+        // TIFF: XMP in IFD0 and in the Exif IFD; XMP in the Exif IFD only (a new IFD0 entry would
+        // be added beside it).
+        let entry = |p: &[u8]| (700, 7, p.len() as u32, p.to_vec());
+        refused(Format::Tiff, &tiff_block(false, &[entry(&a)], &[entry(&b)]), &b);
+        refused(Format::Tiff, &tiff_block(false, &[(256, 3, 1, vec![0, 1])], &[entry(&b)]), &b);
+        // JPEG: the APP1 packet and one in APP13's 0x0424 resource; a packet under a
+        // non-standard `XMP\0` header only (the writer would add a standard one).
+        let jpeg = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, Some(String::from_utf8(a).unwrap())));
+        let irb = crate::media::iptc::tests::resource(IRB_XMP, b"", &b);
+        let app13 = segment(0xED, &[&b"Photoshop 3.0\0"[..], &irb].concat());
+        refused(Format::Jpeg, &[&jpeg[..2], &app13, &jpeg[2..]].concat(), &b);
+        let bare = synth::build(SynthFormat::Jpeg, &embed(SynthFormat::Jpeg, None));
+        // (The scan reads such a segment as XMP from its first byte.)
+        let body = [&b"XMP\0"[..], &b].concat();
+        refused(Format::Jpeg, &[&bare[..2], &segment(0xE1, &body), &bare[2..]].concat(), &body);
+        // The packet the writer finds, alone: written as before.
+        let (_d, f) = file_with(&jpeg);
+        assert_eq!(super::packet(Format::Jpeg, &f).unwrap().unwrap(), packet("first"));
+    }
+
+    #[test]
+    fn a_png_xmp_chunk_the_scan_refuses_is_refused() {
+        // The splice parsed the iTXt header itself: any compression flag but 1 was read as
+        // uncompressed, any method accepted; the scan refuses both.
+        use crate::media::png::tests::{chunk, png};
+        for (flag, method) in [(2u8, 0u8), (1, 5)] {
+            let mut data = b"XML:com.adobe.xmp\0".to_vec();
+            data.extend([flag, method, 0, 0]);
+            data.extend(packet("x"));
+            let f = png(&[chunk(b"iTXt", &data), chunk(b"IDAT", &[0; 4])]);
+            assert!(crate::media::png::read(&f).is_err(), "the scan refuses it");
+            let err = packet_of(Format::Png, &f).unwrap_err();
+            assert!(err.to_string().contains("compression flag/method"), "{flag} {method}: {err}");
         }
     }
 
