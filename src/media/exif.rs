@@ -23,7 +23,7 @@ pub const TAG_OFFSET_TIME_ORIGINAL: u16 = 0x9011;
 /// (starting with `II*\0` or `MM\0*`). Blocks that only hold an Exif IFD as their IFD0 (Canon
 /// CR3 `CMT2`) work too: the date tags are also looked up in IFD0.
 pub fn fields_from_tiff_block(block: &[u8]) -> Result<ExifFields, MediaError> {
-    parse_block(block).map(|parsed| fields_of(&parsed))
+    parse_block(block).and_then(|parsed| fields_of(&parsed))
 }
 
 fn parse_block(block: &[u8]) -> Result<exif::Exif, MediaError> {
@@ -44,24 +44,44 @@ fn parse_block_noting(block: &[u8]) -> Result<(exif::Exif, bool), MediaError> {
         .map_err(|e| MediaError::malformed("EXIF block", 0, e.to_string()))
 }
 
-fn fields_of(parsed: &exif::Exif) -> ExifFields {
+fn fields_of(parsed: &exif::Exif) -> Result<ExifFields, MediaError> {
     let get = |ctx: Context, number: u16| -> Option<&Value> {
         parsed.get_field(Tag(ctx, number), In::PRIMARY).map(|f| &f.value)
     };
     let ascii = |number: u16| -> Option<String> {
         get(Context::Exif, number).or_else(|| get(Context::Tiff, number)).and_then(ascii_value)
     };
-    ExifFields {
-        // Every XPKeywords entry of IFD0, a repeated one too (`get_field` gives one of them).
-        xp_keywords: {
-            let all =
-                parsed.fields().filter(|f| f.tag == Tag(Context::Tiff, TAG_XP_KEYWORDS) && f.ifd_num == In::PRIMARY);
-            let items: Vec<String> = all.filter_map(|f| utf16le_value(&f.value)).collect();
-            (!items.is_empty()).then(|| items.join(";"))
-        },
+    Ok(ExifFields {
+        xp_keywords: xp_keywords(parsed)?,
         date_time_original: ascii(TAG_DATE_TIME_ORIGINAL),
         offset_time_original: ascii(TAG_OFFSET_TIME_ORIGINAL),
+    })
+}
+
+/// Every XPKeywords entry of IFD0, a repeated one too (`get_field` gives one of them), each
+/// distinct value once: a hostile block with thousands of entries pointing at one value names
+/// nobody new with them. Their distinct values together stay within [`MAX_BLOCK`] bytes; past
+/// that the block is an error (its persons would be read only in part).
+fn xp_keywords(parsed: &exif::Exif) -> Result<Option<String>, MediaError> {
+    let (mut seen_bytes, mut seen_units) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    let mut bytes = 0u64;
+    let mut items = Vec::new();
+    for f in parsed.fields().filter(|f| f.tag == Tag(Context::Tiff, TAG_XP_KEYWORDS) && f.ifd_num == In::PRIMARY) {
+        let (new, len) = match &f.value {
+            Value::Byte(b) | Value::Undefined(b, _) => (seen_bytes.insert(&b[..]), b.len() as u64),
+            Value::Short(units) => (seen_units.insert(&units[..]), 2 * units.len() as u64),
+            _ => (true, 0),
+        };
+        if !new {
+            continue;
+        }
+        bytes += len;
+        if bytes > MAX_BLOCK {
+            return Err(MediaError::TooLarge { what: "XPKeywords values", offset: 0, size: bytes, limit: MAX_BLOCK });
+        }
+        items.extend(utf16le_value(&f.value));
     }
+    Ok((!items.is_empty()).then(|| items.join(";")))
 }
 
 /// XMP packets (tag 700) in IFD0, IFD1 and the Exif IFD of the block, with their offsets in the
@@ -105,7 +125,7 @@ pub fn strip_exif_header(block: &[u8]) -> &[u8] {
 /// error is the block's. What was read before an error stays in `meta` (callers keep it).
 pub fn merge_lenient(meta: &mut Metadata, block: &[u8], at: u64) -> Result<(), MediaError> {
     let (parsed, ignored) = parse_block_noting(block).map_err(|e| in_block(e, at))?;
-    meta.exif.merge_missing(fields_of(&parsed));
+    meta.exif.merge_missing(fields_of(&parsed).map_err(|e| in_block(e, at))?);
     for (packet, offset) in xmp_packets(&parsed).map_err(|e| in_block(e, at))? {
         push_xmp(meta, packet.to_vec(), at + offset)?;
     }
@@ -347,6 +367,23 @@ pub(crate) mod tests {
         let short = tiff_block(false, &[(TAG_XMP, 3, (a.len() / 2) as u32, a[..a.len() / 2 * 2].to_vec())], &[]);
         let e = merge_lenient(&mut Metadata::default(), &short, 100).unwrap_err();
         assert!(e.to_string().contains("EXIF block at byte 100") && e.to_string().contains("700"), "{e}");
+    }
+
+    #[test]
+    fn repeated_xp_keywords_of_an_exif_block_are_read_once_and_within_a_budget() {
+        // Thousands of XPKeywords entries with one value (each value distinct in the block only by
+        // its place): read once, not decoded and joined thousands of times.
+        let kw = utf16("People/Bob");
+        let many: Vec<_> = (0..2000).map(|_| (TAG_XP_KEYWORDS, 1, kw.len() as u32, kw.clone())).collect();
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &tiff_block(false, &many, &[]), 0).unwrap();
+        assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/Bob"));
+        // Distinct values (entries pointing at one place with other lengths) past the budget: an
+        // error naming the block.
+        let counts: Vec<u32> = (0..16).map(|i| (1 << 20) - 2 * i).collect();
+        let big = crate::media::tiff::tests::many_pointers_at_one_value(&counts);
+        let e = merge_lenient(&mut Metadata::default(), &big, 7).unwrap_err();
+        assert!(e.to_string().contains("EXIF block at byte 7") && e.to_string().contains("XPKeywords"), "{e}");
     }
 
     /// `block` with the value offset of its first little-endian entry whose tag and type are

@@ -35,11 +35,44 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
     let (t, ifd0) = header(src)?;
 
     // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
+    let mut reads = PersonReads::default();
     for ifd in t.chain(ifd0) {
         let (offset, entries) = ifd?;
-        ifd_tags(&t, &entries, offset, meta)?;
+        ifd_tags(&t, &entries, offset, meta, &mut reads)?;
     }
     Ok(())
+}
+
+/// The values of person-bearing entries (XMP, IPTC-NAA, Photoshop resources, XPKeywords) read
+/// from one file: an entry whose value was read already (the same tag, place and length) names
+/// nobody new and is not read again, and all of them together stay within [`MAX_XMP`] bytes. A
+/// hostile file with thousands of entries pointing at one large value would otherwise cost time
+/// and memory without bound; past the budget the file is an error (unreadable), never cut short.
+#[derive(Default)]
+struct PersonReads {
+    read: std::collections::HashSet<(u16, u64, u64)>,
+    bytes: u64,
+}
+
+impl PersonReads {
+    /// Whether `e` is to be read (false: the same value was read before); an error past the
+    /// budget.
+    fn admit(&mut self, t: &Tiff, e: &Entry) -> Result<bool, MediaError> {
+        let len = t.value_len(e).unwrap_or(0);
+        if !self.read.insert((e.tag, e.value_at(t), len)) {
+            return Ok(false);
+        }
+        self.bytes = self.bytes.saturating_add(len);
+        if self.bytes > MAX_XMP {
+            return Err(MediaError::TooLarge {
+                what: "person-bearing TIFF values (XMP, IPTC, Photoshop, XPKeywords)",
+                offset: e.field_at,
+                size: self.bytes,
+                limit: MAX_XMP,
+            });
+        }
+        Ok(true)
+    }
 }
 
 /// The layout walk of a TIFF-structured file starts here: the header's byte order and kind
@@ -82,14 +115,24 @@ pub fn header(src: &dyn ReadAt) -> Result<(Tiff<'_>, u64), MediaError> {
 /// is read, repeated or not (XMP, IPTC-NAA, Photoshop resources, XPKeywords: exiftool reads each
 /// repeated XMP entry as a packet of its own, and a person named only in the second must not be
 /// missed); of the Exif IFD pointer the first counts.
-fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Result<(), MediaError> {
-    let mut seen = Vec::new();
+fn ifd_tags(
+    t: &Tiff,
+    entries: &[Entry],
+    ifd_at: u64,
+    meta: &mut Metadata,
+    reads: &mut PersonReads,
+) -> Result<(), MediaError> {
+    let mut seen = std::collections::HashSet::new();
     // XPKeywords are taken from this IFD unless an IFD before gave them; a repeated entry's
     // items are added (`;`-separated).
     let xp_here = meta.exif.xp_keywords.is_none();
     for e in entries {
-        if seen.contains(&e.tag) && !matches!(e.tag, TAG_XMP | TAG_IPTC | TAG_PHOTOSHOP | exif::TAG_XP_KEYWORDS) {
+        let names_persons = matches!(e.tag, TAG_XMP | TAG_IPTC | TAG_PHOTOSHOP | exif::TAG_XP_KEYWORDS);
+        if seen.contains(&e.tag) && !names_persons {
             continue; // a repeated tag that names no one: the first one counts
+        }
+        if names_persons && !reads.admit(t, e)? {
+            continue; // the same value again: nobody new
         }
         match e.tag {
             TAG_XMP => {
@@ -111,10 +154,13 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
                 if let Some(more) = exif::decode_utf16le(&data).filter(|_| xp_here) {
                     let xp = &mut meta.exif.xp_keywords;
-                    *xp = Some(match xp.take() {
-                        Some(before) => format!("{before};{more}"),
-                        None => more,
-                    });
+                    match xp {
+                        Some(before) => {
+                            before.push(';');
+                            before.push_str(&more);
+                        }
+                        None => *xp = Some(more),
+                    }
                 }
             }
             TAG_EXIF_IFD => {
@@ -126,7 +172,7 @@ fn ifd_tags(t: &Tiff, entries: &[Entry], ifd_at: u64, meta: &mut Metadata) -> Re
             }
             _ => continue,
         }
-        seen.push(e.tag);
+        seen.insert(e.tag);
     }
     Ok(())
 }
@@ -419,7 +465,7 @@ impl<'a> Tiff<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::media::exif::tests::{ascii, repeated_block, sample_fields, tiff_block, utf16, REPEATED_XMP};
     use crate::media::exif::{TAG_DATE_TIME_ORIGINAL, TAG_OFFSET_TIME_ORIGINAL, TAG_XP_KEYWORDS};
@@ -585,6 +631,41 @@ mod tests {
         let second = REPEATED_XMP[1];
         let at = f.windows(second.len()).position(|w| w == second).unwrap();
         assert!(read(&f[..at + 10].to_vec()).is_err());
+    }
+
+    /// A little-endian TIFF whose IFD0 holds one XPKeywords entry per count of `counts`, all
+    /// pointing at the same 1 MiB value (UTF-16 `People/X` and padding).
+    pub(crate) fn many_pointers_at_one_value(counts: &[u32]) -> Vec<u8> {
+        let n = counts.len();
+        let table_end = 8 + 2 + n * 12 + 4;
+        let mut f = b"II*\0".to_vec();
+        f.extend_from_slice(&8u32.to_le_bytes());
+        f.extend_from_slice(&(n as u16).to_le_bytes());
+        for &count in counts {
+            f.extend_from_slice(&exif::TAG_XP_KEYWORDS.to_le_bytes());
+            f.extend_from_slice(&1u16.to_le_bytes());
+            f.extend_from_slice(&count.to_le_bytes());
+            f.extend_from_slice(&(table_end as u32).to_le_bytes());
+        }
+        f.extend_from_slice(&0u32.to_le_bytes());
+        let mut value: Vec<u8> = "People/X".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        value.resize(1 << 20, 0);
+        f.extend_from_slice(&value);
+        f
+    }
+
+    #[test]
+    fn repeated_entries_pointing_at_one_value_are_read_once_and_within_a_budget() {
+        // A hostile file: thousands of entries naming one large value cost time and memory
+        // without bound when each was read and appended. The same value is read once.
+        let same = many_pointers_at_one_value(&[1 << 20; 2000]);
+        let m = read(&same).unwrap();
+        assert_eq!(m.exif.xp_keywords.as_deref(), Some("People/X"));
+        // Distinct values (here: lengths) past the per-file budget: an error, never a file read
+        // in part.
+        let counts: Vec<u32> = (0..64).map(|i| (1 << 20) - 2 * i).collect();
+        let e = read(&many_pointers_at_one_value(&counts)).unwrap_err();
+        assert!(matches!(e, MediaError::TooLarge { limit: MAX_XMP, .. }), "{e}");
     }
 
     #[test]
