@@ -3,7 +3,8 @@
 //! wrote `green` into the first packet, leaving the second. Fail closed: the scan reads both
 //! packets, and apply refuses to rewrite one of several. And a tag-700 entry of type SHORT is
 //! rewritten as BYTE with a byte count (its type was kept, so the entry claimed twice the bytes);
-//! and a packet elsewhere (a PNG chunk after IEND) keeps apply from writing too.
+//! and a packet elsewhere (a PNG chunk after IEND, a second XMP box in an MP4 written through the
+//! XMP Toolkit) keeps apply from writing too.
 mod support;
 
 use std::fs;
@@ -160,4 +161,29 @@ fn a_packet_apply_does_not_rewrite_keeps_the_file_unwritten() {
     assert_ne!(rows[0]["action"], "written", "{}", rows[0]);
     assert!(rows[0]["detail"].as_str().unwrap().contains("left beside it"), "{}", rows[0]);
     assert_eq!(fs::read(root.join("group.png")).unwrap(), bytes, "apply changed the file");
+}
+
+#[test]
+fn a_video_with_two_xmp_packets_is_not_rewritten_by_the_toolkit() {
+    // MP4 and MOV are written through the XMP Toolkit, which rewrites one packet: a second one
+    // (here a top-level XMP `uuid` box appended to the file) kept naming its person beside
+    // consentry's result. Found by the review of issue 13; the Toolkit path had no such check.
+    const XMP_UUID: [u8; 16] =
+        [0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC];
+    let clip = fs::read(support::repo().join("fixtures/archive/video/clip.mp4")).unwrap();
+    let p = packet("Bernd Meier");
+    let uuid_box = [&((8 + 16 + p.len()) as u32).to_be_bytes()[..], b"uuid", &XMP_UUID, &p].concat();
+    let bytes = [clip, uuid_box].concat();
+    let (tmp, root) = archive(b"");
+    fs::remove_file(root.join("photo.tif")).unwrap();
+    fs::write(root.join("clip.mp4"), &bytes).unwrap();
+    let rec = scan(tmp.path());
+    assert_eq!(rec["error"], Value::Null, "{rec}");
+    assert!(rec["persons"].as_array().unwrap().contains(&"Bernd Meier".into()), "{rec}");
+
+    let (rows, out) = command("apply", tmp.path());
+    assert_eq!(rows.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(rows[0]["action"], "written", "{}", rows[0]);
+    assert!(rows[0]["detail"].as_str().unwrap().contains("left beside it"), "{}", rows[0]);
+    assert_eq!(fs::read(root.join("clip.mp4")).unwrap(), bytes, "apply changed the file");
 }

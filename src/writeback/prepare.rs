@@ -76,7 +76,7 @@ pub fn prepare(
     let result = match target {
         Target::Embedded(path, format) => match format.embedding() {
             Embedding::Splice => own(path, *format, &job),
-            Embedding::Toolkit => toolkit(path, &job),
+            Embedding::Toolkit => toolkit(path, *format, &job),
             // `plan::target` never embeds into such a format; were it asked to, nothing is written.
             Embedding::SidecarOnly => Err(Error::Io {
                 path: path.clone(),
@@ -164,10 +164,13 @@ fn own(path: &Path, format: Format, job: &Job<'_>) -> Result<Prepared, Error> {
 }
 
 /// MP4 and MOV: through the XMP Toolkit's smart handlers, on a copy.
-fn toolkit(path: &Path, job: &Job<'_>) -> Result<Prepared, Error> {
+fn toolkit(path: &Path, format: Format, job: &Job<'_>) -> Result<Prepared, Error> {
     let &Job { fields, stamp, dry_run, basis } = job;
     let locked = if dry_run { None } else { Some(open_locked(path)?) };
     let before_meta = fs::metadata(path).map_err(Error::io(path, ""))?;
+    // Never one packet rewritten while another, naming persons too, is left beside it.
+    let file = fs::File::open(path).map_err(Error::io(path, ""))?;
+    super::splice::at_most_one_packet(format, &file).map_err(|e| Error::io(path, "")(e.into()))?;
     // The Toolkit mis-splits relative paths whose first directory has one character (`./a.mp4`,
     // `v/a.mp4`): it is given absolute paths only.
     let absolute = std::path::absolute(path).map_err(Error::io(path, ""))?;

@@ -167,6 +167,29 @@ fn only_packet(src: &dyn ReadAt, format: Format, packet: Option<&[u8]>) -> Resul
     }
 }
 
+/// For a file another writer (the XMP Toolkit) rewrites: that the scan reads at most one XMP
+/// packet in it. The Toolkit rewrites one packet; another left beside it keeps naming its persons,
+/// so such a file is refused, naming the second packet's byte, as [`packet`] refuses it for the
+/// formats consentry splices. A file the scan cannot read is refused with the scan's error.
+pub fn at_most_one_packet(format: Format, f: &File) -> Result<()> {
+    let (meta, problem) = crate::media::read_metadata(&FileAt::new(f)?, format);
+    if let Some(e) = problem {
+        return Err(e.into());
+    }
+    match meta.xmp.get(1) {
+        None => Ok(()),
+        Some(second) => Err(SpliceError::layout(
+            "XMP packet",
+            second.offset,
+            format!(
+                "the scan reads {} XMP packets in the file, the XMP Toolkit would rewrite one: the others would be \
+                 left beside it",
+                meta.xmp.len()
+            ),
+        )),
+    }
+}
+
 /// Write to `out` (empty, beside the original) the file `f` of `format` with its XMP packet
 /// replaced by `packet`. `fitted`: the same packet serialized to exactly the old packet's length,
 /// when that was possible (TIFF writes it in place). A format consentry does not write itself is
