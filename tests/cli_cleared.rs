@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
+use support::{jsonl, stderr, stdout};
 
 const AS_OF: &str = "2026-06-01";
 /// A green file of the fixtures: Anna Schmidt and Jonas Weber, cleared for print and web.
@@ -45,18 +46,6 @@ impl Archive {
     fn path(&self) -> &Path {
         &self.root
     }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn jsonl(out: &Output) -> Vec<Value> {
-    stdout(out).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect()
 }
 
 fn strings(v: &Value) -> Vec<String> {
