@@ -70,7 +70,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// The pre-publication gate: exit 0 only when every file is cleared for all given usages.
     Check(CheckArgs),
-    /// Reports over the archive: missing, expiring, consents, unreleased, unknown-persons, summary.
+    /// Reports over the archive: missing, expiring, consents, unreleased, cleared, unknown-persons,
+    /// summary, changes.
     Report(ReportArgs),
     /// Record, revoke, extend and search the consents of the register.
     #[command(subcommand)]
@@ -199,8 +200,21 @@ pub struct CheckArgs {
     /// Usage areas the files are to be published for, separated by commas.
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',', required = true)]
     pub usages: Vec<String>,
+    /// Which files to list: the blocking ones (why each blocks), or the cleared ones (as
+    /// `report cleared`). The exit status is the gate's either way.
+    #[arg(long, value_enum, value_name = "WHICH", default_value = "blocking")]
+    pub show: Show,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The files `check` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Show {
+    /// The files that block publication, and why.
+    Blocking,
+    /// The files cleared for every usage given, with who is in them and until when.
+    Cleared,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,6 +227,9 @@ pub enum ReportKind {
     Consents,
     /// Files that have consents but may not be published for --for USAGE.
     Unreleased,
+    /// Files cleared for every usage of --for USAGE (what may be published), with who is in
+    /// them and until when.
+    Cleared,
     /// Names found in files but absent from the register, with suggestions.
     UnknownPersons,
     /// Files per status and per usage area.
@@ -229,7 +246,7 @@ pub struct ReportArgs {
     /// For `expiring`: the window in days.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub within: u32,
-    /// For `unreleased`: the usage areas, separated by commas.
+    /// For `unreleased` and `cleared`: the usage areas, separated by commas.
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',')]
     pub usages: Vec<String>,
     /// For `changes`: every run that finished on or after this day instead of the last run.
@@ -430,7 +447,14 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let (files, _) = collect(&ctx, out.quiet)?;
     let rows = report::check(&files, &wanted);
     let blocking = rows.len();
-    if with_writer(out, |w, format| output::write_rows(format, &rows, w))?.is_none() {
+    let written = match args.show {
+        Show::Blocking => with_writer(out, |w, format| output::write_rows(format, &rows, w))?,
+        Show::Cleared => {
+            let cleared = report::cleared(&files, &wanted);
+            with_writer(out, |w, format| output::write_rows(format, &cleared, w))?
+        }
+    };
+    if written.is_none() {
         return Ok(Exit::Findings);
     }
     if !out.quiet {
@@ -453,19 +477,21 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         ReportKind::Changes => return changes_command(&args),
         ReportKind::Consents => Need::WithEvidence,
         ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
-        ReportKind::Missing | ReportKind::Unreleased | ReportKind::Summary => Need::Register,
+        ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared | ReportKind::Summary => Need::Register,
     };
     let ctx = context(&args.common, need, "report")?;
     let html = out.format == Some(OutputFormat::Html);
     let usages = ctx.usages(&args.usages)?;
-    if args.kind == ReportKind::Unreleased && usages.is_empty() {
-        anyhow::bail!("`report unreleased` needs --for USAGE");
+    match args.kind {
+        ReportKind::Unreleased if usages.is_empty() => anyhow::bail!("`report unreleased` needs --for USAGE"),
+        ReportKind::Cleared if usages.is_empty() => anyhow::bail!("`report cleared` needs --for USAGE"),
+        _ => {}
     }
     let (files, summary) = collect(&ctx, out.quiet)?;
-    // `missing` and `unreleased` list files, each evaluated by its own archive; the other
-    // reports list or count by one register, which all the files must share.
+    // `missing`, `unreleased` and `cleared` list files, each evaluated by its own archive; the
+    // other reports list or count by one register, which all the files must share.
     let pending = match args.kind {
-        ReportKind::Missing | ReportKind::Unreleased => None,
+        ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared => None,
         _ => Some(ctx.required_register()?),
     };
     let guard = pending.as_ref().map(|p| p.get()).transpose()?;
@@ -486,6 +512,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
             }
         }
         ReportKind::Unreleased => print_report(out, page, &report::unreleased(&files, &wanted))?,
+        ReportKind::Cleared => print_report(out, page, &report::cleared(&files, &wanted))?,
         ReportKind::UnknownPersons => print_report(out, page, &report::unknown_persons(&files, register()?))?,
         ReportKind::Summary => print_report(out, page, &report::summary(&files, register()?))?,
         ReportKind::Changes => unreachable!("answered from the state before any scan"),
@@ -550,6 +577,7 @@ fn report_title(args: &ReportArgs, usages: &[String]) -> String {
         ReportKind::Expiring => format!("Consents expiring within {} days", args.within),
         ReportKind::Consents => "Consents".to_string(),
         ReportKind::Unreleased => format!("Files not released for {}", usages.join(", ")),
+        ReportKind::Cleared => format!("Files cleared for {}", usages.join(", ")),
         ReportKind::UnknownPersons => "Persons not in the register".to_string(),
         ReportKind::Summary => "Summary".to_string(),
         ReportKind::Changes => "Changes".to_string(),

@@ -154,6 +154,9 @@ fn a_file_with_a_read_error_is_unreadable_in_every_output() {
     let unreleased = by_path(report(&["unreleased", "--for", "print"]));
     assert_eq!(unreleased.keys().collect::<Vec<_>>(), ["broken.jpg", "pipe.jpg"]);
     assert_eq!(unreleased["broken.jpg"]["lacking"], json!(["print"]));
+    // Cleared: the good file only, never an unreadable one whose persons have consent.
+    let cleared = by_path(report(&["cleared", "--for", "print"]));
+    assert_eq!(cleared.keys().collect::<Vec<_>>(), ["good.jpg"]);
     // The consent clears one file, not the unreadable one.
     let consents = report(&["consents"]);
     assert_eq!(consents[0]["files"], 1, "{consents:?}");

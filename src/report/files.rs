@@ -1,10 +1,11 @@
-//! The reports with a row per file: `report missing`, `report unreleased`, `check` (the files
-//! that block publication) and `apply` (what was written where).
+//! The reports with a row per file: `report missing`, `report unreleased`, `report cleared`,
+//! `check` (the files that block publication) and `apply` (what was written where).
 
 use std::path::{Path, PathBuf};
 
 use super::{Cell, Evaluated, Row};
 use crate::consent::{Decision, Missing, Status};
+use crate::model::Date;
 
 /// Persons lacking consent, with the reasons.
 fn missing_cell(missing: &[Missing]) -> Cell {
@@ -109,24 +110,80 @@ impl Row for Blocking {
     }
 }
 
+/// Why a file may not be published for all of `usages` (unreadable, lacking a consent, not
+/// released for a usage), or `None` when it is cleared: the one rule of `check` and `report
+/// cleared`.
+fn blocks(f: &Evaluated, usages: &[&str]) -> Option<String> {
+    let d = &f.decision;
+    if d.status == Status::Unreadable {
+        Some(format!("unreadable: {}", f.record.error().unwrap_or_default()))
+    } else if !d.missing.is_empty() {
+        Some(format!("missing consent: {}", missing_cell(&d.missing).text(", ")))
+    } else if !d.allows(usages) {
+        Some(format!("not released for {}", lacking(d, usages).join(", ")))
+    } else {
+        None
+    }
+}
+
 /// The files that may not be published for all of `usages`: unreadable ones, those lacking a
 /// consent, those not released for a usage.
 pub fn check(files: &[Evaluated], usages: &[&str]) -> Vec<Blocking> {
-    let mut rows = Vec::new();
-    for f in files {
-        let d = &f.decision;
-        let reason = if d.status == Status::Unreadable {
-            format!("unreadable: {}", f.record.error().unwrap_or_default())
-        } else if !d.missing.is_empty() {
-            format!("missing consent: {}", missing_cell(&d.missing).text(", "))
-        } else if !d.allows(usages) {
-            format!("not released for {}", lacking(d, usages).join(", "))
-        } else {
-            continue;
-        };
-        rows.push(Blocking { path: f.record.path.clone(), status: d.status, reason });
+    files
+        .iter()
+        .filter_map(|f| {
+            blocks(f, usages).map(|reason| Blocking { path: f.record.path.clone(), status: f.decision.status, reason })
+        })
+        .collect()
+}
+
+/// A row of `report cleared` (and `check --show cleared`): a file that may be published for
+/// every usage asked for, who is in it and until when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cleared {
+    pub path: PathBuf,
+    /// `green`, `exempt` or `none`.
+    pub status: Status,
+    /// The persons depicted (exempted ones included), sorted.
+    pub persons: Vec<String>,
+    /// The usages it is cleared for (all of those asked for, and maybe more).
+    pub usage: Vec<String>,
+    /// The earliest expiry of the consents that clear it; `None` when none expires (or none is
+    /// needed).
+    pub valid_until: Option<Date>,
+}
+
+impl Row for Cleared {
+    const COLUMNS: &'static [&'static str] = &["path", "status", "persons", "usage", "valid_until"];
+    const FILES: bool = true;
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            (&self.path).into(),
+            self.status.into(),
+            Cell::list(&self.persons),
+            Cell::list(&self.usage),
+            self.valid_until.into(),
+        ]
     }
-    rows
+    fn file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// The files that may be published for all of `usages`: exactly those `check` does not list.
+/// An unreadable, red or yellow file is never among them.
+pub fn cleared(files: &[Evaluated], usages: &[&str]) -> Vec<Cleared> {
+    files
+        .iter()
+        .filter(|f| blocks(f, usages).is_none())
+        .map(|f| Cleared {
+            path: f.record.path.clone(),
+            status: f.decision.status,
+            persons: f.record.depicted.persons.iter().cloned().collect(),
+            usage: f.decision.usage.clone(),
+            valid_until: f.decision.valid_until,
+        })
+        .collect()
 }
 
 /// A row of `apply`: what happened to one file that was (or would be) written, or was not
@@ -193,6 +250,25 @@ mod tests {
         assert_eq!(rows[0].path, PathBuf::from("anna.jpg"));
         assert_eq!(rows[0].reason, "not released for tv");
         assert_eq!(rows[0].cells(), [Cell::from("anna.jpg"), Cell::from("green"), Cell::from("not released for tv")]);
+    }
+
+    #[test]
+    fn cleared_is_every_file_check_does_not_list() {
+        let register = fixture::register();
+        let files = fixture::files(&register);
+        let rows = cleared(&files, &["web"]);
+        assert_eq!(paths(&rows), ["anna.jpg"]);
+        assert_eq!(rows[0].persons, ["Anna Schmidt"]);
+        assert_eq!(rows[0].valid_until, Some(fixture::day("2026-06-20")));
+        assert_eq!(rows[0].cells()[4], Cell::from("2026-06-20"));
+        assert_eq!(rows[0].cells().len(), Cleared::COLUMNS.len());
+        for usages in [&["web"][..], &["print", "web"], &["web", "tv"], &[]] {
+            let (blocking, cleared) = (check(&files, usages), cleared(&files, usages));
+            assert_eq!(blocking.len() + cleared.len(), files.len(), "{usages:?}");
+            assert!(cleared.iter().all(|c| blocking.iter().all(|b| b.path != c.path)));
+        }
+        // Not released for television: cleared for nothing.
+        assert!(cleared(&files, &["web", "tv"]).is_empty());
     }
 
     #[test]

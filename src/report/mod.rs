@@ -20,7 +20,7 @@ pub use consents::{
     consent_rows, expiring, files_per_consent, person, search, suggestions, summary, unknown_persons, validity,
     ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryRow, UnknownPerson,
 };
-pub use files::{check, missing, unreleased, ApplyRow, Blocking, MissingFile, Unreleased};
+pub use files::{check, cleared, missing, unreleased, ApplyRow, Blocking, Cleared, MissingFile, Unreleased};
 
 /// One cell of a report row, typed: how it reads as JSON, as text in a table or CSV cell, and
 /// in the HTML report.

@@ -96,3 +96,18 @@ pub fn copy_fixtures(tmp: &Path) -> (PathBuf, PathBuf) {
     copy_dir(&repo().join("fixtures/register"), &register);
     (root, register)
 }
+
+/// A command's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A command's stdout read as JSON Lines, one value a line.
+pub fn jsonl(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"))).collect()
+}
