@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 pub use cache::Known;
-pub use runs::{RecordedChange, RecordedRun, Run, RunCounts};
+pub use runs::{Checkpoint, RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
 /// included (see `crate::error`).
@@ -171,8 +171,9 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
     Ok(aside)
 }
 
-/// Schema version (`PRAGMA user_version`). Schema 1 is migrated (runs kept); older ones are rebuilt.
-pub const SCHEMA: i64 = 2;
+/// Schema version (`PRAGMA user_version`). Schemas 1 and 2 are migrated (runs kept); older ones
+/// are rebuilt. Schema 2 added `runs.unreadable`, schema 3 the `checkpoints` table.
+pub const SCHEMA: i64 = 3;
 const APPLICATION: &str = "consentry-state";
 
 /// Where the state of the archive at `root` is kept by default.
@@ -375,11 +376,15 @@ impl State {
                      use that version, or give another --state"
                 )))
             }
-            (_, Some(APPLICATION), 1) => {
-                // Schema 2 counts unreadable files per run: the runs and their changes are kept
-                // (`report changes` goes on across the upgrade). Records read by older code are
-                // not reused anyway (their reading fingerprint differs).
-                tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
+            (_, Some(APPLICATION), v @ (1 | 2)) => {
+                // Schema 2 counts unreadable files per run, schema 3 keeps the checkpoints of
+                // `report changes --checkpoint`: the runs and their changes are kept (`report
+                // changes` goes on across the upgrade). Records read by older code are not
+                // reused anyway (their reading fingerprint differs).
+                if v < 2 {
+                    tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
+                }
+                tx.execute_batch(CHECKPOINTS)?;
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA}"))?;
             }
             (_, Some(APPLICATION), v) => {
@@ -409,7 +414,16 @@ impl State {
     }
 }
 
+/// The checkpoints of `report changes --checkpoint NAME` (schema 3): the last run each one
+/// reported, and when it was moved there.
+const CHECKPOINTS: &str = "CREATE TABLE checkpoints (
+    name TEXT PRIMARY KEY,
+    run INTEGER NOT NULL,
+    moved TEXT NOT NULL
+) WITHOUT ROWID;";
+
 fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(CHECKPOINTS)?;
     tx.execute_batch(&format!(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          INSERT INTO meta VALUES ('application', '{APPLICATION}'), ('created_by', 'consentry {}');
