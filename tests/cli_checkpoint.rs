@@ -5,8 +5,9 @@
 
 mod support;
 
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -129,6 +130,22 @@ fn the_checkpoint_does_not_move_when_the_report_is_not_written() {
         d,
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A pipe whose reader is gone: exit 3, the checkpoint stays.
+    let mut fds = [0; 2];
+    // SAFETY: two valid descriptors are written into `fds`.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: `pipe` returned these descriptors, each owned once here.
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    let out = support::consentry()
+        .args(["report", "changes", "archive", "--format", "jsonl", "--checkpoint", "nightly"])
+        .current_dir(d)
+        .env("XDG_CACHE_HOME", d.join("cache"))
+        .stdout(Stdio::from(writer))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checkpoint \"nightly\" not moved"), "{}", stderr(&out));
     let (code, rows) = changes(d, &NIGHTLY);
     assert_eq!(code, Some(1));
     assert!(rows.iter().any(is_img_1001_yellow), "{rows:#?}");

@@ -416,7 +416,7 @@ impl State {
 
 /// The checkpoints of `report changes --checkpoint NAME` (schema 3): the last run each one
 /// reported, and when it was moved there.
-const CHECKPOINTS: &str = "CREATE TABLE checkpoints (
+const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS checkpoints (
     name TEXT PRIMARY KEY,
     run INTEGER NOT NULL,
     moved TEXT NOT NULL
