@@ -217,8 +217,9 @@ pub enum ReportKind {
     UnknownPersons,
     /// Files per status and per usage area.
     Summary,
-    /// What changed at the last run (or every run since --since DATE): files that became red,
-    /// yellow or green, consents that expired or were revoked, new, moved and removed files.
+    /// What changed at the last run (or every run since --since DATE, or since --checkpoint NAME
+    /// last reported): files that became red, yellow or green, consents that expired or were
+    /// revoked, new, moved and removed files.
     Changes,
 }
 

@@ -9,7 +9,8 @@
 //!
 //! This module opens the state file (creation, locking, damage, schema); `cache` holds the
 //! records of known files a run reuses; `runs` compares a run with the state, records it and
-//! reads back the changes recorded (the `changes` report is built from them in [`crate::report`]).
+//! reads back the changes recorded (the `changes` report is built from them in [`crate::report`])
+//! and keeps the named checkpoints of `report changes --checkpoint` (the last run each reported).
 
 mod cache;
 mod runs;
