@@ -4,8 +4,9 @@
 //! Evaluation always runs again: the register and the date change every night.
 //!
 //! The state is written in one transaction at the end of a complete run (WAL journal): a killed
-//! run leaves the previous state. A state of another schema version is rebuilt when it is older
-//! and refused when it is newer; a database that is not a consentry state is never touched.
+//! run leaves the previous state. A state of an older schema version is migrated with its runs
+//! (schemas 1 and 2) or rebuilt (older ones), and refused when it is newer; a database that is
+//! not a consentry state is never touched.
 //!
 //! This module opens the state file (creation, locking, damage, schema); `cache` holds the
 //! records of known files a run reuses; `runs` compares a run with the state, records it and
@@ -249,7 +250,8 @@ pub enum Damaged {
 
 impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
-    /// exist. An older schema is rebuilt (its files are read again); a newer one, or a
+    /// exist. An older schema is migrated (schemas 1 and 2) or rebuilt (its files are read
+    /// again); a newer one, or a
     /// database that is not a consentry state, is an error; a damaged one is moved aside or
     /// refused (`damaged`). Creating and checking the state happens under an exclusive `flock` of
     /// its directory, so that concurrent first runs wait for each other.
