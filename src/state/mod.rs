@@ -251,10 +251,9 @@ pub enum Damaged {
 impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
     /// exist. An older schema is migrated (schemas 1 and 2) or rebuilt (its files are read
-    /// again); a newer one, or a
-    /// database that is not a consentry state, is an error; a damaged one is moved aside or
-    /// refused (`damaged`). Creating and checking the state happens under an exclusive `flock` of
-    /// its directory, so that concurrent first runs wait for each other.
+    /// again); a newer one, or a database that is not a consentry state, is an error; a damaged
+    /// one is moved aside or refused (`damaged`). Creating and checking the state happens under
+    /// an exclusive `flock` of its directory, so that concurrent first runs wait for each other.
     pub fn open(path: &Path, damaged: Damaged) -> Result<(State, Option<Note>), OpenError> {
         let other = |e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", path.display()));
         let not_writable = |e: std::io::Error| {
