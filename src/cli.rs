@@ -532,7 +532,9 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         Some(c) => (&changes[..], report::checkpoint_about(&c.name, c.reported.is_some(), &runs)),
         None => report::changes(args.since, &runs, &changes),
     };
-    if !out.quiet {
+    // A quiet night prints nothing at all in a table, on stderr neither (no mail from cron).
+    let silent = checkpoint.is_some() && rows.is_empty() && output_format(out) == OutputFormat::Table;
+    if !out.quiet && !silent {
         say!("consentry: {}: {about}; {} row(s).", path.display(), rows.len());
     }
     let attention = args.exit_code && rows.iter().any(report::needs_attention);
@@ -821,13 +823,18 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
 /// place only when everything was written. Anything else at that path (a device such as
 /// `/dev/null`, a FIFO, a terminal, a symbolic link such as `/dev/stdout`) is opened and
 /// written directly, its mode left alone: renaming over it would replace the device or link.
+/// The format `out` asks for: `--format`, else a table on a terminal and JSON Lines elsewhere.
+fn output_format(out: &OutputArgs) -> OutputFormat {
+    let default_format =
+        || if out.output.is_none() && io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Jsonl };
+    out.format.unwrap_or_else(default_format)
+}
+
 fn with_writer<T>(
     out: &OutputArgs,
     body: impl FnOnce(&mut dyn Write, OutputFormat) -> io::Result<T>,
 ) -> anyhow::Result<Option<T>> {
-    let default_format =
-        || if out.output.is_none() && io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Jsonl };
-    let format = out.format.unwrap_or_else(default_format);
+    let format = output_format(out);
     match &out.output {
         None => {
             let mut w = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
