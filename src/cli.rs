@@ -234,8 +234,9 @@ pub enum ReportKind {
     UnknownPersons,
     /// Files per status and per usage area.
     Summary,
-    /// What changed at the last run (or every run since --since DATE): files that became red,
-    /// yellow or green, consents that expired or were revoked, new, moved and removed files.
+    /// What changed at the last run (or every run since --since DATE, or since --checkpoint NAME
+    /// last reported): files that became red, yellow or green, consents that expired or were
+    /// revoked, new, moved and removed files.
     Changes,
 }
 
@@ -250,8 +251,18 @@ pub struct ReportArgs {
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',')]
     pub usages: Vec<String>,
     /// For `changes`: every run that finished on or after this day instead of the last run.
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    #[arg(long, value_name = "DATE", value_parser = parse_date, conflicts_with = "checkpoint")]
     pub since: Option<Date>,
+    /// For `changes`: every change since this checkpoint last reported (whatever other runs
+    /// and reports happened in between), then move it to the newest run once the report is
+    /// written; a new checkpoint reports every recorded run. Empty tables print nothing.
+    #[arg(long, value_name = "NAME")]
+    pub checkpoint: Option<String>,
+    /// For `changes`: exit 1 when a reported change needs attention (became-red, -yellow or
+    /// -unreadable, consent-expired or -revoked, a new or moved file that is red, yellow or
+    /// unreadable), else 0.
+    #[arg(long)]
+    pub exit_code: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -473,6 +484,9 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
 fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     // Listings of all consents or names need the whole register; the others evaluate files.
+    if args.kind != ReportKind::Changes && (args.checkpoint.is_some() || args.exit_code) {
+        anyhow::bail!("--checkpoint and --exit-code are for `report changes`");
+    }
     let need = match args.kind {
         ReportKind::Changes => return changes_command(&args),
         ReportKind::Consents => Need::WithEvidence,
@@ -528,11 +542,30 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     }
     let path = engine::archives::state_path(&options(common))?;
     let state = state::State::open_existing(&path)?;
-    let (runs, changes) = state.changes(args.since)?;
-    let (rows, about) = report::changes(args.since, &runs, &changes);
-    if !out.quiet {
+    let (checkpoint, runs, changes) = match &args.checkpoint {
+        Some(name) => {
+            if name.is_empty() || name.chars().any(char::is_control) {
+                anyhow::bail!("--checkpoint: give a name without control characters, such as `nightly`");
+            }
+            let (checkpoint, runs, changes) = state.changes_since_checkpoint(name)?;
+            (Some(checkpoint), runs, changes)
+        }
+        None => {
+            let (runs, changes) = state.changes(args.since)?;
+            (None, runs, changes)
+        }
+    };
+    let (rows, about) = match &checkpoint {
+        Some(c) => (&changes[..], report::checkpoint_about(&c.name, c.reported.is_some(), &runs)),
+        None => report::changes(args.since, &runs, &changes),
+    };
+    // A quiet night prints nothing at all in a table, on stderr neither (no mail from cron).
+    let silent = checkpoint.is_some() && rows.is_empty() && output_format(out) == OutputFormat::Table;
+    if !out.quiet && !silent {
         say!("consentry: {}: {about}; {} row(s).", path.display(), rows.len());
     }
+    let attention = args.exit_code && rows.iter().any(report::needs_attention);
+    let done = if attention { Exit::Findings } else { Exit::Ok };
     let pool = match out.format {
         Some(OutputFormat::Html) => {
             Some(ScanOptions { threads: out.threads.map(usize::from), ..ScanOptions::default() }.pool()?)
@@ -541,8 +574,32 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     };
     let today = chrono::Local::now().date_naive();
     let page = pool.as_deref().map(|pool| HtmlPage { title: "Changes", date: today, pool, files: &[] });
-    print_report(out, page, rows)?;
-    Ok(Exit::Ok)
+    let Some(checkpoint) = checkpoint else {
+        print_report(out, page, rows)?;
+        return Ok(done);
+    };
+    let written = match page {
+        Some(page) => {
+            write_html_report(out, page, &report::Table::of(rows))?;
+            true
+        }
+        // A quiet night prints nothing at all in a table (no header-only mail every night).
+        None => with_writer(out, |w, format| match format {
+            OutputFormat::Table if rows.is_empty() => Ok(()),
+            _ => output::write_rows(format, rows, w),
+        })?
+        .is_some(),
+    };
+    // Moved only once the report is written whole: a closed output leaves it where it was.
+    if !written {
+        say!(
+            "consentry: the output closed before the report was written whole: checkpoint {:?} not moved",
+            checkpoint.name
+        );
+        return Ok(Exit::Partial);
+    }
+    state.move_checkpoint(&checkpoint)?;
+    Ok(done)
 }
 
 /// `--format html` writes a folder: only `report` does, and only with `-o DIR`. Checked before
@@ -794,13 +851,18 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
 /// place only when everything was written. Anything else at that path (a device such as
 /// `/dev/null`, a FIFO, a terminal, a symbolic link such as `/dev/stdout`) is opened and
 /// written directly, its mode left alone: renaming over it would replace the device or link.
+/// The format `out` asks for: `--format`, else a table on a terminal and JSON Lines elsewhere.
+fn output_format(out: &OutputArgs) -> OutputFormat {
+    let default_format =
+        || if out.output.is_none() && io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Jsonl };
+    out.format.unwrap_or_else(default_format)
+}
+
 fn with_writer<T>(
     out: &OutputArgs,
     body: impl FnOnce(&mut dyn Write, OutputFormat) -> io::Result<T>,
 ) -> anyhow::Result<Option<T>> {
-    let default_format =
-        || if out.output.is_none() && io::stdout().is_terminal() { OutputFormat::Table } else { OutputFormat::Jsonl };
-    let format = out.format.unwrap_or_else(default_format);
+    let format = output_format(out);
     match &out.output {
         None => {
             let mut w = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());

@@ -420,12 +420,16 @@ fn a_schema_1_state_keeps_its_runs() {
     assert_eq!(runs(&state), 2);
     rusqlite::Connection::open(&state)
         .unwrap()
-        .execute_batch("ALTER TABLE runs DROP COLUMN unreadable; PRAGMA user_version = 1;")
+        .execute_batch("ALTER TABLE runs DROP COLUMN unreadable; DROP TABLE checkpoints; PRAGMA user_version = 1;")
         .unwrap();
     let out = run(&["report", "changes", "archive", "--format", "jsonl"], d);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stderr(&out).contains("no runs"), "{}", stderr(&out));
     assert_eq!(runs(&state), 2, "the runs survive the upgrade");
+    // ... and it gains the checkpoints of `report changes --checkpoint` (schema 3).
+    let out = run(&["report", "changes", "archive", "--format", "jsonl", "--checkpoint", "nightly"], d);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checkpoint \"nightly\" is new"), "{}", stderr(&out));
     scan(d, "2026-11-24", &[]);
     assert_eq!(runs(&state), 3);
 }

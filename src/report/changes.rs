@@ -46,6 +46,29 @@ pub fn changes<'a>(
     (changes, about)
 }
 
+/// Whether a change needs someone's attention (`report changes --exit-code` exits 1): a file
+/// that became red, yellow or unreadable, a consent files used that expired or was revoked, and a
+/// new or moved file that arrives red, yellow or unreadable (with another status than before).
+pub fn needs_attention(c: &RecordedChange) -> bool {
+    let alarming = |s: Option<&str>| matches!(s, Some("red" | "yellow" | "unreadable"));
+    match c.change.as_str() {
+        "became-red" | "became-yellow" | "became-unreadable" | "consent-expired" | "consent-revoked" => true,
+        "new" | "moved" => alarming(c.new_status.as_deref()) && c.old_status != c.new_status,
+        _ => false,
+    }
+}
+
+/// The line about the runs a checkpoint's report covers (`reported`: whether the checkpoint
+/// reported before).
+pub fn checkpoint_about(name: &str, reported: bool, runs: &[RecordedRun]) -> String {
+    match (reported, runs.len()) {
+        (true, 0) => format!("no run since checkpoint {name:?} last reported"),
+        (true, n) => format!("changes found by the {n} run(s) since checkpoint {name:?} last reported"),
+        (false, 0) => format!("checkpoint {name:?} is new and no runs are recorded"),
+        (false, n) => format!("checkpoint {name:?} is new: changes found by every recorded run ({n})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Rows, Table};
@@ -86,5 +109,27 @@ mod tests {
         let day = Date::from_ymd_opt(2026, 1, 1).unwrap();
         let since = changes(Some(day), &[run("T0", true), run("T1", false)], &[]).1;
         assert_eq!(since, "changes found by the 2 run(s) since 2026-01-01");
+    }
+
+    #[test]
+    fn the_changes_that_need_attention() {
+        let change = |change: &str, old: Option<&str>, new: Option<&str>| RecordedChange {
+            run: "T".into(),
+            change: change.into(),
+            path: None,
+            old_status: old.map(Into::into),
+            new_status: new.map(Into::into),
+            detail: None,
+        };
+        for kind in ["became-red", "became-yellow", "became-unreadable", "consent-expired", "consent-revoked"] {
+            assert!(needs_attention(&change(kind, None, None)), "{kind}");
+        }
+        for kind in ["became-green", "became-exempt", "became-none", "removed"] {
+            assert!(!needs_attention(&change(kind, None, None)), "{kind}");
+        }
+        assert!(needs_attention(&change("new", None, Some("red"))));
+        assert!(!needs_attention(&change("new", None, Some("green"))));
+        assert!(needs_attention(&change("moved", Some("green"), Some("yellow"))));
+        assert!(!needs_attention(&change("moved", Some("red"), Some("red"))));
     }
 }

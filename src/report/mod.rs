@@ -15,7 +15,7 @@ mod consents;
 mod files;
 pub mod listing;
 
-pub use changes::changes;
+pub use changes::{changes, checkpoint_about, needs_attention};
 pub use consents::{
     consent_rows, expiring, files_per_consent, person, search, suggestions, summary, unknown_persons, validity,
     ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryRow, UnknownPerson,

@@ -4,12 +4,14 @@
 //! Evaluation always runs again: the register and the date change every night.
 //!
 //! The state is written in one transaction at the end of a complete run (WAL journal): a killed
-//! run leaves the previous state. A state of another schema version is rebuilt when it is older
-//! and refused when it is newer; a database that is not a consentry state is never touched.
+//! run leaves the previous state. A state of an older schema version is migrated with its runs
+//! (schemas 1 and 2) or rebuilt (older ones), and refused when it is newer; a database that is
+//! not a consentry state is never touched.
 //!
 //! This module opens the state file (creation, locking, damage, schema); `cache` holds the
 //! records of known files a run reuses; `runs` compares a run with the state, records it and
-//! reads back the changes recorded (the `changes` report is built from them in [`crate::report`]).
+//! reads back the changes recorded (the `changes` report is built from them in [`crate::report`])
+//! and keeps the named checkpoints of `report changes --checkpoint` (the last run each reported).
 
 mod cache;
 mod runs;
@@ -21,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 pub use cache::Known;
-pub use runs::{RecordedChange, RecordedRun, Run, RunCounts};
+pub use runs::{Checkpoint, RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
 /// included (see `crate::error`).
@@ -171,8 +173,9 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
     Ok(aside)
 }
 
-/// Schema version (`PRAGMA user_version`). Schema 1 is migrated (runs kept); older ones are rebuilt.
-pub const SCHEMA: i64 = 2;
+/// Schema version (`PRAGMA user_version`). Schemas 1 and 2 are migrated (runs kept); older ones
+/// are rebuilt. Schema 2 added `runs.unreadable`, schema 3 the `checkpoints` table.
+pub const SCHEMA: i64 = 3;
 const APPLICATION: &str = "consentry-state";
 
 /// Where the state of the archive at `root` is kept by default.
@@ -247,10 +250,10 @@ pub enum Damaged {
 
 impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
-    /// exist. An older schema is rebuilt (its files are read again); a newer one, or a
-    /// database that is not a consentry state, is an error; a damaged one is moved aside or
-    /// refused (`damaged`). Creating and checking the state happens under an exclusive `flock` of
-    /// its directory, so that concurrent first runs wait for each other.
+    /// exist. An older schema is migrated (schemas 1 and 2) or rebuilt (its files are read
+    /// again); a newer one, or a database that is not a consentry state, is an error; a damaged
+    /// one is moved aside or refused (`damaged`). Creating and checking the state happens under
+    /// an exclusive `flock` of its directory, so that concurrent first runs wait for each other.
     pub fn open(path: &Path, damaged: Damaged) -> Result<(State, Option<Note>), OpenError> {
         let other = |e: &dyn std::fmt::Display| OpenError::Other(format!("{}: {e}", path.display()));
         let not_writable = |e: std::io::Error| {
@@ -375,11 +378,15 @@ impl State {
                      use that version, or give another --state"
                 )))
             }
-            (_, Some(APPLICATION), 1) => {
-                // Schema 2 counts unreadable files per run: the runs and their changes are kept
-                // (`report changes` goes on across the upgrade). Records read by older code are
-                // not reused anyway (their reading fingerprint differs).
-                tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
+            (_, Some(APPLICATION), v @ (1 | 2)) => {
+                // Schema 2 counts unreadable files per run, schema 3 keeps the checkpoints of
+                // `report changes --checkpoint`: the runs and their changes are kept (`report
+                // changes` goes on across the upgrade). Records read by older code are not
+                // reused anyway (their reading fingerprint differs).
+                if v < 2 {
+                    tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
+                }
+                tx.execute_batch(CHECKPOINTS)?;
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA}"))?;
             }
             (_, Some(APPLICATION), v) => {
@@ -409,7 +416,16 @@ impl State {
     }
 }
 
+/// The checkpoints of `report changes --checkpoint NAME` (schema 3): the last run each one
+/// reported, and when it was moved there.
+const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY,
+    run INTEGER NOT NULL,
+    moved TEXT NOT NULL
+) WITHOUT ROWID;";
+
 fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(CHECKPOINTS)?;
     tx.execute_batch(&format!(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          INSERT INTO meta VALUES ('application', '{APPLICATION}'), ('created_by', 'consentry {}');

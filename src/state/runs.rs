@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use rustc_hash::FxHashMap;
 
 use super::cache::{encode_sidecars, Entry, Known, LastEval, Stored};
@@ -44,27 +44,98 @@ pub struct RecordedChange {
     pub detail: Option<String>,
 }
 
+/// A named checkpoint of `report changes --checkpoint NAME`: the last run it reported, and the
+/// newest run read now (where it moves once the report is written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub name: String,
+    /// The id of the last run it reported; `None` for a checkpoint never seen before (it then
+    /// reports every run recorded).
+    pub reported: Option<i64>,
+    /// The id of the newest run read now; `None` when there is none past `reported`.
+    pub newest: Option<i64>,
+}
+
+/// A recorded run with its id.
+type IdRun = (i64, RecordedRun);
+
+/// Which recorded runs to read.
+enum Select {
+    /// The last run.
+    Last,
+    /// The runs that finished on or after a day.
+    Since(Date),
+    /// The runs after a run (every run for `None`).
+    After(Option<i64>),
+}
+
 impl State {
     /// The runs that finished on or after `since` (else the last run), and the changes they
     /// found, in order (`report changes`).
     pub fn changes(&self, since: Option<Date>) -> Result<(Vec<RecordedRun>, Vec<RecordedChange>), Error> {
-        self.read_changes(since).map_err(|e| match Opening::of(&e) {
-            Opening::Damaged(what) => Error::Message(format!("{}: {}", self.path.display(), refused(&what))),
-            _ => e,
-        })
+        let select = since.map_or(Select::Last, Select::Since);
+        let (runs, changes) = self.read_changes(&select).map_err(|e| self.damaged_read(e))?;
+        Ok((runs.into_iter().map(|(_, run)| run).collect(), changes))
     }
 
-    fn read_changes(&self, since: Option<Date>) -> Result<(Vec<RecordedRun>, Vec<RecordedChange>), Error> {
-        let runs: Vec<(i64, String, bool)> = match since {
-            Some(day) => self
+    /// The runs recorded after the last one the checkpoint `name` reported (every run for a
+    /// checkpoint never seen), and the changes they found, in order; the checkpoint, to move
+    /// with [`State::move_checkpoint`] once they are reported.
+    pub fn changes_since_checkpoint(
+        &self,
+        name: &str,
+    ) -> Result<(Checkpoint, Vec<RecordedRun>, Vec<RecordedChange>), Error> {
+        let read = || -> Result<_, Error> {
+            let reported: Option<i64> =
+                self.conn.query_row("SELECT run FROM checkpoints WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+            let (runs, changes) = self.read_changes(&Select::After(reported))?;
+            let newest = runs.last().map(|(id, _)| *id);
+            let checkpoint = Checkpoint { name: name.to_string(), reported, newest };
+            Ok((checkpoint, runs.into_iter().map(|(_, run)| run).collect(), changes))
+        };
+        read().map_err(|e| self.damaged_read(e))
+    }
+
+    /// Move `checkpoint` to the newest run it read (never back: a report that read fewer runs,
+    /// at the same time, leaves it where a later one put it).
+    pub fn move_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), Error> {
+        let Some(newest) = checkpoint.newest else { return Ok(()) };
+        let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        self.conn
+            .execute(
+                "INSERT INTO checkpoints (name, run, moved) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET run = max(run, excluded.run), moved = excluded.moved",
+                params![checkpoint.name, newest, now],
+            )
+            .map_err(|e| self.damaged_read(e.into()))?;
+        Ok(())
+    }
+
+    /// `e`, said as what to do when it means the state is damaged.
+    fn damaged_read(&self, e: Error) -> Error {
+        match Opening::of(&e) {
+            Opening::Damaged(what) => Error::Message(format!("{}: {}", self.path.display(), refused(&what))),
+            _ => e,
+        }
+    }
+
+    fn read_changes(&self, select: &Select) -> Result<(Vec<IdRun>, Vec<RecordedChange>), Error> {
+        let row = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+        let runs: Vec<(i64, String, bool)> = match select {
+            Select::Since(day) => self
                 .conn
                 .prepare("SELECT id, finished, baseline FROM runs WHERE substr(finished, 1, 10) >= ?1 ORDER BY id")?
-                .query_map([day.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([day.to_string()], row)?
                 .collect::<Result<_, _>>()?,
-            None => self
+            Select::Last => self
                 .conn
                 .prepare("SELECT id, finished, baseline FROM runs ORDER BY id DESC LIMIT 1")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([], row)?
+                .collect::<Result<_, _>>()?,
+            Select::After(after) => self
+                .conn
+                .prepare("SELECT id, finished, baseline FROM runs WHERE id > ?1 ORDER BY id")?
+                .query_map([after.unwrap_or(i64::MIN)], row)?
                 .collect::<Result<_, _>>()?,
         };
         let mut rows = Vec::new();
@@ -85,7 +156,7 @@ impl State {
                 });
             }
         }
-        let runs = runs.into_iter().map(|(_, finished, baseline)| RecordedRun { finished, baseline }).collect();
+        let runs = runs.into_iter().map(|(id, finished, baseline)| (id, RecordedRun { finished, baseline })).collect();
         Ok((runs, rows))
     }
 }
