@@ -317,6 +317,9 @@ pub struct PersonArgs {
 pub enum RegisterCommand {
     /// Report every error and warning of the register; exit 0 when clean, 1 otherwise.
     Check {
+        /// The register to check (the same as --register)
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
         #[command(flatten)]
         register: RegisterArgs,
     },
@@ -793,8 +796,19 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
     let env = std::env::var_os(REGISTER_ENV).map(PathBuf::from);
     let here = [PathBuf::from(".")];
     match cmd {
-        RegisterCommand::Check { register: reg } => {
-            let settings = config::discover(&here, reg.register.as_deref(), env)?;
+        RegisterCommand::Check { path, register: reg } => {
+            let given = match (path, reg.register) {
+                (Some(a), Some(b)) if a != b => {
+                    say!(
+                        "consentry: register check: two different registers given: {} and --register {}",
+                        a.display(),
+                        b.display()
+                    );
+                    return Ok(Exit::Usage);
+                }
+                (a, b) => a.or(b),
+            };
+            let settings = config::discover(&here, given.as_deref(), env)?;
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
             let problems = match register::load(&path, &settings.vocabulary) {
                 Ok(loaded) => loaded.warnings,

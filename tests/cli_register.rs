@@ -351,6 +351,34 @@ fn evidence_documents_are_looked_for_by_listings_not_by_scans() {
 }
 
 #[test]
+fn register_check_takes_the_register_as_a_positional_or_as_register() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    fs::write(d.join("here.pdf"), b"%PDF-1.4\n").unwrap();
+    fs::write(d.join("good.csv"), "id,person,usage,granted,document\n1,Anna,web,2024-01-01,here.pdf\n").unwrap();
+    fs::write(d.join("bad.csv"), "id,person,usage,granted\n1,Anna,web,not-a-date\n").unwrap();
+    // The positional checks the file it names, as --register does: the same findings, the same exit.
+    for (path, code) in [("bad.csv", 1), ("good.csv", 0)] {
+        let positional = run(&["register", "check", path], d);
+        let flag = run(&["register", "check", "--register", path], d);
+        assert_eq!(positional.status.code(), Some(code), "{path}: {}", support::stderr(&positional));
+        assert_eq!(flag.status.code(), Some(code), "{path}");
+        assert_eq!(positional.stdout, flag.stdout, "{path}");
+        assert!(support::stderr(&positional).contains(path), "{path}: {}", support::stderr(&positional));
+    }
+    assert!(support::stdout(&run(&["register", "check", "bad.csv"], d)).contains("error"));
+    // Both, naming the same register: fine.
+    let same = run(&["register", "check", "bad.csv", "--register", "bad.csv"], d);
+    assert_eq!(same.status.code(), Some(1), "{}", support::stderr(&same));
+    // Both, naming different registers: a usage error, nothing checked.
+    let both = run(&["register", "check", "good.csv", "--register", "bad.csv"], d);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(both.stdout.is_empty());
+    let err = support::stderr(&both);
+    assert!(err.contains("good.csv") && err.contains("bad.csv"), "{err}");
+}
+
+#[test]
 fn register_discovery_by_environment_and_consentry_toml() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
