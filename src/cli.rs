@@ -723,7 +723,22 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
     let (files, summary) = collect(&ctx, out.quiet)?;
     let pending = ctx.required_register()?;
     let register = pending.get()?;
-    let rows = report::person(&files, &register, ctx.date, args.name.as_deref().unwrap_or_default());
+    let name = args.name.as_deref().unwrap_or_default();
+    let rows = report::person(&files, &register, ctx.date, name);
+    if rows.is_empty() && register.identity(name).is_none() {
+        // Neither a register person nor depicted anywhere: say so, with the close names.
+        let mut known = register.known_names();
+        known.extend(files.iter().flat_map(|f| f.record.depicted.persons.iter().map(String::as_str)));
+        let close = report::suggestions(name, &known);
+        if close.is_empty() {
+            say!("consentry: no person {name:?} in the register or the files");
+        } else {
+            let close: Vec<String> = close.iter().map(|c| format!("{c:?}")).collect();
+            say!("consentry: no person {name:?} in the register or the files; did you mean {}?", close.join(", "));
+        }
+        // An unreadable file may show them: that is not a clean "nobody".
+        return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Findings });
+    }
     with_writer(out, |w, format| output::write_rows(format, &rows, w))?;
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }

@@ -245,16 +245,35 @@ pub fn unknown_persons(files: &[Evaluated], register: &Register) -> Vec<UnknownP
         .collect()
 }
 
-/// Up to three register names within a small edit distance (typos like "Anna Schmitt").
+/// Up to three register names within a small edit distance (typos like "Anna Schmitt"),
+/// compared folded ([`fold`]): "Juergen Mueller" finds "Jürgen Müller".
 pub fn suggestions<'a>(name: &str, known: &BTreeSet<&'a str>) -> Vec<&'a str> {
-    let lower = name.to_lowercase();
+    let folded = fold(name);
     let mut scored: Vec<(f64, &str)> = known
         .iter()
-        .map(|k| (strsim::normalized_damerau_levenshtein(&lower, &k.to_lowercase()), *k))
+        .map(|k| (strsim::normalized_damerau_levenshtein(&folded, &fold(k)), *k))
         .filter(|(score, _)| *score >= 0.7)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// A name as [`suggestions`] compares it: normalised and lower-cased, the German letters
+/// transliterated (ä/ae, ö/oe, ü/ue, ß/ss) and other accents dropped (é/e).
+fn fold(name: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::new();
+    for c in model::name_key(name).chars() {
+        match c {
+            'ä' => out.push_str("ae"),
+            'ö' => out.push_str("oe"),
+            'ü' => out.push_str("ue"),
+            'ß' | 'ẞ' => out.push_str("ss"),
+            _ => out.extend(std::iter::once(c).nfd().filter(|d| !is_combining_mark(*d))),
+        }
+    }
+    out
 }
 
 /// A row of `report summary`: the files with a status, or cleared for a usage.
@@ -436,5 +455,16 @@ mod tests {
         let known: BTreeSet<&str> = ["Anna Schmidt", "Ben Meyer", "Anna Schmid"].into_iter().collect();
         assert_eq!(suggestions("Anna Schmitt", &known), ["Anna Schmidt", "Anna Schmid"]);
         assert!(suggestions("Zoe Quast", &known).is_empty());
+    }
+
+    #[test]
+    fn suggestions_match_transliterations_case_and_accents() {
+        let known: BTreeSet<&str> = ["Jürgen Müller", "Renée Groß", "Ben Meyer"].into_iter().collect();
+        assert_eq!(suggestions("Juergen Mueller", &known), ["Jürgen Müller"]);
+        assert_eq!(suggestions("JUERGEN MÜLLER", &known), ["Jürgen Müller"]);
+        assert_eq!(suggestions("Renee Gross", &known), ["Renée Groß"]);
+        // Decomposed input (u + combining diaeresis) folds like the composed letter.
+        assert_eq!(suggestions("Ju\u{308}rgen Mu\u{308}ller", &known), ["Jürgen Müller"]);
+        assert_eq!(fold("Jürgen Müller"), "juergen mueller");
     }
 }
