@@ -90,7 +90,11 @@ impl Archive {
             archive.vocabulary = Vocabulary::new(
                 usage
                     .into_iter()
-                    .map(|u| UsageTerm { name: u.name.trim().to_lowercase(), synonyms: u.synonyms })
+                    .map(|u| UsageTerm {
+                        name: u.name.trim().to_lowercase(),
+                        synonyms: u.synonyms,
+                        spelling: u.name.trim().to_string(),
+                    })
                     .collect(),
             );
         }

@@ -34,10 +34,13 @@ impl fmt::Display for Origin {
 /// One usage area (Einsatzgebiet) with the words accepted for it on input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageTerm {
-    /// Canonical name, as written to output and XMP (`print`, `web`, ...).
+    /// Canonical name (lower case), as written to output and `consentry:Usage` (`print`, `web`, ...).
     pub name: String,
     /// Other accepted words (any case): German synonyms, spellings.
     pub synonyms: Vec<String>,
+    /// The name as the vocabulary spells it (`Druck` in `consentry.toml`), for the Lightroom
+    /// keywords `apply` writes (`Consent|Druck`).
+    pub spelling: String,
 }
 
 /// The usage vocabulary (SPEC.md 3.3): replaceable in `consentry.toml`.
@@ -53,6 +56,7 @@ impl Default for Vocabulary {
         let t = |name: &str, syn: &[&str]| UsageTerm {
             name: name.to_string(),
             synonyms: syn.iter().map(|s| s.to_string()).collect(),
+            spelling: name.to_string(),
         };
         Vocabulary::new(vec![
             t("print", &["Print", "Druck", "Printmedien"]),
@@ -106,6 +110,11 @@ impl Vocabulary {
     /// Every canonical usage name, in vocabulary order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.terms.iter().map(|t| t.name.as_str())
+    }
+
+    /// The vocabulary's spelling of a canonical usage name (the name itself when unknown).
+    pub fn spelling<'a>(&'a self, name: &'a str) -> &'a str {
+        self.terms.iter().find(|t| t.name == name).map_or(name, |t| t.spelling.as_str())
     }
 
     pub fn terms(&self) -> &[UsageTerm] {

@@ -619,14 +619,19 @@ fn exiftool_reads_back_what_scan_reports_and_validates_as_before() {
         check("Missing", json!(strings(&x["Missing"])), json!(missing_names(rec)));
         check("EvaluatedAt", x["EvaluatedAt"].clone(), json!(AS_OF));
         digests.insert(x["RegisterDigest"].as_str().unwrap_or_default().to_string());
-        // The mirror: Consent|<usage> for every usage area, after the user's own keywords.
+        // The mirror: Consent|<usage> for every usage area, then Consent|Status|<status>, after
+        // the user's own keywords.
         let usage = strings(&rec["usage"]);
         let subjects = strings(&x["HierarchicalSubject"]);
         let mirror: Vec<String> = subjects.iter().filter(|s| s.starts_with("Consent|")).cloned().collect();
         check(
             "Consent| keywords",
             json!(mirror),
-            json!(usage.iter().map(|u| format!("Consent|{u}")).collect::<Vec<_>>()),
+            json!(usage
+                .iter()
+                .map(|u| format!("Consent|{u}"))
+                .chain([format!("Consent|Status|{}", rec["status"].as_str().unwrap())])
+                .collect::<Vec<_>>()),
         );
         let own: Vec<String> = subjects.iter().filter(|s| !s.starts_with("Consent|")).cloned().collect();
         let own_before = keywords_before.get(&key).map(|k| strings(&k["HierarchicalSubject"])).unwrap_or_default();
@@ -658,7 +663,8 @@ fn exiftool_reads_back_what_scan_reports_and_validates_as_before() {
             "People|Family|Oma Erna",
             "Consent|print",
             "Consent|web",
-            "Consent|archive"
+            "Consent|archive",
+            "Consent|Status|green"
         ]
     );
     let notes = &read[&a.path("2023/summer-fest/IMG_1001.jpg").to_string_lossy().into_owned()]["Notes"];
@@ -705,7 +711,11 @@ fn a_later_evaluation_replaces_the_stale_result() {
     let targets = ["2023/summer-fest/IMG_1001.jpg", "2023/summer-fest/backstage/lightroom.tif", "video/interview.MOV"];
     for rel in targets {
         let bytes = fs::read(a.path(rel)).unwrap();
-        assert!(!contains_bytes(&bytes, b"Consent|"), "{rel} keeps stale Consent| keywords");
+        assert!(!contains_bytes(&bytes, b"Consent|Status|green"), "{rel} keeps a stale status keyword");
+        for usage in ["print", "web", "archive"] {
+            let stale = format!("Consent|{usage}");
+            assert!(!contains_bytes(&bytes, stale.as_bytes()), "{rel} keeps a stale {stale} keyword");
+        }
         assert!(!contains_bytes(&bytes, b"2099-"), "{rel} keeps a stale ValidUntil");
     }
     assert!(contains_bytes(&fs::read(a.path(targets[1])).unwrap(), b"People|Family|Oma Erna"));
@@ -720,7 +730,13 @@ fn a_later_evaluation_replaces_the_stale_result() {
         assert_eq!(tif.get("ModelReleaseID"), None);
         assert_eq!(
             strings(&tif["HierarchicalSubject"]),
-            ["People|Ben Koch", "PERSONS|Zoe\u{308} Adams", "Events|Backstage", "People|Family|Oma Erna"]
+            [
+                "People|Ben Koch",
+                "PERSONS|Zoe\u{308} Adams",
+                "Events|Backstage",
+                "People|Family|Oma Erna",
+                "Consent|Status|red"
+            ]
         );
         assert_eq!(read[&files[0].to_string_lossy().into_owned()]["EvaluatedAt"], "2100-01-01");
     }
@@ -1091,4 +1107,58 @@ fn real_world_files_keep_their_persons() {
     assert!(checked >= 9, "{checked}");
     let again = apply();
     assert_eq!((again.status.code(), stdout(&again)), (Some(0), String::new()), "{}", stderr(&again));
+}
+
+#[test]
+fn lightroom_keywords_name_the_status_in_the_vocabulary_spelling() {
+    if !exiftool_available() {
+        eprintln!("exiftool is not installed: skipped");
+        return;
+    }
+    let a = Archive::new();
+    let rel = "2023/summer-fest/backstage/lightroom.tif";
+    let tif = a.path(rel);
+    let key = tif.to_string_lossy().into_owned();
+    let subjects = || -> Vec<String> {
+        let read = exiftool_json(&["-struct", "-XMP-lr:HierarchicalSubject"], std::slice::from_ref(&tif));
+        strings(&read[&key]["HierarchicalSubject"])
+    };
+    let own = ["People|Ben Koch", "PERSONS|Zoe\u{308} Adams", "Events|Backstage", "People|Family|Oma Erna"];
+    let with = |mirror: &[&str]| -> Vec<String> { own.iter().chain(mirror).map(|s| s.to_string()).collect() };
+
+    // The default vocabulary: its names, then the status.
+    assert_eq!(a.apply(&[]).status.code(), Some(0));
+    assert_eq!(subjects(), with(&["Consent|print", "Consent|web", "Consent|archive", "Consent|Status|green"]));
+
+    // A vocabulary spelling `Druck` and `Web`: only the keywords differ, and the file is
+    // rewritten for them; the user's keywords stay as they were.
+    let toml = a.root.join("consentry.toml");
+    let mut cfg = fs::read_to_string(&toml).unwrap();
+    cfg.push_str(concat!(
+        "[[usage]]\nname = \"Druck\"\nsynonyms = [\"print\"]\n",
+        "[[usage]]\nname = \"Web\"\nsynonyms = [\"Internet\"]\n",
+        "[[usage]]\nname = \"archive\"\n[[usage]]\nname = \"social\"\nsynonyms = [\"Social Media\"]\n",
+        "[[usage]]\nname = \"press\"\n[[usage]]\nname = \"tv\"\n",
+    ));
+    fs::write(&toml, cfg).unwrap();
+    let out = a.apply(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = a.rows(&out);
+    assert_eq!(rows[rel]["action"], "written", "{}", stdout(&out));
+    assert!(rows[rel]["detail"].as_str().unwrap().contains("keywords:"), "{}", rows[rel]);
+    assert_eq!(subjects(), with(&["Consent|Druck", "Consent|Web", "Consent|archive", "Consent|Status|green"]));
+
+    // A second apply finds every file unchanged.
+    let again = a.apply(&[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(stdout(&again), "", "a second apply has nothing to report");
+    assert!(stderr(&again).contains("wrote 0,"), "{}", stderr(&again));
+
+    // A changed status replaces the status keyword and the stale usage keywords.
+    let mut args = vec!["apply", a.root.to_str().unwrap(), "--register", a.register.to_str().unwrap()];
+    args.extend(["--as-of", "2100-01-01", "--format", "jsonl"]);
+    let out = run(&args, a.tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(a.rows(&out)[rel]["detail"].as_str().unwrap().contains("status: green -> red"));
+    assert_eq!(subjects(), with(&["Consent|Status|red"]));
 }

@@ -107,10 +107,24 @@ pub fn fields(decision: &Decision, vocabulary: &Vocabulary, plus: bool) -> Writt
         valid_until: decision.valid_until.map(|d| d.to_string()),
         consent_ids: decision.consents.clone(),
         notes,
-        mirror: decision.usage.iter().map(|u| format!("{MIRROR}{u}")).collect(),
+        mirror: mirror(decision, vocabulary),
         plus,
     }
 }
+
+/// The Lightroom keywords for a decision: each usage in the vocabulary's spelling
+/// (`Consent|Druck`), then the status (`Consent|Status|green`), for Library filters.
+fn mirror(decision: &Decision, vocabulary: &Vocabulary) -> Vec<String> {
+    decision
+        .usage
+        .iter()
+        .map(|u| format!("{MIRROR}{}", vocabulary.spelling(u)))
+        .chain(std::iter::once(format!("{MIRROR}{STATUS_KEYWORD}{}", decision.status.as_str())))
+        .collect()
+}
+
+/// The part of the status keyword after [`MIRROR`]: `Consent|Status|red`.
+pub const STATUS_KEYWORD: &str = "Status|";
 
 #[cfg(test)]
 pub(crate) mod tests {

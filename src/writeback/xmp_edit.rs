@@ -135,16 +135,16 @@ mod tests {
         assert_eq!(current(&meta, false), f);
         assert_eq!(
             items(&meta, ns::LR, "hierarchicalSubject"),
-            ["People|Anna", "Places|Berlin", "Consent|print", "Consent|web"]
+            ["People|Anna", "Places|Berlin", "Consent|print", "Consent|web", "Consent|Status|green"]
         );
         assert!(meta.to_string().contains("Sommerfest"));
         // Serialised and parsed again: the same fields (what a second `apply` compares).
         let again: XmpMeta = meta.to_string().parse().unwrap();
         assert_eq!(current(&again, false), f);
-        // A red result removes the mirror, keeps the user's keywords.
+        // A red result replaces the mirror with its status, keeps the user's keywords.
         let red = fields(&decision(Status::Red, &[]), &voc, false);
         update(&mut meta, &red, &stamp).unwrap();
-        assert_eq!(items(&meta, ns::LR, "hierarchicalSubject"), ["People|Anna", "Places|Berlin"]);
+        assert_eq!(items(&meta, ns::LR, "hierarchicalSubject"), ["People|Anna", "Places|Berlin", "Consent|Status|red"]);
         assert_eq!(current(&meta, false), red);
     }
 

@@ -650,7 +650,11 @@ fn the_row_cache_stands_only_for_the_same_content() {
 
     // Another vocabulary validates usage words otherwise: not the same load.
     let key = |v: &Vocabulary| RowCache::new(&cache, &path, &whole.register.digest, v).key;
-    let other = Vocabulary::new(vec![crate::model::UsageTerm { name: "print".into(), synonyms: vec![] }]);
+    let other = Vocabulary::new(vec![crate::model::UsageTerm {
+        name: "print".into(),
+        synonyms: vec![],
+        spelling: "print".into(),
+    }]);
     assert_ne!(key(&voc), key(&other));
     let errors = load(&other).map(|_| ()).unwrap_err().0;
     assert!(errors.iter().any(|p| p.message.contains("unknown usage word")), "{errors:#?}");
