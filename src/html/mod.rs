@@ -319,13 +319,7 @@ mod tests {
         };
         Evaluated {
             record: FileRecord {
-                errors: error
-                    .map(|e| crate::scan::ReadError::Media {
-                        format: crate::media::Format::Jpeg,
-                        error: crate::scan::Damage::new(crate::media::MediaError::malformed("data", 0, e)),
-                    })
-                    .into_iter()
-                    .collect(),
+                errors: error.map(crate::scan::ReadError::damaged_jpeg).into_iter().collect(),
                 ..FileRecord::known(PathBuf::from(path), Some(Format::Jpeg), depicted, Vec::new(), None)
             },
             rel_path: Some(path.to_string()),

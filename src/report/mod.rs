@@ -363,13 +363,7 @@ pub(crate) mod fixture {
         let file = |name: &str, persons: &[&str], error: Option<&str>| {
             let depicted = Depicted { persons: persons.iter().map(|p| p.to_string()).collect(), ..Depicted::default() };
             let record = FileRecord {
-                errors: error
-                    .map(|e| crate::scan::ReadError::Media {
-                        format: crate::media::Format::Jpeg,
-                        error: crate::scan::Damage::new(crate::media::MediaError::malformed("data", 0, e)),
-                    })
-                    .into_iter()
-                    .collect(),
+                errors: error.map(crate::scan::ReadError::damaged_jpeg).into_iter().collect(),
                 ..FileRecord::known(PathBuf::from(name), Some(Format::Jpeg), depicted, Vec::new(), None)
             };
             let decision = record.evaluate(Some(name), register, day("2026-06-01"));

@@ -114,6 +114,18 @@ pub enum SidecarError {
 #[derive(Debug, Clone)]
 pub struct Damage(pub Arc<MediaError>);
 
+impl ReadError {
+    /// Damage `detail` at byte 0 of a JPEG, as the reader reports it: for tests that need a
+    /// record that could not be read.
+    #[cfg(test)]
+    pub(crate) fn damaged_jpeg(detail: &str) -> ReadError {
+        ReadError::Media {
+            format: crate::media::Format::Jpeg,
+            error: Damage::new(MediaError::malformed("data", 0, detail)),
+        }
+    }
+}
+
 impl Damage {
     pub fn new(e: MediaError) -> Damage {
         Damage(Arc::new(e))
