@@ -135,6 +135,15 @@ pub fn packet_of(format: Format, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// What the scan reads of `src` (the packets the checks below compare with); a file the scan
+/// cannot read completely is an error, the scan's.
+fn scanned(src: &dyn ReadAt, format: Format) -> Result<crate::media::Metadata> {
+    match crate::media::read_metadata(src, format) {
+        (_, Some(e)) => Err(e.into()),
+        (meta, None) => Ok(meta),
+    }
+}
+
 /// Whether the packet the writer replaces (`packet`; None: it adds one) is every XMP packet the
 /// scan reads in the file: then nothing the scan reads is left beside consentry's result. A
 /// packet elsewhere (a second tag-700 entry, XMP in the Exif IFD or an IFD after IFD0, a 0x0424
@@ -142,10 +151,7 @@ pub fn packet_of(format: Format, src: &dyn ReadAt) -> Result<Option<Vec<u8>>> {
 /// chunk after IEND, ...) keeps naming its persons: the file is refused, naming that packet's
 /// byte. A file the scan cannot read is refused with the scan's error.
 fn only_packet(src: &dyn ReadAt, format: Format, packet: Option<&[u8]>) -> Result<()> {
-    let (meta, problem) = crate::media::read_metadata(src, format);
-    if let Some(e) = problem {
-        return Err(e.into());
-    }
+    let meta = scanned(src, format)?;
     let mut others = meta.xmp.iter().filter(|p| Some(&p.bytes[..]) != packet);
     let written = meta.xmp.len() - others.clone().count();
     match (others.next(), written) {
@@ -172,10 +178,7 @@ fn only_packet(src: &dyn ReadAt, format: Format, packet: Option<&[u8]>) -> Resul
 /// so such a file is refused, naming the second packet's byte, as [`packet`] refuses it for the
 /// formats consentry splices. A file the scan cannot read is refused with the scan's error.
 pub fn at_most_one_packet(format: Format, f: &File) -> Result<()> {
-    let (meta, problem) = crate::media::read_metadata(&FileAt::new(f)?, format);
-    if let Some(e) = problem {
-        return Err(e.into());
-    }
+    let meta = scanned(&FileAt::new(f)?, format)?;
     match meta.xmp.get(1) {
         None => Ok(()),
         Some(second) => Err(SpliceError::layout(
