@@ -70,7 +70,8 @@ fn xp_keywords(parsed: &exif::Exif) -> Result<Option<String>, MediaError> {
         let (new, len) = match &f.value {
             Value::Byte(b) | Value::Undefined(b, _) => (seen_bytes.insert(&b[..]), b.len() as u64),
             Value::Short(units) => (seen_units.insert(&units[..]), 2 * units.len() as u64),
-            _ => (true, 0),
+            // Names in a type that holds no UTF-16: an error, never keywords silently dropped.
+            _ => return Err(MediaError::malformed("EXIF block", 0, "XPKeywords not stored as bytes or shorts")),
         };
         if !new {
             continue;
@@ -367,6 +368,14 @@ pub(crate) mod tests {
         let short = tiff_block(false, &[(TAG_XMP, 3, (a.len() / 2) as u32, a[..a.len() / 2 * 2].to_vec())], &[]);
         let e = merge_lenient(&mut Metadata::default(), &short, 100).unwrap_err();
         assert!(e.to_string().contains("EXIF block at byte 100") && e.to_string().contains("700"), "{e}");
+    }
+
+    #[test]
+    fn xp_keywords_of_a_type_that_holds_no_text_are_an_error() {
+        // XPKeywords stored as LONG: they were dropped silently, so the file showed nobody.
+        let block = tiff_block(false, &[(TAG_XP_KEYWORDS, 4, 2, vec![1, 0, 0, 0, 2, 0, 0, 0])], &[]);
+        let e = merge_lenient(&mut Metadata::default(), &block, 9).unwrap_err();
+        assert!(e.to_string().contains("XPKeywords"), "{e}");
     }
 
     #[test]
