@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use consentry::config::{self, REGISTER_ENV};
 use consentry::consent::Status;
 use consentry::engine::{self, apply::ApplyOptions, archives::load_register, Context, Need};
+use consentry::i18n::Lang;
 use consentry::model::{parse_date, Date};
 use consentry::output::{self, OutputFormat, RecordWriter};
 use consentry::register;
@@ -58,6 +59,18 @@ impl From<Exit> for ExitCode {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Language of tables, summaries, hints and the HTML report (JSON, JSON Lines and CSV stay
+    /// English) [default: from LC_ALL, LC_MESSAGES or LANG]
+    #[arg(long, value_enum, global = true, value_name = "LANG")]
+    pub lang: Option<Lang>,
+}
+
+/// The language of this run's output, set once by [`run`] (English until then).
+static LANG: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+
+/// The language of what people read: tables, summaries, hints, the HTML report.
+pub fn lang() -> Lang {
+    LANG.get().copied().unwrap_or_default()
 }
 
 #[derive(Debug, Subcommand)]
@@ -386,6 +399,7 @@ fn print_error(e: &anyhow::Error) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let _ = LANG.set(cli.lang.unwrap_or_else(Lang::from_env));
     check_html(&cli.command)?;
     match cli.command {
         Command::Init(a) => edit::init_archive(a),
@@ -416,7 +430,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     // Files per status (with a register), in [`Status::ALL`] order.
     let mut statuses = [0u64; Status::ALL.len()];
     let summary = with_writer(out, |w, format| {
-        let mut writer = RecordWriter::new(format, w, evaluated);
+        let mut writer = RecordWriter::new(format, lang(), w, evaluated);
         let scanned = ctx.scan_evaluated(&|rec| progress.read(rec), |rec, _, decision, _| {
             if let Some(d) = &decision {
                 statuses[d.status as usize] += 1;
@@ -462,10 +476,10 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let rows = report::check(&files, &wanted);
     let blocking = rows.len();
     let written = match args.show {
-        Show::Blocking => with_writer(out, |w, format| output::write_rows(format, &rows, w))?,
+        Show::Blocking => with_writer(out, |w, format| output::write_rows(format, lang(), &rows, w))?,
         Show::Cleared => {
             let cleared = report::cleared(&files, &wanted);
-            with_writer(out, |w, format| output::write_rows(format, &cleared, w))?
+            with_writer(out, |w, format| output::write_rows(format, lang(), &cleared, w))?
         }
     };
     if written.is_none() {
@@ -524,7 +538,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
             // Written as the rows come: a register may hold 100,000 consents.
             let rows = report::consent_rows(&files, register()?, ctx.date);
             match page {
-                None => drop(with_writer(out, |w, format| output::write_rows(format, rows, w))?),
+                None => drop(with_writer(out, |w, format| output::write_rows(format, lang(), rows, w))?),
                 Some(_) => print_report(out, page, &rows.collect::<Vec<_>>())?,
             }
         }
@@ -589,7 +603,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         // A quiet night prints nothing at all in a table (no header-only mail every night).
         None => with_writer(out, |w, format| match format {
             OutputFormat::Table if rows.is_empty() => Ok(()),
-            _ => output::write_rows(format, rows, w),
+            _ => output::write_rows(format, lang(), rows, w),
         })?
         .is_some(),
     };
@@ -660,7 +674,7 @@ fn print_report<R: Row>(out: &OutputArgs, page: Option<HtmlPage>, rows: &[R]) ->
     match page {
         Some(page) => write_html_report(out, page, &report::Table::of(rows)),
         None => {
-            with_writer(out, |w, format| output::write_rows(format, rows, w))?;
+            with_writer(out, |w, format| output::write_rows(format, lang(), rows, w))?;
             Ok(())
         }
     }
@@ -713,7 +727,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         },
     };
     let rows = report::search(&files, &register, ctx.date, &filter);
-    with_writer(out, |w, format| output::write_rows(format, &rows, w))?;
+    with_writer(out, |w, format| output::write_rows(format, lang(), &rows, w))?;
     Ok(Exit::Ok)
 }
 
@@ -739,7 +753,7 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
         // An unreadable file may show them: that is not a clean "nobody".
         return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Findings });
     }
-    with_writer(out, |w, format| output::write_rows(format, &rows, w))?;
+    with_writer(out, |w, format| output::write_rows(format, lang(), &rows, w))?;
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
 }
 
@@ -793,7 +807,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     for e in &applied.failures {
         say!("consentry: {e}");
     }
-    with_writer(out, |w, format| output::write_rows(format, &applied.rows, w))?;
+    with_writer(out, |w, format| output::write_rows(format, lang(), &applied.rows, w))?;
     if !out.quiet {
         let verb = if args.dry_run { "would write" } else { "wrote" };
         say!(

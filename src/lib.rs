@@ -2,7 +2,7 @@
 //!
 //! The modules, inner to outer (a module uses only modules of its own or an inner group):
 //!
-//! - Leaves and pure logic: [`model`] (register types, scopes, dates, name normalisation),
+//! - Leaves and pure logic: [`i18n`] (the output's language: Fluent messages, dates), [`model`] (register types, scopes, dates, name normalisation),
 //!   [`paths`] (lexical path arithmetic), [`own`] (the files consentry itself writes and how they
 //!   are created), [`xmp`] (parsing XMP packets; the namespace table), [`written`] (consentry's
 //!   own fields as recorded in a file's XMP), [`people`] (the depicted persons in parsed XMP),
@@ -26,6 +26,7 @@ pub mod consent;
 pub mod engine;
 pub(crate) mod error; // printing an error with its causes
 pub mod html; // the binary: `report --format html`
+pub mod i18n; // the binary: `--lang`; the printers and the HTML report show its words
 pub mod media;
 pub mod model;
 pub mod output; // the binary: printing records and reports

@@ -394,7 +394,7 @@ impl Target {
 /// Print rows in the chosen format.
 fn print<R: Row>(format: Option<OutputFormat>, rows: &[R]) -> anyhow::Result<()> {
     let out = OutputArgs { format, output: None, threads: None, quiet: true };
-    with_writer(&out, |w, f| output::write_rows(f, rows, w))?;
+    with_writer(&out, |w, f| output::write_rows(f, super::lang(), rows, w))?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::consent::Decision;
+use crate::i18n::Lang;
 use crate::report::{Cell, Row, Table};
 use crate::scan::FileRecord;
 
@@ -113,6 +114,8 @@ pub struct RecordWriter<W: Write> {
     count: u64,
     /// Whether records carry an evaluation (a register was given): more columns.
     evaluated: bool,
+    /// The language of a table's header and statuses.
+    lang: Lang,
     table: Vec<Vec<String>>,
 }
 
@@ -122,12 +125,12 @@ enum RecordOut<W: Write> {
 }
 
 impl<W: Write> RecordWriter<W> {
-    pub fn new(format: OutputFormat, out: W, evaluated: bool) -> Self {
+    pub fn new(format: OutputFormat, lang: Lang, out: W, evaluated: bool) -> Self {
         let out = match format {
             OutputFormat::Csv => RecordOut::Csv(Box::new(::csv::Writer::from_writer(out))),
             _ => RecordOut::Plain(out),
         };
-        RecordWriter { format, out, count: 0, evaluated, table: Vec::new() }
+        RecordWriter { format, out, count: 0, evaluated, lang, table: Vec::new() }
     }
 
     fn csv_header(&self) -> Vec<&'static str> {
@@ -205,7 +208,9 @@ impl<W: Write> RecordWriter<W> {
                 let faces = if rec.unnamed_faces > 0 { rec.unnamed_faces.to_string() } else { String::new() };
                 let mut row = vec![rec.path, rec.kind.to_string()];
                 if self.evaluated {
-                    row.push(rec.evaluation.as_ref().map(|e| e.status.to_uppercase()).unwrap_or_default());
+                    row.push(
+                        rec.evaluation.as_ref().map(|e| self.lang.status(e.status).to_uppercase()).unwrap_or_default(),
+                    );
                 }
                 row.extend([persons_cell(&rec.persons), faces, note]);
                 self.table.push(row);
@@ -229,11 +234,13 @@ impl<W: Write> RecordWriter<W> {
         match self.format {
             OutputFormat::Json => out.write_all(if self.count == 0 { b"[]\n" } else { b"\n]\n" })?,
             OutputFormat::Table => {
-                let mut header = vec!["PATH", "KIND"];
+                let mut columns = vec!["path", "kind"];
                 if self.evaluated {
-                    header.push("STATUS");
+                    columns.push("status");
                 }
-                header.extend(["PERSONS", "UNNAMED FACES", "NOTE"]);
+                columns.extend(["persons", "unnamed_faces", "note"]);
+                let header: Vec<String> = columns.iter().map(|c| self.lang.column(c)).collect();
+                let header: Vec<&str> = header.iter().map(String::as_str).collect();
                 write_aligned(&mut out, &header, &self.table)?
             }
             OutputFormat::Jsonl | OutputFormat::Csv | OutputFormat::Html => {}
@@ -260,9 +267,10 @@ pub struct Printer<'w, W: Write>(Box<dyn Sink<W> + 'w>);
 impl<'w, W: Write + 'w> Printer<'w, W> {
     /// A printer of rows with `columns` in `format` into `out`. HTML is no printer: it is a
     /// folder (`html`).
-    pub fn new(format: OutputFormat, columns: &[&'static str], out: W) -> io::Result<Self> {
+    /// Tables show their headers, statuses and dates in `lang`; the machine formats ignore it.
+    pub fn new(format: OutputFormat, lang: Lang, columns: &[&'static str], out: W) -> io::Result<Self> {
         Ok(Printer(match format {
-            OutputFormat::Table => Box::new(TablePrinter::new(columns, out)),
+            OutputFormat::Table => Box::new(TablePrinter::new(columns, lang, out)),
             OutputFormat::Csv => Box::new(CsvPrinter::new(columns, out)?),
             OutputFormat::Json => Box::new(JsonPrinter::new(columns, out)),
             OutputFormat::Jsonl => Box::new(JsonlPrinter::new(columns, out)),
@@ -286,11 +294,12 @@ impl<'w, W: Write + 'w> Printer<'w, W> {
 /// Print rows given as cells, with `columns`, in `format`.
 pub fn write_cells(
     format: OutputFormat,
+    lang: Lang,
     columns: &[&'static str],
     rows: impl IntoIterator<Item = impl AsRef<[Cell]>>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut printer = Printer::new(format, columns, out)?;
+    let mut printer = Printer::new(format, lang, columns, out)?;
     for row in rows {
         printer.row(row.as_ref())?;
     }
@@ -300,15 +309,16 @@ pub fn write_cells(
 /// Print a report's rows, row by row as they come, in `format`.
 pub fn write_rows<R: Row>(
     format: OutputFormat,
+    lang: Lang,
     rows: impl IntoIterator<Item = R>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write_cells(format, R::COLUMNS, rows.into_iter().map(|r| r.cells()), out)
+    write_cells(format, lang, R::COLUMNS, rows.into_iter().map(|r| r.cells()), out)
 }
 
 /// Print a report made a table in `format`.
-pub fn write_report(format: OutputFormat, table: &Table, out: &mut dyn Write) -> io::Result<()> {
-    write_cells(format, &table.columns, table.cells(), out)
+pub fn write_report(format: OutputFormat, lang: Lang, table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    write_cells(format, lang, &table.columns, table.cells(), out)
 }
 
 /// Persons for a table cell: as many names as fit in about 60 characters, then a count.
@@ -410,6 +420,7 @@ mod tests {
     use super::{
         csv_cell, escape_controls, persons_cell, write_cells, write_report, write_rows, OutputFormat, Printer,
     };
+    use crate::i18n::Lang;
     use crate::report::{Cell, FileRow, Row, Rows, Table};
     use serde_json::json;
 
@@ -425,7 +436,7 @@ mod tests {
 
     fn printed(format: OutputFormat, table: &Table) -> String {
         let mut out = Vec::new();
-        write_report(format, table, &mut out).unwrap();
+        write_report(format, Lang::En, table, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -481,11 +492,11 @@ mod tests {
         let table = report();
         for format in [OutputFormat::Jsonl, OutputFormat::Csv, OutputFormat::Table, OutputFormat::Json] {
             let mut out = Vec::new();
-            write_cells(format, &table.columns, table.cells().map(<[_]>::to_vec), &mut out).unwrap();
+            write_cells(format, Lang::En, &table.columns, table.cells().map(<[_]>::to_vec), &mut out).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), printed(format, &table), "{format:?}");
         }
         let mut out = Vec::new();
-        assert!(write_report(OutputFormat::Html, &table, &mut out).is_err());
+        assert!(write_report(OutputFormat::Html, Lang::En, &table, &mut out).is_err());
     }
 
     /// A kind of report row, as the report module defines them.
@@ -507,10 +518,10 @@ mod tests {
             (OutputFormat::Table, "NAME  FILES\n=cmd  1\nAnna  12\n"),
         ] {
             let mut out = Vec::new();
-            write_rows(format, rows(), &mut out).unwrap();
+            write_rows(format, Lang::En, rows(), &mut out).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
             // The sink owns its writer and gives it back.
-            let mut printer = Printer::new(format, Pair::COLUMNS, Vec::new()).unwrap();
+            let mut printer = Printer::new(format, Lang::En, Pair::COLUMNS, Vec::new()).unwrap();
             for r in rows() {
                 printer.row(&r.cells()).unwrap();
             }
@@ -519,7 +530,7 @@ mod tests {
         let table = Table::of(&rows());
         assert!(!table.is_per_file());
         assert_eq!(printed(OutputFormat::Json, &table), "[\n  {\n    \"name\": \"=cmd\",\n    \"files\": 1\n  },\n  {\n    \"name\": \"Anna\",\n    \"files\": 12\n  }\n]\n");
-        assert!(Printer::new(OutputFormat::Html, Pair::COLUMNS, Vec::new()).is_err());
+        assert!(Printer::new(OutputFormat::Html, Lang::En, Pair::COLUMNS, Vec::new()).is_err());
     }
 
     #[test]
@@ -531,9 +542,9 @@ mod tests {
             Vec::new(),
             None,
         );
-        let mut w = super::RecordWriter::new(OutputFormat::Html, Vec::new(), false);
+        let mut w = super::RecordWriter::new(OutputFormat::Html, Lang::En, Vec::new(), false);
         assert!(w.write(&record, None).is_err());
-        let mut w = super::RecordWriter::new(OutputFormat::Table, Vec::new(), false);
+        let mut w = super::RecordWriter::new(OutputFormat::Table, Lang::En, Vec::new(), false);
         w.write(&record, None).unwrap();
         let text = String::from_utf8(w.finish().unwrap()).unwrap();
         assert!(text.starts_with("PATH   KIND") && text.contains("a.jpg"), "{text}");

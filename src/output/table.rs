@@ -5,26 +5,29 @@ use std::io::{self, Write};
 
 use super::escape_controls;
 use super::Sink;
+use crate::i18n::Lang;
 use crate::report::Cell;
 
-/// Prints rows as aligned columns under an upper-case header (`days_left` -> `DAYS LEFT`),
-/// lists joined with `|`. The widths need every row: they are held until [`finish`](Self::finish).
+/// Prints rows as aligned columns under an upper-case header in the language (`days_left` ->
+/// `DAYS LEFT`, `TAGE ÜBRIG`), statuses and dates in the language, lists joined with `|`. The
+/// widths need every row: they are held until [`finish`](Self::finish).
 pub struct TablePrinter<W: Write> {
     out: W,
+    lang: Lang,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl<W: Write> TablePrinter<W> {
-    pub fn new(columns: &[&str], out: W) -> Self {
-        let header = columns.iter().map(|c| c.to_uppercase().replace('_', " ")).collect();
-        TablePrinter { out, header, rows: Vec::new() }
+    pub fn new(columns: &[&str], lang: Lang, out: W) -> Self {
+        let header = columns.iter().map(|c| lang.column(c)).collect();
+        TablePrinter { out, lang, header, rows: Vec::new() }
     }
 }
 
 impl<W: Write> Sink<W> for TablePrinter<W> {
     fn row(&mut self, cells: &[Cell]) -> io::Result<()> {
-        self.rows.push(cells.iter().map(|c| c.text("|")).collect());
+        self.rows.push(cells.iter().map(|c| c.display("|", self.lang)).collect());
         Ok(())
     }
 

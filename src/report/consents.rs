@@ -385,7 +385,7 @@ mod tests {
         let r = &rows[0];
         assert_eq!((r.id.as_str(), r.expires, r.days_left, r.files), ("1", day("2026-06-20"), 19, 1));
         assert_eq!(r.would_stop_green, ["anna.jpg"]);
-        assert_eq!(r.cells()[2], Cell::from("2026-06-20"));
+        assert_eq!(r.cells()[2], Cell::Date(day("2026-06-20")));
         assert_eq!(r.cells()[3], Cell::Int(19));
         assert!(expiring(&files, &register, day("2026-06-01"), 10).is_empty());
     }

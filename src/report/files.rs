@@ -249,7 +249,10 @@ mod tests {
         let rows = check(&files, &["web", "tv"]);
         assert_eq!(rows[0].path, PathBuf::from("anna.jpg"));
         assert_eq!(rows[0].reason, "not released for tv");
-        assert_eq!(rows[0].cells(), [Cell::from("anna.jpg"), Cell::from("green"), Cell::from("not released for tv")]);
+        assert_eq!(
+            rows[0].cells(),
+            [Cell::from("anna.jpg"), Cell::Status(crate::consent::Status::Green), Cell::from("not released for tv")]
+        );
     }
 
     #[test]
@@ -260,7 +263,7 @@ mod tests {
         assert_eq!(paths(&rows), ["anna.jpg"]);
         assert_eq!(rows[0].persons, ["Anna Schmidt"]);
         assert_eq!(rows[0].valid_until, Some(fixture::day("2026-06-20")));
-        assert_eq!(rows[0].cells()[4], Cell::from("2026-06-20"));
+        assert_eq!(rows[0].cells()[4], Cell::Date(fixture::day("2026-06-20")));
         assert_eq!(rows[0].cells().len(), Cleared::COLUMNS.len());
         for usages in [&["web"][..], &["print", "web"], &["web", "tv"], &[]] {
             let (blocking, cleared) = (check(&files, usages), cleared(&files, usages));

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::consent::{Decision, Status};
+use crate::i18n::Lang;
 use crate::model::Date;
 use crate::scan::FileRecord;
 
@@ -35,6 +36,12 @@ pub enum Cell {
     /// Persons lacking consent with the reason: JSON objects `{name, reason}`, `name (reason)`
     /// in text.
     Missing(Vec<(String, &'static str)>),
+    /// A day: `YYYY-MM-DD` in JSON and CSV, the language's form in tables and the HTML report,
+    /// a real date in a spreadsheet.
+    Date(Date),
+    /// A file's status: its English name in JSON and CSV, the language's word in tables and the
+    /// HTML report.
+    Status(Status),
 }
 
 impl Cell {
@@ -51,6 +58,21 @@ impl Cell {
             Cell::Int(n) => n.to_string(),
             Cell::List(items) => items.join(separator),
             Cell::Missing(m) => m.iter().map(|(n, r)| format!("{n} ({r})")).collect::<Vec<_>>().join(separator),
+            Cell::Date(d) => d.to_string(),
+            Cell::Status(s) => s.as_str().to_string(),
+        }
+    }
+
+    /// The cell as people of `lang` read it (tables, spreadsheets' text, the HTML report):
+    /// statuses, reasons and dates in the language, lists joined with `separator`.
+    pub fn display(&self, separator: &str, lang: Lang) -> String {
+        match self {
+            Cell::Date(d) => lang.date(*d),
+            Cell::Status(s) => lang.status(s.as_str()),
+            Cell::Missing(m) => {
+                m.iter().map(|(n, r)| format!("{n} ({})", lang.reason(r))).collect::<Vec<_>>().join(separator)
+            }
+            _ => self.text(separator),
         }
     }
 
@@ -80,6 +102,8 @@ impl serde::Serialize for Cell {
         match self {
             Cell::Null => s.serialize_unit(),
             Cell::Text(t) => s.serialize_str(t),
+            Cell::Date(d) => s.collect_str(d),
+            Cell::Status(status) => s.serialize_str(status.as_str()),
             Cell::Int(n) => s.serialize_i64(*n),
             Cell::List(items) => items.serialize(s),
             Cell::Missing(m) => {
@@ -144,13 +168,13 @@ impl From<usize> for Cell {
 
 impl From<Date> for Cell {
     fn from(d: Date) -> Cell {
-        Cell::Text(d.to_string())
+        Cell::Date(d)
     }
 }
 
 impl From<Status> for Cell {
     fn from(s: Status) -> Cell {
-        Cell::Text(s.as_str().to_string())
+        Cell::Status(s)
     }
 }
 
@@ -305,6 +329,11 @@ mod tests {
         assert_eq!(Cell::from(-3i64).text("|"), "-3");
         assert!(Cell::from(3usize).is_number() && !Cell::from("3").is_number());
         assert_eq!(Cell::from(Date::from_ymd_opt(2026, 1, 2)).json(), json!("2026-01-02"));
+        let day = Cell::from(Date::from_ymd_opt(2026, 1, 2).unwrap());
+        assert_eq!((day.text("|"), day.display("|", Lang::De)), ("2026-01-02".into(), "02.01.2026".into()));
+        let red = Cell::from(Status::Red);
+        assert_eq!((red.json(), red.text("|"), red.display("|", Lang::De)), (json!("red"), "red".into(), "rot".into()));
+        assert_eq!(missing.display(", ", Lang::De), "Anna (abgelaufen), Ben (unbekannt)");
     }
 }
 
