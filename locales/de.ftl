@@ -59,10 +59,13 @@ col-target = ZIEL
 col-usage = EINSATZGEBIETE
 col-valid_until = GÜLTIG BIS
 col-validity = GÜLTIGKEIT
-col-would_stop_green = NICHT MEHR GRÜN
 
 ## Für die Unit-Tests von src/i18n.rs.
 test-plural = { $count ->
     [one] { $count } Datei
    *[other] { $count } Dateien
 }
+
+## edit: consent revoke by name, consent assign, counts per consent
+col-would_stop_cleared = NICHT MEHR FREIGEGEBEN
+col-would_stop_cleared_paths = DATEIEN NICHT MEHR FREIGEGEBEN

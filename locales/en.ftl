@@ -60,10 +60,13 @@ col-target = TARGET
 col-usage = USAGE
 col-valid_until = VALID UNTIL
 col-validity = VALIDITY
-col-would_stop_green = WOULD STOP GREEN
 
 ## Used by the unit tests of src/i18n.rs.
 test-plural = { $count ->
     [one] { $count } file
    *[other] { $count } files
 }
+
+## edit: consent revoke by name, consent assign, counts per consent
+col-would_stop_cleared = WOULD STOP CLEARED
+col-would_stop_cleared_paths = FILES THAT WOULD STOP CLEARED

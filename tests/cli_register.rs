@@ -198,7 +198,8 @@ fn reports() {
     let expiring = jsonl(&out);
     let jonas = expiring.iter().find(|r| r["id"] == "2").unwrap();
     assert_eq!(jonas["files"], 1);
-    assert_eq!(jonas["would_stop_green"].as_array().unwrap().len(), 1);
+    assert_eq!(jonas["would_stop_cleared"], 1);
+    assert_eq!(jonas["would_stop_cleared_paths"].as_array().unwrap().len(), 1);
     assert!(expiring.iter().any(|r| r["id"] == "7.1"));
     assert!(!expiring.iter().any(|r| r["id"] == "1"), "unlimited");
 }

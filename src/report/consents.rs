@@ -7,6 +7,46 @@ use super::{Cell, Evaluated, Row};
 use crate::consent::{valid_on, Reason, Status};
 use crate::model::{self, Consent, Date, Register};
 
+/// How the evaluated files use one consent: the two counts every report over consents shows
+/// under the same names (`report expiring`, `report consents`, `consent search`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Use {
+    /// Files whose decision uses the consent: it is valid for the file and counts toward its
+    /// decision, whatever the status (a yellow file uses the consents of those who have one).
+    /// An unreadable file uses none.
+    pub files: usize,
+    /// Of those, the green (cleared) files that would stop being green without it: no other
+    /// consent of the same person counts for them. Indices into the evaluated files.
+    pub would_stop_cleared: Vec<usize>,
+}
+
+/// How the evaluated `files` use each consent of `register`, by consent id: one pass over the
+/// files. A green file stops being green without a consent exactly when none of the other
+/// consents its decision uses belongs to the same person (every consent valid for the file
+/// is in its decision), so nothing is evaluated again.
+pub fn uses<'a>(files: &[Evaluated], register: &'a Register) -> HashMap<&'a str, Use> {
+    let by_id: HashMap<&'a str, &'a Consent> = register.consents.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut uses: HashMap<&'a str, Use> = HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        let used: Vec<(&'a str, Option<usize>)> = f
+            .decision
+            .consents
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()))
+            .map(|c| (c.id.as_str(), register.identity(&c.person)))
+            .collect();
+        for &(id, identity) in &used {
+            let entry = uses.entry(id).or_default();
+            entry.files += 1;
+            let alone = identity.is_none() || used.iter().filter(|(_, other)| *other == identity).count() == 1;
+            if f.decision.status == Status::Green && alone {
+                entry.would_stop_cleared.push(i);
+            }
+        }
+    }
+    uses
+}
+
 /// A row of `report expiring`: a consent that expires soon, and the renewal plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expiring {
@@ -15,14 +55,16 @@ pub struct Expiring {
     pub expires: Date,
     /// Days from the evaluation day to its last day.
     pub days_left: i64,
-    /// Green files it clears now.
+    /// Files using it ([`Use::files`]).
     pub files: usize,
-    /// Of those, the ones that would stop being green the day after it expires.
-    pub would_stop_green: Vec<String>,
+    /// Green files that would stop being green without it ([`Use::would_stop_cleared`]): the
+    /// files its renewal keeps cleared.
+    pub would_stop_cleared: Vec<String>,
 }
 
 impl Row for Expiring {
-    const COLUMNS: &'static [&'static str] = &["id", "person", "expires", "days_left", "files", "would_stop_green"];
+    const COLUMNS: &'static [&'static str] =
+        &["id", "person", "expires", "days_left", "files", "would_stop_cleared", "would_stop_cleared_paths"];
     fn cells(&self) -> Vec<Cell> {
         vec![
             self.id.as_str().into(),
@@ -30,50 +72,31 @@ impl Row for Expiring {
             self.expires.into(),
             self.days_left.into(),
             self.files.into(),
-            Cell::list(&self.would_stop_green),
+            self.would_stop_cleared.len().into(),
+            Cell::list(&self.would_stop_cleared),
         ]
     }
 }
 
-/// Consents expiring within `days` of `date`: how many files each clears now, and which of them
-/// would stop being green the day after it expires (the renewal plan).
+/// Consents expiring within `days` of `date`: how many files use each, and which of them would
+/// stop being green without it (the renewal plan).
 pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32) -> Vec<Expiring> {
     let until = date + chrono::Days::new(days.into());
-    // Green files (by index) per consent they use: one pass over the files, not one per consent.
-    let mut green_by_consent: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.decision.status == Status::Green) {
-        for id in &f.decision.consents {
-            green_by_consent.entry(id.as_str()).or_default().push(i);
-        }
-    }
-    // Whether a file is still green on a day: consents of one file often expire on the same
-    // day, so each (file, day) is evaluated once.
-    let mut green_on: HashMap<(usize, Date), bool> = HashMap::new();
+    let uses = uses(files, register);
     let mut rows = Vec::new();
     for c in &register.consents {
         let Some(expires) = c.expires else { continue };
         if expires < date || expires > until || !valid_on(c, date) {
             continue;
         }
-        let clears = green_by_consent.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
-        let after = expires + chrono::Days::new(1);
-        let would_stop_green: Vec<String> = clears
-            .iter()
-            .filter(|&&i| {
-                !*green_on.entry((i, after)).or_insert_with(|| {
-                    let f = &files[i];
-                    f.record.evaluate(f.rel_path.as_deref(), register, after).status == Status::Green
-                })
-            })
-            .map(|&i| files[i].path())
-            .collect();
+        let used = uses.get(c.id.as_str()).cloned().unwrap_or_default();
         rows.push(Expiring {
             id: c.id.clone(),
             person: c.person.clone(),
             expires,
             days_left: (expires - date).num_days(),
-            files: clears.len(),
-            would_stop_green,
+            files: used.files,
+            would_stop_cleared: used.would_stop_cleared.iter().map(|&i| files[i].path()).collect(),
         });
     }
     // By the day as written, then the id.
@@ -94,7 +117,7 @@ pub fn validity(c: &Consent, date: Date) -> &'static str {
     }
 }
 
-/// Number of evaluated files whose decision uses each consent id.
+/// Number of evaluated files whose decision uses each consent id ([`Use::files`]).
 pub fn files_per_consent(files: &[Evaluated]) -> BTreeMap<&str, usize> {
     let mut n = BTreeMap::new();
     for f in files {
@@ -106,12 +129,27 @@ pub fn files_per_consent(files: &[Evaluated]) -> BTreeMap<&str, usize> {
 }
 
 /// A row of a consent listing (`report consents`, `consent search`): a consent of the register
-/// with its validity on the evaluation day and the number of files using it.
+/// with its validity on the evaluation day and how the files use it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsentRow<'a> {
     pub consent: &'a Consent,
     pub validity: &'static str,
+    /// Files using it ([`Use::files`]).
     pub files: usize,
+    /// Green files that would stop being green without it ([`Use::would_stop_cleared`]).
+    pub would_stop_cleared: usize,
+}
+
+impl ConsentRow<'_> {
+    fn new<'a>(consent: &'a Consent, date: Date, uses: &HashMap<&str, Use>) -> ConsentRow<'a> {
+        let used = uses.get(consent.id.as_str());
+        ConsentRow {
+            consent,
+            validity: validity(consent, date),
+            files: used.map_or(0, |u| u.files),
+            would_stop_cleared: used.map_or(0, |u| u.would_stop_cleared.len()),
+        }
+    }
 }
 
 impl Row for ConsentRow<'_> {
@@ -128,6 +166,7 @@ impl Row for ConsentRow<'_> {
         "originator",
         "scope",
         "files",
+        "would_stop_cleared",
     ];
     fn cells(&self) -> Vec<Cell> {
         let c = self.consent;
@@ -144,24 +183,20 @@ impl Row for ConsentRow<'_> {
             c.originator.as_deref().into(),
             Cell::list(c.scope.patterns()),
             self.files.into(),
+            self.would_stop_cleared.into(),
         ]
     }
 }
 
-/// Every consent with its validity on `date`, document, originator and files using it, row by
-/// row (`report consents`).
+/// Every consent with its validity on `date`, document, originator and how the files use it,
+/// row by row (`report consents`).
 pub fn consent_rows<'a>(
     files: &[Evaluated],
     register: &'a Register,
     date: Date,
 ) -> impl Iterator<Item = ConsentRow<'a>> + 'a {
-    let used: BTreeMap<String, usize> =
-        files_per_consent(files).into_iter().map(|(id, n)| (id.to_string(), n)).collect();
-    register.consents.iter().map(move |consent| ConsentRow {
-        consent,
-        validity: validity(consent, date),
-        files: used.get(consent.id.as_str()).copied().unwrap_or(0),
-    })
+    let uses = uses(files, register);
+    register.consents.iter().map(move |consent| ConsentRow::new(consent, date, &uses))
 }
 
 /// Which consents `consent search` lists.
@@ -177,15 +212,15 @@ pub struct ConsentFilter<'a> {
     pub between: Option<(Date, Date)>,
 }
 
-/// `consent search`: the consents `filter` keeps, with their validity on `date` and the files
-/// using them.
+/// `consent search`: the consents `filter` keeps, with their validity on `date` and how the
+/// files use them.
 pub fn search<'a>(
     files: &[Evaluated],
     register: &'a Register,
     date: Date,
     filter: &ConsentFilter,
 ) -> Vec<ConsentRow<'a>> {
-    let used = files_per_consent(files);
+    let uses = uses(files, register);
     let between = filter.between.map(|(a, b)| (a.min(b), a.max(b)));
     register
         .consents
@@ -201,11 +236,7 @@ pub fn search<'a>(
                 c.granted <= to && end.is_none_or(|e| e >= from)
             })
         })
-        .map(|consent| ConsentRow {
-            consent,
-            validity: validity(consent, date),
-            files: used.get(consent.id.as_str()).copied().unwrap_or(0),
-        })
+        .map(|consent| ConsentRow::new(consent, date, &uses))
         .collect()
 }
 
@@ -383,11 +414,45 @@ mod tests {
         let rows = expiring(&files, &register, day("2026-06-01"), 30);
         assert_eq!(rows.len(), 1, "Ben's consent expired already");
         let r = &rows[0];
-        assert_eq!((r.id.as_str(), r.expires, r.days_left, r.files), ("1", day("2026-06-20"), 19, 1));
-        assert_eq!(r.would_stop_green, ["anna.jpg"]);
+        // anna.jpg (green) and both.jpg (yellow: Ben's consent expired) use it; only anna.jpg
+        // is cleared, and would not be without it.
+        assert_eq!((r.id.as_str(), r.expires, r.days_left, r.files), ("1", day("2026-06-20"), 19, 2));
+        assert_eq!(r.would_stop_cleared, ["anna.jpg"]);
         assert_eq!(r.cells()[2], Cell::Date(day("2026-06-20")));
         assert_eq!(r.cells()[3], Cell::Int(19));
+        assert_eq!((r.cells()[4].clone(), r.cells()[5].clone()), (Cell::Int(2), Cell::Int(1)));
         assert!(expiring(&files, &register, day("2026-06-01"), 10).is_empty());
+    }
+
+    #[test]
+    fn a_second_consent_of_the_same_person_keeps_the_file_cleared() {
+        use crate::model::{Person, Vocabulary};
+        let fixture = fixture::register();
+        let mut consents = fixture.consents.clone();
+        let mut again = consents[0].clone();
+        again.id = "3".into();
+        consents.push(again);
+        let persons = ["Anna Schmidt", "Ben Meyer"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Person { id: Some(i.to_string()), name: n.to_string(), aliases: vec![] })
+            .collect();
+        let register = Register::new(consents, persons, vec![], vec![], Vocabulary::default(), "digest".into());
+        let files: Vec<Evaluated> = fixture::files(&register)
+            .into_iter()
+            .map(|mut f| {
+                f.decision = f.record.evaluate(f.rel_path.as_deref(), &register, day("2026-06-01"));
+                f
+            })
+            .collect();
+        let uses = uses(&files, &register);
+        // Both are used by anna.jpg and both.jpg; without either, anna.jpg stays green.
+        for id in ["1", "3"] {
+            assert_eq!(uses[id], Use { files: 2, would_stop_cleared: vec![] }, "{id}");
+        }
+        assert!(!uses.contains_key("2"), "expired: used by no file");
+        let rows = consent_rows(&files, &register, day("2026-06-01")).collect::<Vec<_>>();
+        assert_eq!(rows.iter().map(|r| (r.files, r.would_stop_cleared)).collect::<Vec<_>>(), [(2, 0), (0, 0), (2, 0)]);
     }
 
     #[test]
@@ -398,6 +463,10 @@ mod tests {
         let all = search(&files, &register, date, &ConsentFilter::default());
         assert_eq!(ids(&all), ["1", "2"]);
         assert_eq!((all[0].validity, all[0].files), ("valid", 2), "anna.jpg and both.jpg use it");
+        assert_eq!(all[0].would_stop_cleared, 1, "anna.jpg is green by it alone; both.jpg is yellow");
+        // The same consent, the same counts as `report expiring`.
+        let soon = &expiring(&files, &register, date, 30)[0];
+        assert_eq!((soon.files, soon.would_stop_cleared.len()), (all[0].files, all[0].would_stop_cleared));
         assert_eq!(all[1].validity, "expired");
         let ben = ConsentFilter { identity: register.identity("ben meyer"), ..ConsentFilter::default() };
         assert_eq!(ids(&search(&files, &register, date, &ben)), ["2"]);
