@@ -69,3 +69,15 @@ test-plural = { $count ->
 ## edit: consent revoke by name, consent assign, counts per consent
 col-would_stop_cleared = NICHT MEHR FREIGEGEBEN
 col-would_stop_cleared_paths = DATEIEN NICHT MEHR FREIGEGEBEN
+edit-unlimited = unbegrenzt
+edit-did-you-mean = ; meinten Sie { $names }?
+edit-revoke-nobody = keine Einwilligung mit der Nummer { $arg } und keine Person dieses Namens im Register
+edit-revoke-nothing-changed = nichts wurde geändert (siehe `consentry consent search` und `consentry person list`)
+edit-revoke-no-consent = { $arg } hat keine Einwilligung im Register; nichts wurde geändert
+edit-revoke-person = { $arg } ist Person { $id }, { $count ->
+    [one] eine Einwilligung
+   *[other] { $count } Einwilligungen
+} zu widerrufen:
+edit-revoke-consent = { $id }  Verwendung { $usage }  erteilt { $granted }  gültig bis { $expires }
+edit-revoke-revoked = {"  "}widerrufen { $revoked }
+edit-revoke-needs-all = --all widerruft alle, oder eine Einwilligungsnummer angeben; nichts wurde geändert

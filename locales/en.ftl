@@ -70,3 +70,15 @@ test-plural = { $count ->
 ## edit: consent revoke by name, consent assign, counts per consent
 col-would_stop_cleared = WOULD STOP CLEARED
 col-would_stop_cleared_paths = FILES THAT WOULD STOP CLEARED
+edit-unlimited = unlimited
+edit-did-you-mean = ; did you mean { $names }?
+edit-revoke-nobody = no consent with id { $arg } and no person of that name in the register
+edit-revoke-nothing-changed = nothing was changed (see `consentry consent search` and `consentry person list`)
+edit-revoke-no-consent = { $arg } has no consent in the register; nothing was changed
+edit-revoke-person = { $arg } is person { $id }, with { $count ->
+    [one] one consent
+   *[other] { $count } consents
+} to revoke:
+edit-revoke-consent = { $id }  usage { $usage }  granted { $granted }  expires { $expires }
+edit-revoke-revoked = {"  "}revoked { $revoked }
+edit-revoke-needs-all = give --all to revoke them all, or a consent id; nothing was changed

@@ -142,9 +142,15 @@ pub struct AssignArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// Consent ids; the id of a group consent (`7`) names all its members (`7.1`, `7.2`, ...).
-    #[arg(value_name = "ID", required = true)]
+    /// Consent ids (the id of a group consent, `7`, names all its members `7.1`, `7.2`, ...), or
+    /// persons by name or alias (any case): their consents, listed first; a person with more
+    /// than one consent not yet revoked needs --all.
+    #[arg(value_name = "ID|NAME", required = true)]
     pub ids: Vec<String>,
+    /// Revoke every consent of the persons named (without it, a person with more than one
+    /// consent is refused, and the consents are listed to choose an id from).
+    #[arg(long)]
+    pub all: bool,
     /// The day from which it no longer counts [default: today]
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub on: Option<Date>,
@@ -601,10 +607,88 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// A consent of a person named to `consent revoke`, as listed on stderr: id, usages and days
+/// (never the person's name, which the user gave).
+fn revocable_line(c: &edit::Revocable) -> String {
+    let lang = super::lang();
+    let usage = if c.usage.is_empty() { "-".to_string() } else { c.usage.join(", ") };
+    let expires = c.expires.map_or_else(|| lang.text("edit-unlimited"), |e| lang.date(e));
+    let mut line = lang.tr(
+        "edit-revoke-consent",
+        &[
+            ("id", c.id.as_str().into()),
+            ("usage", usage.into()),
+            ("granted", lang.date(c.granted).into()),
+            ("expires", expires.into()),
+        ],
+    );
+    if let Some(r) = c.revoked {
+        line.push_str(&lang.tr("edit-revoke-revoked", &[("revoked", lang.date(r).into())]));
+    }
+    format!("  {line}")
+}
+
+/// The consent ids `consent revoke` is to revoke from `on`: each argument as a consent id (as
+/// always), else as a person by name, alias or key: their consents not yet revoked on that day
+/// (all of them when every one is, so that the refusal says "already revoked"), listed on
+/// stderr; more than one needs `--all`. `Err(exit)` when it must stop, having said why on
+/// stderr and changed nothing: a name that names nobody (with close names), or a person with
+/// several consents and no `--all`.
+fn revocation_ids(t: &Target, a: &RevokeArgs, on: Date) -> anyhow::Result<Result<Vec<String>, Exit>> {
+    let lang = super::lang();
+    let conn = edit::open_for_listing(&t.db)?;
+    let mut ids = Vec::new();
+    let mut needs_all = false;
+    for arg in &a.ids {
+        match edit::named(&conn, arg)? {
+            edit::Named::Consent => ids.push(arg.clone()),
+            edit::Named::Nothing => {
+                let names = edit::person_names(&conn)?;
+                let known: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+                let close: Vec<String> =
+                    consentry::report::suggestions(arg, &known).iter().map(|c| format!("{c:?}")).collect();
+                let mut line = lang.tr("edit-revoke-nobody", &[("arg", format!("{arg:?}").into())]);
+                if !close.is_empty() {
+                    line.push_str(&lang.tr("edit-did-you-mean", &[("names", close.join(", ").into())]));
+                }
+                say!("consentry: error: {line}");
+                say!("consentry: {}", lang.text("edit-revoke-nothing-changed"));
+                return Ok(Err(Exit::Usage));
+            }
+            edit::Named::Person { id, consents, .. } => {
+                if consents.is_empty() {
+                    anyhow::bail!("{}", lang.tr("edit-revoke-no-consent", &[("arg", format!("{arg:?}").into())]));
+                }
+                let open: Vec<&edit::Revocable> = consents.iter().filter(|c| c.open_on(on)).collect();
+                let chosen: Vec<&edit::Revocable> = if open.is_empty() { consents.iter().collect() } else { open };
+                let refused = chosen.len() > 1 && !a.all;
+                needs_all |= refused;
+                if refused || !a.edit.quiet {
+                    let args = [("arg", format!("{arg:?}").into()), ("id", id.into()), ("count", chosen.len().into())];
+                    say!("consentry: {}", lang.tr("edit-revoke-person", &args));
+                    for c in &chosen {
+                        say!("{}", revocable_line(c));
+                    }
+                }
+                ids.extend(chosen.iter().map(|c| c.id.clone()));
+            }
+        }
+    }
+    if needs_all {
+        say!("consentry: error: {}", lang.text("edit-revoke-needs-all"));
+        return Ok(Err(Exit::Usage));
+    }
+    Ok(Ok(ids))
+}
+
 pub(super) fn revoke(a: RevokeArgs) -> anyhow::Result<Exit> {
     let t = Target::find(&[], a.edit.target.register.as_deref())?;
     let on = a.on.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let updated = t.change(&a.edit, "consent revoke", |ch| edit::revoke(ch, &a.ids, on))?;
+    let ids = match revocation_ids(&t, &a, on)? {
+        Ok(ids) => ids,
+        Err(exit) => return Ok(exit),
+    };
+    let updated = t.change(&a.edit, "consent revoke", |ch| edit::revoke(ch, &ids, on))?;
     print(a.edit.target.format, &listing::updated(did(&a.edit, "revoked", "would revoke"), &updated))?;
     let changed: Vec<&str> = updated.iter().filter(|u| u.changed()).map(|u| u.after.id.as_str()).collect();
     summary(&a.edit, format!("Revoked {} consent(s) from {on} ({}).", changed.len(), changed.join(", ")));

@@ -596,40 +596,116 @@ pub struct ConsentRow {
     pub document_id: Option<i64>,
 }
 
+/// A date column read back (`YYYY-MM-DD`), as a conversion error when it is not one.
+fn date_column(s: Option<String>) -> rusqlite::Result<Option<Date>> {
+    s.map(|s| {
+        crate::register::iso_date(&s).ok_or_else(|| {
+            let e = format!("invalid date {s:?} (expected YYYY-MM-DD)");
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+        })
+    })
+    .transpose()
+}
+
 /// The consents an id names: that consent, or when there is none, the members `ID.1`, `ID.2`,
-/// ... of the group consent `ID`.
-fn consents_named(tx: &Transaction, id: &str) -> Result<Vec<ConsentRow>> {
+/// ... of the group consent `ID`; none when it names no consent.
+fn consents_with_id(conn: &rusqlite::Connection, id: &str) -> Result<Vec<ConsentRow>> {
     let id = id.trim();
-    let mut stmt = tx.prepare(
+    let mut stmt = conn.prepare(
         "SELECT CAST(c.id AS TEXT), p.name, CAST(c.granted AS TEXT), CAST(c.expires AS TEXT), CAST(c.revoked AS TEXT), \
          c.document_id FROM consents c JOIN persons p ON p.id = c.person_id \
          WHERE c.id = ?1 OR (NOT EXISTS (SELECT 1 FROM consents WHERE id = ?1) AND substr(c.id, 1, length(?1) + 1) = ?1 || '.') \
          ORDER BY c.rowid",
     )?;
-    let date = |s: Option<String>| -> rusqlite::Result<Option<Date>> {
-        s.map(|s| {
-            crate::register::iso_date(&s).ok_or_else(|| {
-                let e = format!("invalid date {s:?} (expected YYYY-MM-DD)");
-                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-            })
-        })
-        .transpose()
-    };
     let rows = stmt.query_map([id], |r| {
         Ok(ConsentRow {
             id: r.get(0)?,
             person: r.get(1)?,
-            granted: date(r.get(2)?)?.unwrap_or_default(),
-            expires: date(r.get(3)?)?,
-            revoked: date(r.get(4)?)?,
+            granted: date_column(r.get(2)?)?.unwrap_or_default(),
+            expires: date_column(r.get(3)?)?,
+            revoked: date_column(r.get(4)?)?,
             document_id: r.get(5)?,
         })
     })?;
-    let rows: Vec<ConsentRow> = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The consents an id names ([`consents_with_id`]); refused when it names none.
+fn consents_named(tx: &Transaction, id: &str) -> Result<Vec<ConsentRow>> {
+    let rows = consents_with_id(tx, id)?;
     if rows.is_empty() {
-        bail!("no consent with id {id:?} in the register (see `consentry consent search`)");
+        bail!("no consent with id {:?} in the register (see `consentry consent search`)", id.trim());
     }
     Ok(rows)
+}
+
+/// A consent as `consent revoke NAME` lists it before revoking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocable {
+    pub id: String,
+    /// Its usage areas, sorted.
+    pub usage: Vec<String>,
+    pub granted: Date,
+    pub expires: Option<Date>,
+    pub revoked: Option<Date>,
+}
+
+impl Revocable {
+    /// Whether revoking it from `on` changes it (it is not revoked on or before that day).
+    pub fn open_on(&self, on: Date) -> bool {
+        self.revoked.is_none_or(|r| r > on)
+    }
+}
+
+/// What an argument of `consent revoke` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// A consent id, or the id of a group consent (its members).
+    Consent,
+    /// A person of the register (by name, alias or key, in any case), with all their consents
+    /// in register order.
+    Person { id: i64, name: String, consents: Vec<Revocable> },
+    /// Neither a consent id nor a person.
+    Nothing,
+}
+
+/// What `arg` names: a consent id first (as `consent revoke ID` always read it), else a
+/// person's name, alias or key.
+pub fn named(conn: &rusqlite::Connection, arg: &str) -> Result<Named> {
+    if !consents_with_id(conn, arg)?.is_empty() {
+        return Ok(Named::Consent);
+    }
+    let Some(person) = Persons::load(conn)?.find(arg).cloned() else { return Ok(Named::Nothing) };
+    let mut stmt = conn.prepare(
+        "SELECT CAST(c.id AS TEXT), CAST(c.granted AS TEXT), CAST(c.expires AS TEXT), CAST(c.revoked AS TEXT), \
+         (SELECT group_concat(u.usage, char(31)) FROM consent_usage u WHERE u.consent_id = c.id) \
+         FROM consents c WHERE c.person_id = ?1 ORDER BY c.rowid",
+    )?;
+    let rows = stmt.query_map([person.id], |r| {
+        let usage: Option<String> = r.get(4)?;
+        let mut usage: Vec<String> = usage.iter().flat_map(|u| u.split('\u{1f}')).map(str::to_string).collect();
+        usage.sort();
+        Ok(Revocable {
+            id: r.get(0)?,
+            usage,
+            granted: date_column(r.get(1)?)?.unwrap_or_default(),
+            expires: date_column(r.get(2)?)?,
+            revoked: date_column(r.get(3)?)?,
+        })
+    })?;
+    let consents = rows.collect::<rusqlite::Result<_>>()?;
+    Ok(Named::Person { id: person.id, name: person.name, consents })
+}
+
+/// Every name, alias and key of the register's persons: what a name that names nobody is
+/// compared with for suggestions.
+pub fn person_names(conn: &rusqlite::Connection) -> Result<Vec<String>> {
+    let persons = Persons::load(conn)?;
+    let mut names: Vec<String> = persons.rows.values().map(|p| p.name.clone()).collect();
+    names.extend(collect::<(String,)>(conn, "SELECT alias FROM aliases")?.into_iter().map(|(a,)| a));
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// The consents all `ids` name, each once, in the order given.
