@@ -15,6 +15,7 @@ use consentry::engine::{self, apply::ApplyOptions, archives::load_register, Cont
 use consentry::i18n::Lang;
 use consentry::model::{parse_date, Date};
 use consentry::output::{self, OutputFormat, RecordWriter};
+use consentry::own;
 use consentry::register;
 use consentry::report::{self, Evaluated, Row};
 use consentry::scan::{FileRecord, ScanOptions, ScanSummary};
@@ -136,8 +137,8 @@ pub struct OutputArgs {
     /// Output format [default: table on a terminal, else jsonl]
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
-    /// Write the output to FILE (created readable by the owner only) instead of stdout; with
-    /// --format html (`report` only), the report's folder.
+    /// Write the output to FILE (readable by the owner only; see --share-group) instead of
+    /// stdout; with --format html (`report` only), the report's folder.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Worker threads [default: two per core: reading waits on the disk]
@@ -146,6 +147,21 @@ pub struct OutputArgs {
     /// No progress bar and no summary on stderr (errors are still reported).
     #[arg(short, long)]
     pub quiet: bool,
+    /// With -o: let the owner's group read what is written (file 0640; an HTML report's folders
+    /// 0750 and files 0640) instead of the owner only (0600, 0700): for a shared drive.
+    #[arg(long)]
+    pub share_group: bool,
+}
+
+impl OutputArgs {
+    /// Who may read what `-o` writes.
+    fn access(&self) -> own::Access {
+        if self.share_group {
+            own::Access::Group
+        } else {
+            own::Access::Private
+        }
+    }
 }
 
 /// Which register, and the day to evaluate on.
@@ -632,6 +648,9 @@ fn check_html(command: &Command) -> anyhow::Result<()> {
             return Ok(())
         }
     };
+    if out.share_group && out.output.is_none() {
+        anyhow::bail!("--share-group is for what -o FILE (or -o DIR of an HTML report) writes; stdout has no mode");
+    }
     if out.format != Some(OutputFormat::Html) {
         return Ok(());
     }
@@ -686,6 +705,11 @@ fn write_html_report(out: &OutputArgs, page: HtmlPage, table: &report::Table) ->
     let started = Instant::now();
     let HtmlPage { title, date, pool, files } = page;
     let written = pool.install(|| consentry::html::write(dir, title, date, table, files))?;
+    // Written whole for the owner only; then opened to the group when asked.
+    if out.share_group {
+        own::set_access(dir, out.access())
+            .map_err(|e| anyhow::anyhow!("{}: cannot share with the group: {e}", dir.display()))?;
+    }
     if !out.quiet {
         say!(
             "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
@@ -881,7 +905,8 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
             let Some(path) = settings.register else { anyhow::bail!("no register given (--register PATH)") };
             let register =
                 load_register(&path, &settings.vocabulary, Some(&notes()), register::Options::CONSENTS, None)?;
-            let args = OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true };
+            let args =
+                OutputArgs { format: Some(OutputFormat::Csv), output, threads: None, quiet: true, share_group: false };
             with_writer(&args, |mut w, _| register::export::export_csv(&register, &mut w))?;
             Ok(Exit::Ok)
         }
@@ -890,8 +915,8 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
 
 /// Run `body` on stdout or on the `-o` file with the chosen format. Returns `None` when stdout
 /// was closed by the reader (`| head`). A new `-o` file, or one replacing a regular file, is
-/// written to a temporary file beside it (mode 0600: reports name people) and renamed into
-/// place only when everything was written. Anything else at that path (a device such as
+/// written to a temporary file beside it (mode 0600: reports name people; 0640 once written
+/// with `--share-group`) and renamed into place only when everything was written. Anything else at that path (a device such as
 /// `/dev/null`, a FIFO, a terminal, a symbolic link such as `/dev/stdout`) is opened and
 /// written directly, its mode left alone: renaming over it would replace the device or link.
 /// The format `out` asks for: `--format`, else a table on a terminal and JSON Lines elsewhere.
@@ -943,6 +968,10 @@ fn with_writer<T>(
                     if let Ok(m) = std::fs::metadata(&target) {
                         let _ = tmp.as_file().set_permissions(m.permissions());
                     }
+                } else if out.share_group {
+                    // Written whole, and only then readable by the group.
+                    own::set_access(tmp.path(), out.access())
+                        .map_err(|e| anyhow::anyhow!("{}: cannot share with the group: {e}", path.display()))?;
                 }
                 tmp.persist(&target).map_err(|e| anyhow::anyhow!("{}: cannot write: {}", path.display(), e.error))?;
                 Ok(Some(value))

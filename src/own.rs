@@ -1,6 +1,7 @@
 //! consentry's own files: the names of the files and folders it writes beside or inside an
 //! archive (its state, the temporary copies of `apply`, the temporary files of `-o`, HTML report
-//! folders) and how every file and folder holding names is created (owner only: 0600 and 0700).
+//! folders) and how every file and folder holding names is created (owner only: 0600 and 0700;
+//! a report written with `--share-group` is then opened to the owner's group: 0640 and 0750).
 //! None of them is ever media (the walker skips them); every module that writes one takes its
 //! name and its creation from here.
 
@@ -46,6 +47,63 @@ pub fn create_private_dir_all(path: &Path) -> io::Result<()> {
 /// The permissions of a private folder, for temporary folders (`tempfile::Builder::permissions`).
 pub fn private_dir_permissions() -> fs::Permissions {
     fs::Permissions::from_mode(PRIVATE_DIR_MODE)
+}
+
+/// Mode of a report file written with `--share-group` (`-o FILE`, the files of an HTML report
+/// folder): the owner's group may read it.
+pub const GROUP_FILE_MODE: u32 = 0o640;
+
+/// Mode of a report folder written with `--share-group`: the owner's group may open it.
+pub const GROUP_DIR_MODE: u32 = 0o750;
+
+/// Who may read a report consentry writes (`-o FILE`, `report --format html -o DIR`): the owner
+/// only (the default: reports name and show people), or also the owner's group
+/// (`--share-group`, for a shared drive). Nobody else, ever; state, register, evidence and
+/// temporary copies stay the owner's only whatever is asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    #[default]
+    Private,
+    Group,
+}
+
+impl Access {
+    /// The mode of a report file.
+    pub fn file_mode(self) -> u32 {
+        match self {
+            Access::Private => PRIVATE_FILE_MODE,
+            Access::Group => GROUP_FILE_MODE,
+        }
+    }
+
+    /// The mode of a report folder.
+    pub fn dir_mode(self) -> u32 {
+        match self {
+            Access::Private => PRIVATE_DIR_MODE,
+            Access::Group => GROUP_DIR_MODE,
+        }
+    }
+}
+
+/// Give a report consentry has just written (created for the owner only) the modes of `access`:
+/// a file, or a folder with every folder and file in it. Symbolic links are left as they are
+/// and never followed. Run once the report is complete, so that a report is never readable by
+/// more than its owner before it is whole.
+pub fn set_access(path: &Path, access: Access) -> io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    if meta.is_dir() {
+        for entry in fs::read_dir(path)? {
+            set_access(&entry?.path(), access)?;
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(access.dir_mode()))
+    } else if meta.is_file() {
+        fs::set_permissions(path, fs::Permissions::from_mode(access.file_mode()))
+    } else {
+        Ok(())
+    }
 }
 
 /// The folder consentry keeps its state in, under the archive root.
@@ -115,6 +173,30 @@ mod tests {
         assert_eq!(mode(&one), 0o700);
         let t = tempfile::Builder::new().permissions(private_dir_permissions()).tempdir_in(tmp.path()).unwrap();
         assert_eq!(mode(t.path()), 0o700);
+    }
+
+    #[test]
+    fn shared_reports_are_readable_by_the_group_and_nobody_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        let report = tmp.path().join("report");
+        create_private_dir_all(&report.join("thumbs")).unwrap();
+        create_private(&report.join("index.html")).unwrap();
+        create_private(&report.join("thumbs/a.jpg")).unwrap();
+        let outside = tmp.path().join("outside");
+        create_private(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, report.join("link")).unwrap();
+        set_access(&report, Access::Group).unwrap();
+        assert_eq!((mode(&report), mode(&report.join("thumbs"))), (0o750, 0o750));
+        assert_eq!((mode(&report.join("index.html")), mode(&report.join("thumbs/a.jpg"))), (0o640, 0o640));
+        assert_eq!(mode(&outside), 0o600, "a link is not followed");
+        set_access(&report, Access::Private).unwrap();
+        assert_eq!((mode(&report), mode(&report.join("index.html"))), (0o700, 0o600));
+        let file = tmp.path().join("out.json");
+        create_private(&file).unwrap();
+        set_access(&file, Access::Group).unwrap();
+        assert_eq!(mode(&file), 0o640);
+        assert_eq!(Access::default(), Access::Private);
     }
 
     #[test]

@@ -399,7 +399,7 @@ impl Target {
 
 /// Print rows in the chosen format.
 fn print<R: Row>(format: Option<OutputFormat>, rows: &[R]) -> anyhow::Result<()> {
-    let out = OutputArgs { format, output: None, threads: None, quiet: true };
+    let out = OutputArgs { format, output: None, threads: None, quiet: true, share_group: false };
     with_writer(&out, |w, f| output::write_rows(f, super::lang(), rows, w))?;
     Ok(())
 }
@@ -532,7 +532,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     let common = CommonArgs {
         walk: a.walk,
         state: StateArgs { state: None, no_state: true },
-        output: OutputArgs { format: None, output: None, threads: None, quiet: true },
+        output: OutputArgs { format: None, output: None, threads: None, quiet: true, share_group: false },
         register: RegisterArgs { register: Some(t.db.clone()), as_of: None },
     };
     let ctx = Context::untracked(options(&common), Need::Optional, "consent assign")?;
