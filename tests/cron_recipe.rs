@@ -1,8 +1,9 @@
 //! The README's cron recipe ("Running it every night"), run as written: its cron line is read
 //! from README.md, only its paths are replaced (the installed binary by the built one, the
 //! archive and the scan directory by temporary ones), and it runs under cron's environment
-//! (`env -i PATH=/usr/bin:/bin sh -c LINE`) for three nights: a clean one, one with an
-//! unreadable file (exit 3) and one with a broken register (exit 2).
+//! (`env -i PATH=/usr/bin:/bin sh -c LINE`) night after night: quiet nights print nothing (cron
+//! mails nothing); a revocation is mailed although a daytime `check` saw it first (the
+//! checkpoint `nightly`); an unreadable file (exit 3) and a broken register (exit 2) are mailed.
 
 #![cfg(unix)]
 
@@ -116,20 +117,51 @@ fn the_readme_cron_recipe_runs_under_crons_environment() {
     let home = tmp.path().join("home");
     fs::create_dir(&home).unwrap();
 
-    // Night 1: a clean scan; the report of the first run has no changes yet.
+    // Night 1: a clean scan; the report of the first run has no changes yet: nothing printed,
+    // so cron mails nothing.
     let night = cron(&line, &home);
     let (out, err) = (support::stdout(&night), support::stderr(&night));
     assert_eq!(night.status.code(), Some(0), "stdout: {out}\nstderr: {err}");
     assert!(err.is_empty(), "{err}");
-    assert_eq!(out.lines().next(), Some(CSV_HEADER), "{out}");
-    assert!(!out.contains("consentry scan"), "{out}");
+    assert!(out.is_empty(), "a quiet night prints nothing: {out}");
     let scan = fs::read_to_string(&last_scan).unwrap();
     let records: Vec<serde_json::Value> = scan.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(records.iter().any(|r| r["path"].as_str().is_some_and(|p| p.ends_with("IMG_1001.jpg"))), "{scan}");
     assert!(records.iter().all(|r| r["error"].is_null()), "{scan}");
     assert_eq!(fs::metadata(&last_scan).unwrap().permissions().mode() & 0o777, 0o600);
+    let changes = scan_dir.join("changes.csv");
+    assert_eq!(fs::read_to_string(&changes).unwrap(), format!("{CSV_HEADER}\n"), "the night's (empty) changes");
+    assert_eq!(fs::metadata(&changes).unwrap().permissions().mode() & 0o777, 0o600);
 
-    // Night 2: a file became unreadable (its sidecar is a FIFO): exit 3 is said in the mail, and
+    // Night 2: nothing changed: nothing printed again.
+    let night = cron(&line, &home);
+    assert_eq!(night.status.code(), Some(0), "{}", support::stderr(&night));
+    assert!(night.stdout.is_empty() && night.stderr.is_empty(), "{}", support::stdout(&night));
+
+    // Day 3: Carla Winter revokes her consent; someone runs `check` on the video folder during
+    // the day, which records the change in the state. The night still mails it.
+    let consents = register.join("consents.csv");
+    let text = fs::read_to_string(&consents).unwrap();
+    let revoked = text.replace("video/interview.MOV;;;\n", "video/interview.MOV;;;2025-01-01\n");
+    assert_ne!(revoked, text);
+    fs::write(&consents, revoked).unwrap();
+    let day = support::run(&["check", "--for", "web", "video", "--quiet"], &archive);
+    assert_eq!(day.status.code(), Some(1), "{}", support::stderr(&day));
+    let night = cron(&line, &home);
+    let (out, err) = (support::stdout(&night), support::stderr(&night));
+    assert_eq!(night.status.code(), Some(0), "stdout: {out}\nstderr: {err}");
+    assert!(err.is_empty(), "{err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(CSV_HEADER), "{out}");
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().any(|l| l.contains(",became-red,") && l.contains("interview.MOV")), "{out}");
+    assert!(rows.iter().any(|l| l.contains(",consent-revoked,")), "{out}");
+    assert_eq!(fs::read_to_string(&changes).unwrap(), out, "the mail is the night's CSV");
+    // The next night, nothing new: quiet again.
+    let night = cron(&line, &home);
+    assert!(night.stdout.is_empty() && night.stderr.is_empty(), "{}", support::stdout(&night));
+
+    // Night 5: a file became unreadable (its sidecar is a FIFO): exit 3 is said in the mail, and
     // the report still comes, listing it.
     mkfifo(&archive.join("2023/summer-fest/IMG_1001.jpg.xmp"));
     let night = cron(&line, &home);
@@ -155,7 +187,7 @@ fn the_readme_cron_recipe_runs_under_crons_environment() {
     assert_eq!(errors.len(), 1, "{scan}");
     assert!(errors[0]["path"].as_str().unwrap().ends_with("IMG_1001.jpg"), "{scan}");
 
-    // Night 3: the register is broken: the scan does not run (exit 2), the mail says so, the
+    // Night 6: the register is broken: the scan does not run (exit 2), the mail says so, the
     // line fails with 2, no report is sent and the last scan is left as it was.
     fs::write(register.join("consents.csv"), "id,person,usage,granted\n1,Anna,web,not-a-date\n").unwrap();
     let night = cron(&line, &home);
