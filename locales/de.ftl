@@ -81,3 +81,15 @@ edit-revoke-person = { $arg } ist Person { $id }, { $count ->
 edit-revoke-consent = { $id }  Verwendung { $usage }  erteilt { $granted }  gültig bis { $expires }
 edit-revoke-revoked = {"  "}widerrufen { $revoked }
 edit-revoke-needs-all = --all widerruft alle, oder eine Einwilligungsnummer angeben; nichts wurde geändert
+edit-assign-included = die Einwilligung gilt für { $persons ->
+    [one] eine Person
+   *[other] { $persons } Personen
+} auf { $files ->
+    [one] einer Datei
+   *[other] { $files } Dateien
+}:
+edit-assign-person = { $name } ({ $files ->
+    [one] eine Datei
+   *[other] { $files } Dateien
+})
+edit-assign-dry-run = Probelauf: mit --yes wird eingetragen (im Terminal trägt `consent assign` nur mit --yes ein)

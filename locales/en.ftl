@@ -82,3 +82,15 @@ edit-revoke-person = { $arg } is person { $id }, with { $count ->
 edit-revoke-consent = { $id }  usage { $usage }  granted { $granted }  expires { $expires }
 edit-revoke-revoked = {"  "}revoked { $revoked }
 edit-revoke-needs-all = give --all to revoke them all, or a consent id; nothing was changed
+edit-assign-included = the consent is for { $persons ->
+    [one] one person
+   *[other] { $persons } persons
+} on { $files ->
+    [one] one file
+   *[other] { $files } files
+}:
+edit-assign-person = { $name } ({ $files ->
+    [one] one file
+   *[other] { $files } files
+})
+edit-assign-dry-run = dry run: give --yes to record (on a terminal, `consent assign` records only with --yes)

@@ -7,7 +7,10 @@
 //! Output: one row per thing changed on stdout (table on a terminal, else JSON Lines;
 //! `--format`), its `action` saying what was done (`added`, `revoked`, ...) or, with `--dry-run`,
 //! what would be (`would add`, ...). A one-line summary on stderr carries counts and ids only,
-//! never names. A CSV register is refused: consentry does not change CSV files.
+//! never names. Two lists on stderr come before a change, for the person making it to check:
+//! `consent revoke NAME` lists the consents it names (ids, usages, days), and `consent assign`
+//! the persons it includes, by name (a dry run on a terminal without `--yes`). A CSV register
+//! is refused: consentry does not change CSV files.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -134,6 +137,10 @@ pub struct AssignArgs {
     /// Only these persons [default: every person named in the files]
     #[arg(long = "person", value_name = "NAME")]
     pub persons: Vec<String>,
+    /// Record without asking: on a terminal, `consent assign` is a dry run without it (who is
+    /// included is listed first; check it, then give --yes). Scripts record as they are.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     #[command(flatten)]
     pub terms: Terms,
     #[command(flatten)]
@@ -525,7 +532,44 @@ pub(super) fn add(a: AddArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
+/// Whether `consent assign` asks before it records: run by a person (stdin and stderr are a
+/// terminal), without `--yes` and without `--dry-run`. It then makes a dry run.
+fn assign_asks(yes: bool, dry_run: bool, terminal: bool) -> bool {
+    terminal && !yes && !dry_run
+}
+
+/// Who `consent assign` includes, on stderr before anything is recorded: each person with the
+/// number of the given files showing them (names: the user chose these files to see them).
+fn say_included(persons: &[String], media: &[&consentry::report::Evaluated]) {
+    let lang = super::lang();
+    say!(
+        "consentry: {}",
+        lang.tr("edit-assign-included", &[("persons", persons.len().into()), ("files", media.len().into())])
+    );
+    for p in persons {
+        let files = media.iter().filter(|f| f.record.depicted.persons.iter().any(|d| d == p)).count();
+        say!("  {}", lang.tr("edit-assign-person", &[("name", p.as_str().into()), ("files", files.into())]));
+    }
+}
+
+/// Print the consents `consent assign` recorded: in a table with counts (files, persons), in the
+/// other formats with the lists.
+fn print_assigned(format: Option<OutputFormat>, rows: &[listing::AddedConsent]) -> anyhow::Result<()> {
+    let out = OutputArgs { format, output: None, threads: None, quiet: true, share_group: false };
+    with_writer(&out, |w, f| match f {
+        OutputFormat::Table => {
+            let counted: Vec<listing::AddedCounted> = rows.iter().map(listing::AddedCounted).collect();
+            output::write_rows(f, super::lang(), &counted, w)
+        }
+        _ => output::write_rows(f, super::lang(), rows, w),
+    })?;
+    Ok(())
+}
+
+pub(super) fn assign(mut a: AssignArgs) -> anyhow::Result<Exit> {
+    use std::io::IsTerminal;
+    let asks = assign_asks(a.yes, a.edit.dry_run, std::io::stdin().is_terminal() && std::io::stderr().is_terminal());
+    a.edit.dry_run |= asks;
     let t = Target::find(&a.walk.paths, a.edit.target.register.as_deref())?;
     // The terms are checked before the files are read.
     let mut c = new_consent(&t, &a.terms, Vec::new(), Vec::new())?;
@@ -591,12 +635,19 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<Exit> {
     if persons.is_empty() {
         anyhow::bail!("nobody is named in the given files, so there is nobody to record a consent for");
     }
+    say_included(&persons, &media);
     c.persons = persons;
     c.scope = scope.into_iter().collect();
     let added = t.change(&a.edit, "consent assign", |ch| edit::add_consents(ch, &c))?;
-    print(a.edit.target.format, &listing::added(did(&a.edit, "added", "would add"), &c, &added, a.edit.dry_run))?;
+    print_assigned(
+        a.edit.target.format,
+        &listing::added(did(&a.edit, "added", "would add"), &c, &added, a.edit.dry_run),
+    )?;
     let verb = did(&a.edit, "Created", "Would create");
     summary(&a.edit, format!("{verb} {} consent(s) for {} file(s) ({}).", added.len(), media.len(), ids(&added)));
+    if asks {
+        say!("consentry: {}", super::lang().text("edit-assign-dry-run"));
+    }
     let faces = media.iter().filter(|f| f.record.depicted.unnamed_faces > 0).count();
     if faces > 0 && !a.edit.quiet {
         say!(
@@ -927,4 +978,17 @@ pub(super) fn init(db: &Path, actor_arg: Option<&str>) -> anyhow::Result<Exit> {
     edit::init(db, &actor(actor_arg))?;
     say!("Created the empty register {}.", db.display());
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assign_asks_only_a_person_at_a_terminal_who_gave_neither_yes_nor_dry_run() {
+        assert!(assign_asks(false, false, true));
+        assert!(!assign_asks(true, false, true), "--yes records");
+        assert!(!assign_asks(false, true, true), "a dry run asked for is one already");
+        assert!(!assign_asks(false, false, false), "scripts record as before");
+    }
 }

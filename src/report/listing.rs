@@ -88,6 +88,33 @@ impl Row for AddedConsent<'_> {
     }
 }
 
+/// A row of `consent assign` in a table: an [`AddedConsent`] with counts where the other
+/// formats have lists (the files of the scope, the persons of the group), so that a consent
+/// for many files stays one line wide.
+#[derive(Debug)]
+pub struct AddedCounted<'a>(pub &'a AddedConsent<'a>);
+
+impl Row for AddedCounted<'_> {
+    const COLUMNS: &'static [&'static str] =
+        &["action", "id", "person", "usage", "granted", "expires", "document", "stored", "files", "persons", "note"];
+    fn cells(&self) -> Vec<Cell> {
+        let (r, c, a) = (self.0, self.0.consent, self.0.added);
+        vec![
+            r.action.into(),
+            a.id.as_str().into(),
+            a.person.as_str().into(),
+            Cell::list(&c.usage),
+            c.granted.into(),
+            c.expires.into(),
+            a.document.path.as_str().into(),
+            stored(a.document.stored, r.dry_run).into(),
+            c.scope.len().into(),
+            c.persons.len().into(),
+            (if a.new_person { "new person" } else { "" }).into(),
+        ]
+    }
+}
+
 /// The rows of consents recorded by `consent add` or `consent assign`.
 pub fn added<'a>(
     action: &'static str,
