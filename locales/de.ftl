@@ -66,3 +66,10 @@ test-plural = { $count ->
     [one] { $count } Datei
    *[other] { $count } Dateien
 }
+
+## xlsx: die Spalten der Scan-Datensätze (Tabellen und Tabellenkalkulationen), die Berichte nicht haben.
+col-format = FORMAT
+col-sidecars = FILIALDATEIEN
+col-sources = QUELLEN
+col-taken = AUFGENOMMEN
+col-unnamed_faces = UNBENANNTE GESICHTER

@@ -67,3 +67,10 @@ test-plural = { $count ->
     [one] { $count } file
    *[other] { $count } files
 }
+
+## xlsx: the columns of scan records (tables and spreadsheets) that reports do not have.
+col-format = FORMAT
+col-sidecars = SIDECARS
+col-sources = SOURCES
+col-taken = TAKEN
+col-unnamed_faces = UNNAMED FACES
