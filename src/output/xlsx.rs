@@ -13,13 +13,14 @@ use crate::report::Cell;
 
 /// The most characters Excel keeps in a cell.
 const MAX_CELL_CHARS: usize = 32_767;
-/// Columns are made as wide as their content, up to this many pixels (about 60 characters).
-const MAX_COLUMN_PIXELS: u32 = 420;
-/// The rows measured for the column widths: enough for what a screen shows.
-const AUTOFIT_ROWS: RowNum = 2_000;
+/// Columns are made as wide as their content, up to this many characters.
+const MAX_COLUMN_CHARS: usize = 60;
+/// The room the autofilter's button takes in a header cell, in characters.
+const FILTER_BUTTON_CHARS: usize = 3;
 
 /// Prints rows into one worksheet: a bold header row of the columns' names in the language
-/// (frozen, with an autofilter over the used range), numbers as numbers, days as real Excel
+/// (frozen, with an autofilter over the used range), columns as wide as their widest cell (up
+/// to [`MAX_COLUMN_CHARS`]), numbers as numbers, days as real Excel
 /// dates (shown `dd.mm.yyyy` in German, `yyyy-mm-dd` in English), statuses and reasons in the
 /// language, lists joined with `, `. Every text is written as a string, never as a formula
 /// (`=1+1` stays text). The workbook is held until [`finish`](Sink::finish), which writes it
@@ -28,7 +29,8 @@ pub struct XlsxPrinter<W: Write> {
     out: W,
     lang: Lang,
     sheet: Worksheet,
-    columns: usize,
+    /// The widest cell of each column so far, in characters (the header with its button).
+    widths: Vec<usize>,
     /// The next row to write (0 is the header).
     row: RowNum,
     date: Format,
@@ -47,31 +49,41 @@ impl<W: Write> XlsxPrinter<W> {
             Lang::En => "yyyy-mm-dd",
             Lang::De => "dd.mm.yyyy",
         });
-        Ok(XlsxPrinter { out, lang, sheet, columns: columns.len(), row: 1, date })
+        let widths = columns.iter().map(|c| lang.column(c).chars().count() + FILTER_BUTTON_CHARS).collect();
+        Ok(XlsxPrinter { out, lang, sheet, widths, row: 1, date })
     }
 
     fn cell(&mut self, col: ColNum, cell: &Cell) -> Result<(), XlsxError> {
         let (sheet, row) = (&mut self.sheet, self.row);
-        match cell {
-            Cell::Null => {}
+        let width = match cell {
+            Cell::Null => 0,
             Cell::Int(n) => {
                 sheet.write_number(row, col, *n as f64)?;
+                n.to_string().len()
             }
             Cell::Date(d) => match excel_date(*d) {
                 Some(d) => {
                     sheet.write_date_with_format(row, col, &d, &self.date)?;
+                    "yyyy-mm-dd".len()
                 }
                 // Outside the days Excel counts (before 1900): shown as text, never lost.
                 None => {
-                    sheet.write_string(row, col, self.lang.date(*d))?;
+                    let text = self.lang.date(*d);
+                    sheet.write_string(row, col, &text)?;
+                    text.chars().count()
                 }
             },
             other => {
-                let text = other.display(", ", self.lang);
-                if !text.is_empty() {
-                    sheet.write_string(row, col, fit(text))?;
+                let text = fit(other.display(", ", self.lang));
+                let width = text.chars().count();
+                if width > 0 {
+                    sheet.write_string(row, col, text)?;
                 }
+                width
             }
+        };
+        if let Some(w) = self.widths.get_mut(usize::from(col)) {
+            *w = (*w).max(width);
         }
         Ok(())
     }
@@ -87,11 +99,13 @@ impl<W: Write> Sink<W> for XlsxPrinter<W> {
     }
 
     fn finish(self: Box<Self>) -> io::Result<W> {
-        let XlsxPrinter { mut out, mut sheet, columns, row, .. } = *self;
-        if columns > 0 {
-            sheet.autofilter(0, 0, row - 1, (columns - 1) as ColNum).map_err(xlsx_error)?;
+        let XlsxPrinter { mut out, mut sheet, widths, row, .. } = *self;
+        if !widths.is_empty() {
+            sheet.autofilter(0, 0, row - 1, (widths.len() - 1) as ColNum).map_err(xlsx_error)?;
         }
-        sheet.set_autofit_max_row(AUTOFIT_ROWS).set_autofit_max_width(MAX_COLUMN_PIXELS).autofit();
+        for (i, w) in widths.iter().enumerate() {
+            sheet.set_column_width(i as ColNum, (*w).min(MAX_COLUMN_CHARS) as f64 + 1.0).map_err(xlsx_error)?;
+        }
         let mut workbook = Workbook::new();
         workbook.push_worksheet(sheet);
         out.write_all(&workbook.save_to_buffer().map_err(xlsx_error)?)?;
@@ -199,6 +213,22 @@ mod tests {
         assert_eq!(range.get((1, 2)).unwrap().as_date(), Date::from_ymd_opt(2026, 3, 1));
         let format = styles.get((1, 2)).and_then(|s| s.number_format.as_ref()).map(|f| f.format_code.clone());
         assert_eq!(format.as_deref(), Some("dd.mm.yyyy"));
+    }
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell_with_room_for_the_filter_button() {
+        let mut p = Printer::new(OutputFormat::Xlsx, Lang::En, &["path", "files", "note"], Vec::new()).unwrap();
+        p.row(&["a/b/c.jpg".into(), Cell::Int(12345678), "x".repeat(200).into()]).unwrap();
+        let bytes = p.finish().unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
+        // PATH: the 9 characters of the path; FILES: the header and its button; NOTE: cut to 60.
+        for (col, width) in [(1, 10), (2, 9), (3, 61)] {
+            let want = format!(r#"<col min="{col}" max="{col}" width="{width}"#);
+            assert!(xml.contains(&want), "{want}: {xml}");
+        }
+        assert!(xml.contains(r#"state="frozen""#) && xml.contains(r#"<autoFilter ref="A1:C2"/>"#), "{xml}");
     }
 
     #[test]
