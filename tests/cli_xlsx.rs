@@ -318,3 +318,29 @@ fn report_expiring_has_numbers_and_real_dates_in_either_language() {
         assert!(rows.iter().any(|r| r[days] == Data::Float(30.0)), "31 December is 30 days away");
     }
 }
+
+#[test]
+fn a_run_that_fails_leaves_the_old_spreadsheet_whole() {
+    let a = archive();
+    let file = a.out("old.xlsx");
+    fs::write(&file, b"old").unwrap();
+    // A register that cannot be used (an unknown usage word): exit 2, nothing written.
+    let register = a.tmp.path().join("register/consents.csv");
+    let mut text = fs::read_to_string(&register).unwrap();
+    text.push_str("99;Anna Schmidt;Flyer;2023-01-15;;evidence/anna-schmidt.pdf;o1;*;;;\n");
+    fs::write(&register, text).unwrap();
+    for args in [&["scan"][..], &["report", "missing"]] {
+        let mut args = args.to_vec();
+        args.extend(["--as-of", AS_OF, "--format", "xlsx", "-o", file.to_str().unwrap()]);
+        let out = a.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("unknown usage word \"Flyer\""), "{}", stderr(&out));
+        assert_eq!(fs::read(&file).unwrap(), b"old", "{args:?}");
+    }
+    let left: Vec<String> = fs::read_dir(a.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(consentry::own::TEMP_PREFIX))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
