@@ -22,7 +22,8 @@ use support::{jsonl, stderr, stdout};
 const AS_OF: &str = "2026-06-01";
 /// A green file of the fixtures: Anna Schmidt and Jonas Weber, cleared for print and web.
 const KNOWN: &str = "2023/summer-fest/IMG_1001.jpg";
-/// A copy of [`KNOWN`] cut off in the middle of the metadata naming Anna Schmidt: unreadable.
+/// A copy of [`KNOWN`] cut off in the middle of the metadata naming Anna Schmidt: unreadable
+/// ([`support::add_cut_copy`]).
 const BROKEN: &str = "./2023/summer-fest/broken.jpg";
 /// A copy of [`KNOWN`] at the archive root whose name is a formula. Jonas Weber's consent
 /// covers only `2023/**`: yellow, so `report missing` lists it.
@@ -36,10 +37,8 @@ struct Archive {
 fn archive() -> Archive {
     let tmp = tempfile::tempdir().unwrap();
     let (root, _) = support::copy_fixtures(tmp.path());
-    let bytes = fs::read(root.join(KNOWN)).unwrap();
-    let anna = bytes.windows(4).position(|w| w == b"Anna").expect("IMG_1001.jpg names Anna");
-    fs::write(root.join(BROKEN), &bytes[..anna + 4]).unwrap();
-    fs::write(root.join(FORMULA), &bytes).unwrap();
+    support::add_cut_copy(&root, BROKEN);
+    fs::copy(root.join(KNOWN), root.join(FORMULA)).unwrap();
     Archive { tmp, root }
 }
 
