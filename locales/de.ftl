@@ -93,3 +93,10 @@ edit-assign-person = { $name } ({ $files ->
    *[other] { $files } Dateien
 })
 edit-assign-dry-run = Probelauf: mit --yes wird eingetragen (im Terminal trägt `consent assign` nur mit --yes ein)
+
+## xlsx: die Spalten der Scan-Datensätze (Tabellen und Tabellenkalkulationen), die Berichte nicht haben.
+col-format = FORMAT
+col-sidecars = FILIALDATEIEN
+col-sources = QUELLEN
+col-taken = AUFGENOMMEN
+col-unnamed_faces = UNBENANNTE GESICHTER

@@ -94,3 +94,10 @@ edit-assign-person = { $name } ({ $files ->
    *[other] { $files } files
 })
 edit-assign-dry-run = dry run: give --yes to record (on a terminal, `consent assign` records only with --yes)
+
+## xlsx: the columns of scan records (tables and spreadsheets) that reports do not have.
+col-format = FORMAT
+col-sidecars = SIDECARS
+col-sources = SOURCES
+col-taken = TAKEN
+col-unnamed_faces = UNNAMED FACES

@@ -416,7 +416,7 @@ fn print_error(e: &anyhow::Error) {
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let _ = LANG.set(cli.lang.unwrap_or_else(Lang::from_env));
-    check_html(&cli.command)?;
+    check_format(&cli.command)?;
     match cli.command {
         Command::Init(a) => edit::init_archive(a),
         Command::Scan(a) => scan_command(a),
@@ -446,7 +446,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     // Files per status (with a register), in [`Status::ALL`] order.
     let mut statuses = [0u64; Status::ALL.len()];
     let summary = with_writer(out, |w, format| {
-        let mut writer = RecordWriter::new(format, lang(), w, evaluated);
+        let mut writer = RecordWriter::new(format, lang(), w, evaluated)?;
         let scanned = ctx.scan_evaluated(&|rec| progress.read(rec), |rec, _, decision, _| {
             if let Some(d) = &decision {
                 statuses[d.status as usize] += 1;
@@ -635,9 +635,10 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     Ok(done)
 }
 
-/// `--format html` writes a folder: only `report` does, and only with `-o DIR`. Checked before
-/// any work, so that a long scan does not end in a usage error.
-fn check_html(command: &Command) -> anyhow::Result<()> {
+/// `--format html` writes a folder: only `report` does, and only with `-o DIR`; `--format xlsx`
+/// writes a file, given with `-o FILE` (a spreadsheet on a terminal or in a pipe is no use).
+/// Checked before any work, so that a long scan does not end in a usage error.
+fn check_format(command: &Command) -> anyhow::Result<()> {
     let (out, report) = match command {
         Command::Report(a) => (&a.common.output, true),
         Command::Scan(ScanArgs { common }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
@@ -651,6 +652,9 @@ fn check_html(command: &Command) -> anyhow::Result<()> {
     if out.share_group && out.output.is_none() {
         anyhow::bail!("--share-group is for what -o FILE (or -o DIR of an HTML report) writes; stdout has no mode");
     }
+    if out.format == Some(OutputFormat::Xlsx) && out.output.is_none() {
+        anyhow::bail!(XLSX_NEEDS_FILE);
+    }
     if out.format != Some(OutputFormat::Html) {
         return Ok(());
     }
@@ -662,6 +666,8 @@ fn check_html(command: &Command) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+const XLSX_NEEDS_FILE: &str = "--format xlsx writes a file: give it with -o FILE";
 
 /// The title of a report's HTML page.
 fn report_title(args: &ReportArgs, usages: &[String]) -> String {
@@ -932,6 +938,9 @@ fn with_writer<T>(
 ) -> anyhow::Result<Option<T>> {
     let format = output_format(out);
     match &out.output {
+        // Checked before any work where the command has `-o` (`check_format`): for the
+        // others, a spreadsheet is never poured onto a terminal or into a pipe.
+        None if format == OutputFormat::Xlsx => Err(anyhow::anyhow!(XLSX_NEEDS_FILE)),
         None => {
             let mut w = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
             match body(&mut w, format).and_then(|v| w.flush().map(|()| v)) {

@@ -58,17 +58,20 @@ impl Default for Vocabulary {
             synonyms: syn.iter().map(|s| s.to_string()).collect(),
             spelling: name.to_string(),
         };
+        // The words German consent forms and registers use (README, "Usage words"): a
+        // newspaper is print (`Zeitung`: the page is printed; handing a photo to journalists is
+        // `press`), a poster is advertising (`Plakat`: it promotes).
         Vocabulary::new(vec![
-            t("print", &["Print", "Druck", "Printmedien"]),
-            t("web", &["Internet", "Website", "Homepage"]),
-            t("social", &["Social Media", "social-media"]),
+            t("print", &["Print", "Druck", "Printmedien", "Zeitung"]),
+            t("web", &["Internet", "Website", "Homepage", "Webseite"]),
+            t("social", &["Social Media", "social-media", "Soziale Medien", "Soziale Netzwerke"]),
             t("intranet", &[]),
             t("press", &["Presse"]),
-            t("advertising", &["Werbung"]),
+            t("advertising", &["Werbung", "Plakat"]),
             t("tv", &["Fernsehen", "Video"]),
             t("exhibition", &["Ausstellung"]),
             t("third-party", &["Weitergabe an Dritte", "third party"]),
-            t("archive", &["Speicherung", "Archivierung"]),
+            t("archive", &["Speicherung", "Archivierung", "Archiv"]),
         ])
     }
 }
@@ -119,6 +122,28 @@ impl Vocabulary {
 
     pub fn terms(&self) -> &[UsageTerm] {
         &self.terms
+    }
+
+    /// Every accepted word, for an error about an unknown one: the canonical names, then the
+    /// other words of each area (`print, web, ...; also: Druck, Printmedien, Zeitung = print;
+    /// ...`). Spellings differing from the name only in case are not repeated.
+    pub fn accepted_words(&self) -> String {
+        let names: Vec<&str> = self.names().collect();
+        let mut text = names.join(", ");
+        let others: Vec<String> = self
+            .terms
+            .iter()
+            .filter_map(|t| {
+                let key = name_key(&t.name);
+                let words: Vec<&str> = t.synonyms.iter().map(String::as_str).filter(|w| name_key(w) != key).collect();
+                (!words.is_empty()).then(|| format!("{} = {}", words.join(", "), t.name))
+            })
+            .collect();
+        if !others.is_empty() {
+            text.push_str("; also: ");
+            text.push_str(&others.join("; "));
+        }
+        text
     }
 }
 
@@ -624,5 +649,48 @@ mod date_tests {
             assert!(e.contains("YYYY-MM-DD or DD.MM.YYYY"), "{bad}: {e}");
         }
         assert!(parse_date("31.02.2024").unwrap_err().contains("31.02.2024"));
+    }
+}
+
+#[cfg(test)]
+mod vocabulary_tests {
+    use super::*;
+
+    #[test]
+    fn the_german_words_people_write_name_their_areas() {
+        let v = Vocabulary::default();
+        for (word, area) in [
+            ("Webseite", "web"),
+            ("webseite", "web"),
+            ("Soziale Medien", "social"),
+            ("soziale netzwerke", "social"),
+            (" Archiv ", "archive"),
+            ("Zeitung", "print"),
+            ("PLAKAT", "advertising"),
+            ("Druck", "print"),
+            ("Internet", "web"),
+        ] {
+            assert_eq!(v.resolve(word), Some(area), "{word}");
+        }
+        assert_eq!(v.resolve("Flyer"), None);
+    }
+
+    #[test]
+    fn the_accepted_words_name_every_area_with_its_synonyms() {
+        let words = Vocabulary::default().accepted_words();
+        assert!(words.starts_with("print, web, social, intranet, press, advertising, tv,"), "{words}");
+        for part in [
+            "also: Druck, Printmedien, Zeitung = print;",
+            "Internet, Website, Homepage, Webseite = web;",
+            "Soziale Medien, Soziale Netzwerke = social;",
+            "Werbung, Plakat = advertising;",
+            "Speicherung, Archivierung, Archiv = archive",
+        ] {
+            assert!(words.contains(part), "{part}: {words}");
+        }
+        // `Print` only differs from `print` in case; `intranet` has no other word.
+        assert!(!words.contains("Print,") && !words.contains("= intranet"), "{words}");
+        let plain = Vocabulary::new(vec![UsageTerm { name: "web".into(), synonyms: vec![], spelling: "web".into() }]);
+        assert_eq!(plain.accepted_words(), "web");
     }
 }

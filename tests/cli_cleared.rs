@@ -29,9 +29,7 @@ struct Archive {
 fn archive() -> Archive {
     let tmp = tempfile::tempdir().unwrap();
     let (root, _) = support::copy_fixtures(tmp.path());
-    let bytes = fs::read(root.join(KNOWN)).unwrap();
-    let anna = bytes.windows(4).position(|w| w == b"Anna").expect("IMG_1001.jpg names Anna");
-    fs::write(root.join(BROKEN), &bytes[..anna + 4]).unwrap();
+    support::add_cut_copy(&root, BROKEN);
     Archive { _tmp: tmp, root }
 }
 

@@ -275,10 +275,10 @@ pub fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> Resul
         .iter()
         .filter(|w| !w.trim().is_empty())
         .map(|w| {
-            vocabulary.resolve(w).map(str::to_string).ok_or_else(|| {
-                let known: Vec<&str> = vocabulary.names().collect();
-                Error::UnknownUsage { word: w.clone(), known: known.join(", ") }
-            })
+            vocabulary
+                .resolve(w)
+                .map(str::to_string)
+                .ok_or_else(|| Error::UnknownUsage { word: w.clone(), known: vocabulary.accepted_words() })
         })
         .collect()
 }

@@ -1,5 +1,5 @@
-//! Printing scan records and report rows as a table, JSON, JSON Lines or CSV, into any writer;
-//! and the output safety rules every printer follows. No computation here.
+//! Printing scan records and report rows as a table, JSON, JSON Lines, CSV or a spreadsheet,
+//! into any writer; and the output safety rules every printer follows. No computation here.
 //!
 //! A report printer is a sink over any `io::Write` ([`Printer`]): given the columns, then row
 //! after row, then finished. Each format is one file (`table`, `csv`, `json`, `jsonl`): adding a
@@ -19,6 +19,7 @@ mod csv;
 mod json;
 mod jsonl;
 mod table;
+mod xlsx;
 
 pub use self::csv::CsvPrinter;
 use self::csv::{into_inner, write_csv_row};
@@ -26,6 +27,7 @@ pub use self::json::JsonPrinter;
 pub use self::jsonl::JsonlPrinter;
 use self::table::write_aligned;
 pub use self::table::TablePrinter;
+pub use self::xlsx::XlsxPrinter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -39,6 +41,8 @@ pub enum OutputFormat {
     Csv,
     /// A self-contained HTML folder with thumbnails (`report` only, with `-o DIR`).
     Html,
+    /// A spreadsheet (Excel .xlsx) with typed cells: numbers, real dates (with `-o FILE`).
+    Xlsx,
 }
 
 /// The JSON shape of a scan record (SPEC.md 6). Field names are stable.
@@ -122,23 +126,21 @@ pub struct RecordWriter<W: Write> {
 enum RecordOut<W: Write> {
     Plain(W),
     Csv(Box<::csv::Writer<W>>),
+    Xlsx(Box<XlsxPrinter<W>>),
 }
 
 impl<W: Write> RecordWriter<W> {
-    pub fn new(format: OutputFormat, lang: Lang, out: W, evaluated: bool) -> Self {
+    pub fn new(format: OutputFormat, lang: Lang, out: W, evaluated: bool) -> io::Result<Self> {
         let out = match format {
             OutputFormat::Csv => RecordOut::Csv(Box::new(::csv::Writer::from_writer(out))),
+            OutputFormat::Xlsx => RecordOut::Xlsx(Box::new(XlsxPrinter::new(&record_columns(evaluated), lang, out)?)),
             _ => RecordOut::Plain(out),
         };
-        RecordWriter { format, out, count: 0, evaluated, lang, table: Vec::new() }
+        Ok(RecordWriter { format, out, count: 0, evaluated, lang, table: Vec::new() })
     }
 
     fn csv_header(&self) -> Vec<&'static str> {
-        let mut h = CSV_HEADER.to_vec();
-        if self.evaluated {
-            h.extend(CSV_EVAL_HEADER);
-        }
-        h
+        record_columns(self.evaluated)
     }
 
     pub fn write(&mut self, r: &FileRecord, decision: Option<&Decision>) -> io::Result<()> {
@@ -186,7 +188,8 @@ impl<W: Write> RecordWriter<W> {
                 }
                 write_csv_row(w, &row)?;
             }
-            (RecordOut::Plain(_), OutputFormat::Csv | OutputFormat::Html) => {
+            (RecordOut::Xlsx(sheet), _) => sheet.row(&record_cells(r, decision, self.evaluated))?,
+            (RecordOut::Plain(_), OutputFormat::Csv | OutputFormat::Html | OutputFormat::Xlsx) => {
                 // Every format is chosen here by name: a new one is added here, not printed as
                 // something else. (HTML is a report's folder; commands refuse it before.)
                 return Err(io::Error::other(format!("scan records are not written as {:?}", self.format)));
@@ -229,6 +232,7 @@ impl<W: Write> RecordWriter<W> {
                 }
                 into_inner(*w)?
             }
+            RecordOut::Xlsx(sheet) => sheet.finish()?,
             RecordOut::Plain(out) => out,
         };
         match self.format {
@@ -243,7 +247,7 @@ impl<W: Write> RecordWriter<W> {
                 let header: Vec<&str> = header.iter().map(String::as_str).collect();
                 write_aligned(&mut out, &header, &self.table)?
             }
-            OutputFormat::Jsonl | OutputFormat::Csv | OutputFormat::Html => {}
+            OutputFormat::Jsonl | OutputFormat::Csv | OutputFormat::Html | OutputFormat::Xlsx => {}
         }
         out.flush()?;
         Ok(out)
@@ -267,13 +271,15 @@ pub struct Printer<'w, W: Write>(Box<dyn Sink<W> + 'w>);
 impl<'w, W: Write + 'w> Printer<'w, W> {
     /// A printer of rows with `columns` in `format` into `out`. HTML is no printer: it is a
     /// folder (`html`).
-    /// Tables show their headers, statuses and dates in `lang`; the machine formats ignore it.
+    /// Tables and spreadsheets show their headers, statuses and dates in `lang`; the machine
+    /// formats ignore it.
     pub fn new(format: OutputFormat, lang: Lang, columns: &[&'static str], out: W) -> io::Result<Self> {
         Ok(Printer(match format {
             OutputFormat::Table => Box::new(TablePrinter::new(columns, lang, out)),
             OutputFormat::Csv => Box::new(CsvPrinter::new(columns, out)?),
             OutputFormat::Json => Box::new(JsonPrinter::new(columns, out)),
             OutputFormat::Jsonl => Box::new(JsonlPrinter::new(columns, out)),
+            OutputFormat::Xlsx => Box::new(XlsxPrinter::new(columns, lang, out)?),
             OutputFormat::Html => return Err(io::Error::other("HTML is written as a folder, by `report -o DIR`")),
         }))
     }
@@ -319,6 +325,46 @@ pub fn write_rows<R: Row>(
 /// Print a report made a table in `format`.
 pub fn write_report(format: OutputFormat, lang: Lang, table: &Table, out: &mut dyn Write) -> io::Result<()> {
     write_cells(format, lang, &table.columns, table.cells(), out)
+}
+
+/// The columns of a scan record in CSV and spreadsheets; with `evaluated`, the register's too.
+fn record_columns(evaluated: bool) -> Vec<&'static str> {
+    let mut h = CSV_HEADER.to_vec();
+    if evaluated {
+        h.extend(CSV_EVAL_HEADER);
+    }
+    h
+}
+
+/// A scan record as typed cells in [`record_columns`] order (a spreadsheet's row): counts as
+/// numbers, the status and reasons as statuses and reasons, `valid_until` as a day.
+fn record_cells(r: &FileRecord, decision: Option<&Decision>, evaluated: bool) -> Vec<Cell> {
+    let rec = ScanJson::from_record(r, decision);
+    let text = |s: Option<&str>| s.map_or(Cell::Null, Cell::from);
+    let mut cells = vec![
+        Cell::Text(rec.path),
+        Cell::from(rec.kind),
+        text(rec.format),
+        Cell::list(rec.persons),
+        Cell::Int(i64::from(rec.unnamed_faces)),
+        Cell::List(rec.sources),
+        Cell::List(rec.sidecars),
+        text(rec.taken),
+        rec.error.map_or(Cell::Null, Cell::Text),
+    ];
+    if evaluated {
+        match decision {
+            Some(d) => cells.extend([
+                Cell::Status(d.status),
+                Cell::Missing(d.missing.iter().map(|m| (m.name.clone(), m.reason.as_str())).collect()),
+                Cell::List(d.usage.clone()),
+                Cell::List(d.consents.clone()),
+                d.valid_until.map_or(Cell::Null, Cell::Date),
+            ]),
+            None => cells.extend(std::iter::repeat_n(Cell::Null, CSV_EVAL_HEADER.len())),
+        }
+    }
+    cells
 }
 
 /// Persons for a table cell: as many names as fit in about 60 characters, then a count.
@@ -542,9 +588,9 @@ mod tests {
             Vec::new(),
             None,
         );
-        let mut w = super::RecordWriter::new(OutputFormat::Html, Lang::En, Vec::new(), false);
+        let mut w = super::RecordWriter::new(OutputFormat::Html, Lang::En, Vec::new(), false).unwrap();
         assert!(w.write(&record, None).is_err());
-        let mut w = super::RecordWriter::new(OutputFormat::Table, Lang::En, Vec::new(), false);
+        let mut w = super::RecordWriter::new(OutputFormat::Table, Lang::En, Vec::new(), false).unwrap();
         w.write(&record, None).unwrap();
         let text = String::from_utf8(w.finish().unwrap()).unwrap();
         assert!(text.starts_with("PATH   KIND") && text.contains("a.jpg"), "{text}");

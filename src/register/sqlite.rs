@@ -602,8 +602,8 @@ impl Reader<'_> {
                 match self.vocabulary.index_of(&word) {
                     Some(i) => indices.push(i),
                     None => {
-                        let known: Vec<&str> = self.vocabulary.names().collect();
-                        self.error(&entity, format!("unknown usage word {word:?} (known: {})", known.join(", ")));
+                        let known = self.vocabulary.accepted_words();
+                        self.error(&entity, format!("unknown usage word {word:?} (known: {known})"));
                     }
                 }
             }

@@ -97,6 +97,15 @@ pub fn copy_fixtures(tmp: &Path) -> (PathBuf, PathBuf) {
     (root, register)
 }
 
+/// In a copy of the fixture archive at `root`, the green `2023/summer-fest/IMG_1001.jpg` (Anna
+/// Schmidt and Jonas Weber) copied to `to`, cut off in the middle of the metadata naming Anna
+/// Schmidt: unreadable, though what is read of it names persons who have consent.
+pub fn add_cut_copy(root: &Path, to: &str) {
+    let bytes = fs::read(root.join("2023/summer-fest/IMG_1001.jpg")).unwrap();
+    let anna = bytes.windows(4).position(|w| w == b"Anna").expect("IMG_1001.jpg names Anna");
+    fs::write(root.join(to), &bytes[..anna + 4]).unwrap();
+}
+
 /// A command's stdout as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -246,8 +246,8 @@ pub(super) fn consent_row(
                 Some(i) => st.usage_buf.push(i),
                 None => {
                     ok = false;
-                    let known: Vec<&str> = cx.vocabulary.names().collect();
-                    p.error(file, line, f.column, format!("unknown usage word {word:?} (known: {})", known.join(", ")));
+                    let known = cx.vocabulary.accepted_words();
+                    p.error(file, line, f.column, format!("unknown usage word {word:?} (known: {known})"));
                 }
             }
         }
@@ -283,7 +283,27 @@ pub(super) fn consent_row(
     };
     let granted = date("granted", false);
     let expires = date("expires", true);
-    let revoked = date("revoked", true);
+    // `ja`, `x` (the spreadsheet habit): revoked, on a day nobody wrote down. Taken as revoked
+    // since the grant (fail closed: no file is cleared by it on any day), with a warning.
+    let revoked = match t.get(row, "revoked") {
+        Some(f) if revoked_word(f.value) == Some(true) => {
+            let since = granted.and_then(|(_, g)| g);
+            if let Some(g) = since {
+                p.warn(
+                    file,
+                    line,
+                    f.column,
+                    format!(
+                        "revoked {:?} without a day: taken as revoked since the grant ({g}); write the day it was revoked",
+                        f.value
+                    ),
+                );
+            }
+            Some((f, since))
+        }
+        Some(f) if revoked_word(f.value) == Some(false) => Some((f, None)),
+        _ => date("revoked", true),
+    };
     if let Some((_, Some(g))) = granted {
         if let Some((f, Some(e))) = expires {
             if e < g {
@@ -383,5 +403,21 @@ pub(super) fn consent_row(
             origin: Origin { file: shared.clone(), line },
             evidence,
         });
+    }
+}
+
+/// What a word in the revoked column says without a day: `Some(true)` for yes (`ja`, `j`, `x`,
+/// `yes`, `true`), `Some(false)` for no (`nein`, `n`, `no`, `false`), any case; `None` for
+/// anything else (a day, or an error).
+pub(super) fn revoked_word(value: &str) -> Option<bool> {
+    const YES: [&str; 5] = ["ja", "j", "x", "yes", "true"];
+    const NO: [&str; 4] = ["nein", "n", "no", "false"];
+    let v = value.trim();
+    if YES.iter().any(|w| v.eq_ignore_ascii_case(w)) {
+        Some(true)
+    } else if NO.iter().any(|w| v.eq_ignore_ascii_case(w)) {
+        Some(false)
+    } else {
+        None
     }
 }

@@ -773,3 +773,94 @@ fn damaged_registers_never_panic_and_errors_have_places() {
         }
     }
 }
+
+#[test]
+fn german_usage_words_name_their_areas() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(
+        dir.path(),
+        "1,Anna,\"Webseite, Soziale Medien\",2024-03-01,,a.pdf\n\
+         2,Bernd,Soziale Netzwerke|Archiv,2024-03-01,,a.pdf\n\
+         3,Clara,\"Zeitung, Plakat\",2024-03-01,,a.pdf\n",
+    );
+    let l = loaded(&path);
+    let usage = |i: usize| l.register.consents[i].usage.iter().cloned().collect::<Vec<_>>();
+    assert_eq!(usage(0), ["social", "web"]);
+    assert_eq!(usage(1), ["archive", "social"]);
+    assert_eq!(usage(2), ["advertising", "print"]);
+}
+
+#[test]
+fn an_unknown_usage_word_lists_the_accepted_words_with_the_german_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with(dir.path(), "1,Anna,Flyer,2024-03-01,,a.pdf\n");
+    let e = one_error(&path, &path, 2, 3, "unknown usage word \"Flyer\"");
+    for word in ["print, web", "Webseite", "Soziale Medien", "Soziale Netzwerke", "Archiv", "Zeitung", "Plakat"] {
+        assert!(e.message.contains(word), "{word}: {e}");
+    }
+}
+
+/// A register whose revoked column holds the words people write instead of a day.
+fn revoked_words(dir: &Path) -> PathBuf {
+    write(dir, "a.pdf", "%PDF-1.4");
+    write(
+        dir,
+        "reg.csv",
+        "Nr;Person;Einsatzgebiete;Erteilt;Widerrufen;Dokument\n\
+         1;Anna;Druck;01.03.2024;ja;a.pdf\n\
+         2;Bernd;Druck;02.03.2024;X;a.pdf\n\
+         3;Clara;Druck;03.03.2024; Yes ;a.pdf\n\
+         4;Dora;Druck;04.03.2024;TRUE;a.pdf\n\
+         5;Emil;Druck;05.03.2024;j;a.pdf\n\
+         6;Fritz;Druck;06.03.2024;nein;a.pdf\n\
+         7;Gina;Druck;07.03.2024;No;a.pdf\n\
+         8;Hans;Druck;08.03.2024;;a.pdf\n\
+         9;Ida;Druck;09.03.2024;01.06.2024;a.pdf\n",
+    )
+}
+
+#[test]
+fn revoked_yes_is_revoked_since_the_grant_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = revoked_words(dir.path());
+    let l = loaded(&path);
+    let c = &l.register.consents;
+    let revoked: Vec<Option<Date>> = c.iter().map(|c| c.revoked).collect();
+    let granted: Vec<Date> = c.iter().map(|c| c.granted).collect();
+    assert_eq!(&revoked[..5], &granted[..5].iter().copied().map(Some).collect::<Vec<_>>()[..]);
+    assert_eq!(&revoked[5..], [None, None, None, Some(date(2024, 6, 1))]);
+    // One warning per yes-word, at its cell, saying what was assumed.
+    let w: Vec<(u64, u64)> = l.warnings.iter().map(|w| (w.line, w.column)).collect();
+    assert_eq!(w, [(2, 5), (3, 5), (4, 5), (5, 5), (6, 5)], "{:#?}", l.warnings);
+    assert!(l.warnings.iter().all(|w| w.severity == Severity::Warning && w.file == path.display().to_string()));
+    let first = &l.warnings[0].message;
+    assert!(first.contains("\"ja\"") && first.contains("revoked since the grant (2024-03-01)"), "{first}");
+    // Never valid on any day: the grant day itself included.
+    for day in [date(2024, 3, 1), date(2024, 3, 2), date(2030, 1, 1)] {
+        let d = crate::consent::evaluate(&["Anna"], 0, None, &l.register, day);
+        assert_eq!(d.status, crate::consent::Status::Red, "{day}: {d:?}");
+    }
+    // Deferred and cached loads read the words alike.
+    same_decisions_deferred(&path, &["Anna", "Fritz", "Ida"], &["a.jpg"]);
+}
+
+#[test]
+fn other_words_in_the_revoked_column_stay_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path =
+        write(dir.path(), "reg.csv", "person,usage,granted,revoked,document\nAnna,print,2024-03-01,vielleicht,a.pdf\n");
+    one_error(&path, &path, 2, 4, "vielleicht");
+}
+
+#[test]
+fn the_words_of_the_revoked_column() {
+    for yes in ["ja", "JA", "j", "x", "X", "yes", "True", " ja "] {
+        assert_eq!(consents::revoked_word(yes), Some(true), "{yes}");
+    }
+    for no in ["nein", "Nein", "n", "no", "NO", "false"] {
+        assert_eq!(consents::revoked_word(no), Some(false), "{no}");
+    }
+    for other in ["", "2024-01-01", "jein", "xx", "widerrufen"] {
+        assert_eq!(consents::revoked_word(other), None, "{other}");
+    }
+}
