@@ -782,3 +782,14 @@ fn register_init_and_the_actor() {
     // the working directory marks (whichever register is given).
     assert!(s.path("dsgvo/a.pdf").is_file());
 }
+
+#[test]
+fn a_spreadsheet_format_is_refused_before_the_register_changes() {
+    let s = Setup::new();
+    let before = sha256(&s.db());
+    let pdf = s.pdf("xlsx.pdf");
+    let args = add("Anna Schmidt", "print", "2024-03-01", &pdf, &["--format", "xlsx"]);
+    let err = s.refused(&args);
+    assert!(err.contains("--format xlsx writes a file with -o FILE"), "{err}");
+    assert_eq!(sha256(&s.db()), before, "nothing recorded");
+}

@@ -62,6 +62,11 @@ pub struct ListArgs {
 fn list_format(s: &str) -> Result<OutputFormat, String> {
     match clap::ValueEnum::from_str(s, true)? {
         OutputFormat::Html => Err("--format html is for `consentry report KIND --format html -o DIR` only".into()),
+        // These commands print to stdout only: a spreadsheet needs -o FILE. Refused while the
+        // arguments are read, before the register is changed.
+        OutputFormat::Xlsx => {
+            Err("--format xlsx writes a file with -o FILE: these commands print table, json, jsonl or csv".into())
+        }
         format => Ok(format),
     }
 }
