@@ -57,8 +57,10 @@ pub struct Expiring {
     pub days_left: i64,
     /// Files using it ([`Use::files`]).
     pub files: usize,
-    /// Green files that would stop being green without it ([`Use::would_stop_cleared`]): the
-    /// files its renewal keeps cleared.
+    /// Green files that would stop being green when it ends: re-evaluated on the day after its
+    /// expiry, so that a file covered by two of one person's consents that both run out is
+    /// listed (the files its renewal keeps cleared). In `report consents` and `consent search`
+    /// the consent ends today instead ([`Use::would_stop_cleared`]).
     pub would_stop_cleared: Vec<String>,
 }
 
@@ -78,11 +80,21 @@ impl Row for Expiring {
     }
 }
 
-/// Consents expiring within `days` of `date`: how many files use each, and which of them would
-/// stop being green without it (the renewal plan).
+/// Consents expiring within `days` of `date`: how many files use each, and which of the green
+/// ones would no longer be green the day after it expires (the renewal plan).
 pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32) -> Vec<Expiring> {
     let until = date + chrono::Days::new(days.into());
     let uses = uses(files, register);
+    // Green files (by index) per consent they use: one pass over the files, not one per consent.
+    let mut green_by_consent: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, f) in files.iter().enumerate().filter(|(_, f)| f.decision.status == Status::Green) {
+        for id in &f.decision.consents {
+            green_by_consent.entry(id.as_str()).or_default().push(i);
+        }
+    }
+    // Whether a file is still green on a day: consents of one file often expire on the same
+    // day, so each (file, day) is evaluated once.
+    let mut green_on: HashMap<(usize, Date), bool> = HashMap::new();
     let mut rows = Vec::new();
     for c in &register.consents {
         let Some(expires) = c.expires else { continue };
@@ -90,13 +102,25 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
             continue;
         }
         let used = uses.get(c.id.as_str()).cloned().unwrap_or_default();
+        let after = expires + chrono::Days::new(1);
+        let clears = green_by_consent.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
+        let would_stop_cleared = clears
+            .iter()
+            .filter(|&&i| {
+                !*green_on.entry((i, after)).or_insert_with(|| {
+                    let f = &files[i];
+                    f.record.evaluate(f.rel_path.as_deref(), register, after).status == Status::Green
+                })
+            })
+            .map(|&i| files[i].path())
+            .collect();
         rows.push(Expiring {
             id: c.id.clone(),
             person: c.person.clone(),
             expires,
             days_left: (expires - date).num_days(),
             files: used.files,
-            would_stop_cleared: used.would_stop_cleared.iter().map(|&i| files[i].path()).collect(),
+            would_stop_cleared,
         });
     }
     // By the day as written, then the id.
@@ -450,9 +474,24 @@ mod tests {
         for id in ["1", "3"] {
             assert_eq!(uses[id], Use { files: 2, would_stop_cleared: vec![] }, "{id}");
         }
+        // But both run out on 2026-06-20: the renewal plan names anna.jpg under each, as the file
+        // is no longer green the day after.
+        let soon = expiring(&files, &register, day("2026-06-01"), 30);
+        assert_eq!(
+            soon.iter().map(|r| (r.id.as_str(), r.would_stop_cleared.clone())).collect::<Vec<_>>(),
+            [("1", vec!["anna.jpg".to_string()]), ("3", vec!["anna.jpg".to_string()])]
+        );
         assert!(!uses.contains_key("2"), "expired: used by no file");
         let rows = consent_rows(&files, &register, day("2026-06-01")).collect::<Vec<_>>();
         assert_eq!(rows.iter().map(|r| (r.files, r.would_stop_cleared)).collect::<Vec<_>>(), [(2, 0), (0, 0), (2, 0)]);
+        // A renewal already signed (the second consent runs a year longer): nothing would turn.
+        let mut renewed = register.consents.clone();
+        renewed[2].expires = Some(day("2027-06-20"));
+        let persons = register.persons.clone();
+        let register = Register::new(renewed, persons, vec![], vec![], Vocabulary::default(), "digest".into());
+        let soon = expiring(&files, &register, day("2026-06-01"), 30);
+        assert_eq!(soon.len(), 1);
+        assert!(soon[0].would_stop_cleared.is_empty(), "{:?}", soon[0]);
     }
 
     #[test]
