@@ -66,3 +66,8 @@ test-plural = { $count ->
     [one] { $count } Datei
    *[other] { $count } Dateien
 }
+
+## hints
+hints-note = Schlagwort nennt eine registrierte Person: { $names }: als Person markieren
+reason-keyword-names-person = Schlagwort nennt eine registrierte Person: als Person markieren
+col-folder = ORDNER

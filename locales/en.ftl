@@ -67,3 +67,8 @@ test-plural = { $count ->
     [one] { $count } file
    *[other] { $count } files
 }
+
+## hints
+hints-note = keyword names a registered person: { $names }: tag them as a person
+reason-keyword-names-person = keyword names a registered person: tag them as a person
+col-folder = FOLDER
