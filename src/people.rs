@@ -263,7 +263,7 @@ pub fn plain_keywords(items: &[&str], separators: &[char], roots: &PeopleRoots, 
         let mut segments = item.split(separators).map(str::trim).filter(|s| !s.is_empty());
         let Some(first) = segments.next() else { continue };
         if !roots.matches(first) {
-            out.keyword(segments.last().unwrap_or(first));
+            out.keyword(segments.next_back().unwrap_or(first));
         }
     }
 }
