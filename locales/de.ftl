@@ -100,3 +100,8 @@ col-sidecars = FILIALDATEIEN
 col-sources = QUELLEN
 col-taken = AUFGENOMMEN
 col-unnamed_faces = UNBENANNTE GESICHTER
+
+## hints
+hints-note = Schlagwort nennt eine registrierte Person: { $names }: als Person markieren
+reason-keyword-names-person = Schlagwort nennt eine registrierte Person: als Person markieren
+col-folder = ORDNER

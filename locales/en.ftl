@@ -101,3 +101,8 @@ col-sidecars = SIDECARS
 col-sources = SOURCES
 col-taken = TAKEN
 col-unnamed_faces = UNNAMED FACES
+
+## hints
+hints-note = keyword names a registered person: { $names }: tag them as a person
+reason-keyword-names-person = keyword names a registered person: tag them as a person
+col-folder = FOLDER

@@ -7,9 +7,9 @@ use crate::xmp::{self, Prop, Value};
 
 // The namespaces of the person sources, from the one table in [`xmp::ns`].
 pub use crate::xmp::ns::{
-    CONSENTRY as NS_CONSENTRY, DIGIKAM as NS_DIGIKAM, EXIF as NS_EXIF, IPTC_EXT as NS_IPTC_EXT, LR as NS_LR,
-    MP as NS_MP, MPREG as NS_MPREG, MPRI as NS_MPRI, MWG_RS as NS_MWG_RS, PHOTOSHOP as NS_PHOTOSHOP, XMP as NS_XMP,
-    XMP_NOTE as NS_XMP_NOTE,
+    CONSENTRY as NS_CONSENTRY, DC as NS_DC, DIGIKAM as NS_DIGIKAM, EXIF as NS_EXIF, IPTC_EXT as NS_IPTC_EXT,
+    LR as NS_LR, MP as NS_MP, MPREG as NS_MPREG, MPRI as NS_MPRI, MWG_RS as NS_MWG_RS, PHOTOSHOP as NS_PHOTOSHOP,
+    XMP as NS_XMP, XMP_NOTE as NS_XMP_NOTE,
 };
 
 /// Namespaces whose top-level properties consentry reads; everything else in a packet is skipped.
@@ -26,6 +26,7 @@ pub fn is_wanted_namespace(ns: &str) -> bool {
             | NS_XMP_NOTE
             | NS_EXIF
             | NS_CONSENTRY
+            | NS_DC
     )
 }
 
@@ -36,7 +37,8 @@ const MP_UNNAMED: &str = "ffffffffffffffff";
 /// state (`state`): raise it when a [`PersonSource`] is added, removed or renamed, or when what a
 /// source reads changes without a version change, so that no record read the old way is reused.
 /// The unit test `person_sources_are_pinned_with_the_reader_revision` fails until it is raised.
-pub const READER_REVISION: u32 = 3;
+/// Revision 4: the plain keywords ([`Depicted::keywords`]) are read too.
+pub const READER_REVISION: u32 = 4;
 
 /// Where a person (or unnamed face) was found. Adding one: see [`READER_REVISION`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -118,7 +120,18 @@ pub struct Depicted {
     /// Sources that contributed, with the sidecar's file name they were found in (`None`:
     /// embedded in the media file).
     pub sources: BTreeSet<(Option<String>, PersonSource)>,
+    /// Plain keywords, normalised ([`normalize_name`]): `dc:subject`, IPTC IIM and XPKeywords
+    /// items, and the leaves of `lr:hierarchicalSubject` and `digiKam:TagsList` items, all
+    /// outside the people roots. Never persons (they mix people with places and topics): a
+    /// keyword naming a person of the register is only a hint (`scan::Hint`). At most
+    /// [`MAX_KEYWORDS`] are kept.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub keywords: BTreeSet<String>,
 }
+
+/// Most plain keywords kept for one file. They are hints, never decisions: past this the rest
+/// are left out (the file's persons and status do not depend on them).
+pub const MAX_KEYWORDS: usize = 10_000;
 
 impl Depicted {
     fn add(&mut self, origin: &str, source: PersonSource, raw_name: &str) -> bool {
@@ -129,6 +142,15 @@ impl Depicted {
         self.persons.insert(name);
         self.note(origin, source);
         true
+    }
+
+    fn keyword(&mut self, raw: &str) {
+        if self.keywords.len() < MAX_KEYWORDS {
+            let keyword = normalize_name(raw);
+            if !keyword.is_empty() {
+                self.keywords.insert(keyword);
+            }
+        }
     }
 
     fn note(&mut self, origin: &str, source: PersonSource) {
@@ -220,10 +242,29 @@ pub fn from_xmp(props: &[Prop], roots: &PeopleRoots, origin: &str, out: &mut Dep
     for v in xmp::find_all(props, NS_DIGIKAM, "TagsList") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
         from_keyword_paths(&items, &['/'], roots, origin, PersonSource::DigikamTags, out);
+        plain_keywords(&items, &['/'], roots, out);
     }
     for v in xmp::find_all(props, NS_LR, "hierarchicalSubject") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
         from_keyword_paths(&items, &['|'], roots, origin, PersonSource::LrHierarchicalSubject, out);
+        plain_keywords(&items, &['|'], roots, out);
+    }
+    for v in xmp::find_all(props, NS_DC, "subject") {
+        let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
+        plain_keywords(&items, &[], roots, out);
+    }
+}
+
+/// The plain keywords of `items` into [`Depicted::keywords`]: the leaf of each item (split at
+/// `separators`) whose first segment is not a people root (those are person tags, read by
+/// [`from_keyword_paths`]).
+pub fn plain_keywords(items: &[&str], separators: &[char], roots: &PeopleRoots, out: &mut Depicted) {
+    for item in items {
+        let mut segments = item.split(separators).map(str::trim).filter(|s| !s.is_empty());
+        let Some(first) = segments.next() else { continue };
+        if !roots.matches(first) {
+            out.keyword(segments.next_back().unwrap_or(first));
+        }
     }
 }
 
@@ -289,8 +330,10 @@ pub fn from_keyword_paths(
 
 /// Persons from flat keyword lists that may hold hierarchical items (`People/Name`,
 /// `People|Name`): EXIF XPKeywords (`;`-separated) and IPTC-IIM keywords.
+/// Their plain items (outside a people root) are [`Depicted::keywords`].
 pub fn from_flat_keywords(items: &[&str], roots: &PeopleRoots, source: PersonSource, out: &mut Depicted) {
     from_keyword_paths(items, &['/', '|'], roots, EMBEDDED, source, out);
+    plain_keywords(items, &['/', '|'], roots, out);
 }
 
 /// Split EXIF XPKeywords into items.
@@ -305,7 +348,7 @@ mod tests {
     /// The person sources (and their tags) that [`READER_REVISION`] stands for. When the list
     /// changes, raise `READER_REVISION` and pin the new revision with the new list here.
     const PINNED_SOURCES: (u32, [&str; 9]) = (
-        3,
+        4,
         [
             "iptc-person-in-image",
             "iptc-person-details",
@@ -454,6 +497,34 @@ mod tests {
         );
         assert_eq!(names(&d), ["Gina", "Hans", "Ida"]);
         assert_eq!(d.source_labels(), ["digikam-tags", "lr-hierarchical-subject"]);
+    }
+
+    #[test]
+    fn plain_keywords_are_read_apart_from_persons() {
+        let d = depicted(
+            r#"<rdf:Description xmlns:digiKam="http://www.digikam.org/ns/1.0/" xmlns:lr="http://ns.adobe.com/lightroom/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <digiKam:TagsList><rdf:Seq><rdf:li>People/Gina</rdf:li><rdf:li>Places/Berlin</rdf:li><rdf:li>People</rdf:li></rdf:Seq></digiKam:TagsList>
+            <lr:hierarchicalSubject><rdf:Bag><rdf:li>PERSONS|Ida</rdf:li><rdf:li>Events|Sommerfest</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+            <dc:subject><rdf:Bag><rdf:li> Anna   Schmidt </rdf:li><rdf:li>Jan</rdf:li><rdf:li>Gina</rdf:li><rdf:li>AC/DC</rdf:li><rdf:li> </rdf:li></rdf:Bag></dc:subject></rdf:Description>"#,
+        );
+        // Plain keywords are no person source (SPEC.md 2.3): the persons are the tagged ones.
+        assert_eq!(names(&d), ["Gina", "Ida"]);
+        let keywords: Vec<&str> = d.keywords.iter().map(String::as_str).collect();
+        assert_eq!(keywords, ["AC/DC", "Anna Schmidt", "Berlin", "Gina", "Jan", "Sommerfest"]);
+        assert_eq!(d.source_labels(), ["digikam-tags", "lr-hierarchical-subject"]);
+
+        let mut d = Depicted::default();
+        let roots = PeopleRoots::new(["Leute"]);
+        let items = split_xp_keywords("Leute/Karl; Urlaub ;Events|Fest");
+        from_flat_keywords(&items, &roots, PersonSource::XpKeywords, &mut d);
+        from_flat_keywords(&["Lena Berg"], &roots, PersonSource::IimKeywords, &mut d);
+        assert_eq!(names(&d), ["Karl"]);
+        assert_eq!(d.keywords.iter().map(String::as_str).collect::<Vec<_>>(), ["Fest", "Lena Berg", "Urlaub"]);
+        // A record without keywords is stored as before (no `keywords` field).
+        let json = serde_json::to_string(&Depicted::default()).unwrap();
+        assert!(!json.contains("keywords"), "{json}");
+        let back: Depicted = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
     }
 
     #[test]

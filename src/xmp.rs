@@ -37,6 +37,8 @@ pub mod ns {
     pub const XMP: &str = "http://ns.adobe.com/xap/1.0/";
     pub const XMP_NOTE: &str = "http://ns.adobe.com/xmp/note/";
     pub const EXIF: &str = "http://ns.adobe.com/exif/1.0/";
+    /// Dublin Core (`dc:subject`, the plain keywords).
+    pub const DC: &str = "http://purl.org/dc/elements/1.1/";
     /// consentry's own namespace (the fields `apply` writes).
     pub const CONSENTRY: &str = "http://ns.consentry.org/xmp/1.0/";
     /// The prefix consentry writes its own namespace with.

@@ -123,7 +123,7 @@ fn a_file_with_a_read_error_is_unreadable_in_every_output() {
 
     let csv = stdout(&consentry(&["scan", "--format", "csv", "--quiet"], &root));
     let broken_row = csv.lines().find(|l| l.starts_with("./broken.jpg,")).unwrap();
-    assert!(broken_row.ends_with(",unreadable,,,,"), "{broken_row}");
+    assert!(broken_row.ends_with(",unreadable,,,,,"), "{broken_row}");
     let table = stdout(&consentry(&["scan", "--format", "table", "--quiet"], &root));
     assert!(table.lines().any(|l| l.starts_with("./broken.jpg") && l.contains("UNREADABLE")), "{table}");
 
@@ -212,7 +212,7 @@ fn sidecars_that_are_not_regular_files_or_differ_in_case_belong_to_their_media_f
     let csv = stdout(&consentry(&["scan", "--format", "csv", "--quiet"], &root));
     for name in ["fifo.jpg", "zero.jpg", "dir.jpg"] {
         let row = csv.lines().find(|l| l.starts_with(&format!("./{name},"))).unwrap();
-        assert!(row.ends_with(",unreadable,,,,"), "{row}");
+        assert!(row.ends_with(",unreadable,,,,,"), "{row}");
     }
 
     let check = consentry(&["check", "--for", "print", "--format", "jsonl"], &root);

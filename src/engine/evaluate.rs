@@ -170,12 +170,15 @@ impl Context {
     /// The evaluation of a media file or an unwalkable path whose archive-relative path is `rel`
     /// (`None` in no archive; none for orphan sidecars, which are not media). A record with
     /// errors and an unwalkable path are `unreadable` ([`FileRecord::evaluate`]). Builds the
-    /// consents of the persons shown first, when the register defers them.
-    fn evaluate(&self, register: &mut Register, rec: &FileRecord, rel: Option<&str>) -> Option<Decision> {
+    /// consents of the persons shown first, when the register defers them. Sets the record's
+    /// hints ([`FileRecord::hints_by`]; they change no decision).
+    fn evaluate(&self, register: &mut Register, rec: &mut FileRecord, rel: Option<&str>) -> Option<Decision> {
         if rec.subject == scan::Subject::OrphanSidecar {
             return None;
         }
-        register.prepare(rec.depicted.persons.iter().map(String::as_str));
+        let d = &rec.depicted;
+        register.prepare(d.persons.iter().chain(&d.keywords).map(String::as_str));
+        rec.hints = rec.hints_by(register);
         Some(rec.evaluate(rel, register, self.date))
     }
 
@@ -212,7 +215,7 @@ impl Context {
                     return Ok(());
                 }
             }
-            for rec in waiting.drain(..) {
+            for mut rec in waiting.drain(..) {
                 let placed = rec.placed.clone().unwrap_or(scan::Placed { unit: 0, rel: None });
                 let unit = self.archives.unit(placed.unit);
                 if let Some(problem) = &unit.problem {
@@ -220,7 +223,7 @@ impl Context {
                 }
                 let mut register = unit.register.as_ref().map(|r| r.get()).transpose().map_err(&mut fail)?;
                 let abs = crate::paths::absolute_in(&self.archives.cwd, &rec.path);
-                let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &rec, placed.rel.as_deref()));
+                let decision = register.as_deref_mut().and_then(|r| self.evaluate(r, &mut rec, placed.rel.as_deref()));
                 if let Some(slot) = &unit.state {
                     if let Some(run) = slot.run.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
                         run.observe(abs, &rec, decision.as_ref(), register.as_deref(), self.date);

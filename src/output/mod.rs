@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::consent::Decision;
 use crate::i18n::Lang;
 use crate::report::{Cell, Row, Table};
-use crate::scan::FileRecord;
+use crate::scan::{FileRecord, Hint};
 
 mod csv;
 mod json;
@@ -70,6 +70,8 @@ pub struct EvalJson<'a> {
     pub usage: &'a [String],
     pub consents: &'a [String],
     pub valid_until: Option<String>,
+    /// Hints about the file (objects with `kind` and `name`); they change no status.
+    pub hints: &'a [Hint],
 }
 
 #[derive(Debug, Serialize)]
@@ -79,13 +81,14 @@ pub struct MissingJson<'a> {
 }
 
 impl<'a> EvalJson<'a> {
-    pub fn from_decision(d: &'a Decision) -> Self {
+    pub fn from_decision(d: &'a Decision, hints: &'a [Hint]) -> Self {
         EvalJson {
             status: d.status.as_str(),
             missing: d.missing.iter().map(|m| MissingJson { name: &m.name, reason: m.reason.as_str() }).collect(),
             usage: &d.usage,
             consents: &d.consents,
             valid_until: d.valid_until.map(|v| v.to_string()),
+            hints,
         }
     }
 }
@@ -102,14 +105,19 @@ impl<'a> ScanJson<'a> {
             sidecars: r.sidecars.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
             taken: r.taken.as_deref(),
             error: r.error(),
-            evaluation: decision.map(EvalJson::from_decision),
+            evaluation: decision.map(|d| EvalJson::from_decision(d, &r.hints)),
         }
     }
 }
 
 const CSV_HEADER: [&str; 9] =
     ["path", "kind", "format", "persons", "unnamed_faces", "sources", "sidecars", "taken", "error"];
-const CSV_EVAL_HEADER: [&str; 5] = ["status", "missing", "usage", "consents", "valid_until"];
+const CSV_EVAL_HEADER: [&str; 6] = ["status", "missing", "usage", "consents", "valid_until", "hints"];
+
+/// A hint as text (CSV): `name (kind)`, as a missing person is written.
+fn hint_text(h: &Hint) -> String {
+    format!("{} ({})", h.name, h.kind.as_str())
+}
 
 /// Writes records in one format to any writer.
 pub struct RecordWriter<W: Write> {
@@ -182,6 +190,7 @@ impl<W: Write> RecordWriter<W> {
                             e.usage.join("|"),
                             e.consents.join("|"),
                             e.valid_until.clone().unwrap_or_default(),
+                            e.hints.iter().map(hint_text).collect::<Vec<_>>().join("|"),
                         ],
                         None => Default::default(),
                     });
@@ -207,6 +216,18 @@ impl<W: Write> RecordWriter<W> {
                         format!("{}{until}", e.usage.join(", "))
                     }
                     (None, _, _) => rec.taken.map(|t| format!("taken {t}")).unwrap_or_default(),
+                };
+                let note = match rec.evaluation.as_ref().map(|e| e.hints).filter(|h| !h.is_empty()) {
+                    Some(hints) => {
+                        let names: Vec<&str> = hints.iter().map(|h| h.name.as_str()).collect();
+                        let hint = self.lang.tr("hints-note", &[("names", names.join(", ").into())]);
+                        if note.is_empty() {
+                            hint
+                        } else {
+                            format!("{note}; {hint}")
+                        }
+                    }
+                    None => note,
                 };
                 let faces = if rec.unnamed_faces > 0 { rec.unnamed_faces.to_string() } else { String::new() };
                 let mut row = vec![rec.path, rec.kind.to_string()];

@@ -331,33 +331,112 @@ fn fold(name: &str) -> String {
     out
 }
 
-/// A row of `report summary`: the files with a status, or cleared for a usage.
+/// A row of `report summary`: files counted by status, by usage, or by status per folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
-    /// `status` or `usage`.
+    /// `status`: the files of the run with a status (each file once); `usage`: the files *with
+    /// persons on them* that may be published for a usage area; `no-persons`: the files with
+    /// nobody on them (status `none`), which every usage allows, counted once apart instead of
+    /// under every usage; `folder`: the files of one top-level folder with a status.
     pub group: &'static str,
-    pub key: String,
+    /// For `folder` rows: the first path segment below the archive root (`.` for a file in the
+    /// root itself; for a file in no archive, its directory as walked). `None` for the others.
+    pub folder: Option<String>,
+    pub key: SummaryKey,
     pub files: usize,
 }
 
-impl Row for SummaryRow {
-    const COLUMNS: &'static [&'static str] = &["group", "key", "files"];
-    fn cells(&self) -> Vec<Cell> {
-        vec![self.group.into(), self.key.as_str().into(), self.files.into()]
+/// What a [`SummaryRow`] counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SummaryKey {
+    /// A status (shown in the output's language in tables).
+    Status(Status),
+    /// A usage area of the vocabulary.
+    Usage(String),
+    /// Every usage (the `no-persons` row).
+    EveryUsage,
+}
+
+impl SummaryKey {
+    /// The key as JSON and CSV write it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SummaryKey::Status(s) => s.as_str(),
+            SummaryKey::Usage(u) => u,
+            SummaryKey::EveryUsage => "every-usage",
+        }
     }
 }
 
-/// Files per status and, per usage area, how many files may be published for it.
+impl PartialEq<&str> for SummaryKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Row for SummaryRow {
+    const COLUMNS: &'static [&'static str] = &["group", "folder", "key", "files"];
+    fn cells(&self) -> Vec<Cell> {
+        let key = match &self.key {
+            SummaryKey::Status(s) => Cell::Status(*s),
+            other => other.as_str().into(),
+        };
+        vec![self.group.into(), self.folder.as_deref().into(), key, self.files.into()]
+    }
+}
+
+/// The top-level folder of a file for `report summary` ([`SummaryRow::folder`]).
+fn top_folder(f: &Evaluated) -> String {
+    use std::path::{Component, Path};
+    match &f.rel_path {
+        Some(rel) => {
+            let mut segments = Path::new(rel).components().filter_map(|c| match c {
+                Component::Normal(s) => Some(s),
+                _ => None,
+            });
+            match (segments.next(), segments.next()) {
+                (Some(first), Some(_)) => first.to_string_lossy().into_owned(),
+                _ => ".".to_string(),
+            }
+        }
+        None => match f.record.path.parent().map(Path::to_string_lossy) {
+            Some(dir) if !dir.is_empty() => dir.into_owned(),
+            _ => ".".to_string(),
+        },
+    }
+}
+
+/// Files per status; per usage area, how many files with persons on them may be published for
+/// it, and the files with nobody on them apart; then, per top-level folder, its files per
+/// status (statuses no file of the folder has are left out).
 pub fn summary(files: &[Evaluated], register: &Register) -> Vec<SummaryRow> {
+    let row = |group, folder, key, files| SummaryRow { group, folder, key, files };
     let mut rows = Vec::new();
     // Every file has one status (unreadable ones their own): the counts add up to the files.
     for status in Status::ALL {
         let n = files.iter().filter(|f| f.decision.status == status).count();
-        rows.push(SummaryRow { group: "status", key: status.as_str().to_string(), files: n });
+        rows.push(row("status", None, SummaryKey::Status(status), n));
     }
+    // A file with nobody on it is allowed every usage: counted under each usage, three empty
+    // photos would read as three photos cleared for advertising.
+    let with_persons = || files.iter().filter(|f| f.decision.status != Status::None);
     for usage in register.vocabulary.names() {
-        let n = files.iter().filter(|f| f.decision.allows(&[usage])).count();
-        rows.push(SummaryRow { group: "usage", key: usage.to_string(), files: n });
+        let n = with_persons().filter(|f| f.decision.allows(&[usage])).count();
+        rows.push(row("usage", None, SummaryKey::Usage(usage.to_string()), n));
+    }
+    let empty = files.iter().filter(|f| f.decision.status == Status::None).count();
+    rows.push(row("no-persons", None, SummaryKey::EveryUsage, empty));
+    let mut folders: BTreeMap<String, [usize; Status::ALL.len()]> = BTreeMap::new();
+    for f in files {
+        let counts = folders.entry(top_folder(f)).or_default();
+        if let Some(i) = Status::ALL.iter().position(|s| *s == f.decision.status) {
+            counts[i] += 1;
+        }
+    }
+    for (folder, counts) in folders {
+        for (status, n) in Status::ALL.into_iter().zip(counts).filter(|(_, n)| *n > 0) {
+            rows.push(row("folder", Some(folder.clone()), SummaryKey::Status(status), n));
+        }
     }
     rows
 }
@@ -556,6 +635,66 @@ mod tests {
         assert!(rows.iter().any(|r| r.group == "usage" && r.key == "web"));
         let unknown = unknown_persons(&fixture::files(&register), &register);
         assert_eq!(unknown, [UnknownPerson { name: "Carla".into(), files: 1, suggestions: vec![] }]);
+    }
+
+    #[test]
+    fn summary_counts_files_without_persons_apart_and_per_top_level_folder() {
+        let register = fixture::register();
+        let mut files = fixture::files(&register);
+        // An empty photo: status none, allowed every usage, but counted apart.
+        let mut empty = files[0].clone();
+        empty.record.depicted = crate::people::Depicted::default();
+        empty.record.path = "event-b/empty.jpg".into();
+        empty.decision = empty.record.evaluate(Some("event-b/empty.jpg"), &register, day("2026-06-01"));
+        assert_eq!(empty.decision.status, Status::None);
+        assert!(empty.decision.allows(&["web"]));
+        files.push(empty);
+        // anna (green) and ben (red) in event-a, both (yellow) and the empty one in event-b,
+        // carla (red) in the root, broken (unreadable) in no archive under in/dir.
+        let places =
+            [Some("event-a/anna.jpg"), Some("event-a/sub/ben.jpg"), Some("event-b/both.jpg"), Some("carla.jpg"), None];
+        for (f, rel) in files.iter_mut().zip(places) {
+            f.rel_path = rel.map(str::to_string);
+        }
+        files[4].record.path = "in/dir/broken.jpg".into();
+        files[5].rel_path = Some("event-b/empty.jpg".into());
+        let rows = summary(&files, &register);
+        let count = |group: &str, folder: Option<&str>, key: &str| {
+            rows.iter()
+                .filter(|r| r.group == group && r.folder.as_deref() == folder && r.key == key)
+                .map(|r| r.files)
+                .sum::<usize>()
+        };
+        // The whole run's statuses, unchanged.
+        assert_eq!(count("status", None, "none"), 1);
+        assert_eq!(count("status", None, "red"), 2);
+        // Usage: only files with persons (anna's); the empty one apart.
+        assert_eq!(count("usage", None, "web"), 1);
+        assert_eq!(count("usage", None, "print"), 1);
+        assert_eq!(count("no-persons", None, "every-usage"), 1);
+        let folders: Vec<(&str, &str, usize)> = rows
+            .iter()
+            .filter(|r| r.group == "folder")
+            .map(|r| (r.folder.as_deref().unwrap(), r.key.as_str(), r.files))
+            .collect();
+        assert_eq!(
+            folders,
+            [
+                (".", "red", 1),
+                ("event-a", "red", 1),
+                ("event-a", "green", 1),
+                ("event-b", "yellow", 1),
+                ("event-b", "none", 1),
+                ("in/dir", "unreadable", 1),
+            ]
+        );
+        // Per folder the counts add up to the files.
+        assert_eq!(folders.iter().map(|f| f.2).sum::<usize>(), files.len());
+        // Statuses are typed cells (the language's word in tables), the folder a text or null.
+        let cells = rows[0].cells();
+        assert_eq!(cells, [Cell::from("status"), Cell::Null, Cell::Status(Status::Red), Cell::Int(2)]);
+        assert_eq!(rows.last().unwrap().cells()[1], Cell::from("in/dir"));
+        assert_eq!(cells.len(), SummaryRow::COLUMNS.len());
     }
 
     #[test]

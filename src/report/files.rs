@@ -6,18 +6,27 @@ use std::path::{Path, PathBuf};
 use super::{Cell, Evaluated, Row};
 use crate::consent::{Decision, Missing, Status};
 use crate::model::Date;
+use crate::scan::Hint;
 
 /// Persons lacking consent, with the reasons.
 fn missing_cell(missing: &[Missing]) -> Cell {
-    Cell::Missing(missing.iter().map(|m| (m.name.clone(), m.reason.as_str())).collect())
+    Cell::Missing(missing_pairs(missing))
 }
 
-/// A row of `report missing`: a red, yellow or unreadable file.
+fn missing_pairs(missing: &[Missing]) -> Vec<(String, &'static str)> {
+    missing.iter().map(|m| (m.name.clone(), m.reason.as_str())).collect()
+}
+
+/// A row of `report missing`: a red, yellow or unreadable file, or one with a hint (whatever
+/// its status).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MissingFile {
     pub path: PathBuf,
     pub status: Status,
     pub missing: Vec<Missing>,
+    /// Persons a plain keyword names and no person tag does: listed among the missing persons
+    /// with the reason `keyword-names-person` (its status stays as it is).
+    pub hints: Vec<Hint>,
     pub error: Option<String>,
 }
 
@@ -25,22 +34,28 @@ impl Row for MissingFile {
     const COLUMNS: &'static [&'static str] = &["path", "status", "missing", "error"];
     const FILES: bool = true;
     fn cells(&self) -> Vec<Cell> {
-        vec![(&self.path).into(), self.status.into(), missing_cell(&self.missing), self.error.as_deref().into()]
+        let mut missing = missing_pairs(&self.missing);
+        missing.extend(self.hints.iter().map(|h| (h.name.clone(), h.kind.as_str())));
+        vec![(&self.path).into(), self.status.into(), Cell::Missing(missing), self.error.as_deref().into()]
     }
     fn file(&self) -> Option<&Path> {
         Some(&self.path)
     }
 }
 
-/// Red, yellow and unreadable files with the missing persons and reasons (and the error).
+/// Red, yellow and unreadable files with the missing persons and reasons (and the error); and
+/// files of any status with a hint (a keyword naming a registered person nobody tagged).
 pub fn missing(files: &[Evaluated]) -> Vec<MissingFile> {
     files
         .iter()
-        .filter(|f| matches!(f.decision.status, Status::Red | Status::Yellow | Status::Unreadable))
+        .filter(|f| {
+            matches!(f.decision.status, Status::Red | Status::Yellow | Status::Unreadable) || !f.record.hints.is_empty()
+        })
         .map(|f| MissingFile {
             path: f.record.path.clone(),
             status: f.decision.status,
             missing: f.decision.missing.clone(),
+            hints: f.record.hints.clone(),
             error: f.record.error(),
         })
         .collect()
@@ -235,6 +250,30 @@ mod tests {
         assert_eq!(cells[2], Cell::Missing(vec![("Ben Meyer".into(), "expired")]));
         assert_eq!(rows[3].cells()[3], Cell::Text("JPEG file: malformed data at byte 0: truncated".into()));
         assert_eq!(cells[3], Cell::Null);
+    }
+
+    #[test]
+    fn missing_lists_files_with_a_hint_whatever_their_status() {
+        let register = fixture::register();
+        let mut files = fixture::files(&register);
+        let hint = Hint { kind: crate::scan::HintKind::KeywordNamesPerson, name: "Ben Meyer".into() };
+        // Anna's green file names Ben in a keyword only: listed, still green.
+        files[0].record.hints = vec![hint.clone()];
+        let rows = missing(&files);
+        assert_eq!(paths(&rows), ["anna.jpg", "ben.jpg", "both.jpg", "carla.jpg", "broken.jpg"]);
+        assert_eq!(rows[0].status, Status::Green);
+        assert_eq!(rows[0].cells()[2], Cell::Missing(vec![("Ben Meyer".into(), "keyword-names-person")]));
+        assert_eq!(
+            rows[0].cells()[2].display(", ", crate::i18n::Lang::En),
+            "Ben Meyer (keyword names a registered person: tag them as a person)"
+        );
+        // Beside the persons lacking consent.
+        files[1].record.hints = vec![Hint { name: "Anna Schmidt".into(), ..hint }];
+        let rows = missing(&files);
+        assert_eq!(
+            rows[1].cells()[2],
+            Cell::Missing(vec![("Ben Meyer".into(), "expired"), ("Anna Schmidt".into(), "keyword-names-person")])
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod listing;
 pub use changes::{changes, checkpoint_about, needs_attention};
 pub use consents::{
     consent_rows, expiring, files_per_consent, person, search, suggestions, summary, unknown_persons, uses, validity,
-    ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryRow, UnknownPerson, Use,
+    ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryKey, SummaryRow, UnknownPerson, Use,
 };
 pub use files::{check, cleared, missing, unreleased, ApplyRow, Blocking, Cleared, MissingFile, Unreleased};
 

@@ -299,6 +299,34 @@ pub struct FileRecord {
     pub reused: bool,
     /// With [`ScanOptions::placement`]: where the file belongs.
     pub placed: Option<Placed>,
+    /// With a register: what its persons may lack that the file's other metadata suggests
+    /// ([`FileRecord::hints_by`]; set where the file is evaluated). Never part of a decision.
+    pub hints: Vec<Hint>,
+}
+
+/// A hint about a file: something its metadata suggests that does not count for its decision
+/// (SPEC.md 2.3: plain keywords are no person source). It changes no status and no clearing.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Hint {
+    pub kind: HintKind,
+    /// The register's name of the person the hint is about.
+    pub name: String,
+}
+
+/// What a [`Hint`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HintKind {
+    /// A plain keyword names a person of the register whom no person tag of the file names.
+    KeywordNamesPerson,
+}
+
+impl HintKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HintKind::KeywordNamesPerson => "keyword-names-person",
+        }
+    }
 }
 
 impl FileRecord {
@@ -318,6 +346,7 @@ impl FileRecord {
             shared_sidecars: Vec::new(),
             reused: false,
             placed: None,
+            hints: Vec::new(),
         }
     }
 
@@ -353,6 +382,35 @@ impl FileRecord {
     ) -> crate::consent::Decision {
         let d = &self.depicted;
         crate::consent::evaluate_file(&d.persons, d.unnamed_faces, self.is_complete(), rel_path, register, date)
+    }
+
+    /// The hints `register` gives for this file: each person of the register (by name or alias,
+    /// any case, normalised) whom a plain keyword ([`Depicted::keywords`]) names and no person
+    /// tag does, by the register's name, sorted. The register must be prepared for the
+    /// keywords and persons ([`crate::model::Register::prepare`]) when it defers consents.
+    pub fn hints_by(&self, register: &crate::model::Register) -> Vec<Hint> {
+        let d = &self.depicted;
+        if d.keywords.is_empty() {
+            return Vec::new();
+        }
+        let tagged: std::collections::BTreeSet<usize> = d.persons.iter().filter_map(|p| register.identity(p)).collect();
+        let mut hints: Vec<Hint> = d
+            .keywords
+            .iter()
+            .filter_map(|k| register.identity(k).filter(|id| !tagged.contains(id)).map(|id| (id, k)))
+            .map(|(id, keyword)| {
+                let name = register
+                    .persons
+                    .get(id)
+                    .map(|p| p.name.clone())
+                    .or_else(|| register.consents_of(id).next().map(|c| c.person.clone()))
+                    .unwrap_or_else(|| keyword.clone());
+                Hint { kind: HintKind::KeywordNamesPerson, name }
+            })
+            .collect();
+        hints.sort();
+        hints.dedup();
+        hints
     }
 
     pub fn is_media(&self) -> bool {
@@ -936,6 +994,41 @@ mod tests {
         let config = || crate::config::Error::NoUsage("/a/consentry.toml".into());
         let text = format!("{:#}", config());
         assert_eq!(ReadError::Unplaced(PlaceError::Archive(Arc::new(config()))).to_string(), text);
+    }
+
+    #[test]
+    fn hints_name_registered_persons_a_keyword_names_and_no_tag_does() {
+        use crate::model::{Person, Register, Vocabulary};
+        let persons = vec![
+            Person { id: Some("1".into()), name: "Anna Schmidt".into(), aliases: vec!["Anni".into()] },
+            Person { id: Some("2".into()), name: "Ben Meyer".into(), aliases: vec![] },
+        ];
+        let register = Register::new(Vec::new(), persons, vec![], vec![], Vocabulary::default(), "d".into());
+        let record = |persons: &[&str], keywords: &[&str]| {
+            let depicted = Depicted {
+                persons: persons.iter().map(|p| p.to_string()).collect(),
+                keywords: keywords.iter().map(|k| k.to_string()).collect(),
+                ..Depicted::default()
+            };
+            FileRecord::known("a.jpg".into(), Some(Format::Jpeg), depicted, Vec::new(), None)
+        };
+        let names = |r: &FileRecord| r.hints_by(&register).into_iter().map(|h| h.name).collect::<Vec<_>>();
+        // By name or alias, any case, once per person, by the register's name.
+        assert_eq!(names(&record(&[], &["anna schmidt", "ANNI", "Berlin"])), ["Anna Schmidt"]);
+        assert_eq!(names(&record(&[], &["Ben Meyer", "Anni"])), ["Anna Schmidt", "Ben Meyer"]);
+        // A person tag naming the person (by any of their names) leaves no hint.
+        assert!(names(&record(&["Anni"], &["Anna Schmidt"])).is_empty());
+        assert_eq!(names(&record(&["Anna Schmidt"], &["Anna Schmidt", "Ben Meyer"])), ["Ben Meyer"]);
+        assert!(names(&record(&["Carla"], &["Carla", "Sommerfest"])).is_empty(), "not in the register");
+        let hint = &record(&[], &["Ben Meyer"]).hints_by(&register)[0];
+        assert_eq!(
+            serde_json::to_value(hint).unwrap(),
+            serde_json::json!({"kind": "keyword-names-person", "name": "Ben Meyer"})
+        );
+        // A hint is no person: the status is the one of a file without persons.
+        let r = record(&[], &["Ben Meyer"]);
+        let day = crate::model::Date::from_ymd_opt(2026, 1, 1).unwrap();
+        assert_eq!(r.evaluate(None, &register, day).status, crate::consent::Status::None);
     }
 
     #[test]

@@ -99,7 +99,9 @@ pub(super) fn reading_fingerprint(roots: &PeopleRoots) -> i64 {
     (i64::from_le_bytes(d[..8].try_into().unwrap_or_default()) & i64::MAX).max(1)
 }
 
-/// What a file contained, as stored.
+/// What a file contained, as stored: everything a record's evaluation and hints are computed
+/// from (the plain keywords too, in [`Depicted::keywords`]), so that a reused record gives what
+/// a fresh read gives.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Stored {
     pub(super) format: Option<Format>,
@@ -275,6 +277,16 @@ mod tests {
             let cut = decode_sidecars(&bytes[..n]);
             assert_eq!(cut.map(|v| v.len()), (n == 52).then_some(1), "{n}");
         }
+    }
+
+    #[test]
+    fn a_stored_record_keeps_its_plain_keywords() {
+        let mut depicted = Depicted::default();
+        depicted.persons.insert("Ben Meyer".into());
+        depicted.keywords.extend(["Anna Schmidt".to_string(), "Sommerfest".to_string()]);
+        let stored = Stored { format: Some(Format::Jpeg), depicted: depicted.clone(), taken: None };
+        let back: Stored = serde_json::from_slice(&serde_json::to_vec(&stored).unwrap()).unwrap();
+        assert_eq!(back.depicted, depicted);
     }
 
     #[test]
