@@ -381,6 +381,7 @@ fn record_cells(r: &FileRecord, decision: Option<&Decision>, evaluated: bool) ->
                 Cell::List(d.usage.clone()),
                 Cell::List(d.consents.clone()),
                 d.valid_until.map_or(Cell::Null, Cell::Date),
+                Cell::Missing(r.hints.iter().map(|h| (h.name.clone(), h.kind.as_str())).collect()),
             ]),
             None => cells.extend(std::iter::repeat_n(Cell::Null, CSV_EVAL_HEADER.len())),
         }
@@ -598,6 +599,24 @@ mod tests {
         assert!(!table.is_per_file());
         assert_eq!(printed(OutputFormat::Json, &table), "[\n  {\n    \"name\": \"=cmd\",\n    \"files\": 1\n  },\n  {\n    \"name\": \"Anna\",\n    \"files\": 12\n  }\n]\n");
         assert!(Printer::new(OutputFormat::Html, Lang::En, Pair::COLUMNS, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_spreadsheet_row_of_a_scan_record_has_a_cell_per_column() {
+        let record = crate::scan::FileRecord::known(
+            "a.jpg".into(),
+            Some(crate::media::Format::Jpeg),
+            crate::people::Depicted::default(),
+            Vec::new(),
+            None,
+        );
+        let register = crate::report::fixture::register();
+        let day = crate::model::Date::from_ymd_opt(2026, 1, 1).unwrap();
+        let decision = record.evaluate(Some("a.jpg"), &register, day);
+        for (evaluated, decision) in [(false, None), (true, None), (true, Some(&decision))] {
+            let cells = super::record_cells(&record, decision, evaluated);
+            assert_eq!(cells.len(), super::record_columns(evaluated).len(), "{evaluated} {decision:?}");
+        }
     }
 
     #[test]
