@@ -66,3 +66,38 @@ test-plural = { $count ->
     [one] { $count } Datei
    *[other] { $count } Dateien
 }
+
+## explain: `consentry explain DATEI`, die Entscheidung über eine Datei Person für Person.
+col-outcome = ERGEBNIS
+col-consent = EINWILLIGUNG
+explain-outcome-file = Datei
+explain-outcome-exempt = ausgenommen
+explain-outcome-consent = Einwilligung
+explain-outcome-missing = fehlt
+explain-exempt-not-recognisable = nicht erkennbar
+explain-exempt-prominent = Person des öffentlichen Lebens
+explain-exempt-public-event = öffentliche Veranstaltung
+explain-exempt-other = sonstiges
+explain-file-unreadable = konnte nicht vollständig gelesen werden ({ $error }): nichts ist freigegeben, welche Einwilligungen die gelesenen Personen auch haben
+explain-file-none = niemand abgebildet: für jede Verwendung freigegeben
+explain-file-exempt = alle Abgebildeten sind ausgenommen: für jede Verwendung freigegeben
+explain-file-green = alle Abgebildeten haben eingewilligt: freigegeben für { $usage }
+explain-file-green-nothing = alle Abgebildeten haben eingewilligt, aber ihre Einwilligungen haben keine Verwendung gemeinsam: für nichts freigegeben
+explain-file-yellow = nicht freigegeben: { $count ->
+    [one] { $count } Person hat
+   *[other] { $count } Personen haben
+} keine Einwilligung, die anderen schon
+explain-file-red = nicht freigegeben: niemand Abgebildetes hat eine Einwilligung ({ $count ->
+    [one] { $count } Person
+   *[other] { $count } Personen
+})
+explain-exempt = braucht hier keine Einwilligung (Ausnahme für { $scope })
+explain-consent = zählt: am Stichtag gültig, und ihr Geltungsbereich umfasst diese Datei
+explain-consent-unread = zählt nicht: die Datei konnte nicht vollständig gelesen werden
+explain-missing-unknown = nicht im Register (ein Schreibfehler? siehe `consentry report unknown-persons`)
+explain-missing-no-consent = im Register, aber ohne jede Einwilligung
+explain-missing-expired = Einwilligung { $id } ist am { $day } abgelaufen
+explain-missing-not-yet-valid = Einwilligung { $id } gilt erst ab { $day }
+explain-missing-revoked = Einwilligung { $id } wurde am { $day } widerrufen
+explain-missing-out-of-scope = Einwilligung { $id } gilt für { $scope }, nicht für diese Datei
+explain-missing-unnamed-face = ein Gesicht ohne Namen: die Person benennen oder alle Abgebildeten ausnehmen

@@ -67,3 +67,38 @@ test-plural = { $count ->
     [one] { $count } file
    *[other] { $count } files
 }
+
+## explain: `consentry explain FILE`, one file's decision person by person.
+col-outcome = OUTCOME
+col-consent = CONSENT
+explain-outcome-file = file
+explain-outcome-exempt = exempt
+explain-outcome-consent = consent
+explain-outcome-missing = missing
+explain-exempt-not-recognisable = not-recognisable
+explain-exempt-prominent = prominent
+explain-exempt-public-event = public-event
+explain-exempt-other = other
+explain-file-unreadable = could not be read completely ({ $error }): nothing is cleared, whatever consents the persons read have
+explain-file-none = nobody depicted: cleared for every usage
+explain-file-exempt = everyone depicted is exempted: cleared for every usage
+explain-file-green = every depicted person has consent: cleared for { $usage }
+explain-file-green-nothing = every depicted person has consent, but their consents share no usage: cleared for nothing
+explain-file-yellow = not cleared: { $count ->
+    [one] { $count } person lacks
+   *[other] { $count } persons lack
+} consent, the others have it
+explain-file-red = not cleared: nobody depicted has consent ({ $count ->
+    [one] { $count } person
+   *[other] { $count } persons
+})
+explain-exempt = needs no consent here (exemption for { $scope })
+explain-consent = counts: valid on the day and its scope covers this file
+explain-consent-unread = does not count: the file could not be read completely
+explain-missing-unknown = not in the register (a misspelling? see `consentry report unknown-persons`)
+explain-missing-no-consent = in the register, but without any consent
+explain-missing-expired = consent { $id } expired on { $day }
+explain-missing-not-yet-valid = consent { $id } is valid only from { $day }
+explain-missing-revoked = consent { $id } revoked on { $day }
+explain-missing-out-of-scope = consent { $id } covers { $scope }, not this file
+explain-missing-unnamed-face = a face nobody has named: name the person, or exempt everyone shown

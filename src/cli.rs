@@ -30,6 +30,7 @@ macro_rules! say {
 }
 
 mod edit;
+mod explain;
 
 /// Exit status of every command (SPEC.md 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,9 @@ pub enum Command {
     Scan(ScanArgs),
     /// The pre-publication gate: exit 0 only when every file is cleared for all given usages.
     Check(CheckArgs),
+    /// One file's decision person by person: which consent or exemption counts for each
+    /// depicted person, why each missing one is missing, the usage and valid-until.
+    Explain(explain::ExplainArgs),
     /// Reports over the archive: missing, expiring, consents, unreleased, cleared, unknown-persons,
     /// summary, changes.
     Report(ReportArgs),
@@ -405,6 +409,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init(a) => edit::init_archive(a),
         Command::Scan(a) => scan_command(a),
         Command::Check(a) => check_command(a),
+        Command::Explain(a) => explain::explain(a),
         Command::Report(a) => report_command(a),
         Command::Consent(ConsentCommand::Search(a)) => search_command(a),
         Command::Consent(ConsentCommand::Add(a)) => edit::add(a),
@@ -627,6 +632,7 @@ fn check_html(command: &Command) -> anyhow::Result<()> {
         Command::Scan(ScanArgs { common }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
         Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
         Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
+        Command::Explain(a) => (&a.output, false),
         // The commands that change the register refuse html while reading their arguments.
         Command::Consent(_) | Command::Exempt(_) | Command::Originator(_) | Command::Register(_) | Command::Init(_) => {
             return Ok(())
