@@ -101,3 +101,62 @@ explain-missing-not-yet-valid = Einwilligung { $id } gilt erst ab { $day }
 explain-missing-revoked = Einwilligung { $id } wurde am { $day } widerrufen
 explain-missing-out-of-scope = Einwilligung { $id } gilt für { $scope }, nicht für diese Datei
 explain-missing-unnamed-face = ein Gesicht ohne Namen: die Person benennen oder alle Abgebildeten ausnehmen
+
+## cli: was die Befehle auf stderr sagen (Zusammenfassungen, Hinweise).
+cli-scan-summary = { $files ->
+    [one] { $files } Mediendatei
+   *[other] { $files } Mediendateien
+} in { $secs } s gelesen ({ $rate } Dateien/s): { $persons } mit Personen, { $faces } mit unbenannten Gesichtern, { $unreadable } unlesbar
+cli-scan-orphans = , { $count ->
+    [one] { $count } verwaiste Sidecar-Datei
+   *[other] { $count } verwaiste Sidecar-Dateien
+}
+cli-scan-skipped = , { $count ->
+    [one] { $count } andere Datei übersprungen
+   *[other] { $count } andere Dateien übersprungen
+}.
+cli-scan-statuses = Status: { $counts }.
+cli-status-count = { $count } { $status }
+cli-check-summary = { $files ->
+    [one] { $files } Datei
+   *[other] { $files } Dateien
+} für { $usage } am { $date } geprüft: { $blocking } nicht freigegeben, { $cleared } freigegeben.
+cli-apply-summary = { $files ->
+    [one] { $files } Datei
+   *[other] { $files } Dateien
+}: { $written } geschrieben, { $unchanged } unverändert, { $failed } nicht geschrieben.
+cli-apply-summary-dry-run = { $files ->
+    [one] { $files } Datei
+   *[other] { $files } Dateien
+}: { $written } würden geschrieben, { $unchanged } unverändert, { $failed } nicht geschrieben.
+cli-changes-line = consentry: { $path }: { $about }; { $rows ->
+    [one] { $rows } Zeile
+   *[other] { $rows } Zeilen
+}.
+cli-changes-none = in diesem Zeitraum sind keine Läufe verzeichnet
+cli-changes-baseline = der Lauf vom { $finished } war der erste: mit ihm werden spätere Läufe verglichen
+cli-changes-last-run = Änderungen, die der Lauf vom { $finished } gefunden hat
+cli-changes-since = Änderungen, die { $runs ->
+    [one] der { $runs } Lauf
+   *[other] die { $runs } Läufe
+} seit dem { $day } gefunden { $runs ->
+    [one] hat
+   *[other] haben
+}
+cli-changes-last-runs = Änderungen, die die letzten { $runs } Läufe gefunden haben
+cli-checkpoint-no-run = kein Lauf, seit der Prüfpunkt { $name } zuletzt berichtet hat
+cli-checkpoint-runs = Änderungen, die { $runs ->
+    [one] der { $runs } Lauf
+   *[other] die { $runs } Läufe
+} gefunden { $runs ->
+    [one] hat
+   *[other] haben
+}, seit der Prüfpunkt { $name } zuletzt berichtet hat
+cli-checkpoint-new-empty = der Prüfpunkt { $name } ist neu, und es sind keine Läufe verzeichnet
+cli-checkpoint-new = der Prüfpunkt { $name } ist neu: Änderungen aller verzeichneten Läufe ({ $runs })
+cli-person-none = consentry: keine Person { $name } im Register oder in den Dateien
+cli-person-suggest = consentry: keine Person { $name } im Register oder in den Dateien; meinten Sie { $close }?
+cli-html-written = HTML-Bericht { $index } in { $secs } s geschrieben: { $rows ->
+    [one] { $rows } Zeile
+   *[other] { $rows } Zeilen
+}, { $thumbnails } Vorschaubilder ({ $previews } aus eingebetteten Vorschauen), { $placeholders } Platzhalter.

@@ -102,3 +102,27 @@ explain-missing-not-yet-valid = consent { $id } is valid only from { $day }
 explain-missing-revoked = consent { $id } revoked on { $day }
 explain-missing-out-of-scope = consent { $id } covers { $scope }, not this file
 explain-missing-unnamed-face = a face nobody has named: name the person, or exempt everyone shown
+
+## cli: what the commands say on stderr (summaries, hints). The English text is what the
+## tests and scripts grep: keep it word for word.
+cli-scan-summary = Scanned { $files } media files in { $secs } s ({ $rate } files/s): { $persons } with persons, { $faces } with unnamed faces, { $unreadable } unreadable
+cli-scan-orphans = , { $count } orphan sidecars
+cli-scan-skipped = , { $count } other files skipped.
+cli-scan-statuses = Status: { $counts }.
+cli-status-count = { $count } { $status }
+cli-check-summary = Checked { $files } files for { $usage } on { $date }: { $blocking } blocking, { $cleared } cleared.
+cli-apply-summary = { $files } files: wrote { $written }, { $unchanged } unchanged, { $failed } not written.
+cli-apply-summary-dry-run = { $files } files: would write { $written }, { $unchanged } unchanged, { $failed } not written.
+cli-changes-line = consentry: { $path }: { $about }; { $rows } row(s).
+cli-changes-none = no runs recorded in this period
+cli-changes-baseline = the run of { $finished } was the first one: it is the baseline later runs are compared with
+cli-changes-last-run = changes found by the run of { $finished }
+cli-changes-since = changes found by the { $runs } run(s) since { $day }
+cli-changes-last-runs = changes found by the last { $runs } runs
+cli-checkpoint-no-run = no run since checkpoint { $name } last reported
+cli-checkpoint-runs = changes found by the { $runs } run(s) since checkpoint { $name } last reported
+cli-checkpoint-new-empty = checkpoint { $name } is new and no runs are recorded
+cli-checkpoint-new = checkpoint { $name } is new: changes found by every recorded run ({ $runs })
+cli-person-none = consentry: no person { $name } in the register or the files
+cli-person-suggest = consentry: no person { $name } in the register or the files; did you mean { $close }?
+cli-html-written = Wrote the HTML report { $index } in { $secs } s: { $rows } rows, { $thumbnails } thumbnails ({ $previews } from embedded previews), { $placeholders } placeholders.

@@ -461,11 +461,10 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok); // stdout closed (e.g. piped into `head`): stop quietly
     };
     if !out.quiet {
-        let mut line = summary_line(&summary, started.elapsed());
+        let mut line = summary_line(lang(), &summary, started.elapsed());
         if evaluated {
-            let counts: Vec<String> =
-                Status::ALL.iter().zip(statuses).map(|(s, n)| format!("{n} {}", s.as_str())).collect();
-            line.push_str(&format!(" Status: {}.", counts.join(", ")));
+            line.push(' ');
+            line.push_str(&status_counts(lang(), &statuses));
         }
         say!("{line}");
     }
@@ -491,14 +490,17 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Findings);
     }
     if !out.quiet {
-        say!(
-            "Checked {} files for {} on {}: {} blocking, {} cleared.",
-            files.len(),
-            usages.join(", "),
-            ctx.date,
-            blocking,
-            files.len() - blocking
+        let message = lang().tr(
+            "cli-check-summary",
+            &[
+                ("files", files.len().into()),
+                ("usage", usages.join(", ").into()),
+                ("date", lang().date(ctx.date).into()),
+                ("blocking", blocking.into()),
+                ("cleared", (files.len() - blocking).into()),
+            ],
         );
+        say!("{message}");
     }
     Ok(if blocking > 0 { Exit::Findings } else { Exit::Ok })
 }
@@ -578,13 +580,17 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         }
     };
     let (rows, about) = match &checkpoint {
-        Some(c) => (&changes[..], report::checkpoint_about(&c.name, c.reported.is_some(), &runs)),
-        None => report::changes(args.since, &runs, &changes),
+        Some(c) => (&changes[..], report::checkpoint_about(lang(), &c.name, c.reported.is_some(), &runs)),
+        None => report::changes(lang(), args.since, &runs, &changes),
     };
     // A quiet night prints nothing at all in a table, on stderr neither (no mail from cron).
     let silent = checkpoint.is_some() && rows.is_empty() && output_format(out) == OutputFormat::Table;
     if !out.quiet && !silent {
-        say!("consentry: {}: {about}; {} row(s).", path.display(), rows.len());
+        let message = lang().tr(
+            "cli-changes-line",
+            &[("path", path.display().to_string().into()), ("about", about.into()), ("rows", rows.len().into())],
+        );
+        say!("{message}");
     }
     let attention = args.exit_code && rows.iter().any(report::needs_attention);
     let done = if attention { Exit::Findings } else { Exit::Ok };
@@ -693,15 +699,18 @@ fn write_html_report(out: &OutputArgs, page: HtmlPage, table: &report::Table) ->
     let HtmlPage { title, date, pool, files } = page;
     let written = pool.install(|| consentry::html::write(dir, title, date, table, files))?;
     if !out.quiet {
-        say!(
-            "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
-            written.index.display(),
-            started.elapsed().as_secs_f64(),
-            written.rows,
-            written.thumbnails,
-            written.from_previews,
-            written.placeholders
+        let message = lang().tr(
+            "cli-html-written",
+            &[
+                ("index", written.index.display().to_string().into()),
+                ("secs", decimal(lang(), started.elapsed().as_secs_f64(), 2).into()),
+                ("rows", written.rows.into()),
+                ("thumbnails", written.thumbnails.into()),
+                ("previews", written.from_previews.into()),
+                ("placeholders", written.placeholders.into()),
+            ],
         );
+        say!("{message}");
     }
     Ok(())
 }
@@ -750,12 +759,14 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
         let mut known = register.known_names();
         known.extend(files.iter().flat_map(|f| f.record.depicted.persons.iter().map(String::as_str)));
         let close = report::suggestions(name, &known);
-        if close.is_empty() {
-            say!("consentry: no person {name:?} in the register or the files");
+        let quoted = format!("{name:?}");
+        let message = if close.is_empty() {
+            lang().tr("cli-person-none", &[("name", quoted.into())])
         } else {
             let close: Vec<String> = close.iter().map(|c| format!("{c:?}")).collect();
-            say!("consentry: no person {name:?} in the register or the files; did you mean {}?", close.join(", "));
-        }
+            lang().tr("cli-person-suggest", &[("name", quoted.into()), ("close", close.join(", ").into())])
+        };
+        say!("{message}");
         // An unreadable file may show them: that is not a clean "nobody".
         return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Findings });
     }
@@ -815,14 +826,17 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     }
     with_writer(out, |w, format| output::write_rows(format, lang(), &applied.rows, w))?;
     if !out.quiet {
-        let verb = if args.dry_run { "would write" } else { "wrote" };
-        say!(
-            "{} files: {verb} {}, {} unchanged, {} not written.",
-            applied.files,
-            applied.written,
-            applied.unchanged,
-            applied.failures.len()
+        let id = if args.dry_run { "cli-apply-summary-dry-run" } else { "cli-apply-summary" };
+        let message = lang().tr(
+            id,
+            &[
+                ("files", applied.files.into()),
+                ("written", applied.written.into()),
+                ("unchanged", applied.unchanged.into()),
+                ("failed", applied.failures.len().into()),
+            ],
         );
+        say!("{message}");
     }
     Ok(if applied.failures.is_empty() && applied.summary.errors == 0 { Exit::Ok } else { Exit::Partial })
 }
@@ -957,19 +971,45 @@ fn with_writer<T>(
     }
 }
 
-/// Summary for stderr; counts only, never names.
-pub fn summary_line(s: &ScanSummary, elapsed: Duration) -> String {
+/// Summary for stderr in `lang`; counts only, never names.
+pub fn summary_line(lang: Lang, s: &ScanSummary, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.media_files as f64 / secs } else { 0.0 };
-    let mut line = format!(
-        "Scanned {} media files in {:.2} s ({:.0} files/s): {} with persons, {} with unnamed faces, {} unreadable",
-        s.media_files, secs, rate, s.with_persons, s.with_unnamed_faces, s.errors
+    let mut line = lang.tr(
+        "cli-scan-summary",
+        &[
+            ("files", s.media_files.into()),
+            ("secs", decimal(lang, secs, 2).into()),
+            ("rate", decimal(lang, rate, 0).into()),
+            ("persons", s.with_persons.into()),
+            ("faces", s.with_unnamed_faces.into()),
+            ("unreadable", s.errors.into()),
+        ],
     );
     if s.orphan_sidecars > 0 {
-        line.push_str(&format!(", {} orphan sidecars", s.orphan_sidecars));
+        line.push_str(&lang.tr("cli-scan-orphans", &[("count", s.orphan_sidecars.into())]));
     }
-    line.push_str(&format!(", {} other files skipped.", s.skipped));
+    line.push_str(&lang.tr("cli-scan-skipped", &[("count", s.skipped.into())]));
     line
+}
+
+/// The files per status (counts in [`Status::ALL`] order) for stderr, in `lang`.
+fn status_counts(lang: Lang, counts: &[u64; Status::ALL.len()]) -> String {
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .zip(counts)
+        .map(|(s, &n)| lang.tr("cli-status-count", &[("count", n.into()), ("status", lang.status(s.as_str()).into())]))
+        .collect();
+    lang.tr("cli-scan-statuses", &[("counts", counts.join(", ").into())])
+}
+
+/// A number with `places` decimals as `lang` writes it (a decimal comma in German).
+fn decimal(lang: Lang, x: f64, places: usize) -> String {
+    let text = format!("{x:.places$}");
+    match lang {
+        Lang::En => text,
+        Lang::De => text.replace('.', ","),
+    }
 }
 
 /// A spinner with a count on stderr, only when stderr is a terminal.
