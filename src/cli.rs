@@ -81,8 +81,14 @@ pub enum Command {
     Init(edit::InitArgs),
     /// Report, for every media file, the depicted persons and unnamed faces found in its
     /// metadata, and with a register its consent status.
+    ///
+    /// Statuses: unreadable, none, exempt, red, yellow, green (README: "What the statuses
+    /// mean"); `consentry explain FILE` shows how a file got its status, person by person.
     Scan(ScanArgs),
     /// The pre-publication gate: exit 0 only when every file is cleared for all given usages.
+    ///
+    /// Statuses: unreadable, none, exempt, red, yellow, green (README: "What the statuses
+    /// mean"); `consentry explain FILE` shows how a file got its status, person by person.
     Check(CheckArgs),
     /// One file's decision person by person: which consent or exemption counts for each
     /// depicted person, why each missing one is missing, the usage and valid-until.

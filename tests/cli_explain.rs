@@ -201,3 +201,18 @@ fn a_folder_or_a_file_that_is_not_media_is_refused() {
     // explain keeps no state: it moves no baseline.
     assert!(!root.join(consentry::own::STATE_DIR).exists());
 }
+
+#[test]
+fn the_help_of_scan_and_check_names_the_statuses_and_explain() {
+    for command in ["scan", "check"] {
+        let out = support::consentry().args([command, "--help"]).output().unwrap();
+        let help = stdout(&out);
+        assert!(help.contains("Statuses: unreadable, none, exempt, red, yellow, green"), "{command}: {help}");
+        assert!(help.contains("consentry explain FILE"), "{command}: {help}");
+    }
+    let readme = fs::read_to_string(support::repo().join("README.md")).unwrap();
+    for status in ["unreadable", "none", "exempt", "red", "yellow", "green"] {
+        assert!(readme.contains(&format!("| `{status}` |")), "README: no row for {status}");
+    }
+    assert!(readme.contains("became-yellow"));
+}
