@@ -216,3 +216,17 @@ fn the_help_of_scan_and_check_names_the_statuses_and_explain() {
     }
     assert!(readme.contains("became-yellow"));
 }
+
+/// A media file named through a symbolic link is read (and shown) at its real path: it is
+/// explained, not refused as "not a media file".
+#[cfg(unix)]
+#[test]
+fn a_file_named_through_a_link_is_explained() {
+    let (_tmp, root) = archive();
+    std::os::unix::fs::symlink("green.jpg", root.join("events/link.jpg")).unwrap();
+    let out = explain(&root, &["events/link.jpg", "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = jsonl(&out);
+    assert_eq!((&rows[0]["status"], &rows[0]["outcome"]), (&json!("green"), &json!("file")));
+    assert!(rows[0]["path"].as_str().unwrap().ends_with("events/green.jpg"), "{rows:?}");
+}

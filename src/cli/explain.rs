@@ -84,8 +84,10 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         explained.insert(rec.path.clone());
         Ok(())
     })??;
-    let not_media: Vec<String> =
-        files.iter().filter(|f| !explained.contains(*f)).map(|f| f.display().to_string()).collect();
+    // A file named through a link is read at its real path.
+    let read =
+        |f: &PathBuf| explained.contains(f) || std::fs::canonicalize(f).is_ok_and(|real| explained.contains(&real));
+    let not_media: Vec<String> = files.iter().filter(|f| !read(f)).map(|f| f.display().to_string()).collect();
     if !not_media.is_empty() {
         say!("consentry: explain: not a media file: {}", not_media.join(", "));
         return Ok(Exit::Usage);
