@@ -160,3 +160,10 @@ cli-html-written = HTML-Bericht { $index } in { $secs } s geschrieben: { $rows -
     [one] { $rows } Zeile
    *[other] { $rows } Zeilen
 }, { $thumbnails } Vorschaubilder ({ $previews } aus eingebetteten Vorschauen), { $placeholders } Platzhalter.
+cli-register-check = { $path }: { $errors } Fehler, { $warnings ->
+    [one] { $warnings } Warnung
+   *[other] { $warnings } Warnungen
+}.
+cli-search-no-person = consentry: keine Person { $name } im Register
+cli-checkpoint-not-moved = consentry: die Ausgabe wurde geschlossen, bevor der Bericht ganz geschrieben war: Prüfpunkt { $name } nicht verschoben
+cli-progress-scanned = Dateien gelesen

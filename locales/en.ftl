@@ -126,3 +126,7 @@ cli-checkpoint-new = checkpoint { $name } is new: changes found by every recorde
 cli-person-none = consentry: no person { $name } in the register or the files
 cli-person-suggest = consentry: no person { $name } in the register or the files; did you mean { $close }?
 cli-html-written = Wrote the HTML report { $index } in { $secs } s: { $rows } rows, { $thumbnails } thumbnails ({ $previews } from embedded previews), { $placeholders } placeholders.
+cli-register-check = { $path }: { $errors } error(s), { $warnings } warning(s).
+cli-search-no-person = consentry: no person { $name } in the register
+cli-checkpoint-not-moved = consentry: the output closed before the report was written whole: checkpoint { $name } not moved
+cli-progress-scanned = files scanned

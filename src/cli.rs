@@ -626,10 +626,8 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     };
     // Moved only once the report is written whole: a closed output leaves it where it was.
     if !written {
-        say!(
-            "consentry: the output closed before the report was written whole: checkpoint {:?} not moved",
-            checkpoint.name
-        );
+        let name = format!("{:?}", checkpoint.name);
+        say!("{}", lang().tr("cli-checkpoint-not-moved", &[("name", name.into())]));
         return Ok(Exit::Partial);
     }
     state.move_checkpoint(&checkpoint)?;
@@ -729,7 +727,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         Some(p) => match pending.get()?.identity(p) {
             Some(id) => Some(id),
             None => {
-                say!("consentry: no person {p:?} in the register");
+                say!("{}", lang().tr("cli-search-no-person", &[("name", format!("{p:?}").into())]));
                 return Ok(Exit::Ok);
             }
         },
@@ -873,7 +871,15 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
                 println!("{}", output::escape_controls(&p.to_string()));
             }
             let errors = problems.iter().filter(|p| p.severity == register::Severity::Error).count();
-            say!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
+            let message = lang().tr(
+                "cli-register-check",
+                &[
+                    ("path", path.display().to_string().into()),
+                    ("errors", errors.into()),
+                    ("warnings", (problems.len() - errors).into()),
+                ],
+            );
+            say!("{message}");
             Ok(if problems.is_empty() { Exit::Ok } else { Exit::Findings })
         }
         RegisterCommand::Import { csv, into } => {
@@ -1028,8 +1034,11 @@ impl Progress {
         }
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} files scanned ({per_sec}) {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {{pos}} {} ({{per_sec}}) {{elapsed}}",
+                lang().text("cli-progress-scanned")
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress(Some(bar))
@@ -1060,5 +1069,48 @@ impl Progress {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_reads_in_each_language_with_plurals() {
+        let s = ScanSummary {
+            media_files: 1,
+            with_persons: 1,
+            with_unnamed_faces: 0,
+            errors: 0,
+            orphan_sidecars: 2,
+            skipped: 1,
+        };
+        let elapsed = Duration::from_millis(1500);
+        // English word for word as before --lang (scripts and tests grep it).
+        assert_eq!(
+            summary_line(Lang::En, &s, elapsed),
+            "Scanned 1 media files in 1.50 s (1 files/s): 1 with persons, 0 with unnamed faces, 0 unreadable, \
+             2 orphan sidecars, 1 other files skipped."
+        );
+        assert_eq!(
+            summary_line(Lang::De, &s, elapsed),
+            "1 Mediendatei in 1,50 s gelesen (1 Dateien/s): 1 mit Personen, 0 mit unbenannten Gesichtern, 0 unlesbar, \
+             2 verwaiste Sidecar-Dateien, 1 andere Datei übersprungen."
+        );
+        let many = ScanSummary { media_files: 50_000, skipped: 3, ..ScanSummary::default() };
+        let de = summary_line(Lang::De, &many, elapsed);
+        assert!(
+            de.starts_with("50000 Mediendateien in 1,50 s gelesen") && de.ends_with("3 andere Dateien übersprungen.")
+        );
+        let counts = [1, 2, 0, 3, 0, 4];
+        assert_eq!(
+            status_counts(Lang::En, &counts),
+            "Status: 1 red, 2 yellow, 0 unreadable, 3 green, 0 exempt, 4 none."
+        );
+        assert_eq!(
+            status_counts(Lang::De, &counts),
+            "Status: 1 rot, 2 gelb, 0 unlesbar, 3 grün, 0 ausgenommen, 4 niemand."
+        );
     }
 }
