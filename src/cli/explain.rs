@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{lang, options, with_writer, CommonArgs, Exit, OutputArgs, RegisterArgs, StateArgs, WalkArgs};
-use consentry::consent;
 use consentry::engine::{Context, Need};
 use consentry::i18n::Lang;
 use consentry::output::{self, OutputFormat};
@@ -73,9 +72,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         if !matches!(rec.subject, Subject::Media(_) | Subject::Unwalkable) {
             return Ok(());
         }
-        let d = &rec.depicted;
-        let e =
-            consent::explain_file(&d.persons, d.unnamed_faces, rec.is_complete(), rel.as_deref(), register, ctx.date);
+        let e = rec.explain(rel.as_deref(), register, ctx.date);
         if e.decision != decision {
             // One code path makes both: never expected. Say nothing rather than something wrong.
             return Err(io::Error::other(format!("{}: the explanation differs from the decision", rec.path.display())));

@@ -220,14 +220,7 @@ mod tests {
         let register = fixture::register();
         let file = fixture::files(&register).into_iter().find(|f| f.path() == name).unwrap();
         let r = &file.record;
-        let e = crate::consent::explain_file(
-            &r.depicted.persons,
-            r.depicted.unnamed_faces,
-            r.is_complete(),
-            file.rel_path.as_deref(),
-            &register,
-            fixture::day("2026-06-01"),
-        );
+        let e = r.explain(file.rel_path.as_deref(), &register, fixture::day("2026-06-01"));
         assert_eq!(e.decision, file.decision, "the explanation is the decision");
         explain(&r.path, &e, r.error().as_deref(), lang)
     }
