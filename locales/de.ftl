@@ -101,6 +101,8 @@ explain-missing-not-yet-valid = Einwilligung { $id } gilt erst ab { $day }
 explain-missing-revoked = Einwilligung { $id } wurde am { $day } widerrufen
 explain-missing-out-of-scope = Einwilligung { $id } gilt für { $scope }, nicht für diese Datei
 explain-missing-unnamed-face = ein Gesicht ohne Namen: die Person benennen oder alle Abgebildeten ausnehmen
+explain-refuse-folder = consentry: explain: { $path } ist ein Ordner: explain erklärt Mediendateien (für einen Ordner: `consentry report missing { $path }`)
+explain-refuse-not-media = consentry: explain: keine Mediendatei: { $paths }
 
 ## cli: was die Befehle auf stderr sagen (Zusammenfassungen, Hinweise).
 cli-scan-summary = { $files ->

@@ -102,6 +102,8 @@ explain-missing-not-yet-valid = consent { $id } is valid only from { $day }
 explain-missing-revoked = consent { $id } revoked on { $day }
 explain-missing-out-of-scope = consent { $id } covers { $scope }, not this file
 explain-missing-unnamed-face = a face nobody has named: name the person, or exempt everyone shown
+explain-refuse-folder = consentry: explain: { $path } is a folder: explain takes media files (for a folder: `consentry report missing { $path }`)
+explain-refuse-not-media = consentry: explain: not a media file: { $paths }
 
 ## cli: what the commands say on stderr (summaries, hints). The English text is what the
 ## tests and scripts grep: keep it word for word.

@@ -192,6 +192,9 @@ fn a_folder_or_a_file_that_is_not_media_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).is_empty());
     assert!(stderr(&out).contains("folder") && stderr(&out).contains("report missing"), "{}", stderr(&out));
+    let out = explain(&root, &["--lang", "de", "events"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("events ist ein Ordner"), "{}", stderr(&out));
     let out = explain(&root, &["notes.txt", "events/green.jpg"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).is_empty(), "nothing is written: {}", stdout(&out));

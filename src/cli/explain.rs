@@ -46,11 +46,7 @@ fn row_lang(format: OutputFormat) -> Lang {
 pub fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
     for f in &args.files {
         if f.is_dir() {
-            say!(
-                "consentry: explain: {} is a folder: explain takes media files (for a folder: `consentry report missing {}`)",
-                f.display(),
-                f.display()
-            );
+            say!("{}", lang().tr("explain-refuse-folder", &[("path", f.display().to_string().into())]));
             return Ok(Exit::Usage);
         }
     }
@@ -86,7 +82,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
         |f: &PathBuf| explained.contains(f) || std::fs::canonicalize(f).is_ok_and(|real| explained.contains(&real));
     let not_media: Vec<String> = files.iter().filter(|f| !read(f)).map(|f| f.display().to_string()).collect();
     if !not_media.is_empty() {
-        say!("consentry: explain: not a media file: {}", not_media.join(", "));
+        say!("{}", lang().tr("explain-refuse-not-media", &[("paths", not_media.join(", ").into())]));
         return Ok(Exit::Usage);
     }
     with_writer(out, |w, format| output::write_rows(format, lang(), &rows, w))?;
