@@ -91,7 +91,7 @@ explain-file-red = nicht freigegeben: niemand Abgebildetes hat eine Einwilligung
     [one] { $count } Person
    *[other] { $count } Personen
 })
-explain-exempt = braucht hier keine Einwilligung (Ausnahme für { $scope })
+explain-exempt = braucht hier keine Einwilligung: ausgenommen in { $scope }
 explain-consent = zählt: am Stichtag gültig, und ihr Geltungsbereich umfasst diese Datei
 explain-consent-unread = zählt nicht: die Datei konnte nicht vollständig gelesen werden
 explain-missing-unknown = nicht im Register (ein Schreibfehler? siehe `consentry report unknown-persons`)

@@ -92,7 +92,7 @@ explain-file-red = not cleared: nobody depicted has consent ({ $count ->
     [one] { $count } person
    *[other] { $count } persons
 })
-explain-exempt = needs no consent here (exemption for { $scope })
+explain-exempt = needs no consent here: exempted in { $scope }
 explain-consent = counts: valid on the day and its scope covers this file
 explain-consent-unread = does not count: the file could not be read completely
 explain-missing-unknown = not in the register (a misspelling? see `consentry report unknown-persons`)
