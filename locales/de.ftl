@@ -105,3 +105,106 @@ col-unnamed_faces = UNBENANNTE GESICHTER
 hints-note = Schlagwort nennt eine registrierte Person: { $names }: als Person markieren
 reason-keyword-names-person = Schlagwort nennt eine registrierte Person: als Person markieren
 col-folder = ORDNER
+
+## explain: `consentry explain DATEI`, die Entscheidung über eine Datei Person für Person.
+col-outcome = ERGEBNIS
+col-consent = EINWILLIGUNG
+explain-outcome-file = Datei
+explain-outcome-exempt = ausgenommen
+explain-outcome-consent = Einwilligung
+explain-outcome-missing = fehlt
+explain-exempt-not-recognisable = nicht erkennbar
+explain-exempt-prominent = Person des öffentlichen Lebens
+explain-exempt-public-event = öffentliche Veranstaltung
+explain-exempt-other = sonstiges
+explain-file-unreadable = konnte nicht vollständig gelesen werden ({ $error }): nichts ist freigegeben, welche Einwilligungen die gelesenen Personen auch haben
+explain-file-none = niemand abgebildet: für jede Verwendung freigegeben
+explain-file-exempt = alle Abgebildeten sind ausgenommen: für jede Verwendung freigegeben
+explain-file-green = alle Abgebildeten haben eingewilligt: freigegeben für { $usage }
+explain-file-green-nothing = alle Abgebildeten haben eingewilligt, aber ihre Einwilligungen haben keine Verwendung gemeinsam: für nichts freigegeben
+explain-file-yellow = nicht freigegeben: { $count ->
+    [one] { $count } Person hat
+   *[other] { $count } Personen haben
+} keine Einwilligung, die anderen schon
+explain-file-red = nicht freigegeben: niemand Abgebildetes hat eine Einwilligung ({ $count ->
+    [one] { $count } Person
+   *[other] { $count } Personen
+})
+explain-exempt = braucht hier keine Einwilligung: ausgenommen in { $scope }
+explain-consent = zählt: am Stichtag gültig, und ihr Geltungsbereich umfasst diese Datei
+explain-consent-unread = zählt nicht: die Datei konnte nicht vollständig gelesen werden
+explain-missing-unknown = nicht im Register (ein Schreibfehler? siehe `consentry report unknown-persons`)
+explain-missing-no-consent = im Register, aber ohne jede Einwilligung
+explain-missing-expired = Einwilligung { $id } ist am { $day } abgelaufen
+explain-missing-not-yet-valid = Einwilligung { $id } gilt erst ab { $day }
+explain-missing-revoked = Einwilligung { $id } wurde am { $day } widerrufen
+explain-missing-out-of-scope = Einwilligung { $id } gilt für { $scope }, nicht für diese Datei
+explain-missing-unnamed-face = ein Gesicht ohne Namen: die Person benennen oder alle Abgebildeten ausnehmen
+explain-refuse-folder = consentry: explain: { $path } ist ein Ordner: explain erklärt Mediendateien (für einen Ordner: `consentry report missing { $path }`)
+explain-refuse-not-media = consentry: explain: keine Mediendatei: { $paths }
+
+## cli: was die Befehle auf stderr sagen (Zusammenfassungen, Hinweise).
+cli-scan-summary = { $files ->
+    [one] { $files } Mediendatei
+   *[other] { $files } Mediendateien
+} in { $secs } s gelesen ({ $rate } Dateien/s): { $persons } mit Personen, { $faces } mit unbenannten Gesichtern, { $unreadable } unlesbar
+cli-scan-orphans = , { $count ->
+    [one] { $count } verwaiste Sidecar-Datei
+   *[other] { $count } verwaiste Sidecar-Dateien
+}
+cli-scan-skipped = , { $count ->
+    [one] { $count } andere Datei übersprungen
+   *[other] { $count } andere Dateien übersprungen
+}.
+cli-scan-statuses = Status: { $counts }.
+cli-status-count = { $count } { $status }
+cli-check-summary = { $files ->
+    [one] { $files } Datei
+   *[other] { $files } Dateien
+} für { $usage } am { $date } geprüft: { $blocking } nicht freigegeben, { $cleared } freigegeben.
+cli-apply-summary = { $files ->
+    [one] { $files } Datei
+   *[other] { $files } Dateien
+}: { $written } geschrieben, { $unchanged } unverändert, { $failed } nicht geschrieben.
+cli-apply-summary-dry-run = { $files ->
+    [one] { $files } Datei
+   *[other] { $files } Dateien
+}: { $written } würden geschrieben, { $unchanged } unverändert, { $failed } nicht geschrieben.
+cli-changes-line = consentry: { $path }: { $about }; { $rows ->
+    [one] { $rows } Zeile
+   *[other] { $rows } Zeilen
+}.
+cli-changes-none = in diesem Zeitraum sind keine Läufe verzeichnet
+cli-changes-baseline = der Lauf vom { $finished } war der erste: mit ihm werden spätere Läufe verglichen
+cli-changes-last-run = Änderungen, die der Lauf vom { $finished } gefunden hat
+cli-changes-since = Änderungen, die { $runs ->
+    [one] der { $runs } Lauf
+   *[other] die { $runs } Läufe
+} seit dem { $day } gefunden { $runs ->
+    [one] hat
+   *[other] haben
+}
+cli-changes-last-runs = Änderungen, die die letzten { $runs } Läufe gefunden haben
+cli-checkpoint-no-run = kein Lauf, seit der Prüfpunkt { $name } zuletzt berichtet hat
+cli-checkpoint-runs = Änderungen, die { $runs ->
+    [one] der { $runs } Lauf
+   *[other] die { $runs } Läufe
+} gefunden { $runs ->
+    [one] hat
+   *[other] haben
+}, seit der Prüfpunkt { $name } zuletzt berichtet hat
+cli-checkpoint-new-empty = der Prüfpunkt { $name } ist neu, und es sind keine Läufe verzeichnet
+cli-checkpoint-new = der Prüfpunkt { $name } ist neu: Änderungen aller verzeichneten Läufe ({ $runs })
+cli-person-none = consentry: keine Person { $name } im Register oder in den Dateien
+cli-person-suggest = consentry: keine Person { $name } im Register oder in den Dateien; meinten Sie { $close }?
+cli-html-written = HTML-Bericht { $index } in { $secs } s geschrieben: { $rows ->
+    [one] { $rows } Zeile
+   *[other] { $rows } Zeilen
+}, { $thumbnails } Vorschaubilder ({ $previews } aus eingebetteten Vorschauen), { $placeholders } Platzhalter.
+cli-register-check = { $path }: { $errors } Fehler, { $warnings ->
+    [one] { $warnings } Warnung
+   *[other] { $warnings } Warnungen
+}.
+cli-search-no-person = consentry: keine Person { $name } im Register
+cli-checkpoint-not-moved = consentry: die Ausgabe wurde geschlossen, bevor der Bericht ganz geschrieben war: Prüfpunkt { $name } nicht verschoben
+cli-progress-scanned = Dateien gelesen

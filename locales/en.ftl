@@ -106,3 +106,68 @@ col-unnamed_faces = UNNAMED FACES
 hints-note = keyword names a registered person: { $names }: tag them as a person
 reason-keyword-names-person = keyword names a registered person: tag them as a person
 col-folder = FOLDER
+
+## explain: `consentry explain FILE`, one file's decision person by person.
+col-outcome = OUTCOME
+col-consent = CONSENT
+explain-outcome-file = file
+explain-outcome-exempt = exempt
+explain-outcome-consent = consent
+explain-outcome-missing = missing
+explain-exempt-not-recognisable = not-recognisable
+explain-exempt-prominent = prominent
+explain-exempt-public-event = public-event
+explain-exempt-other = other
+explain-file-unreadable = could not be read completely ({ $error }): nothing is cleared, whatever consents the persons read have
+explain-file-none = nobody depicted: cleared for every usage
+explain-file-exempt = everyone depicted is exempted: cleared for every usage
+explain-file-green = every depicted person has consent: cleared for { $usage }
+explain-file-green-nothing = every depicted person has consent, but their consents share no usage: cleared for nothing
+explain-file-yellow = not cleared: { $count ->
+    [one] { $count } person lacks
+   *[other] { $count } persons lack
+} consent, the others have it
+explain-file-red = not cleared: nobody depicted has consent ({ $count ->
+    [one] { $count } person
+   *[other] { $count } persons
+})
+explain-exempt = needs no consent here: exempted in { $scope }
+explain-consent = counts: valid on the day and its scope covers this file
+explain-consent-unread = does not count: the file could not be read completely
+explain-missing-unknown = not in the register (a misspelling? see `consentry report unknown-persons`)
+explain-missing-no-consent = in the register, but without any consent
+explain-missing-expired = consent { $id } expired on { $day }
+explain-missing-not-yet-valid = consent { $id } is valid only from { $day }
+explain-missing-revoked = consent { $id } revoked on { $day }
+explain-missing-out-of-scope = consent { $id } covers { $scope }, not this file
+explain-missing-unnamed-face = a face nobody has named: name the person, or exempt everyone shown
+explain-refuse-folder = consentry: explain: { $path } is a folder: explain takes media files (for a folder: `consentry report missing { $path }`)
+explain-refuse-not-media = consentry: explain: not a media file: { $paths }
+
+## cli: what the commands say on stderr (summaries, hints). The English text is what the
+## tests and scripts grep: keep it word for word.
+cli-scan-summary = Scanned { $files } media files in { $secs } s ({ $rate } files/s): { $persons } with persons, { $faces } with unnamed faces, { $unreadable } unreadable
+cli-scan-orphans = , { $count } orphan sidecars
+cli-scan-skipped = , { $count } other files skipped.
+cli-scan-statuses = Status: { $counts }.
+cli-status-count = { $count } { $status }
+cli-check-summary = Checked { $files } files for { $usage } on { $date }: { $blocking } blocking, { $cleared } cleared.
+cli-apply-summary = { $files } files: wrote { $written }, { $unchanged } unchanged, { $failed } not written.
+cli-apply-summary-dry-run = { $files } files: would write { $written }, { $unchanged } unchanged, { $failed } not written.
+cli-changes-line = consentry: { $path }: { $about }; { $rows } row(s).
+cli-changes-none = no runs recorded in this period
+cli-changes-baseline = the run of { $finished } was the first one: it is the baseline later runs are compared with
+cli-changes-last-run = changes found by the run of { $finished }
+cli-changes-since = changes found by the { $runs } run(s) since { $day }
+cli-changes-last-runs = changes found by the last { $runs } runs
+cli-checkpoint-no-run = no run since checkpoint { $name } last reported
+cli-checkpoint-runs = changes found by the { $runs } run(s) since checkpoint { $name } last reported
+cli-checkpoint-new-empty = checkpoint { $name } is new and no runs are recorded
+cli-checkpoint-new = checkpoint { $name } is new: changes found by every recorded run ({ $runs })
+cli-person-none = consentry: no person { $name } in the register or the files
+cli-person-suggest = consentry: no person { $name } in the register or the files; did you mean { $close }?
+cli-html-written = Wrote the HTML report { $index } in { $secs } s: { $rows } rows, { $thumbnails } thumbnails ({ $previews } from embedded previews), { $placeholders } placeholders.
+cli-register-check = { $path }: { $errors } error(s), { $warnings } warning(s).
+cli-search-no-person = consentry: no person { $name } in the register
+cli-checkpoint-not-moved = consentry: the output closed before the report was written whole: checkpoint { $name } not moved
+cli-progress-scanned = files scanned

@@ -31,6 +31,7 @@ macro_rules! say {
 }
 
 mod edit;
+mod explain;
 
 /// Exit status of every command (SPEC.md 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +82,18 @@ pub enum Command {
     Init(edit::InitArgs),
     /// Report, for every media file, the depicted persons and unnamed faces found in its
     /// metadata, and with a register its consent status.
+    ///
+    /// Statuses: unreadable, none, exempt, red, yellow, green (README: "What the statuses
+    /// mean"); `consentry explain FILE` shows how a file got its status, person by person.
     Scan(ScanArgs),
     /// The pre-publication gate: exit 0 only when every file is cleared for all given usages.
+    ///
+    /// Statuses: unreadable, none, exempt, red, yellow, green (README: "What the statuses
+    /// mean"); `consentry explain FILE` shows how a file got its status, person by person.
     Check(CheckArgs),
+    /// One file's decision person by person: which consent or exemption counts for each
+    /// depicted person, why each missing one is missing, the usage and valid-until.
+    Explain(explain::ExplainArgs),
     /// Reports over the archive: missing, expiring, consents, unreleased, cleared, unknown-persons,
     /// summary, changes.
     Report(ReportArgs),
@@ -421,6 +431,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Init(a) => edit::init_archive(a),
         Command::Scan(a) => scan_command(a),
         Command::Check(a) => check_command(a),
+        Command::Explain(a) => explain::explain(a),
         Command::Report(a) => report_command(a),
         Command::Consent(ConsentCommand::Search(a)) => search_command(a),
         Command::Consent(ConsentCommand::Add(a)) => edit::add(a),
@@ -472,11 +483,10 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok); // stdout closed (e.g. piped into `head`): stop quietly
     };
     if !out.quiet {
-        let mut line = summary_line(&summary, started.elapsed());
+        let mut line = summary_line(lang(), &summary, started.elapsed());
         if evaluated {
-            let counts: Vec<String> =
-                Status::ALL.iter().zip(statuses).map(|(s, n)| format!("{n} {}", s.as_str())).collect();
-            line.push_str(&format!(" Status: {}.", counts.join(", ")));
+            line.push(' ');
+            line.push_str(&status_counts(lang(), &statuses));
         }
         say!("{line}");
     }
@@ -502,14 +512,17 @@ fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Findings);
     }
     if !out.quiet {
-        say!(
-            "Checked {} files for {} on {}: {} blocking, {} cleared.",
-            files.len(),
-            usages.join(", "),
-            ctx.date,
-            blocking,
-            files.len() - blocking
+        let message = lang().tr(
+            "cli-check-summary",
+            &[
+                ("files", files.len().into()),
+                ("usage", usages.join(", ").into()),
+                ("date", lang().date(ctx.date).into()),
+                ("blocking", blocking.into()),
+                ("cleared", (files.len() - blocking).into()),
+            ],
         );
+        say!("{message}");
     }
     Ok(if blocking > 0 { Exit::Findings } else { Exit::Ok })
 }
@@ -589,13 +602,17 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         }
     };
     let (rows, about) = match &checkpoint {
-        Some(c) => (&changes[..], report::checkpoint_about(&c.name, c.reported.is_some(), &runs)),
-        None => report::changes(args.since, &runs, &changes),
+        Some(c) => (&changes[..], report::checkpoint_about(lang(), &c.name, c.reported.is_some(), &runs)),
+        None => report::changes(lang(), args.since, &runs, &changes),
     };
     // A quiet night prints nothing at all in a table, on stderr neither (no mail from cron).
     let silent = checkpoint.is_some() && rows.is_empty() && output_format(out) == OutputFormat::Table;
     if !out.quiet && !silent {
-        say!("consentry: {}: {about}; {} row(s).", path.display(), rows.len());
+        let message = lang().tr(
+            "cli-changes-line",
+            &[("path", path.display().to_string().into()), ("about", about.into()), ("rows", rows.len().into())],
+        );
+        say!("{message}");
     }
     let attention = args.exit_code && rows.iter().any(report::needs_attention);
     let done = if attention { Exit::Findings } else { Exit::Ok };
@@ -625,10 +642,8 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     };
     // Moved only once the report is written whole: a closed output leaves it where it was.
     if !written {
-        say!(
-            "consentry: the output closed before the report was written whole: checkpoint {:?} not moved",
-            checkpoint.name
-        );
+        let name = format!("{:?}", checkpoint.name);
+        say!("{}", lang().tr("cli-checkpoint-not-moved", &[("name", name.into())]));
         return Ok(Exit::Partial);
     }
     state.move_checkpoint(&checkpoint)?;
@@ -644,6 +659,7 @@ fn check_format(command: &Command) -> anyhow::Result<()> {
         Command::Scan(ScanArgs { common }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
         Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
         Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
+        Command::Explain(a) => (&a.output, false),
         // The commands that change the register refuse html while reading their arguments.
         Command::Consent(_) | Command::Exempt(_) | Command::Originator(_) | Command::Register(_) | Command::Init(_) => {
             return Ok(())
@@ -717,15 +733,18 @@ fn write_html_report(out: &OutputArgs, page: HtmlPage, table: &report::Table) ->
             .map_err(|e| anyhow::anyhow!("{}: cannot share with the group: {e}", dir.display()))?;
     }
     if !out.quiet {
-        say!(
-            "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
-            written.index.display(),
-            started.elapsed().as_secs_f64(),
-            written.rows,
-            written.thumbnails,
-            written.from_previews,
-            written.placeholders
+        let message = lang().tr(
+            "cli-html-written",
+            &[
+                ("index", written.index.display().to_string().into()),
+                ("secs", decimal(lang(), started.elapsed().as_secs_f64(), 2).into()),
+                ("rows", written.rows.into()),
+                ("thumbnails", written.thumbnails.into()),
+                ("previews", written.from_previews.into()),
+                ("placeholders", written.placeholders.into()),
+            ],
         );
+        say!("{message}");
     }
     Ok(())
 }
@@ -738,7 +757,7 @@ fn search_command(args: SearchArgs) -> anyhow::Result<Exit> {
         Some(p) => match pending.get()?.identity(p) {
             Some(id) => Some(id),
             None => {
-                say!("consentry: no person {p:?} in the register");
+                say!("{}", lang().tr("cli-search-no-person", &[("name", format!("{p:?}").into())]));
                 return Ok(Exit::Ok);
             }
         },
@@ -774,12 +793,14 @@ fn person_command(args: PersonArgs) -> anyhow::Result<Exit> {
         let mut known = register.known_names();
         known.extend(files.iter().flat_map(|f| f.record.depicted.persons.iter().map(String::as_str)));
         let close = report::suggestions(name, &known);
-        if close.is_empty() {
-            say!("consentry: no person {name:?} in the register or the files");
+        let quoted = format!("{name:?}");
+        let message = if close.is_empty() {
+            lang().tr("cli-person-none", &[("name", quoted.into())])
         } else {
             let close: Vec<String> = close.iter().map(|c| format!("{c:?}")).collect();
-            say!("consentry: no person {name:?} in the register or the files; did you mean {}?", close.join(", "));
-        }
+            lang().tr("cli-person-suggest", &[("name", quoted.into()), ("close", close.join(", ").into())])
+        };
+        say!("{message}");
         // An unreadable file may show them: that is not a clean "nobody".
         return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Findings });
     }
@@ -839,14 +860,17 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     }
     with_writer(out, |w, format| output::write_rows(format, lang(), &applied.rows, w))?;
     if !out.quiet {
-        let verb = if args.dry_run { "would write" } else { "wrote" };
-        say!(
-            "{} files: {verb} {}, {} unchanged, {} not written.",
-            applied.files,
-            applied.written,
-            applied.unchanged,
-            applied.failures.len()
+        let id = if args.dry_run { "cli-apply-summary-dry-run" } else { "cli-apply-summary" };
+        let message = lang().tr(
+            id,
+            &[
+                ("files", applied.files.into()),
+                ("written", applied.written.into()),
+                ("unchanged", applied.unchanged.into()),
+                ("failed", applied.failures.len().into()),
+            ],
         );
+        say!("{message}");
     }
     Ok(if applied.failures.is_empty() && applied.summary.errors == 0 { Exit::Ok } else { Exit::Partial })
 }
@@ -877,7 +901,15 @@ fn register_command(cmd: RegisterCommand) -> anyhow::Result<Exit> {
                 println!("{}", output::escape_controls(&p.to_string()));
             }
             let errors = problems.iter().filter(|p| p.severity == register::Severity::Error).count();
-            say!("{}: {errors} error(s), {} warning(s).", path.display(), problems.len() - errors);
+            let message = lang().tr(
+                "cli-register-check",
+                &[
+                    ("path", path.display().to_string().into()),
+                    ("errors", errors.into()),
+                    ("warnings", (problems.len() - errors).into()),
+                ],
+            );
+            say!("{message}");
             Ok(if problems.is_empty() { Exit::Ok } else { Exit::Findings })
         }
         RegisterCommand::Import { csv, into } => {
@@ -989,19 +1021,45 @@ fn with_writer<T>(
     }
 }
 
-/// Summary for stderr; counts only, never names.
-pub fn summary_line(s: &ScanSummary, elapsed: Duration) -> String {
+/// Summary for stderr in `lang`; counts only, never names.
+pub fn summary_line(lang: Lang, s: &ScanSummary, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.media_files as f64 / secs } else { 0.0 };
-    let mut line = format!(
-        "Scanned {} media files in {:.2} s ({:.0} files/s): {} with persons, {} with unnamed faces, {} unreadable",
-        s.media_files, secs, rate, s.with_persons, s.with_unnamed_faces, s.errors
+    let mut line = lang.tr(
+        "cli-scan-summary",
+        &[
+            ("files", s.media_files.into()),
+            ("secs", decimal(lang, secs, 2).into()),
+            ("rate", decimal(lang, rate, 0).into()),
+            ("persons", s.with_persons.into()),
+            ("faces", s.with_unnamed_faces.into()),
+            ("unreadable", s.errors.into()),
+        ],
     );
     if s.orphan_sidecars > 0 {
-        line.push_str(&format!(", {} orphan sidecars", s.orphan_sidecars));
+        line.push_str(&lang.tr("cli-scan-orphans", &[("count", s.orphan_sidecars.into())]));
     }
-    line.push_str(&format!(", {} other files skipped.", s.skipped));
+    line.push_str(&lang.tr("cli-scan-skipped", &[("count", s.skipped.into())]));
     line
+}
+
+/// The files per status (counts in [`Status::ALL`] order) for stderr, in `lang`.
+fn status_counts(lang: Lang, counts: &[u64; Status::ALL.len()]) -> String {
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .zip(counts)
+        .map(|(s, &n)| lang.tr("cli-status-count", &[("count", n.into()), ("status", lang.status(s.as_str()).into())]))
+        .collect();
+    lang.tr("cli-scan-statuses", &[("counts", counts.join(", ").into())])
+}
+
+/// A number with `places` decimals as `lang` writes it (a decimal comma in German).
+fn decimal(lang: Lang, x: f64, places: usize) -> String {
+    let text = format!("{x:.places$}");
+    match lang {
+        Lang::En => text,
+        Lang::De => text.replace('.', ","),
+    }
 }
 
 /// A spinner with a count on stderr, only when stderr is a terminal.
@@ -1014,8 +1072,11 @@ impl Progress {
         }
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} files scanned ({per_sec}) {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {{pos}} {} ({{per_sec}}) {{elapsed}}",
+                lang().text("cli-progress-scanned")
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress(Some(bar))
@@ -1046,5 +1107,48 @@ impl Progress {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_reads_in_each_language_with_plurals() {
+        let s = ScanSummary {
+            media_files: 1,
+            with_persons: 1,
+            with_unnamed_faces: 0,
+            errors: 0,
+            orphan_sidecars: 2,
+            skipped: 1,
+        };
+        let elapsed = Duration::from_millis(1500);
+        // English word for word as before --lang (scripts and tests grep it).
+        assert_eq!(
+            summary_line(Lang::En, &s, elapsed),
+            "Scanned 1 media files in 1.50 s (1 files/s): 1 with persons, 0 with unnamed faces, 0 unreadable, \
+             2 orphan sidecars, 1 other files skipped."
+        );
+        assert_eq!(
+            summary_line(Lang::De, &s, elapsed),
+            "1 Mediendatei in 1,50 s gelesen (1 Dateien/s): 1 mit Personen, 0 mit unbenannten Gesichtern, 0 unlesbar, \
+             2 verwaiste Sidecar-Dateien, 1 andere Datei übersprungen."
+        );
+        let many = ScanSummary { media_files: 50_000, skipped: 3, ..ScanSummary::default() };
+        let de = summary_line(Lang::De, &many, elapsed);
+        assert!(
+            de.starts_with("50000 Mediendateien in 1,50 s gelesen") && de.ends_with("3 andere Dateien übersprungen.")
+        );
+        let counts = [1, 2, 0, 3, 0, 4];
+        assert_eq!(
+            status_counts(Lang::En, &counts),
+            "Status: 1 red, 2 yellow, 0 unreadable, 3 green, 0 exempt, 4 none."
+        );
+        assert_eq!(
+            status_counts(Lang::De, &counts),
+            "Status: 1 rot, 2 gelb, 0 unlesbar, 3 grün, 0 ausgenommen, 4 niemand."
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Consent, Date, Register};
+use crate::model::{Consent, Date, Exemption, Register};
 
 /// Status of a file (the reference's red / yellow / green icons, plus the cases needing none,
 /// and files that could not be read). Ordered as reports group and count them ([`Status::ALL`]):
@@ -141,20 +141,112 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
     date: Date,
 ) -> Decision {
     let persons: Vec<&str> = persons.into_iter().map(AsRef::as_ref).collect();
+    decide(&persons, unnamed_faces, rel_path, register, date, &mut ())
+}
+
+/// One depicted person's (or unnamed face's) part in a file's decision: why they do or do not
+/// stand in the way of its publication (`consentry explain`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// The depicted name, or `unnamed face N`.
+    pub name: String,
+    pub part: Part,
+}
+
+/// How a depicted person counts in a file's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    /// Needs no consent here: the (first) exemption covering them in this file.
+    Exempt(Exemption),
+    /// Has consent: the consents that count (valid on the date, their scope covering the file),
+    /// in register order.
+    Consent(Vec<Consent>),
+    /// Lacks consent, and why; with the consent the reason is about, where there is one (the
+    /// expired, revoked or not yet valid consent; one whose scope does not cover the file).
+    Missing { reason: Reason, consent: Option<Consent> },
+}
+
+/// A file's decision with the account of every depicted person, made by the one code path of
+/// [`evaluate`]: its decision is the decision [`evaluate`] gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub decision: Decision,
+    /// Exempted persons first, then the relevant persons and unnamed faces, in the order
+    /// evaluated.
+    pub accounts: Vec<Account>,
+}
+
+/// [`evaluate`], with each person's account.
+pub fn explain<'a, S: AsRef<str> + ?Sized + 'a>(
+    persons: impl IntoIterator<Item = &'a S>,
+    unnamed_faces: u32,
+    rel_path: Option<&str>,
+    register: &Register,
+    date: Date,
+) -> Explanation {
+    let persons: Vec<&str> = persons.into_iter().map(AsRef::as_ref).collect();
+    let mut accounts = Accounts(Vec::new());
+    let decision = decide(&persons, unnamed_faces, rel_path, register, date, &mut accounts);
+    Explanation { decision, accounts: accounts.0 }
+}
+
+/// What the evaluation saw of each person as it decided: [`evaluate`] ignores it, [`explain`]
+/// keeps it. One code path for both, so that an explanation cannot tell another story.
+trait Witness<'r> {
+    fn exempt(&mut self, _name: &str, _by: &'r Exemption) {}
+    fn consent(&mut self, _name: &str, _consent: &'r Consent) {}
+    fn missing(&mut self, _name: &str, _reason: Reason, _about: Option<&'r Consent>) {}
+}
+
+impl Witness<'_> for () {}
+
+/// The accounts of [`explain`].
+struct Accounts(Vec<Account>);
+
+impl<'r> Witness<'r> for Accounts {
+    fn exempt(&mut self, name: &str, by: &'r Exemption) {
+        self.0.push(Account { name: name.to_string(), part: Part::Exempt(by.clone()) });
+    }
+    fn consent(&mut self, name: &str, consent: &'r Consent) {
+        if let Some(Account { name: last, part: Part::Consent(consents) }) = self.0.last_mut() {
+            if last == name {
+                consents.push(consent.clone());
+                return;
+            }
+        }
+        self.0.push(Account { name: name.to_string(), part: Part::Consent(vec![consent.clone()]) });
+    }
+    fn missing(&mut self, name: &str, reason: Reason, about: Option<&'r Consent>) {
+        self.0.push(Account { name: name.to_string(), part: Part::Missing { reason, consent: about.cloned() } });
+    }
+}
+
+/// The evaluation itself (SPEC.md 4), telling `witness` what it sees.
+fn decide<'r>(
+    persons: &[&str],
+    unnamed_faces: u32,
+    rel_path: Option<&str>,
+    register: &'r Register,
+    date: Date,
+    witness: &mut impl Witness<'r>,
+) -> Decision {
     // A deferred register must have built these persons' consents ([`Register::prepare`]).
     // Were it not, they would read as unknown: red, never a wrong green.
     debug_assert!(persons.iter().all(|p| register.is_prepared(p)), "evaluate before Register::prepare");
-    let exemptions: Vec<_> = register.exemptions.iter().filter(|e| e.scope.matches(rel_path)).collect();
-    let exempt_everyone = exemptions.iter().any(|e| e.person.is_none());
-    let is_exempt = |name: &str| {
-        exempt_everyone
-            || exemptions.iter().filter_map(|e| e.person.as_deref()).any(|p| {
-                // Same person when both names lead to the same register identity, or same name.
-                match (register.identity(p), register.identity(name)) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => crate::model::name_key(p) == crate::model::name_key(name),
-                }
+    let exemptions: Vec<&Exemption> = register.exemptions.iter().filter(|e| e.scope.matches(rel_path)).collect();
+    let everyone = exemptions.iter().copied().find(|e| e.person.is_none());
+    let exemption_of = |name: &str| {
+        everyone.or_else(|| {
+            exemptions.iter().copied().find(|e| {
+                e.person.as_deref().is_some_and(|p| {
+                    // Same person when both names lead to the same register identity, or same name.
+                    match (register.identity(p), register.identity(name)) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => crate::model::name_key(p) == crate::model::name_key(name),
+                    }
+                })
             })
+        })
     };
     let mut decision = Decision {
         status: Status::None,
@@ -170,15 +262,21 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
         return decision;
     }
     let mut relevant = Vec::new();
-    for p in persons {
-        if is_exempt(p) {
+    for &p in persons {
+        if let Some(by) = exemption_of(p) {
+            witness.exempt(p, by);
             decision.exempted.push(p.to_string());
         } else {
             relevant.push(p);
         }
     }
-    let relevant_faces = if exempt_everyone { 0 } else { unnamed_faces };
+    let relevant_faces = if everyone.is_some() { 0 } else { unnamed_faces };
     if relevant.is_empty() && relevant_faces == 0 {
+        if let Some(by) = everyone {
+            for i in 1..=unnamed_faces {
+                witness.exempt(&format!("unnamed face {i}"), by);
+            }
+        }
         decision.status = Status::Exempt;
         decision.usage = register.vocabulary.names().map(str::to_string).collect();
         return decision;
@@ -190,6 +288,7 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
     let mut with_consent = 0;
     for name in &relevant {
         let Some(identity) = register.identity(name) else {
+            witness.missing(name, Reason::Unknown, None);
             decision.missing.push(Missing { name: name.to_string(), reason: Reason::Unknown });
             continue;
         };
@@ -198,6 +297,7 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
         for &i in register.consent_indices(identity) {
             let c = &register.consents[i];
             if c.scope.matches(rel_path) && valid_on(c, date) {
+                witness.consent(name, c);
                 any_valid = true;
                 areas.extend(c.usage.iter().map(String::as_str));
                 used.insert((register.order_of(i), i));
@@ -210,12 +310,15 @@ pub fn evaluate<'a, S: AsRef<str> + ?Sized + 'a>(
                 Some(p) => p.intersection(&areas).copied().collect(),
             });
         } else {
-            let reason = why_not(register.consents_of(identity), rel_path, date);
+            let (reason, about) = why_not(register.consents_of(identity), rel_path, date);
+            witness.missing(name, reason, about);
             decision.missing.push(Missing { name: name.to_string(), reason });
         }
     }
     for i in 1..=relevant_faces {
-        decision.missing.push(Missing { name: format!("unnamed face {i}"), reason: Reason::UnnamedFace });
+        let name = format!("unnamed face {i}");
+        witness.missing(&name, Reason::UnnamedFace, None);
+        decision.missing.push(Missing { name, reason: Reason::UnnamedFace });
     }
 
     decision.consents = used.iter().map(|&(_, i)| register.consents[i].id.clone()).collect();
@@ -253,7 +356,25 @@ pub fn evaluate_file<'a, S: AsRef<str> + ?Sized + 'a>(
     register: &Register,
     date: Date,
 ) -> Decision {
-    let decision = evaluate(persons, unnamed_faces, rel_path, register, date);
+    finish(evaluate(persons, unnamed_faces, rel_path, register, date), complete)
+}
+
+/// [`evaluate_file`], with each person's account ([`explain`]). For a file not read completely
+/// the accounts are those of what was read (a consent found there does not clear the file).
+pub fn explain_file<'a, S: AsRef<str> + ?Sized + 'a>(
+    persons: impl IntoIterator<Item = &'a S>,
+    unnamed_faces: u32,
+    complete: bool,
+    rel_path: Option<&str>,
+    register: &Register,
+    date: Date,
+) -> Explanation {
+    let Explanation { decision, accounts } = explain(persons, unnamed_faces, rel_path, register, date);
+    Explanation { decision: finish(decision, complete), accounts }
+}
+
+/// A decision of a file read completely as it is, else made [`Decision::unreadable`].
+fn finish(decision: Decision, complete: bool) -> Decision {
     if complete {
         decision
     } else {
@@ -261,24 +382,29 @@ pub fn evaluate_file<'a, S: AsRef<str> + ?Sized + 'a>(
     }
 }
 
-/// The reason a known person has no valid consent: none at all; all out of scope; else the state
-/// of the in-scope consent granted last (a pending renewal says not-yet-valid, a revoked one
-/// revoked, an old one expired).
-fn why_not<'a>(consents: impl Iterator<Item = &'a Consent>, rel_path: Option<&str>, date: Date) -> Reason {
+/// The reason a known person has no valid consent, with the consent it is about: none at all;
+/// all out of scope (the one granted last); else the state of the in-scope consent granted last
+/// (a pending renewal says not-yet-valid, a revoked one revoked, an old one expired).
+fn why_not<'a>(
+    consents: impl Iterator<Item = &'a Consent>,
+    rel_path: Option<&str>,
+    date: Date,
+) -> (Reason, Option<&'a Consent>) {
     let all: Vec<&Consent> = consents.collect();
     if all.is_empty() {
-        return Reason::NoConsent;
+        return (Reason::NoConsent, None);
     }
-    let Some(latest) = all.iter().filter(|c| c.scope.matches(rel_path)).max_by_key(|c| c.granted) else {
-        return Reason::OutOfScope;
+    let Some(latest) = all.iter().copied().filter(|c| c.scope.matches(rel_path)).max_by_key(|c| c.granted) else {
+        return (Reason::OutOfScope, all.iter().copied().max_by_key(|c| c.granted));
     };
-    if latest.revoked.is_some_and(|r| r <= date) {
+    let reason = if latest.revoked.is_some_and(|r| r <= date) {
         Reason::Revoked
     } else if latest.granted > date {
         Reason::NotYetValid
     } else {
         Reason::Expired
-    }
+    };
+    (reason, Some(latest))
 }
 
 #[cfg(test)]
@@ -569,5 +695,98 @@ mod tests {
         );
         let dec = evaluate(&names(&["Anna Schmidt"]), 0, Some("a.jpg"), &revoked, date);
         assert_eq!((dec.status, missing(&dec)), (Status::Red, vec![("Anna Schmidt".into(), "revoked")]));
+    }
+
+    /// The missing persons and the exempted ones an explanation's accounts name.
+    fn accounts_of(e: &Explanation) -> (Vec<(String, &'static str)>, Vec<String>, Vec<String>) {
+        let mut missing = Vec::new();
+        let mut exempted = Vec::new();
+        let mut consents = Vec::new();
+        for a in &e.accounts {
+            match &a.part {
+                Part::Missing { reason, .. } => missing.push((a.name.clone(), reason.as_str())),
+                Part::Exempt(_) if !a.name.starts_with("unnamed face ") => exempted.push(a.name.clone()),
+                Part::Exempt(_) => {}
+                Part::Consent(cs) => consents.extend(cs.iter().map(|c| c.id.clone())),
+            }
+        }
+        (missing, exempted, consents)
+    }
+
+    #[test]
+    fn the_accounts_say_which_consent_exemption_or_reason_counts() {
+        let reg = base();
+        let date = d("2024-05-15");
+        let persons =
+            names(&["Holger Prominent", "Anna Schmidt", "Carla Roth", "Frieda Wolf", "Emil Weber", "Gina Lang"]);
+        let e = explain(&persons, 1, Some("events/2024/a.jpg"), &reg, date);
+        let parts: Vec<(&str, String)> = e
+            .accounts
+            .iter()
+            .map(|a| {
+                let part = match &a.part {
+                    Part::Exempt(x) => format!("exempt {:?} {}", x.person, x.reason.as_str()),
+                    Part::Consent(cs) => {
+                        format!("consent {}", cs.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(","))
+                    }
+                    Part::Missing { reason, consent } => {
+                        format!("missing {} {}", reason.as_str(), consent.as_ref().map_or("-", |c| c.id.as_str()))
+                    }
+                };
+                (a.name.as_str(), part)
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("Holger Prominent", "exempt Some(\"Holger Prominent\") public-event".to_string()),
+                ("Anna Schmidt", "consent a1,a2".into()),
+                ("Carla Roth", "missing expired c1".into()),
+                ("Frieda Wolf", "missing revoked f1".into()),
+                ("Emil Weber", "missing not-yet-valid e1".into()),
+                ("Gina Lang", "missing out-of-scope g1".into()),
+                ("unnamed face 1", "missing unnamed-face -".into()),
+            ]
+        );
+        assert_eq!(e.decision.status, Status::Yellow);
+        // Everyone exempted: the faces too, by the `*` exemption.
+        let e = explain(&names(&["Nobody Known"]), 2, Some("public/x.jpg"), &reg, date);
+        assert_eq!(e.decision.status, Status::Exempt);
+        assert!(e.accounts.iter().all(|a| matches!(&a.part, Part::Exempt(x) if x.person.is_none())), "{e:?}");
+        assert_eq!(e.accounts.len(), 3);
+    }
+
+    proptest::proptest! {
+        /// The explanation is the decision's own account: the same decision as `evaluate`, for
+        /// files read completely or not, and its accounts name exactly the decision's missing
+        /// and exempted persons and the consents it used.
+        #[test]
+        fn an_explanation_never_disagrees_with_the_decision(
+            picks in proptest::collection::btree_set(0usize..10, 0..6),
+            faces in 0u32..3,
+            path in 0usize..4,
+            day in 0i64..400,
+            complete in proptest::bool::ANY,
+        ) {
+            let reg = base();
+            let people = ["Anna Schmidt", "Ben Meyer", "Carla Roth", "Emil Weber", "Frieda Wolf", "Gina Lang",
+                "Holger Prominent", "Otto Ohne", "Nobody Known", "schmidt, anna"];
+            let persons: Vec<String> = picks.iter().map(|&i| people[i].to_string()).collect();
+            let rel = ["a.jpg", "events/2023/x.jpg", "public/p.jpg", "events/2024/y.jpg"][path];
+            let date = d("2024-01-01") + chrono::Days::new(day as u64);
+            let decision = evaluate_file(&persons, faces, complete, Some(rel), &reg, date);
+            let e = explain_file(&persons, faces, complete, Some(rel), &reg, date);
+            proptest::prop_assert_eq!(e.decision.status, decision.status);
+            proptest::prop_assert_eq!(&e.decision, &decision);
+            let (missing_named, exempted, mut consents) = accounts_of(&e);
+            proptest::prop_assert_eq!(missing_named, missing(&decision));
+            proptest::prop_assert_eq!(exempted, decision.exempted.clone());
+            if decision.status == Status::Green {
+                consents.sort();
+                let mut used = decision.consents.clone();
+                used.sort();
+                proptest::prop_assert_eq!(consents, used);
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //!   [`paths`] (lexical path arithmetic), [`own`] (the files consentry itself writes and how they
 //!   are created), [`xmp`] (parsing XMP packets; the namespace table), [`written`] (consentry's
 //!   own fields as recorded in a file's XMP), [`people`] (the depicted persons in parsed XMP),
-//!   [`consent`] (a file's effective consent against a register).
+//!   [`consent`] (a file's effective consent against a register, and its account person by person).
 //! - Reading: [`media`] (one layout walker per container; metadata located with bounded reads),
 //!   `walk` (the walk with sidecar pairing), [`config`] (archives and their `consentry.toml`),
 //!   [`scan`] (reading every file and its sidecars in parallel, typed read errors),

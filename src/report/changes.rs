@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::{Cell, Row};
+use crate::i18n::Lang;
 use crate::model::Date;
 use crate::state::{RecordedChange, RecordedRun};
 
@@ -28,20 +29,25 @@ impl Row for RecordedChange {
 }
 
 /// `report changes`: the changes the runs found (see [`crate::state::State::changes`]), and a
-/// line about the runs it covers (`since`: the first day asked for, else the last run).
+/// line about the runs it covers in `lang` (`since`: the first day asked for, else the last run).
 pub fn changes<'a>(
+    lang: Lang,
     since: Option<Date>,
     runs: &[RecordedRun],
     changes: &'a [RecordedChange],
 ) -> (&'a [RecordedChange], String) {
     let about = match (since, runs) {
-        (_, []) => "no runs recorded in this period".to_string(),
+        (_, []) => lang.text("cli-changes-none"),
         (None, [RecordedRun { finished, baseline: true }]) => {
-            format!("the run of {finished} was the first one: it is the baseline later runs are compared with")
+            lang.tr("cli-changes-baseline", &[("finished", finished.as_str().into())])
         }
-        (None, [RecordedRun { finished, baseline: false }]) => format!("changes found by the run of {finished}"),
-        (Some(day), runs) => format!("changes found by the {} run(s) since {day}", runs.len()),
-        (None, runs) => format!("changes found by the last {} runs", runs.len()),
+        (None, [RecordedRun { finished, baseline: false }]) => {
+            lang.tr("cli-changes-last-run", &[("finished", finished.as_str().into())])
+        }
+        (Some(day), runs) => {
+            lang.tr("cli-changes-since", &[("runs", runs.len().into()), ("day", lang.date(day).into())])
+        }
+        (None, runs) => lang.tr("cli-changes-last-runs", &[("runs", runs.len().into())]),
     };
     (changes, about)
 }
@@ -60,13 +66,16 @@ pub fn needs_attention(c: &RecordedChange) -> bool {
 
 /// The line about the runs a checkpoint's report covers (`reported`: whether the checkpoint
 /// reported before).
-pub fn checkpoint_about(name: &str, reported: bool, runs: &[RecordedRun]) -> String {
-    match (reported, runs.len()) {
-        (true, 0) => format!("no run since checkpoint {name:?} last reported"),
-        (true, n) => format!("changes found by the {n} run(s) since checkpoint {name:?} last reported"),
-        (false, 0) => format!("checkpoint {name:?} is new and no runs are recorded"),
-        (false, n) => format!("checkpoint {name:?} is new: changes found by every recorded run ({n})"),
-    }
+/// In `lang`.
+pub fn checkpoint_about(lang: Lang, name: &str, reported: bool, runs: &[RecordedRun]) -> String {
+    let name = format!("{name:?}");
+    let id = match (reported, runs.len()) {
+        (true, 0) => "cli-checkpoint-no-run",
+        (true, _) => "cli-checkpoint-runs",
+        (false, 0) => "cli-checkpoint-new-empty",
+        (false, _) => "cli-checkpoint-new",
+    };
+    lang.tr(id, &[("name", name.into()), ("runs", runs.len().into())])
 }
 
 #[cfg(test)]
@@ -86,7 +95,7 @@ mod tests {
             new_status: Some("red".into()),
             detail: None,
         };
-        let (rows, about) = changes(None, &[run("T1", false)], std::slice::from_ref(&change));
+        let (rows, about) = changes(Lang::En, None, &[run("T1", false)], std::slice::from_ref(&change));
         let table = Table::of(rows);
         assert_eq!(table.columns, ["run", "change", "path", "old_status", "new_status", "detail"]);
         assert!(table.is_per_file());
@@ -104,11 +113,21 @@ mod tests {
         let Rows::Files(rows) = &table.rows else { unreachable!() };
         assert_eq!(rows[0].file.as_deref(), Some(Path::new("a/b.jpg")));
         assert_eq!(about, "changes found by the run of T1");
-        assert_eq!(changes(None, &[], &[]).1, "no runs recorded in this period");
-        assert!(changes(None, &[run("T0", true)], &[]).1.contains("was the first one"));
+        assert_eq!(changes(Lang::En, None, &[], &[]).1, "no runs recorded in this period");
+        assert!(changes(Lang::En, None, &[run("T0", true)], &[]).1.contains("was the first one"));
         let day = Date::from_ymd_opt(2026, 1, 1).unwrap();
-        let since = changes(Some(day), &[run("T0", true), run("T1", false)], &[]).1;
+        let since = changes(Lang::En, Some(day), &[run("T0", true), run("T1", false)], &[]).1;
         assert_eq!(since, "changes found by the 2 run(s) since 2026-01-01");
+        let seit = changes(Lang::De, Some(day), &[run("T0", true), run("T1", false)], &[]).1;
+        assert_eq!(seit, "Änderungen, die die 2 Läufe seit dem 01.01.2026 gefunden haben");
+        assert_eq!(
+            checkpoint_about(Lang::De, "nightly", true, &[run("T1", false)]),
+            "Änderungen, die der 1 Lauf gefunden hat, seit der Prüfpunkt \"nightly\" zuletzt berichtet hat"
+        );
+        assert_eq!(
+            checkpoint_about(Lang::En, "nightly", false, &[]),
+            "checkpoint \"nightly\" is new and no runs are recorded"
+        );
     }
 
     #[test]

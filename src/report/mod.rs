@@ -13,6 +13,7 @@ use crate::scan::FileRecord;
 
 mod changes;
 mod consents;
+mod explain;
 mod files;
 pub mod listing;
 
@@ -21,6 +22,7 @@ pub use consents::{
     consent_rows, expiring, files_per_consent, person, search, suggestions, summary, unknown_persons, uses, validity,
     ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryKey, SummaryRow, UnknownPerson, Use,
 };
+pub use explain::{explain, ExplainRow, Outcome, Why};
 pub use files::{check, cleared, missing, unreleased, ApplyRow, Blocking, Cleared, MissingFile, Unreleased};
 
 /// One cell of a report row, typed: how it reads as JSON, as text in a table or CSV cell, and

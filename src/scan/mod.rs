@@ -413,6 +413,18 @@ impl FileRecord {
         hints
     }
 
+    /// [`FileRecord::evaluate`] with each depicted person's account (`consentry explain`): the
+    /// same evaluation, so its decision is the file's.
+    pub fn explain(
+        &self,
+        rel_path: Option<&str>,
+        register: &crate::model::Register,
+        date: crate::model::Date,
+    ) -> crate::consent::Explanation {
+        let d = &self.depicted;
+        crate::consent::explain_file(&d.persons, d.unnamed_faces, self.is_complete(), rel_path, register, date)
+    }
+
     pub fn is_media(&self) -> bool {
         matches!(self.subject, Subject::Media(_))
     }

@@ -30,10 +30,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// The consentry binary, kept from the user's environment: without `$CONSENTRY_REGISTER`, and
 /// with its cache directory (`$XDG_CACHE_HOME`: the rows of CSV registers, the state of
 /// read-only archives) under this test target's temporary directory instead of the user's.
-/// A test may still point `XDG_CACHE_HOME` at its own temporary directory.
+/// A test may still point `XDG_CACHE_HOME` at its own temporary directory. Without the
+/// locale variables (the output's language): English, whatever the developer's locale.
 pub fn consentry() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_consentry"));
     c.env_remove("CONSENTRY_REGISTER").env("XDG_CACHE_HOME", cache_home());
+    for locale in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        c.env_remove(locale);
+    }
     c
 }
 
