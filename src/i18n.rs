@@ -202,6 +202,9 @@ mod tests {
             })
             .collect();
         ids.sort();
+        let mut repeated = ids.clone();
+        repeated.dedup();
+        assert_eq!(repeated.len(), ids.len(), "a message id is defined twice (the second one is ignored)");
         ids
     }
 
