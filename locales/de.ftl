@@ -208,3 +208,15 @@ cli-register-check = { $path }: { $errors } Fehler, { $warnings ->
 cli-search-no-person = consentry: keine Person { $name } im Register
 cli-checkpoint-not-moved = consentry: die Ausgabe wurde geschlossen, bevor der Bericht ganz geschrieben war: Prüfpunkt { $name } nicht verschoben
 cli-progress-scanned = Dateien gelesen
+
+## why: warum check eine Datei blockiert (die Spalte Grund von check)
+why-unreadable = unlesbar: { $error }
+why-missing = Einwilligung fehlt: { $persons }
+why-not-released = nicht freigegeben für { $usages }
+
+## note: die Spalte Hinweis der Tabelle von scan
+note-error = Fehler: { $error }
+note-orphan-sidecar = Begleitdatei ohne Mediendatei
+note-missing = fehlt: { $persons }
+note-usage-until = { $usage } bis { $until }
+note-taken = aufgenommen { $taken }

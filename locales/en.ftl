@@ -171,3 +171,15 @@ cli-register-check = { $path }: { $errors } error(s), { $warnings } warning(s).
 cli-search-no-person = consentry: no person { $name } in the register
 cli-checkpoint-not-moved = consentry: the output closed before the report was written whole: checkpoint { $name } not moved
 cli-progress-scanned = files scanned
+
+## why: why check blocks a file (the reason column of check)
+why-unreadable = unreadable: { $error }
+why-missing = missing consent: { $persons }
+why-not-released = not released for { $usages }
+
+## note: the NOTE column of scan's table
+note-error = error: { $error }
+note-orphan-sidecar = sidecar without media file
+note-missing = missing: { $persons }
+note-usage-until = { $usage } until { $until }
+note-taken = taken { $taken }

@@ -39,10 +39,18 @@ fn a_german_locale_gives_german_tables_and_summaries() {
     assert!(err.contains("Mediendateien in") && err.contains("Status: ") && err.contains(" grün"), "{err}");
     assert!(!err.contains("Scanned"), "{err}");
 
+    // The notes of scan's table: missing persons with their reasons, usage until a German day.
+    assert!(table.contains("fehlt: ") && table.contains("(unbekannt)") && table.contains(" bis "), "{table}");
+    assert!(!table.contains("missing: ") && !table.contains(" until "), "{table}");
+
     let out = run(&root, GERMAN, &["check", "--for", "web", "--format", "table"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
+    let (table, err) = (stdout(&out), stderr(&out));
     assert!(err.contains("für web am 01.06.2026 geprüft:") && err.contains("freigegeben."), "{err}");
+    // Why each file blocks, in German; JSON keeps the English sentence.
+    assert!(table.contains("Einwilligung fehlt: ") && !table.contains("missing consent"), "{table}");
+    let out = run(&root, GERMAN, &["check", "--for", "web", "--format", "json"]);
+    assert!(stdout(&out).contains("\"missing consent: "), "{}", stdout(&out));
 }
 
 #[test]

@@ -204,18 +204,25 @@ impl<W: Write> RecordWriter<W> {
                 return Err(io::Error::other(format!("scan records are not written as {:?}", self.format)));
             }
             (RecordOut::Plain(_), OutputFormat::Table) => {
+                let lang = self.lang;
                 let note = match (&rec.error, rec.kind, &rec.evaluation) {
-                    (Some(e), _, _) => format!("error: {e}"),
-                    (None, "orphan-sidecar", _) => "sidecar without media file".to_string(),
+                    (Some(e), _, _) => lang.tr("note-error", &[("error", e.as_str().into())]),
+                    (None, "orphan-sidecar", _) => lang.text("note-orphan-sidecar"),
                     (None, _, Some(e)) if !e.missing.is_empty() => {
-                        let m: Vec<String> = e.missing.iter().map(|m| format!("{} ({})", m.name, m.reason)).collect();
-                        format!("missing: {}", m.join(", "))
+                        let m: Vec<String> =
+                            e.missing.iter().map(|m| format!("{} ({})", m.name, lang.reason(m.reason))).collect();
+                        lang.tr("note-missing", &[("persons", m.join(", ").into())])
                     }
-                    (None, _, Some(e)) if e.status == "green" => {
-                        let until = e.valid_until.as_ref().map(|v| format!(" until {v}")).unwrap_or_default();
-                        format!("{}{until}", e.usage.join(", "))
+                    (None, _, Some(e)) if e.status == "green" => match decision.and_then(|d| d.valid_until) {
+                        Some(until) => lang.tr(
+                            "note-usage-until",
+                            &[("usage", e.usage.join(", ").into()), ("until", lang.date(until).into())],
+                        ),
+                        None => e.usage.join(", "),
+                    },
+                    (None, _, _) => {
+                        rec.taken.map(|t| lang.tr("note-taken", &[("taken", t.into())])).unwrap_or_default()
                     }
-                    (None, _, _) => rec.taken.map(|t| format!("taken {t}")).unwrap_or_default(),
                 };
                 let note = match rec.evaluation.as_ref().map(|e| e.hints).filter(|h| !h.is_empty()) {
                     Some(hints) => {

@@ -111,14 +111,17 @@ pub fn unreleased(files: &[Evaluated], usages: &[&str]) -> Vec<Unreleased> {
 pub struct Blocking {
     pub path: PathBuf,
     pub status: Status,
+    /// Why, in English (as JSON and CSV give it).
     pub reason: String,
+    /// Why, as a sentence in any language ([`Cell::Phrase`]): what tables show.
+    why: Cell,
 }
 
 impl Row for Blocking {
     const COLUMNS: &'static [&'static str] = &["path", "status", "reason"];
     const FILES: bool = true;
     fn cells(&self) -> Vec<Cell> {
-        vec![(&self.path).into(), self.status.into(), self.reason.as_str().into()]
+        vec![(&self.path).into(), self.status.into(), self.why.clone()]
     }
     fn file(&self) -> Option<&Path> {
         Some(&self.path)
@@ -128,14 +131,14 @@ impl Row for Blocking {
 /// Why a file may not be published for all of `usages` (unreadable, lacking a consent, not
 /// released for a usage), or `None` when it is cleared: the one rule of `check` and `report
 /// cleared`.
-fn blocks(f: &Evaluated, usages: &[&str]) -> Option<String> {
+fn blocks(f: &Evaluated, usages: &[&str]) -> Option<Cell> {
     let d = &f.decision;
     if d.status == Status::Unreadable {
-        Some(format!("unreadable: {}", f.record.error().unwrap_or_default()))
+        Some(Cell::Phrase("why-unreadable", vec![("error", f.record.error().unwrap_or_default().into())]))
     } else if !d.missing.is_empty() {
-        Some(format!("missing consent: {}", missing_cell(&d.missing).text(", ")))
+        Some(Cell::Phrase("why-missing", vec![("persons", missing_cell(&d.missing))]))
     } else if !d.allows(usages) {
-        Some(format!("not released for {}", lacking(d, usages).join(", ")))
+        Some(Cell::Phrase("why-not-released", vec![("usages", Cell::List(lacking(d, usages)))]))
     } else {
         None
     }
@@ -147,7 +150,12 @@ pub fn check(files: &[Evaluated], usages: &[&str]) -> Vec<Blocking> {
     files
         .iter()
         .filter_map(|f| {
-            blocks(f, usages).map(|reason| Blocking { path: f.record.path.clone(), status: f.decision.status, reason })
+            blocks(f, usages).map(|why| Blocking {
+                path: f.record.path.clone(),
+                status: f.decision.status,
+                reason: why.text(", "),
+                why,
+            })
         })
         .collect()
 }
@@ -288,10 +296,16 @@ mod tests {
         let rows = check(&files, &["web", "tv"]);
         assert_eq!(rows[0].path, PathBuf::from("anna.jpg"));
         assert_eq!(rows[0].reason, "not released for tv");
+        // Tables say it in their language; JSON and CSV in English.
+        let why = &rows[0].cells()[2];
         assert_eq!(
-            rows[0].cells(),
-            [Cell::from("anna.jpg"), Cell::Status(crate::consent::Status::Green), Cell::from("not released for tv")]
+            (why.text("|"), why.json()),
+            ("not released for tv".to_string(), serde_json::json!("not released for tv"))
         );
+        assert_eq!(why.display("|", crate::i18n::Lang::De), "nicht freigegeben für tv");
+        let expired = &check(&files, &["web"])[0].cells()[2];
+        assert_eq!(expired.display(", ", crate::i18n::Lang::De), "Einwilligung fehlt: Ben Meyer (abgelaufen)");
+        assert_eq!(rows[0].cells()[..2], [Cell::from("anna.jpg"), Cell::Status(crate::consent::Status::Green)]);
     }
 
     #[test]

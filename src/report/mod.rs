@@ -44,6 +44,10 @@ pub enum Cell {
     /// A file's status: its English name in JSON and CSV, the language's word in tables and the
     /// HTML report.
     Status(Status),
+    /// A sentence: the message `id` of `locales/*.ftl` with its arguments, each a cell. English
+    /// in JSON and CSV, the language's sentence (its arguments shown in it) in tables and the
+    /// HTML report.
+    Phrase(&'static str, Vec<(&'static str, Cell)>),
 }
 
 impl Cell {
@@ -62,6 +66,7 @@ impl Cell {
             Cell::Missing(m) => m.iter().map(|(n, r)| format!("{n} ({r})")).collect::<Vec<_>>().join(separator),
             Cell::Date(d) => d.to_string(),
             Cell::Status(s) => s.as_str().to_string(),
+            Cell::Phrase(..) => self.display(separator, Lang::En),
         }
     }
 
@@ -71,6 +76,11 @@ impl Cell {
         match self {
             Cell::Date(d) => lang.date(*d),
             Cell::Status(s) => lang.status(s.as_str()),
+            Cell::Phrase(id, args) => {
+                let args: Vec<(&str, crate::i18n::Arg)> =
+                    args.iter().map(|(name, cell)| (*name, cell.display(separator, lang).into())).collect();
+                lang.tr(id, &args)
+            }
             Cell::Missing(m) => {
                 m.iter().map(|(n, r)| format!("{n} ({})", lang.reason(r))).collect::<Vec<_>>().join(separator)
             }
@@ -106,6 +116,7 @@ impl serde::Serialize for Cell {
             Cell::Text(t) => s.serialize_str(t),
             Cell::Date(d) => s.collect_str(d),
             Cell::Status(status) => s.serialize_str(status.as_str()),
+            Cell::Phrase(..) => s.serialize_str(&self.text(", ")),
             Cell::Int(n) => s.serialize_i64(*n),
             Cell::List(items) => items.serialize(s),
             Cell::Missing(m) => {
