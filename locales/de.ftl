@@ -220,3 +220,12 @@ note-orphan-sidecar = Begleitdatei ohne Mediendatei
 note-missing = fehlt: { $persons }
 note-usage-until = { $usage } bis { $until }
 note-taken = aufgenommen { $taken }
+
+## engine: was ein Lauf im Zustand festhielt
+engine-state-run = Zustand { $state }: { $files ->
+    [one] eine Datei
+   *[other] { $files } Dateien
+}, { $read } gelesen, { $unchanged } unverändert; { $new } neu, { $moved } verschoben, { $removed } entfernt; { $changes ->
+    [one] eine Änderung
+   *[other] { $changes } Änderungen
+} (`consentry report changes`).

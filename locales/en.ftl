@@ -183,3 +183,6 @@ note-orphan-sidecar = sidecar without media file
 note-missing = missing: { $persons }
 note-usage-until = { $usage } until { $until }
 note-taken = taken { $taken }
+
+## engine: what a run recorded in the state
+engine-state-run = State { $state }: { $files } files, { $read } read, { $unchanged } unchanged; { $new } new, { $moved } moved, { $removed } removed; { $changes } change(s) (`consentry report changes`).

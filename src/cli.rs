@@ -830,6 +830,7 @@ fn options(common: &CommonArgs) -> engine::Options {
         state: common.state.state.clone(),
         no_state: common.state.no_state,
         register_cache: engine::RegisterCache::User,
+        lang: lang(),
         notes: notes(),
     }
 }

@@ -38,6 +38,12 @@ fn a_german_locale_gives_german_tables_and_summaries() {
     assert!(statuses.contains("grün") && statuses.contains("rot"), "{table}");
     assert!(err.contains("Mediendateien in") && err.contains("Status: ") && err.contains(" grün"), "{err}");
     assert!(!err.contains("Scanned"), "{err}");
+    // What a run recorded in its state, too.
+    let mut c = support::consentry();
+    c.args(["scan", "--as-of", AS_OF, "--format", "json", "--state"]).arg(tmp.path().join("state.sqlite"));
+    let out = c.current_dir(&root).env("LANG", "de_DE.UTF-8").output().unwrap();
+    let err = stderr(&out);
+    assert!(err.contains("Zustand ") && err.contains(" gelesen, ") && !err.contains("State "), "{err}");
 
     // The notes of scan's table: missing persons with their reasons, usage until a German day.
     assert!(table.contains("fehlt: ") && table.contains("(unbekannt)") && table.contains(" bis "), "{table}");

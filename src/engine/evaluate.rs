@@ -31,6 +31,8 @@ pub struct Context {
     pub opts: ScanOptions,
     command: &'static str,
     quiet: bool,
+    /// The language of the summaries among the notes.
+    lang: crate::i18n::Lang,
     notes: Notes,
 }
 
@@ -104,7 +106,16 @@ impl Context {
         }
         opts.placement = Some(archives.clone());
         let date = options.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-        Ok(Context { paths, archives, date, opts, command, quiet: options.quiet, notes: options.notes })
+        Ok(Context {
+            paths,
+            archives,
+            date,
+            opts,
+            command,
+            quiet: options.quiet,
+            lang: options.lang,
+            notes: options.notes,
+        })
     }
 
     /// Record the runs in the states (after a complete scan). A state that cannot be written is
@@ -122,19 +133,19 @@ impl Context {
             let path = run.path().to_path_buf();
             let date = register.as_ref().map(|_| self.date);
             match run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary) {
-                Ok(c) if !self.quiet => note!(
-                    self.notes,
-                    "State {}: {} files, {} read, {} unchanged; {} new, {} moved, {} removed; {} change(s) \
-                     (`consentry report changes`).",
-                    path.display(),
-                    c.files,
-                    c.read,
-                    c.files - c.read,
-                    c.new,
-                    c.moved,
-                    c.removed,
-                    c.changes
-                ),
+                Ok(c) if !self.quiet => (self.notes)(&self.lang.tr(
+                    "engine-state-run",
+                    &[
+                        ("state", path.display().to_string().into()),
+                        ("files", c.files.into()),
+                        ("read", c.read.into()),
+                        ("unchanged", (c.files - c.read).into()),
+                        ("new", c.new.into()),
+                        ("moved", c.moved.into()),
+                        ("removed", c.removed.into()),
+                        ("changes", c.changes.into()),
+                    ],
+                )),
                 Ok(_) => {}
                 Err(e) => {
                     note!(self.notes, "consentry: {}: the state could not be written: {e:#}", path.display());

@@ -55,6 +55,8 @@ pub struct Options {
     pub no_state: bool,
     /// Where the validated rows of CSV registers are kept between runs.
     pub register_cache: RegisterCache,
+    /// The language of the notes that are summaries (what a run recorded in the state).
+    pub lang: crate::i18n::Lang,
     pub notes: Notes,
 }
 
@@ -90,6 +92,7 @@ impl Options {
             state: None,
             no_state: false,
             register_cache: RegisterCache::User,
+            lang: crate::i18n::Lang::En,
             notes: Arc::new(|_| {}),
         }
     }
