@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use html_support::{attr, unescape, Archive};
+use html_support::{attr, path_td, unescape, Archive};
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -57,7 +57,7 @@ fn rows(dom: &str) -> Vec<(String, String, bool)> {
             let row = &dom[i..i + dom[i..].find("</tr>").unwrap()];
             let tag = &row[..row.find('>').unwrap()];
             let path = &row[row.find("<td class=\"path\">").unwrap() + 17..];
-            let path = unescape(&path[..path.find("</td>").unwrap()]);
+            let path = unescape(&path[..path.find("</td>").unwrap()].replace("<wbr>", ""));
             let status = attr(row, "tr", "data-status").unwrap();
             (path, status, tag.contains(" hidden"))
         })
@@ -110,7 +110,7 @@ fn the_report_renders_loads_its_thumbnails_and_filters_from_the_address() {
     let visible: Vec<(String, String, bool)> = rows(&dom);
     let html = std::fs::read_to_string(&index).unwrap();
     for (path, _, hidden) in &visible {
-        let row_start = html.find(&format!("<td class=\"path\">{}</td>", path.replace('&', "&amp;"))).unwrap();
+        let row_start = html.find(&path_td(path)).unwrap();
         let row = &html[html[..row_start].rfind("<tr ").unwrap()..row_start];
         assert_eq!(!hidden, row.contains("unnamed-face"), "{path}");
     }

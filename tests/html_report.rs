@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use html_support::{attr, cells, Archive, HOSTILE, MAX_SIDE};
+use html_support::{attr, cells, path_td, Archive, HOSTILE, MAX_SIDE};
 
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -72,7 +72,7 @@ fn the_folder_has_every_file_needing_attention_with_thumbnails() {
     }
     // The EXIF thumbnail was used for preview.jpg; large.jpg was decoded and scaled down.
     let thumb_of = |path: &str| {
-        let row = &html[..html.find(&format!("<td class=\"path\">{path}</td>")).unwrap()];
+        let row = &html[..html.find(&path_td(path)).unwrap()];
         let row = &row[row.rfind("<tr ").unwrap()..];
         attr(row, "img", "src").map(|s| image::open(dir.join(s)).unwrap())
     };
