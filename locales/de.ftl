@@ -103,7 +103,6 @@ html-unnamed-faces = { $count ->
     [one] { $count } unbenanntes Gesicht
    *[other] { $count } unbenannte Gesichter
 }
-html-unnamed-face-n = unbenanntes Gesicht { $n }
 html-thumb-alt = Vorschaubild
 html-thumb-preview = eingebettete Vorschau
 html-thumb-decoded = dekodiertes Bild

@@ -104,7 +104,6 @@ html-unnamed-faces = { $count ->
     [one] { $count } unnamed face
    *[other] { $count } unnamed faces
 }
-html-unnamed-face-n = unnamed face { $n }
 html-thumb-alt = thumbnail
 html-thumb-preview = embedded preview
 html-thumb-decoded = decoded image

@@ -485,7 +485,10 @@ mod tests {
         assert!(html.contains("<input type=\"checkbox\" value=\"unreadable\" checked> unlesbar (1)"));
         // Reasons, unnamed faces, dates and headers.
         assert!(html.contains("Ben <span class=\"reason\">unbekannt</span>"));
-        assert!(html.contains("unbenanntes Gesicht 1 <span class=\"reason\">unbenanntes Gesicht</span>"));
+        // Unnamed faces lacking consent: one entry.
+        assert!(
+            html.contains("<li><span class=\"reason\" title=\"unbenanntes Gesicht\">1 unbenanntes Gesicht</span></li>")
+        );
         assert!(html.contains("<li>1 unbenanntes Gesicht</li>"));
         assert!(html.contains("<td class=\"until\">31.12.2099</td>"));
         assert!(html.contains("data-key=\"valid_until\" tabindex=\"0\">GÜLTIG BIS</th>"));
@@ -567,10 +570,26 @@ mod tests {
             assert!(html.contains(&format!("data-key=\"{kept}\"")), "{kept}");
         }
         assert!(!html.contains("<td class=\"until\">") && !html.contains("<td class=\"usage\">"));
-        // Every group's table has the same columns, so that a sort is by the same one.
+        // Each group's table by itself: only the green one has consents, valid-until and usage,
+        // only the unreadable one an error, and the green and exempt ones no missing persons.
         let with = page_in(Lang::En, &files, &table(&files));
-        assert_eq!(with.matches("data-key=\"valid_until\"").count(), 5);
-        assert_eq!(with.matches("<td class=\"until\">").count(), 5);
+        let group = |status: &str| {
+            let start = with.find(&format!("<section class=\"group\" data-status=\"{status}\">")).unwrap();
+            with[start..start + with[start..].find("</section>").unwrap()].to_string()
+        };
+        for key in ["consents", "valid_until", "usage"] {
+            assert!(group("green").contains(&format!("data-key=\"{key}\"")), "{key}");
+            assert_eq!(with.matches(&format!("data-key=\"{key}\"")).count(), 1, "{key}");
+        }
+        assert_eq!(with.matches("<td class=\"until\">").count(), 1);
+        assert!(group("unreadable").contains("data-key=\"error\"") && !group("red").contains("data-key=\"error\""));
+        assert!(group("red").contains("data-key=\"missing\"") && !group("green").contains("data-key=\"missing\""));
+        for status in ["red", "yellow", "unreadable", "green", "exempt"] {
+            let g = group(status);
+            for key in ["path", "status", "lacking"] {
+                assert!(g.contains(&format!("data-key=\"{key}\"")), "{status}: {key}");
+            }
+        }
         // A table not over files too.
         let other = other_table(
             vec!["name", "empty", "files"],

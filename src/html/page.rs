@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Options, THUMBS};
-use crate::consent::{Missing, Reason, Status};
+use crate::consent::{Reason, Status};
 use crate::i18n::Lang;
 use crate::model::Date;
 use crate::report::{Cell, Evaluated, Rows, Table};
@@ -266,7 +266,6 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
         let _ = writeln!(h, "<p class=\"empty\">{}</p>", escape(&page.text("html-empty")));
     } else if page.per_file {
         let views: Vec<FileView> = page.rows.iter().map(|r| FileView::new(page, r)).collect();
-        let columns = file_columns(page, &views);
         for (status, rows) in &groups {
             let _ = writeln!(
                 h,
@@ -282,6 +281,9 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
                     (*r, &views[i])
                 })
                 .collect();
+            // Each group's own columns: a red group has no consents to show, a green one no
+            // missing persons.
+            let columns = file_columns(page, rows.iter().map(|(_, v)| *v));
             file_table(h, page, &rows, &columns, thumbs);
             h.push_str("</section>\n");
         }
@@ -368,8 +370,10 @@ fn legend(h: &mut Out, page: &Page) {
 struct FileView {
     path: String,
     persons: Vec<String>,
-    /// Name and reason, each as shown.
+    /// Name and reason, each as shown, of the named persons lacking consent.
     missing: Vec<(String, String)>,
+    /// Unnamed faces lacking consent (shown as one entry: `2 unnamed faces`).
+    faces_missing: usize,
     consents: String,
     until: String,
     usage: String,
@@ -407,8 +411,10 @@ impl FileView {
                     missing: d
                         .missing
                         .iter()
-                        .map(|m| (missing_name(lang, m), lang.reason(m.reason.as_str())))
+                        .filter(|m| m.reason != Reason::UnnamedFace)
+                        .map(|m| (m.name.clone(), lang.reason(m.reason.as_str())))
                         .collect(),
+                    faces_missing: d.missing.iter().filter(|m| m.reason == Reason::UnnamedFace).count(),
                     consents: d.consents.join(", "),
                     until: d.valid_until.map(|v| lang.date(v)).unwrap_or_default(),
                     usage: d.usage.join(", "),
@@ -420,6 +426,7 @@ impl FileView {
                 path,
                 persons: Vec::new(),
                 missing: Vec::new(),
+                faces_missing: 0,
                 consents: String::new(),
                 until: String::new(),
                 usage: cell("usage"),
@@ -433,7 +440,7 @@ impl FileView {
     fn has(&self, name: &str) -> bool {
         match name {
             "persons" => !self.persons.is_empty(),
-            "missing" => !self.missing.is_empty(),
+            "missing" => !self.missing.is_empty() || self.faces_missing > 0,
             "consents" => !self.consents.is_empty(),
             "valid_until" => !self.until.is_empty(),
             "usage" => !self.usage.is_empty(),
@@ -444,23 +451,17 @@ impl FileView {
     }
 
     /// The text searched by the filter, in lower case.
-    fn search_text(&self, status: &str) -> String {
+    fn search_text(&self, lang: Lang, status: &str) -> String {
         let mut search = vec![self.path.clone(), status.to_string()];
         search.extend(self.persons.iter().cloned());
         search.extend(self.missing.iter().map(|(n, r)| format!("{n} {r}")));
+        if self.faces_missing > 0 {
+            search.push(lang.tr("html-unnamed-faces", &[("count", self.faces_missing.into())]));
+            search.push(lang.reason(Reason::UnnamedFace.as_str()));
+        }
         search.extend([self.consents.clone(), self.until.clone(), self.usage.clone(), self.error.clone()]);
         search.extend(self.extras.iter().cloned());
         search.join(" ").to_lowercase()
-    }
-}
-
-/// A missing person's name as shown: the evaluation names unnamed faces `unnamed face N`, which
-/// reads in the page's language (`unbenanntes Gesicht N`).
-fn missing_name(lang: Lang, m: &Missing) -> String {
-    let n = m.name.strip_prefix("unnamed face ").and_then(|n| n.parse::<u64>().ok());
-    match (m.reason, n) {
-        (Reason::UnnamedFace, Some(n)) => lang.tr("html-unnamed-face-n", &[("n", n.into())]),
-        _ => m.name.clone(),
     }
 }
 
@@ -471,13 +472,13 @@ enum FileColumn {
     Extra(usize, &'static str),
 }
 
-/// The columns every group's table shows (the same in each, so that sorting is by the same
-/// column): those with something in at least one row of the page.
-fn file_columns(page: &Page, views: &[FileView]) -> Vec<FileColumn> {
+/// The columns a table of file rows shows: those with something in at least one of its rows.
+/// (The script sorts every group's table by the column of the same key.)
+fn file_columns<'v>(page: &Page, views: impl Iterator<Item = &'v FileView> + Clone) -> Vec<FileColumn> {
     let mut columns: Vec<FileColumn> =
-        FILE_COLUMNS.iter().filter(|c| views.iter().any(|v| v.has(c))).map(|c| FileColumn::File(c)).collect();
+        FILE_COLUMNS.iter().filter(|c| views.clone().any(|v| v.has(c))).map(|c| FileColumn::File(c)).collect();
     for (k, (i, name)) in extra_columns(page.table).into_iter().enumerate() {
-        if views.iter().any(|v| v.extras.get(k).is_some_and(|e| !e.is_empty())) {
+        if views.clone().any(|v| v.extras.get(k).is_some_and(|e| !e.is_empty())) {
             columns.push(FileColumn::Extra(i, name));
         }
     }
@@ -541,7 +542,7 @@ fn file_table(
         let _ = write!(
             h,
             "<tr class=\"row st-{s}\" data-status=\"{s}\" data-text=\"{}\">",
-            escape(&view.search_text(&shown_status))
+            escape(&view.search_text(lang, &shown_status))
         );
         let mut extras = view.extras.iter();
         for column in columns {
@@ -569,11 +570,26 @@ fn file_table(
                     let _ = write!(h, "<td class=\"persons\">{}</td>", list(&persons));
                 }
                 "missing" => {
-                    let missing: Vec<String> = view
+                    let mut missing: Vec<String> = view
                         .missing
                         .iter()
-                        .map(|(n, r)| format!("{} <span class=\"reason\">{}</span>", escape(n), escape(r)))
+                        // A reason breaks at its spaces, never at its hyphens (`no-consent`).
+                        .map(|(n, r)| {
+                            format!(
+                                "{} <span class=\"reason\">{}</span>",
+                                escape(n),
+                                escape(&r.replace('-', "\u{2011}"))
+                            )
+                        })
                         .collect();
+                    if view.faces_missing > 0 {
+                        let faces = lang.tr("html-unnamed-faces", &[("count", view.faces_missing.into())]);
+                        missing.push(format!(
+                            "<span class=\"reason\" title=\"{}\">{}</span>",
+                            escape(&lang.reason(Reason::UnnamedFace.as_str())),
+                            escape(&faces)
+                        ));
+                    }
                     let _ = write!(h, "<td class=\"missing\">{}</td>", list(&missing));
                 }
                 "consents" => {
@@ -698,12 +714,12 @@ dl.legend-statuses dd {{ margin: 0; }}
 table {{ border-collapse: collapse; width: 100%; background: #fff; font-size: .85rem; }}
 th, td {{ border-bottom: 1px solid #e3e3e3; padding: .2rem .4rem; text-align: left; vertical-align: top; }}
 th {{ background: #f0f0f0; position: relative; font-size: .72rem; letter-spacing: .02em; color: #444; }}
-th.sortable {{ cursor: pointer; user-select: none; white-space: nowrap; }}
-th.sortable::after {{ content: " \2195"; color: #aaa; }}
-th[aria-sort=ascending]::after {{ content: " \2191"; color: #333; }}
-th[aria-sort=descending]::after {{ content: " \2193"; color: #333; }}
+th.sortable {{ cursor: pointer; user-select: none; }}
+th.sortable::after {{ content: "\00a0\2195"; color: #aaa; }}
+th[aria-sort=ascending]::after {{ content: "\00a0\2191"; color: #333; }}
+th[aria-sort=descending]::after {{ content: "\00a0\2193"; color: #333; }}
 td.thumb, th.thumb {{ width: {tw}px; padding-right: .2rem; }}
-td.path {{ font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .8rem; min-width: 14rem;
+td.path {{ font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .8rem; min-width: 11rem;
   overflow-wrap: anywhere; }}
 td.status {{ white-space: nowrap; }}
 td.until {{ white-space: nowrap; }}
@@ -711,8 +727,8 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 td ul {{ display: inline; margin: 0; padding: 0; list-style: none; }}
 td li {{ display: inline; }}
 td li:not(:last-child)::after {{ content: ", "; }}
-td.error {{ color: #7b1fa2; font-size: .8rem; min-width: 10rem; overflow-wrap: anywhere; }}
-.reason {{ color: #b71c1c; font-size: .8rem; white-space: nowrap; }}
+td.error {{ color: #7b1fa2; font-size: .8rem; min-width: 6rem; overflow-wrap: anywhere; }}
+.reason {{ color: #b71c1c; font-size: .8rem; }}
 img.thumb {{ display: block; max-width: {tw}px; max-height: {th}px; width: auto; height: auto; background: #eee;
   transform-origin: left top; transition: transform .1s; position: relative; }}
 img.thumb:hover {{ transform: scale({zoom}); z-index: 1; box-shadow: 0 2px 8px rgba(0,0,0,.3); }}
@@ -814,7 +830,6 @@ const SCRIPT: &str = r#"
   // Sort by the column of `th`: `dir` 1 ascending, -1 descending, none: the other way round.
   function sortBy(th, dir) {
     var table = th.closest('table');
-    var index = Array.prototype.indexOf.call(th.parentNode.children, th);
     var key = th.getAttribute('data-key');
     if (!dir) { dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1; }
     sorted = (dir === 1 ? '' : '-') + key;
@@ -824,9 +839,15 @@ const SCRIPT: &str = r#"
         other.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
       }
     });
-    // Every group's table by the same column, so that the groups stay comparable.
+    // Every group's table by the column of the same key, so that the groups stay comparable; a
+    // table without it (empty in that group) keeps its order.
     var tables = table.classList.contains('files') ? document.querySelectorAll('table.files') : [table];
     Array.prototype.forEach.call(tables, function (t) {
+      var index = -1;
+      Array.prototype.forEach.call(t.tHead.rows[0].cells, function (c, i) {
+        if (c.getAttribute('data-key') === key) { index = i; }
+      });
+      if (index < 0) { return; }
       var tbody = t.tBodies[0];
       var list = Array.prototype.slice.call(tbody.rows);
       var text = function (r) { var c = r.cells[index]; return c ? c.textContent.trim() : ''; };
