@@ -718,6 +718,7 @@ th.sortable {{ cursor: pointer; user-select: none; }}
 th.sortable::after {{ content: "\00a0\2195"; color: #aaa; }}
 th[aria-sort=ascending]::after {{ content: "\00a0\2191"; color: #333; }}
 th[aria-sort=descending]::after {{ content: "\00a0\2193"; color: #333; }}
+table.plain {{ width: auto; min-width: min(36rem, 100%); max-width: 100%; }}
 td.thumb, th.thumb {{ width: {tw}px; padding-right: .2rem; }}
 td.path {{ font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .8rem; min-width: 11rem;
   overflow-wrap: anywhere; }}
@@ -745,6 +746,7 @@ img.thumb.broken {{ outline: 2px dashed #b71c1c; min-width: 3rem; min-height: 2r
 .st-unreadable .st, span.st-unreadable, li.st-unreadable {{ background: #e1bee7; color: #4a148c; }}
 .st-green .st, span.st-green, li.st-green {{ background: #c8e6c9; color: #1b5e20; }}
 .empty {{ color: #555; font-style: italic; }}
+@media (min-width: 1200px) {{ td.path {{ min-width: 20rem; }} }}
 [hidden] {{ display: none !important; }}
 @media print {{ .controls {{ display: none; }} img.thumb:hover {{ transform: none; }} }}
 "#
