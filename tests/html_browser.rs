@@ -66,7 +66,8 @@ fn rows(dom: &str) -> Vec<(String, String, bool)> {
         .map(|(i, _)| {
             let row = &dom[i..i + dom[i..].find("</tr>").unwrap()];
             let tag = &row[..row.find('>').unwrap()];
-            let path = &row[row.find("<td class=\"path\">").unwrap() + 17..];
+            let path = &row[row.find("<td class=\"path\"").unwrap()..];
+            let path = &path[path.find('>').unwrap() + 1..];
             let path = unescape(&path[..path.find("</td>").unwrap()].replace("<wbr>", ""));
             let status = attr(row, "tr", "data-status").unwrap();
             (path, status, tag.contains(" hidden"))

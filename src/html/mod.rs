@@ -604,7 +604,7 @@ mod tests {
     fn paths_break_between_folders() {
         let files = sample();
         let html = page_in(Lang::En, &files, &table(&files));
-        assert!(html.contains("<td class=\"path\">a/<wbr>red.jpg</td>"));
+        assert!(html.contains("<td class=\"path\" title=\"a/red.jpg\">a/<wbr>red.jpg</td>"));
         assert_eq!(page::escape_path("<a>/b/c.jpg"), "&lt;a&gt;/<wbr>b/<wbr>c.jpg");
     }
 

@@ -556,7 +556,13 @@ fn file_table(
             match name {
                 "thumb" => thumb_cell(h, lang, row.file.and_then(|f| thumbs.get(&f.record.path))),
                 "path" => {
-                    let _ = write!(h, "<td class=\"path\">{}</td>", escape_path(&view.path));
+                    // The whole path in one line on hovering, and as it is in the page's source.
+                    let _ = write!(
+                        h,
+                        "<td class=\"path\" title=\"{}\">{}</td>",
+                        escape(&view.path),
+                        escape_path(&view.path)
+                    );
                 }
                 "status" => {
                     let _ = write!(
