@@ -601,6 +601,24 @@ mod tests {
     }
 
     #[test]
+    fn file_rows_without_an_evaluated_file_are_grouped_by_their_own_status() {
+        // `report changes`: rows about files from the state, with what they became.
+        let rows = vec![
+            file_row(Path::new("a/x.jpg"), vec!["a/x.jpg".into(), "green".into(), "red".into()]),
+            file_row(Path::new("a/y.jpg"), vec!["a/y.jpg".into(), "red".into(), "green".into()]),
+            file_row(Path::new("a/z.jpg"), vec!["a/z.jpg".into(), "red".into(), Cell::Null]),
+        ];
+        let t = files_table(vec!["path", "old_status", "new_status"], rows);
+        let html = page_in(Lang::De, &[], &t);
+        let at = |s: &str| html.find(&format!("<section class=\"group\" data-status=\"{s}\">")).unwrap();
+        assert!(at("red") < at("green") && at("green") < at("unknown"));
+        assert!(html.contains("<h2><span class=\"st st-red\">rot</span> <span class=\"n\">1</span></h2>"));
+        // Counted among the rows (no files were evaluated).
+        assert!(html.contains("<li class=\"st st-green\">grün <b>1</b></li>"));
+        assert!(!html.contains("<span class=\"counts-label\">"));
+    }
+
+    #[test]
     fn paths_break_between_folders() {
         let files = sample();
         let html = page_in(Lang::En, &files, &table(&files));

@@ -95,7 +95,10 @@ impl<'a> Page<'a> {
             }
             Rows::Files(rows) => {
                 let by_path: HashMap<&Path, &Evaluated> = files.iter().map(|f| (f.record.path.as_path(), f)).collect();
-                let status_col = table.columns.iter().position(|c| *c == "status");
+                // Without an evaluated file, the row's own status: `status`, else what it became
+                // (`new_status` of `report changes`).
+                let status_col =
+                    ["status", "new_status"].iter().find_map(|k| table.columns.iter().position(|c| c == k));
                 rows.iter()
                     .map(|r| {
                         let file = r.file.as_deref().and_then(|p| by_path.get(p).copied());
