@@ -707,11 +707,10 @@ ul.counts li {{ padding: .1rem .55rem; border-radius: .8rem; background: #e0e0e0
 ul.counts li.zero {{ opacity: .45; }}
 details.legend {{ margin: .3rem 0 .5rem; font-size: .8rem; color: #333; }}
 details.legend summary {{ cursor: pointer; color: #555; }}
-dl.legend-statuses {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(24rem, 1fr)); gap: .15rem 1rem;
+dl.legend-statuses {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: .2rem 1.2rem;
   margin: .3rem 0; }}
-dl.legend-statuses div {{ display: flex; gap: .4rem; align-items: baseline; }}
-dl.legend-statuses dt {{ flex: 0 0 7.5rem; }}
-dl.legend-statuses dd {{ margin: 0; }}
+dl.legend-statuses dt {{ display: inline; margin-right: .3rem; }}
+dl.legend-statuses dd {{ display: inline; margin: 0; }}
 .legend-reasons {{ margin: .2rem 0 0; line-height: 1.5; }}
 .legend-label {{ color: #555; }}
 .reason-def {{ white-space: normal; }}
