@@ -80,6 +80,7 @@ html-title-cleared = Dateien freigegeben für { $usages }
 html-title-unknown-persons = Personen, die nicht im Register stehen
 html-title-summary = Übersicht
 html-title-changes = Änderungen
+html-written = HTML-Bericht { $index } geschrieben in { $seconds } s: { $rows } Zeilen, { $thumbnails } Vorschaubilder ({ $previews } aus eingebetteten Vorschauen), { $placeholders } Platzhalter.
 html-evaluated-on = Ausgewertet am
 html-count-files = { $count ->
     [one] { $count } Datei

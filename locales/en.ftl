@@ -81,6 +81,7 @@ html-title-cleared = Files cleared for { $usages }
 html-title-unknown-persons = Persons not in the register
 html-title-summary = Summary
 html-title-changes = Changes
+html-written = Wrote the HTML report { $index } in { $seconds } s: { $rows } rows, { $thumbnails } thumbnails ({ $previews } from embedded previews), { $placeholders } placeholders.
 html-evaluated-on = Evaluated on
 html-count-files = { $count ->
     [one] { $count } file

@@ -690,15 +690,15 @@ fn write_html_report(out: &OutputArgs, page: HtmlPage, table: &report::Table) ->
     let HtmlPage { title, date, pool, files } = page;
     let written = pool.install(|| consentry::html::write(dir, title, date, lang(), table, files))?;
     if !out.quiet {
-        say!(
-            "Wrote the HTML report {} in {:.2} s: {} rows, {} thumbnails ({} from embedded previews), {} placeholders.",
-            written.index.display(),
-            started.elapsed().as_secs_f64(),
-            written.rows,
-            written.thumbnails,
-            written.from_previews,
-            written.placeholders
-        );
+        let args = [
+            ("index", written.index.display().to_string().into()),
+            ("seconds", format!("{:.2}", started.elapsed().as_secs_f64()).into()),
+            ("rows", written.rows.to_string().into()),
+            ("thumbnails", written.thumbnails.to_string().into()),
+            ("previews", written.from_previews.to_string().into()),
+            ("placeholders", written.placeholders.to_string().into()),
+        ];
+        say!("{}", lang().tr("html-written", &args));
     }
     Ok(())
 }
