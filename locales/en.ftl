@@ -186,3 +186,61 @@ note-taken = taken { $taken }
 
 ## engine: what a run recorded in the state
 engine-state-run = State { $state }: { $files } files, { $read } read, { $unchanged } unchanged; { $new } new, { $moved } moved, { $removed } removed; { $changes } change(s) (`consentry report changes`).
+
+## html
+# The HTML report (src/html): its labels, legend and titles (cli.rs `report_title`).
+html-title-missing = Files missing consent
+html-title-expiring = { $days ->
+    [one] Consents expiring within { $days } day
+   *[other] Consents expiring within { $days } days
+}
+html-title-consents = Consents
+html-title-unreleased = Files not released for { $usages }
+html-title-cleared = Files cleared for { $usages }
+html-title-unknown-persons = Persons not in the register
+html-title-summary = Summary
+html-title-changes = Changes
+html-evaluated-on = Evaluated on
+html-count-files = { $count ->
+    [one] { $count } file
+   *[other] { $count } files
+}
+html-count-rows = { $count ->
+    [one] { $count } row
+   *[other] { $count } rows
+}
+html-private = This report names and shows people: keep it where only those entitled can read it.
+html-counts-checked = { $count ->
+    [one] { $count } file checked:
+   *[other] { $count } files checked:
+}
+html-filter = Filter
+html-filter-placeholder = name, path, reason, consent...
+html-shown = { $shown } of { $all } shown
+html-group-of = { $shown } of { $all }
+html-empty = Nothing to report.
+html-unnamed-faces = { $count ->
+    [one] { $count } unnamed face
+   *[other] { $count } unnamed faces
+}
+html-thumb-alt = thumbnail
+html-thumb-preview = embedded preview
+html-thumb-decoded = decoded image
+html-ph-video = Video
+html-ph-no-preview = No preview
+html-ph-unreadable = Unreadable
+html-legend-title = What the statuses mean
+html-legend-red = People are on it and none of them has a valid consent: not cleared.
+html-legend-yellow = Some people on it have consent, at least one has not (also after a revocation): not cleared.
+html-legend-unreadable = The file could not be read completely, so who is on it is not certain: never cleared.
+html-legend-green = Everyone on it has a valid consent: cleared for the usages all of them agreed to, until the earliest expiry.
+html-legend-exempt = Everyone on it needs no consent here, by an exemption of the register (e.g. a public event): free to use.
+html-legend-none = Nobody is on it (no person named, no face): free to use.
+html-legend-reasons = Why consent is missing:
+html-reason-unknown = the name is not in the register
+html-reason-no-consent = in the register, but without any consent
+html-reason-expired = the consent ended before the date
+html-reason-not-yet-valid = the consent starts after the date
+html-reason-revoked = the consent was revoked
+html-reason-out-of-scope = consents exist, none covers this file
+html-reason-unnamed-face = a face without a name can never have consent

@@ -623,7 +623,8 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         _ => None,
     };
     let today = chrono::Local::now().date_naive();
-    let page = pool.as_deref().map(|pool| HtmlPage { title: "Changes", date: today, pool, files: &[] });
+    let title = report_title(args, &[]);
+    let page = pool.as_deref().map(|pool| HtmlPage { title: &title, date: today, pool, files: &[] });
     let Some(checkpoint) = checkpoint else {
         print_report(out, page, rows)?;
         return Ok(done);
@@ -685,17 +686,19 @@ fn check_format(command: &Command) -> anyhow::Result<()> {
 
 const XLSX_NEEDS_FILE: &str = "--format xlsx writes a file: give it with -o FILE";
 
-/// The title of a report's HTML page.
+/// The title of a report's HTML page, in the run's language.
 fn report_title(args: &ReportArgs, usages: &[String]) -> String {
+    let lang = lang();
+    let usages = || [("usages", usages.join(", ").into())];
     match args.kind {
-        ReportKind::Missing => "Files missing consent".to_string(),
-        ReportKind::Expiring => format!("Consents expiring within {} days", args.within),
-        ReportKind::Consents => "Consents".to_string(),
-        ReportKind::Unreleased => format!("Files not released for {}", usages.join(", ")),
-        ReportKind::Cleared => format!("Files cleared for {}", usages.join(", ")),
-        ReportKind::UnknownPersons => "Persons not in the register".to_string(),
-        ReportKind::Summary => "Summary".to_string(),
-        ReportKind::Changes => "Changes".to_string(),
+        ReportKind::Missing => lang.text("html-title-missing"),
+        ReportKind::Expiring => lang.tr("html-title-expiring", &[("days", args.within.into())]),
+        ReportKind::Consents => lang.text("html-title-consents"),
+        ReportKind::Unreleased => lang.tr("html-title-unreleased", &usages()),
+        ReportKind::Cleared => lang.tr("html-title-cleared", &usages()),
+        ReportKind::UnknownPersons => lang.text("html-title-unknown-persons"),
+        ReportKind::Summary => lang.text("html-title-summary"),
+        ReportKind::Changes => lang.text("html-title-changes"),
     }
 }
 
@@ -726,7 +729,7 @@ fn write_html_report(out: &OutputArgs, page: HtmlPage, table: &report::Table) ->
     let dir = out.output.as_deref().ok_or_else(|| anyhow::anyhow!("--format html needs -o DIR"))?;
     let started = Instant::now();
     let HtmlPage { title, date, pool, files } = page;
-    let written = pool.install(|| consentry::html::write(dir, title, date, table, files))?;
+    let written = pool.install(|| consentry::html::write(dir, title, date, lang(), table, files))?;
     // Written whole for the owner only; then opened to the group when asked.
     if out.share_group {
         own::set_access(dir, out.access())

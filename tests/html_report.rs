@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use html_support::{attr, cells, Archive, HOSTILE, MAX_SIDE};
+use html_support::{attr, cells, path_td, Archive, HOSTILE, MAX_SIDE};
 
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -72,7 +72,7 @@ fn the_folder_has_every_file_needing_attention_with_thumbnails() {
     }
     // The EXIF thumbnail was used for preview.jpg; large.jpg was decoded and scaled down.
     let thumb_of = |path: &str| {
-        let row = &html[..html.find(&format!("<td class=\"path\">{path}</td>")).unwrap()];
+        let row = &html[..html.find(&path_td(path)).unwrap()];
         let row = &row[row.rfind("<tr ").unwrap()..];
         attr(row, "img", "src").map(|s| image::open(dir.join(s)).unwrap())
     };
@@ -186,4 +186,70 @@ fn reports_not_over_files_render_as_one_table() {
     assert!(matches!(out.status.code(), Some(0 | 3)));
     let html = fs::read_to_string(a.dir("r-unreleased/index.html")).unwrap();
     assert!(html.contains("data-key=\"lacking\""), "unreleased is over files, with its own column");
+}
+
+#[test]
+fn a_report_in_german_has_german_titles_labels_statuses_and_dates() {
+    let a = Archive::new();
+    let out = a.run(&[
+        "--lang",
+        "de",
+        "report",
+        "cleared",
+        "--for",
+        "web",
+        "archive",
+        "--as-of",
+        html_support::AS_OF,
+        "--format",
+        "html",
+        "-o",
+        "cleared-de",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{stderr}");
+    assert!(stderr.contains("HTML-Bericht cleared-de/index.html geschrieben in "), "{stderr}");
+    assert!(stderr.contains(" Vorschaubilder (") && !stderr.contains("Anna Schmidt"), "{stderr}");
+    let html = fs::read_to_string(a.dir("cleared-de/index.html")).unwrap();
+    assert!(html.contains("<html lang=\"de\">"));
+    assert!(html.contains("<title>Dateien freigegeben für web (22.11.2026)</title>"), "{:.600}", html);
+    assert!(html.contains("<h1>Dateien freigegeben für web</h1>"));
+    assert!(html.contains("Ausgewertet am <time datetime=\"2026-11-22\">22.11.2026</time>"));
+    assert!(html.contains("<h2><span class=\"st st-green\">grün</span>"));
+    // Valid-until dates as Germans write them, never ISO in a cell.
+    let until = cells(&html, "until");
+    assert!(!until.is_empty() && until.iter().any(|d| !d.is_empty()));
+    for d in until.iter().filter(|d| !d.is_empty()) {
+        let parts: Vec<&str> = d.split('.').collect();
+        assert!(parts.len() == 3 && parts[0].len() == 2 && parts[1].len() == 2 && parts[2].len() == 4, "{d}");
+    }
+    assert!(html.contains("Was die Status bedeuten"));
+    for english in ["Evaluated on", "What the statuses mean", "files checked", ">green<"] {
+        assert!(!html.contains(english), "{english}");
+    }
+
+    // Without --lang, the language comes from the locale; a report not over files too.
+    let out = support::consentry()
+        .args(["report", "summary", "archive", "--as-of", html_support::AS_OF, "--format", "html", "-o", "sum-de"])
+        .current_dir(a.tmp.path())
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "de_DE.UTF-8")
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = fs::read_to_string(a.dir("sum-de/index.html")).unwrap();
+    assert!(html.contains("<html lang=\"de\">") && html.contains("<h1>Übersicht</h1>"));
+    assert!(html.contains("data-key=\"files\" tabindex=\"0\">DATEIEN</th>"));
+    assert!(html.contains("<li class=\"st st-green\">grün <b>"));
+    // And English when the locale says so.
+    let out = support::consentry()
+        .args(["report", "summary", "archive", "--as-of", html_support::AS_OF, "--format", "html", "-o", "sum-en"])
+        .current_dir(a.tmp.path())
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 3)));
+    let html = fs::read_to_string(a.dir("sum-en/index.html")).unwrap();
+    assert!(html.contains("<html lang=\"en\">") && html.contains("<h1>Summary</h1>"));
 }

@@ -3,7 +3,9 @@
 //!
 //! Reports over files (rows whose kind is about files) show one row per file with its thumbnail, status,
 //! depicted and missing persons, consents, valid-until date, usage and error, grouped by status
-//! (red, yellow and unreadable first). Other reports are one table. Headers sort, a text box
+//! (red, yellow and unreadable first); a column empty in every row is left out. Above them, the
+//! counts of every status among the files checked and a legend of the statuses and reasons.
+//! Other reports are one table. The page is in the run's language (`--lang`). Headers sort, a text box
 //! and status boxes filter, also from the address (`index.html#q=Anna&status=red,yellow&sort=-path`),
 //! all in a small inline script; styles are inline too. The page loads nothing from anywhere:
 //! its Content-Security-Policy forbids it, and it links only to its own thumbnails.
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::i18n::Lang;
 use crate::media::Format;
 use crate::model::Date;
 use crate::report::{Evaluated, Table};
@@ -64,11 +67,18 @@ pub struct HtmlSummary {
     pub placeholders: usize,
 }
 
-/// Write the report `table` (with the evaluated `files` it was computed from, for thumbnails and
-/// details) as an HTML folder at `dir`, with default [`Options`]. Thumbnails are made in
-/// parallel on the current rayon pool.
-pub fn write(dir: &Path, title: &str, date: Date, table: &Table, files: &[Evaluated]) -> Result<HtmlSummary, Error> {
-    write_with(dir, title, date, table, files, &Options::default())
+/// Write the report `table` (with the evaluated `files` it was computed from, for thumbnails,
+/// details and the counts of every status) as an HTML folder at `dir`, in the language `lang`,
+/// with default [`Options`]. Thumbnails are made in parallel on the current rayon pool.
+pub fn write(
+    dir: &Path,
+    title: &str,
+    date: Date,
+    lang: Lang,
+    table: &Table,
+    files: &[Evaluated],
+) -> Result<HtmlSummary, Error> {
+    write_with(dir, title, date, lang, table, files, &Options::default())
 }
 
 /// [`write()`] with options.
@@ -76,6 +86,7 @@ pub fn write_with(
     dir: &Path,
     title: &str,
     date: Date,
+    lang: Lang,
     table: &Table,
     files: &[Evaluated],
     options: &Options,
@@ -91,7 +102,7 @@ pub fn write_with(
         .permissions(crate::own::private_dir_permissions())
         .tempdir_in(parent)
         .map_err(|e| Error::io(dir, Some("cannot create a temporary directory beside it"), e))?;
-    let page = Page::new(title, date, table, files);
+    let page = Page::new(title, date, lang, table, files);
     let thumbs = make_thumbnails(tmp.path(), &page, options)?;
     let index = tmp.path().join("index.html");
     let file = crate::own::create_private(&index).map_err(|e| Error::io(&index, Some("cannot create"), e))?;
@@ -360,7 +371,7 @@ mod tests {
     }
 
     fn page_html(files: &[Evaluated], table: &Table) -> String {
-        let page = Page::new("Files <missing>", date(), table, files);
+        let page = Page::new("Files <missing>", date(), Lang::En, table, files);
         render(&page, &HashMap::new(), &Options::default())
     }
 
@@ -390,7 +401,7 @@ mod tests {
     fn the_page_goes_into_any_writer_and_a_failed_write_is_an_error() {
         let files = sample();
         let t = table(&files);
-        let page = Page::new("Files", date(), &t, &files);
+        let page = Page::new("Files", date(), Lang::En, &t, &files);
         let whole = render(&page, &HashMap::new(), &Options::default());
         let mut full = Full { left: 1000, written: Vec::new() };
         let e = write_page(&mut full, &page, &HashMap::new(), &Options::default()).unwrap_err();
@@ -436,7 +447,8 @@ mod tests {
         assert!(html.contains(
             "<td class=\"consents\">7</td><td class=\"until\">2099-12-31</td><td class=\"usage\">print</td>"
         ));
-        assert!(html.contains("<th class=\"sortable\" data-key=\"lacking\" tabindex=\"0\">Lacking</th>"));
+        // Headers as the tables print them (`Lang::column`).
+        assert!(html.contains("<th class=\"sortable\" data-key=\"lacking\" tabindex=\"0\">LACKING</th>"));
         assert!(html.contains("<td>web, tv</td>"));
         assert!(html.contains("Ben <span class=\"reason\">unknown</span>"));
         // Search text covers names and reasons, in lower case.
@@ -444,6 +456,174 @@ mod tests {
         // Counts per status in the header and the boxes.
         assert!(html.contains("<li class=\"st st-red\">red <b>1</b></li>"));
         assert!(html.contains("<input type=\"checkbox\" value=\"unreadable\" checked> unreadable (1)"));
+    }
+
+    fn page_in(lang: Lang, files: &[Evaluated], table: &Table) -> String {
+        let page = Page::new("Dateien", date(), lang, table, files);
+        render(&page, &HashMap::new(), &Options::default())
+    }
+
+    /// A sample with an unnamed face on the red file.
+    fn sample_with_a_face() -> Vec<Evaluated> {
+        let mut files = sample();
+        files[3].record.depicted.unnamed_faces = 1;
+        files[3].decision.missing.push(Missing { name: "unnamed face 1".into(), reason: Reason::UnnamedFace });
+        files
+    }
+
+    #[test]
+    fn a_german_page_has_german_labels_statuses_reasons_and_dates() {
+        let files = sample_with_a_face();
+        let html = page_in(Lang::De, &files, &table(&files));
+        assert!(html.contains("<html lang=\"de\">"));
+        assert!(html.contains("<title>Dateien (22.11.2026)</title>"));
+        assert!(html.contains("Ausgewertet am <time datetime=\"2026-11-22\">22.11.2026</time> &middot; 5 Dateien"));
+        // Statuses in the groups, the rows, the counts and the boxes.
+        assert!(html.contains("<h2><span class=\"st st-red\">rot</span>"));
+        assert!(html.contains("<td class=\"status\"><span class=\"st st-green\">grün</span></td>"));
+        assert!(html.contains("<li class=\"st st-yellow\">gelb <b>1</b></li>"));
+        assert!(html.contains("<input type=\"checkbox\" value=\"unreadable\" checked> unlesbar (1)"));
+        // Reasons, unnamed faces, dates and headers.
+        assert!(html.contains("Ben <span class=\"reason\">unbekannt</span>"));
+        // Unnamed faces lacking consent: one entry.
+        assert!(
+            html.contains("<li><span class=\"reason\" title=\"unbenanntes Gesicht\">1 unbenanntes Gesicht</span></li>")
+        );
+        assert!(html.contains("<li>1 unbenanntes Gesicht</li>"));
+        assert!(html.contains("<td class=\"until\">31.12.2099</td>"));
+        assert!(html.contains("data-key=\"valid_until\" tabindex=\"0\">GÜLTIG BIS</th>"));
+        assert!(html.contains("data-key=\"path\" tabindex=\"0\">PFAD</th>"));
+        assert!(html.contains("Was die Status bedeuten"));
+        assert!(html.contains("data-t-shown=\"{shown} von {all} angezeigt\""));
+        // The filter finds what the page shows: the German words.
+        assert!(html.contains("data-text=\"a/yellow.jpg gelb ben ben unbekannt"));
+        // No English label is left, and every message exists (a missing one shows as its id).
+        for english in ["Evaluated", "What the statuses mean", "files checked", " unknown<", ">red<", "Valid until"] {
+            assert!(!html.contains(english), "{english}");
+        }
+        // Machine values stay: the status keys that the address and the styles use.
+        assert!(html.contains("data-status=\"red\""));
+        let empty = page_in(Lang::De, &[], &files_table(vec!["path"], Vec::new()));
+        assert!(empty.contains("Nichts zu berichten."));
+        for page in [&html, &empty, &page_in(Lang::En, &files, &table(&files))] {
+            assert!(!page.contains("html-"), "a message id instead of its text");
+        }
+    }
+
+    #[test]
+    fn the_counts_show_every_status_among_all_files_checked() {
+        let files = sample();
+        // A report of the red file alone (as `missing` lists only some files): the counts are
+        // of every file evaluated, zero ones dimmed.
+        let red: Vec<Evaluated> = files.iter().filter(|f| f.decision.status == Status::Red).cloned().collect();
+        let html = page_in(Lang::En, &files, &table(&red));
+        assert!(html.contains("<span class=\"counts-label\">5 files checked:</span>"));
+        for (status, n) in [("red", 1), ("yellow", 1), ("unreadable", 1), ("green", 1), ("exempt", 1)] {
+            assert!(html.contains(&format!("<li class=\"st st-{status}\">{status} <b>{n}</b></li>")), "{status}");
+        }
+        assert!(html.contains("<li class=\"st st-none zero\">none <b>0</b></li>"));
+        // The filter boxes are the groups of the rows shown.
+        assert!(html.contains("value=\"red\" checked> red (1)"));
+        assert!(!html.contains("value=\"green\""));
+    }
+
+    #[test]
+    fn the_legend_says_what_every_status_and_reason_means_in_each_language() {
+        let files = sample();
+        for lang in Lang::ALL {
+            let html = page_in(lang, &files, &table(&files));
+            let legend = &html[html.find("<details class=\"legend\" open>").unwrap()..html.find("</details>").unwrap()];
+            for s in Status::ALL {
+                let id = format!("html-legend-{}", s.as_str());
+                assert!(lang.has(&id), "{id}");
+                let entry = format!(
+                    "<dt><span class=\"st st-{}\">{}</span></dt><dd>{}</dd>",
+                    s.as_str(),
+                    lang.status(s.as_str()),
+                    escape(&lang.text(&id))
+                );
+                assert!(legend.contains(&entry), "{lang:?}: {entry}");
+            }
+            for r in page::REASONS {
+                let text = lang.text(&format!("html-reason-{}", r.as_str()));
+                assert!(legend.contains(&format!("{}</span>: {}", lang.reason(r.as_str()), escape(&text))), "{r:?}");
+            }
+            // Before the rows: seen without scrolling past them.
+            assert!(html.find("<details class=\"legend\"").unwrap() < html.find("<main>").unwrap());
+        }
+        // Not on a page about something else than files.
+        let other = other_table(vec!["name"], vec![vec!["Anna".into()]]);
+        assert!(!page_in(Lang::En, &[], &other).contains("class=\"legend\""));
+    }
+
+    #[test]
+    fn a_column_empty_in_every_row_is_left_out() {
+        let files = sample();
+        // Red and yellow files only (the missing report): no consents, valid-until or usage.
+        let needing: Vec<Evaluated> = files[1..4].iter().filter(|f| f.record.errors.is_empty()).cloned().collect();
+        let rows = needing.iter().map(|f| file_row(&f.record.path, vec![f.path().into(), Cell::Null])).collect();
+        let html = page_in(Lang::En, &needing, &files_table(vec!["path", "note"], rows));
+        for gone in ["consents", "valid_until", "usage", "error", "note"] {
+            assert!(!html.contains(&format!("data-key=\"{gone}\"")), "{gone}");
+        }
+        for kept in ["path", "status", "persons", "missing"] {
+            assert!(html.contains(&format!("data-key=\"{kept}\"")), "{kept}");
+        }
+        assert!(!html.contains("<td class=\"until\">") && !html.contains("<td class=\"usage\">"));
+        // Each group's table by itself: only the green one has consents, valid-until and usage,
+        // only the unreadable one an error, and the green and exempt ones no missing persons.
+        let with = page_in(Lang::En, &files, &table(&files));
+        let group = |status: &str| {
+            let start = with.find(&format!("<section class=\"group\" data-status=\"{status}\">")).unwrap();
+            with[start..start + with[start..].find("</section>").unwrap()].to_string()
+        };
+        for key in ["consents", "valid_until", "usage"] {
+            assert!(group("green").contains(&format!("data-key=\"{key}\"")), "{key}");
+            assert_eq!(with.matches(&format!("data-key=\"{key}\"")).count(), 1, "{key}");
+        }
+        assert_eq!(with.matches("<td class=\"until\">").count(), 1);
+        assert!(group("unreadable").contains("data-key=\"error\"") && !group("red").contains("data-key=\"error\""));
+        assert!(group("red").contains("data-key=\"missing\"") && !group("green").contains("data-key=\"missing\""));
+        for status in ["red", "yellow", "unreadable", "green", "exempt"] {
+            let g = group(status);
+            for key in ["path", "status", "lacking"] {
+                assert!(g.contains(&format!("data-key=\"{key}\"")), "{status}: {key}");
+            }
+        }
+        // A table not over files too.
+        let other = other_table(
+            vec!["name", "empty", "files"],
+            vec![vec!["Anna".into(), Cell::Null, Cell::Int(0)], vec!["Ben".into(), "".into(), Cell::Int(2)]],
+        );
+        let html = page_in(Lang::En, &[], &other);
+        assert!(!html.contains("data-key=\"empty\""));
+        assert!(html.contains("<td>Anna</td><td class=\"num\">0</td>"));
+    }
+
+    #[test]
+    fn file_rows_without_an_evaluated_file_are_grouped_by_their_own_status() {
+        // `report changes`: rows about files from the state, with what they became.
+        let rows = vec![
+            file_row(Path::new("a/x.jpg"), vec!["a/x.jpg".into(), "green".into(), "red".into()]),
+            file_row(Path::new("a/y.jpg"), vec!["a/y.jpg".into(), "red".into(), "green".into()]),
+            file_row(Path::new("a/z.jpg"), vec!["a/z.jpg".into(), "red".into(), Cell::Null]),
+        ];
+        let t = files_table(vec!["path", "old_status", "new_status"], rows);
+        let html = page_in(Lang::De, &[], &t);
+        let at = |s: &str| html.find(&format!("<section class=\"group\" data-status=\"{s}\">")).unwrap();
+        assert!(at("red") < at("green") && at("green") < at("unknown"));
+        assert!(html.contains("<h2><span class=\"st st-red\">rot</span> <span class=\"n\">1</span></h2>"));
+        // Counted among the rows (no files were evaluated).
+        assert!(html.contains("<li class=\"st st-green\">grün <b>1</b></li>"));
+        assert!(!html.contains("<span class=\"counts-label\">"));
+    }
+
+    #[test]
+    fn paths_break_between_folders() {
+        let files = sample();
+        let html = page_in(Lang::En, &files, &table(&files));
+        assert!(html.contains("<td class=\"path\" title=\"a/red.jpg\">a/<wbr>red.jpg</td>"));
+        assert_eq!(page::escape_path("<a>/b/c.jpg"), "&lt;a&gt;/<wbr>b/<wbr>c.jpg");
     }
 
     #[test]
@@ -486,7 +666,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("f");
         fs::write(&file, b"x").unwrap();
-        let e = write(&file, "t", date(), &other_table(vec!["a"], Vec::new()), &[]).unwrap_err();
+        let e = write(&file, "t", date(), Lang::En, &other_table(vec!["a"], Vec::new()), &[]).unwrap_err();
         assert!(matches!(e, Error::Refused(_)));
         assert_eq!(
             e.to_string(),
@@ -509,7 +689,7 @@ mod tests {
         files[3].record.path = img.clone();
         let t = table(&files);
         let dir = tmp.path().join("out/report");
-        let s = write(&dir, "Missing", date(), &t, &files).unwrap();
+        let s = write(&dir, "Missing", date(), Lang::En, &t, &files).unwrap();
         assert_eq!(s.rows, 5);
         assert_eq!(s.thumbnails, 1);
         assert_eq!(s.placeholders, 4); // the other paths do not exist
@@ -527,7 +707,7 @@ mod tests {
 
         // A second run replaces the first.
         fs::write(dir.join("stale.txt"), "old").unwrap();
-        write(&dir, "Missing", date(), &t, &files[..1]).unwrap();
+        write(&dir, "Missing", date(), Lang::En, &t, &files[..1]).unwrap();
         assert!(!dir.join("stale.txt").exists());
         assert!(fs::read_to_string(dir.join("index.html")).unwrap().contains("data-rows=\"5\""));
         let beside: Vec<_> = fs::read_dir(dir.parent().unwrap()).unwrap().collect();
@@ -536,20 +716,26 @@ mod tests {
         // An empty directory is used; anything else is refused and left alone.
         let empty = tmp.path().join("empty");
         fs::create_dir(&empty).unwrap();
-        write(&empty, "Missing", date(), &t, &files).unwrap();
+        write(&empty, "Missing", date(), Lang::En, &t, &files).unwrap();
         assert!(empty.join("index.html").exists());
         let other = tmp.path().join("photos");
         fs::create_dir(&other).unwrap();
         fs::write(other.join("keep.jpg"), "x").unwrap();
-        let err = write(&other, "Missing", date(), &t, &files).unwrap_err().to_string();
+        let err = write(&other, "Missing", date(), Lang::En, &t, &files).unwrap_err().to_string();
         assert!(err.contains("not a consentry report"), "{err}");
         assert!(other.join("keep.jpg").exists() && !other.join("index.html").exists());
         let file = tmp.path().join("file.html");
         fs::write(&file, "x").unwrap();
-        assert!(write(&file, "Missing", date(), &t, &files).unwrap_err().to_string().contains("not a directory"));
+        assert!(write(&file, "Missing", date(), Lang::En, &t, &files)
+            .unwrap_err()
+            .to_string()
+            .contains("not a directory"));
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
-        assert!(write(&link, "Missing", date(), &t, &files).unwrap_err().to_string().contains("symbolic link"));
+        assert!(write(&link, "Missing", date(), Lang::En, &t, &files)
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
         let leftovers = fs::read_dir(tmp.path())
             .unwrap()
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".consentry"))

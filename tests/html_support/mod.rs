@@ -90,15 +90,30 @@ pub fn unescape(s: &str) -> String {
     s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
 }
 
-/// The contents of every `<td class="CLASS">` (unescaped), in page order.
+/// The contents of every `<td class="CLASS" ...>` (unescaped, without the line-break
+/// opportunities `<wbr>` the page puts into paths), in page order.
 pub fn cells(html: &str, class: &str) -> Vec<String> {
-    let open = format!("<td class=\"{class}\">");
+    let open = format!("<td class=\"{class}\"");
     html.match_indices(&open)
+        .filter(|(i, _)| matches!(html.as_bytes().get(i + open.len()), Some(b'>' | b' ')))
         .map(|(i, _)| {
-            let rest = &html[i + open.len()..];
-            unescape(&rest[..rest.find("</td>").unwrap()])
+            let rest = &html[i..];
+            let rest = &rest[rest.find('>').unwrap() + 1..];
+            unescape(&rest[..rest.find("</td>").unwrap()].replace("<wbr>", ""))
         })
         .collect()
+}
+
+/// The path cell of `path` as the page writes it: the whole path in its title, the text escaped
+/// with a `<wbr>` after each `/`.
+pub fn path_td(path: &str) -> String {
+    let escaped = path
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    format!("<td class=\"path\" title=\"{escaped}\">{}</td>", escaped.replace('/', "/<wbr>"))
 }
 
 /// The value of attribute `name` in the first `<tag ...>` of `html`.
