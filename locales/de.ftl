@@ -287,3 +287,10 @@ html-reason-not-yet-valid = die Einwilligung beginnt nach dem Stichtag
 html-reason-revoked = die Einwilligung wurde widerrufen
 html-reason-out-of-scope = es gibt Einwilligungen, aber keine gilt für diese Datei
 html-reason-unnamed-face = ein Gesicht ohne Namen kann nie eingewilligt haben
+
+## summary: die Wörter der Spalten Gruppe und Schlüssel von report summary
+summary-status = Status
+summary-usage = Einsatzgebiet
+summary-no-persons = ohne Personen
+summary-folder = Ordner
+summary-every-usage = jedes Einsatzgebiet

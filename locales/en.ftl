@@ -244,3 +244,10 @@ html-reason-not-yet-valid = the consent starts after the date
 html-reason-revoked = the consent was revoked
 html-reason-out-of-scope = consents exist, none covers this file
 html-reason-unnamed-face = a face without a name can never have consent
+
+## summary: the words of report summary's group and key columns (in English, the JSON keys)
+summary-status = status
+summary-usage = usage
+summary-no-persons = no-persons
+summary-folder = folder
+summary-every-usage = every-usage

@@ -144,8 +144,13 @@ fn summary_counts_per_status_usage_and_top_level_folder_with_empty_photos_apart(
     let table = stdout(&summary(&root, &["--format", "table", "--lang", "de"]));
     let header = table.lines().next().unwrap();
     assert!(header.contains("ORDNER") && header.contains("GRUPPE"), "{table}");
-    assert!(table.lines().any(|l| l.contains("folder") && l.contains("event-b") && l.contains("niemand")), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("status") && l.contains("grün")), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("Ordner") && l.contains("event-b") && l.contains("niemand")),
+        "{table}"
+    );
+    assert!(table.lines().any(|l| l.starts_with("Status") && l.contains("grün")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("ohne Personen") && l.contains("jedes Einsatzgebiet")), "{table}");
+    assert!(!table.contains("every-usage") && !table.contains("folder"), "{table}");
 }
 
 #[test]

@@ -377,11 +377,21 @@ impl PartialEq<&str> for SummaryKey {
 impl Row for SummaryRow {
     const COLUMNS: &'static [&'static str] = &["group", "folder", "key", "files"];
     fn cells(&self) -> Vec<Cell> {
+        // The words are keys in JSON and CSV (English, as `as_str`), words of the language in
+        // tables: each message's English text is the key itself.
         let key = match &self.key {
             SummaryKey::Status(s) => Cell::Status(*s),
-            other => other.as_str().into(),
+            SummaryKey::EveryUsage => Cell::Phrase("summary-every-usage", Vec::new()),
+            SummaryKey::Usage(u) => u.as_str().into(),
         };
-        vec![self.group.into(), self.folder.as_deref().into(), key, self.files.into()]
+        let group = match self.group {
+            "status" => Cell::Phrase("summary-status", Vec::new()),
+            "usage" => Cell::Phrase("summary-usage", Vec::new()),
+            "no-persons" => Cell::Phrase("summary-no-persons", Vec::new()),
+            "folder" => Cell::Phrase("summary-folder", Vec::new()),
+            other => other.into(),
+        };
+        vec![group, self.folder.as_deref().into(), key, self.files.into()]
     }
 }
 
