@@ -294,3 +294,16 @@ summary-usage = Einsatzgebiet
 summary-no-persons = ohne Personen
 summary-folder = Ordner
 summary-every-usage = jedes Einsatzgebiet
+
+## changes: die Spalte Änderung von report changes
+change-new = neu
+change-removed = entfernt
+change-moved = verschoben
+change-became-red = wurde rot
+change-became-yellow = wurde gelb
+change-became-green = wurde grün
+change-became-unreadable = wurde unlesbar
+change-became-none = zeigt niemanden mehr
+change-became-exempt = wurde ausgenommen
+change-consent-expired = Einwilligung abgelaufen
+change-consent-revoked = Einwilligung widerrufen

@@ -251,3 +251,16 @@ summary-usage = usage
 summary-no-persons = no-persons
 summary-folder = folder
 summary-every-usage = every-usage
+
+## changes: the change column of report changes (in English, the JSON values)
+change-new = new
+change-removed = removed
+change-moved = moved
+change-became-red = became-red
+change-became-yellow = became-yellow
+change-became-green = became-green
+change-became-unreadable = became-unreadable
+change-became-none = became-none
+change-became-exempt = became-exempt
+change-consent-expired = consent-expired
+change-consent-revoked = consent-revoked

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::{Cell, Row};
+use crate::consent::Status;
 use crate::i18n::Lang;
 use crate::model::Date;
 use crate::state::{RecordedChange, RecordedRun};
@@ -16,16 +17,45 @@ impl Row for RecordedChange {
     fn cells(&self) -> Vec<Cell> {
         vec![
             self.run.as_str().into(),
-            self.change.as_str().into(),
+            change_cell(&self.change),
             self.path.as_ref().into(),
-            self.old_status.as_deref().into(),
-            self.new_status.as_deref().into(),
+            status_cell(self.old_status.as_deref()),
+            status_cell(self.new_status.as_deref()),
             self.detail.as_deref().into(),
         ]
     }
     fn file(&self) -> Option<&Path> {
         self.path.as_deref()
     }
+}
+
+/// A status as the state recorded it: a status cell (a word of the language in tables), or the
+/// text as recorded when it names none.
+fn status_cell(status: Option<&str>) -> Cell {
+    match status {
+        Some(s) => Status::ALL.iter().find(|k| k.as_str() == s).map_or_else(|| s.into(), |k| Cell::Status(*k)),
+        None => Cell::Null,
+    }
+}
+
+/// A change as the state recorded it (`became-red`, `new`, ...): its words in the language in
+/// tables, the key itself in JSON and CSV (each message's English text is the key).
+fn change_cell(change: &str) -> Cell {
+    let id = match change {
+        "new" => "change-new",
+        "removed" => "change-removed",
+        "moved" => "change-moved",
+        "became-red" => "change-became-red",
+        "became-yellow" => "change-became-yellow",
+        "became-green" => "change-became-green",
+        "became-unreadable" => "change-became-unreadable",
+        "became-none" => "change-became-none",
+        "became-exempt" => "change-became-exempt",
+        "consent-expired" => "change-consent-expired",
+        "consent-revoked" => "change-consent-revoked",
+        other => return other.into(),
+    };
+    Cell::Phrase(id, Vec::new())
 }
 
 /// `report changes`: the changes the runs found (see [`crate::state::State::changes`]), and a
@@ -110,6 +140,11 @@ mod tests {
                 Value::Null
             ]]
         );
+        // In a German table: the change and the statuses in German; an unknown word as recorded.
+        let shown: Vec<String> = table.cells().next().unwrap().iter().map(|c| c.display("|", Lang::De)).collect();
+        assert_eq!(shown[1..5], ["wurde rot", "a/b.jpg", "grün", "rot"]);
+        assert_eq!(change_cell("became-purple").display("|", Lang::De), "became-purple");
+        assert_eq!(status_cell(Some("purple")).json(), json!("purple"));
         let Rows::Files(rows) = &table.rows else { unreachable!() };
         assert_eq!(rows[0].file.as_deref(), Some(Path::new("a/b.jpg")));
         assert_eq!(about, "changes found by the run of T1");
