@@ -99,6 +99,7 @@ col-format = FORMAT
 col-sidecars = FILIALDATEIEN
 col-sources = QUELLEN
 col-taken = AUFGENOMMEN
+col-hints = HINWEISE
 col-unnamed_faces = UNBENANNTE GESICHTER
 
 ## hints

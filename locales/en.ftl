@@ -100,6 +100,7 @@ col-format = FORMAT
 col-sidecars = SIDECARS
 col-sources = SOURCES
 col-taken = TAKEN
+col-hints = HINTS
 col-unnamed_faces = UNNAMED FACES
 
 ## hints

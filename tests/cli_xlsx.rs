@@ -168,7 +168,8 @@ fn scan_as_a_spreadsheet_has_every_file_with_its_typed_evaluation() {
             "MISSING",
             "USAGE",
             "CONSENTS",
-            "VALID UNTIL"
+            "VALID UNTIL",
+            "HINTS"
         ]
     );
     let (path, status, faces, persons, until, error) = (
@@ -181,7 +182,7 @@ fn scan_as_a_spreadsheet_has_every_file_with_its_typed_evaluation() {
     );
     let rows = sheet.rows();
     assert_eq!(rows.len(), records.len());
-    let mut dates = 0;
+    let (mut dates, mut hints) = (0, 0);
     for (i, row) in rows.iter().enumerate() {
         let p = text(&row[path]);
         let r = records.get(&p).unwrap_or_else(|| panic!("{p} is not in the scan"));
@@ -189,6 +190,16 @@ fn scan_as_a_spreadsheet_has_every_file_with_its_typed_evaluation() {
         assert_eq!(row[faces], Data::Float(r["unnamed_faces"].as_f64().unwrap()), "{p}: a number");
         let names: Vec<&str> = r["persons"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
         assert_eq!(text(&row[persons]), names.join(", "), "{p}");
+        // The hints column has the hints of the JSON record (a keyword naming a registered person).
+        let hinted: Vec<&str> =
+            r["hints"].as_array().map(|h| h.iter().map(|h| h["name"].as_str().unwrap()).collect()).unwrap_or_default();
+        let shown = text(&row[sheet.column("HINTS")]);
+        assert_eq!(shown.is_empty(), hinted.is_empty(), "{p}: {shown:?}");
+        assert!(
+            hinted.iter().all(|name| shown.contains(&format!("{name} (keyword names a registered person"))),
+            "{p}: {shown:?}"
+        );
+        hints += hinted.len();
         match r["valid_until"].as_str() {
             Some(day) => {
                 assert!(matches!(row[until], Data::DateTime(_)), "{p}: {:?} is no date", row[until]);
@@ -201,6 +212,7 @@ fn scan_as_a_spreadsheet_has_every_file_with_its_typed_evaluation() {
         assert_eq!(text(&row[error]), r["error"].as_str().unwrap_or(""), "{p}");
     }
     assert!(dates > 0, "some file is green until a day");
+    assert!(hints > 0, "a fixture has a keyword naming a registered person");
     // The unreadable file is there, unreadable, with what went wrong.
     let broken = rows.iter().find(|r| text(&r[path]) == BROKEN).expect("the unreadable file is listed");
     assert_eq!(text(&broken[status]), "unreadable");
@@ -211,7 +223,7 @@ fn scan_as_a_spreadsheet_has_every_file_with_its_typed_evaluation() {
     // The header row is frozen and filtered over the used range.
     let xml = sheet_xml(&file);
     assert!(xml.contains(r#"state="frozen""#) && xml.contains(r#"ySplit="1""#), "{xml}");
-    assert!(xml.contains(&format!(r#"<autoFilter ref="A1:N{}"/>"#, rows.len() + 1)), "{xml}");
+    assert!(xml.contains(&format!(r#"<autoFilter ref="A1:O{}"/>"#, rows.len() + 1)), "{xml}");
     assert!(!xml.contains("<f>"), "no formula in the sheet");
 
     // In German: German headers and statuses, the same files.

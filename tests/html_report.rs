@@ -208,7 +208,10 @@ fn a_report_in_german_has_german_titles_labels_statuses_and_dates() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 3)), "{stderr}");
-    assert!(stderr.contains("HTML-Bericht cleared-de/index.html geschrieben in "), "{stderr}");
+    assert!(
+        stderr.contains("HTML-Bericht cleared-de/index.html in ") && stderr.contains(" s geschrieben: "),
+        "{stderr}"
+    );
     assert!(stderr.contains(" Vorschaubilder (") && !stderr.contains("Anna Schmidt"), "{stderr}");
     let html = fs::read_to_string(a.dir("cleared-de/index.html")).unwrap();
     assert!(html.contains("<html lang=\"de\">"));

@@ -702,7 +702,14 @@ mod tests {
         assert_eq!(folders.iter().map(|f| f.2).sum::<usize>(), files.len());
         // Statuses are typed cells (the language's word in tables), the folder a text or null.
         let cells = rows[0].cells();
-        assert_eq!(cells, [Cell::from("status"), Cell::Null, Cell::Status(Status::Red), Cell::Int(2)]);
+        assert_eq!(
+            cells,
+            [Cell::Phrase("summary-status", Vec::new()), Cell::Null, Cell::Status(Status::Red), Cell::Int(2)]
+        );
+        assert_eq!(
+            (cells[0].json(), cells[0].display("|", crate::i18n::Lang::De)),
+            (serde_json::json!("status"), "Status".into())
+        );
         assert_eq!(rows.last().unwrap().cells()[1], Cell::from("in/dir"));
         assert_eq!(cells.len(), SummaryRow::COLUMNS.len());
     }
