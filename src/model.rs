@@ -586,6 +586,23 @@ impl Register {
         }
     }
 
+    /// [`Register::prepare`] for names that are not known to show anyone (plain keywords, for
+    /// the hints): only those the register knows (a person's name or alias, or a name with
+    /// consents) are prepared and remembered, so that the memory of a run stays bounded by the
+    /// register, not by the archive's distinct keywords.
+    pub fn prepare_known<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        let Some(deferred) = self.deferred.as_ref() else { return };
+        let known: Vec<&str> = names
+            .into_iter()
+            .filter(|name| {
+                let key = name_key(name);
+                !deferred.built.contains(&key)
+                    && (self.identity.contains_key(&key) || !deferred.source.consents_of_key(&key).is_empty())
+            })
+            .collect();
+        self.prepare(known);
+    }
+
     /// Whether `name` can be evaluated: its consents are built (always so when none are
     /// deferred).
     pub fn is_prepared(&self, name: &str) -> bool {

@@ -26,7 +26,6 @@ pub fn is_wanted_namespace(ns: &str) -> bool {
             | NS_XMP_NOTE
             | NS_EXIF
             | NS_CONSENTRY
-            | NS_DC
     )
 }
 
@@ -249,7 +248,21 @@ pub fn from_xmp(props: &[Prop], roots: &PeopleRoots, origin: &str, out: &mut Dep
         from_keyword_paths(&items, &['|'], roots, origin, PersonSource::LrHierarchicalSubject, out);
         plain_keywords(&items, &['|'], roots, out);
     }
-    for v in xmp::find_all(props, NS_DC, "subject") {
+}
+
+/// The plain keywords of a packet's `dc:subject` into [`Depicted::keywords`], read apart from
+/// its persons ([`from_xmp`] never sees the `dc` namespace): keywords are hints, never
+/// decisions, so a `dc` property the parser cannot read (a malformed `dc:description`, a
+/// `dc:subject` of 300,000 items) costs the hints of what follows it, never the file's
+/// status. A packet without `dc:subject` is not parsed again.
+pub fn subject_keywords(packet: &[u8], sidecar: bool, roots: &PeopleRoots, out: &mut Depicted) {
+    if memchr::memmem::find(packet, b"subject").is_none() {
+        return;
+    }
+    let keep = |ns: &str| ns == NS_DC;
+    let (props, _problem) =
+        if sidecar { xmp::parse_sidecar_partial(packet, &keep) } else { xmp::parse_partial(packet, &keep) };
+    for v in xmp::find_all(&props, NS_DC, "subject") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
         plain_keywords(&items, &[], roots, out);
     }
@@ -402,7 +415,33 @@ mod tests {
         let props = xmp::parse(packet.as_bytes(), &is_wanted_namespace).unwrap();
         let mut d = Depicted::default();
         from_xmp(&props, &PeopleRoots::default(), EMBEDDED, &mut d);
+        subject_keywords(packet.as_bytes(), false, &PeopleRoots::default(), &mut d);
         d
+    }
+
+    #[test]
+    fn a_dc_property_the_parser_refuses_costs_hints_never_the_persons() {
+        let packet = |dc: &str| {
+            format!(
+                r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:dc="http://purl.org/dc/elements/1.1/"><Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Anna Schmidt</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>{dc}</rdf:Description></rdf:RDF></x:xmpmeta>"#
+            )
+        };
+        let subject = "<dc:subject><rdf:Bag><rdf:li>Ben Meyer</rdf:li></rdf:Bag></dc:subject>";
+        for (dc, keywords) in [
+            (subject.to_string(), vec!["Ben Meyer"]),
+            // Two children: a parse error in the `dc` namespace, before or inside the subject.
+            (format!("<dc:description><dc:a>x</dc:a><dc:b>y</dc:b></dc:description>{subject}"), vec![]),
+            ("<dc:subject><rdf:li>Ben</rdf:li><rdf:li>Meyer</rdf:li></dc:subject>".to_string(), vec![]),
+        ] {
+            let packet = packet(&dc);
+            // The persons' parse never sees `dc`: no problem, Anna read.
+            let props = xmp::parse(packet.as_bytes(), &is_wanted_namespace).unwrap();
+            let mut d = Depicted::default();
+            from_xmp(&props, &PeopleRoots::default(), EMBEDDED, &mut d);
+            subject_keywords(packet.as_bytes(), false, &PeopleRoots::default(), &mut d);
+            assert_eq!(names(&d), ["Anna Schmidt"], "{dc}");
+            assert_eq!(d.keywords.iter().map(String::as_str).collect::<Vec<_>>(), keywords, "{dc}");
+        }
     }
 
     fn names(d: &Depicted) -> Vec<&str> {

@@ -182,3 +182,32 @@ fn records_from_the_state_give_the_same_hints() {
     let missing = jsonl(&run(d, &["report", "missing", "--format", "jsonl"]));
     assert_eq!(by_name(&missing, "keyword-only.jpg")["missing"][0]["reason"], "keyword-names-person");
 }
+
+/// Keywords are hints: a `dc` property the parser refuses (two children in `dc:description`, a
+/// `dc:subject` without container, embedded or in a sidecar) costs the hints, never the file's
+/// reading. Before, such files became unreadable (and `report changes` said became-unreadable
+/// for files nobody touched).
+#[test]
+fn a_malformed_dc_property_never_makes_a_file_unreadable() {
+    let tmp = archive();
+    let a = tmp.path().join("archive/event");
+    let ben = |dc: &str| {
+        synth::xmp_packet(&format!(
+            r#"<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Ben Meyer</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>{dc}</rdf:Description>"#
+        ))
+    };
+    jpeg(&a.join("description.jpg"), Some(ben("<dc:description><dc:a>x</dc:a><dc:b>y</dc:b></dc:description>")), &[]);
+    jpeg(&a.join("sidecar.jpg"), None, &[]);
+    fs::write(
+        a.join("sidecar.jpg.xmp"),
+        ben("<dc:subject><rdf:li>Anna Schmidt</rdf:li><rdf:li>x</rdf:li></dc:subject>"),
+    )
+    .unwrap();
+    let out = run(tmp.path(), &["scan", "--format", "jsonl", "--no-state"]);
+    let rows = jsonl(&out);
+    for name in ["description.jpg", "sidecar.jpg"] {
+        let r = by_name(&rows, name);
+        assert_eq!((r["status"].as_str(), &r["error"]), (Some("green"), &Value::Null), "{r}");
+        assert_eq!(r["persons"], json!(["Ben Meyer"]), "{r}");
+    }
+}

@@ -188,7 +188,8 @@ impl Context {
             return None;
         }
         let d = &rec.depicted;
-        register.prepare(d.persons.iter().chain(&d.keywords).map(String::as_str));
+        register.prepare(d.persons.iter().map(String::as_str));
+        register.prepare_known(d.keywords.iter().map(String::as_str));
         rec.hints = rec.hints_by(register);
         Some(rec.evaluate(rel, register, self.date))
     }

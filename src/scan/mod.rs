@@ -613,7 +613,7 @@ fn scan_media(
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let first = rec.sidecars.len() == 1;
-        let (props, problem, hash) = read_sidecar(sidecar, written);
+        let (props, problem, hash, keyword_bytes) = read_sidecar(sidecar, written);
         if let Some(h) = rec.read_hashes.as_mut() {
             h.sidecars.push(hash);
         }
@@ -622,6 +622,9 @@ fn scan_media(
         }
         // Persons read before a problem are kept beside it.
         people::from_xmp(&props, roots, &name, &mut rec.depicted);
+        if let Some(bytes) = &keyword_bytes {
+            people::subject_keywords(bytes, true, roots, &mut rec.depicted);
+        }
         dates.read_xmp(&props);
         if let Some(e) = problem {
             rec.errors.push(ReadError::Sidecar { name: name.clone(), error: e });
@@ -751,6 +754,7 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
             rec.written = WrittenFields::from_props(&props, true).map(Box::new);
         }
         people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
+        people::subject_keywords(packet, false, roots, &mut rec.depicted);
         dates.read_xmp(&props);
         if let Some(e) = problem {
             rec.errors.push(if extended {
@@ -772,27 +776,29 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
 
 /// Read and parse an XMP sidecar (bounded like an embedded packet): the properties read before
 /// a problem, and the problem.
-/// With `written`, also the hash of its bytes ([`ReadHashes`]).
-fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<SidecarError>, Option<u64>) {
+/// With `written`, also the hash of its bytes ([`ReadHashes`]); and the bytes when they have
+/// plain keywords to read (`people::subject_keywords`).
+fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<SidecarError>, Option<u64>, Option<Vec<u8>>) {
     let (file, meta) = match source::open_file(path) {
         Ok(opened) => opened,
-        Err(e) => return (Vec::new(), Some(SidecarError::Open(IoProblem::new(e))), None),
+        Err(e) => return (Vec::new(), Some(SidecarError::Open(IoProblem::new(e))), None, None),
     };
     // Sized once from the file's length (a growing buffer would hold twice the packet while
     // it is copied), and a sidecar over the limit is not read at all.
     let len = meta.len();
     if len > media::MAX_XMP {
-        return (Vec::new(), Some(SidecarError::TooLarge { len }), None);
+        return (Vec::new(), Some(SidecarError::TooLarge { len }), None, None);
     }
     let mut bytes = Vec::with_capacity(len as usize);
     if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
-        return (Vec::new(), Some(SidecarError::Read(IoProblem::new(e))), None);
+        return (Vec::new(), Some(SidecarError::Read(IoProblem::new(e))), None, None);
     }
     if bytes.len() as u64 > media::MAX_XMP {
-        return (Vec::new(), Some(SidecarError::Grew), None);
+        return (Vec::new(), Some(SidecarError::Grew), None, None);
     }
     let (props, problem) = parse_sidecar(&bytes, written);
-    (props, problem.map(SidecarError::Xmp), written.then(|| content_hash(&bytes)))
+    let hash = written.then(|| content_hash(&bytes));
+    (props, problem.map(SidecarError::Xmp), hash, Some(bytes))
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).

@@ -864,3 +864,21 @@ fn the_words_of_the_revoked_column() {
         assert_eq!(consents::revoked_word(other), None, "{other}");
     }
 }
+
+#[test]
+fn keywords_prepare_only_the_names_the_register_knows() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/register");
+    let voc = Vocabulary::default();
+    let whole = load_dir(&fixtures, &voc, Options::CONSENTS).unwrap().register;
+    let mut deferred = load_dir(&fixtures, &voc, Options::EVALUATION).unwrap().register;
+    assert!(deferred.is_deferred());
+    let keywords = ["Anna Schmidt", "schmidt, anna", "Sommerfest", "Berlin", "Lena Fischer", "Nobody"];
+    deferred.prepare_known(keywords);
+    for k in keywords {
+        // A keyword names the same person as in the whole register (what the hints ask)...
+        assert_eq!(deferred.identity(k).is_some(), whole.identity(k).is_some(), "{k}");
+        // ...and one naming nobody is not remembered (a run's memory stays the register's).
+        assert_eq!(deferred.is_prepared(k), whole.identity(k).is_some(), "{k}");
+    }
+    assert!(!deferred.is_prepared("Sommerfest") && deferred.is_prepared("Anna Schmidt"));
+}
