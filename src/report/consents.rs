@@ -57,10 +57,11 @@ pub struct Expiring {
     pub days_left: i64,
     /// Files using it ([`Use::files`]).
     pub files: usize,
-    /// Green files that would stop being green when it ends: re-evaluated on the day after its
-    /// expiry, so that a file covered by two of one person's consents that both run out is
-    /// listed (the files its renewal keeps cleared). In `report consents` and `consent search`
-    /// the consent ends today instead ([`Use::would_stop_cleared`]).
+    /// Green files that would stop being green when it ends because its person would then lack
+    /// consent: re-evaluated on the day after its expiry, so that a file covered by two of one
+    /// person's consents that both run out is listed, and one whose other person's consent runs
+    /// out is not (the files its renewal keeps cleared). In `report consents` and `consent
+    /// search` the consent ends today instead ([`Use::would_stop_cleared`]).
     pub would_stop_cleared: Vec<String>,
 }
 
@@ -92,9 +93,9 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
             green_by_consent.entry(id.as_str()).or_default().push(i);
         }
     }
-    // Whether a file is still green on a day: consents of one file often expire on the same
-    // day, so each (file, day) is evaluated once.
-    let mut green_on: HashMap<(usize, Date), bool> = HashMap::new();
+    // A file's decision on a day: consents of one file often expire on the same day, so each
+    // (file, day) is evaluated once.
+    let mut decided: HashMap<(usize, Date), crate::consent::Decision> = HashMap::new();
     let mut rows = Vec::new();
     for c in &register.consents {
         let Some(expires) = c.expires else { continue };
@@ -104,13 +105,18 @@ pub fn expiring(files: &[Evaluated], register: &Register, date: Date, days: u32)
         let used = uses.get(c.id.as_str()).cloned().unwrap_or_default();
         let after = expires + chrono::Days::new(1);
         let clears = green_by_consent.get(c.id.as_str()).map_or(&[][..], Vec::as_slice);
+        let person = register.identity(&c.person);
         let would_stop_cleared = clears
             .iter()
             .filter(|&&i| {
-                !*green_on.entry((i, after)).or_insert_with(|| {
+                let then = decided.entry((i, after)).or_insert_with(|| {
                     let f = &files[i];
-                    f.record.evaluate(f.rel_path.as_deref(), register, after).status == Status::Green
-                })
+                    f.record.evaluate(f.rel_path.as_deref(), register, after)
+                });
+                // Not green then because this consent's person lacks consent then: another
+                // person's expiry is charged to their own consent, not to this one.
+                then.status != Status::Green
+                    && (person.is_none() || then.missing.iter().any(|m| register.identity(&m.name) == person))
             })
             .map(|&i| files[i].path())
             .collect();
@@ -535,6 +541,40 @@ mod tests {
         assert_eq!(r.cells()[3], Cell::Int(19));
         assert_eq!((r.cells()[4].clone(), r.cells()[5].clone()), (Cell::Int(2), Cell::Int(1)));
         assert!(expiring(&files, &register, day("2026-06-01"), 10).is_empty());
+    }
+
+    #[test]
+    fn the_renewal_plan_charges_a_file_to_the_consent_whose_person_would_lack_it() {
+        use crate::model::{Person, Vocabulary};
+        let fixture = fixture::register();
+        // Anna: 1 (print, web) ends 2026-06-20, 3 (web) never; Ben: 4 (print, web) ends 2026-06-20.
+        let mut a1 = fixture.consents[0].clone();
+        a1.id = "1".into();
+        let mut a2 = a1.clone();
+        a2.id = "3".into();
+        a2.expires = None;
+        let mut b1 = a1.clone();
+        b1.id = "4".into();
+        b1.person = "Ben Meyer".into();
+        let persons = ["Anna Schmidt", "Ben Meyer"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Person { id: Some(i.to_string()), name: n.to_string(), aliases: vec![] })
+            .collect();
+        let register = Register::new(vec![a1, a2, b1], persons, vec![], vec![], Vocabulary::default(), "d".into());
+        let files: Vec<Evaluated> = fixture::files(&register)
+            .into_iter()
+            .filter(|f| f.path() == "both.jpg")
+            .map(|mut f| {
+                f.decision = f.record.evaluate(f.rel_path.as_deref(), &register, day("2026-06-01"));
+                f
+            })
+            .collect();
+        assert_eq!(files[0].decision.status, Status::Green);
+        let soon = expiring(&files, &register, day("2026-06-01"), 30);
+        let plan: Vec<(&str, usize)> = soon.iter().map(|r| (r.id.as_str(), r.would_stop_cleared.len())).collect();
+        // both.jpg turns on 2026-06-21 because of Ben; Anna keeps consent 3 for web.
+        assert_eq!(plan, [("1", 0), ("4", 1)]);
     }
 
     #[test]
