@@ -586,21 +586,21 @@ impl Register {
         }
     }
 
-    /// [`Register::prepare`] for names that are not known to show anyone (plain keywords, for
-    /// the hints): only those the register knows (a person's name or alias, or a name with
-    /// consents) are prepared and remembered, so that the memory of a run stays bounded by the
-    /// register, not by the archive's distinct keywords.
-    pub fn prepare_known<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
-        let Some(deferred) = self.deferred.as_ref() else { return };
-        let known: Vec<&str> = names
-            .into_iter()
-            .filter(|name| {
-                let key = name_key(name);
-                !deferred.built.contains(&key)
-                    && (self.identity.contains_key(&key) || !deferred.source.consents_of_key(&key).is_empty())
-            })
-            .collect();
-        self.prepare(known);
+    /// The identity a plain keyword names (for the hints), building the consents of a
+    /// consents-only name when they are deferred: like [`Register::identity`] after
+    /// [`Register::prepare`], but a keyword that names nobody is not remembered, so that the
+    /// memory of a run stays bounded by the register, not by the archive's distinct keywords.
+    pub fn keyword_identity(&mut self, keyword: &str) -> Option<usize> {
+        let key = name_key(keyword);
+        if let Some(&id) = self.identity.get(&key) {
+            return Some(id);
+        }
+        let deferred = self.deferred.as_ref()?;
+        if deferred.built.contains(&key) || deferred.source.consents_of_key(&key).is_empty() {
+            return None;
+        }
+        self.prepare([keyword]);
+        self.identity.get(&key).copied()
     }
 
     /// Whether `name` can be evaluated: its consents are built (always so when none are

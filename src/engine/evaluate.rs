@@ -187,9 +187,7 @@ impl Context {
         if rec.subject == scan::Subject::OrphanSidecar {
             return None;
         }
-        let d = &rec.depicted;
-        register.prepare(d.persons.iter().map(String::as_str));
-        register.prepare_known(d.keywords.iter().map(String::as_str));
+        register.prepare(rec.depicted.persons.iter().map(String::as_str));
         rec.hints = rec.hints_by(register);
         Some(rec.evaluate(rel, register, self.date))
     }
@@ -241,6 +239,9 @@ impl Context {
                         run.observe(abs, &rec, decision.as_ref(), register.as_deref(), self.date);
                     }
                 }
+                // The plain keywords were read for the hints (and are in the state for the
+                // next run's): the record handed on does not carry them.
+                rec.depicted.keywords = Default::default();
                 emit(rec, placed.rel, decision, register.as_deref())?;
             }
             Ok(())

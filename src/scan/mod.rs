@@ -387,27 +387,25 @@ impl FileRecord {
     /// The hints `register` gives for this file: each person of the register (by name or alias,
     /// any case, normalised) whom a plain keyword ([`Depicted::keywords`]) names and no person
     /// tag does, by the register's name, sorted. The register must be prepared for the
-    /// keywords and persons ([`crate::model::Register::prepare`]) when it defers consents.
-    pub fn hints_by(&self, register: &crate::model::Register) -> Vec<Hint> {
+    /// persons ([`crate::model::Register::prepare`]) when it defers consents; the keywords it
+    /// prepares itself ([`crate::model::Register::keyword_identity`]).
+    pub fn hints_by(&self, register: &mut crate::model::Register) -> Vec<Hint> {
         let d = &self.depicted;
         if d.keywords.is_empty() {
             return Vec::new();
         }
         let tagged: std::collections::BTreeSet<usize> = d.persons.iter().filter_map(|p| register.identity(p)).collect();
-        let mut hints: Vec<Hint> = d
-            .keywords
-            .iter()
-            .filter_map(|k| register.identity(k).filter(|id| !tagged.contains(id)).map(|id| (id, k)))
-            .map(|(id, keyword)| {
-                let name = register
-                    .persons
-                    .get(id)
-                    .map(|p| p.name.clone())
-                    .or_else(|| register.consents_of(id).next().map(|c| c.person.clone()))
-                    .unwrap_or_else(|| keyword.clone());
-                Hint { kind: HintKind::KeywordNamesPerson, name }
-            })
-            .collect();
+        let mut hints = Vec::new();
+        for keyword in &d.keywords {
+            let Some(id) = register.keyword_identity(keyword).filter(|id| !tagged.contains(id)) else { continue };
+            let name = register
+                .persons
+                .get(id)
+                .map(|p| p.name.clone())
+                .or_else(|| register.consents_of(id).next().map(|c| c.person.clone()))
+                .unwrap_or_else(|| keyword.clone());
+            hints.push(Hint { kind: HintKind::KeywordNamesPerson, name });
+        }
         hints.sort();
         hints.dedup();
         hints
@@ -1030,7 +1028,7 @@ mod tests {
             };
             FileRecord::known("a.jpg".into(), Some(Format::Jpeg), depicted, Vec::new(), None)
         };
-        let names = |r: &FileRecord| r.hints_by(&register).into_iter().map(|h| h.name).collect::<Vec<_>>();
+        let names = |r: &FileRecord| r.hints_by(&mut register.clone()).into_iter().map(|h| h.name).collect::<Vec<_>>();
         // By name or alias, any case, once per person, by the register's name.
         assert_eq!(names(&record(&[], &["anna schmidt", "ANNI", "Berlin"])), ["Anna Schmidt"]);
         assert_eq!(names(&record(&[], &["Ben Meyer", "Anni"])), ["Anna Schmidt", "Ben Meyer"]);
@@ -1038,7 +1036,7 @@ mod tests {
         assert!(names(&record(&["Anni"], &["Anna Schmidt"])).is_empty());
         assert_eq!(names(&record(&["Anna Schmidt"], &["Anna Schmidt", "Ben Meyer"])), ["Ben Meyer"]);
         assert!(names(&record(&["Carla"], &["Carla", "Sommerfest"])).is_empty(), "not in the register");
-        let hint = &record(&[], &["Ben Meyer"]).hints_by(&register)[0];
+        let hint = &record(&[], &["Ben Meyer"]).hints_by(&mut register.clone())[0];
         assert_eq!(
             serde_json::to_value(hint).unwrap(),
             serde_json::json!({"kind": "keyword-names-person", "name": "Ben Meyer"})
