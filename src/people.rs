@@ -100,8 +100,13 @@ impl PeopleRoots {
     }
 
     fn matches(&self, segment: &str) -> bool {
-        let seg = normalize_name(segment).to_lowercase();
-        self.0.contains(&seg)
+        let seg = normalized_name(segment);
+        // Most keywords are ASCII: compared without a lower-cased copy (the roots are lower
+        // case already; an ASCII segment can equal only an ASCII root).
+        if seg.is_ascii() {
+            return self.0.iter().any(|root| root.eq_ignore_ascii_case(&seg));
+        }
+        self.0.contains(&seg.to_lowercase())
     }
 }
 
@@ -248,24 +253,19 @@ pub fn from_xmp(props: &[Prop], roots: &PeopleRoots, origin: &str, out: &mut Dep
         from_keyword_paths(&items, &['|'], roots, origin, PersonSource::LrHierarchicalSubject, out);
         plain_keywords(&items, &['|'], roots, out);
     }
-}
-
-/// The plain keywords of a packet's `dc:subject` into [`Depicted::keywords`], read apart from
-/// its persons ([`from_xmp`] never sees the `dc` namespace): keywords are hints, never
-/// decisions, so a `dc` property the parser cannot read (a malformed `dc:description`, a
-/// `dc:subject` of 300,000 items) costs the hints of what follows it, never the file's
-/// status. A packet without `dc:subject` is not parsed again.
-pub fn subject_keywords(packet: &[u8], sidecar: bool, roots: &PeopleRoots, out: &mut Depicted) {
-    if memchr::memmem::find(packet, b"subject").is_none() {
-        return;
-    }
-    let keep = |ns: &str| ns == NS_DC;
-    let (props, _problem) =
-        if sidecar { xmp::parse_sidecar_partial(packet, &keep) } else { xmp::parse_partial(packet, &keep) };
-    for v in xmp::find_all(&props, NS_DC, "subject") {
+    // Parsed only where [`is_keyword_namespace`] let the parser keep it.
+    for v in xmp::find_all(props, NS_DC, "subject") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
         plain_keywords(&items, &[], roots, out);
     }
+}
+
+/// The namespace of the plain keywords (`dc:subject`): parsed for the hints only. Keywords are
+/// hints, never decisions, so a reader that keeps it must not let a problem there cost the
+/// file's persons: it parses again without it ([`is_wanted_namespace`]) when the packet has a
+/// problem (`scan` does).
+pub fn is_keyword_namespace(ns: &str) -> bool {
+    ns == NS_DC
 }
 
 /// The plain keywords of `items` into [`Depicted::keywords`]: the leaf of each item (split at
@@ -412,40 +412,10 @@ mod tests {
         let packet = format!(
             r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">{body}</rdf:RDF></x:xmpmeta>"#
         );
-        let props = xmp::parse(packet.as_bytes(), &is_wanted_namespace).unwrap();
+        let props = xmp::parse(packet.as_bytes(), &|ns| is_wanted_namespace(ns) || is_keyword_namespace(ns)).unwrap();
         let mut d = Depicted::default();
         from_xmp(&props, &PeopleRoots::default(), EMBEDDED, &mut d);
-        subject_keywords(packet.as_bytes(), false, &PeopleRoots::default(), &mut d);
         d
-    }
-
-    #[test]
-    fn a_dc_property_the_parser_refuses_costs_hints_never_the_persons() {
-        let packet = |dc: &str| {
-            format!(
-                r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:dc="http://purl.org/dc/elements/1.1/"><Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Anna Schmidt</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>{dc}</rdf:Description></rdf:RDF></x:xmpmeta>"#
-            )
-        };
-        let subject = "<dc:subject><rdf:Bag><rdf:li>Ben Meyer</rdf:li></rdf:Bag></dc:subject>";
-        for (dc, keywords) in [
-            (subject.to_string(), vec!["Ben Meyer"]),
-            // Two children: a parse error in the `dc` namespace, before or inside the subject.
-            (format!("<dc:description><dc:a>x</dc:a><dc:b>y</dc:b></dc:description>{subject}"), vec![]),
-            ("<dc:subject><rdf:li>Ben</rdf:li><rdf:li>Meyer</rdf:li></dc:subject>".to_string(), vec![]),
-        ] {
-            let packet = packet(&dc);
-            // The persons' parse never sees `dc`: no problem, Anna read.
-            let props = xmp::parse(packet.as_bytes(), &is_wanted_namespace).unwrap();
-            let mut d = Depicted::default();
-            from_xmp(&props, &PeopleRoots::default(), EMBEDDED, &mut d);
-            subject_keywords(packet.as_bytes(), false, &PeopleRoots::default(), &mut d);
-            assert_eq!(names(&d), ["Anna Schmidt"], "{dc}");
-            assert_eq!(d.keywords.iter().map(String::as_str).collect::<Vec<_>>(), keywords, "{dc}");
-        }
-    }
-
-    fn names(d: &Depicted) -> Vec<&str> {
-        d.persons.iter().map(String::as_str).collect()
     }
 
     #[test]
@@ -536,6 +506,10 @@ mod tests {
         );
         assert_eq!(names(&d), ["Gina", "Hans", "Ida"]);
         assert_eq!(d.source_labels(), ["digikam-tags", "lr-hierarchical-subject"]);
+    }
+
+    fn names(d: &Depicted) -> Vec<&str> {
+        d.persons.iter().map(String::as_str).collect()
     }
 
     #[test]

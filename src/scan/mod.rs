@@ -611,7 +611,7 @@ fn scan_media(
         rec.sidecars.push(sidecar.clone());
         let name = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let first = rec.sidecars.len() == 1;
-        let (props, problem, hash, keyword_bytes) = read_sidecar(sidecar, written);
+        let (props, problem, hash) = read_sidecar(sidecar, written);
         if let Some(h) = rec.read_hashes.as_mut() {
             h.sidecars.push(hash);
         }
@@ -620,9 +620,6 @@ fn scan_media(
         }
         // Persons read before a problem are kept beside it.
         people::from_xmp(&props, roots, &name, &mut rec.depicted);
-        if let Some(bytes) = &keyword_bytes {
-            people::subject_keywords(bytes, true, roots, &mut rec.depicted);
-        }
         dates.read_xmp(&props);
         if let Some(e) = problem {
             rec.errors.push(ReadError::Sidecar { name: name.clone(), error: e });
@@ -702,15 +699,31 @@ fn record_embedded(located: Located, roots: &PeopleRoots, written: bool, rec: &m
     }
 }
 
-/// Parse a packet for its persons and dates, and with `written` for the fields `apply` wrote:
-/// the properties read before a problem, and the problem.
+/// Parse a packet for its persons, plain keywords and dates, and with `written` for the fields
+/// `apply` wrote: the properties read before a problem, and the problem.
 fn parse_packet(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpError>) {
-    xmp::parse_partial(bytes, &|ns| wanted(ns, written))
+    with_keywords(bytes, written, xmp::parse_partial)
 }
 
 /// [`parse_packet`] for a sidecar's content: one without XMP in it is an error.
 fn parse_sidecar(bytes: &[u8], written: bool) -> (Vec<Prop>, Option<xmp::XmpError>) {
-    xmp::parse_sidecar_partial(bytes, &|ns| wanted(ns, written))
+    with_keywords(bytes, written, xmp::parse_sidecar_partial)
+}
+
+type Parse = fn(&[u8], &dyn Fn(&str) -> bool) -> (Vec<Prop>, Option<xmp::XmpError>);
+
+/// One parse for the persons and the plain keywords (`dc`); a packet with a problem is parsed
+/// again without `dc`, whose keywords are only hints: a problem there (a malformed
+/// `dc:description`, a `dc:subject` of 300,000 items) costs the hints after it, never the
+/// persons or the file's reading. The problem reported is the one of the parse without `dc`.
+fn with_keywords(bytes: &[u8], written: bool, parse: Parse) -> (Vec<Prop>, Option<xmp::XmpError>) {
+    let (props, problem) = parse(bytes, &|ns| wanted(ns, written) || people::is_keyword_namespace(ns));
+    if problem.is_none() {
+        return (props, None);
+    }
+    let (mut persons, problem) = parse(bytes, &|ns| wanted(ns, written));
+    persons.extend(props.into_iter().filter(|p| people::is_keyword_namespace(&p.ns)));
+    (persons, problem)
 }
 
 fn wanted(ns: &str, written: bool) -> bool {
@@ -752,7 +765,6 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
             rec.written = WrittenFields::from_props(&props, true).map(Box::new);
         }
         people::from_xmp(&props, roots, EMBEDDED, &mut rec.depicted);
-        people::subject_keywords(packet, false, roots, &mut rec.depicted);
         dates.read_xmp(&props);
         if let Some(e) = problem {
             rec.errors.push(if extended {
@@ -774,29 +786,27 @@ fn embedded_persons(meta: &Metadata, roots: &PeopleRoots, written: bool, rec: &m
 
 /// Read and parse an XMP sidecar (bounded like an embedded packet): the properties read before
 /// a problem, and the problem.
-/// With `written`, also the hash of its bytes ([`ReadHashes`]); and the bytes when they have
-/// plain keywords to read (`people::subject_keywords`).
-fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<SidecarError>, Option<u64>, Option<Vec<u8>>) {
+/// With `written`, also the hash of its bytes ([`ReadHashes`]).
+fn read_sidecar(path: &Path, written: bool) -> (Vec<Prop>, Option<SidecarError>, Option<u64>) {
     let (file, meta) = match source::open_file(path) {
         Ok(opened) => opened,
-        Err(e) => return (Vec::new(), Some(SidecarError::Open(IoProblem::new(e))), None, None),
+        Err(e) => return (Vec::new(), Some(SidecarError::Open(IoProblem::new(e))), None),
     };
     // Sized once from the file's length (a growing buffer would hold twice the packet while
     // it is copied), and a sidecar over the limit is not read at all.
     let len = meta.len();
     if len > media::MAX_XMP {
-        return (Vec::new(), Some(SidecarError::TooLarge { len }), None, None);
+        return (Vec::new(), Some(SidecarError::TooLarge { len }), None);
     }
     let mut bytes = Vec::with_capacity(len as usize);
     if let Err(e) = file.take(media::MAX_XMP + 1).read_to_end(&mut bytes) {
-        return (Vec::new(), Some(SidecarError::Read(IoProblem::new(e))), None, None);
+        return (Vec::new(), Some(SidecarError::Read(IoProblem::new(e))), None);
     }
     if bytes.len() as u64 > media::MAX_XMP {
-        return (Vec::new(), Some(SidecarError::Grew), None, None);
+        return (Vec::new(), Some(SidecarError::Grew), None);
     }
     let (props, problem) = parse_sidecar(&bytes, written);
-    let hash = written.then(|| content_hash(&bytes));
-    (props, problem.map(SidecarError::Xmp), hash, Some(bytes))
+    (props, problem.map(SidecarError::Xmp), written.then(|| content_hash(&bytes)))
 }
 
 /// Capture date candidates, in order of preference (SPEC.md 2.4).
@@ -1010,6 +1020,37 @@ mod tests {
         let config = || crate::config::Error::NoUsage("/a/consentry.toml".into());
         let text = format!("{:#}", config());
         assert_eq!(ReadError::Unplaced(PlaceError::Archive(Arc::new(config()))).to_string(), text);
+    }
+
+    #[test]
+    fn a_dc_property_the_parser_refuses_costs_hints_never_the_persons() {
+        let packet = |dc: &str| {
+            format!(
+                r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:dc="http://purl.org/dc/elements/1.1/"><Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Anna Schmidt</rdf:li></rdf:Bag></Iptc4xmpExt:PersonInImage>{dc}</rdf:Description></rdf:RDF></x:xmpmeta>"#
+            )
+        };
+        let subject = "<dc:subject><rdf:Bag><rdf:li>Ben Meyer</rdf:li></rdf:Bag></dc:subject>";
+        for (dc, keywords) in [
+            (subject.to_string(), vec!["Ben Meyer"]),
+            // Two children: a parse error in the `dc` namespace, before the subject.
+            (format!("<dc:description><dc:a>x</dc:a><dc:b>y</dc:b></dc:description>{subject}"), vec![]),
+            // Items without a container.
+            ("<dc:subject><rdf:li>Ben</rdf:li><rdf:li>Meyer</rdf:li></dc:subject>".to_string(), vec![]),
+        ] {
+            let packet = packet(&dc);
+            for (props, problem) in [parse_packet(packet.as_bytes(), true), parse_sidecar(packet.as_bytes(), false)] {
+                assert!(problem.is_none(), "{dc}: {problem:?}");
+                let mut d = Depicted::default();
+                people::from_xmp(&props, &PeopleRoots::default(), "", &mut d);
+                assert_eq!(d.persons.iter().map(String::as_str).collect::<Vec<_>>(), ["Anna Schmidt"], "{dc}");
+                assert_eq!(d.keywords.iter().map(String::as_str).collect::<Vec<_>>(), keywords, "{dc}");
+            }
+        }
+        // A problem outside `dc` is the file's problem, as ever.
+        let broken = packet(&format!(
+            "<Iptc4xmpExt:PersonInImage><rdf:li>x</rdf:li><rdf:li>y</rdf:li></Iptc4xmpExt:PersonInImage>{subject}"
+        ));
+        assert!(parse_packet(broken.as_bytes(), false).1.is_some());
     }
 
     #[test]
