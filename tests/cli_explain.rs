@@ -233,3 +233,22 @@ fn a_file_named_through_a_link_is_explained() {
     assert_eq!((&rows[0]["status"], &rows[0]["outcome"]), (&json!("green"), &json!("file")));
     assert!(rows[0]["path"].as_str().unwrap().ends_with("events/green.jpg"), "{rows:?}");
 }
+
+/// A file named through a link in a folder of no archive is judged by its real archive, as
+/// `scan` judges it: `check` and `explain` agree with `scan` (before, they refused with "needs
+/// a consent register", the link's folder having none).
+#[cfg(unix)]
+#[test]
+fn a_link_from_outside_any_archive_is_judged_by_the_file_s_archive() {
+    let (tmp, root) = archive();
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(root.join("events/green.jpg"), outside.join("link.jpg")).unwrap();
+    let scanned = support::run(&["scan", "link.jpg", "--no-state", "--format", "jsonl", "--as-of", AS_OF], &outside);
+    assert_eq!(jsonl(&scanned)[0]["status"], json!("green"), "{}", stderr(&scanned));
+    let out = explain(&outside, &["link.jpg", "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(jsonl(&out)[0]["status"], json!("green"));
+    let out = support::run(&["check", "--for", "web", "link.jpg", "--no-state", "--as-of", AS_OF], &outside);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

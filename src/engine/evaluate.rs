@@ -95,7 +95,11 @@ impl Context {
         // The archives of the named paths are set up first: a problem with one of them stops
         // the command before any work.
         for p in &paths {
-            let dir = if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(Path::new("")) };
+            // A named file is placed where it really is (a link followed, as the walk places
+            // its record): the archive of the link's own folder is not the file's.
+            let real = (options.follow_links && !p.is_dir()).then(|| std::fs::canonicalize(p).ok()).flatten();
+            let file = real.as_deref().unwrap_or(p);
+            let dir = if p.is_dir() { p.as_path() } else { file.parent().unwrap_or(Path::new("")) };
             let place = scan::Placement::place(&*archives, dir);
             if let Some(e) = &place.error {
                 return Err(Error::Archive(e.to_string()));
