@@ -18,7 +18,7 @@ use consentry::output::{self, OutputFormat, RecordWriter};
 use consentry::own;
 use consentry::register;
 use consentry::report::{self, Evaluated, Row};
-use consentry::scan::{FileRecord, ScanOptions, ScanSummary};
+use consentry::scan::{FileRecord, ScanOptions, ScanSummary, Shard};
 use consentry::state;
 
 /// `eprintln!` for every message of the commands: control characters in the paths, names and
@@ -199,7 +199,59 @@ pub struct WalkArgs {
     /// Do not follow symbolic links.
     #[arg(long)]
     pub no_follow: bool,
+    /// Read and judge only shard K of N (K from 0) of every archive: the files whose path
+    /// relative to their archive root hashes to K; each shard keeps its own state
+    /// [default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX
+    /// with --shards N]
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// The number of shards when the index comes from JOB_COMPLETION_INDEX (a Kubernetes
+    /// Indexed Job) [default: $CONSENTRY_SHARDS]
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<u32>,
 }
+
+/// The shard of this run: `--shard K/N`; else a Slurm array task (SLURM_ARRAY_TASK_ID counted
+/// from SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT); else a Kubernetes Indexed Job's
+/// JOB_COMPLETION_INDEX of `--shards N` or CONSENTRY_SHARDS. An index without a count, or a
+/// count without an index, is an error: a run must never read a part and believe it whole.
+fn shard_of(walk: &WalkArgs) -> anyhow::Result<Option<Shard>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let number = |name: &str, value: String| {
+        value.trim().parse::<u32>().map_err(|_| anyhow::anyhow!("{name}={value:?} is not a number"))
+    };
+    if let Some(shard) = walk.shard {
+        return Ok(Some(shard));
+    }
+    let count = match walk.shards {
+        Some(n) => Some(n),
+        None => var(SHARDS_ENV).map(|v| number(SHARDS_ENV, v)).transpose()?,
+    };
+    if let Some(index) = var("JOB_COMPLETION_INDEX") {
+        let index = number("JOB_COMPLETION_INDEX", index)?;
+        let Some(n) = count else {
+            anyhow::bail!("JOB_COMPLETION_INDEX is set: give the number of shards with --shards N or {SHARDS_ENV}")
+        };
+        return Ok(Some(Shard::new(index, n).map_err(anyhow::Error::msg)?));
+    }
+    if let (Some(id), Some(n)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT")) {
+        let (id, n) = (number("SLURM_ARRAY_TASK_ID", id)?, number("SLURM_ARRAY_TASK_COUNT", n)?);
+        let min = var("SLURM_ARRAY_TASK_MIN").map(|v| number("SLURM_ARRAY_TASK_MIN", v)).transpose()?.unwrap_or(0);
+        let k = id
+            .checked_sub(min)
+            .ok_or_else(|| anyhow::anyhow!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"))?;
+        return Ok(Some(Shard::new(k, n).map_err(|e| anyhow::anyhow!("Slurm array task: {e}"))?));
+    }
+    if count.is_some() {
+        anyhow::bail!(
+            "--shards N (or {SHARDS_ENV}) needs the shard's index: JOB_COMPLETION_INDEX, or give --shard K/N"
+        );
+    }
+    Ok(None)
+}
+
+/// The number of shards of a Kubernetes Indexed Job (`--shards`).
+const SHARDS_ENV: &str = "CONSENTRY_SHARDS";
 
 /// Where a run keeps what it read (SPEC.md 7).
 #[derive(Debug, Args)]
@@ -586,7 +638,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     if common.state.no_state {
         anyhow::bail!("`report changes` reads the state: it cannot go with --no-state");
     }
-    let path = engine::archives::state_path(&options(common))?;
+    let path = engine::archives::state_path(&sharded(common)?)?;
     let state = state::State::open_existing(&path)?;
     let (checkpoint, runs, changes) = match &args.checkpoint {
         Some(name) => {
@@ -834,13 +886,24 @@ fn options(common: &CommonArgs) -> engine::Options {
         no_state: common.state.no_state,
         register_cache: engine::RegisterCache::User,
         lang: lang(),
+        shard: None,
         notes: notes(),
     }
 }
 
 /// A command over the archive that records its run in the state as `command`.
 fn context(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
-    Ok(Context::new(options(common), need, command)?)
+    Ok(Context::new(sharded(common)?, need, command)?)
+}
+
+/// [`options`] with the run's shard, said on stderr: a shard's answers are about its part of
+/// every archive only.
+fn sharded(common: &CommonArgs) -> anyhow::Result<engine::Options> {
+    let shard = shard_of(&common.walk)?;
+    if let Some(s) = shard.filter(|_| !common.output.quiet) {
+        say!("consentry: shard {}/{}: only this shard's files are read and judged", s.k, s.n);
+    }
+    Ok(engine::Options { shard, ..options(common) })
 }
 
 /// Scan and evaluate everything with the context, keeping the records (for reports), with
@@ -856,7 +919,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     let how =
         ApplyOptions { dry_run: args.dry_run, sidecar_always: args.sidecar == SidecarMode::Always, plus: args.plus };
-    let ctx = engine::apply::context(options(&args.common))?;
+    let ctx = engine::apply::context(sharded(&args.common)?)?;
     let (files, summary) = collect(&ctx, out.quiet)?;
     let applied = engine::apply::apply(&ctx, &files, summary, how)?;
     for e in &applied.failures {

@@ -76,6 +76,8 @@ pub(crate) struct Archives {
     /// Whether runs are recorded in states, and `--state`.
     pub(crate) tracked: bool,
     pub(crate) state: Option<PathBuf>,
+    /// `--shard K/N`: each archive's state is the shard's own.
+    pub(crate) shard: Option<crate::scan::Shard>,
     pub(crate) pool: Arc<rayon::ThreadPool>,
     pub(crate) cache: Option<PathBuf>,
     /// The scanned paths, absolute, as named and as real paths (only files under them can have
@@ -241,10 +243,12 @@ impl Archives {
         }
         let state = match (&self.state, archive) {
             (Some(path), _) => {
-                let state = open_state(Path::new(""), Some(path), self.quiet, &self.notes)?;
+                let state = open_state(Path::new(""), Some(path), None, self.quiet, &self.notes)?;
                 state.map(|s| (path.clone(), s))
             }
-            (None, Some(a)) => open_state(&a.root, None, self.quiet, &self.notes)?.map(|s| (s.path().to_path_buf(), s)),
+            (None, Some(a)) => {
+                open_state(&a.root, None, self.shard, self.quiet, &self.notes)?.map(|s| (s.path().to_path_buf(), s))
+            }
             (None, None) => None,
         };
         let Some((key, mut state)) = state else { return Ok(None) };
@@ -288,6 +292,7 @@ impl Archives {
 pub fn open_state(
     root: &Path,
     explicit: Option<&Path>,
+    shard: Option<crate::scan::Shard>,
     quiet: bool,
     notes: &Notes,
 ) -> Result<Option<state::State>, Error> {
@@ -304,12 +309,12 @@ pub fn open_state(
     if let Some(path) = explicit {
         return opened(path).map(Some).map_err(|e| Error::State(e.to_string()));
     }
-    let own = match opened(&state::default_path(root)) {
+    let own = match opened(&state::default_path(root, shard)) {
         Ok(state) => return Ok(Some(state)),
         Err(state::OpenError::NotWritable { path, source }) => format!("{}: {source}", path.display()),
         Err(e) => return Err(Error::State(e.to_string())),
     };
-    let Some(cache) = state::cache_path(root) else {
+    let Some(cache) = state::cache_path(root, shard) else {
         if !quiet {
             note!(notes, "consentry: no state kept ({own}; no cache directory): every file is read");
         }
@@ -343,8 +348,8 @@ pub fn state_path(options: &super::Options) -> Result<PathBuf, Error> {
     let Some(archive) = settings.archive else {
         return Err(Error::NoArchive(paths[0].clone()));
     };
-    let own = state::default_path(&archive.root);
-    Ok(match state::cache_path(&archive.root) {
+    let own = state::default_path(&archive.root, options.shard);
+    Ok(match state::cache_path(&archive.root, options.shard) {
         Some(cache) if !own.is_file() && cache.is_file() => cache,
         _ => own,
     })

@@ -57,8 +57,12 @@ impl Context {
                 return Err(Error::NoSuchPath(p.clone()));
             }
         }
-        let mut opts =
-            ScanOptions { follow_links: options.follow_links, threads: options.threads, ..ScanOptions::default() };
+        let mut opts = ScanOptions {
+            follow_links: options.follow_links,
+            threads: options.threads,
+            shard: options.shard,
+            ..ScanOptions::default()
+        };
         let pool = opts.pool()?;
         opts.pool = Some(pool.clone());
         let cwd = std::env::current_dir()?;
@@ -88,6 +92,7 @@ impl Context {
             notes: options.notes.clone(),
             tracked: tracked && !options.no_state,
             state: options.state.clone(),
+            shard: options.shard,
             pool,
             cache,
             found: Mutex::new(Found::default()),

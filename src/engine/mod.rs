@@ -57,6 +57,9 @@ pub struct Options {
     pub register_cache: RegisterCache,
     /// The language of the notes that are summaries (what a run recorded in the state).
     pub lang: crate::i18n::Lang,
+    /// `--shard K/N`: only this shard's files are read and evaluated (SPEC.md 7a), and each
+    /// archive's state is the shard's own.
+    pub shard: Option<crate::scan::Shard>,
     pub notes: Notes,
 }
 
@@ -93,6 +96,7 @@ impl Options {
             no_state: false,
             register_cache: RegisterCache::User,
             lang: crate::i18n::Lang::En,
+            shard: None,
             notes: Arc::new(|_| {}),
         }
     }

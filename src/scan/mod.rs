@@ -45,6 +45,48 @@ pub struct ScanOptions {
     /// on the walk's thread, before its files are read. Its people roots and earlier records
     /// replace `roots` and `reuse`, and each record carries its [`FileRecord::placed`].
     pub placement: Option<std::sync::Arc<dyn Placement>>,
+    /// Read only the files of this shard ([`Shard::holds`]); the others are walked, not read,
+    /// and give no record.
+    pub shard: Option<Shard>,
+}
+
+/// One of `n` deterministic parts of every archive (SPEC.md 7a): `--shard K/N`, K from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u32,
+    pub n: u32,
+}
+
+impl Shard {
+    /// A shard `k` of `n` (`k < n`, `n >= 1`).
+    pub fn new(k: u32, n: u32) -> Result<Shard, String> {
+        if n == 0 || k >= n {
+            return Err(format!("shard {k}/{n}: K counts from 0 and must be less than N (N at least 1)"));
+        }
+        Ok(Shard { k, n })
+    }
+
+    /// Parse `K/N`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (k, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: give the shard as K/N, such as 0/4"))?;
+        let number =
+            |x: &str| x.trim().parse::<u32>().map_err(|_| format!("{s:?}: give the shard as K/N, such as 0/4"));
+        Shard::new(number(k)?, number(n)?)
+    }
+
+    /// Whether the file whose key is `key` is in this shard. The key of a file in an archive is
+    /// its path relative to the archive root (`/`-separated), so a file stays in its shard
+    /// whatever the mount point, the machine or the path named on the command line; of a file
+    /// in no archive, its real path; of a path that could not be placed, the path as walked.
+    /// The part is the first 8 bytes of the key's SHA-256, big-endian, modulo N: stable across
+    /// versions and platforms.
+    pub fn holds(&self, key: &str) -> bool {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first) % u64::from(self.n) == u64::from(self.k)
+    }
 }
 
 /// Places the files of a scan in their archives.
@@ -227,6 +269,7 @@ impl Default for ScanOptions {
             pool: None,
             reuse: None,
             placement: None,
+            shard: None,
         }
     }
 }
@@ -491,6 +534,11 @@ pub fn scan<E: From<std::io::Error>>(
                         }
                     }
                 });
+                if let Some(shard) = &opts.shard {
+                    if !shard.holds(&shard_key(&job, place.as_deref())) {
+                        return !stop.load(Ordering::Relaxed); // another shard's file: not read
+                    }
+                }
                 !stop.load(Ordering::Relaxed) && job_tx.send((job, place)).is_ok()
             })
         });
@@ -525,6 +573,23 @@ pub fn scan<E: From<std::io::Error>>(
 /// Read one job into a record (or take the earlier record of an unchanged file), for a file of
 /// `place` (its people roots and earlier records), noting where it belongs. Never panics
 /// outward: a panic in a parser becomes an error.
+/// The key a job is sharded by ([`Shard::holds`]): its path relative to its archive root, else
+/// its real path, else the path as walked. Sidecars go with their media file (one job).
+fn shard_key(job: &Job, place: Option<&Place>) -> String {
+    let path = walk::job_path(job);
+    if let Some(place) = place {
+        let placed = place.placed(path);
+        if let Some(rel) = placed.rel {
+            return rel;
+        }
+        if let Some(dir) = &place.real_dir {
+            let real = path.file_name().map_or_else(|| dir.clone(), |n| dir.join(n));
+            return real.to_string_lossy().into_owned();
+        }
+    }
+    path.to_string_lossy().into_owned()
+}
+
 fn process_in(job: &Job, opts: &ScanOptions, place: Option<&Place>) -> FileRecord {
     let Some(place) = place else { return read_job(job, &opts.roots, opts.reuse.as_ref(), opts.written) };
     let mut rec = read_job(job, &place.roots, place.reuse.as_ref(), opts.written);
@@ -1020,6 +1085,21 @@ mod tests {
         let config = || crate::config::Error::NoUsage("/a/consentry.toml".into());
         let text = format!("{:#}", config());
         assert_eq!(ReadError::Unplaced(PlaceError::Archive(Arc::new(config()))).to_string(), text);
+    }
+
+    #[test]
+    fn shards_are_parsed_checked_and_stable() {
+        assert_eq!(Shard::parse("1/4"), Ok(Shard { k: 1, n: 4 }));
+        assert_eq!(Shard::parse(" 0 / 1 "), Ok(Shard { k: 0, n: 1 }));
+        for bad in ["4/4", "0/0", "1", "-1/4", "a/b", "1/4/2"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+        // The part of a key is pinned: SHA-256's first 8 bytes, big-endian, modulo N (a change
+        // would move files between shards and their states).
+        for (key, n, k) in [("2023/summer-fest/IMG_1001.jpg", 4, 2), ("a/b.jpg", 7, 4), ("ü/ß.jpg", 1000, 46)] {
+            let holders: Vec<u32> = (0..n).filter(|&i| Shard { k: i, n }.holds(key)).collect();
+            assert_eq!(holders, [k], "{key}");
+        }
     }
 
     #[test]

@@ -178,9 +178,15 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
 pub const SCHEMA: i64 = 3;
 const APPLICATION: &str = "consentry-state";
 
-/// Where the state of the archive at `root` is kept by default.
-pub fn default_path(root: &Path) -> PathBuf {
-    root.join(crate::own::STATE_DIR).join("state.sqlite")
+/// Where the state of the archive at `root` is kept by default; a shard's own
+/// (`state-shard-K-of-N.sqlite`), so that shards never see each other's files as removed.
+pub fn default_path(root: &Path, shard: Option<crate::scan::Shard>) -> PathBuf {
+    root.join(crate::own::STATE_DIR).join(format!("state{}.sqlite", shard_suffix(shard)))
+}
+
+/// `-shard-K-of-N` for a shard's files, nothing for the whole archive.
+fn shard_suffix(shard: Option<crate::scan::Shard>) -> String {
+    shard.map(|s| format!("-shard-{}-of-{}", s.k, s.n)).unwrap_or_default()
 }
 
 /// consentry's directory in the user's cache directory (`$XDG_CACHE_HOME/consentry`, else
@@ -194,9 +200,9 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 /// The fallback for a read-only archive: the user's cache directory, one file per archive root.
-pub fn cache_path(root: &Path) -> Option<PathBuf> {
+pub fn cache_path(root: &Path, shard: Option<crate::scan::Shard>) -> Option<PathBuf> {
     let id = format!("{:x}", Sha256::digest(root.as_os_str().as_bytes()));
-    Some(cache_dir()?.join(format!("state-{}.sqlite", &id[..16])))
+    Some(cache_dir()?.join(format!("state-{}{}.sqlite", &id[..16], shard_suffix(shard))))
 }
 
 /// An open state file.
