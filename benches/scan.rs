@@ -96,8 +96,7 @@ fn main() {
         plains.push(Run { secs: t.elapsed().as_secs_f64(), cpu: 0.0, max_rss_kb: 0, code: 0 });
         ourses.push(timed(&mut consentry_scan(bin, &dir)));
     }
-    let best = |runs: Vec<Run>| runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).unwrap();
-    let (plain, ours) = (best(plains), best(ourses));
+    let (plain, ours) = (common::fastest(plains), common::fastest(ourses));
     line("plain read of first 64 KiB", media + sidecars, &plain);
     line("consentry scan", media, &ours);
     let per_sec = |r: &Run| media as f64 / r.secs;

@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{timed, Run};
+use common::{fastest, timed};
 
 fn shard_scan(bin: &str, dir: &Path, shard: Option<(u32, u32)>) -> Command {
     let mut c = Command::new(bin);
@@ -29,10 +29,6 @@ fn count(bin: &str, dir: &Path, shard: Option<(u32, u32)>) -> usize {
     out.stdout.iter().filter(|&&b| b == b'\n').count()
 }
 
-fn best(runs: impl IntoIterator<Item = Run>) -> Run {
-    runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).unwrap()
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for the test list
@@ -46,7 +42,7 @@ fn main() {
         bytes as f64 / 1e6
     );
     let records = count(bin, &dir, None); // also warms the cache
-    let walk = best((0..3).map(|_| timed(Command::new("find").arg(&dir).args(["-printf", "%i %s %T@ %C@\n"]))));
+    let walk = fastest((0..3).map(|_| timed(Command::new("find").arg(&dir).args(["-printf", "%i %s %T@ %C@\n"]))));
     println!("stat walk of the whole tree (find -printf): {:.3} s", walk.secs);
     let mut whole = None;
     for n in [1u32, 2, 4] {
@@ -56,7 +52,7 @@ fn main() {
             let shard = Some((k, n));
             let files = count(bin, &dir, shard);
             read += files;
-            let run = best((0..3).map(|_| timed(&mut shard_scan(bin, &dir, shard))));
+            let run = fastest((0..3).map(|_| timed(&mut shard_scan(bin, &dir, shard))));
             assert_eq!(run.code, 0, "shard {k}/{n} failed");
             println!(
                 "N={n} shard {k}: {files:>6} files {:>7.3} s {:>8.0} files/s {:>6.2} s CPU {:>6.1} MB peak",

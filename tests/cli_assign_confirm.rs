@@ -18,8 +18,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let tmp = tempfile::tempdir().unwrap();
-        let (archive, _) = support::copy_fixtures(tmp.path());
-        fs::write(archive.join("consentry.toml"), "register = \"../register/register.sqlite\"\n").unwrap();
+        support::copy_fixtures_sqlite(tmp.path());
         fs::write(tmp.path().join("form.pdf"), "%PDF-1.4\n% signed\n%%EOF\n").unwrap();
         Setup { tmp }
     }
@@ -48,9 +47,6 @@ impl Setup {
             .args(self.args(more))
             .current_dir(self.archive())
             .env("CONSENTRY_ACTOR", "tester")
-            .env("LANG", "C")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
             .output()
             .unwrap()
     }
@@ -71,9 +67,6 @@ impl Setup {
             .args(["-qefc", &line, "/dev/null"])
             .current_dir(self.archive())
             .env("CONSENTRY_ACTOR", "tester")
-            .env("LANG", "C")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
             .env_remove("CONSENTRY_REGISTER")
             .env("XDG_CACHE_HOME", support::cache_home())
             .env("SHELL", "/bin/sh")

@@ -28,11 +28,8 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let tmp = tempfile::tempdir().unwrap();
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        support::copy_dir(&fixtures.join("archive"), &tmp.path().join("archive"));
-        support::copy_dir(&fixtures.join("register"), &tmp.path().join("register"));
-        let _ = fs::remove_dir_all(tmp.path().join("archive/.consentry"));
-        fs::write(tmp.path().join("archive/consentry.toml"), "register = \"../register/register.sqlite\"\n").unwrap();
+        let (archive, _) = support::copy_fixtures_sqlite(tmp.path());
+        let _ = fs::remove_dir_all(archive.join(".consentry"));
         Setup { tmp }
     }
 

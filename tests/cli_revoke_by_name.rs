@@ -18,8 +18,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let tmp = tempfile::tempdir().unwrap();
-        let (archive, _) = support::copy_fixtures(tmp.path());
-        fs::write(archive.join("consentry.toml"), "register = \"../register/register.sqlite\"\n").unwrap();
+        support::copy_fixtures_sqlite(tmp.path());
         Setup { tmp }
     }
 
@@ -32,9 +31,6 @@ impl Setup {
             .args(args)
             .current_dir(self.tmp.path().join("archive"))
             .env("CONSENTRY_ACTOR", "tester")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C")
             .output()
             .unwrap()
     }

@@ -69,3 +69,9 @@ pub fn timed(cmd: &mut Command) -> Run {
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Run { secs, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), max_rss_kb: usage.ru_maxrss, code }
 }
+
+/// The fastest of some runs: the one that measures the program rather than a disk or a page cache
+/// reclaimed under it.
+pub fn fastest(runs: impl IntoIterator<Item = Run>) -> Run {
+    runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("at least one run")
+}

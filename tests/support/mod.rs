@@ -101,6 +101,14 @@ pub fn copy_fixtures(tmp: &Path) -> (PathBuf, PathBuf) {
     (root, register)
 }
 
+/// [`copy_fixtures`] with the archive's `consentry.toml` naming the SQLite register (what the
+/// commands that change the register edit): (archive root, the database).
+pub fn copy_fixtures_sqlite(tmp: &Path) -> (PathBuf, PathBuf) {
+    let (root, register) = copy_fixtures(tmp);
+    fs::write(root.join("consentry.toml"), "register = \"../register/register.sqlite\"\n").unwrap();
+    (root, register.join("register.sqlite"))
+}
+
 /// In a copy of the fixture archive at `root`, the green `2023/summer-fest/IMG_1001.jpg` (Anna
 /// Schmidt and Jonas Weber) copied to `to`, cut off in the middle of the metadata naming Anna
 /// Schmidt: unreadable, though what is read of it names persons who have consent.
