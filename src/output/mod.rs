@@ -608,15 +608,20 @@ mod tests {
         assert!(Printer::new(OutputFormat::Html, Lang::En, Pair::COLUMNS, Vec::new()).is_err());
     }
 
-    #[test]
-    fn a_spreadsheet_row_of_a_scan_record_has_a_cell_per_column() {
-        let record = crate::scan::FileRecord::known(
+    /// A JPEG read completely that shows nobody.
+    fn jpeg_nobody() -> crate::scan::FileRecord {
+        crate::scan::FileRecord::known(
             "a.jpg".into(),
             Some(crate::media::Format::Jpeg),
             crate::people::Depicted::default(),
             Vec::new(),
             None,
-        );
+        )
+    }
+
+    #[test]
+    fn a_spreadsheet_row_of_a_scan_record_has_a_cell_per_column() {
+        let record = jpeg_nobody();
         let register = crate::report::fixture::register();
         let day = crate::model::Date::from_ymd_opt(2026, 1, 1).unwrap();
         let decision = record.evaluate(Some("a.jpg"), &register, day);
@@ -628,13 +633,7 @@ mod tests {
 
     #[test]
     fn scan_records_are_never_printed_in_a_format_they_have_no_printer_for() {
-        let record = crate::scan::FileRecord::known(
-            "a.jpg".into(),
-            Some(crate::media::Format::Jpeg),
-            crate::people::Depicted::default(),
-            Vec::new(),
-            None,
-        );
+        let record = jpeg_nobody();
         let mut w = super::RecordWriter::new(OutputFormat::Html, Lang::En, Vec::new(), false).unwrap();
         assert!(w.write(&record, None).is_err());
         let mut w = super::RecordWriter::new(OutputFormat::Table, Lang::En, Vec::new(), false).unwrap();
