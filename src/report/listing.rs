@@ -97,21 +97,15 @@ pub struct AddedCounted<'a>(pub &'a AddedConsent<'a>);
 impl Row for AddedCounted<'_> {
     const COLUMNS: &'static [&'static str] =
         &["action", "id", "person", "usage", "granted", "expires", "document", "stored", "files", "persons", "note"];
+    /// The full row's cells up to `stored`, the counts, and its `note`.
     fn cells(&self) -> Vec<Cell> {
-        let (r, c, a) = (self.0, self.0.consent, self.0.added);
-        vec![
-            r.action.into(),
-            a.id.as_str().into(),
-            a.person.as_str().into(),
-            Cell::list(&c.usage),
-            c.granted.into(),
-            c.expires.into(),
-            a.document.path.as_str().into(),
-            stored(a.document.stored, r.dry_run).into(),
-            c.scope.len().into(),
-            c.persons.len().into(),
-            (if a.new_person { "new person" } else { "" }).into(),
-        ]
+        let mut cells = self.0.cells();
+        let note = cells.pop();
+        cells.truncate(Self::COLUMNS.len() - 3);
+        let c = self.0.consent;
+        cells.extend([c.scope.len().into(), c.persons.len().into()]);
+        cells.extend(note);
+        cells
     }
 }
 
