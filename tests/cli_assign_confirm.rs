@@ -145,3 +145,28 @@ fn on_a_terminal_it_is_a_dry_run_without_yes() {
     assert!(!screen.contains("dry run"), "{screen}");
     assert_ne!(s.db(), before, "recorded with --yes");
 }
+
+/// A person the files name in two spellings (any case) is counted on every file showing them,
+/// as the consent covers them: the list the user checks before `--yes` says two files.
+#[test]
+fn a_person_named_in_two_spellings_is_counted_on_every_file() {
+    let s = Setup::new();
+    let dir = s.archive().join("raw/2024-03-10");
+    fs::copy(dir.join("IMG_0002.CR2"), dir.join("IMG_0009.CR2")).unwrap();
+    let xmp = fs::read_to_string(dir.join("IMG_0002.CR2.xmp")).unwrap();
+    assert!(xmp.contains("Elias Busch"));
+    fs::write(dir.join("IMG_0009.CR2.xmp"), xmp.replace("Elias Busch", "ELIAS BUSCH")).unwrap();
+    let pdf = s.tmp.path().join("form.pdf");
+    let out = support::consentry()
+        .args(["consent", "assign", "raw/2024-03-10/IMG_0002.CR2", "raw/2024-03-10/IMG_0009.CR2"])
+        .args(["--person", "Elias Busch", "--usage", "web", "--granted", "2024-03-10", "--dry-run", "--document"])
+        .arg(&pdf)
+        .current_dir(s.archive())
+        .env("CONSENTRY_ACTOR", "tester")
+        .output()
+        .unwrap();
+    let err = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // Named as a file names them (the first spelling in order), on both files.
+    assert!(err.to_lowercase().contains("  elias busch (2 files)"), "{err}");
+}

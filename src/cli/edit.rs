@@ -409,10 +409,14 @@ impl Target {
     }
 }
 
+/// The output of these commands: stdout in `format`, nothing on stderr but errors.
+fn quiet_stdout(format: Option<OutputFormat>) -> OutputArgs {
+    OutputArgs { format, output: None, threads: None, quiet: true, share_group: false }
+}
+
 /// Print rows in the chosen format.
 fn print<R: Row>(format: Option<OutputFormat>, rows: &[R]) -> anyhow::Result<()> {
-    let out = OutputArgs { format, output: None, threads: None, quiet: true, share_group: false };
-    with_writer(&out, |w, f| output::write_rows(f, super::lang(), rows, w))?;
+    with_writer(&quiet_stdout(format), |w, f| output::write_rows(f, super::lang(), rows, w))?;
     Ok(())
 }
 
@@ -544,15 +548,16 @@ fn assign_asks(yes: bool, dry_run: bool, terminal: bool) -> bool {
 }
 
 /// Who `consent assign` includes, on stderr before anything is recorded: each person with the
-/// number of the given files showing them (names: the user chose these files to see them).
-fn say_included(persons: &[String], media: &[&consentry::report::Evaluated]) {
+/// number of the given files showing them, by any of their names (`same`; names: the user
+/// chose these files to see them).
+fn say_included(persons: &[String], media: &[&consentry::report::Evaluated], same: &dyn Fn(&str, &str) -> bool) {
     let lang = super::lang();
     say!(
         "consentry: {}",
         lang.tr("edit-assign-included", &[("persons", persons.len().into()), ("files", media.len().into())])
     );
     for p in persons {
-        let files = media.iter().filter(|f| f.record.depicted.persons.iter().any(|d| d == p)).count();
+        let files = media.iter().filter(|f| f.record.depicted.persons.iter().any(|d| same(d, p))).count();
         say!("  {}", lang.tr("edit-assign-person", &[("name", p.as_str().into()), ("files", files.into())]));
     }
 }
@@ -560,15 +565,10 @@ fn say_included(persons: &[String], media: &[&consentry::report::Evaluated]) {
 /// Print the consents `consent assign` recorded: in a table with counts (files, persons), in the
 /// other formats with the lists.
 fn print_assigned(format: Option<OutputFormat>, rows: &[listing::AddedConsent]) -> anyhow::Result<()> {
-    let out = OutputArgs { format, output: None, threads: None, quiet: true, share_group: false };
-    with_writer(&out, |w, f| match f {
-        OutputFormat::Table => {
-            let counted: Vec<listing::AddedCounted> = rows.iter().map(listing::AddedCounted).collect();
-            output::write_rows(f, super::lang(), &counted, w)
-        }
-        _ => output::write_rows(f, super::lang(), rows, w),
-    })?;
-    Ok(())
+    match super::output_format(&quiet_stdout(format)) {
+        OutputFormat::Table => print(format, &rows.iter().map(listing::AddedCounted).collect::<Vec<_>>()),
+        _ => print(format, rows),
+    }
 }
 
 pub(super) fn assign(mut a: AssignArgs) -> anyhow::Result<Exit> {
@@ -581,7 +581,7 @@ pub(super) fn assign(mut a: AssignArgs) -> anyhow::Result<Exit> {
     let common = CommonArgs {
         walk: a.walk,
         state: StateArgs { state: None, no_state: true },
-        output: OutputArgs { format: None, output: None, threads: None, quiet: true, share_group: false },
+        output: quiet_stdout(None),
         register: RegisterArgs { register: Some(t.db.clone()), as_of: None },
     };
     let ctx = Context::untracked(options(&common), Need::Optional, "consent assign")?;
@@ -617,14 +617,15 @@ pub(super) fn assign(mut a: AssignArgs) -> anyhow::Result<Exit> {
     }
     let depicted: BTreeSet<&str> =
         media.iter().flat_map(|f| f.record.depicted.persons.iter().map(String::as_str)).collect();
+    let pending = ctx.required_register()?;
+    let register = pending.get()?;
+    // One person: the same name in any case, or names of one person of the register.
+    let same = |a: &str, b: &str| {
+        name_key(a) == name_key(b) || register.identity(a).is_some_and(|i| register.identity(b) == Some(i))
+    };
     let persons: Vec<String> = if a.persons.is_empty() {
         depicted.iter().map(|p| p.to_string()).collect()
     } else {
-        let pending = ctx.required_register()?;
-        let register = pending.get()?;
-        let same = |a: &str, b: &str| {
-            name_key(a) == name_key(b) || register.identity(a).is_some_and(|i| register.identity(b) == Some(i))
-        };
         // Each as the files name them (a person new to the register is added under that name).
         a.persons
             .iter()
@@ -640,7 +641,8 @@ pub(super) fn assign(mut a: AssignArgs) -> anyhow::Result<Exit> {
     if persons.is_empty() {
         anyhow::bail!("nobody is named in the given files, so there is nobody to record a consent for");
     }
-    say_included(&persons, &media);
+    say_included(&persons, &media, &same);
+    drop(register);
     c.persons = persons;
     c.scope = scope.into_iter().collect();
     let added = t.change(&a.edit, "consent assign", |ch| edit::add_consents(ch, &c))?;
