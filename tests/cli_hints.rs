@@ -150,6 +150,12 @@ fn a_keyword_naming_a_registered_person_nobody_tagged_is_a_hint_in_scan_and_miss
         "{german}"
     );
     assert!(german.contains("niemand"), "{german}");
+    // The HTML report names the hint as every other format does.
+    let out = run(d, &["report", "missing", "--format", "html", "-o", "page", "--no-state"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = fs::read_to_string(d.join("archive/page/index.html")).unwrap();
+    let hint = "keyword names a registered person: tag them as a person";
+    assert!(html.contains("keyword-only.jpg") && html.contains(hint), "the hint is missing from the page");
 
     // A hint decides nothing: the file with nobody on it is cleared, as before.
     let out = run(d, &["check", "--for", "web", "--format", "jsonl", "--no-state"]);

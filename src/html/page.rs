@@ -269,6 +269,9 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
         let _ = writeln!(h, "<p class=\"empty\">{}</p>", escape(&page.text("html-empty")));
     } else if page.per_file {
         let views: Vec<FileView> = page.rows.iter().map(|r| FileView::new(page, r)).collect();
+        // Each row's view by the row's place: the groups hold the rows themselves.
+        let index: std::collections::HashMap<*const Row, usize> =
+            page.rows.iter().enumerate().map(|(i, r)| (r as *const Row, i)).collect();
         for (status, rows) in &groups {
             let _ = writeln!(
                 h,
@@ -280,7 +283,7 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
             let rows: Vec<(&Row, &FileView)> = rows
                 .iter()
                 .map(|r| {
-                    let i = page.rows.iter().position(|x| std::ptr::eq(x, *r)).unwrap_or_default();
+                    let i = index.get(&(*r as *const Row)).copied().unwrap_or_default();
                     (*r, &views[i])
                 })
                 .collect();
@@ -408,6 +411,9 @@ impl FileView {
                 if n > 0 {
                     persons.push(lang.tr("html-unnamed-faces", &[("count", n.into())]));
                 }
+                // What the row's `missing` cell lists (`report missing`): the decision's missing
+                // persons and the hints, as every other format shows them.
+                let hints = col("missing").map_or(&[][..], |_| f.record.hints.as_slice());
                 FileView {
                     path,
                     persons,
@@ -416,6 +422,7 @@ impl FileView {
                         .iter()
                         .filter(|m| m.reason != Reason::UnnamedFace)
                         .map(|m| (m.name.clone(), lang.reason(m.reason.as_str())))
+                        .chain(hints.iter().map(|h| (h.name.clone(), lang.reason(h.kind.as_str()))))
                         .collect(),
                     faces_missing: d.missing.iter().filter(|m| m.reason == Reason::UnnamedFace).count(),
                     consents: d.consents.join(", "),
