@@ -1,13 +1,10 @@
 //! The few EXIF values consentry reads, from an in-memory TIFF-structured EXIF block.
 //!
 //! Blocks are small (a JPEG APP1 segment, a PNG `eXIf` chunk, a HEIF `Exif` item, Canon's CR3
-//! `CMT1`/`CMT2` boxes) and parsed with kamadak-exif. Whole TIFF files are walked by `tiff.rs`
-//! instead, which never loads the file.
-//!
-//! kamadak-exif runs with `continue_on_error`: a broken entry elsewhere in the block (a maker
-//! note pointing past the end) does not hide the fields we want. A block with no readable TIFF
-//! structure is an error, and so is one whose damage touches what may name persons (see
-//! [`merge_lenient`]); damage that loses only a date is not.
+//! `CMT1`/`CMT2` boxes). What may name persons (tag 700, XPKeywords, IPTC, Photoshop resources)
+//! is read by `tiff.rs`, the walker of whole TIFF files, strictly and within its budget; the
+//! dates by kamadak-exif, each looked up alone and leniently (`continue_on_error`: a broken maker
+//! note does not hide a date, and damage that loses only a date is no error).
 use exif::{Context, In, Reader, Tag, Value};
 
 use super::jpeg::push_xmp;
@@ -23,87 +20,50 @@ pub const TAG_OFFSET_TIME_ORIGINAL: u16 = 0x9011;
 /// (starting with `II*\0` or `MM\0*`). Blocks that only hold an Exif IFD as their IFD0 (Canon
 /// CR3 `CMT2`) work too: the date tags are also looked up in IFD0.
 pub fn fields_from_tiff_block(block: &[u8]) -> Result<ExifFields, MediaError> {
-    parse_block(block).and_then(|parsed| fields_of(&parsed))
+    let mut meta = Metadata::default();
+    merge_lenient(&mut meta, block, 0)?;
+    Ok(meta.exif)
 }
 
 fn parse_block(block: &[u8]) -> Result<exif::Exif, MediaError> {
-    parse_block_noting(block).map(|(parsed, _)| parsed)
-}
-
-/// [`parse_block`], and whether kamadak-exif ignored errors in the block (it does not say where).
-fn parse_block_noting(block: &[u8]) -> Result<(exif::Exif, bool), MediaError> {
     if block.len() as u64 > MAX_BLOCK {
         return Err(MediaError::TooLarge { what: "EXIF block", offset: 0, size: block.len() as u64, limit: MAX_BLOCK });
     }
-    let mut ignored = false;
     Reader::new()
         .continue_on_error(true)
         .read_raw(block.to_vec())
-        .or_else(|e| e.distill_partial_result(|errors| ignored = !errors.is_empty()))
-        .map(|parsed| (parsed, ignored))
+        .or_else(|e| e.distill_partial_result(|_| ()))
         .map_err(|e| MediaError::malformed("EXIF block", 0, e.to_string()))
 }
 
-fn fields_of(parsed: &exif::Exif) -> Result<ExifFields, MediaError> {
+/// The dates of a parsed block (DateTimeOriginal, OffsetTimeOriginal): each looked up alone, in
+/// the Exif IFD, else in IFD0 (Canon CR3 `CMT2`). kamadak-exif decodes a value only when it is
+/// looked up, so the rest of the block (a maker note, hostile entries) costs nothing here.
+fn dates_of(parsed: &exif::Exif) -> ExifFields {
     let get = |ctx: Context, number: u16| -> Option<&Value> {
         parsed.get_field(Tag(ctx, number), In::PRIMARY).map(|f| &f.value)
     };
     let ascii = |number: u16| -> Option<String> {
         get(Context::Exif, number).or_else(|| get(Context::Tiff, number)).and_then(ascii_value)
     };
-    Ok(ExifFields {
-        xp_keywords: xp_keywords(parsed)?,
+    ExifFields {
+        xp_keywords: None,
         date_time_original: ascii(TAG_DATE_TIME_ORIGINAL),
         offset_time_original: ascii(TAG_OFFSET_TIME_ORIGINAL),
-    })
+    }
 }
 
-/// Every XPKeywords entry of IFD0, a repeated one too (`get_field` gives one of them), each
-/// distinct value once: a hostile block with thousands of entries pointing at one value names
-/// nobody new with them. Their distinct values together stay within [`MAX_BLOCK`] bytes; past
-/// that the block is an error (its persons would be read only in part).
-fn xp_keywords(parsed: &exif::Exif) -> Result<Option<String>, MediaError> {
-    let (mut seen_bytes, mut seen_units) = (std::collections::HashSet::new(), std::collections::HashSet::new());
-    let mut bytes = 0u64;
-    let mut items = Vec::new();
-    for f in parsed.fields().filter(|f| f.tag == Tag(Context::Tiff, TAG_XP_KEYWORDS) && f.ifd_num == In::PRIMARY) {
-        let (new, len) = match &f.value {
-            Value::Byte(b) | Value::Undefined(b, _) => (seen_bytes.insert(&b[..]), b.len() as u64),
-            Value::Short(units) => (seen_units.insert(&units[..]), 2 * units.len() as u64),
-            // Names in a type that holds no UTF-16: an error, never keywords silently dropped.
-            _ => return Err(MediaError::malformed("EXIF block", 0, "XPKeywords not stored as bytes or shorts")),
-        };
-        if !new {
-            continue;
-        }
-        bytes += len;
-        if bytes > MAX_BLOCK {
-            return Err(MediaError::TooLarge { what: "XPKeywords values", offset: 0, size: bytes, limit: MAX_BLOCK });
-        }
-        items.extend(utf16le_value(&f.value));
-    }
-    Ok((!items.is_empty()).then(|| items.join(";")))
-}
-
-/// XMP packets (tag 700) in IFD0, IFD1 and the Exif IFD of the block, with their offsets in the
-/// block (0 when the value sits in the entry): exiftool reads XMP there too. Every tag-700 entry
-/// counts, a repeated one too (kamadak-exif's `get_field` gives only one of them: a person named
-/// in another must not be missed); one whose type holds no bytes is an error, not a lost packet.
-fn xmp_packets(parsed: &exif::Exif) -> Result<Vec<(&[u8], u64)>, MediaError> {
-    let places = [(Context::Tiff, In::PRIMARY), (Context::Tiff, In::THUMBNAIL), (Context::Exif, In::PRIMARY)];
-    let mut out = Vec::new();
-    for f in parsed.fields() {
-        if f.tag.number() != TAG_XMP || !places.contains(&(f.tag.context(), f.ifd_num)) {
-            continue;
-        }
-        match &f.value {
-            Value::Undefined(bytes, offset) => out.push((&bytes[..], u64::from(*offset))),
-            Value::Byte(bytes) => out.push((&bytes[..], 0)),
-            Value::Ascii(parts) => out.extend(parts.first().map(|p| (&p[..], 0))),
-            _ => return Err(MediaError::malformed("EXIF block", 0, "XMP (tag 700) not stored as bytes")),
+/// XPKeywords as text, by the entry's type: BYTE or UNDEFINED hold UTF-16LE bytes, SHORT holds
+/// UTF-16 units in the file's byte order. Any other type holds no text: an error, never
+/// keywords dropped (the file would read as showing nobody).
+pub fn xp_text(typ: u16, data: &[u8], endian: super::tiff::Endian, at: u64) -> Result<Option<String>, MediaError> {
+    match typ {
+        1 | 7 => Ok(decode_utf16le(data)),
+        3 => Ok(decode_units(data.chunks_exact(2).map(|c| endian.u16(c)).collect())),
+        other => {
+            Err(MediaError::malformed("XPKeywords", at, format!("stored as TIFF type {other}, which holds no text")))
         }
     }
-    Ok(out)
 }
 
 /// An EXIF block as found in containers that may or may not prefix the TIFF header with the JPEG
@@ -125,14 +85,19 @@ pub fn strip_exif_header(block: &[u8]) -> &[u8] {
 /// IFD0/IFD1 chain, the Exif IFD, XPKeywords, tag 700, IPTC) and lenient about date values: its
 /// error is the block's. What was read before an error stays in `meta` (callers keep it).
 pub fn merge_lenient(meta: &mut Metadata, block: &[u8], at: u64) -> Result<(), MediaError> {
-    let (parsed, ignored) = parse_block_noting(block).map_err(|e| in_block(e, at))?;
-    meta.exif.merge_missing(fields_of(&parsed).map_err(|e| in_block(e, at))?);
-    for (packet, offset) in xmp_packets(&parsed).map_err(|e| in_block(e, at))? {
-        push_xmp(meta, packet.to_vec(), at + offset)?;
+    let parsed = parse_block(block).map_err(|e| in_block(e, at))?;
+    meta.exif.merge_missing(dates_of(&parsed));
+    // What may name persons, by the TIFF walker that reads whole TIFF files: every tag-700 and
+    // XPKeywords entry of the IFD chain and the Exif IFD (repeated ones too), IPTC and Photoshop
+    // resources, each value read once and all of them within one budget; strict (its error is
+    // the block's).
+    let mut found = Metadata::default();
+    super::tiff::read_within(&block, &mut found, MAX_BLOCK).map_err(|e| in_block(e, at))?;
+    for packet in found.xmp {
+        push_xmp(meta, packet.bytes, at + packet.offset)?;
     }
-    if ignored {
-        super::tiff::read_into(&block, &mut Metadata::default()).map_err(|e| in_block(e, at))?;
-    }
+    super::iptc::push_unique(&mut meta.iptc_keywords, found.iptc_keywords);
+    meta.exif.merge_missing(ExifFields { xp_keywords: found.exif.xp_keywords, ..ExifFields::default() });
     Ok(())
 }
 
@@ -160,14 +125,6 @@ pub fn text_from_bytes(bytes: &[u8]) -> Option<String> {
 }
 
 /// XPKeywords as written by Windows: BYTE values holding UTF-16LE text.
-fn utf16le_value(value: &Value) -> Option<String> {
-    match value {
-        Value::Byte(b) | Value::Undefined(b, _) => decode_utf16le(b),
-        Value::Short(units) => decode_units(units.clone()),
-        _ => None,
-    }
-}
-
 /// Decode UTF-16LE bytes (an odd last byte is dropped), removing trailing NULs. Empty = None.
 pub fn decode_utf16le(bytes: &[u8]) -> Option<String> {
     decode_units(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect())
@@ -368,6 +325,43 @@ pub(crate) mod tests {
         let short = tiff_block(false, &[(TAG_XMP, 3, (a.len() / 2) as u32, a[..a.len() / 2 * 2].to_vec())], &[]);
         let e = merge_lenient(&mut Metadata::default(), &short, 100).unwrap_err();
         assert!(e.to_string().contains("EXIF block at byte 100") && e.to_string().contains("700"), "{e}");
+    }
+
+    #[test]
+    fn entries_pointing_at_one_large_value_cost_nothing_unless_they_may_name_persons() {
+        // A hostile block: 60,000 maker-note entries all pointing at one 1 MiB value. Decoding
+        // every value of the block (as reading all its fields did) allocates 60 GB and kills the
+        // scan; the dates are looked up alone and the person tags walked by the TIFF reader.
+        let n: u32 = 60_000;
+        let value_at = 8 + 2 + 12 * n + 4;
+        let mut block = b"II*\0\x08\0\0\0".to_vec();
+        block.extend_from_slice(&u16::try_from(n).unwrap().to_le_bytes());
+        for _ in 0..n {
+            block.extend_from_slice(&0x927Cu16.to_le_bytes());
+            block.extend_from_slice(&7u16.to_le_bytes());
+            block.extend_from_slice(&(1u32 << 20).to_le_bytes());
+            block.extend_from_slice(&value_at.to_le_bytes());
+        }
+        block.extend_from_slice(&0u32.to_le_bytes());
+        block.resize(block.len() + (1 << 20), 0);
+        let mut meta = Metadata::default();
+        merge_lenient(&mut meta, &block, 0).unwrap();
+        assert_eq!(meta, Metadata::default(), "nothing that names persons or dates");
+    }
+
+    #[test]
+    fn xp_keywords_as_shorts_are_read_in_the_block_s_byte_order() {
+        // SHORT units of a big-endian block: read as little-endian bytes they were garbage, and
+        // the file showed nobody without an error.
+        for big in [false, true] {
+            let units: Vec<u8> =
+                "People/Bob".encode_utf16().flat_map(|u| if big { u.to_be_bytes() } else { u.to_le_bytes() }).collect();
+            let block = tiff_block(big, &[(TAG_XP_KEYWORDS, 3, (units.len() / 2) as u32, units)], &[]);
+            let mut meta = Metadata::default();
+            merge_lenient(&mut meta, &block, 0).unwrap();
+            assert_eq!(meta.exif.xp_keywords.as_deref(), Some("People/Bob"), "big-endian: {big}");
+            assert_eq!(crate::media::tiff::read(&block).unwrap().exif.xp_keywords.as_deref(), Some("People/Bob"));
+        }
     }
 
     #[test]

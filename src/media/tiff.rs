@@ -32,10 +32,16 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// Read the metadata of a TIFF-structured file. What was located before a problem stays in `meta`.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
+    read_within(src, meta, MAX_XMP)
+}
+
+/// [`read_into`] with the XPKeywords values of the file together within `xp_limit` bytes: an
+/// EXIF block (`exif::merge_lenient`) cannot hold more distinct keywords than its own size.
+pub(super) fn read_within(src: &dyn ReadAt, meta: &mut Metadata, xp_limit: u64) -> Result<(), MediaError> {
     let (t, ifd0) = header(src)?;
 
     // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
-    let mut reads = PersonReads::default();
+    let mut reads = PersonReads { xp_limit, ..PersonReads::default() };
     for ifd in t.chain(ifd0) {
         let (offset, entries) = ifd?;
         ifd_tags(&t, &entries, offset, meta, &mut reads)?;
@@ -52,6 +58,11 @@ pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError
 struct PersonReads {
     read: std::collections::HashSet<(u16, u64, u64)>,
     bytes: u64,
+    /// Of those, the bytes of XPKeywords values, and their limit.
+    xp_bytes: u64,
+    xp_limit: u64,
+    /// The XPKeywords values taken: one written again elsewhere adds no item.
+    xp: std::collections::HashSet<String>,
 }
 
 impl PersonReads {
@@ -63,6 +74,17 @@ impl PersonReads {
             return Ok(false);
         }
         self.bytes = self.bytes.saturating_add(len);
+        if e.tag == exif::TAG_XP_KEYWORDS {
+            self.xp_bytes = self.xp_bytes.saturating_add(len);
+            if self.xp_bytes > self.xp_limit {
+                return Err(MediaError::TooLarge {
+                    what: "XPKeywords values",
+                    offset: e.field_at,
+                    size: self.xp_bytes,
+                    limit: self.xp_limit,
+                });
+            }
+        }
         if self.bytes > MAX_XMP {
             return Err(MediaError::TooLarge {
                 what: "person-bearing TIFF values (XMP, IPTC, Photoshop, XPKeywords)",
@@ -136,6 +158,7 @@ fn ifd_tags(
         }
         match e.tag {
             TAG_XMP => {
+                xmp_type(e)?;
                 let data = t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?;
                 push_xmp(meta, data.into_owned(), e.value_at(t))?;
             }
@@ -152,7 +175,8 @@ fn ifd_tags(
             }
             exif::TAG_XP_KEYWORDS => {
                 let data = t.value(e, "XPKeywords", MAX_BLOCK)?;
-                if let Some(more) = exif::decode_utf16le(&data).filter(|_| xp_here) {
+                let text = exif::xp_text(e.typ, &data, t.endian(), e.field_at)?;
+                if let Some(more) = text.filter(|v| xp_here && reads.xp.insert(v.clone())) {
                     let xp = &mut meta.exif.xp_keywords;
                     match xp {
                         Some(before) => {
@@ -175,6 +199,19 @@ fn ifd_tags(
         seen.insert(e.tag);
     }
     Ok(())
+}
+
+/// An XMP entry (tag 700) holds bytes (BYTE, ASCII or UNDEFINED); of any other type it is an
+/// error, never a packet read as something else or dropped.
+fn xmp_type(e: &Entry) -> Result<(), MediaError> {
+    match e.typ {
+        1 | 2 | 7 => Ok(()),
+        other => Err(MediaError::malformed(
+            "XMP (TIFF tag 700)",
+            e.field_at,
+            format!("stored as TIFF type {other}, not as bytes"),
+        )),
+    }
 }
 
 /// One IFD entry, its value field kept raw (4 bytes in TIFF, 8 in BigTIFF; the rest zero).
@@ -444,6 +481,7 @@ impl<'a> Tiff<'a> {
         for e in entries {
             let slot = match e.tag {
                 TAG_XMP => {
+                    xmp_type(&e)?;
                     let data = self.value(&e, "XMP (TIFF tag 700 in the Exif IFD)", MAX_XMP)?;
                     push_xmp(meta, data.into_owned(), e.value_at(self))?;
                     continue;
