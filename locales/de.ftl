@@ -308,3 +308,6 @@ change-became-none = zeigt niemanden mehr
 change-became-exempt = wurde ausgenommen
 change-consent-expired = Einwilligung abgelaufen
 change-consent-revoked = Einwilligung widerrufen
+
+## shard: ein aufgeteilter Lauf sagt es
+cli-shard = Teil { $k }/{ $n }: nur die Dateien dieses Teils werden gelesen und beurteilt

@@ -265,3 +265,6 @@ change-became-none = became-none
 change-became-exempt = became-exempt
 change-consent-expired = consent-expired
 change-consent-revoked = consent-revoked
+
+## shard: a sharded run says so
+cli-shard = shard { $k }/{ $n }: only this shard's files are read and judged

@@ -128,6 +128,8 @@ pub enum SidecarMode {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    #[command(flatten)]
+    pub shard: ShardArgs,
     /// Show what would change, file by file, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -199,34 +201,67 @@ pub struct WalkArgs {
     /// Do not follow symbolic links.
     #[arg(long)]
     pub no_follow: bool,
-    /// Read and judge only shard K of N (K from 0) of every archive: the files whose path
-    /// relative to their archive root hashes to K; each shard keeps its own state
-    /// [default: from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX
-    /// with --shards N]
-    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
-    pub shard: Option<Shard>,
+}
+
+/// Which shard of every archive a command reads and judges (SPEC.md 7a): `scan`, `check`,
+/// `report` and `apply`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Read and judge only shard K of N (K from 0): the files whose path relative to their
+    /// archive root hashes to K; each shard keeps its own state. `--shard auto`: from a Slurm
+    /// array task (SLURM_ARRAY_TASK_ID, _MIN, _STEP, _COUNT) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX with --shards N or CONSENTRY_SHARDS)
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<String>,
     /// The number of shards when the index comes from JOB_COMPLETION_INDEX (a Kubernetes
     /// Indexed Job) [default: $CONSENTRY_SHARDS]
-    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    #[arg(long, value_name = "N")]
     pub shards: Option<u32>,
 }
 
-/// The shard of this run: `--shard K/N`; else a Slurm array task (SLURM_ARRAY_TASK_ID counted
-/// from SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT); else a Kubernetes Indexed Job's
-/// JOB_COMPLETION_INDEX of `--shards N` or CONSENTRY_SHARDS. An index without a count, or a
-/// count without an index, is an error: a run must never read a part and believe it whole.
-fn shard_of(walk: &WalkArgs) -> anyhow::Result<Option<Shard>> {
+/// The shard of this run, asked for with `--shard K/N`, or `--shard auto` (or `--shards N`):
+/// then a Slurm array task (SLURM_ARRAY_TASK_ID counted from SLURM_ARRAY_TASK_MIN in steps of
+/// SLURM_ARRAY_TASK_STEP, of SLURM_ARRAY_TASK_COUNT), else a Kubernetes Indexed Job's
+/// JOB_COMPLETION_INDEX of `--shards N` or CONSENTRY_SHARDS. The environment is read only when
+/// asked: a command run inside a job array is not split without being told. Whatever is
+/// incomplete or disagrees is refused: a run must never read a part and believe it whole.
+fn shard_of(args: &ShardArgs) -> anyhow::Result<Option<Shard>> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let number = |name: &str, value: String| {
         value.trim().parse::<u32>().map_err(|_| anyhow::anyhow!("{name}={value:?} is not a number"))
     };
-    if let Some(shard) = walk.shard {
-        return Ok(Some(shard));
+    match args.shard.as_deref() {
+        None if args.shards.is_none() => return Ok(None),
+        Some(given) if given != "auto" => {
+            if args.shards.is_some() {
+                anyhow::bail!("--shard K/N names the number of shards: leave --shards out");
+            }
+            return Ok(Some(Shard::parse(given).map_err(anyhow::Error::msg)?));
+        }
+        _ => {}
     }
-    let count = match walk.shards {
+    let count = match args.shards {
         Some(n) => Some(n),
         None => var(SHARDS_ENV).map(|v| number(SHARDS_ENV, v)).transpose()?,
     };
+    if let Some(id) = var("SLURM_ARRAY_TASK_ID") {
+        let id = number("SLURM_ARRAY_TASK_ID", id)?;
+        let Some(n) = var("SLURM_ARRAY_TASK_COUNT") else {
+            anyhow::bail!("SLURM_ARRAY_TASK_ID is set without SLURM_ARRAY_TASK_COUNT: give --shard K/N")
+        };
+        let n = number("SLURM_ARRAY_TASK_COUNT", n)?;
+        if let Some(c) = count.filter(|&c| c != n) {
+            anyhow::bail!("--shards (or {SHARDS_ENV}) says {c} shards, the Slurm array {n}");
+        }
+        let min = var("SLURM_ARRAY_TASK_MIN").map(|v| number("SLURM_ARRAY_TASK_MIN", v)).transpose()?.unwrap_or(0);
+        let step = var("SLURM_ARRAY_TASK_STEP").map(|v| number("SLURM_ARRAY_TASK_STEP", v)).transpose()?.unwrap_or(1);
+        let off = id.checked_sub(min).filter(|o| step > 0 && o % step == 0).ok_or_else(|| {
+            anyhow::anyhow!(
+                "SLURM_ARRAY_TASK_ID {id} is not SLURM_ARRAY_TASK_MIN {min} plus a multiple of its step {step}"
+            )
+        })?;
+        return Ok(Some(Shard::new(off / step, n).map_err(|e| anyhow::anyhow!("Slurm array task: {e}"))?));
+    }
     if let Some(index) = var("JOB_COMPLETION_INDEX") {
         let index = number("JOB_COMPLETION_INDEX", index)?;
         let Some(n) = count else {
@@ -234,20 +269,10 @@ fn shard_of(walk: &WalkArgs) -> anyhow::Result<Option<Shard>> {
         };
         return Ok(Some(Shard::new(index, n).map_err(anyhow::Error::msg)?));
     }
-    if let (Some(id), Some(n)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT")) {
-        let (id, n) = (number("SLURM_ARRAY_TASK_ID", id)?, number("SLURM_ARRAY_TASK_COUNT", n)?);
-        let min = var("SLURM_ARRAY_TASK_MIN").map(|v| number("SLURM_ARRAY_TASK_MIN", v)).transpose()?.unwrap_or(0);
-        let k = id
-            .checked_sub(min)
-            .ok_or_else(|| anyhow::anyhow!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"))?;
-        return Ok(Some(Shard::new(k, n).map_err(|e| anyhow::anyhow!("Slurm array task: {e}"))?));
-    }
-    if count.is_some() {
-        anyhow::bail!(
-            "--shards N (or {SHARDS_ENV}) needs the shard's index: JOB_COMPLETION_INDEX, or give --shard K/N"
-        );
-    }
-    Ok(None)
+    anyhow::bail!(
+        "--shard auto (or --shards N): no shard index in the environment (SLURM_ARRAY_TASK_ID or \
+         JOB_COMPLETION_INDEX); give --shard K/N"
+    )
 }
 
 /// The number of shards of a Kubernetes Indexed Job (`--shards`).
@@ -283,6 +308,8 @@ pub struct CommonArgs {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     #[command(flatten)]
+    pub shard: ShardArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -295,6 +322,8 @@ pub struct CheckArgs {
     /// `report cleared`). The exit status is the gate's either way.
     #[arg(long, value_enum, value_name = "WHICH", default_value = "blocking")]
     pub show: Show,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -354,6 +383,8 @@ pub struct ReportArgs {
     /// unreadable), else 0.
     #[arg(long)]
     pub exit_code: bool,
+    #[command(flatten)]
+    pub shard: ShardArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -501,7 +532,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 
 fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = context(&args.common, Need::Optional, "scan")?;
+    let ctx = sharded_context(&args.common, &args.shard, Need::Optional, "scan")?;
     let progress = Progress::new(out.quiet);
     let started = Instant::now();
     let evaluated = ctx.evaluates();
@@ -547,7 +578,7 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
 
 fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
-    let ctx = context(&args.common, Need::Register, "check")?;
+    let ctx = sharded_context(&args.common, &args.shard, Need::Register, "check")?;
     let usages = ctx.usages(&args.usages)?;
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let (files, _) = collect(&ctx, out.quiet)?;
@@ -591,7 +622,7 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
         ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared | ReportKind::Summary => Need::Register,
     };
-    let ctx = context(&args.common, need, "report")?;
+    let ctx = sharded_context(&args.common, &args.shard, need, "report")?;
     let html = out.format == Some(OutputFormat::Html);
     let usages = ctx.usages(&args.usages)?;
     match args.kind {
@@ -638,7 +669,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
     if common.state.no_state {
         anyhow::bail!("`report changes` reads the state: it cannot go with --no-state");
     }
-    let path = engine::archives::state_path(&sharded(common)?)?;
+    let path = engine::archives::state_path(&sharded(common, &args.shard)?)?;
     let state = state::State::open_existing(&path)?;
     let (checkpoint, runs, changes) = match &args.checkpoint {
         Some(name) => {
@@ -709,7 +740,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
 fn check_format(command: &Command) -> anyhow::Result<()> {
     let (out, report) = match command {
         Command::Report(a) => (&a.common.output, true),
-        Command::Scan(ScanArgs { common }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
+        Command::Scan(ScanArgs { common, .. }) | Command::Person(PersonArgs { common, .. }) => (&common.output, false),
         Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
         Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
         Command::Explain(a) => (&a.output, false),
@@ -893,15 +924,25 @@ fn options(common: &CommonArgs) -> engine::Options {
 
 /// A command over the archive that records its run in the state as `command`.
 fn context(common: &CommonArgs, need: Need, command: &'static str) -> anyhow::Result<Context> {
-    Ok(Context::new(sharded(common)?, need, command)?)
+    Ok(Context::new(options(common), need, command)?)
 }
 
-/// [`options`] with the run's shard, said on stderr: a shard's answers are about its part of
-/// every archive only.
-fn sharded(common: &CommonArgs) -> anyhow::Result<engine::Options> {
-    let shard = shard_of(&common.walk)?;
-    if let Some(s) = shard.filter(|_| !common.output.quiet) {
-        say!("consentry: shard {}/{}: only this shard's files are read and judged", s.k, s.n);
+/// [`context`] for a command that can be sharded (`scan`, `check`, `report`).
+fn sharded_context(
+    common: &CommonArgs,
+    shard: &ShardArgs,
+    need: Need,
+    command: &'static str,
+) -> anyhow::Result<Context> {
+    Ok(Context::new(sharded(common, shard)?, need, command)?)
+}
+
+/// [`options`] with the run's shard, said on stderr even with --quiet: a shard's answers are
+/// about its part of every archive only.
+fn sharded(common: &CommonArgs, args: &ShardArgs) -> anyhow::Result<engine::Options> {
+    let shard = shard_of(args)?;
+    if let Some(s) = shard {
+        say!("consentry: {}", lang().tr("cli-shard", &[("k", s.k.into()), ("n", s.n.into())]));
     }
     Ok(engine::Options { shard, ..options(common) })
 }
@@ -919,7 +960,7 @@ fn apply_command(args: ApplyArgs) -> anyhow::Result<Exit> {
     let out = &args.common.output;
     let how =
         ApplyOptions { dry_run: args.dry_run, sidecar_always: args.sidecar == SidecarMode::Always, plus: args.plus };
-    let ctx = engine::apply::context(sharded(&args.common)?)?;
+    let ctx = engine::apply::context(sharded(&args.common, &args.shard)?)?;
     let (files, summary) = collect(&ctx, out.quiet)?;
     let applied = engine::apply::apply(&ctx, &files, summary, how)?;
     for e in &applied.failures {

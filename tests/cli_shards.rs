@@ -99,7 +99,7 @@ fn a_file_stays_in_its_shard_whatever_path_names_it() {
 }
 
 #[test]
-fn the_shard_comes_from_slurm_or_kubernetes_and_half_of_one_is_refused() {
+fn the_shard_comes_from_slurm_or_kubernetes_when_asked_and_half_of_one_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (root, _) = support::copy_fixtures(tmp.path());
     let scan = |env: &[(&str, &str)], extra: &[&str]| {
@@ -109,33 +109,85 @@ fn the_shard_comes_from_slurm_or_kubernetes_and_half_of_one_is_refused() {
     };
     let paths = |out: &Output| records(out).into_keys().collect::<Vec<_>>();
     let expected = paths(&scan(&[], &["--shard", "1/3"]));
-    // Slurm: the task's place in the array (from SLURM_ARRAY_TASK_MIN) of its count.
-    let slurm = scan(&[("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")], &[]);
+    let auto = ["--shard", "auto"];
+    // Slurm: the task's place in the array (from SLURM_ARRAY_TASK_MIN, in its steps) of its count.
+    let slurm = scan(&[("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")], &auto);
     assert_eq!(paths(&slurm), expected);
     assert!(stderr(&slurm).contains("shard 1/3"), "{}", stderr(&slurm));
     let from_one =
-        scan(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")], &[]);
+        scan(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")], &auto);
     assert_eq!(paths(&from_one), expected);
+    let stepped = [("SLURM_ARRAY_TASK_ID", "6"), ("SLURM_ARRAY_TASK_MIN", "4"), ("SLURM_ARRAY_TASK_STEP", "2")];
+    assert_eq!(paths(&scan(&[&stepped[..], &[("SLURM_ARRAY_TASK_COUNT", "3")]].concat(), &auto)), expected);
     // Kubernetes: the completion index with --shards or CONSENTRY_SHARDS.
     assert_eq!(paths(&scan(&[("JOB_COMPLETION_INDEX", "1")], &["--shards", "3"])), expected);
-    assert_eq!(paths(&scan(&[("JOB_COMPLETION_INDEX", "1"), ("CONSENTRY_SHARDS", "3")], &[])), expected);
-    // --shard wins over the environment.
-    assert_eq!(
-        paths(&scan(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "3")], &["--shard", "1/3"])),
-        expected
-    );
-    // Half of a shard is never taken for the whole archive: exit 2, nothing on stdout.
+    assert_eq!(paths(&scan(&[("JOB_COMPLETION_INDEX", "1"), ("CONSENTRY_SHARDS", "3")], &auto)), expected);
+    // --shard K/N wins over the environment, and without --shard the environment splits nothing
+    // (a command run inside a job array is not split without being told), even quietly.
+    let slurm0 = [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "3")];
+    assert_eq!(paths(&scan(&slurm0, &["--shard", "1/3"])), expected);
+    let whole = scan(&slurm0, &["--quiet"]);
+    assert_eq!(paths(&whole).len(), paths(&scan(&[], &[])).len());
+    assert!(!stderr(&whole).contains("shard"), "{}", stderr(&whole));
+    // A sharded run says so on stderr even with --quiet.
+    assert!(stderr(&scan(&[], &["--shard", "1/3", "--quiet"])).contains("shard 1/3"));
+    // Half of a shard, or two that disagree, is never taken for a shard: exit 2, nothing on stdout.
     for (env, extra, says) in [
-        (&[("JOB_COMPLETION_INDEX", "1")][..], &[][..], "--shards N"),
-        (&[][..], &["--shards", "3"][..], "JOB_COMPLETION_INDEX"),
-        (&[("CONSENTRY_SHARDS", "3")][..], &[][..], "JOB_COMPLETION_INDEX"),
-        (&[("JOB_COMPLETION_INDEX", "3"), ("CONSENTRY_SHARDS", "3")][..], &[][..], "less than N"),
+        (&[("JOB_COMPLETION_INDEX", "1")][..], &auto[..], "--shards N"),
+        (&[][..], &["--shards", "3"][..], "no shard index"),
+        (&[("CONSENTRY_SHARDS", "3")][..], &auto[..], "no shard index"),
+        (&[("JOB_COMPLETION_INDEX", "3"), ("CONSENTRY_SHARDS", "3")][..], &auto[..], "less than N"),
         (&[][..], &["--shard", "3/3"][..], "less than N"),
-        (&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "3")][..], &[][..], "not a number"),
+        (&[][..], &["--shard", "1/3", "--shards", "3"][..], "leave --shards out"),
+        (&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "3")][..], &auto[..], "not a number"),
+        (&[("SLURM_ARRAY_TASK_ID", "1")][..], &auto[..], "without SLURM_ARRAY_TASK_COUNT"),
+        (&slurm0[..], &["--shards", "4"][..], "the Slurm array 3"),
+        (
+            &[("SLURM_ARRAY_TASK_ID", "5"), ("SLURM_ARRAY_TASK_STEP", "2"), ("SLURM_ARRAY_TASK_COUNT", "3")][..],
+            &auto[..],
+            "multiple of its step",
+        ),
     ] {
         let out = scan(env, extra);
         assert_eq!(out.status.code(), Some(2), "{env:?} {extra:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty() && stderr(&out).contains(says), "{env:?} {extra:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn what_a_shard_cannot_answer_for_is_refused_or_reported_by_every_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    let refused = |dir: &Path, args: &[&str], says: &str| {
+        let out = run(dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty() && stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    };
+    // A named file of another shard: no silent "checked 0 files", exit 0.
+    let file = "2023/summer-fest/IMG_1003.JPG";
+    let k = (0..2).find(|k| {
+        let part = records(&run(&root, &["scan", "--shard", &format!("{k}/2"), "--no-state", "--format", "jsonl"]));
+        part.keys().any(|p| p.ends_with("IMG_1003.JPG"))
+    });
+    let other = format!("{}/2", 1 - k.unwrap());
+    refused(&root, &["check", "--for", "web", "--shard", &other, file, "--no-state"], "this file is in shard");
+    // One --state for every shard: each would see the others' files as removed.
+    let state = tmp.path().join("s.sqlite");
+    refused(&root, &["scan", "--shard", "0/2", "--state", state.to_str().unwrap()], "each shard keeps its own state");
+    // Outside any archive a file's shard would depend on where the tree is mounted.
+    let loose = tmp.path().join("loose");
+    fs::create_dir_all(&loose).unwrap();
+    fs::copy(root.join(file), loose.join("a.jpg")).unwrap();
+    refused(&loose, &["scan", "--shard", "0/2", "--no-state"], "sharding needs an archive");
+    // A path that cannot be walked (a link loop) may hide files of every shard: every shard says so.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(".", root.join("2024/loop")).unwrap();
+        for k in 0..3 {
+            let out = run(&root, &["scan", "--shard", &format!("{k}/3"), "--no-state", "--format", "jsonl"]);
+            assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+            assert!(records(&out).keys().any(|p| p.contains("loop")), "shard {k}/3: {}", stderr(&out));
+        }
     }
 }
 

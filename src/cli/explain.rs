@@ -52,7 +52,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<Exit> {
     }
     let ExplainArgs { files, people_roots, no_follow, output: out, register } = args;
     let common = CommonArgs {
-        walk: WalkArgs { paths: files.clone(), people_roots, no_follow, shard: None, shards: None },
+        walk: WalkArgs { paths: files.clone(), people_roots, no_follow },
         state: StateArgs { state: None, no_state: true },
         output: out,
         register,

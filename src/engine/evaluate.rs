@@ -51,6 +51,15 @@ impl Context {
     }
 
     fn build(options: Options, need: Need, command: &'static str, tracked: bool) -> Result<Context, Error> {
+        if let (Some(shard), Some(state)) = (&options.shard, &options.state) {
+            // One state given to every shard: each would record the others' files as removed.
+            return Err(Error::Archive(format!(
+                "--state {} with shard {}/{}: each shard keeps its own state in its archive; leave --state out",
+                state.display(),
+                shard.k,
+                shard.n
+            )));
+        }
         let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
         for p in &paths {
             if std::fs::symlink_metadata(p).is_err() {
@@ -111,6 +120,9 @@ impl Context {
             }
             if let Some(problem) = &archives.unit(place.unit).problem {
                 return Err(Error::Archive(problem.clone()));
+            }
+            if let Some(shard) = &options.shard {
+                shard_holds(shard, p, file, &place)?;
             }
         }
         opts.placement = Some(archives.clone());
@@ -306,4 +318,29 @@ pub fn resolve_usages(vocabulary: &model::Vocabulary, words: &[String]) -> Resul
                 .ok_or_else(|| Error::UnknownUsage { word: w.clone(), known: vocabulary.accepted_words() })
         })
         .collect()
+}
+
+/// A path named to a sharded command: in an archive (a file's shard is its archive-relative
+/// path's; outside any archive it would depend on where the tree is mounted), and a named file
+/// in this shard (else the command would answer about nothing and exit 0).
+fn shard_holds(shard: &scan::Shard, named: &Path, file: &Path, place: &scan::Place) -> Result<(), Error> {
+    let no = |why: String| Err(Error::Archive(format!("{}: {why}", named.display())));
+    if place.archive.is_none() {
+        return no(format!(
+            "shard {}/{}: sharding needs an archive (a file's shard is its path relative to the archive \
+             root): mark it with `consentry init DIR`",
+            shard.k, shard.n
+        ));
+    }
+    if !named.is_dir() && !scan::in_shard(shard, file, Some(place)) {
+        let other = (0..shard.n).find(|&k| scan::in_shard(&scan::Shard { k, n: shard.n }, file, Some(place)));
+        return no(format!(
+            "this file is in shard {}/{}, not in {}/{}: name it to that shard, or leave --shard out",
+            other.unwrap_or_default(),
+            shard.n,
+            shard.k,
+            shard.n
+        ));
+    }
+    Ok(())
 }

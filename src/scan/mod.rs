@@ -74,11 +74,9 @@ impl Shard {
         Shard::new(number(k)?, number(n)?)
     }
 
-    /// Whether the file whose key is `key` is in this shard. The key of a file in an archive is
-    /// its path relative to the archive root (`/`-separated), so a file stays in its shard
-    /// whatever the mount point, the machine or the path named on the command line; of a file
-    /// in no archive, its real path; of a path that could not be placed, the path as walked.
-    /// The part is the first 8 bytes of the key's SHA-256, big-endian, modulo N: stable across
+    /// Whether the file whose key is `key` is in this shard. The key of a file is its path
+    /// relative to its archive root (`/`-separated), so a file stays in its shard whatever the
+    /// mount point, the machine or the path named on the command line ([`in_shard`]). The part is the first 8 bytes of the key's SHA-256, big-endian, modulo N: stable across
     /// versions and platforms.
     pub fn holds(&self, key: &str) -> bool {
         use sha2::Digest;
@@ -535,7 +533,8 @@ pub fn scan<E: From<std::io::Error>>(
                     }
                 });
                 if let Some(shard) = &opts.shard {
-                    if !shard.holds(&shard_key(&job, place.as_deref())) {
+                    let walked = !matches!(job, Job::Error { .. });
+                    if walked && !in_shard(shard, walk::job_path(&job), place.as_deref()) {
                         return !stop.load(Ordering::Relaxed); // another shard's file: not read
                     }
                 }
@@ -570,26 +569,22 @@ pub fn scan<E: From<std::io::Error>>(
     })
 }
 
+/// Whether `shard` reads the file `path` of the directory `place`: the shard its path relative
+/// to its archive root hashes to ([`Shard::holds`]; sidecars go with their media file, one job).
+/// A file with no such path (in no archive, its directory unresolved) and a path that could not
+/// be walked are every shard's: keyed by where it is mounted or how it was named, it could land
+/// in no shard or two, and an unlistable folder holds files of every shard. So each shard
+/// reports it, never none.
+pub fn in_shard(shard: &Shard, path: &Path, place: Option<&Place>) -> bool {
+    match place.and_then(|p| p.placed(path).rel) {
+        Some(rel) => shard.holds(&rel),
+        None => true,
+    }
+}
+
 /// Read one job into a record (or take the earlier record of an unchanged file), for a file of
 /// `place` (its people roots and earlier records), noting where it belongs. Never panics
 /// outward: a panic in a parser becomes an error.
-/// The key a job is sharded by ([`Shard::holds`]): its path relative to its archive root, else
-/// its real path, else the path as walked. Sidecars go with their media file (one job).
-fn shard_key(job: &Job, place: Option<&Place>) -> String {
-    let path = walk::job_path(job);
-    if let Some(place) = place {
-        let placed = place.placed(path);
-        if let Some(rel) = placed.rel {
-            return rel;
-        }
-        if let Some(dir) = &place.real_dir {
-            let real = path.file_name().map_or_else(|| dir.clone(), |n| dir.join(n));
-            return real.to_string_lossy().into_owned();
-        }
-    }
-    path.to_string_lossy().into_owned()
-}
-
 fn process_in(job: &Job, opts: &ScanOptions, place: Option<&Place>) -> FileRecord {
     let Some(place) = place else { return read_job(job, &opts.roots, opts.reuse.as_ref(), opts.written) };
     let mut rec = read_job(job, &place.roots, place.reuse.as_ref(), opts.written);
