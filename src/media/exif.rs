@@ -92,7 +92,7 @@ pub fn merge_lenient(meta: &mut Metadata, block: &[u8], at: u64) -> Result<(), M
     // resources, each value read once and all of them within one budget; strict (its error is
     // the block's).
     let mut found = Metadata::default();
-    super::tiff::read_within(&block, &mut found, MAX_BLOCK).map_err(|e| in_block(e, at))?;
+    super::tiff::read_within(&block, &mut found, MAX_BLOCK, true).map_err(|e| in_block(e, at))?;
     for packet in found.xmp {
         push_xmp(meta, packet.bytes, at + packet.offset)?;
     }

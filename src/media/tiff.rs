@@ -32,16 +32,24 @@ pub fn read(src: &dyn ReadAt) -> Result<Metadata, MediaError> {
 
 /// Read the metadata of a TIFF-structured file. What was located before a problem stays in `meta`.
 pub fn read_into(src: &dyn ReadAt, meta: &mut Metadata) -> Result<(), MediaError> {
-    read_within(src, meta, MAX_XMP)
+    read_within(src, meta, MAX_XMP, false)
 }
 
-/// [`read_into`] with the XPKeywords values of the file together within `xp_limit` bytes: an
-/// EXIF block (`exif::merge_lenient`) cannot hold more distinct keywords than its own size.
-pub(super) fn read_within(src: &dyn ReadAt, meta: &mut Metadata, xp_limit: u64) -> Result<(), MediaError> {
+/// [`read_into`] with the XPKeywords values of the file together within `xp_limit` bytes (an
+/// EXIF block, `exif::merge_lenient`, cannot hold more distinct keywords than its own size),
+/// and with `typed_xmp` an XMP entry (tag 700) of a type that holds no bytes an error. A TIFF
+/// file's XMP entry is read as the bytes it holds whatever its type (writers mistype it, and
+/// `apply` rewrites it as BYTE).
+pub(super) fn read_within(
+    src: &dyn ReadAt,
+    meta: &mut Metadata,
+    xp_limit: u64,
+    typed_xmp: bool,
+) -> Result<(), MediaError> {
     let (t, ifd0) = header(src)?;
 
     // IFD0 and the IFDs chained after it (IFD1, ...): exiftool reads tag 700 in each of them.
-    let mut reads = PersonReads { xp_limit, ..PersonReads::default() };
+    let mut reads = PersonReads { xp_limit, typed_xmp, ..PersonReads::default() };
     for ifd in t.chain(ifd0) {
         let (offset, entries) = ifd?;
         ifd_tags(&t, &entries, offset, meta, &mut reads)?;
@@ -61,6 +69,8 @@ struct PersonReads {
     /// Of those, the bytes of XPKeywords values, and their limit.
     xp_bytes: u64,
     xp_limit: u64,
+    /// Whether an XMP entry must be of a type that holds bytes ([`read_within`]).
+    typed_xmp: bool,
     /// The XPKeywords values taken: one written again elsewhere adds no item.
     xp: std::collections::HashSet<String>,
 }
@@ -158,7 +168,9 @@ fn ifd_tags(
         }
         match e.tag {
             TAG_XMP => {
-                xmp_type(e)?;
+                if reads.typed_xmp {
+                    xmp_type(e)?;
+                }
                 let data = t.value(e, "XMP (TIFF tag 700)", MAX_XMP)?;
                 push_xmp(meta, data.into_owned(), e.value_at(t))?;
             }
@@ -190,7 +202,7 @@ fn ifd_tags(
             TAG_EXIF_IFD => {
                 if let Some(offset) = t.pointer(e) {
                     if offset != ifd_at {
-                        t.exif_ifd(offset, meta)?;
+                        t.exif_ifd(offset, meta, reads.typed_xmp)?;
                     }
                 }
             }
@@ -474,14 +486,16 @@ impl<'a> Tiff<'a> {
     /// known), and XMP (tag 700, which exiftool reads there too). Lenient only about the dates:
     /// a date value that cannot be read loses only the capture date; an Exif IFD or an XMP value
     /// that cannot be read is an error (the IFD may hold a packet naming persons).
-    fn exif_ifd(&self, offset: u64, meta: &mut Metadata) -> Result<(), MediaError> {
+    fn exif_ifd(&self, offset: u64, meta: &mut Metadata, typed_xmp: bool) -> Result<(), MediaError> {
         let entries = self.ifd(offset)?;
         let mut date = None;
         let mut zone = None;
         for e in entries {
             let slot = match e.tag {
                 TAG_XMP => {
-                    xmp_type(&e)?;
+                    if typed_xmp {
+                        xmp_type(&e)?;
+                    }
                     let data = self.value(&e, "XMP (TIFF tag 700 in the Exif IFD)", MAX_XMP)?;
                     push_xmp(meta, data.into_owned(), e.value_at(self))?;
                     continue;
