@@ -6,6 +6,7 @@ status-none = niemand
 status-exempt = ausgenommen
 status-red = rot
 status-yellow = gelb
+status-unknown = unbekannt
 status-green = grün
 
 ## Warum einer Person die Einwilligung fehlt.

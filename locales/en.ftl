@@ -7,6 +7,7 @@ status-none = none
 status-exempt = exempt
 status-red = red
 status-yellow = yellow
+status-unknown = unknown
 status-green = green
 
 ## Why a person lacks consent.

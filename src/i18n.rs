@@ -1,7 +1,9 @@
 //! The language of what people read (SPEC.md 6, `--lang de|en`): table headers, statuses and
 //! dates in tables and the HTML report, summaries and hints on stderr, `explain`. Messages are
-//! Fluent (`locales/<lang>.ftl`, compiled into the binary). JSON, JSON Lines and CSV never go
-//! through here: their field names and values are a stable machine interface, always English.
+//! Fluent (`locales/<lang>.ftl`, compiled into the binary). JSON, JSON Lines and CSV field names
+//! and values are a stable machine interface, always English: keys and statuses are written as
+//! they are (`report::Cell::Word`, `Cell::Status`), never through here; only sentences meant to
+//! be read (`Cell::Phrase`, such as `check`'s reason) take their English text from `en.ftl`.
 //!
 //! A leaf: it knows message ids and dates, nothing of the files or the register.
 

@@ -613,6 +613,8 @@ mod tests {
         let at = |s: &str| html.find(&format!("<section class=\"group\" data-status=\"{s}\">")).unwrap();
         assert!(at("red") < at("green") && at("green") < at("unknown"));
         assert!(html.contains("<h2><span class=\"st st-red\">rot</span> <span class=\"n\">1</span></h2>"));
+        // A row that became nothing known (a removed file) is in a group named in the language.
+        assert!(html.contains("<h2><span class=\"st st-unknown\">unbekannt</span>"), "{html}");
         // Counted among the rows (no files were evaluated).
         assert!(html.contains("<li class=\"st st-green\">grün <b>1</b></li>"));
         assert!(!html.contains("<span class=\"counts-label\">"));

@@ -38,24 +38,10 @@ fn status_cell(status: Option<&str>) -> Cell {
     }
 }
 
-/// A change as the state recorded it (`became-red`, `new`, ...): its words in the language in
-/// tables, the key itself in JSON and CSV (each message's English text is the key).
+/// A change as the state recorded it (`became-red`, `new`, ...): the key in JSON and CSV, its
+/// words in the language in tables (`change-<key>`).
 fn change_cell(change: &str) -> Cell {
-    let id = match change {
-        "new" => "change-new",
-        "removed" => "change-removed",
-        "moved" => "change-moved",
-        "became-red" => "change-became-red",
-        "became-yellow" => "change-became-yellow",
-        "became-green" => "change-became-green",
-        "became-unreadable" => "change-became-unreadable",
-        "became-none" => "change-became-none",
-        "became-exempt" => "change-became-exempt",
-        "consent-expired" => "change-consent-expired",
-        "consent-revoked" => "change-consent-revoked",
-        other => return other.into(),
-    };
-    Cell::Phrase(id, Vec::new())
+    Cell::Word(change.to_string(), "change-")
 }
 
 /// `report changes`: the changes the runs found (see [`crate::state::State::changes`]), and a

@@ -147,17 +147,6 @@ pub fn validity(c: &Consent, date: Date) -> &'static str {
     }
 }
 
-/// Number of evaluated files whose decision uses each consent id ([`Use::files`]).
-pub fn files_per_consent(files: &[Evaluated]) -> BTreeMap<&str, usize> {
-    let mut n = BTreeMap::new();
-    for f in files {
-        for id in &f.decision.consents {
-            *n.entry(id.as_str()).or_insert(0) += 1;
-        }
-    }
-    n
-}
-
 /// A row of a consent listing (`report consents`, `consent search`): a consent of the register
 /// with its validity on the evaluation day and how the files use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -383,20 +372,13 @@ impl PartialEq<&str> for SummaryKey {
 impl Row for SummaryRow {
     const COLUMNS: &'static [&'static str] = &["group", "folder", "key", "files"];
     fn cells(&self) -> Vec<Cell> {
-        // The words are keys in JSON and CSV (English, as `as_str`), words of the language in
-        // tables: each message's English text is the key itself.
+        // The words are keys in JSON and CSV, words of the language in tables (`summary-<key>`).
         let key = match &self.key {
             SummaryKey::Status(s) => Cell::Status(*s),
-            SummaryKey::EveryUsage => Cell::Phrase("summary-every-usage", Vec::new()),
+            SummaryKey::EveryUsage => Cell::Word("every-usage".into(), "summary-"),
             SummaryKey::Usage(u) => u.as_str().into(),
         };
-        let group = match self.group {
-            "status" => Cell::Phrase("summary-status", Vec::new()),
-            "usage" => Cell::Phrase("summary-usage", Vec::new()),
-            "no-persons" => Cell::Phrase("summary-no-persons", Vec::new()),
-            "folder" => Cell::Phrase("summary-folder", Vec::new()),
-            other => other.into(),
-        };
+        let group = Cell::Word(self.group.into(), "summary-");
         vec![group, self.folder.as_deref().into(), key, self.files.into()]
     }
 }
@@ -744,7 +726,7 @@ mod tests {
         let cells = rows[0].cells();
         assert_eq!(
             cells,
-            [Cell::Phrase("summary-status", Vec::new()), Cell::Null, Cell::Status(Status::Red), Cell::Int(2)]
+            [Cell::Word("status".into(), "summary-"), Cell::Null, Cell::Status(Status::Red), Cell::Int(2)]
         );
         assert_eq!(
             (cells[0].json(), cells[0].display("|", crate::i18n::Lang::De)),

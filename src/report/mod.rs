@@ -19,8 +19,8 @@ pub mod listing;
 
 pub use changes::{changes, checkpoint_about, needs_attention};
 pub use consents::{
-    consent_rows, expiring, files_per_consent, person, search, suggestions, summary, unknown_persons, uses, validity,
-    ConsentFilter, ConsentRow, Expiring, PersonItem, SummaryKey, SummaryRow, UnknownPerson, Use,
+    consent_rows, expiring, person, search, suggestions, summary, unknown_persons, uses, validity, ConsentFilter,
+    ConsentRow, Expiring, PersonItem, SummaryKey, SummaryRow, UnknownPerson, Use,
 };
 pub use explain::{explain, ExplainRow, Outcome, Why};
 pub use files::{check, cleared, missing, unreleased, ApplyRow, Blocking, Cleared, MissingFile, Unreleased};
@@ -44,6 +44,10 @@ pub enum Cell {
     /// A file's status: its English name in JSON and CSV, the language's word in tables and the
     /// HTML report.
     Status(Status),
+    /// A keyword of a machine interface (`became-red`, `no-persons`): the key itself in JSON
+    /// and CSV, whatever the messages say; in tables and the HTML report the message `<prefix><key>`
+    /// of the language (the key where there is none).
+    Word(String, &'static str),
     /// A sentence: the message `id` of `locales/*.ftl` with its arguments, each a cell. English
     /// in JSON and CSV, the language's sentence (its arguments shown in it) in tables and the
     /// HTML report.
@@ -67,6 +71,7 @@ impl Cell {
             Cell::Date(d) => d.to_string(),
             Cell::Status(s) => s.as_str().to_string(),
             Cell::Phrase(..) => self.display(separator, Lang::En),
+            Cell::Word(key, _) => key.clone(),
         }
     }
 
@@ -76,6 +81,14 @@ impl Cell {
         match self {
             Cell::Date(d) => lang.date(*d),
             Cell::Status(s) => lang.status(s.as_str()),
+            Cell::Word(key, prefix) => {
+                let id = format!("{prefix}{key}");
+                if lang.has(&id) {
+                    lang.text(&id)
+                } else {
+                    key.clone()
+                }
+            }
             Cell::Phrase(id, args) => {
                 let args: Vec<(&str, crate::i18n::Arg)> =
                     args.iter().map(|(name, cell)| (*name, cell.display(separator, lang).into())).collect();
@@ -117,6 +130,7 @@ impl serde::Serialize for Cell {
             Cell::Date(d) => s.collect_str(d),
             Cell::Status(status) => s.serialize_str(status.as_str()),
             Cell::Phrase(..) => s.serialize_str(&self.text(", ")),
+            Cell::Word(key, _) => s.serialize_str(key),
             Cell::Int(n) => s.serialize_i64(*n),
             Cell::List(items) => items.serialize(s),
             Cell::Missing(m) => {

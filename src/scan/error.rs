@@ -25,7 +25,7 @@ pub enum ReadError {
     #[error("empty file")]
     Empty,
     /// Neither its content nor its name says what container it is.
-    #[error("not a recognised image or video file (content starts with {})", hex(.magic))]
+    #[error("not a recognised image or video file (content starts with {})", crate::media::jpeg::hex(.magic))]
     Unrecognised {
         /// Its first bytes (up to 8).
         magic: Vec<u8>,
@@ -164,8 +164,4 @@ impl PartialEq for Damage {
     fn eq(&self, other: &Damage) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ")
 }
