@@ -55,13 +55,6 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn consentry_scan(bin: &str, dir: &Path) -> Command {
-    let mut c = Command::new(bin);
-    // Every file read: what the comparison with exiv2 and exiftool is about (no state).
-    c.args(["scan", "--quiet", "--no-state", "--format", "jsonl"]).arg(dir);
-    c
-}
-
 fn line(name: &str, files: usize, run: &Run) {
     println!(
         "{name:<34} {:>9.2} s {:>10.0} files/s {:>9.1} MB peak",
@@ -88,13 +81,13 @@ fn main() {
     // of five each: the page cache of this kind of machine is reclaimed unpredictably, and the
     // fastest run is the one that measures the program rather than the disk.
     plain_read(&dir);
-    timed(&mut consentry_scan(bin, &dir));
+    timed(&mut common::consentry_scan(bin, &dir, None));
     let (mut plains, mut ourses) = (Vec::new(), Vec::new());
     for _ in 0..5 {
         let t = Instant::now();
         plain_read(&dir);
         plains.push(Run { secs: t.elapsed().as_secs_f64(), cpu: 0.0, max_rss_kb: 0, code: 0 });
-        ourses.push(timed(&mut consentry_scan(bin, &dir)));
+        ourses.push(timed(&mut common::consentry_scan(bin, &dir, None)));
     }
     let (plain, ours) = (common::fastest(plains), common::fastest(ourses));
     line("plain read of first 64 KiB", media + sidecars, &plain);
@@ -159,8 +152,8 @@ fn main() {
             }
         }
     }
-    let small = timed(&mut consentry_scan(bin, &mem.join("small")));
-    let huge = timed(&mut consentry_scan(bin, &mem.join("huge")));
+    let small = timed(&mut common::consentry_scan(bin, &mem.join("small"), None));
+    let huge = timed(&mut common::consentry_scan(bin, &mem.join("huge"), None));
     println!(
         "peak memory, 50 small JPEGs: {:.1} MB; the same with 1 GiB each (50 GiB): {:.1} MB ({:.2} s)",
         small.max_rss_kb as f64 / 1024.0,

@@ -13,19 +13,9 @@ use std::process::Command;
 
 use common::{fastest, timed};
 
-fn shard_scan(bin: &str, dir: &Path, shard: Option<(u32, u32)>) -> Command {
-    let mut c = Command::new(bin);
-    c.args(["scan", "--quiet", "--no-state", "--format", "jsonl"]);
-    if let Some((k, n)) = shard {
-        c.arg("--shard").arg(format!("{k}/{n}"));
-    }
-    c.arg(dir);
-    c
-}
-
 /// The records a shard gives (its files read).
 fn count(bin: &str, dir: &Path, shard: Option<(u32, u32)>) -> usize {
-    let out = shard_scan(bin, dir, shard).output().unwrap();
+    let out = common::consentry_scan(bin, dir, shard).output().unwrap();
     out.stdout.iter().filter(|&&b| b == b'\n').count()
 }
 
@@ -52,7 +42,7 @@ fn main() {
             let shard = Some((k, n));
             let files = count(bin, &dir, shard);
             read += files;
-            let run = fastest((0..3).map(|_| timed(&mut shard_scan(bin, &dir, shard))));
+            let run = fastest((0..3).map(|_| timed(&mut common::consentry_scan(bin, &dir, shard))));
             assert_eq!(run.code, 0, "shard {k}/{n} failed");
             println!(
                 "N={n} shard {k}: {files:>6} files {:>7.3} s {:>8.0} files/s {:>6.2} s CPU {:>6.1} MB peak",

@@ -75,3 +75,15 @@ pub fn timed(cmd: &mut Command) -> Run {
 pub fn fastest(runs: impl IntoIterator<Item = Run>) -> Run {
     runs.into_iter().min_by(|a, b| a.secs.total_cmp(&b.secs)).expect("at least one run")
 }
+
+/// `consentry scan` of `dir` reading every file (no state), its records to stdout as JSON Lines;
+/// with `shard` (K, N) only that shard's.
+pub fn consentry_scan(bin: &str, dir: &Path, shard: Option<(u32, u32)>) -> Command {
+    let mut c = Command::new(bin);
+    c.args(["scan", "--quiet", "--no-state", "--format", "jsonl"]);
+    if let Some((k, n)) = shard {
+        c.arg("--shard").arg(format!("{k}/{n}"));
+    }
+    c.arg(dir);
+    c
+}
