@@ -246,17 +246,15 @@ pub fn from_xmp(props: &[Prop], roots: &PeopleRoots, origin: &str, out: &mut Dep
     for v in xmp::find_all(props, NS_DIGIKAM, "TagsList") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
         from_keyword_paths(&items, &['/'], roots, origin, PersonSource::DigikamTags, out);
-        plain_keywords(&items, &['/'], roots, out);
     }
     for v in xmp::find_all(props, NS_LR, "hierarchicalSubject") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
         from_keyword_paths(&items, &['|'], roots, origin, PersonSource::LrHierarchicalSubject, out);
-        plain_keywords(&items, &['|'], roots, out);
     }
     // Parsed only where [`is_keyword_namespace`] let the parser keep it.
     for v in xmp::find_all(props, NS_DC, "subject") {
         let items: Vec<&str> = v.items().into_iter().filter_map(Value::as_text).collect();
-        plain_keywords(&items, &[], roots, out);
+        plain_keywords(&items, out, roots);
     }
 }
 
@@ -268,15 +266,12 @@ pub fn is_keyword_namespace(ns: &str) -> bool {
     ns == NS_DC
 }
 
-/// The plain keywords of `items` into [`Depicted::keywords`]: the leaf of each item (split at
-/// `separators`) whose first segment is not a people root (those are person tags, read by
-/// [`from_keyword_paths`]).
-pub fn plain_keywords(items: &[&str], separators: &[char], roots: &PeopleRoots, out: &mut Depicted) {
-    for item in items {
-        let mut segments = item.split(separators).map(str::trim).filter(|s| !s.is_empty());
-        let Some(first) = segments.next() else { continue };
-        if !roots.matches(first) {
-            out.keyword(segments.next_back().unwrap_or(first));
+/// The plain keywords of `dc:subject` items (no hierarchy) into [`Depicted::keywords`]; an item
+/// that is a people root alone is not one.
+fn plain_keywords(items: &[&str], out: &mut Depicted, roots: &PeopleRoots) {
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        if !roots.matches(item) {
+            out.keyword(item);
         }
     }
 }
@@ -291,7 +286,7 @@ fn person_details(v: &Value, origin: &str, source: PersonSource, out: &mut Depic
 }
 
 /// Persons from hierarchical keywords: items whose first segment is a people root; the leaf is
-/// the name. A path that is only the parent of another path in the list (`People|Family` beside
+/// the name. The leaf of every other item is a plain keyword ([`Depicted::keywords`]). A path that is only the parent of another path in the list (`People|Family` beside
 /// `People|Family|Anna`) is a category, not a person.
 pub fn from_keyword_paths(
     items: &[&str],
@@ -310,6 +305,8 @@ pub fn from_keyword_paths(
         let mut segments = item.split(separators).map(str::trim).filter(|s| !s.is_empty());
         let Some(first) = segments.next() else { continue };
         if !roots.matches(first) {
+            // A plain keyword (no person): its leaf is a hint, never a decision.
+            out.keyword(segments.next_back().unwrap_or(first));
             continue;
         }
         let mut key = normalize_name(first).to_lowercase().replace(SEP, "\u{FFFD}");
@@ -343,10 +340,9 @@ pub fn from_keyword_paths(
 
 /// Persons from flat keyword lists that may hold hierarchical items (`People/Name`,
 /// `People|Name`): EXIF XPKeywords (`;`-separated) and IPTC-IIM keywords.
-/// Their plain items (outside a people root) are [`Depicted::keywords`].
+/// Their plain items (outside a people root) are [`Depicted::keywords`] ([`from_keyword_paths`]).
 pub fn from_flat_keywords(items: &[&str], roots: &PeopleRoots, source: PersonSource, out: &mut Depicted) {
     from_keyword_paths(items, &['/', '|'], roots, EMBEDDED, source, out);
-    plain_keywords(items, &['/', '|'], roots, out);
 }
 
 /// Split EXIF XPKeywords into items.
