@@ -31,13 +31,13 @@ impl<W: Write> Sink<W> for CsvPrinter<W> {
 }
 
 /// The writer under a CSV writer, everything written to it.
-pub(super) fn into_inner<W: Write>(w: ::csv::Writer<W>) -> io::Result<W> {
+fn into_inner<W: Write>(w: ::csv::Writer<W>) -> io::Result<W> {
     w.into_inner().map_err(|e| io::Error::new(e.error().kind(), e.error().to_string()))
 }
 
 /// Write one CSV record with every cell made safe by [`csv_cell`]: the one way consentry's CSV
 /// outputs write their rows.
-pub(super) fn write_csv_row<W: Write, S: AsRef<str>>(
+fn write_csv_row<W: Write, S: AsRef<str>>(
     w: &mut ::csv::Writer<W>,
     row: impl IntoIterator<Item = S>,
 ) -> ::csv::Result<()> {

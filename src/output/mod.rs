@@ -22,7 +22,7 @@ mod table;
 mod xlsx;
 
 pub use self::csv::CsvPrinter;
-use self::csv::{into_inner, write_csv_row};
+
 pub use self::json::JsonPrinter;
 pub use self::jsonl::JsonlPrinter;
 use self::table::write_aligned;
@@ -114,15 +114,10 @@ const CSV_HEADER: [&str; 9] =
     ["path", "kind", "format", "persons", "unnamed_faces", "sources", "sidecars", "taken", "error"];
 const CSV_EVAL_HEADER: [&str; 6] = ["status", "missing", "usage", "consents", "valid_until", "hints"];
 
-/// A hint as text (CSV): `name (kind)`, as a missing person is written.
-fn hint_text(h: &Hint) -> String {
-    format!("{} ({})", h.name, h.kind.as_str())
-}
-
 /// Writes records in one format to any writer.
-pub struct RecordWriter<W: Write> {
+pub struct RecordWriter<'w, W: Write> {
     format: OutputFormat,
-    out: RecordOut<W>,
+    out: RecordOut<'w, W>,
     count: u64,
     /// Whether records carry an evaluation (a register was given): more columns.
     evaluated: bool,
@@ -131,29 +126,25 @@ pub struct RecordWriter<W: Write> {
     table: Vec<Vec<String>>,
 }
 
-enum RecordOut<W: Write> {
+enum RecordOut<'w, W: Write> {
     Plain(W),
-    Csv(Box<::csv::Writer<W>>),
-    Xlsx(Box<XlsxPrinter<W>>),
+    /// CSV and spreadsheets: a report printer fed each record's cells ([`record_cells`]).
+    Cells(Printer<'w, W>),
 }
 
-impl<W: Write> RecordWriter<W> {
+impl<'w, W: Write + 'w> RecordWriter<'w, W> {
     pub fn new(format: OutputFormat, lang: Lang, out: W, evaluated: bool) -> io::Result<Self> {
         let out = match format {
-            OutputFormat::Csv => RecordOut::Csv(Box::new(::csv::Writer::from_writer(out))),
-            OutputFormat::Xlsx => RecordOut::Xlsx(Box::new(XlsxPrinter::new(&record_columns(evaluated), lang, out)?)),
+            OutputFormat::Csv | OutputFormat::Xlsx => {
+                RecordOut::Cells(Printer::new(format, lang, &record_columns(evaluated), out)?)
+            }
             _ => RecordOut::Plain(out),
         };
         Ok(RecordWriter { format, out, count: 0, evaluated, lang, table: Vec::new() })
     }
 
-    fn csv_header(&self) -> Vec<&'static str> {
-        record_columns(self.evaluated)
-    }
-
     pub fn write(&mut self, r: &FileRecord, decision: Option<&Decision>) -> io::Result<()> {
         let rec = ScanJson::from_record(r, decision);
-        let header = self.csv_header();
         match (&mut self.out, self.format) {
             (RecordOut::Plain(out), OutputFormat::Jsonl) => {
                 serde_json::to_writer(&mut *out, &rec)?;
@@ -163,41 +154,7 @@ impl<W: Write> RecordWriter<W> {
                 out.write_all(if self.count == 0 { b"[\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *out, &rec)?;
             }
-            (RecordOut::Csv(w), _) => {
-                if self.count == 0 {
-                    w.write_record(&header)?;
-                }
-                let mut row = vec![
-                    rec.path.clone(),
-                    rec.kind.to_string(),
-                    rec.format.unwrap_or("").to_string(),
-                    rec.persons.join("|"),
-                    rec.unnamed_faces.to_string(),
-                    rec.sources.join("|"),
-                    rec.sidecars.join("|"),
-                    rec.taken.unwrap_or("").to_string(),
-                    rec.error.clone().unwrap_or_default(),
-                ];
-                if self.evaluated {
-                    row.extend(match &rec.evaluation {
-                        Some(e) => [
-                            e.status.to_string(),
-                            e.missing
-                                .iter()
-                                .map(|m| format!("{} ({})", m.name, m.reason))
-                                .collect::<Vec<_>>()
-                                .join("|"),
-                            e.usage.join("|"),
-                            e.consents.join("|"),
-                            e.valid_until.clone().unwrap_or_default(),
-                            e.hints.iter().map(hint_text).collect::<Vec<_>>().join("|"),
-                        ],
-                        None => Default::default(),
-                    });
-                }
-                write_csv_row(w, &row)?;
-            }
-            (RecordOut::Xlsx(sheet), _) => sheet.row(&record_cells(r, decision, self.evaluated))?,
+            (RecordOut::Cells(printer), _) => printer.row(&record_cells(r, decision, self.evaluated))?,
             (RecordOut::Plain(_), OutputFormat::Csv | OutputFormat::Html | OutputFormat::Xlsx) => {
                 // Every format is chosen here by name: a new one is added here, not printed as
                 // something else. (HTML is a report's folder; commands refuse it before.)
@@ -252,15 +209,8 @@ impl<W: Write> RecordWriter<W> {
     }
 
     pub fn finish(self) -> io::Result<W> {
-        let header = self.csv_header();
         let mut out = match self.out {
-            RecordOut::Csv(mut w) => {
-                if self.count == 0 {
-                    w.write_record(&header)?;
-                }
-                into_inner(*w)?
-            }
-            RecordOut::Xlsx(sheet) => sheet.finish()?,
+            RecordOut::Cells(printer) => printer.finish()?,
             RecordOut::Plain(out) => out,
         };
         match self.format {
