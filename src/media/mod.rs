@@ -69,14 +69,16 @@ pub struct Packet {
     pub bytes: Vec<u8>,
 }
 
+/// For the tests: what each packet holds and where.
+#[cfg(test)]
 impl Metadata {
     /// The bytes of each packet of `xmp`.
-    pub fn xmp_bytes(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn xmp_bytes(&self) -> Vec<Vec<u8>> {
         self.xmp.iter().map(|p| p.bytes.clone()).collect()
     }
 
     /// The file offset of each packet of `xmp`.
-    pub fn xmp_offsets(&self) -> Vec<u64> {
+    pub(crate) fn xmp_offsets(&self) -> Vec<u64> {
         self.xmp.iter().map(|p| p.offset).collect()
     }
 }
