@@ -66,6 +66,39 @@ pub struct End {
     pub skipped: u64,
     /// The digests of the registers the records were evaluated with, sorted.
     pub registers: Vec<String>,
+    /// The runs the shard recorded in its states (none: it kept no state), each with the
+    /// changes it found ([`ChangeLine`]s, before this line).
+    #[serde(default)]
+    pub runs: Vec<RunLine>,
+}
+
+/// A run a shard recorded in a state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLine {
+    /// When it finished (local time with offset).
+    pub finished: String,
+    /// The state's first run: it records no changes.
+    pub baseline: bool,
+}
+
+/// A change a shard's run found, as its state recorded it (`report changes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeLine {
+    pub run: String,
+    pub change: String,
+    pub path: Option<PathText>,
+    pub old_status: Option<String>,
+    pub new_status: Option<String>,
+    pub detail: Option<String>,
+    /// The device and inode of a new file, and of a removed one where the state knows it: a file
+    /// moved from one shard's part of the archive into another's is one shard's `removed` and
+    /// another's `new`, paired by this as one run pairs them ([`merge_changes`]).
+    pub file: Option<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ChangeWrap {
+    change: ChangeLine,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -287,12 +320,18 @@ impl ShardWriter {
         Ok(())
     }
 
+    /// Write a change the shard's run found (after every record).
+    pub fn write_change(&mut self, change: ChangeLine) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &ChangeWrap { change })?;
+        self.out.write_all(b"\n")
+    }
+
     /// Write the last line, make the file durable and give it its name (replacing the result of
     /// an earlier run of the same shard).
-    pub fn finish(mut self, skipped: u64, mut registers: Vec<String>) -> io::Result<PathBuf> {
+    pub fn finish(mut self, skipped: u64, mut registers: Vec<String>, runs: Vec<RunLine>) -> io::Result<PathBuf> {
         registers.sort();
         registers.dedup();
-        let end = EndLine { end: End { records: self.records, skipped, registers } };
+        let end = EndLine { end: End { records: self.records, skipped, registers, runs } };
         serde_json::to_writer(&mut self.out, &end)?;
         self.out.write_all(b"\n")?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
@@ -437,6 +476,8 @@ struct Reader {
     records: u64,
     expected: u64,
     last: Option<u64>,
+    /// The changes read after the records.
+    changes: Vec<ChangeLine>,
 }
 
 impl Reader {
@@ -453,15 +494,31 @@ impl Reader {
             records: 0,
             expected: file.end.records,
             last: None,
+            changes: Vec::new(),
         })
     }
 
-    /// The next record, checked: in walk order, in this shard; `None` after the end line.
-    fn next(&mut self) -> Result<Option<Line>, Error> {
-        let bad = |line: u64, message: String| Error::Bad { path: self.path.clone(), line, message };
+    fn read_line(&mut self) -> Result<String, Error> {
         let Some(text) = self.lines.next() else { return Err(Error::Incomplete { path: self.path.clone() }) };
-        let text = text.map_err(|source| Error::Io { path: self.path.clone(), source })?;
         self.line += 1;
+        text.map_err(|source| Error::Io { path: self.path.clone(), source })
+    }
+
+    /// The next record, checked: in walk order, in this shard; `None` after the end line (the
+    /// changes before it kept).
+    fn next(&mut self) -> Result<Option<Line>, Error> {
+        let path = self.path.clone();
+        let bad = |line: u64, message: String| Error::Bad { path: path.clone(), line, message };
+        let mut text = self.read_line()?;
+        while text.starts_with("{\"change\"") {
+            let line: ChangeWrap =
+                serde_json::from_str(&text).map_err(|e| bad(self.line, format!("not a change: {e}")))?;
+            self.changes.push(line.change);
+            text = self.read_line()?;
+            if !text.starts_with("{\"change\"") && !text.starts_with("{\"end\"") {
+                return Err(bad(self.line, "a record after the changes".into()));
+            }
+        }
         if text.starts_with("{\"end\"") {
             if self.records != self.expected {
                 return Err(bad(self.line, format!("{} records, the end line says {}", self.records, self.expected)));
@@ -547,6 +604,103 @@ impl Merge {
         }
         Ok(files)
     }
+}
+
+impl Merge {
+    /// Every record read (their place in the walk kept by absolute path, from `cwd`), then the
+    /// changes the shards' runs found, merged as one run over the whole archive finds them
+    /// ([`merge_changes`]).
+    pub fn changes(mut self, cwd: &Path) -> Result<Vec<ChangeLine>, Error> {
+        let mut walk: std::collections::HashMap<PathBuf, u64> = std::collections::HashMap::new();
+        while let Some((record, _, _)) = self.next_record()? {
+            walk.insert(crate::paths::absolute_in(cwd, &record.path), record.walk_index);
+        }
+        let shards = self.readers.into_iter().map(|r| r.changes).collect();
+        Ok(merge_changes(shards, |p| walk.get(p).copied()))
+    }
+}
+
+/// The changes the runs of a set's shards found, as one run over the whole archive records
+/// them (`state::Run::finish`): first the files whose status changed, then the new and moved
+/// files, each group in walk order (`walk_index` of a path); then the removed files by path;
+/// then the consents that expired or were revoked, by id, with the files of every shard counted
+/// together. A file removed from one shard's part and new in another's with the same device and
+/// inode is moved, as one run pairs them. Every row carries the latest of the shards' run times:
+/// the set is one run.
+pub fn merge_changes(shards: Vec<Vec<ChangeLine>>, walk_index: impl Fn(&Path) -> Option<u64>) -> Vec<ChangeLine> {
+    let run = shards.iter().flatten().map(|c| c.run.clone()).max().unwrap_or_default();
+    let (mut status, mut arrived, mut removed, mut consents, mut other) = (vec![], vec![], vec![], vec![], vec![]);
+    for (shard, changes) in shards.into_iter().enumerate() {
+        for c in changes {
+            let group = match c.change.as_str() {
+                s if s.starts_with("became-") => &mut status,
+                "new" | "moved" => &mut arrived,
+                "removed" => &mut removed,
+                "consent-expired" | "consent-revoked" => &mut consents,
+                _ => &mut other,
+            };
+            group.push((shard, c));
+        }
+    }
+    let place =
+        |c: &ChangeLine| c.path.as_ref().and_then(PathText::path).and_then(|p| walk_index(&p)).unwrap_or(u64::MAX);
+    let key =
+        |c: &ChangeLine| c.path.as_ref().and_then(PathText::path).map(|p| p.into_os_string().into_encoded_bytes());
+    status.sort_by_key(|(shard, c)| (place(c), *shard));
+    arrived.sort_by_key(|(shard, c)| (place(c), *shard));
+    removed.sort_by_key(|(_, c)| key(c));
+    // Moves across shards: the last new file (in walk order) of each device and inode.
+    let mut by_file: std::collections::HashMap<(u64, u64), usize> = std::collections::HashMap::new();
+    for (i, (_, c)) in arrived.iter().enumerate().filter(|(_, (_, c))| c.change == "new") {
+        if let Some(file) = c.file {
+            by_file.insert(file, i);
+        }
+    }
+    let mut kept_removed = Vec::new();
+    for (shard, gone) in removed {
+        let paired = gone.file.and_then(|f| by_file.remove(&f)).filter(|&i| arrived[i].0 != shard);
+        match paired {
+            Some(i) => {
+                let to = &mut arrived[i].1;
+                let from = gone.path.as_ref().and_then(PathText::path).unwrap_or_default();
+                to.change = "moved".into();
+                to.detail = Some(format!("from {}", from.display()));
+                to.old_status = gone.old_status.clone();
+            }
+            None => kept_removed.push(gone),
+        }
+    }
+    // A consent's files, counted by every shard: `ID (PERSON) WHAT on DAY; used by N file(s) ...`.
+    const USED: &str = "; used by ";
+    let mut ended: std::collections::BTreeMap<(String, String), u64> = std::collections::BTreeMap::new();
+    for (_, c) in consents {
+        let detail = c.detail.unwrap_or_default();
+        let (about, files) = match detail.split_once(USED) {
+            Some((about, rest)) => {
+                (about.to_string(), rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0))
+            }
+            None => (detail.clone(), 0),
+        };
+        *ended.entry((about, c.change)).or_insert(0) += files;
+    }
+    let consent_rows = ended.into_iter().map(|((about, change), files)| ChangeLine {
+        run: String::new(),
+        change,
+        path: None,
+        old_status: None,
+        new_status: None,
+        detail: Some(format!("{about}{USED}{files} file(s) at the previous run")),
+        file: None,
+    });
+    status
+        .into_iter()
+        .map(|(_, c)| c)
+        .chain(arrived.into_iter().map(|(_, c)| c))
+        .chain(kept_removed)
+        .chain(consent_rows)
+        .chain(other.into_iter().map(|(_, c)| c))
+        .map(|c| ChangeLine { run: run.clone(), file: None, ..c })
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@ use clap::Args;
 use consentry::consent::Status;
 use consentry::engine::{self, Context};
 use consentry::output::RecordWriter;
-use consentry::results::{self, Header, PathText, ShardWriter};
+use consentry::report;
+use consentry::results::{self, ChangeLine, Header, PathText, RunLine, ShardWriter};
 use consentry::scan::{ScanSummary, Shard};
+use consentry::state::{self, RecordedChange, RecordedRun};
+use std::os::unix::fs::MetadataExt;
 
 use super::{
     lang, print_kind, report_need, report_usages, sharded_context, status_counts, summary_line, with_writer, Exit,
@@ -32,6 +35,10 @@ pub struct MergeArgs {
     /// For `--report unreleased` and `--report cleared`: the usage areas, separated by commas.
     #[arg(long = "for", value_name = "USAGE", value_delimiter = ',')]
     pub usages: Vec<String>,
+    /// For `--report changes`: exit 1 when a change needs attention (as `report changes
+    /// --exit-code`).
+    #[arg(long)]
+    pub exit_code: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -74,7 +81,30 @@ pub fn scan_to_results(args: &ScanArgs, dir: &Path) -> anyhow::Result<Exit> {
     })?;
     let summary = summary.map_err(cannot)?;
     let digests = ctx.register_digests()?;
-    let written = writer.finish(summary.skipped, digests).map_err(cannot)?;
+    // The changes the run recorded in its states, for `merge --report changes`.
+    let mut runs = Vec::new();
+    for path in ctx.recorded_states() {
+        let (recorded, changes) = state::State::open_existing(&path)?.changes(None)?;
+        runs.extend(recorded.into_iter().map(|r| RunLine { finished: r.finished, baseline: r.baseline }));
+        for c in changes {
+            // A new file's identity, for a move from another shard's part of the archive.
+            let file = match (c.change.as_str(), &c.path) {
+                ("new", Some(p)) => std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())),
+                _ => None,
+            };
+            let line = ChangeLine {
+                run: c.run,
+                change: c.change,
+                path: c.path.as_deref().map(PathText::of),
+                old_status: c.old_status,
+                new_status: c.new_status,
+                detail: c.detail,
+                file,
+            };
+            writer.write_change(line).map_err(cannot)?;
+        }
+    }
+    let written = writer.finish(summary.skipped, digests, runs).map_err(cannot)?;
     progress.finish();
     if !out.quiet {
         say_summary(&summary, started, header.evaluated, &statuses);
@@ -129,7 +159,10 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
         return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
     };
     if kind == ReportKind::Changes {
-        anyhow::bail!("`merge --report changes`: each shard's changes are in its own state: run `consentry report changes --shard K/N` per shard");
+        return merged_changes(&args, &set);
+    }
+    if args.exit_code {
+        anyhow::bail!("--exit-code is for `merge --report changes`");
     }
     // The archive, as the shards saw it: its vocabulary, its register and the day.
     let ctx = merged_context(&set, report_need(kind))?;
@@ -149,6 +182,60 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
     print_kind(&ctx, kind, args.within, &usages, &files, out)?;
     let errors = files.iter().filter(|f| !f.record.errors.is_empty()).count();
     Ok(if errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+/// `merge --report changes`: what the shards' runs found, as one run over the whole archive
+/// would have recorded it.
+fn merged_changes(args: &MergeArgs, set: &[results::ShardFile]) -> anyhow::Result<Exit> {
+    let out = &args.output;
+    if let Some(f) = set.iter().find(|f| f.end.runs.is_empty()) {
+        anyhow::bail!(
+            "{}: this shard kept no state (--no-state, or it could not be written): it recorded no changes",
+            f.path.display()
+        );
+    }
+    let header = &set[0].header;
+    let cwd = header
+        .cwd
+        .path()
+        .ok_or_else(|| anyhow::anyhow!("{}: line 1: the folder does not read back", set[0].path.display()))?;
+    let changes = results::Merge::new(set)?.changes(&cwd)?;
+    let rows: Vec<RecordedChange> = changes
+        .into_iter()
+        .map(|c| RecordedChange {
+            run: c.run,
+            change: c.change,
+            path: c.path.as_ref().and_then(PathText::path),
+            old_status: c.old_status,
+            new_status: c.new_status,
+            detail: c.detail,
+        })
+        .collect();
+    let runs = set.iter().flat_map(|f| &f.end.runs);
+    let finished = runs.clone().map(|r| r.finished.clone()).max().unwrap_or_default();
+    let run = RecordedRun { finished, baseline: runs.clone().all(|r| r.baseline) };
+    let (rows, about) = report::changes(lang(), None, &[run], &rows);
+    if !out.quiet {
+        let message = lang().tr(
+            "cli-changes-line",
+            &[("path", args.dir.display().to_string().into()), ("about", about.into()), ("rows", rows.len().into())],
+        );
+        say!("{message}");
+    }
+    let page = match out.format {
+        Some(consentry::output::OutputFormat::Html) => {
+            let pool =
+                consentry::scan::ScanOptions { threads: out.threads.map(usize::from), ..Default::default() }.pool()?;
+            Some(pool)
+        }
+        _ => None,
+    };
+    let title = super::report_title(ReportKind::Changes, args.within, &[]);
+    let date = chrono::Local::now().date_naive();
+    let page = page.as_deref().map(|pool| super::HtmlPage { title: &title, date, pool, files: &[] });
+    super::print_report(out, page, rows)?;
+    let attention = args.exit_code && rows.iter().any(report::needs_attention);
+    Ok(if attention { Exit::Findings } else { Exit::Ok })
 }
 
 /// A context over what the shards scanned (no scan is run with it): the paths as they named

@@ -34,6 +34,8 @@ pub struct Context {
     /// The language of the summaries among the notes.
     lang: crate::i18n::Lang,
     notes: Notes,
+    /// The states the run was recorded in ([`Context::recorded_states`]).
+    recorded: Mutex<Vec<PathBuf>>,
 }
 
 impl Context {
@@ -136,6 +138,7 @@ impl Context {
             quiet: options.quiet,
             lang: options.lang,
             notes: options.notes,
+            recorded: Mutex::new(Vec::new()),
         })
     }
 
@@ -153,7 +156,11 @@ impl Context {
             let register = slot.register.as_ref().map(|r| r.get()).transpose()?;
             let path = run.path().to_path_buf();
             let date = register.as_ref().map(|_| self.date);
-            match run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary) {
+            let finished = run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary);
+            if finished.is_ok() {
+                self.recorded.lock().unwrap_or_else(|e| e.into_inner()).push(path.clone());
+            }
+            match finished {
                 Ok(c) if !self.quiet => (self.notes)(&self.lang.tr(
                     "engine-state-run",
                     &[
@@ -175,6 +182,12 @@ impl Context {
             }
         }
         Ok(())
+    }
+
+    /// The states this command's scan recorded its run in (after [`Context::scan_evaluated`]),
+    /// in the order of their paths.
+    pub fn recorded_states(&self) -> Vec<PathBuf> {
+        self.recorded.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The archive a scanned record was placed in (`None`: in no archive, or not placed).

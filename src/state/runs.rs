@@ -421,6 +421,9 @@ impl Run {
                 None => removed.push((k, i)),
             }
         }
+        // Reported by path: the same order whichever runs wrote the state (and the order in
+        // which `consentry merge` puts the shards' removed files).
+        removed.sort_by(|a, b| a.0.cmp(b.0));
         self.counts.removed = removed.len() as u64;
         self.counts.moved = moved_to.len() as u64;
         self.counts.new -= self.counts.moved;
