@@ -730,4 +730,60 @@ mod tests {
         assert_eq!(serde_json::to_string(&plain).unwrap(), "\"a/b.jpg\"");
         assert_eq!(PathText::Bytes { hex: "6".into() }.path(), None);
     }
+
+    fn change(run: &str, change: &str, path: Option<&str>, file: Option<(u64, u64)>, detail: Option<&str>) -> ChangeLine {
+        ChangeLine {
+            run: run.into(),
+            change: change.into(),
+            path: path.map(|p| PathText::Text(p.into())),
+            old_status: (change == "removed" || change.starts_with("became")).then(|| "green".to_string()),
+            new_status: (change != "removed").then(|| "red".to_string()),
+            detail: detail.map(str::to_string),
+            file,
+        }
+    }
+
+    #[test]
+    fn the_shards_changes_merge_into_one_runs_order_and_counts() {
+        let walk: std::collections::HashMap<PathBuf, u64> =
+            [("/a/1.jpg", 1), ("/a/2.jpg", 2), ("/a/3.jpg", 3), ("/b/moved.jpg", 4), ("/b/new.jpg", 5)]
+                .into_iter()
+                .map(|(p, i)| (PathBuf::from(p), i))
+                .collect();
+        let used = |n: u32| format!("c1 (Anna) expired on 2026-11-01; used by {n} file(s) at the previous run");
+        let shard0 = vec![
+            change("t1", "became-red", Some("/a/3.jpg"), None, None),
+            change("t1", "new", Some("/b/moved.jpg"), Some((1, 77)), None),
+            change("t1", "removed", Some("/z/gone.jpg"), Some((1, 5)), None),
+            change("t1", "consent-expired", None, None, Some(&used(2))),
+        ];
+        let shard1 = vec![
+            change("t2", "became-yellow", Some("/a/1.jpg"), None, None),
+            change("t2", "new", Some("/b/new.jpg"), Some((1, 8)), None),
+            change("t2", "removed", Some("/a/old.jpg"), Some((1, 77)), None),
+            change("t2", "consent-expired", None, None, Some(&used(3))),
+            change("t2", "consent-revoked", None, None, Some("b2 (Ben) revoked on 2026-10-01; used by 1 file(s) at the previous run")),
+        ];
+        let merged = merge_changes(vec![shard0, shard1], |p| walk.get(p).copied());
+        let summary: Vec<(String, Option<String>, Option<String>)> = merged
+            .iter()
+            .map(|c| (c.change.clone(), c.path.as_ref().and_then(PathText::path).map(|p| p.display().to_string()), c.detail.clone()))
+            .collect();
+        let s = |c: &str, p: Option<&str>, d: Option<&str>| (c.to_string(), p.map(str::to_string), d.map(str::to_string));
+        assert_eq!(
+            summary,
+            [
+                s("became-yellow", Some("/a/1.jpg"), None),
+                s("became-red", Some("/a/3.jpg"), None),
+                // Removed from shard 1's part, new in shard 0's: one file moved.
+                s("moved", Some("/b/moved.jpg"), Some("from /a/old.jpg")),
+                s("new", Some("/b/new.jpg"), None),
+                s("removed", Some("/z/gone.jpg"), None),
+                s("consent-revoked", None, Some("b2 (Ben) revoked on 2026-10-01; used by 1 file(s) at the previous run")),
+                s("consent-expired", None, Some(&used(5))),
+            ]
+        );
+        assert_eq!(merged[2].old_status.as_deref(), Some("green"), "a moved file's old status is the removed one's");
+        assert!(merged.iter().all(|c| c.run == "t2" && c.file.is_none()), "one run: the latest time");
+    }
 }
