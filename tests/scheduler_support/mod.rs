@@ -1,0 +1,121 @@
+//! What the scheduler tests share (issue 15, item 4: `tests/slurm_array.rs`,
+//! `tests/kubernetes_job.rs`, `tests/xargs_recipe.rs`): an archive worth splitting, and the
+//! comparison of a set of shards run by a scheduler with one run over the whole archive.
+#![allow(dead_code)] // each test file uses a part
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::{self, stderr};
+
+/// The day the tests that fix one evaluate on: a consent of the archive's register expires
+/// within 30 days of it, others long after or before.
+pub const AS_OF: &str = "2026-11-22";
+
+/// An archive with its register in a temporary directory: a copy of the repository's fixtures
+/// (every status, sidecars, exemptions, a cut file that cannot be read) and 300 generated files
+/// of every container (`bench/`, `consentry_synth::write_bench_archive`), some of whose persons
+/// the register holds consents for.
+pub struct Archive {
+    pub tmp: tempfile::TempDir,
+    /// The archive's root (it names its register in `consentry.toml`).
+    pub root: PathBuf,
+}
+
+pub fn archive() -> Archive {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, register) = support::copy_fixtures(tmp.path());
+    support::add_cut_copy(&root, "2024/cut.jpg");
+    consentry_synth::write_bench_archive(&root.join("bench"), 300, 0);
+    // Consents for some of the generated files' persons: one expiring soon after AS_OF, one
+    // expired, one for the web only.
+    let mut consents = fs::read_to_string(register.join("consents.csv")).unwrap();
+    let mut persons = fs::read_to_string(register.join("persons.csv")).unwrap();
+    for (i, (person, usage, expires)) in [
+        ("Ben Meyer", "print,web", "2099-12-31"),
+        ("Carla Roth", "web", "2026-12-10"),
+        ("Dora Klein", "print,web,press", "2025-01-31"),
+        ("Emil Weber", "web", "unbegrenzt"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        persons.push_str(&format!("p{};{person};\n", 901 + i));
+        consents.push_str(&format!(
+            "{};{person};{usage};2024-01-01;{expires};evidence/tom-braun.pdf;o1;bench/**;;;\n",
+            901 + i
+        ));
+    }
+    fs::write(register.join("consents.csv"), consents).unwrap();
+    fs::write(register.join("persons.csv"), persons).unwrap();
+    Archive { tmp, root }
+}
+
+/// `PATH` with the built consentry first: how a scheduler's job finds `consentry`.
+pub fn path_with_consentry() -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_consentry")).parent().unwrap().to_path_buf();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+}
+
+/// The consentry binary ([`support::consentry`]) without the Slurm and Kubernetes variables of
+/// the test's own environment (a CI runner may be a Slurm job).
+pub fn consentry() -> std::process::Command {
+    let mut c = support::consentry();
+    for var in [
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        "SLURM_ARRAY_TASK_MIN",
+        "SLURM_ARRAY_TASK_STEP",
+        "JOB_COMPLETION_INDEX",
+        "CONSENTRY_SHARDS",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn ran(args: &[&str]) -> Output {
+    let out = consentry().args(args).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 3)), "consentry {args:?}: {}", stderr(&out));
+    out
+}
+
+/// The records of a scan's JSON Lines by path.
+fn by_path(text: &str, from: &str) -> BTreeMap<String, serde_json::Value> {
+    let mut records = BTreeMap::new();
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{from}: {line:?}: {e}"));
+        let path = r["path"].as_str().unwrap_or_else(|| panic!("{from}: a record without a path: {r}")).to_string();
+        assert!(records.insert(path.clone(), r).is_none(), "{path} twice in {from}");
+    }
+    records
+}
+
+/// The `n` shards' results in `results` (each task's JSON Lines records, as the recipes write
+/// them with `--shard` and `-o`) are together exactly the records of one `consentry scan
+/// --no-state` over the whole archive at `root` on `as_of`: every file in exactly one shard,
+/// its record the same.
+pub fn assert_shards_make_one_run(results: &Path, n: usize, root: &Path, as_of: &str) {
+    let mut files: Vec<PathBuf> = fs::read_dir(results)
+        .unwrap_or_else(|e| panic!("{}: {e}", results.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), n, "one result file per shard: {files:?}");
+    let mut union = BTreeMap::new();
+    for file in &files {
+        let part = by_path(&fs::read_to_string(file).unwrap(), &file.display().to_string());
+        assert!(!part.is_empty(), "{}: no records (a shard of {n} over this archive has some)", file.display());
+        for (path, record) in part {
+            assert!(union.insert(path.clone(), record).is_none(), "{path} in two shards");
+        }
+    }
+    let whole = ran(&["scan", root.to_str().unwrap(), "--no-state", "--as-of", as_of, "--format", "jsonl"]);
+    let whole = by_path(&support::stdout(&whole), "the single run");
+    assert!(whole.len() > 300 && whole.values().any(|r| r["status"] == "unreadable"), "{} records", whole.len());
+    assert_eq!(union.len(), whole.len(), "the shards hold {} records, one run {}", union.len(), whole.len());
+    assert_eq!(union, whole);
+}
