@@ -196,5 +196,5 @@ fn the_repository_s_indexed_job_run_index_by_index_gives_the_records_of_one_run(
         assert!(support::stderr(&out).contains(&format!("shard {k}/4")), "index {k}: {}", said(&out));
     }
     let shards = results.path().join(format!("shards-{AS_OF}"));
-    scheduler_support::assert_shards_make_one_run(&shards, n as usize, &archive.root, AS_OF);
+    scheduler_support::assert_shards_make_one_run(&shards, n as usize, data, archive.root.to_str().unwrap(), AS_OF);
 }

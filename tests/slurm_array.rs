@@ -304,5 +304,5 @@ fn the_repository_s_slurm_array_over_an_archive_gives_the_records_of_one_run() {
     let submitted = show.split("SubmitTime=").nth(1).expect("scontrol shows the submission time");
     let as_of = &submitted[..10];
 
-    scheduler_support::assert_shards_make_one_run(&results, 4, &archive.root, as_of);
+    scheduler_support::assert_shards_make_one_run(&results, 4, dir, archive.root.to_str().unwrap(), as_of);
 }
