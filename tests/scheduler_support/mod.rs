@@ -120,3 +120,45 @@ pub fn assert_shards_make_one_run(results: &Path, n: usize, dir: &Path, path: &s
     assert_eq!(union.len(), whole.len(), "the shards hold {} records, one run {}", union.len(), whole.len());
     assert_eq!(union, whole);
 }
+
+/// What `consentry merge` of a set of shards prints is byte for byte what one run over the
+/// whole archive prints (run in `dir` over `path` on `as_of`, reading every file): the records
+/// (JSON Lines and CSV) and the reports. Each output is checked to hold something, so that two
+/// empty outputs never pass for agreement.
+pub fn assert_merge_is_one_run(results: &Path, dir: &Path, path: &str, as_of: &str) {
+    let results = results.to_str().unwrap();
+    let one_run = ["--no-state", "--as-of", as_of];
+    let cases: [(&[&str], Vec<&str>); 7] = [
+        (&["merge", results], [&["scan", path][..], &one_run].concat()),
+        (&["merge", results, "--format", "csv"], [&["scan", path, "--format", "csv"][..], &one_run].concat()),
+        (&["merge", results, "--report", "missing"], [&["report", "missing", path][..], &one_run].concat()),
+        (
+            &["merge", results, "--report", "cleared", "--for", "web"],
+            [&["report", "cleared", "--for", "web", path][..], &one_run].concat(),
+        ),
+        (&["merge", results, "--report", "summary"], [&["report", "summary", path][..], &one_run].concat()),
+        (
+            // Within a century: the register's consents that end in 2099 are in it.
+            &["merge", results, "--report", "expiring", "--within", "36500"],
+            [&["report", "expiring", "--within", "36500", path][..], &one_run].concat(),
+        ),
+        (
+            &["merge", results, "--report", "unknown-persons"],
+            [&["report", "unknown-persons", path][..], &one_run].concat(),
+        ),
+    ];
+    for (merge, single) in cases {
+        let merged = consentry().args(merge).current_dir(dir).output().unwrap();
+        let whole = consentry().args(&single).current_dir(dir).output().unwrap();
+        // 3 when the archive's unreadable file is in what is printed.
+        assert!(matches!(merged.status.code(), Some(0 | 3)), "consentry {merge:?}: {}", stderr(&merged));
+        assert!(matches!(whole.status.code(), Some(0 | 3)), "consentry {single:?}: {}", stderr(&whole));
+        assert!(!whole.stdout.is_empty(), "consentry {single:?} printed nothing: {}", stderr(&whole));
+        assert!(
+            merged.stdout == whole.stdout,
+            "consentry {merge:?} is not consentry {single:?}:\n--- merged\n{}\n--- one run\n{}",
+            support::stdout(&merged),
+            support::stdout(&whole)
+        );
+    }
+}
