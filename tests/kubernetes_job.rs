@@ -196,5 +196,31 @@ fn the_repository_s_indexed_job_run_index_by_index_gives_the_records_of_one_run(
         assert!(support::stderr(&out).contains(&format!("shard {k}/4")), "index {k}: {}", said(&out));
     }
     let shards = results.path().join(format!("shards-{AS_OF}"));
-    scheduler_support::assert_shards_make_one_run(&shards, n as usize, data, archive.root.to_str().unwrap(), AS_OF);
+    let path = archive.root.to_str().unwrap();
+    scheduler_support::assert_shard_files(&shards, n as usize);
+    scheduler_support::assert_merge_is_one_run(&shards, data, path, AS_OF);
+
+    // The merge Job, as its pod would run it, over the results volume.
+    let merge = container(merge_job);
+    let out = merge.spawn(&volumes, rendered.path(), &[]).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "the merge Job: {}", said(&out));
+    let one_run = |args: &[&str]| {
+        let args = [args, &[path, "--no-state", "--as-of", AS_OF]].concat();
+        scheduler_support::ran(data, &args).stdout
+    };
+    let written = |name: &str| fs::read(results.path().join(name)).unwrap();
+    assert!(written(&format!("records-{AS_OF}.jsonl")) == one_run(&["scan"]), "merged records");
+    assert!(written(&format!("missing-{AS_OF}.jsonl")) == one_run(&["report", "missing"]), "merged report missing");
+    assert!(out.stdout == one_run(&["report", "summary", "--format", "table"]), "{}", said(&out));
+
+    // A pod lost with its result: the merge refuses the set, naming the shard, and running
+    // that index again completes it.
+    fs::remove_file(shards.join("shard-2-of-4.jsonl")).unwrap();
+    let refused = merge.spawn(&volumes, rendered.path(), &[]).wait_with_output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", said(&refused));
+    assert!(support::stderr(&refused).contains("2"), "{}", said(&refused));
+    let again = scan.spawn(&volumes, rendered.path(), &[("JOB_COMPLETION_INDEX", "2")]).wait_with_output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "index 2 again: {}", said(&again));
+    scheduler_support::assert_shard_files(&shards, n as usize);
+    scheduler_support::assert_merge_is_one_run(&shards, data, path, AS_OF);
 }

@@ -304,5 +304,25 @@ fn the_repository_s_slurm_array_over_an_archive_gives_the_records_of_one_run() {
     let submitted = show.split("SubmitTime=").nth(1).expect("scontrol shows the submission time");
     let as_of = &submitted[..10];
 
-    scheduler_support::assert_shards_make_one_run(&results, 4, dir, archive.root.to_str().unwrap(), as_of);
+    scheduler_support::assert_shard_files(&results, 4);
+    scheduler_support::assert_merge_is_one_run(&results, dir, archive.root.to_str().unwrap(), as_of);
+
+    // The merge step the script's header shows, as a job that depends on the array.
+    let wrap = format!("consentry merge {} -o merged.jsonl", results.display());
+    let mut merge = client("sbatch", &conf);
+    merge
+        .args(["--parsable", "--wait", "--job-name=consentry-merge", "--output=merge.out"])
+        .arg(format!("--dependency=afterok:{job_id}"))
+        .args(["--wrap", &wrap])
+        .current_dir(&submit)
+        .env("PATH", scheduler_support::path_with_consentry())
+        .env("XDG_CACHE_HOME", support::cache_home());
+    let merged = merge.output().unwrap();
+    assert!(merged.status.success(), "{wrap}: {}{}", text(&merged), diagnostics(dir, &submit));
+    let whole = scheduler_support::ran(
+        archive.tmp.path(),
+        &["scan", archive.root.to_str().unwrap(), "--no-state", "--as-of", as_of],
+    );
+    let merged = fs::read(submit.join("merged.jsonl")).unwrap();
+    assert!(merged == whole.stdout, "the merge job's records are not those of one run{}", diagnostics(dir, &submit));
 }
