@@ -312,3 +312,4 @@ change-consent-revoked = Einwilligung widerrufen
 
 ## shard: ein aufgeteilter Lauf sagt es
 cli-shard = Teil { $k }/{ $n }: nur die Dateien dieses Teils werden gelesen und beurteilt
+cli-results-written = consentry: Ergebnisse geschrieben nach { $path }

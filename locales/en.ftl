@@ -269,3 +269,4 @@ change-consent-revoked = consent-revoked
 
 ## shard: a sharded run says so
 cli-shard = shard { $k }/{ $n }: only this shard's files are read and judged
+cli-results-written = consentry: results written to { $path }

@@ -32,6 +32,7 @@ macro_rules! say {
 
 mod edit;
 mod explain;
+mod merge;
 
 /// Exit status of every command (SPEC.md 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,10 @@ pub enum Command {
     /// Write each file's evaluation into its XMP (embedded, or a sidecar), safely: unchanged
     /// files are not rewritten, files are replaced atomically.
     Apply(ApplyArgs),
+    /// Print the records, or a report, of a sharded run from its shards' result files
+    /// (`scan --shard K/N --results DIR`), exactly as one run over the whole archive prints
+    /// them; refused (exit 2) when a shard is missing, there twice, or from another run.
+    Merge(merge::MergeArgs),
 }
 
 /// Where `apply` writes.
@@ -309,6 +314,11 @@ pub struct CommonArgs {
 pub struct ScanArgs {
     #[command(flatten)]
     pub shard: ShardArgs,
+    /// Write this shard's records into DIR/shard-K-of-N.jsonl (whole or not at all) instead of
+    /// printing them, for `consentry merge DIR` once every shard has run [without --shard:
+    /// shard 0 of 1]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["format", "output"])]
+    pub results: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -527,10 +537,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Originator(c) => edit::originator(c),
         Command::Register(c) => register_command(c),
         Command::Apply(a) => apply_command(a),
+        Command::Merge(a) => merge::merge(a),
     }
 }
 
 fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
+    if let Some(dir) = &args.results {
+        return merge::scan_to_results(&args, dir);
+    }
     let out = &args.common.output;
     let ctx = sharded_context(&args.common, &args.shard, Need::Optional, "scan")?;
     let progress = Progress::new(out.quiet);
@@ -616,24 +630,51 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     if args.kind != ReportKind::Changes && (args.checkpoint.is_some() || args.exit_code) {
         anyhow::bail!("--checkpoint and --exit-code are for `report changes`");
     }
-    let need = match args.kind {
-        ReportKind::Changes => return changes_command(&args),
+    if args.kind == ReportKind::Changes {
+        return changes_command(&args);
+    }
+    let ctx = sharded_context(&args.common, &args.shard, report_need(args.kind), "report")?;
+    let usages = report_usages(&ctx, args.kind, &args.usages)?;
+    let (files, summary) = collect(&ctx, out.quiet)?;
+    print_kind(&ctx, args.kind, args.within, &usages, &files, out)?;
+    Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+/// What a report needs of the register: listings of all consents or names the whole register;
+/// the others evaluate files.
+fn report_need(kind: ReportKind) -> Need {
+    match kind {
         ReportKind::Consents => Need::WithEvidence,
         ReportKind::Expiring | ReportKind::UnknownPersons => Need::Whole,
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared | ReportKind::Summary => Need::Register,
-    };
-    let ctx = sharded_context(&args.common, &args.shard, need, "report")?;
-    let html = out.format == Some(OutputFormat::Html);
-    let usages = ctx.usages(&args.usages)?;
-    match args.kind {
+        ReportKind::Changes => Need::Optional,
+    }
+}
+
+/// The usage areas of a report's `--for`, resolved; `unreleased` and `cleared` need one.
+fn report_usages(ctx: &Context, kind: ReportKind, words: &[String]) -> anyhow::Result<Vec<String>> {
+    let usages = ctx.usages(words)?;
+    match kind {
         ReportKind::Unreleased if usages.is_empty() => anyhow::bail!("`report unreleased` needs --for USAGE"),
         ReportKind::Cleared if usages.is_empty() => anyhow::bail!("`report cleared` needs --for USAGE"),
-        _ => {}
+        _ => Ok(usages),
     }
-    let (files, summary) = collect(&ctx, out.quiet)?;
+}
+
+/// Print the report `kind` of the evaluated `files` (a run's or a merged set's): `report KIND`
+/// and `merge --report KIND` print through here, so they cannot differ.
+fn print_kind(
+    ctx: &Context,
+    kind: ReportKind,
+    within: u32,
+    usages: &[String],
+    files: &[Evaluated],
+    out: &OutputArgs,
+) -> anyhow::Result<()> {
+    let html = out.format == Some(OutputFormat::Html);
     // `missing`, `unreleased` and `cleared` list files, each evaluated by its own archive; the
     // other reports list or count by one register, which all the files must share.
-    let pending = match args.kind {
+    let pending = match kind {
         ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared => None,
         _ => Some(ctx.required_register()?),
     };
@@ -641,26 +682,26 @@ fn report_command(args: ReportArgs) -> anyhow::Result<Exit> {
     let register = || guard.as_deref().ok_or_else(|| anyhow::anyhow!("this report needs a consent register"));
     let wanted: Vec<&str> = usages.iter().map(String::as_str).collect();
     let pool = if html { Some(ctx.opts.pool()?) } else { None };
-    let title = report_title(&args, &usages);
-    let page = pool.as_deref().map(|pool| HtmlPage { title: &title, date: ctx.date, pool, files: &files });
-    match args.kind {
-        ReportKind::Missing => print_report(out, page, &report::missing(&files))?,
-        ReportKind::Expiring => print_report(out, page, &report::expiring(&files, register()?, ctx.date, args.within))?,
+    let title = report_title(kind, within, usages);
+    let page = pool.as_deref().map(|pool| HtmlPage { title: &title, date: ctx.date, pool, files });
+    match kind {
+        ReportKind::Missing => print_report(out, page, &report::missing(files))?,
+        ReportKind::Expiring => print_report(out, page, &report::expiring(files, register()?, ctx.date, within))?,
         ReportKind::Consents => {
             // Written as the rows come: a register may hold 100,000 consents.
-            let rows = report::consent_rows(&files, register()?, ctx.date);
+            let rows = report::consent_rows(files, register()?, ctx.date);
             match page {
                 None => drop(with_writer(out, |w, format| output::write_rows(format, lang(), rows, w))?),
                 Some(_) => print_report(out, page, &rows.collect::<Vec<_>>())?,
             }
         }
-        ReportKind::Unreleased => print_report(out, page, &report::unreleased(&files, &wanted))?,
-        ReportKind::Cleared => print_report(out, page, &report::cleared(&files, &wanted))?,
-        ReportKind::UnknownPersons => print_report(out, page, &report::unknown_persons(&files, register()?))?,
-        ReportKind::Summary => print_report(out, page, &report::summary(&files, register()?))?,
+        ReportKind::Unreleased => print_report(out, page, &report::unreleased(files, &wanted))?,
+        ReportKind::Cleared => print_report(out, page, &report::cleared(files, &wanted))?,
+        ReportKind::UnknownPersons => print_report(out, page, &report::unknown_persons(files, register()?))?,
+        ReportKind::Summary => print_report(out, page, &report::summary(files, register()?))?,
         ReportKind::Changes => unreachable!("answered from the state before any scan"),
     }
-    Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+    Ok(())
 }
 
 /// `report changes`: read from the state alone (no scan, no register).
@@ -706,7 +747,7 @@ fn changes_command(args: &ReportArgs) -> anyhow::Result<Exit> {
         _ => None,
     };
     let today = chrono::Local::now().date_naive();
-    let title = report_title(args, &[]);
+    let title = report_title(args.kind, args.within, &[]);
     let page = pool.as_deref().map(|pool| HtmlPage { title: &title, date: today, pool, files: &[] });
     let Some(checkpoint) = checkpoint else {
         print_report(out, page, rows)?;
@@ -744,6 +785,7 @@ fn check_format(command: &Command) -> anyhow::Result<()> {
         Command::Check(CheckArgs { common, .. }) | Command::Apply(ApplyArgs { common, .. }) => (&common.output, false),
         Command::Consent(ConsentCommand::Search(a)) => (&a.common.output, false),
         Command::Explain(a) => (&a.output, false),
+        Command::Merge(a) => (&a.output, a.report.is_some()),
         // The commands that change the register refuse html while reading their arguments.
         Command::Consent(_) | Command::Exempt(_) | Command::Originator(_) | Command::Register(_) | Command::Init(_) => {
             return Ok(())
@@ -770,12 +812,12 @@ fn check_format(command: &Command) -> anyhow::Result<()> {
 const XLSX_NEEDS_FILE: &str = "--format xlsx writes a file: give it with -o FILE";
 
 /// The title of a report's HTML page, in the run's language.
-fn report_title(args: &ReportArgs, usages: &[String]) -> String {
+fn report_title(kind: ReportKind, within: u32, usages: &[String]) -> String {
     let lang = lang();
     let usages = || [("usages", usages.join(", ").into())];
-    match args.kind {
+    match kind {
         ReportKind::Missing => lang.text("html-title-missing"),
-        ReportKind::Expiring => lang.tr("html-title-expiring", &[("days", args.within.into())]),
+        ReportKind::Expiring => lang.tr("html-title-expiring", &[("days", within.into())]),
         ReportKind::Consents => lang.text("html-title-consents"),
         ReportKind::Unreleased => lang.tr("html-title-unreleased", &usages()),
         ReportKind::Cleared => lang.tr("html-title-cleared", &usages()),

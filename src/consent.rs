@@ -62,6 +62,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 7] = [
+        Reason::Unknown,
+        Reason::NoConsent,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::Revoked,
+        Reason::OutOfScope,
+        Reason::UnnamedFace,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Unknown => "unknown",

@@ -34,7 +34,8 @@ pub mod own; // the binary (`-o` temporary files) and the tests: consentry's own
 pub mod paths; // the binary: paths named on the command line made absolute (register edits)
 pub mod people;
 pub mod register;
-pub mod report; // the binary: report tables; `engine` hands evaluated files over in them
+pub mod report;
+pub mod results; // the binary: `scan --results` writes a shard's results, `merge` reads a set // the binary: report tables; `engine` hands evaluated files over in them
 pub mod scan; // `engine` hands scan records over; the benches and fuzz targets read bytes with it
 pub mod state; // the binary: `report changes` reads a state
 pub mod thumbnail; // the fuzz target and its regression test: finding previews in any bytes

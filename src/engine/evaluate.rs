@@ -188,6 +188,20 @@ impl Context {
         self.archives.register.is_some() || !self.archives.registers().is_empty()
     }
 
+    /// The digests of the registers of the archives met, sorted, each once (a shard's results
+    /// name them: a set is merged only when every shard used the same).
+    pub fn register_digests(&self) -> Result<Vec<String>, Error> {
+        let mut digests = self
+            .archives
+            .registers()
+            .iter()
+            .map(|r| r.get().map(|g| g.digest.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        digests.sort();
+        digests.dedup();
+        Ok(digests)
+    }
+
     /// The one register of a command that needs the whole register (listings of consents and
     /// names): its files must all use the same one.
     pub fn required_register(&self) -> Result<Arc<PendingRegister>, Error> {

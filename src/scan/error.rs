@@ -65,6 +65,9 @@ pub enum ReadError {
     /// The file's directory could not be placed in an archive ([`super::Place::error`]).
     #[error("{0}")]
     Unplaced(PlaceError),
+    /// A problem as a shard's results recorded it (`consentry merge`): its text.
+    #[error("{0}")]
+    Recorded(String),
 }
 
 /// Why the files of a directory could not be placed in an archive (an archive not known is

@@ -343,11 +343,15 @@ pub struct FileRecord {
     /// With a register: what its persons may lack that the file's other metadata suggests
     /// ([`FileRecord::hints_by`]; set where the file is evaluated). Never part of a decision.
     pub hints: Vec<Hint>,
+    /// Its place in the walk: the number of walk entries before it, counting every entry (also
+    /// those another shard reads), so that the records of a sharded run's shards merge into
+    /// the order of one run ([`crate::results`]).
+    pub walk_index: u64,
 }
 
 /// A hint about a file: something its metadata suggests that does not count for its decision
 /// (SPEC.md 2.3: plain keywords are no person source). It changes no status and no clearing.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Hint {
     pub kind: HintKind,
     /// The register's name of the person the hint is about.
@@ -355,7 +359,7 @@ pub struct Hint {
 }
 
 /// What a [`Hint`] says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HintKind {
     /// A plain keyword names a person of the register whom no person tag of the file names.
@@ -388,6 +392,7 @@ impl FileRecord {
             reused: false,
             placed: None,
             hints: Vec::new(),
+            walk_index: 0,
         }
     }
 
@@ -481,7 +486,8 @@ pub struct ScanSummary {
 }
 
 impl ScanSummary {
-    fn count(&mut self, r: &FileRecord) {
+    /// Count a record as the scan hands it on.
+    pub fn count(&mut self, r: &FileRecord) {
         match r.subject {
             Subject::Media(_) => self.media_files += 1,
             Subject::OrphanSidecar => self.orphan_sidecars += 1,
@@ -511,7 +517,7 @@ pub fn scan<E: From<std::io::Error>>(
     let pool = opts.pool()?;
     // Three stages: the walk, parsing batches on the pool, and `sink` on the calling thread, so
     // that writing one batch overlaps parsing the next. Bounded channels keep memory flat.
-    let (job_tx, job_rx) = crossbeam_channel::bounded::<(Job, Option<Arc<Place>>)>(opts.batch * 4);
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<(Job, Option<Arc<Place>>, u64)>(opts.batch * 4);
     let (rec_tx, rec_rx) = crossbeam_channel::bounded::<Vec<FileRecord>>(2);
     let stop = &AtomicBool::new(false);
     let walk_opts = WalkOptions { follow_links: opts.follow_links, skip: crate::own::walk_skips };
@@ -520,7 +526,11 @@ pub fn scan<E: From<std::io::Error>>(
         let walker = s.spawn(move || {
             // A directory's files come together: its place is asked for once.
             let mut last: Option<(PathBuf, Arc<Place>)> = None;
+            // Every entry of the walk is counted, also another shard's (see `walk_index`).
+            let mut index = 0u64;
             walk::walk(paths, walk_opts, |job| {
+                index += 1;
+                let walk_index = index - 1;
                 let place = opts.placement.as_ref().map(|placement| {
                     let dir = walk::job_path(&job).parent().unwrap_or(Path::new(""));
                     match &last {
@@ -538,7 +548,7 @@ pub fn scan<E: From<std::io::Error>>(
                         return !stop.load(Ordering::Relaxed); // another shard's file: not read
                     }
                 }
-                !stop.load(Ordering::Relaxed) && job_tx.send((job, place)).is_ok()
+                !stop.load(Ordering::Relaxed) && job_tx.send((job, place, walk_index)).is_ok()
             })
         });
         s.spawn(move || {
@@ -547,8 +557,16 @@ pub fn scan<E: From<std::io::Error>>(
             while let Ok(first) = job_rx.recv() {
                 batch.push(first);
                 batch.extend(job_rx.iter().take(opts.batch - 1));
-                let records = pool
-                    .install(|| batch.par_iter().map(|(job, place)| process_in(job, opts, place.as_deref())).collect());
+                let records = pool.install(|| {
+                    batch
+                        .par_iter()
+                        .map(|(job, place, walk_index)| {
+                            let mut rec = process_in(job, opts, place.as_deref());
+                            rec.walk_index = *walk_index;
+                            rec
+                        })
+                        .collect()
+                });
                 batch.clear();
                 if rec_tx.send(records).is_err() {
                     break;
