@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs the reference tools the interop tests compare
-# against (exiftool, exiv2), the tools apply's tests use (attr, acl, flock, python3) and the
-# browser the HTML report test renders in (chromium) when they are missing and we may install
-# them, then runs every test (the workspace: consentry and the test-file generator).
+# against (exiftool, exiv2), the tools apply's tests use (attr, acl, flock, python3), the
+# browser the HTML report test renders in (chromium), Slurm and munge for the Slurm job array
+# test and kubernetes-validate (PyPI, into target/) for the Kubernetes test when they are missing
+# and we may install them, then runs every test (the workspace: consentry and the test-file generator).
 #
 # Under CI=true nothing may be skipped: a tool that cannot be installed fails the run here, and a
 # test whose tool is missing fails (tests/support `missing`).
@@ -27,10 +28,14 @@ tools=(
   "flock util-linux"
   "python3 python3"
   "chromium chromium"
+  # The scheduler tests (issue 15): a one-node Slurm cluster the Slurm test starts itself.
+  "slurmctld slurm-wlm"
+  "munged munge"
 )
 
 have() {
-  command -v "$1" >/dev/null 2>&1 || { [ "$1" = chromium ] && command -v chromium-browser >/dev/null 2>&1; }
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] ||
+    { [ "$1" = chromium ] && command -v chromium-browser >/dev/null 2>&1; }
 }
 
 missing_packages() {
@@ -58,6 +63,27 @@ if [ "${#packages[@]}" -gt 0 ]; then
   if $ci && [ "${#still[@]}" -gt 0 ]; then
     echo "scripts/test.sh: ${still[*]} still missing after the install; under CI=true no test may skip" >&2
     exit 1
+  fi
+fi
+
+# The Kubernetes manifest's schema check (tests/kubernetes_job.rs): kubernetes-validate from PyPI,
+# in a virtual environment under target/ (where the test looks for it).
+validate_venv=target/kubernetes-validate
+if [ ! -x "$validate_venv/bin/kubernetes-validate" ]; then
+  echo "scripts/test.sh: installing kubernetes-validate into $validate_venv for the Kubernetes test" >&2
+  if ! python3 -m venv "$validate_venv" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    # Debian's python3 makes a virtual environment only with python3-venv.
+    rm -rf "$validate_venv"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$validate_venv" >/dev/null 2>&1 || true
+  fi
+  if ! "$validate_venv/bin/pip" install -q kubernetes-validate >/dev/null 2>&1; then
+    rm -rf "$validate_venv"
+    if $ci; then
+      echo "scripts/test.sh: kubernetes-validate cannot be installed here; under CI=true no test may skip" >&2
+      exit 1
+    fi
+    echo "scripts/test.sh: kubernetes-validate cannot be installed here; the Kubernetes test will skip" >&2
   fi
 fi
 
