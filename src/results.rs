@@ -731,7 +731,13 @@ mod tests {
         assert_eq!(PathText::Bytes { hex: "6".into() }.path(), None);
     }
 
-    fn change(run: &str, change: &str, path: Option<&str>, file: Option<(u64, u64)>, detail: Option<&str>) -> ChangeLine {
+    fn change(
+        run: &str,
+        change: &str,
+        path: Option<&str>,
+        file: Option<(u64, u64)>,
+        detail: Option<&str>,
+    ) -> ChangeLine {
         ChangeLine {
             run: run.into(),
             change: change.into(),
@@ -762,14 +768,27 @@ mod tests {
             change("t2", "new", Some("/b/new.jpg"), Some((1, 8)), None),
             change("t2", "removed", Some("/a/old.jpg"), Some((1, 77)), None),
             change("t2", "consent-expired", None, None, Some(&used(3))),
-            change("t2", "consent-revoked", None, None, Some("b2 (Ben) revoked on 2026-10-01; used by 1 file(s) at the previous run")),
+            change(
+                "t2",
+                "consent-revoked",
+                None,
+                None,
+                Some("b2 (Ben) revoked on 2026-10-01; used by 1 file(s) at the previous run"),
+            ),
         ];
         let merged = merge_changes(vec![shard0, shard1], |p| walk.get(p).copied());
         let summary: Vec<(String, Option<String>, Option<String>)> = merged
             .iter()
-            .map(|c| (c.change.clone(), c.path.as_ref().and_then(PathText::path).map(|p| p.display().to_string()), c.detail.clone()))
+            .map(|c| {
+                (
+                    c.change.clone(),
+                    c.path.as_ref().and_then(PathText::path).map(|p| p.display().to_string()),
+                    c.detail.clone(),
+                )
+            })
             .collect();
-        let s = |c: &str, p: Option<&str>, d: Option<&str>| (c.to_string(), p.map(str::to_string), d.map(str::to_string));
+        let s =
+            |c: &str, p: Option<&str>, d: Option<&str>| (c.to_string(), p.map(str::to_string), d.map(str::to_string));
         assert_eq!(
             summary,
             [
@@ -779,7 +798,11 @@ mod tests {
                 s("moved", Some("/b/moved.jpg"), Some("from /a/old.jpg")),
                 s("new", Some("/b/new.jpg"), None),
                 s("removed", Some("/z/gone.jpg"), None),
-                s("consent-revoked", None, Some("b2 (Ben) revoked on 2026-10-01; used by 1 file(s) at the previous run")),
+                s(
+                    "consent-revoked",
+                    None,
+                    Some("b2 (Ben) revoked on 2026-10-01; used by 1 file(s) at the previous run")
+                ),
                 s("consent-expired", None, Some(&used(5))),
             ]
         );

@@ -196,3 +196,97 @@ proptest! {
         }
     }
 }
+
+/// What a round of changes does to the archive between two nightly runs: photos removed, moved
+/// (with their sidecars, the same files) to another folder, and retagged.
+#[derive(Debug, Clone)]
+struct Night {
+    /// (folder, photo) picks, taken modulo what exists.
+    removed: Vec<(usize, usize)>,
+    moved: Vec<(usize, usize, usize)>,
+    retagged: Vec<(usize, usize, Vec<usize>)>,
+}
+
+fn night() -> impl Strategy<Value = Night> {
+    let pick = (0..FOLDERS.len(), 0..4usize);
+    (
+        prop::collection::vec(pick.clone(), 0..3),
+        prop::collection::vec((0..FOLDERS.len(), 0..4usize, 0..FOLDERS.len()), 0..4),
+        prop::collection::vec((0..FOLDERS.len(), 0..4usize, prop::collection::vec(0..PERSONS.len(), 0..3)), 0..3),
+    )
+        .prop_map(|(removed, moved, retagged)| Night { removed, moved, retagged })
+}
+
+/// Apply a night's changes to the archive `A` under `d`.
+fn change(d: &Path, night: &Night) {
+    let root = d.join("A");
+    let photo_at = |folder: usize, i: usize| root.join(FOLDERS[folder]).join(format!("p{i}.jpg"));
+    let sidecar = |p: &Path| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(".xmp");
+        std::path::PathBuf::from(s)
+    };
+    for &(folder, i) in &night.removed {
+        let p = photo_at(folder, i);
+        if p.is_file() {
+            fs::remove_file(&p).unwrap();
+            let _ = fs::remove_file(sidecar(&p));
+        }
+    }
+    for (n, &(folder, i, to)) in night.moved.iter().enumerate() {
+        let p = photo_at(folder, i);
+        if p.is_file() {
+            let dest = root.join(FOLDERS[to]).join(format!("m{n}.jpg"));
+            fs::rename(&p, &dest).unwrap();
+            let _ = fs::rename(sidecar(&p), sidecar(&dest));
+        }
+    }
+    for (folder, i, persons) in &night.retagged {
+        let p = photo_at(*folder, *i);
+        if p.is_file() {
+            photo(&p, persons, false);
+        }
+    }
+}
+
+/// `report changes` (or the merge's) as JSON Lines without the run's time (two runs at two
+/// times), and the exit code of `--exit-code`.
+fn changes_of(o: &Output) -> (Option<i32>, Vec<String>) {
+    let lines = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("run");
+            v.to_string()
+        })
+        .collect();
+    (o.status.code(), lines)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merged_shards_report_the_changes_one_run_reports(m in model(), night in night(), n in 2..=3u32) {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = &tmp.path().canonicalize().unwrap();
+        write(d, &m);
+        // Two nights: the first a baseline, the second after the changes, later (consents
+        // expire in between), each as one run (its own state) and as N shards (theirs).
+        for (night_of, date) in [(1, DATE), (2, "2026-12-05")] {
+            if night_of == 2 {
+                change(d, &night);
+            }
+            let one = run(d, &["scan", "A", "--as-of", date, "--format", "jsonl"]);
+            prop_assert!(matches!(one.status.code(), Some(0 | 3)), "{}", String::from_utf8_lossy(&one.stderr));
+            let results = format!("results-{night_of}");
+            for k in 0..n {
+                let o = run(d, &["scan", "A", "--as-of", date, "--shard", &format!("{k}/{n}"), "--results", &results]);
+                prop_assert!(matches!(o.status.code(), Some(0 | 3)), "shard {k}/{n}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+        }
+        let single = run(d, &["report", "changes", "A", "--format", "jsonl", "--exit-code"]);
+        let merged = run(d, &["merge", "results-2", "--report", "changes", "--format", "jsonl", "--exit-code"]);
+        prop_assert_eq!(changes_of(&merged), changes_of(&single), "{}", String::from_utf8_lossy(&merged.stderr));
+    }
+}
