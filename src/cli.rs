@@ -801,7 +801,7 @@ fn check_format(command: &Command) -> anyhow::Result<()> {
         return Ok(());
     }
     if !report {
-        anyhow::bail!("--format html is for `consentry report KIND --format html -o DIR` only");
+        anyhow::bail!("--format html is for reports only: `consentry report KIND --format html -o DIR` (or `consentry merge DIR --report KIND --format html -o OUT`)");
     }
     if out.output.is_none() {
         anyhow::bail!("--format html writes a folder (index.html and thumbnails): give it with -o DIR");
