@@ -1273,6 +1273,7 @@ mod tests {
             errors: 0,
             orphan_sidecars: 2,
             skipped: 1,
+            walk: None,
         };
         let elapsed = Duration::from_millis(1500);
         // English word for word as before --lang (scripts and tests grep it).

@@ -66,6 +66,10 @@ pub struct End {
     pub skipped: u64,
     /// The digests of the registers the records were evaluated with, sorted.
     pub registers: Vec<String>,
+    /// The whole walk's entries (every shard's) and a digest of their paths
+    /// ([`crate::scan::ScanSummary::walk`]): the same for every shard of a set.
+    #[serde(default)]
+    pub walk: Option<(u64, String)>,
     /// The runs the shard recorded in its states (none: it kept no state), each with the
     /// changes it found ([`ChangeLine`]s, before this line).
     #[serde(default)]
@@ -270,11 +274,10 @@ pub fn file_name(shard: Shard) -> String {
 pub fn shard_of_name(name: &OsStr) -> Option<(u32, u32)> {
     let name = name.to_str()?.strip_prefix("shard-")?.strip_suffix(".jsonl")?;
     let (k, n) = name.split_once("-of-")?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(k) || !digits(n) {
-        return None;
-    }
-    Some((k.parse().ok()?, n.parse().ok()?))
+    let (k, n): (u32, u32) = (k.parse().ok()?, n.parse().ok()?);
+    // Exactly the name a shard writes: `shard-02-of-3.jsonl` and `shard-+2-of-3.jsonl` are not
+    // shard 2's.
+    (format!("{k}-of-{n}") == name).then_some((k, n))
 }
 
 /// Writes one shard's result file: under a temporary name in the folder until
@@ -293,15 +296,21 @@ impl ShardWriter {
         crate::own::create_private_dir_all(dir)?;
         let name = file_name(Shard { k: header.k, n: header.n });
         let target = dir.join(&name);
-        // What a killed run of this shard left under its temporary name goes now.
+        // What a killed run of this shard left under its temporary name goes now; a run of it
+        // that is still writing holds a lock on its file, and keeps it.
         let prefix = format!("{}{}-", crate::own::TEMP_PREFIX, name.trim_end_matches(".jsonl"));
         for entry in fs::read_dir(dir)?.flatten() {
             if entry.file_name().as_bytes().starts_with(prefix.as_bytes()) {
-                let _ = fs::remove_file(entry.path());
+                if let Ok(stale) = fs::File::open(entry.path()) {
+                    if stale.try_lock().is_ok() {
+                        let _ = fs::remove_file(entry.path());
+                    }
+                }
             }
         }
         let tmp = tempfile::Builder::new().prefix(&prefix).tempfile_in(dir)?;
         let (file, tmp) = tmp.into_parts();
+        file.lock()?;
         let mut out = io::BufWriter::with_capacity(1 << 16, file);
         serde_json::to_writer(&mut out, header)?;
         out.write_all(b"\n")?;
@@ -328,10 +337,16 @@ impl ShardWriter {
 
     /// Write the last line, make the file durable and give it its name (replacing the result of
     /// an earlier run of the same shard).
-    pub fn finish(mut self, skipped: u64, mut registers: Vec<String>, runs: Vec<RunLine>) -> io::Result<PathBuf> {
+    pub fn finish(
+        mut self,
+        summary: &crate::scan::ScanSummary,
+        mut registers: Vec<String>,
+        runs: Vec<RunLine>,
+    ) -> io::Result<PathBuf> {
         registers.sort();
         registers.dedup();
-        let end = EndLine { end: End { records: self.records, skipped, registers, runs } };
+        let end = End { records: self.records, skipped: summary.skipped, registers, walk: summary.walk.clone(), runs };
+        let end = EndLine { end };
         serde_json::to_writer(&mut self.out, &end)?;
         self.out.write_all(b"\n")?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
@@ -349,12 +364,8 @@ impl ShardWriter {
 /// Why a set of result files cannot be merged. Each names the file (and line) concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: cannot read: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{}: cannot read: {error}", .path.display())]
+    Io { path: PathBuf, error: io::Error },
     #[error(
         "{}: no shard results (shard-K-of-N.jsonl): run `consentry scan --shard K/N --results {}` for every K first",
         .0.display(), .0.display()
@@ -375,6 +386,20 @@ pub enum Error {
     Foreign { path: PathBuf, first: PathBuf, what: &'static str },
     #[error("{}: incomplete: it has no end line (written by a run that did not finish?); rerun this shard", .path.display())]
     Incomplete { path: PathBuf },
+    #[error("{}: lines after its end line: the file was changed after the shard wrote it; rerun this shard", .path.display())]
+    AfterEnd { path: PathBuf },
+    #[error("{}: not a regular file", .0.display())]
+    NotAFile(PathBuf),
+    #[error(
+        "{}: walked another tree than {} (files added, removed or renamed between the shards' runs: a file could be in no shard, or in two); rerun every shard of the set",
+        .path.display(), .first.display()
+    )]
+    OtherTree { path: PathBuf, first: PathBuf },
+    #[error(
+        "{}: line {line}: {file} was not evaluated (its archive named no register when the shard ran): this report needs every file judged; give the archive a register and rerun the shards",
+        .path.display()
+    )]
+    NotEvaluated { path: PathBuf, line: u64, file: String },
 }
 
 /// One result file of a set.
@@ -391,7 +416,7 @@ pub struct ShardFile {
 pub fn open_set(dir: &Path) -> Result<Vec<ShardFile>, Error> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
+        move |source| Error::Io { path, error: source }
     };
     let mut named: Vec<(u32, u32, PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -415,6 +440,10 @@ pub fn open_set(dir: &Path) -> Result<Vec<ShardFile>, Error> {
         if k >= n {
             return Err(Error::Bad { path, line: 1, message: format!("shard {k} of {n} does not exist") });
         }
+        // A FIFO would block the merge, a device never end: only regular files are read.
+        if !fs::metadata(&path).map_err(io_err(&path))?.is_file() {
+            return Err(Error::NotAFile(path));
+        }
         let (header, end) = first_and_last(&path)?;
         if (header.k, header.n) != (k, n) {
             return Err(Error::Duplicate { path, k: header.k, n: header.n });
@@ -436,6 +465,9 @@ pub fn open_set(dir: &Path) -> Result<Vec<ShardFile>, Error> {
             if let Some((_, what)) = differs.into_iter().find(|(d, _)| *d) {
                 return Err(Error::Foreign { path: file.path, first: first.path.clone(), what });
             }
+            if first.end.walk != file.end.walk {
+                return Err(Error::OtherTree { path: file.path, first: first.path.clone() });
+            }
         }
         set.push(file);
     }
@@ -444,7 +476,7 @@ pub fn open_set(dir: &Path) -> Result<Vec<ShardFile>, Error> {
 
 /// The header and end line of a result file.
 fn first_and_last(path: &Path) -> Result<(Header, End), Error> {
-    let io_err = |source| Error::Io { path: path.to_path_buf(), source };
+    let io_err = |source| Error::Io { path: path.to_path_buf(), error: source };
     let bad = |line: u64, message: String| Error::Bad { path: path.to_path_buf(), line, message };
     let mut file = fs::File::open(path).map_err(io_err)?;
     let mut first = String::new();
@@ -461,8 +493,12 @@ fn first_and_last(path: &Path) -> Result<(Header, End), Error> {
     let mut bytes = Vec::with_capacity(tail as usize);
     file.read_to_end(&mut bytes).map_err(io_err)?;
     let text = String::from_utf8_lossy(&bytes);
-    let last = text.trim_end_matches('\n').rsplit('\n').next().unwrap_or_default();
-    let end = serde_json::from_str::<EndLine>(last).map_err(|_| Error::Incomplete { path: path.to_path_buf() })?;
+    let mut lines = text.trim_end_matches('\n').rsplit('\n');
+    let last = lines.next().unwrap_or_default();
+    let end = serde_json::from_str::<EndLine>(last).map_err(|_| match lines.any(|l| l.starts_with("{\"end\"")) {
+        true => Error::AfterEnd { path: path.to_path_buf() },
+        false => Error::Incomplete { path: path.to_path_buf() },
+    })?;
     Ok((header, end.end))
 }
 
@@ -482,7 +518,7 @@ struct Reader {
 
 impl Reader {
     fn open(file: &ShardFile) -> Result<Reader, Error> {
-        let f = fs::File::open(&file.path).map_err(|source| Error::Io { path: file.path.clone(), source })?;
+        let f = fs::File::open(&file.path).map_err(|source| Error::Io { path: file.path.clone(), error: source })?;
         let mut lines = BufReader::with_capacity(1 << 16, f).lines();
         lines.next(); // the header, read before
         Ok(Reader {
@@ -501,7 +537,7 @@ impl Reader {
     fn read_line(&mut self) -> Result<String, Error> {
         let Some(text) = self.lines.next() else { return Err(Error::Incomplete { path: self.path.clone() }) };
         self.line += 1;
-        text.map_err(|source| Error::Io { path: self.path.clone(), source })
+        text.map_err(|source| Error::Io { path: self.path.clone(), error: source })
     }
 
     /// The next record, checked: in walk order, in this shard; `None` after the end line (the
@@ -523,10 +559,14 @@ impl Reader {
             if self.records != self.expected {
                 return Err(bad(self.line, format!("{} records, the end line says {}", self.records, self.expected)));
             }
+            if let Some(more) = self.lines.next() {
+                more.map_err(|source| Error::Io { path: self.path.clone(), error: source })?;
+                return Err(bad(self.line + 1, "a line after the end line".into()));
+            }
             return Ok(None);
         }
         let line: Line = serde_json::from_str(&text).map_err(|e| bad(self.line, format!("not a record: {e}")))?;
-        if self.last.is_some_and(|last| line.i < last) {
+        if self.last.is_some_and(|last| line.i <= last) {
             return Err(bad(self.line, "records out of walk order".into()));
         }
         if let Some(rel) = line.rel.as_ref().filter(|_| !line.every_shards()) {
@@ -546,21 +586,27 @@ impl Reader {
 /// The records of a set of result files in the order of one run over the whole archive: by
 /// their place in the walk. A file every shard reports (one in no archive, a path that could not
 /// be walked) comes once.
-pub struct Merge {
+pub struct Merge<'a> {
+    files: &'a [ShardFile],
     readers: Vec<Reader>,
     heads: BinaryHeap<std::cmp::Reverse<(u64, usize)>>,
-    pending: Vec<Option<Line>>,
+    /// Each shard's next record, with its line number.
+    pending: Vec<Option<(Line, u64)>>,
     /// The last record handed on: its place and path, for the records every shard reports.
     last: Option<(u64, PathText)>,
+    /// Where the last record handed on was read: its file and line.
+    at: (PathBuf, u64),
 }
 
-impl Merge {
-    pub fn new(set: &[ShardFile]) -> Result<Merge, Error> {
+impl<'a> Merge<'a> {
+    pub fn new(set: &'a [ShardFile]) -> Result<Merge<'a>, Error> {
         let mut merge = Merge {
+            files: set,
             readers: set.iter().map(Reader::open).collect::<Result<_, _>>()?,
             heads: BinaryHeap::new(),
             pending: Vec::new(),
             last: None,
+            at: (PathBuf::new(), 0),
         };
         merge.pending = (0..merge.readers.len()).map(|_| None).collect();
         for r in 0..merge.readers.len() {
@@ -572,7 +618,7 @@ impl Merge {
     fn advance(&mut self, r: usize) -> Result<(), Error> {
         if let Some(line) = self.readers[r].next()? {
             self.heads.push(std::cmp::Reverse((line.i, r)));
-            self.pending[r] = Some(line);
+            self.pending[r] = Some((line, self.readers[r].line));
         }
         Ok(())
     }
@@ -581,41 +627,66 @@ impl Merge {
     pub fn next_record(&mut self) -> Result<Option<Parts>, Error> {
         loop {
             let Some(std::cmp::Reverse((_, r))) = self.heads.pop() else { return Ok(None) };
-            let line = self.pending[r].take().expect("a head has its line");
+            let (line, at) = self.pending[r].take().expect("a head has its line");
             self.advance(r)?;
             let key = (line.i, line.path.clone());
             if line.every_shards() && self.last.as_ref() == Some(&key) {
                 continue; // every shard's record, handed on once
             }
             self.last = Some(key);
-            let (path, at) = (self.readers[r].path.clone(), self.readers[r].line);
-            return line.into_parts().map(Some).map_err(|message| Error::Bad { path, line: at, message });
+            let path = &self.readers[r].path;
+            self.at = (path.clone(), at);
+            return line.into_parts().map(Some).map_err(|message| Error::Bad { path: path.clone(), line: at, message });
         }
     }
 
     /// Every evaluated record (orphan sidecars and records without an evaluation left out, as
     /// a report over the archive leaves them), in walk order.
+    ///
+    /// A file the shards did not evaluate (its archive named no register then) refuses the
+    /// whole report, as a report over the archive refuses to run without a register: left out,
+    /// the file would read as one that needs nothing.
     pub fn evaluated(mut self) -> Result<Vec<Evaluated>, Error> {
         let mut files = Vec::new();
         while let Some((record, rel_path, decision)) = self.next_record()? {
-            if let Some(decision) = decision {
-                files.push(Evaluated { record, rel_path, decision });
+            match decision {
+                Some(decision) => files.push(Evaluated { record, rel_path, decision }),
+                None if record.subject == Subject::OrphanSidecar => {}
+                None => {
+                    let (path, line) = self.at.clone();
+                    let file = record.path.display().to_string();
+                    return Err(Error::NotEvaluated { path, line, file });
+                }
             }
         }
         Ok(files)
     }
+
+    /// Read the whole set through, checking every line, before anything is printed from it (a
+    /// line found bad halfway would otherwise stop the output halfway); each shard's changes.
+    pub fn check(set: &[ShardFile]) -> Result<Vec<Vec<ChangeLine>>, Error> {
+        let mut merge = Merge::new(set)?;
+        while merge.next_record()?.is_some() {}
+        Ok(merge.readers.into_iter().map(|r| r.changes).collect())
+    }
 }
 
-impl Merge {
+impl Merge<'_> {
     /// Every record read (their place in the walk kept by absolute path, from `cwd`), then the
     /// changes the shards' runs found, merged as one run over the whole archive finds them
     /// ([`merge_changes`]).
+    /// Only the places of the files the changes name are kept.
     pub fn changes(mut self, cwd: &Path) -> Result<Vec<ChangeLine>, Error> {
+        let shards = Merge::check(self.files)?;
+        let named: std::collections::HashSet<PathBuf> =
+            shards.iter().flatten().filter_map(|c| c.path.as_ref().and_then(PathText::path)).collect();
         let mut walk: std::collections::HashMap<PathBuf, u64> = std::collections::HashMap::new();
         while let Some((record, _, _)) = self.next_record()? {
-            walk.insert(crate::paths::absolute_in(cwd, &record.path), record.walk_index);
+            let path = crate::paths::absolute_in(cwd, &record.path);
+            if named.contains(&path) {
+                walk.insert(path, record.walk_index);
+            }
         }
-        let shards = self.readers.into_iter().map(|r| r.changes).collect();
         Ok(merge_changes(shards, |p| walk.get(p).copied()))
     }
 }

@@ -227,3 +227,154 @@ fn results_without_a_shard_are_shard_0_of_1_and_results_exclude_stdout_formats()
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("needs --for USAGE"), "{}", stderr(&o));
 }
+
+#[test]
+fn files_a_shard_could_not_judge_refuse_the_merged_report_as_one_run_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    // An archive inside the archive that names no register: one run refuses to report on it.
+    let nested = root.join("2024/nested");
+    fs::create_dir_all(&nested).unwrap();
+    fs::write(nested.join("consentry.toml"), "").unwrap();
+    fs::copy(root.join("2023/summer-fest/IMG_1002.jpg"), nested.join("red.jpg")).unwrap();
+    let one = run(&root, &["report", "missing", "--no-state", "--as-of", AS_OF]);
+    assert_eq!(one.status.code(), Some(2), "{}", stderr(&one));
+    shards(&root, 2, &[0, 1], "../results", AS_OF);
+    for report in [&["missing"][..], &["cleared", "--for", "web"], &["summary"]] {
+        let mut args = vec!["merge", "../results", "--report"];
+        args.extend_from_slice(report);
+        let out = run(&root, &args);
+        assert_eq!(out.status.code(), Some(2), "{report:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("red.jpg was not evaluated"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+
+    // A set scanned before the archive had a register, merged after it got one.
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    let toml = fs::read_to_string(root.join("consentry.toml")).unwrap();
+    fs::write(root.join("consentry.toml"), "").unwrap();
+    shards(&root, 2, &[0, 1], "../results", AS_OF);
+    fs::write(root.join("consentry.toml"), toml).unwrap();
+    let out = run(&root, &["merge", "../results", "--report", "missing"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was not evaluated"), "{}", stderr(&out));
+}
+
+#[test]
+fn shards_that_walked_different_trees_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    shards(&root, 2, &[0], "../results", AS_OF);
+    // Between the two shards' runs a file is renamed (it may move from one part to the other).
+    fs::rename(root.join("2023/summer-fest/IMG_1002.jpg"), root.join("2023/summer-fest/IMG_9002.jpg")).unwrap();
+    shards(&root, 2, &[1], "../results", AS_OF);
+    refused(&root, "../results", &["shard-1-of-2.jsonl", "walked another tree", "shard-0-of-2.jsonl"]);
+    shards(&root, 2, &[0], "../results", AS_OF);
+    let out = run(&root, &["merge", "../results", "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("IMG_9002.jpg") && !stdout(&out).contains("IMG_1002.jpg"));
+}
+
+#[test]
+fn a_result_file_that_is_not_whole_is_refused_before_anything_is_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    support::add_cut_copy(&root, "2024/cut.jpg");
+    shards(&root, 2, &[0, 1], "../results", AS_OF);
+    let dir = tmp.path().join("results");
+    let file = dir.join("shard-1-of-2.jsonl");
+    let whole = fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let records = lines.len() - 2;
+    assert!(records > 3, "{whole}");
+    // The last record garbled: refused, with its line, and nothing printed before.
+    let mut bad = lines.clone();
+    bad[records] = "{\"i\": garbage";
+    fs::write(&file, bad.join("\n") + "\n").unwrap();
+    let message = refused(&root, "../results", &["shard-1-of-2.jsonl", &format!("line {}: not a record", records + 1)]);
+    assert!(!message.contains("os error"), "{message}");
+    // The same record twice; a line after the end line.
+    let mut twice = lines.clone();
+    twice.insert(2, lines[1]);
+    fs::write(&file, twice.join("\n") + "\n").unwrap();
+    refused(&root, "../results", &["line 3", "out of walk order"]);
+    fs::write(&file, whole.clone() + &lines[1..2].join("") + "\n").unwrap();
+    refused(&root, "../results", &["shard-1-of-2.jsonl", "lines after its end line"]);
+    fs::write(&file, &whole).unwrap();
+
+    // A name that only looks like a shard's is not one; a FIFO in a shard's place is refused
+    // (not waited on).
+    fs::copy(dir.join("shard-0-of-2.jsonl"), dir.join("shard-00-of-2.jsonl")).unwrap();
+    let merged = run(&root, &["merge", "../results", "--format", "jsonl"]);
+    let single = run(&root, &["scan", "--no-state", "--as-of", AS_OF, "--format", "jsonl"]);
+    assert_eq!(stdout(&merged), stdout(&single));
+    // The unreadable file is said on stderr, as the scan says it.
+    assert!(stderr(&merged).contains("cut.jpg:"), "{}", stderr(&merged));
+    fs::remove_file(&file).unwrap();
+    let status = Command::new("mkfifo").arg(&file).status().unwrap();
+    assert!(status.success());
+    let mut child = support::consentry()
+        .args(["merge", "../results"])
+        .current_dir(&root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let waited = child.try_wait().unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(waited.and_then(|s| s.code()), Some(2), "merge waited on a FIFO");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+}
+
+#[test]
+fn a_shard_run_removes_its_killed_runs_temporary_file_but_not_a_running_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    let dir = tmp.path().join("results");
+    fs::create_dir(&dir).unwrap();
+    let stale = dir.join(".consentry-shard-0-of-2-stale");
+    let running = dir.join(".consentry-shard-0-of-2-running");
+    let other = dir.join(".consentry-shard-1-of-2-other");
+    for f in [&stale, &running, &other] {
+        fs::write(f, "{}\n").unwrap();
+    }
+    let held = fs::File::open(&running).unwrap();
+    held.lock().unwrap();
+    shards(&root, 2, &[0], "../results", AS_OF);
+    assert!(!stale.exists(), "a killed run's temporary file was left");
+    assert!(running.exists(), "a running shard's temporary file was removed");
+    assert!(other.exists(), "another shard's temporary file was removed");
+    drop(held);
+}
+
+#[test]
+fn changes_of_shards_whose_states_disagree_on_the_first_run_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = support::copy_fixtures(tmp.path());
+    shards(&root, 2, &[0, 1], "../results", AS_OF);
+    // The first runs: baselines everywhere, no changes.
+    let out = run(&root, &["merge", "../results", "--report", "changes", "--format", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty() && stderr(&out).contains("baseline"), "{}", stderr(&out));
+    shards(&root, 2, &[0, 1], "../results", AS_OF);
+    let out = run(&root, &["merge", "../results", "--report", "changes", "--format", "jsonl", "--exit-code"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Shard 1's state lost: its next run starts afresh while shard 0's compares.
+    fs::remove_file(root.join(".consentry/state-shard-1-of-2.sqlite")).unwrap();
+    shards(&root, 2, &[0, 1], "../results", AS_OF);
+    let out = run(&root, &["merge", "../results", "--report", "changes", "--exit-code"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("shard-1-of-2.jsonl: its state started with this run"), "{}", stderr(&out));
+    // Without a state at all, there are no changes to merge.
+    let out = run(&root, &["scan", "--shard", "0/2", "--results", "../results", "--as-of", AS_OF, "--no-state"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(&root, &["merge", "../results", "--report", "changes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("kept no state"), "{}", stderr(&out));
+}

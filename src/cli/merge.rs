@@ -104,7 +104,7 @@ pub fn scan_to_results(args: &ScanArgs, dir: &Path) -> anyhow::Result<Exit> {
             writer.write_change(line).map_err(cannot)?;
         }
     }
-    let written = writer.finish(summary.skipped, digests, runs).map_err(cannot)?;
+    let written = writer.finish(&summary, digests, runs).map_err(cannot)?;
     progress.finish();
     if !out.quiet {
         say_summary(&summary, started, header.evaluated, &statuses);
@@ -125,12 +125,16 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
         let mut statuses = [0u64; Status::ALL.len()];
         let mut failed = None;
         let evaluated = first.header.evaluated;
+        // Every line checked before anything is printed.
+        results::Merge::check(&set)?;
         let mut merge = results::Merge::new(&set)?;
+        let progress = Progress::new(true);
         let written = with_writer(out, |w, format| {
             let mut writer = RecordWriter::new(format, lang(), w, evaluated)?;
             loop {
                 match merge.next_record() {
                     Ok(Some((rec, _, decision))) => {
+                        progress.read(&rec); // its problem on stderr, as the scan said it
                         summary.count(&rec);
                         if let Some(d) = &decision {
                             statuses[d.status as usize] += 1;
@@ -168,16 +172,21 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
     let ctx = merged_context(&set, report_need(kind))?;
     let usages = report_usages(&ctx, kind, &args.usages)?;
     let files = results::Merge::new(&set)?.evaluated()?;
-    let digests = first.end.registers.clone();
-    if !matches!(kind, ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared) {
-        // The register is read again for this report: it must be the one the shards used.
-        let now = ctx.register_digests()?;
-        if now != digests {
-            anyhow::bail!(
-                "{}: the register changed since the shards were scanned: this report would mix two registers; rerun the shards",
-                args.dir.display()
-            );
-        }
+    let digests = &first.end.registers;
+    if !matches!(kind, ReportKind::Missing | ReportKind::Unreleased | ReportKind::Cleared) && digests.len() > 1 {
+        // As one run over these archives refuses it.
+        return Err(engine::Error::DifferentRegisters.into());
+    }
+    // The registers are read again: they must be those the shards judged with (a consent
+    // revoked since would otherwise still clear its files here).
+    if ctx.register_digests()?.iter().any(|now| !digests.contains(now)) {
+        anyhow::bail!(
+            "{}: the register changed since the shards were scanned (their answers are the old register's): rerun the shards",
+            args.dir.display()
+        );
+    }
+    for f in files.iter().filter(|f| !f.record.errors.is_empty()) {
+        Progress::new(true).read(&f.record); // its problem on stderr, as the scan said it
     }
     print_kind(&ctx, kind, args.within, &usages, &files, out)?;
     let errors = files.iter().filter(|f| !f.record.errors.is_empty()).count();
@@ -192,6 +201,16 @@ fn merged_changes(args: &MergeArgs, set: &[results::ShardFile]) -> anyhow::Resul
         anyhow::bail!(
             "{}: this shard kept no state (--no-state, or it could not be written): it recorded no changes",
             f.path.display()
+        );
+    }
+    // A shard whose state started with this run has no changes to tell; one run over the whole
+    // archive would have had either a baseline or changes everywhere.
+    let baseline = |f: &&results::ShardFile| f.end.runs.iter().all(|r| r.baseline);
+    if let (Some(new), Some(old)) = (set.iter().find(baseline), set.iter().find(|f| !baseline(f))) {
+        anyhow::bail!(
+            "{}: its state started with this run (a first run, no changes recorded) where {}'s did not: their changes are not one run's; the next runs of the set will agree",
+            new.path.display(),
+            old.path.display()
         );
     }
     let header = &set[0].header;

@@ -483,6 +483,11 @@ pub struct ScanSummary {
     pub errors: u64,
     pub orphan_sidecars: u64,
     pub skipped: u64,
+    /// With a shard ([`ScanOptions::shard`]): the entries of the whole walk, every shard's, and
+    /// a digest (SHA-256, hex) of their paths in walk order. The shards of one set walked the
+    /// same tree when these agree (`consentry merge` refuses a set whose shards saw different
+    /// trees: a file renamed between two shards' runs would be in neither, or in both).
+    pub walk: Option<(u64, String)>,
 }
 
 impl ScanSummary {
@@ -526,11 +531,24 @@ pub fn scan<E: From<std::io::Error>>(
         let walker = s.spawn(move || {
             // A directory's files come together: its place is asked for once.
             let mut last: Option<(PathBuf, Arc<Place>)> = None;
-            // Every entry of the walk is counted, also another shard's (see `walk_index`).
+            // Every entry of the walk is counted, also another shard's (see `walk_index`), and
+            // with a shard their paths are hashed (see `ScanSummary::walk`).
             let mut index = 0u64;
-            walk::walk(paths, walk_opts, |job| {
+            let mut digest = opts.shard.map(|_| <sha2::Sha256 as sha2::Digest>::new());
+            let skipped = walk::walk(paths, walk_opts, |job| {
                 index += 1;
                 let walk_index = index - 1;
+                if let Some(d) = &mut digest {
+                    use std::os::unix::ffi::OsStrExt;
+                    let tag: &[u8] = match &job {
+                        Job::Media { .. } => b"m",
+                        Job::Orphan { .. } => b"o",
+                        Job::Error { .. } => b"e",
+                    };
+                    sha2::Digest::update(d, tag);
+                    sha2::Digest::update(d, walk::job_path(&job).as_os_str().as_bytes());
+                    sha2::Digest::update(d, [0u8]);
+                }
                 let place = opts.placement.as_ref().map(|placement| {
                     let dir = walk::job_path(&job).parent().unwrap_or(Path::new(""));
                     match &last {
@@ -549,7 +567,12 @@ pub fn scan<E: From<std::io::Error>>(
                     }
                 }
                 !stop.load(Ordering::Relaxed) && job_tx.send((job, place, walk_index)).is_ok()
-            })
+            });
+            let walk = digest.map(|d| {
+                let hash = sha2::Digest::finalize(d);
+                (index, hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            });
+            (skipped, walk)
         });
         s.spawn(move || {
             let mut batch = Vec::with_capacity(opts.batch);
@@ -582,7 +605,9 @@ pub fn scan<E: From<std::io::Error>>(
             stop.store(true, Ordering::Relaxed);
             drop(rec_rx);
         }
-        summary.skipped = walker.join().unwrap_or(0);
+        let (skipped, walk) = walker.join().unwrap_or_default();
+        summary.skipped = skipped;
+        summary.walk = walk;
         result.map(|()| summary)
     })
 }
