@@ -1,8 +1,12 @@
 //! The records of known files: what each file of the state contained, with the stamps it had
-//! and how it was read, looked up by path for a run to reuse ([`Known`], [`Reuse`]).
+//! and how it was read, loaded one directory at a time ([`Dir`]) as the walk reaches it, for the
+//! scan to reuse ([`Reuse`]) and the run to compare with; released when the walk has left the
+//! directory. A run never holds the whole state: its memory does not grow with the archive.
 
+use std::collections::VecDeque;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,12 +16,20 @@ use crate::consent::Decision;
 use crate::media::Format;
 use crate::people::{Depicted, PeopleRoots, READER_REVISION};
 use crate::scan::{FileId, FileRecord, Reuse, Stamp, Stamps};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
+
+/// Most directories loaded by the walk and not yet taken by the run ([`Known::take`]): the run
+/// follows the walk closely, so this is only reached when the run takes none of them (a shard
+/// whose files are all elsewhere); the oldest are then dropped (the run loads them again).
+const HANDED_OVER: usize = 256;
 
 impl State {
-    /// Every known media file, for a run to reuse and compare with. Damage that shows only now
-    /// (in the files' pages) is handled as [`State::open`] was told: the state is moved aside and
-    /// a new, empty one started (with the warning to show), or it is an error.
+    /// The known media files, loaded one directory at a time as a run meets them, from the
+    /// state as it is now (a snapshot: what this run writes, and what others write meanwhile, is
+    /// not seen). Damage that shows now (in the pages at the ends of the files' table) is handled
+    /// as [`State::open`] was told: the state is moved aside and a new, empty one started (with
+    /// the warning to show), or it is an error. Damage found later, in a directory's pages, makes
+    /// that directory's files read again and the run fail to be recorded ([`Known::damage`]).
     pub fn known(&mut self, cwd: &Path, roots: &PeopleRoots) -> Result<(Known, Option<Note>), Error> {
         match self.read_known(cwd, roots) {
             Err(e) if self.damaged == Damaged::MoveAside => match Opening::of(&e) {
@@ -43,49 +55,31 @@ impl State {
         }
     }
 
+    /// A second connection to the state, for reading its files while the run's own connection
+    /// writes what the run found: a read transaction is held on it until the run ends.
     fn read_known(&self, cwd: &Path, roots: &PeopleRoots) -> Result<Known, Error> {
-        let mut stmt = self.conn.prepare(
-            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
-             status, valid_until, consents, missing FROM files",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut known = Known {
-            index: hashbrown::HashTable::new(),
-            entries: Vec::new(),
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
+        conn.execute_batch("BEGIN")?;
+        // The first read takes the snapshot; both ends of the table are read (its root page too).
+        for order in ["ASC", "DESC"] {
+            let sql = format!("SELECT count(*) FROM (SELECT 1 FROM files ORDER BY dir {order}, name {order} LIMIT 1)");
+            conn.query_row(&sql, [], |r| r.get::<_, i64>(0))?;
+        }
+        Ok(Known {
+            reader: Mutex::new(Some(conn)),
             reading: reading_fingerprint(roots),
             cwd: cwd.to_path_buf(),
-        };
-        while let Some(row) = rows.next()? {
-            let path: Vec<u8> = row.get(0)?;
-            let sidecars: Vec<u8> = row.get(6)?;
-            let status: Option<String> = row.get(9)?;
-            let last = match status {
-                Some(status) => Some(LastEval {
-                    status,
-                    valid_until: row.get(10)?,
-                    consents: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
-                    missing: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
-                }),
-                None => None,
-            };
-            let entry = Entry {
-                key: path.into_boxed_slice(),
-                stamp: Stamp {
-                    id: FileId { dev: row.get::<_, i64>(1)? as u64, ino: row.get::<_, i64>(2)? as u64 },
-                    size: row.get::<_, i64>(3)? as u64,
-                    mtime_ns: row.get(4)?,
-                    ctime_ns: row.get(5)?,
-                },
-                sidecars: decode_sidecars(&sidecars).unwrap_or_default(),
-                reading: row.get(7)?,
-                record: row.get::<_, Vec<u8>>(8)?.into_boxed_slice(),
-                last,
-            };
-            known.insert(entry);
-        }
-        Ok(known)
+            handed: Mutex::new(VecDeque::new()),
+            damage: Mutex::new(None),
+        })
     }
 }
+
+/// The columns of a [`Entry`], in [`Known::load`]'s order.
+const ENTRY_COLUMNS: &str =
+    "name, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, status, valid_until, consents, missing";
 
 /// How records are read: the same consentry and the same people roots read a file the same
 /// way. A record read another way is never reused.
@@ -137,15 +131,21 @@ impl LastEval {
 
     /// The missing persons as `name (reason)`, for a change's detail.
     pub(super) fn missing_text(&self) -> String {
-        let missing: Vec<(String, String)> = serde_json::from_str(&self.missing).unwrap_or_default();
+        LastEval::missing_text_of(&self.missing)
+    }
+
+    /// [`LastEval::missing_text`] of the stored `missing`.
+    pub(super) fn missing_text_of(missing: &str) -> String {
+        let missing: Vec<(String, String)> = serde_json::from_str(missing).unwrap_or_default();
         missing.iter().map(|(n, r)| format!("{n} ({r})")).collect::<Vec<_>>().join(", ")
     }
 }
 
+/// A known file of a directory.
 #[derive(Debug)]
 pub(super) struct Entry {
-    /// Absolute path.
-    pub(super) key: Box<[u8]>,
+    /// Its name in the directory.
+    pub(super) name: Box<[u8]>,
     pub(super) stamp: Stamp,
     pub(super) sidecars: Vec<(Box<[u8]>, Stamp)>,
     /// Reading fingerprint; 0 when the record is not to be reused (errors, racy stamps).
@@ -154,16 +154,58 @@ pub(super) struct Entry {
     pub(super) last: Option<LastEval>,
 }
 
-/// The files of a state, for one run: looked up by absolute path.
-#[derive(Debug)]
-pub struct Known {
-    pub(super) index: hashbrown::HashTable<u32>,
-    pub(super) entries: Vec<Entry>,
-    pub(super) reading: i64,
-    pub(super) cwd: PathBuf,
+impl Entry {
+    fn of(row: &rusqlite::Row) -> rusqlite::Result<Entry> {
+        let status: Option<String> = row.get(9)?;
+        let last = match status {
+            Some(status) => Some(LastEval {
+                status,
+                valid_until: row.get(10)?,
+                consents: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                missing: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+            }),
+            None => None,
+        };
+        let sidecars = match row.get_ref(6)? {
+            rusqlite::types::ValueRef::Blob(b) => decode_sidecars(b),
+            _ => None,
+        };
+        Ok(Entry {
+            name: row.get::<_, Vec<u8>>(0)?.into_boxed_slice(),
+            stamp: Stamp {
+                id: FileId { dev: row.get::<_, i64>(1)? as u64, ino: row.get::<_, i64>(2)? as u64 },
+                size: row.get::<_, i64>(3)? as u64,
+                mtime_ns: row.get(4)?,
+                ctime_ns: row.get(5)?,
+            },
+            // Sidecars that cannot be read back: the record is not reused.
+            reading: if sidecars.is_some() { row.get(7)? } else { 0 },
+            sidecars: sidecars.unwrap_or_default(),
+            record: row.get::<_, Vec<u8>>(8)?.into_boxed_slice(),
+            last,
+        })
+    }
 }
 
-impl Known {
+/// The known files of one directory, sorted by name: what the scan reuses for the directory's
+/// files and the run compares them with.
+#[derive(Debug)]
+pub struct Dir {
+    /// The directory as walked (the parent of its files' paths); `None` when loaded by the run
+    /// (it reuses nothing).
+    walked: Option<PathBuf>,
+    /// Its absolute path, as the state keys it.
+    pub(super) key: Box<[u8]>,
+    pub(super) entries: Vec<Entry>,
+    reading: i64,
+}
+
+impl Dir {
+    /// The entry named `name`.
+    pub(super) fn position(&self, name: &[u8]) -> Option<usize> {
+        self.entries.binary_search_by(|e| (*e.name).cmp(name)).ok()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -172,30 +214,34 @@ impl Known {
         self.entries.is_empty()
     }
 
-    /// The absolute path of `path`.
-    pub(super) fn key(&self, path: &Path) -> Vec<u8> {
-        crate::paths::absolute_in(&self.cwd, path).into_os_string().into_encoded_bytes()
-    }
-
-    pub(super) fn lookup(&self, key: &[u8]) -> Option<u32> {
-        self.index.find(key_hash(key), |&i| *self.entries[i as usize].key == *key).copied()
-    }
-
-    pub(super) fn insert(&mut self, entry: Entry) {
-        let n = self.entries.len() as u32;
-        let entries = &self.entries;
-        self.index.insert_unique(key_hash(&entry.key), n, |&i| key_hash(&entries[i as usize].key));
-        self.entries.push(entry);
+    /// The name of `path` when it is a file of this directory as walked.
+    fn name_of<'p>(&self, path: &'p Path) -> Option<&'p [u8]> {
+        let walked = self.walked.as_deref()?.as_os_str().as_bytes();
+        let p = path.as_os_str().as_bytes();
+        // What the walk gives: `DIR/NAME` (`NAME` in the current directory).
+        let name =
+            if walked.is_empty() { Some(p) } else { p.strip_prefix(walked).and_then(|rest| rest.strip_prefix(b"/")) };
+        match name {
+            Some(name) if !name.is_empty() && !name.contains(&b'/') && name != b"." && name != b".." => Some(name),
+            // Any other spelling of a path in it.
+            _ => (path.parent()?.as_os_str().as_bytes() == walked)
+                .then(|| path.file_name())
+                .flatten()
+                .map(|n| n.as_bytes()),
+        }
     }
 }
 
-impl Reuse for Known {
+impl Reuse for Dir {
     fn find(&self, path: &Path) -> Option<usize> {
-        self.lookup(&self.key(path)).map(|i| i as usize)
+        self.position(self.name_of(path)?)
     }
 
     fn reuse(&self, found: usize, path: &Path, sidecars: &[PathBuf], stamps: &Stamps) -> Option<FileRecord> {
         let e = self.entries.get(found)?;
+        if self.name_of(path)? != &*e.name {
+            return None;
+        }
         let same_sidecars = e.sidecars.len() == sidecars.len()
             && e.sidecars
                 .iter()
@@ -210,9 +256,109 @@ impl Reuse for Known {
     }
 }
 
-pub(super) fn key_hash(key: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(key)
+/// The files of a state, for one run: each directory's loaded when the walk reaches it.
+#[derive(Debug)]
+pub struct Known {
+    /// A connection holding a read transaction (the state as the run began); `None` once the
+    /// run ended.
+    reader: Mutex<Option<Connection>>,
+    pub(super) reading: i64,
+    pub(super) cwd: PathBuf,
+    /// The directories the walk loaded, in walk order, for the run to take ([`Known::take`]).
+    handed: Mutex<VecDeque<Arc<Dir>>>,
+    /// The first failure to read a directory: the run is not recorded.
+    damage: Mutex<Option<Error>>,
+}
+
+impl Known {
+    /// The absolute path of `path`, as the state keys it.
+    pub(super) fn key(&self, path: &Path) -> Vec<u8> {
+        crate::paths::absolute_in(&self.cwd, path).into_os_string().into_encoded_bytes()
+    }
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The known files of the directory `walked` (as the walk names it), for its files to be
+    /// reused: also handed over to the run, which compares them with what the walk found.
+    pub fn directory(&self, walked: &Path) -> Arc<Dir> {
+        let key = self.key(if walked.as_os_str().is_empty() { Path::new(".") } else { walked });
+        let dir = Arc::new(self.load(key, Some(walked.to_path_buf())));
+        let mut handed = Self::lock(&self.handed);
+        if handed.len() >= HANDED_OVER {
+            handed.pop_front();
+        }
+        handed.push_back(dir.clone());
+        dir
+    }
+
+    /// The known files of the directory whose key is `key`, for the run: the ones the walk
+    /// loaded (those it loaded before are dropped: the run has passed them), else loaded now.
+    pub(super) fn take(&self, key: &[u8]) -> Arc<Dir> {
+        {
+            let mut handed = Self::lock(&self.handed);
+            if let Some(i) = handed.iter().position(|d| *d.key == *key) {
+                let dir = handed.drain(..=i).next_back();
+                if let Some(dir) = dir {
+                    return dir;
+                }
+            }
+        }
+        Arc::new(self.load(key.to_vec(), None))
+    }
+
+    /// Read the directory `key`; nothing when it cannot be read (its files are read again, and
+    /// the failure is kept for [`Known::damage`]).
+    fn load(&self, key: Vec<u8>, walked: Option<PathBuf>) -> Dir {
+        let read = |conn: &Connection| -> rusqlite::Result<Vec<Entry>> {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {ENTRY_COLUMNS} FROM files WHERE dir = ?1 ORDER BY name"))?;
+            let mut rows = stmt.query([&key])?;
+            let mut entries = Vec::new();
+            while let Some(row) = rows.next()? {
+                entries.push(Entry::of(row)?);
+            }
+            Ok(entries)
+        };
+        let entries = match self.read(read) {
+            Ok(entries) => entries,
+            Err(e) => {
+                Self::lock(&self.damage).get_or_insert(e);
+                Vec::new()
+            }
+        };
+        Dir { walked, key: key.into_boxed_slice(), entries, reading: self.reading }
+    }
+
+    /// The known file `name` of the directory `dir`.
+    pub(super) fn entry(&self, dir: &[u8], name: &[u8]) -> Result<Option<Entry>, Error> {
+        self.read(|conn| {
+            let sql = format!("SELECT {ENTRY_COLUMNS} FROM files WHERE dir = ?1 AND name = ?2");
+            conn.prepare_cached(&sql)?.query_row([dir, name], Entry::of).optional()
+        })
+    }
+
+    /// `f` on the reader (the state as the run began).
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let reader = Self::lock(&self.reader);
+        let conn = reader.as_ref().ok_or_else(|| Error::Message("the run has ended".into()))?;
+        Ok(f(conn)?)
+    }
+
+    /// What went wrong reading a directory, if anything did (taken).
+    pub(super) fn damage(&self) -> Option<Error> {
+        Self::lock(&self.damage).take()
+    }
+
+    /// End the read transaction and close the reader (and drop what is still handed over).
+    pub(super) fn close(&self) {
+        Self::lock(&self.handed).clear();
+        if let Some(conn) = Self::lock(&self.reader).take() {
+            let _ = conn.execute_batch("COMMIT");
+            drop(conn);
+        }
+    }
 }
 
 /// Sidecar paths with their stamps: `len u32, path, dev, ino, size, mtime, ctime` each.

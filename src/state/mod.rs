@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-pub use cache::Known;
+pub use cache::{Dir, Known};
 pub use runs::{Checkpoint, RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
@@ -173,9 +173,10 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
     Ok(aside)
 }
 
-/// Schema version (`PRAGMA user_version`). Schemas 1 and 2 are migrated (runs kept); older ones
-/// are rebuilt. Schema 2 added `runs.unreadable`, schema 3 the `checkpoints` table.
-pub const SCHEMA: i64 = 3;
+/// Schema version (`PRAGMA user_version`). Schemas 1 to 3 are migrated (runs and records kept);
+/// older ones are rebuilt. Schema 2 added `runs.unreadable`, schema 3 the `checkpoints` table,
+/// schema 4 keys `files` by directory and name (a run loads one directory at a time).
+pub const SCHEMA: i64 = 4;
 const APPLICATION: &str = "consentry-state";
 
 /// Where the state of the archive at `root` is kept by default; a shard's own
@@ -384,15 +385,19 @@ impl State {
                      use that version, or give another --state"
                 )))
             }
-            (_, Some(APPLICATION), v @ (1 | 2)) => {
+            (_, Some(APPLICATION), v @ (1..=3)) => {
                 // Schema 2 counts unreadable files per run, schema 3 keeps the checkpoints of
-                // `report changes --checkpoint`: the runs and their changes are kept (`report
-                // changes` goes on across the upgrade). Records read by older code are not
-                // reused anyway (their reading fingerprint differs).
+                // `report changes --checkpoint`, schema 4 keys the files by directory: the runs
+                // and their changes are kept (`report changes` goes on across the upgrade), and
+                // so are the records (records read by older code are not reused anyway: their
+                // reading fingerprint differs).
                 if v < 2 {
                     tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
                 }
                 tx.execute_batch(CHECKPOINTS)?;
+                if v < 4 {
+                    files_by_directory(&tx)?;
+                }
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA}"))?;
             }
             (_, Some(APPLICATION), v) => {
@@ -430,22 +435,81 @@ const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS checkpoints (
     moved TEXT NOT NULL
 ) WITHOUT ROWID;";
 
+/// The files of a state (schema 4): one row per media file, keyed by its directory and its name
+/// (the absolute path split at its last `/`: [`split_key`]), so that the files of one directory
+/// are one range of the table. Its stamps, how it was read, what it contained (JSON), and its
+/// last evaluation (NULL status: never evaluated).
+const FILES: &str = "CREATE TABLE files (
+    dir BLOB NOT NULL, name BLOB NOT NULL,
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    sidecars BLOB NOT NULL,
+    reading INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    status TEXT, valid_until TEXT, consents TEXT, missing TEXT,
+    PRIMARY KEY (dir, name)
+) WITHOUT ROWID;";
+
+/// An absolute path (a key of the state) as its directory and its name: split at the last `/`
+/// (the directory of `/x` is `/`).
+pub(crate) fn split_key(key: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memrchr(b'/', key) {
+        Some(0) => (&key[..1], &key[1..]),
+        Some(i) => (&key[..i], &key[i + 1..]),
+        None => (&[], key),
+    }
+}
+
+/// The absolute path of the file `name` in the directory `dir` ([`split_key`] undone).
+pub(crate) fn join_key(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(dir.len() + 1 + name.len());
+    key.extend_from_slice(dir);
+    if !dir.ends_with(b"/") {
+        key.push(b'/');
+    }
+    key.extend_from_slice(name);
+    key
+}
+
+/// Schema 3's `files` (keyed by path) rebuilt as schema 4's (by directory and name), row by row:
+/// the records are kept.
+fn files_by_directory(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let keyed_by_path: bool =
+        tx.query_row("SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = 'path'", [], |r| r.get(0))?;
+    if !keyed_by_path {
+        return Ok(()); // keyed by directory already
+    }
+    tx.execute_batch(&FILES.replace("CREATE TABLE files", "CREATE TABLE files_by_directory"))?;
+    {
+        let mut read = tx.prepare(
+            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
+             status, valid_until, consents, missing FROM files",
+        )?;
+        let mut put = tx.prepare(
+            "INSERT OR REPLACE INTO files_by_directory (dir, name, dev, ino, size, mtime_ns, ctime_ns, sidecars, \
+             reading, record, status, valid_until, consents, missing) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let path: Vec<u8> = r.get(0)?;
+            let (dir, name) = split_key(&path);
+            let mut values: Vec<rusqlite::types::Value> = vec![dir.to_vec().into(), name.to_vec().into()];
+            for i in 1..13 {
+                values.push(r.get(i)?);
+            }
+            put.execute(rusqlite::params_from_iter(values))?;
+        }
+    }
+    tx.execute_batch("DROP TABLE files; ALTER TABLE files_by_directory RENAME TO files;")
+}
+
 fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(CHECKPOINTS)?;
+    tx.execute_batch(FILES)?;
     tx.execute_batch(&format!(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          INSERT INTO meta VALUES ('application', '{APPLICATION}'), ('created_by', 'consentry {}');
-         -- One row per media file: its stamps, how it was read, what it contained (JSON), and
-         -- its last evaluation (NULL status: never evaluated).
-         CREATE TABLE files (
-             path BLOB PRIMARY KEY,
-             dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-             mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-             sidecars BLOB NOT NULL,
-             reading INTEGER NOT NULL,
-             record BLOB NOT NULL,
-             status TEXT, valid_until TEXT, consents TEXT, missing TEXT
-         ) WITHOUT ROWID;
          CREATE TABLE runs (
              id INTEGER PRIMARY KEY,
              started TEXT NOT NULL, finished TEXT NOT NULL, command TEXT NOT NULL,
