@@ -103,6 +103,114 @@ pub(super) struct Stored {
     pub(super) taken: Option<String>,
 }
 
+/// The first byte of a record in [`Stored::encode`]'s form (a JSON record, of states before it,
+/// starts with `{`).
+const BINARY: u8 = 1;
+
+impl Stored {
+    /// The record as stored: a compact binary form (decoding JSON was a good part of an
+    /// unchanged rescan's time). Strings are `u32` lengths (little-endian) and UTF-8; the
+    /// format and the person sources by their names.
+    pub(super) fn encode(&self) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            out.extend((s.len() as u32).to_le_bytes());
+            out.extend(s.as_bytes());
+        }
+        fn maybe(out: &mut Vec<u8>, s: Option<&str>) {
+            match s {
+                Some(s) => {
+                    out.push(1);
+                    text(out, s);
+                }
+                None => out.push(0),
+            }
+        }
+        fn texts<'a>(out: &mut Vec<u8>, all: impl ExactSizeIterator<Item = &'a String>) {
+            out.extend((all.len() as u32).to_le_bytes());
+            for s in all {
+                text(out, s);
+            }
+        }
+        let d = &self.depicted;
+        let mut out = vec![BINARY];
+        maybe(&mut out, self.format.and_then(|f| variant_name(&f)).as_deref());
+        texts(&mut out, d.persons.iter());
+        out.extend(d.unnamed_faces.to_le_bytes());
+        out.extend((d.sources.len() as u32).to_le_bytes());
+        for (sidecar, source) in &d.sources {
+            maybe(&mut out, sidecar.as_deref());
+            text(&mut out, &variant_name(source).unwrap_or_default());
+        }
+        texts(&mut out, d.keywords.iter());
+        maybe(&mut out, self.taken.as_deref());
+        out
+    }
+
+    /// A stored record ([`Stored::encode`]'s form, or the JSON of states before it); `None` when
+    /// it cannot be read back whole (the file is then read again).
+    pub(super) fn decode(bytes: &[u8]) -> Option<Stored> {
+        match bytes.split_first() {
+            Some((&BINARY, rest)) => Stored::decode_binary(rest),
+            Some((b'{', _)) => serde_json::from_slice(bytes).ok(),
+            _ => None,
+        }
+    }
+
+    fn decode_binary(mut b: &[u8]) -> Option<Stored> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, rest) = b.split_at_checked(n)?;
+            *b = rest;
+            Some(head)
+        }
+        fn number(b: &mut &[u8]) -> Option<u32> {
+            Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?))
+        }
+        fn text(b: &mut &[u8]) -> Option<String> {
+            let n = number(b)? as usize;
+            std::str::from_utf8(take(b, n)?).ok().map(str::to_string)
+        }
+        fn maybe(b: &mut &[u8]) -> Option<Option<String>> {
+            match take(b, 1)?[0] {
+                0 => Some(None),
+                1 => text(b).map(Some),
+                _ => None,
+            }
+        }
+        fn texts(b: &mut &[u8]) -> Option<std::collections::BTreeSet<String>> {
+            let n = number(b)?;
+            (0..n).map(|_| text(b)).collect()
+        }
+        let format = match maybe(&mut b)? {
+            Some(name) => Some(variant(&name)?),
+            None => None,
+        };
+        let persons = texts(&mut b)?;
+        let unnamed_faces = number(&mut b)?;
+        let n = number(&mut b)?;
+        let sources = (0..n).map(|_| Some((maybe(&mut b)?, variant(&text(&mut b)?)?))).collect::<Option<_>>()?;
+        let keywords = texts(&mut b)?;
+        let taken = maybe(&mut b)?;
+        if !b.is_empty() {
+            return None;
+        }
+        Some(Stored { format, depicted: Depicted { persons, unnamed_faces, sources, keywords }, taken })
+    }
+}
+
+/// The name serde gives a unit variant.
+fn variant_name<T: Serialize>(v: &T) -> Option<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The unit variant serde names `name`.
+fn variant<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    use serde::de::value::{Error, StrDeserializer};
+    T::deserialize(StrDeserializer::<Error>::new(name)).ok()
+}
+
 /// The last evaluation of a file, as stored (and compared).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LastEval {
@@ -251,7 +359,7 @@ impl Reuse for Dir {
         if e.reading != self.reading || e.stamp != stamps.file || !same_sidecars {
             return None;
         }
-        let stored: Stored = serde_json::from_slice(&e.record).ok()?;
+        let stored = Stored::decode(&e.record)?;
         Some(FileRecord::known(path.to_path_buf(), stored.format, stored.depicted, sidecars.to_vec(), stored.taken))
     }
 }

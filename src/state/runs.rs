@@ -375,7 +375,7 @@ impl Run {
                 s.ctime_ns,
                 encode_sidecars(sidecars, &stamps.sidecars),
                 if reusable { self.known.reading } else { 0 },
-                serde_json::to_vec(&stored).unwrap_or_default(),
+                stored.encode(),
                 l.map(|l| &l.status),
                 l.and_then(|l| l.valid_until.as_ref()),
                 l.map(|l| &l.consents),
