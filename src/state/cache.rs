@@ -544,6 +544,73 @@ mod tests {
     }
 
     #[test]
+    fn stored_records_round_trip_and_cut_or_foreign_ones_are_refused() {
+        let mut depicted = Depicted::default();
+        depicted.persons.extend(["Anna Schmidt".to_string(), "Zoë Ünal".to_string()]);
+        depicted.unnamed_faces = 3;
+        depicted.sources.insert((None, crate::people::PersonSource::MwgRegions));
+        depicted.sources.insert((Some("a.jpg.xmp".into()), crate::people::PersonSource::IptcPersonInImage));
+        depicted.keywords.insert("Sommerfest".into());
+        let stored = Stored { format: Some(Format::Heif), depicted, taken: Some("2024-03-01T10:22:33".into()) };
+        let bytes = stored.encode();
+        let back = Stored::decode(&bytes).unwrap();
+        assert_eq!((back.format, &back.depicted, &back.taken), (stored.format, &stored.depicted, &stored.taken));
+        let empty = Stored { format: None, depicted: Depicted::default(), taken: None };
+        let back = Stored::decode(&empty.encode()).unwrap();
+        assert_eq!((back.format, back.depicted, back.taken), (None, Depicted::default(), None));
+        // Every cut, and anything after the end, is refused (the file is then read again).
+        for n in 0..bytes.len() {
+            assert!(Stored::decode(&bytes[..n]).is_none(), "{n}");
+        }
+        assert!(Stored::decode(&[bytes.as_slice(), b"x"].concat()).is_none());
+        // A format or source this consentry does not know, a bad flag, text that is no UTF-8.
+        let mut unknown = bytes.clone();
+        let at = unknown.windows(4).position(|w| w == b"Heif").unwrap();
+        unknown[at..at + 4].copy_from_slice(b"Hxif");
+        assert!(Stored::decode(&unknown).is_none());
+        let mut flag = bytes.clone();
+        flag[1] = 7;
+        assert!(Stored::decode(&flag).is_none());
+        let mut utf8 = bytes.clone();
+        let at = utf8.windows(4).position(|w| w == b"Anna").unwrap();
+        utf8[at] = 0xff;
+        assert!(Stored::decode(&utf8).is_none());
+        // The JSON records of states before are still read.
+        let json = serde_json::to_vec(&stored).unwrap();
+        assert_eq!(Stored::decode(&json).unwrap().depicted, stored.depicted);
+        assert!(Stored::decode(b"").is_none() && Stored::decode(b"[1]").is_none());
+    }
+
+    #[test]
+    fn a_directory_finds_only_its_own_files() {
+        let entry = |name: &str| Entry {
+            name: name.as_bytes().into(),
+            stamp: stamp(1),
+            sidecars: Vec::new(),
+            reading: 1,
+            record: Box::new([]),
+            last: None,
+        };
+        let dir = |walked: Option<&str>| Dir {
+            walked: walked.map(PathBuf::from),
+            key: b"/w/a".as_slice().into(),
+            entries: vec![entry("1.jpg"), entry("2.jpg")],
+            reading: 1,
+        };
+        let a = dir(Some("a"));
+        assert_eq!(a.find(Path::new("a/2.jpg")), Some(1));
+        assert_eq!(a.find(Path::new("a//1.jpg")), Some(0), "another spelling of a path in it");
+        for other in ["b/1.jpg", "a/b/1.jpg", "1.jpg", "ab/1.jpg", "a/3.jpg", "a"] {
+            assert_eq!(a.find(Path::new(other)), None, "{other}");
+        }
+        let here = Dir { key: b"/w".as_slice().into(), ..dir(Some("")) };
+        assert_eq!(here.find(Path::new("2.jpg")), Some(1));
+        assert_eq!(here.find(Path::new("a/2.jpg")), None);
+        // Loaded by the run, not the walk: it reuses nothing.
+        assert_eq!(dir(None).find(Path::new("a/1.jpg")), None);
+    }
+
+    #[test]
     fn records_read_another_way_are_not_reused() {
         let default = reading_fingerprint(&PeopleRoots::default());
         assert_eq!(default, reading_fingerprint(&PeopleRoots::default()));

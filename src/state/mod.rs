@@ -529,3 +529,74 @@ fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
         env!("CARGO_PKG_VERSION")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state of schema 3 (files keyed by path), with a run.
+    fn schema_3(path: &Path) {
+        let db = Connection::open(path).unwrap();
+        db.execute_batch(&format!(
+            "{CHECKPOINTS}
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('application', '{APPLICATION}');
+             CREATE TABLE files (
+                 path BLOB PRIMARY KEY,
+                 dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+                 mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+                 sidecars BLOB NOT NULL, reading INTEGER NOT NULL, record BLOB NOT NULL,
+                 status TEXT, valid_until TEXT, consents TEXT, missing TEXT
+             ) WITHOUT ROWID;
+             CREATE TABLE runs (
+                 id INTEGER PRIMARY KEY,
+                 started TEXT NOT NULL, finished TEXT NOT NULL, command TEXT NOT NULL,
+                 as_of TEXT, register_digest TEXT,
+                 files INTEGER NOT NULL, errors INTEGER NOT NULL, read INTEGER NOT NULL,
+                 green INTEGER, yellow INTEGER, red INTEGER, exempt INTEGER, none INTEGER, unreadable INTEGER,
+                 new INTEGER NOT NULL, removed INTEGER NOT NULL, moved INTEGER NOT NULL,
+                 baseline INTEGER NOT NULL
+             );
+             CREATE TABLE changes (
+                 run INTEGER NOT NULL REFERENCES runs (id), seq INTEGER NOT NULL,
+                 change TEXT NOT NULL, path BLOB, old_status TEXT, new_status TEXT, detail TEXT,
+                 PRIMARY KEY (run, seq)
+             ) WITHOUT ROWID;
+             INSERT INTO runs VALUES (1, 's', '2026-11-01T02:00:00+01:00', 'scan', NULL, NULL, 2, 0, 2,
+                 NULL, NULL, NULL, NULL, NULL, NULL, 2, 0, 0, 1);
+             INSERT INTO files VALUES (X'2F612F622E6A7067', 1, 2, 3, 4, 5, X'', 42, X'7B7D', 'red', NULL, '[]', '[]');
+             INSERT INTO files VALUES (X'2F632E6A7067', 1, 3, 3, 4, 5, X'', 42, X'7B7D', NULL, NULL, NULL, NULL);
+             PRAGMA user_version = 3;"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_schema_3_state_keeps_its_files_and_runs_keyed_by_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        schema_3(&path);
+        let (state, note) = State::open(&path, Damaged::Refuse).unwrap();
+        assert_eq!(note, None);
+        let version: i64 = state.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA);
+        let rows: Vec<(Vec<u8>, Vec<u8>, i64, Option<String>)> = state
+            .conn
+            .prepare("SELECT dir, name, ino, status FROM files ORDER BY dir, name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [(b"/".to_vec(), b"c.jpg".to_vec(), 3, None), (b"/a".to_vec(), b"b.jpg".to_vec(), 2, Some("red".into()))]
+        );
+        assert_eq!(state.last_run().unwrap().map(|(id, _)| id), Some(1), "the runs are kept");
+        drop(state);
+        // Opened again: nothing more to do.
+        let (state, _) = State::open(&path, Damaged::Refuse).unwrap();
+        let files: i64 = state.conn.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
+        assert_eq!(files, 2);
+    }
+}

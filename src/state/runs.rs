@@ -722,3 +722,149 @@ impl Run {
         Ok(self.counts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Format;
+    use crate::people::{Depicted, PeopleRoots};
+
+    /// A record of `path` read now (not reused), of the file with inode `ino`.
+    fn read(path: &str, ino: u64) -> FileRecord {
+        let mut r = FileRecord::known(PathBuf::from(path), Some(Format::Jpeg), Depicted::default(), vec![], None);
+        r.reused = false;
+        let file = Stamp { id: FileId { dev: 7, ino }, size: 10, mtime_ns: 1_000, ctime_ns: 1_000 };
+        r.stamps = Some(Box::new(Stamps { file, sidecars: vec![] }));
+        r
+    }
+
+    /// A record of `path` taken from the state.
+    fn reused(path: &str, ino: u64) -> FileRecord {
+        FileRecord { reused: true, ..read(path, ino) }
+    }
+
+    fn unwalkable(path: &str) -> FileRecord {
+        FileRecord { subject: Subject::Unwalkable, ..read(path, 0) }
+    }
+
+    /// One run over `roots` observing `records` in this order.
+    fn run(state: &Path, roots: &[&str], records: &[FileRecord]) -> RunCounts {
+        let (mut state, _) = State::open(state, Damaged::Refuse).unwrap();
+        let (known, _) = state.known(Path::new("/"), &PeopleRoots::default()).unwrap();
+        let roots: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+        let mut run = Run::begin(state, Arc::new(known), &roots).unwrap();
+        let day = Date::from_ymd_opt(2026, 12, 5).unwrap();
+        for r in records {
+            run.observe(r.path.clone(), r, None, None, day);
+        }
+        run.finish("scan", None, None, &ScanSummary::default()).unwrap()
+    }
+
+    /// The paths the state knows, in order.
+    fn known(state: &Path) -> Vec<String> {
+        let db = rusqlite::Connection::open(state).unwrap();
+        let mut stmt = db.prepare("SELECT dir, name FROM files ORDER BY dir, name").unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))).unwrap();
+        rows.map(|r| {
+            let (dir, name) = r.unwrap();
+            String::from_utf8(join_key(&dir, &name)).unwrap()
+        })
+        .collect()
+    }
+
+    /// The changes recorded by the last run: (change, path, detail).
+    fn changes(state: &Path) -> Vec<(String, String, String)> {
+        let (state, _) = State::open(state, Damaged::Refuse).unwrap();
+        let (_, changes) = state.changes(None).unwrap();
+        changes
+            .into_iter()
+            .map(|c| {
+                let path = c.path.map(|p| p.display().to_string()).unwrap_or_default();
+                (c.change, path, c.detail.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    fn counts(files: u64, read: u64, new: u64, moved: u64, removed: u64, changes: u64) -> RunCounts {
+        RunCounts { files, read, new, moved, removed, changes }
+    }
+
+    /// The first run's files: two folders of `/x` (one with a subfolder) and one of `/y`.
+    fn first(state: &Path) {
+        let files = [
+            read("/x/a/1.jpg", 1),
+            read("/x/a/2.jpg", 2),
+            read("/x/b/3.jpg", 3),
+            read("/x/b/c/4.jpg", 4),
+            read("/y/5.jpg", 5),
+        ];
+        assert_eq!(run(state, &["/x", "/y"], &files), counts(5, 5, 5, 0, 0, 0), "the baseline");
+    }
+
+    #[test]
+    fn files_gone_from_a_folder_met_or_not_are_removed_or_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite");
+        first(&state);
+        // `/x/a` met without its 2.jpg; `/x/b` and `/x/b/c` never met (deleted), their 3.jpg
+        // now in a new folder `/x/d`; `/y` not scanned.
+        let c = run(&state, &["/x"], &[reused("/x/a/1.jpg", 1), read("/x/d/3.jpg", 3)]);
+        assert_eq!(c, counts(2, 1, 0, 1, 2, 3));
+        assert_eq!(known(&state), ["/x/a/1.jpg", "/x/d/3.jpg", "/y/5.jpg"]);
+        assert_eq!(
+            changes(&state),
+            [
+                ("moved".to_string(), "/x/d/3.jpg".to_string(), "from /x/b/3.jpg".to_string()),
+                ("removed".to_string(), "/x/a/2.jpg".to_string(), String::new()),
+                ("removed".to_string(), "/x/b/c/4.jpg".to_string(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_folder_met_again_or_not_walkable_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite");
+        first(&state);
+        // `/x/a` left after 1.jpg and met again for 2.jpg; `/x/b/c` could not be walked (said
+        // after its folder `/x/b` was left); `/x/b/3.jpg` named as a root of its own.
+        let records = [reused("/x/a/1.jpg", 1), reused("/x/b/3.jpg", 3), reused("/x/a/2.jpg", 2), unwalkable("/x/b/c")];
+        assert_eq!(run(&state, &["/x/a", "/x/b/3.jpg", "/x/b/c"], &records), counts(3, 0, 0, 0, 0, 0));
+        assert_eq!(known(&state).len(), 5);
+        // A named file that is gone is removed, and only that one.
+        let c = run(&state, &["/x/a/1.jpg", "/x/b/3.jpg", "/x/a/2.jpg"], &[reused("/x/a/1.jpg", 1)]);
+        assert_eq!(c, counts(1, 0, 0, 0, 2, 2));
+        assert_eq!(known(&state), ["/x/a/1.jpg", "/x/b/c/4.jpg", "/y/5.jpg"]);
+    }
+
+    #[test]
+    fn hard_links_pair_each_gone_path_with_one_new_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite");
+        // Three names of one file (hard links), and another file.
+        let files = [read("/x/a/1.jpg", 9), read("/x/a/2.jpg", 9), read("/x/b/1.jpg", 9), read("/x/b/x.jpg", 1)];
+        run(&state, &["/x"], &files);
+        // Two of its names moved to a new folder, one name gone, one new name of the other file.
+        let now = [read("/x/b/1.jpg", 9), read("/x/b/y.jpg", 1), read("/x/c/1.jpg", 9), read("/x/c/2.jpg", 9)];
+        let c = run(&state, &["/x"], &now);
+        assert_eq!(c, counts(4, 4, 0, 3, 0, 3), "each gone name moved once");
+        let changes = changes(&state);
+        let mut from: Vec<&str> = changes.iter().map(|(_, _, d)| d.as_str()).collect();
+        from.sort();
+        assert_eq!(from, ["from /x/a/1.jpg", "from /x/a/2.jpg", "from /x/b/x.jpg"]);
+        assert!(changes.iter().all(|(c, _, _)| c == "moved"));
+    }
+
+    #[test]
+    fn keys_split_at_their_last_slash() {
+        for (key, dir, name) in
+            [("/a/b/c.jpg", "/a/b", "c.jpg"), ("/c.jpg", "/", "c.jpg"), ("/a b/ü.jpg", "/a b", "ü.jpg")]
+        {
+            assert_eq!(split_key(key.as_bytes()), (dir.as_bytes(), name.as_bytes()));
+            assert_eq!(join_key(dir.as_bytes(), name.as_bytes()), key.as_bytes());
+        }
+        assert_eq!(range_under(b"/a"), (b"/a/".to_vec(), b"/a0".to_vec()));
+        assert_eq!(range_under(b"/"), (b"/".to_vec(), b"0".to_vec()));
+        assert!(under(b"/a/b", b"/a") && under(b"/a", b"/a") && !under(b"/ab", b"/a") && under(b"/a", b"/"));
+    }
+}
