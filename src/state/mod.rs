@@ -580,7 +580,8 @@ mod tests {
         assert_eq!(note, None);
         let version: i64 = state.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA);
-        let rows: Vec<(Vec<u8>, Vec<u8>, i64, Option<String>)> = state
+        type Row = (Vec<u8>, Vec<u8>, i64, Option<String>);
+        let rows: Vec<Row> = state
             .conn
             .prepare("SELECT dir, name, ino, status FROM files ORDER BY dir, name")
             .unwrap()
