@@ -204,11 +204,11 @@ fn a_shard_removes_only_its_own_files_of_a_deleted_folder() {
     fs::remove_dir_all(d.join("archive/raw")).unwrap();
     settle();
     let mut all_removed = Vec::new();
-    for k in 0..2 {
+    for (k, before) in held.into_iter().enumerate() {
         let shard = format!("{k}/2");
         let (files, read, new, moved, removed) = scan(d, &["archive"], &["--shard", &shard]);
         assert_eq!((read, new, moved), (0, 0, 0), "shard {shard}");
-        assert_eq!(files + removed, held[k], "shard {shard}: its files before, less those removed");
+        assert_eq!(files + removed, before, "shard {shard}: its files before, less those removed");
         let rows = changes(d, &["--shard", &shard]);
         assert_eq!(rows.len() as u64, removed, "shard {shard}: {rows:#?}");
         for r in rows {
