@@ -222,15 +222,48 @@ pub(super) struct LastEval {
     pub(super) missing: String,
 }
 
+/// The missing persons of a decision as stored: `[[name, reason], ...]`.
+struct MissingJson<'a>(&'a [crate::consent::Missing]);
+
+impl Serialize for MissingJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| (m.name.as_str(), m.reason.as_str())))
+    }
+}
+
 impl LastEval {
     pub(super) fn of(d: &Decision) -> LastEval {
-        let missing: Vec<(&str, &str)> = d.missing.iter().map(|m| (m.name.as_str(), m.reason.as_str())).collect();
         LastEval {
             status: d.status.as_str().to_string(),
             valid_until: d.valid_until.map(|v| v.to_string()),
             consents: serde_json::to_string(&d.consents).unwrap_or_default(),
-            missing: serde_json::to_string(&missing).unwrap_or_default(),
+            missing: serde_json::to_string(&MissingJson(&d.missing)).unwrap_or_default(),
         }
+    }
+
+    /// Whether `d` is this evaluation (`LastEval::of(d) == *self`), compared in the scratch
+    /// buffer `buf` instead of building it: the common case of a rescan.
+    pub(super) fn is(&self, d: &Decision, buf: &mut Vec<u8>) -> bool {
+        use std::io::Write;
+        if self.status != d.status.as_str() {
+            return false;
+        }
+        match (&self.valid_until, d.valid_until) {
+            (None, None) => {}
+            (Some(old), Some(new)) => {
+                buf.clear();
+                if write!(buf, "{new}").is_err() || old.as_bytes() != buf.as_slice() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        buf.clear();
+        if serde_json::to_writer(&mut *buf, &d.consents).is_err() || self.consents.as_bytes() != buf.as_slice() {
+            return false;
+        }
+        buf.clear();
+        serde_json::to_writer(&mut *buf, &MissingJson(&d.missing)).is_ok() && self.missing.as_bytes() == buf.as_slice()
     }
 
     pub(super) fn consent_ids(&self) -> Vec<String> {
@@ -608,6 +641,37 @@ mod tests {
         assert_eq!(here.find(Path::new("a/2.jpg")), None);
         // Loaded by the run, not the walk: it reuses nothing.
         assert_eq!(dir(None).find(Path::new("a/1.jpg")), None);
+    }
+
+    #[test]
+    fn an_evaluation_is_compared_as_stored() {
+        use crate::consent::{Missing, Reason, Status};
+        let day = |d| crate::model::Date::from_ymd_opt(2027, 6, d);
+        let decision = |status, valid_until, consents: &[&str], missing: &[(&str, Reason)]| Decision {
+            status,
+            usage: Vec::new(),
+            missing: missing.iter().map(|(n, r)| Missing { name: n.to_string(), reason: *r }).collect(),
+            consents: consents.iter().map(|c| c.to_string()).collect(),
+            valid_until,
+            notes: Vec::new(),
+            exempted: Vec::new(),
+        };
+        let all = [
+            decision(Status::Green, day(30), &["c1", "c\"2"], &[]),
+            decision(Status::Green, day(29), &["c1", "c\"2"], &[]),
+            decision(Status::Green, day(30), &["c1"], &[]),
+            decision(Status::Green, None, &["c1"], &[]),
+            decision(Status::Red, None, &[], &[("Anna \"A\"", Reason::Unknown)]),
+            decision(Status::Red, None, &[], &[("Anna \"A\"", Reason::Expired)]),
+            decision(Status::Yellow, None, &[], &[("Anna \"A\"", Reason::Expired), ("Ben", Reason::Revoked)]),
+        ];
+        let mut buf = Vec::new();
+        for (i, a) in all.iter().enumerate() {
+            for (j, b) in all.iter().enumerate() {
+                assert_eq!(LastEval::of(a).is(b, &mut buf), i == j, "{i} {j}");
+                assert_eq!(LastEval::of(a) == LastEval::of(b), i == j, "{i} {j}");
+            }
+        }
     }
 
     #[test]

@@ -260,6 +260,8 @@ pub struct Run {
     counts: RunCounts,
     /// The first failure to keep what the run found: the run is not recorded.
     failed: Option<Error>,
+    /// A buffer to compare evaluations in ([`LastEval::is`]).
+    scratch: Vec<u8>,
 }
 
 impl Run {
@@ -280,6 +282,7 @@ impl Run {
             statuses: BTreeMap::new(),
             counts: RunCounts::default(),
             failed: None,
+            scratch: Vec::new(),
         })
     }
 
@@ -329,7 +332,6 @@ impl Run {
         if let Some(d) = decision {
             *self.statuses.entry(d.status.as_str()).or_insert(0) += 1;
         }
-        let last = decision.map(LastEval::of);
         let (dir, name) = split_key(&key);
         let (known_dir, index) = {
             let current = self.enter(dir)?;
@@ -345,6 +347,16 @@ impl Run {
             // Noted as gone when the run first met the directory.
             conn.prepare_cached("DELETE FROM temp.run_gone WHERE path = ?1")?.execute([&key])?;
         }
+        // Most files of a rescan: not read, evaluated as before (or not evaluated).
+        if rec.reused {
+            let old = known.and_then(|k| k.last.as_ref());
+            match decision {
+                None => return Ok(()),
+                Some(d) if old.is_some_and(|old| old.is(d, &mut self.scratch)) => return Ok(()),
+                Some(_) => {}
+            }
+        }
+        let last = decision.map(LastEval::of);
         if !rec.reused {
             let stamps = rec.stamps.as_deref().cloned().unwrap_or(Stamps {
                 file: Stamp { id: FileId { dev: 0, ino: 0 }, size: 0, mtime_ns: 0, ctime_ns: 0 },
