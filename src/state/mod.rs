@@ -3,15 +3,21 @@
 //! did not change is not read again; every run with its counts; and what changed in each run.
 //! Evaluation always runs again: the register and the date change every night.
 //!
-//! The state is written in one transaction at the end of a complete run (WAL journal): a killed
-//! run leaves the previous state. A state of an older schema version is migrated with its runs
-//! (schemas 1 and 2) or rebuilt (older ones), and refused when it is newer; a database that is
-//! not a consentry state is never touched.
+//! A run's memory does not grow with the archive (SPEC.md 7a): the known files are loaded one
+//! directory at a time as the walk reaches it (the `files` table is keyed by directory and
+//! name), compared with what the walk found there, and released; folders the walk never met
+//! are found at the end by going through the state's directories; what the run found waits in
+//! temporary tables of SQLite's temporary file. The state is written in one transaction at the
+//! end of a complete run (WAL journal): a killed run leaves the previous state. A state of an
+//! older schema version is migrated with its runs and records (schemas 1 to 3) or rebuilt (older
+//! ones), and refused when it is newer; a database that is not a consentry state is never
+//! touched.
 //!
-//! This module opens the state file (creation, locking, damage, schema); `cache` holds the
-//! records of known files a run reuses; `runs` compares a run with the state, records it and
-//! reads back the changes recorded (the `changes` report is built from them in [`crate::report`])
-//! and keeps the named checkpoints of `report changes --checkpoint` (the last run each reported).
+//! This module opens the state file (creation, locking, damage, schema); `cache` loads the
+//! records of known files a run reuses, a directory at a time; `runs` compares a run with the
+//! state, records it and reads back the changes recorded (the `changes` report is built from them
+//! in [`crate::report`]) and keeps the named checkpoints of `report changes --checkpoint` (the
+//! last run each reported).
 
 mod cache;
 mod runs;
