@@ -18,10 +18,12 @@ use crate::people::{Depicted, PeopleRoots, READER_REVISION};
 use crate::scan::{FileId, FileRecord, Reuse, Stamp, Stamps};
 use rusqlite::{Connection, OptionalExtension};
 
-/// Most directories loaded by the walk and not yet taken by the run ([`Known::take`]): the run
-/// follows the walk closely, so this is only reached when the run takes none of them (a shard
-/// whose files are all elsewhere); the oldest are then dropped (the run loads them again).
-const HANDED_OVER: usize = 256;
+/// Most directories, and most of their known files, loaded by the walk and not yet taken by the
+/// run ([`Known::take`]). The run follows the walk closely (a few thousand files behind: the
+/// scan's queues are bounded), so this is only reached when the run takes none of them (a
+/// shard whose files are all elsewhere) or the directories are many and small; the oldest are
+/// then dropped, and the run loads them again when it comes to them.
+const HANDED_OVER: (usize, usize) = (4096, 16_384);
 
 impl State {
     /// The known media files, loaded one directory at a time as a run meets them, from the
@@ -71,7 +73,7 @@ impl State {
             reader: Mutex::new(Some(conn)),
             reading: reading_fingerprint(roots),
             cwd: cwd.to_path_buf(),
-            handed: Mutex::new(VecDeque::new()),
+            handed: Mutex::new(Handed::default()),
             damage: Mutex::new(None),
         })
     }
@@ -397,6 +399,41 @@ impl Reuse for Dir {
     }
 }
 
+/// The directories the walk loaded for the run, in walk order, and their known files in all.
+#[derive(Debug, Default)]
+struct Handed {
+    dirs: VecDeque<Arc<Dir>>,
+    entries: usize,
+}
+
+impl Handed {
+    fn push(&mut self, dir: Arc<Dir>) {
+        self.entries += dir.len();
+        self.dirs.push_back(dir);
+        while self.dirs.len() > HANDED_OVER.0 || (self.entries > HANDED_OVER.1 && self.dirs.len() > 1) {
+            self.pop();
+        }
+    }
+
+    fn pop(&mut self) -> Option<Arc<Dir>> {
+        let dir = self.dirs.pop_front()?;
+        self.entries -= dir.len();
+        Some(dir)
+    }
+
+    /// The directory `key`, dropping those before it (the run has passed them).
+    fn take(&mut self, key: &[u8]) -> Option<Arc<Dir>> {
+        let i = self.dirs.iter().position(|d| *d.key == *key)?;
+        (0..i).for_each(|_| drop(self.pop()));
+        self.pop()
+    }
+
+    fn clear(&mut self) {
+        self.dirs.clear();
+        self.entries = 0;
+    }
+}
+
 /// The files of a state, for one run: each directory's loaded when the walk reaches it.
 #[derive(Debug)]
 pub struct Known {
@@ -406,7 +443,7 @@ pub struct Known {
     pub(super) reading: i64,
     pub(super) cwd: PathBuf,
     /// The directories the walk loaded, in walk order, for the run to take ([`Known::take`]).
-    handed: Mutex<VecDeque<Arc<Dir>>>,
+    handed: Mutex<Handed>,
     /// The first failure to read a directory: the run is not recorded.
     damage: Mutex<Option<Error>>,
 }
@@ -426,25 +463,15 @@ impl Known {
     pub fn directory(&self, walked: &Path) -> Arc<Dir> {
         let key = self.key(if walked.as_os_str().is_empty() { Path::new(".") } else { walked });
         let dir = Arc::new(self.load(key, Some(walked.to_path_buf())));
-        let mut handed = Self::lock(&self.handed);
-        if handed.len() >= HANDED_OVER {
-            handed.pop_front();
-        }
-        handed.push_back(dir.clone());
+        Self::lock(&self.handed).push(dir.clone());
         dir
     }
 
     /// The known files of the directory whose key is `key`, for the run: the ones the walk
     /// loaded (those it loaded before are dropped: the run has passed them), else loaded now.
     pub(super) fn take(&self, key: &[u8]) -> Arc<Dir> {
-        {
-            let mut handed = Self::lock(&self.handed);
-            if let Some(i) = handed.iter().position(|d| *d.key == *key) {
-                let dir = handed.drain(..=i).next_back();
-                if let Some(dir) = dir {
-                    return dir;
-                }
-            }
+        if let Some(dir) = Self::lock(&self.handed).take(key) {
+            return dir;
         }
         Arc::new(self.load(key.to_vec(), None))
     }
@@ -672,6 +699,38 @@ mod tests {
                 assert_eq!(LastEval::of(a) == LastEval::of(b), i == j, "{i} {j}");
             }
         }
+    }
+
+    #[test]
+    fn directories_handed_over_are_bounded_and_taken_in_walk_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let (mut state, _) = State::open(&path, Damaged::Refuse).unwrap();
+        let names: Vec<(String, String)> =
+            (0..HANDED_OVER.0 + 10).map(|i| (format!("/s/d{i:05}"), "x.jpg".into())).collect();
+        for (dir, name) in &names {
+            state
+                .conn
+                .execute(
+                    "INSERT INTO files (dir, name, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record) \
+                     VALUES (?1, ?2, 1, 2, 3, 4, 5, X'', 1, X'')",
+                    [dir.as_bytes(), name.as_bytes()],
+                )
+                .unwrap();
+        }
+        let (known, _) = state.known(Path::new("/"), &PeopleRoots::default()).unwrap();
+        for (dir, _) in &names {
+            assert_eq!(known.directory(Path::new(dir)).len(), 1);
+        }
+        assert_eq!(Known::lock(&known.handed).dirs.len(), HANDED_OVER.0, "the oldest were dropped");
+        // Dropped ones are loaded again; taking one drops those before it.
+        assert_eq!(known.take(b"/s/d00000").len(), 1);
+        assert_eq!(Known::lock(&known.handed).dirs.len(), HANDED_OVER.0);
+        let last = &names[names.len() - 2].0;
+        assert_eq!(known.take(last.as_bytes()).len(), 1);
+        assert_eq!(Known::lock(&known.handed).dirs.len(), 1);
+        assert!(known.take(b"/s/none").is_empty());
+        assert!(known.damage().is_none());
     }
 
     #[test]
