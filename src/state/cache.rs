@@ -734,6 +734,45 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_in_damaged_pages_is_read_again_and_the_damage_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let dirs: Vec<String> = (0..2000).map(|i| format!("/s/d{i:05}")).collect();
+        {
+            let (mut state, _) = State::open(&path, Damaged::Refuse).unwrap();
+            let tx = state.conn.transaction().unwrap();
+            for d in &dirs {
+                tx.execute(
+                    "INSERT INTO files (dir, name, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record) \
+                     VALUES (?1, CAST('x.jpg' AS BLOB), 1, 2, 3, 4, 5, X'', 1, zeroblob(300))",
+                    [d.as_bytes()],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+            state.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        }
+        {
+            let (mut state, _) = State::open(&path, Damaged::Refuse).unwrap();
+            let (known, _) = state.known(Path::new("/"), &PeopleRoots::default()).unwrap();
+            let loaded: usize = dirs.iter().map(|d| known.directory(Path::new(d)).len()).sum();
+            assert_eq!(loaded, dirs.len(), "undamaged");
+        }
+        // A page in the middle of the file (the files' table fills it) overwritten.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = 4096;
+        let middle = bytes.len() / page / 2 * page;
+        bytes[middle..middle + page].iter_mut().enumerate().for_each(|(i, b)| *b = (i as u8).wrapping_mul(37) ^ 0x5a);
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut state, _) = State::open(&path, Damaged::Refuse).unwrap();
+        let (known, _) = state.known(Path::new("/"), &PeopleRoots::default()).unwrap();
+        let loaded: usize = dirs.iter().map(|d| known.directory(Path::new(d)).len()).sum();
+        assert!(loaded < dirs.len(), "the damaged directories give nothing to reuse");
+        let damage = known.damage().expect("the damage is kept for the end of the run");
+        assert!(matches!(Opening::of(&damage), Opening::Damaged(_)), "{damage}");
+    }
+
+    #[test]
     fn records_read_another_way_are_not_reused() {
         let default = reading_fingerprint(&PeopleRoots::default());
         assert_eq!(default, reading_fingerprint(&PeopleRoots::default()));
