@@ -29,7 +29,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 pub use cache::{Dir, Known};
-pub use runs::{Checkpoint, RecordedChange, RecordedRun, Run, RunCounts};
+pub use runs::{Checkpoint, FileChange, RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
 /// included (see `crate::error`).
@@ -403,6 +403,7 @@ impl State {
                 tx.execute_batch(CHECKPOINTS)?;
                 if v < 4 {
                     files_by_directory(&tx)?;
+                    changes_with_files(&tx)?;
                 }
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA}"))?;
             }
@@ -510,6 +511,17 @@ fn files_by_directory(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("DROP TABLE files; ALTER TABLE files_by_directory RENAME TO files;")
 }
 
+/// Schema 4's `changes` keep the device and inode of the files new, moved and removed (none for
+/// the changes recorded before).
+fn changes_with_files(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let has: bool =
+        tx.query_row("SELECT count(*) > 0 FROM pragma_table_info('changes') WHERE name = 'ino'", [], |r| r.get(0))?;
+    if !has {
+        tx.execute_batch("ALTER TABLE changes ADD COLUMN dev INTEGER; ALTER TABLE changes ADD COLUMN ino INTEGER;")?;
+    }
+    Ok(())
+}
+
 fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(CHECKPOINTS)?;
     tx.execute_batch(FILES)?;
@@ -525,10 +537,12 @@ fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
              new INTEGER NOT NULL, removed INTEGER NOT NULL, moved INTEGER NOT NULL,
              baseline INTEGER NOT NULL
          );
+         -- `dev`, `ino` (schema 4): the device and inode of a new, moved or removed file.
          CREATE TABLE changes (
              run INTEGER NOT NULL REFERENCES runs (id),
              seq INTEGER NOT NULL,
              change TEXT NOT NULL, path BLOB, old_status TEXT, new_status TEXT, detail TEXT,
+             dev INTEGER, ino INTEGER,
              PRIMARY KEY (run, seq)
          ) WITHOUT ROWID;
          PRAGMA user_version = {SCHEMA};",
@@ -600,6 +614,11 @@ mod tests {
             [(b"/".to_vec(), b"c.jpg".to_vec(), 3, None), (b"/a".to_vec(), b"b.jpg".to_vec(), 2, Some("red".into()))]
         );
         assert_eq!(state.last_run().unwrap().map(|(id, _)| id), Some(1), "the runs are kept");
+        let ino: i64 = state
+            .conn
+            .query_row("SELECT count(*) FROM pragma_table_info('changes') WHERE name = 'ino'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ino, 1, "the changes keep files' device and inode");
         drop(state);
         // Opened again: nothing more to do.
         let (state, _) = State::open(&path, Damaged::Refuse).unwrap();

@@ -58,6 +58,9 @@ pub struct Checkpoint {
 /// A recorded run with its id.
 type IdRun = (i64, RecordedRun);
 
+/// A recorded change with the device and inode of its file ([`State::changes_with_files`]).
+pub type FileChange = (RecordedChange, Option<FileId>);
+
 /// Which recorded runs to read.
 enum Select {
     /// The last run.
@@ -72,6 +75,14 @@ impl State {
     /// The runs that finished on or after `since` (else the last run), and the changes they
     /// found, in order (`report changes`).
     pub fn changes(&self, since: Option<Date>) -> Result<(Vec<RecordedRun>, Vec<RecordedChange>), Error> {
+        let (runs, changes) = self.changes_with_files(since)?;
+        Ok((runs, changes.into_iter().map(|(c, _)| c).collect()))
+    }
+
+    /// [`State::changes`], each with the device and inode of the file new, moved or removed
+    /// (`None` for other changes, and for those recorded before schema 4): a file removed from
+    /// one shard's part of the archive and new in another's is one file moved.
+    pub fn changes_with_files(&self, since: Option<Date>) -> Result<(Vec<RecordedRun>, Vec<FileChange>), Error> {
         let select = since.map_or(Select::Last, Select::Since);
         let (runs, changes) = self.read_changes(&select).map_err(|e| self.damaged_read(e))?;
         Ok((runs.into_iter().map(|(_, run)| run).collect(), changes))
@@ -90,6 +101,7 @@ impl State {
             let (runs, changes) = self.read_changes(&Select::After(reported))?;
             let newest = runs.last().map(|(id, _)| *id);
             let checkpoint = Checkpoint { name: name.to_string(), reported, newest };
+            let changes = changes.into_iter().map(|(c, _)| c).collect();
             Ok((checkpoint, runs.into_iter().map(|(_, run)| run).collect(), changes))
         };
         read().map_err(|e| self.damaged_read(e))
@@ -118,7 +130,7 @@ impl State {
         }
     }
 
-    fn read_changes(&self, select: &Select) -> Result<(Vec<IdRun>, Vec<RecordedChange>), Error> {
+    fn read_changes(&self, select: &Select) -> Result<(Vec<IdRun>, Vec<FileChange>), Error> {
         let row = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
         let runs: Vec<(i64, String, bool)> = match select {
             Select::Since(day) => self
@@ -138,21 +150,24 @@ impl State {
                 .collect::<Result<_, _>>()?,
         };
         let mut rows = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT change, path, old_status, new_status, detail FROM changes WHERE run = ?1 ORDER BY seq")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT change, path, old_status, new_status, detail, dev, ino FROM changes WHERE run = ?1 ORDER BY seq",
+        )?;
         for (id, finished, _) in &runs {
             let mut q = stmt.query([id])?;
             while let Some(r) = q.next()? {
                 let path: Option<Vec<u8>> = r.get(1)?;
-                rows.push(RecordedChange {
+                let change = RecordedChange {
                     run: finished.clone(),
                     change: r.get(0)?,
                     path: path.map(|p| PathBuf::from(OsStr::from_bytes(&p))),
                     old_status: r.get(2)?,
                     new_status: r.get(3)?,
                     detail: r.get(4)?,
-                });
+                };
+                let (dev, ino): (Option<i64>, Option<i64>) = (r.get(5)?, r.get(6)?);
+                let file = dev.zip(ino).map(|(dev, ino)| FileId { dev: dev as u64, ino: ino as u64 });
+                rows.push((change, file));
             }
         }
         let runs = runs.into_iter().map(|(id, finished, baseline)| (id, RecordedRun { finished, baseline })).collect();
@@ -669,16 +684,18 @@ impl Run {
         let mut changes = 0u64;
         if !baseline {
             let mut add = tx.prepare(
-                "INSERT INTO changes (run, seq, change, path, old_status, new_status, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO changes (run, seq, change, path, old_status, new_status, detail, dev, ino) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut put = |change: &str,
                            path: Option<&[u8]>,
                            old: Option<&str>,
                            new: Option<&str>,
-                           detail: Option<&str>|
+                           detail: Option<&str>,
+                           file: Option<(i64, i64)>|
              -> rusqlite::Result<()> {
-                add.execute(params![run, changes as i64, change, path, old, new, detail])?;
+                let (dev, ino) = (file.map(|f| f.0), file.map(|f| f.1));
+                add.execute(params![run, changes as i64, change, path, old, new, detail, dev, ino])?;
                 changes += 1;
                 Ok(())
             };
@@ -690,11 +707,11 @@ impl Run {
                 let (change, path): (String, Option<Vec<u8>>) = (r.get(0)?, r.get(1)?);
                 let (old, new, detail): (Option<String>, Option<String>, Option<String>) =
                     (r.get(2)?, r.get(3)?, r.get(4)?);
-                put(&change, path.as_deref(), old.as_deref(), new.as_deref(), detail.as_deref())?;
+                put(&change, path.as_deref(), old.as_deref(), new.as_deref(), detail.as_deref(), None)?;
             }
             // New and moved files, in walk order.
             let mut stmt = tx.prepare(
-                "SELECT dir, name, status, missing, moved_from, moved_status FROM temp.run_files \
+                "SELECT dir, name, status, missing, moved_from, moved_status, dev, ino FROM temp.run_files \
                  WHERE new = 1 ORDER BY seq",
             )?;
             let mut rows = stmt.query([])?;
@@ -710,23 +727,27 @@ impl Run {
                     _ => None,
                 };
                 let change = if from.is_some() { "moved" } else { "new" };
-                put(change, Some(&join_key(&dir, &name)), old.as_deref(), status.as_deref(), detail.as_deref())?;
+                // A file without stamps (it could not be examined) has no identity.
+                let file = Some((r.get::<_, i64>(6)?, r.get::<_, i64>(7)?)).filter(|&(_, ino)| ino != 0);
+                let path = join_key(&dir, &name);
+                put(change, Some(&path), old.as_deref(), status.as_deref(), detail.as_deref(), file)?;
             }
             // Removed files, by path.
             let mut stmt = tx.prepare(
-                "SELECT path, status FROM temp.run_gone AS g WHERE NOT EXISTS \
+                "SELECT path, status, dev, ino FROM temp.run_gone AS g WHERE NOT EXISTS \
                  (SELECT 1 FROM temp.run_files AS f WHERE f.moved_from = g.path) ORDER BY path",
             )?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let (path, old): (Vec<u8>, Option<String>) = (r.get(0)?, r.get(1)?);
-                put("removed", Some(&path), old.as_deref(), None, None)?;
+                let file = Some((r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)).filter(|&(_, ino)| ino != 0);
+                put("removed", Some(&path), old.as_deref(), None, None, file)?;
             }
             for (id, e) in &self.ended {
                 let what = if e.kind == "consent-revoked" { "revoked" } else { "expired" };
                 let detail =
                     format!("{id} ({}) {what} on {}; used by {} file(s) at the previous run", e.person, e.on, e.files);
-                put(e.kind, None, None, None, Some(&detail))?;
+                put(e.kind, None, None, None, Some(&detail), None)?;
             }
         }
         tx.commit()?;
@@ -823,6 +844,9 @@ mod tests {
         let c = run(&state, &["/x"], &[reused("/x/a/1.jpg", 1), read("/x/d/3.jpg", 3)]);
         assert_eq!(c, counts(2, 1, 0, 1, 2, 3));
         assert_eq!(known(&state), ["/x/a/1.jpg", "/x/d/3.jpg", "/y/5.jpg"]);
+        let (_, with_files) = State::open(&state, Damaged::Refuse).unwrap().0.changes_with_files(None).unwrap();
+        let files: Vec<Option<u64>> = with_files.iter().map(|(_, f)| f.map(|f| f.ino)).collect();
+        assert_eq!(files, [Some(3), Some(2), Some(4)], "the device and inode of the files moved and removed");
         assert_eq!(
             changes(&state),
             [
