@@ -8,10 +8,19 @@
 //!   3. a rescan after touching 1% of the media files, best of 3 (target: close to 2.);
 //!   4. where the page cache may be dropped (root): 1. and 2. with a cold cache, as a nightly
 //!      run meets it;
-//!   5. the state file's size and the peak memory of an unchanged rescan.
+//!   5. the state file's size and the peak memory of an unchanged rescan;
+//!   6. the unchanged rescan against the stat walk every correct rescan must do (`find -printf
+//!      '%i %s %T@ %C@'` over the same tree, best of 5; target: within 1.5x);
+//!   7. memory bounded by a constant (issue 15, item 3): peak memory (max RSS) of the first scan,
+//!      an unchanged rescan and a scan without state of a tree of 20,000 files and one of
+//!      `CONSENTRY_BENCH_LARGE` files (1,000,000; 0 leaves this part out), both made of hard
+//!      links of a small generated archive (1,000 files in 10 folders, linked again per 1,000
+//!      files: the same folders' sizes at both sizes), cached under target/tmp; target: the
+//!      large rescan within 1.5x of the small one's peak.
 //!
 //! Before timing 2. and 3. it checks, from the `State ...` line on stderr, that the rescans read
 //! what they should (nothing, and about the touched files): a check of the setup, not a timing.
+//! The benchmark prints ratios; it asserts no timing.
 
 mod common;
 
@@ -20,6 +29,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use consentry_synth::{self as synth, BENCH_NAMES};
+
+use common::{fastest, timed};
 
 const DATE: &str = "2025-01-01";
 /// Files whose mtime or ctime is within 2 s before a run's start are read again by the next one.
@@ -229,6 +240,109 @@ fn main() {
         println!("peak memory (max RSS) of the unchanged rescan: {:.1} MB", kb / 1024.0);
     } else {
         println!("peak memory: /usr/bin/time not installed, skipped");
+    }
+    // 6. The floor of a correct rescan: a stat of every file.
+    let find = || {
+        let mut c = Command::new("find");
+        c.arg(&archive).args(["-printf", "%i %s %T@ %C@\n"]);
+        c
+    };
+    let walk = fastest((0..5).map(|_| timed(&mut find())));
+    let rescan_again = best(5, |_| {}, || scan(&archive, &register, &["--quiet", "--state", state_arg]));
+    let rescan = rescan.min(rescan_again);
+    println!("stat walk (find -printf '%i %s %T@ %C@', best of 5): {:.3} s", walk.secs);
+    println!(
+        "unchanged rescan / stat walk: {:.2}x ({:.3} s / {:.3} s; target: within 1.5x)",
+        rescan / walk.secs,
+        rescan,
+        walk.secs
+    );
+    let _ = std::fs::remove_dir_all(&work);
+
+    // 7. Memory against the number of files.
+    let large = std::env::var("CONSENTRY_BENCH_LARGE").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000usize);
+    if large > 0 {
+        memory(&register_text(), &[20_000, large]);
+    } else {
+        println!("memory against the number of files: left out (CONSENTRY_BENCH_LARGE=0)");
+    }
+}
+
+fn register_text() -> String {
+    synth::bench_register_csv(3 * BENCH_NAMES.len())
+}
+
+/// Files per copy of the small archive the large trees are linked from.
+const UNIT: usize = 1_000;
+
+/// A tree of `files` media files (a multiple of [`UNIT`]): hard links of the small generated
+/// archive, `c{copy}/` per copy (its folders `000/0N` of 100 files each), cached.
+fn linked_tree(files: usize) -> PathBuf {
+    let (unit, _) = common::bench_archive(UNIT, 0);
+    let copies = files.div_ceil(UNIT);
+    let (dir, _) = common::cached_dir(&format!("bench-linked-v1-{}", copies * UNIT), |dir| {
+        let sources: Vec<(PathBuf, PathBuf)> = walkdir::WalkDir::new(&unit)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.file_name() != ".complete")
+            .map(|e| (e.path().to_path_buf(), e.path().strip_prefix(&unit).unwrap().to_path_buf()))
+            .collect();
+        for copy in 0..copies {
+            let base = dir.join(format!("c{copy:04}"));
+            for (from, rel) in &sources {
+                let to = base.join(rel);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).unwrap();
+                }
+                std::fs::hard_link(from, &to).unwrap();
+            }
+        }
+        format!("{}", copies * UNIT)
+    });
+    dir
+}
+
+/// Peak memory of the first scan, the unchanged rescan and a scan without state, per tree size.
+fn memory(register_csv: &str, sizes: &[usize]) {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let work = tmp.join("bench-state-memory");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let register = work.join("register.csv");
+    std::fs::write(&register, register_csv).unwrap();
+    let trees: Vec<PathBuf> = sizes.iter().map(|&n| linked_tree(n)).collect();
+    // Linking changes the files' ctimes: wait them out, else the first scans' records are racy.
+    std::thread::sleep(RACY_WAIT);
+    println!("memory against the number of files (hard-linked trees, folders of 100 files; max RSS):");
+    let mut rescans = Vec::new();
+    for (&n, tree) in sizes.iter().zip(&trees) {
+        let state = work.join(format!("state-{n}.sqlite"));
+        remove_state(&state);
+        let state_arg = state.to_str().unwrap();
+        let first = timed(&mut scan(tree, &register, &["--quiet", "--state", state_arg]));
+        let (files, read, _) = state_counts(scan(tree, &register, &["--state", state_arg]));
+        assert_eq!((files, read), (n as u64, 0), "the unchanged rescan of {n} files read {read} of {files}");
+        let rescan = fastest((0..3).map(|_| timed(&mut scan(tree, &register, &["--quiet", "--state", state_arg]))));
+        let no_state = timed(&mut scan(tree, &register, &["--quiet", "--no-state"]));
+        let mb = |r: &common::Run| r.max_rss_kb as f64 / 1024.0;
+        println!(
+            "{n:>9} files: first scan {:>6.1} MB ({:.1} s), unchanged rescan {:>6.1} MB ({:.2} s), --no-state {:>6.1} MB ({:.1} s)",
+            mb(&first),
+            first.secs,
+            mb(&rescan),
+            rescan.secs,
+            mb(&no_state),
+            no_state.secs
+        );
+        rescans.push((n, rescan, first));
+        remove_state(&state);
+    }
+    if let [(small, s, sf), .., (big, b, bf)] = rescans[..] {
+        println!(
+            "peak memory, unchanged rescan of {big} files / of {small}: {:.2}x (target: within 1.5x); first scan: {:.2}x",
+            b.max_rss_kb as f64 / s.max_rss_kb as f64,
+            bf.max_rss_kb as f64 / sf.max_rss_kb as f64
+        );
     }
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -125,9 +125,36 @@ pub(crate) struct StateSlot {
 }
 
 impl scan::Placement for Archives {
-    fn place(&self, dir: &Path) -> Arc<scan::Place> {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    fn place(&self, walked: &Path) -> Arc<scan::Place> {
+        let dir = if walked.as_os_str().is_empty() { Path::new(".") } else { walked };
         let abs = crate::paths::absolute_in(&self.cwd, dir);
+        let (unit, real_dir, archive, error, roots, state) = self.unit_of(abs);
+        Arc::new(scan::Place {
+            unit,
+            real_dir,
+            archive,
+            error,
+            roots,
+            // The directory's known files, read outside the lock (the records are taken under it).
+            reuse: state.map(|s| s.known.directory(walked) as Arc<dyn scan::Reuse>),
+        })
+    }
+}
+
+/// What [`Archives::unit_of`] finds for a directory.
+type UnitOf = (
+    usize,
+    Option<PathBuf>,
+    Option<Arc<config::Archive>>,
+    Option<scan::PlaceError>,
+    PeopleRoots,
+    Option<Arc<StateSlot>>,
+);
+
+impl Archives {
+    /// The unit of the directory `abs` (absolute): its real path, archive, why it cannot be
+    /// placed, people roots and state.
+    fn unit_of(&self, abs: PathBuf) -> UnitOf {
         let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
         let (real_dir, archive, error) = match std::fs::canonicalize(&abs) {
             Ok(real) => match found.finder.archive_of(&real) {
@@ -138,18 +165,9 @@ impl scan::Placement for Archives {
         };
         let unit = self.unit_for(&mut found, archive);
         let u = &found.units[unit];
-        Arc::new(scan::Place {
-            unit,
-            real_dir,
-            archive: u.archive.clone(),
-            error,
-            roots: u.roots.clone(),
-            reuse: u.state.as_ref().map(|s| s.known.clone() as Arc<dyn scan::Reuse>),
-        })
+        (unit, real_dir, u.archive.clone(), error, u.roots.clone(), u.state.clone())
     }
-}
 
-impl Archives {
     /// The unit of the finder's archive `archive`, set up the first time.
     fn unit_for(&self, found: &mut Found, archive: Option<usize>) -> usize {
         if let Some(&unit) = found.by_archive.get(&archive) {
@@ -257,7 +275,7 @@ impl Archives {
             note!(self.notes, "consentry: {}: {note}; every file is read again", state.path().display());
         }
         let known = Arc::new(known);
-        let run = state::Run::begin(state, known.clone(), &self.scanned);
+        let run = state::Run::begin(state, known.clone(), &self.scanned).map_err(|e| Error::State(format!("{e:#}")))?;
         let slot = Arc::new(StateSlot {
             known,
             run: Mutex::new(Some(run)),

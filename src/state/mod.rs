@@ -3,15 +3,21 @@
 //! did not change is not read again; every run with its counts; and what changed in each run.
 //! Evaluation always runs again: the register and the date change every night.
 //!
-//! The state is written in one transaction at the end of a complete run (WAL journal): a killed
-//! run leaves the previous state. A state of an older schema version is migrated with its runs
-//! (schemas 1 and 2) or rebuilt (older ones), and refused when it is newer; a database that is
-//! not a consentry state is never touched.
+//! A run's memory does not grow with the archive (SPEC.md 7a): the known files are loaded one
+//! directory at a time as the walk reaches it (the `files` table is keyed by directory and
+//! name), compared with what the walk found there, and released; folders the walk never met
+//! are found at the end by going through the state's directories; what the run found waits in
+//! temporary tables of SQLite's temporary file. The state is written in one transaction at the
+//! end of a complete run (WAL journal): a killed run leaves the previous state. A state of an
+//! older schema version is migrated with its runs and records (schemas 1 to 3) or rebuilt (older
+//! ones), and refused when it is newer; a database that is not a consentry state is never
+//! touched.
 //!
-//! This module opens the state file (creation, locking, damage, schema); `cache` holds the
-//! records of known files a run reuses; `runs` compares a run with the state, records it and
-//! reads back the changes recorded (the `changes` report is built from them in [`crate::report`])
-//! and keeps the named checkpoints of `report changes --checkpoint` (the last run each reported).
+//! This module opens the state file (creation, locking, damage, schema); `cache` loads the
+//! records of known files a run reuses, a directory at a time; `runs` compares a run with the
+//! state, records it and reads back the changes recorded (the `changes` report is built from them
+//! in [`crate::report`]) and keeps the named checkpoints of `report changes --checkpoint` (the
+//! last run each reported).
 
 mod cache;
 mod runs;
@@ -22,8 +28,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
-pub use cache::Known;
-pub use runs::{Checkpoint, RecordedChange, RecordedRun, Run, RunCounts};
+pub use cache::{Dir, Known};
+pub use runs::{Checkpoint, FileChange, RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
 /// included (see `crate::error`).
@@ -173,9 +179,10 @@ fn move_aside(path: &Path) -> Result<PathBuf, String> {
     Ok(aside)
 }
 
-/// Schema version (`PRAGMA user_version`). Schemas 1 and 2 are migrated (runs kept); older ones
-/// are rebuilt. Schema 2 added `runs.unreadable`, schema 3 the `checkpoints` table.
-pub const SCHEMA: i64 = 3;
+/// Schema version (`PRAGMA user_version`). Schemas 1 to 3 are migrated (runs and records kept);
+/// older ones are rebuilt. Schema 2 added `runs.unreadable`, schema 3 the `checkpoints` table,
+/// schema 4 keys `files` by directory and name (a run loads one directory at a time).
+pub const SCHEMA: i64 = 4;
 const APPLICATION: &str = "consentry-state";
 
 /// Where the state of the archive at `root` is kept by default; a shard's own
@@ -384,15 +391,20 @@ impl State {
                      use that version, or give another --state"
                 )))
             }
-            (_, Some(APPLICATION), v @ (1 | 2)) => {
+            (_, Some(APPLICATION), v @ (1..=3)) => {
                 // Schema 2 counts unreadable files per run, schema 3 keeps the checkpoints of
-                // `report changes --checkpoint`: the runs and their changes are kept (`report
-                // changes` goes on across the upgrade). Records read by older code are not
-                // reused anyway (their reading fingerprint differs).
+                // `report changes --checkpoint`, schema 4 keys the files by directory: the runs
+                // and their changes are kept (`report changes` goes on across the upgrade), and
+                // so are the records (records read by older code are not reused anyway: their
+                // reading fingerprint differs).
                 if v < 2 {
                     tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
                 }
                 tx.execute_batch(CHECKPOINTS)?;
+                if v < 4 {
+                    files_by_directory(&tx)?;
+                    changes_with_files(&tx)?;
+                }
                 tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA}"))?;
             }
             (_, Some(APPLICATION), v) => {
@@ -430,22 +442,92 @@ const CHECKPOINTS: &str = "CREATE TABLE IF NOT EXISTS checkpoints (
     moved TEXT NOT NULL
 ) WITHOUT ROWID;";
 
+/// The files of a state (schema 4): one row per media file, keyed by its directory and its name
+/// (the absolute path split at its last `/`: [`split_key`]), so that the files of one directory
+/// are one range of the table. Its stamps, how it was read, what it contained (JSON), and its
+/// last evaluation (NULL status: never evaluated).
+const FILES: &str = "CREATE TABLE files (
+    dir BLOB NOT NULL, name BLOB NOT NULL,
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    sidecars BLOB NOT NULL,
+    reading INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    status TEXT, valid_until TEXT, consents TEXT, missing TEXT,
+    PRIMARY KEY (dir, name)
+) WITHOUT ROWID;";
+
+/// An absolute path (a key of the state) as its directory and its name: split at the last `/`
+/// (the directory of `/x` is `/`).
+pub(crate) fn split_key(key: &[u8]) -> (&[u8], &[u8]) {
+    match memchr::memrchr(b'/', key) {
+        Some(0) => (&key[..1], &key[1..]),
+        Some(i) => (&key[..i], &key[i + 1..]),
+        None => (&[], key),
+    }
+}
+
+/// The absolute path of the file `name` in the directory `dir` ([`split_key`] undone).
+pub(crate) fn join_key(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(dir.len() + 1 + name.len());
+    key.extend_from_slice(dir);
+    if !dir.ends_with(b"/") {
+        key.push(b'/');
+    }
+    key.extend_from_slice(name);
+    key
+}
+
+/// Schema 3's `files` (keyed by path) rebuilt as schema 4's (by directory and name), row by row:
+/// the records are kept.
+fn files_by_directory(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let keyed_by_path: bool =
+        tx.query_row("SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = 'path'", [], |r| r.get(0))?;
+    if !keyed_by_path {
+        return Ok(()); // keyed by directory already
+    }
+    tx.execute_batch(&FILES.replace("CREATE TABLE files", "CREATE TABLE files_by_directory"))?;
+    {
+        let mut read = tx.prepare(
+            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sidecars, reading, record, \
+             status, valid_until, consents, missing FROM files",
+        )?;
+        let mut put = tx.prepare(
+            "INSERT OR REPLACE INTO files_by_directory (dir, name, dev, ino, size, mtime_ns, ctime_ns, sidecars, \
+             reading, record, status, valid_until, consents, missing) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let path: Vec<u8> = r.get(0)?;
+            let (dir, name) = split_key(&path);
+            let mut values: Vec<rusqlite::types::Value> = vec![dir.to_vec().into(), name.to_vec().into()];
+            for i in 1..13 {
+                values.push(r.get(i)?);
+            }
+            put.execute(rusqlite::params_from_iter(values))?;
+        }
+    }
+    tx.execute_batch("DROP TABLE files; ALTER TABLE files_by_directory RENAME TO files;")
+}
+
+/// Schema 4's `changes` keep the device and inode of the files new, moved and removed (none for
+/// the changes recorded before).
+fn changes_with_files(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
+    let has: bool =
+        tx.query_row("SELECT count(*) > 0 FROM pragma_table_info('changes') WHERE name = 'ino'", [], |r| r.get(0))?;
+    if !has {
+        tx.execute_batch("ALTER TABLE changes ADD COLUMN dev INTEGER; ALTER TABLE changes ADD COLUMN ino INTEGER;")?;
+    }
+    Ok(())
+}
+
 fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
     tx.execute_batch(CHECKPOINTS)?;
+    tx.execute_batch(FILES)?;
     tx.execute_batch(&format!(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          INSERT INTO meta VALUES ('application', '{APPLICATION}'), ('created_by', 'consentry {}');
-         -- One row per media file: its stamps, how it was read, what it contained (JSON), and
-         -- its last evaluation (NULL status: never evaluated).
-         CREATE TABLE files (
-             path BLOB PRIMARY KEY,
-             dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-             mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-             sidecars BLOB NOT NULL,
-             reading INTEGER NOT NULL,
-             record BLOB NOT NULL,
-             status TEXT, valid_until TEXT, consents TEXT, missing TEXT
-         ) WITHOUT ROWID;
          CREATE TABLE runs (
              id INTEGER PRIMARY KEY,
              started TEXT NOT NULL, finished TEXT NOT NULL, command TEXT NOT NULL,
@@ -455,13 +537,92 @@ fn create_schema(tx: &rusqlite::Transaction) -> rusqlite::Result<()> {
              new INTEGER NOT NULL, removed INTEGER NOT NULL, moved INTEGER NOT NULL,
              baseline INTEGER NOT NULL
          );
+         -- `dev`, `ino` (schema 4): the device and inode of a new, moved or removed file.
          CREATE TABLE changes (
              run INTEGER NOT NULL REFERENCES runs (id),
              seq INTEGER NOT NULL,
              change TEXT NOT NULL, path BLOB, old_status TEXT, new_status TEXT, detail TEXT,
+             dev INTEGER, ino INTEGER,
              PRIMARY KEY (run, seq)
          ) WITHOUT ROWID;
          PRAGMA user_version = {SCHEMA};",
         env!("CARGO_PKG_VERSION")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state of schema 3 (files keyed by path), with a run.
+    fn schema_3(path: &Path) {
+        let db = Connection::open(path).unwrap();
+        db.execute_batch(&format!(
+            "{CHECKPOINTS}
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('application', '{APPLICATION}');
+             CREATE TABLE files (
+                 path BLOB PRIMARY KEY,
+                 dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+                 mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+                 sidecars BLOB NOT NULL, reading INTEGER NOT NULL, record BLOB NOT NULL,
+                 status TEXT, valid_until TEXT, consents TEXT, missing TEXT
+             ) WITHOUT ROWID;
+             CREATE TABLE runs (
+                 id INTEGER PRIMARY KEY,
+                 started TEXT NOT NULL, finished TEXT NOT NULL, command TEXT NOT NULL,
+                 as_of TEXT, register_digest TEXT,
+                 files INTEGER NOT NULL, errors INTEGER NOT NULL, read INTEGER NOT NULL,
+                 green INTEGER, yellow INTEGER, red INTEGER, exempt INTEGER, none INTEGER, unreadable INTEGER,
+                 new INTEGER NOT NULL, removed INTEGER NOT NULL, moved INTEGER NOT NULL,
+                 baseline INTEGER NOT NULL
+             );
+             CREATE TABLE changes (
+                 run INTEGER NOT NULL REFERENCES runs (id), seq INTEGER NOT NULL,
+                 change TEXT NOT NULL, path BLOB, old_status TEXT, new_status TEXT, detail TEXT,
+                 PRIMARY KEY (run, seq)
+             ) WITHOUT ROWID;
+             INSERT INTO runs VALUES (1, 's', '2026-11-01T02:00:00+01:00', 'scan', NULL, NULL, 2, 0, 2,
+                 NULL, NULL, NULL, NULL, NULL, NULL, 2, 0, 0, 1);
+             INSERT INTO files VALUES (X'2F612F622E6A7067', 1, 2, 3, 4, 5, X'', 42, X'7B7D', 'red', NULL, '[]', '[]');
+             INSERT INTO files VALUES (X'2F632E6A7067', 1, 3, 3, 4, 5, X'', 42, X'7B7D', NULL, NULL, NULL, NULL);
+             PRAGMA user_version = 3;"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_schema_3_state_keeps_its_files_and_runs_keyed_by_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        schema_3(&path);
+        let (state, note) = State::open(&path, Damaged::Refuse).unwrap();
+        assert_eq!(note, None);
+        let version: i64 = state.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA);
+        type Row = (Vec<u8>, Vec<u8>, i64, Option<String>);
+        let rows: Vec<Row> = state
+            .conn
+            .prepare("SELECT dir, name, ino, status FROM files ORDER BY dir, name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [(b"/".to_vec(), b"c.jpg".to_vec(), 3, None), (b"/a".to_vec(), b"b.jpg".to_vec(), 2, Some("red".into()))]
+        );
+        assert_eq!(state.last_run().unwrap().map(|(id, _)| id), Some(1), "the runs are kept");
+        let ino: i64 = state
+            .conn
+            .query_row("SELECT count(*) FROM pragma_table_info('changes') WHERE name = 'ino'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ino, 1, "the changes keep files' device and inode");
+        drop(state);
+        // Opened again: nothing more to do.
+        let (state, _) = State::open(&path, Damaged::Refuse).unwrap();
+        let files: i64 = state.conn.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
+        assert_eq!(files, 2);
+    }
 }
