@@ -13,7 +13,6 @@ use consentry::report;
 use consentry::results::{self, ChangeLine, Header, PathText, RunLine, ShardWriter};
 use consentry::scan::{ScanSummary, Shard};
 use consentry::state::{self, RecordedChange, RecordedRun};
-use std::os::unix::fs::MetadataExt;
 
 use super::{
     lang, print_kind, report_need, report_usages, sharded_context, status_counts, summary_line, with_writer, Exit,
@@ -84,14 +83,11 @@ pub fn scan_to_results(args: &ScanArgs, dir: &Path) -> anyhow::Result<Exit> {
     // The changes the run recorded in its states, for `merge --report changes`.
     let mut runs = Vec::new();
     for path in ctx.recorded_states() {
-        let (recorded, changes) = state::State::open_existing(&path)?.changes(None)?;
+        let (recorded, changes) = state::State::open_existing(&path)?.changes_with_files(None)?;
         runs.extend(recorded.into_iter().map(|r| RunLine { finished: r.finished, baseline: r.baseline }));
-        for c in changes {
-            // A new file's identity, for a move from another shard's part of the archive.
-            let file = match (c.change.as_str(), &c.path) {
-                ("new", Some(p)) => std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino())),
-                _ => None,
-            };
+        for (c, id) in changes {
+            // The file's identity, for a move from or to another shard's part of the archive.
+            let file = id.map(|id| (id.dev, id.ino));
             let line = ChangeLine {
                 run: c.run,
                 change: c.change,
