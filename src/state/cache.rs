@@ -167,9 +167,12 @@ impl Stored {
         fn number(b: &mut &[u8]) -> Option<u32> {
             Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?))
         }
-        fn text(b: &mut &[u8]) -> Option<String> {
+        fn str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
             let n = number(b)? as usize;
-            std::str::from_utf8(take(b, n)?).ok().map(str::to_string)
+            std::str::from_utf8(take(b, n)?).ok()
+        }
+        fn text(b: &mut &[u8]) -> Option<String> {
+            str(b).map(str::to_string)
         }
         fn maybe(b: &mut &[u8]) -> Option<Option<String>> {
             match take(b, 1)?[0] {
@@ -178,18 +181,26 @@ impl Stored {
                 _ => None,
             }
         }
+        // Inserted one by one: the sets are small, and collecting one builds a vector and sorts
+        // it first (a good part of a rescan's decoding).
         fn texts(b: &mut &[u8]) -> Option<std::collections::BTreeSet<String>> {
-            let n = number(b)?;
-            (0..n).map(|_| text(b)).collect()
+            let mut set = std::collections::BTreeSet::new();
+            for _ in 0..number(b)? {
+                set.insert(text(b)?);
+            }
+            Some(set)
         }
-        let format = match maybe(&mut b)? {
-            Some(name) => Some(variant(&name)?),
-            None => None,
+        let format = match take(&mut b, 1)?[0] {
+            0 => None,
+            1 => Some(variant(str(&mut b)?)?),
+            _ => return None,
         };
         let persons = texts(&mut b)?;
         let unnamed_faces = number(&mut b)?;
-        let n = number(&mut b)?;
-        let sources = (0..n).map(|_| Some((maybe(&mut b)?, variant(&text(&mut b)?)?))).collect::<Option<_>>()?;
+        let mut sources = std::collections::BTreeSet::new();
+        for _ in 0..number(&mut b)? {
+            sources.insert((maybe(&mut b)?, variant(str(&mut b)?)?));
+        }
         let keywords = texts(&mut b)?;
         let taken = maybe(&mut b)?;
         if !b.is_empty() {
