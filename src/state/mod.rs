@@ -263,7 +263,7 @@ pub enum Damaged {
 
 impl State {
     /// Open the state at `path`, creating it (readable by the owner only) when it does not
-    /// exist. An older schema is migrated (schemas 1 and 2) or rebuilt (its files are read
+    /// exist. An older schema is migrated (schemas 1 to 3) or rebuilt (its files are read
     /// again); a newer one, or a database that is not a consentry state, is an error; a damaged
     /// one is moved aside or refused (`damaged`). Creating and checking the state happens under
     /// an exclusive `flock` of its directory, so that concurrent first runs wait for each other.
@@ -395,8 +395,9 @@ impl State {
                 // Schema 2 counts unreadable files per run, schema 3 keeps the checkpoints of
                 // `report changes --checkpoint`, schema 4 keys the files by directory: the runs
                 // and their changes are kept (`report changes` goes on across the upgrade), and
-                // so are the records (records read by older code are not reused anyway: their
-                // reading fingerprint differs).
+                // so are the records: reused when they were read the way this consentry reads
+                // (the same version and reader revision, the same people roots: the reading
+                // fingerprint), read again otherwise.
                 if v < 2 {
                     tx.execute_batch("ALTER TABLE runs ADD COLUMN unreadable INTEGER")?;
                 }
