@@ -69,10 +69,8 @@ impl State {
             let sql = format!("SELECT count(*) FROM (SELECT 1 FROM files ORDER BY dir {order}, name {order} LIMIT 1)");
             conn.query_row(&sql, [], |r| r.get::<_, i64>(0))?;
         }
-        let last_run = conn.query_row("SELECT max(id) FROM runs", [], |r| r.get::<_, Option<i64>>(0))?;
         Ok(Known {
             reader: Mutex::new(Some(conn)),
-            last_run,
             reading: reading_fingerprint(roots),
             cwd: cwd.to_path_buf(),
             handed: Mutex::new(Handed::default()),
@@ -453,9 +451,6 @@ pub struct Known {
     /// A connection holding a read transaction (the state as the run began); `None` once the
     /// run ended.
     reader: Mutex<Option<Connection>>,
-    /// The last run recorded in the state as the run began (in its snapshot): a run that finds
-    /// another recorded since does not record its own ([`super::Run::finish`]).
-    pub(super) last_run: Option<i64>,
     pub(super) reading: i64,
     pub(super) cwd: PathBuf,
     /// The directories the walk loaded, in walk order, for the run to take ([`Known::take`]).

@@ -647,16 +647,6 @@ impl Run {
         // Counts per status and the date exist when the run evaluated (had a register).
         let count = |s: &str| date.map(|_| self.statuses.get(s).copied().unwrap_or(0) as i64);
         let tx = self.state.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Another run recorded the state while this one ran (runs at once): this run compared
-        // with what came before that one, so its changes would be reported twice. It records
-        // nothing (the next run compares again).
-        let last: Option<i64> = tx.query_row("SELECT max(id) FROM runs", [], |r| r.get(0))?;
-        if last != self.known.last_run {
-            return Err(Error::Message(
-                "another run recorded this state while this one ran: this run's findings are not recorded (the next run compares again)"
-                    .into(),
-            ));
-        }
         tx.execute(
             "INSERT INTO runs (started, finished, command, as_of, register_digest, files, errors, read, \
              green, yellow, red, exempt, none, unreadable, new, removed, moved, baseline) \
@@ -865,30 +855,6 @@ mod tests {
                 ("removed".to_string(), "/x/b/c/4.jpg".to_string(), String::new()),
             ]
         );
-    }
-
-    #[test]
-    fn a_run_that_another_run_recorded_before_records_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state.sqlite");
-        first(&state);
-        // Run A begins (its snapshot: the first run), run B removes /x/a/2.jpg and is recorded,
-        // then A ends: it saw the same removal, and recording it would report it twice.
-        let (mut opened, _) = State::open(&state, Damaged::Refuse).unwrap();
-        let (known, _) = opened.known(Path::new("/"), &PeopleRoots::default()).unwrap();
-        let mut a = Run::begin(opened, Arc::new(known), &[PathBuf::from("/x/a")]).unwrap();
-        assert_eq!(run(&state, &["/x/a"], &[reused("/x/a/1.jpg", 1)]), counts(1, 0, 0, 0, 1, 1));
-        let day = Date::from_ymd_opt(2026, 12, 5).unwrap();
-        let one = reused("/x/a/1.jpg", 1);
-        a.observe(one.path.clone(), &one, None, None, day);
-        let e = a.finish("scan", None, None, &ScanSummary::default()).unwrap_err();
-        assert!(e.to_string().contains("another run recorded this state while this one ran"), "{e}");
-        assert_eq!(changes(&state), [("removed".to_string(), "/x/a/2.jpg".to_string(), String::new())], "once");
-        let runs: i64 = rusqlite::Connection::open(&state)
-            .unwrap()
-            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(runs, 2, "the first run and B");
     }
 
     #[test]
