@@ -8,7 +8,9 @@ use crate::model::{Consent, Date, Exemption, Register};
 /// Status of a file (the reference's red / yellow / green icons, plus the cases needing none,
 /// and files that could not be read). Ordered as reports group and count them ([`Status::ALL`]):
 /// the files needing attention (red, yellow, unreadable) first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Its serialised name is [`Status::as_str`]'s (a shard's results keep decisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Relevant persons, none has consent.
     Red,
@@ -43,7 +45,9 @@ impl Status {
 }
 
 /// Why a relevant person has no valid consent for the file on the date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Its serialised name is [`Reason::as_str`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Reason {
     /// The name is not in the register (neither person, alias nor consent).
     Unknown,
@@ -100,7 +104,7 @@ impl Reason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Missing {
     /// The depicted name, or `unnamed face N`.
     pub name: String,
@@ -108,7 +112,7 @@ pub struct Missing {
 }
 
 /// The evaluation of one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Decision {
     pub status: Status,
     /// Effective usage areas (sorted by vocabulary order): the intersection over relevant persons
@@ -435,6 +439,18 @@ fn why_not<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_and_reasons_serialise_as_their_names() {
+        for s in Status::ALL {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("{:?}", s.as_str()));
+            assert_eq!(serde_json::from_str::<Status>(&format!("{:?}", s.as_str())).unwrap(), s);
+        }
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("{:?}", r.as_str()));
+            assert_eq!(serde_json::from_str::<Reason>(&format!("{:?}", r.as_str())).unwrap(), r);
+        }
+    }
     use crate::model::{ExemptReason, Exemption, Origin, Person, Scope, Vocabulary};
 
     fn d(s: &str) -> Date {

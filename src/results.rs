@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::consent::{Decision, Missing, Reason, Status};
-use crate::media::{Format, MediaKind};
+use crate::consent::Decision;
+use crate::media::Format;
 use crate::people::Depicted;
 use crate::report::Evaluated;
 use crate::scan::{FileRecord, Hint, ReadError, Shard, Subject};
@@ -158,25 +158,12 @@ pub struct Line {
     pub hints: Vec<Hint>,
     /// The path relative to its archive root (`None`: in no archive).
     pub rel: Option<String>,
-    pub decision: Option<DecisionLine>,
+    pub decision: Option<Decision>,
 }
 
 /// A record read back: the record, its archive-relative path (`None` in no archive) and its
 /// evaluation (`None` without a register, and for orphan sidecars).
 pub type Parts = (FileRecord, Option<String>, Option<Decision>);
-
-/// A [`Decision`] in a result file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DecisionLine {
-    pub status: String,
-    pub usage: Vec<String>,
-    /// `[name, reason]`.
-    pub missing: Vec<(String, String)>,
-    pub consents: Vec<String>,
-    pub valid_until: Option<String>,
-    pub notes: Vec<String>,
-    pub exempted: Vec<String>,
-}
 
 impl Line {
     /// Whether every shard reports this record ([`crate::scan::in_shard`]): a file in no
@@ -197,15 +184,7 @@ impl Line {
             errors: rec.errors.iter().map(ReadError::to_string).collect(),
             hints: rec.hints.clone(),
             rel: rel.map(str::to_string),
-            decision: decision.map(|d| DecisionLine {
-                status: d.status.as_str().to_string(),
-                usage: d.usage.clone(),
-                missing: d.missing.iter().map(|m| (m.name.clone(), m.reason.as_str().to_string())).collect(),
-                consents: d.consents.clone(),
-                valid_until: d.valid_until.map(|v| v.to_string()),
-                notes: d.notes.clone(),
-                exempted: d.exempted.clone(),
-            }),
+            decision: decision.cloned(),
         }
     }
 
@@ -213,14 +192,7 @@ impl Line {
     /// not read back.
     pub fn into_parts(self) -> Result<Parts, String> {
         let path = self.path.path().ok_or("a path that is not hex")?;
-        let subject = match self.kind.as_str() {
-            "image" => Subject::Media(MediaKind::Image),
-            "raw" => Subject::Media(MediaKind::Raw),
-            "video" => Subject::Media(MediaKind::Video),
-            "orphan-sidecar" => Subject::OrphanSidecar,
-            "unreadable" => Subject::Unwalkable,
-            other => return Err(format!("unknown kind {other:?}")),
-        };
+        let subject = Subject::parse(&self.kind).ok_or_else(|| format!("unknown kind {:?}", self.kind))?;
         let sidecars =
             self.sidecars.iter().map(|s| s.path().ok_or("a sidecar path that is not hex")).collect::<Result<_, _>>()?;
         let mut record = FileRecord::known(path, self.format, self.depicted, sidecars, self.taken);
@@ -229,39 +201,7 @@ impl Line {
         record.errors = self.errors.into_iter().map(ReadError::Recorded).collect();
         record.hints = self.hints;
         record.walk_index = self.i;
-        let decision = self.decision.map(DecisionLine::into_decision).transpose()?;
-        Ok((record, self.rel, decision))
-    }
-}
-
-impl DecisionLine {
-    fn into_decision(self) -> Result<Decision, String> {
-        let status = Status::ALL
-            .into_iter()
-            .find(|s| s.as_str() == self.status)
-            .ok_or_else(|| format!("unknown status {:?}", self.status))?;
-        let missing = self
-            .missing
-            .into_iter()
-            .map(|(name, reason)| {
-                let reason = Reason::ALL
-                    .into_iter()
-                    .find(|r| r.as_str() == reason)
-                    .ok_or_else(|| format!("unknown reason {reason:?}"))?;
-                Ok(Missing { name, reason })
-            })
-            .collect::<Result<_, String>>()?;
-        let valid_until =
-            self.valid_until.map(|v| v.parse().map_err(|_| format!("valid_until {v:?} is not a day"))).transpose()?;
-        Ok(Decision {
-            status,
-            usage: self.usage,
-            missing,
-            consents: self.consents,
-            valid_until,
-            notes: self.notes,
-            exempted: self.exempted,
-        })
+        Ok((record, self.rel, self.decision))
     }
 }
 

@@ -299,6 +299,18 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// The subject [`Subject::as_str`] names.
+    pub fn parse(name: &str) -> Option<Subject> {
+        Some(match name {
+            "image" => Subject::Media(MediaKind::Image),
+            "raw" => Subject::Media(MediaKind::Raw),
+            "video" => Subject::Media(MediaKind::Video),
+            "orphan-sidecar" => Subject::OrphanSidecar,
+            "unreadable" => Subject::Unwalkable,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Subject::Media(k) => k.as_str(),
