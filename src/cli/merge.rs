@@ -82,8 +82,9 @@ pub fn scan_to_results(args: &ScanArgs, dir: &Path) -> anyhow::Result<Exit> {
     let digests = ctx.register_digests()?;
     // The changes the run recorded in its states, for `merge --report changes`.
     let mut runs = Vec::new();
-    for path in ctx.recorded_states() {
-        let (recorded, changes) = state::State::open_existing(&path)?.changes_with_files(None)?;
+    for (path, run) in ctx.recorded_states() {
+        // This run's (another may have been recorded in the state since).
+        let (recorded, changes) = state::State::open_existing(&path)?.run_changes_with_files(run)?;
         runs.extend(recorded.into_iter().map(|r| RunLine { finished: r.finished, baseline: r.baseline }));
         for (c, id) in changes {
             // The file's identity, for a move from or to another shard's part of the archive.

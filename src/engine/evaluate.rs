@@ -35,7 +35,7 @@ pub struct Context {
     lang: crate::i18n::Lang,
     notes: Notes,
     /// The states the run was recorded in ([`Context::recorded_states`]).
-    recorded: Mutex<Vec<PathBuf>>,
+    recorded: Mutex<Vec<(PathBuf, i64)>>,
 }
 
 impl Context {
@@ -157,10 +157,10 @@ impl Context {
             let path = run.path().to_path_buf();
             let date = register.as_ref().map(|_| self.date);
             let finished = run.finish(self.command, date, register.as_ref().map(|r| r.digest.as_str()), summary);
-            if finished.is_ok() {
-                self.recorded.lock().unwrap_or_else(|e| e.into_inner()).push(path.clone());
+            if let Ok(r) = &finished {
+                self.recorded.lock().unwrap_or_else(|e| e.into_inner()).push((path.clone(), r.run));
             }
-            match finished {
+            match finished.map(|r| r.counts) {
                 Ok(c) if !self.quiet => (self.notes)(&self.lang.tr(
                     "engine-state-run",
                     &[
@@ -185,8 +185,8 @@ impl Context {
     }
 
     /// The states this command's scan recorded its run in (after [`Context::scan_evaluated`]),
-    /// in the order of their paths.
-    pub fn recorded_states(&self) -> Vec<PathBuf> {
+    /// in the order of their paths, each with the id of the run recorded there.
+    pub fn recorded_states(&self) -> Vec<(PathBuf, i64)> {
         self.recorded.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 

@@ -29,7 +29,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 pub use cache::{Dir, Known};
-pub use runs::{Checkpoint, FileChange, RecordedChange, RecordedRun, Run, RunCounts};
+pub use runs::{Checkpoint, FileChange, Recorded, RecordedChange, RecordedRun, Run, RunCounts};
 
 /// Why the state could not be read or written. Each variant displays its whole text, causes
 /// included (see `crate::error`).

@@ -69,22 +69,25 @@ enum Select {
     Since(Date),
     /// The runs after a run (every run for `None`).
     After(Option<i64>),
+    /// One run, by its id.
+    Run(i64),
 }
 
 impl State {
     /// The runs that finished on or after `since` (else the last run), and the changes they
     /// found, in order (`report changes`).
     pub fn changes(&self, since: Option<Date>) -> Result<(Vec<RecordedRun>, Vec<RecordedChange>), Error> {
-        let (runs, changes) = self.changes_with_files(since)?;
-        Ok((runs, changes.into_iter().map(|(c, _)| c).collect()))
-    }
-
-    /// [`State::changes`], each with the device and inode of the file new, moved or removed
-    /// (`None` for other changes, and for those recorded before schema 4): a file removed from
-    /// one shard's part of the archive and new in another's is one file moved.
-    pub fn changes_with_files(&self, since: Option<Date>) -> Result<(Vec<RecordedRun>, Vec<FileChange>), Error> {
         let select = since.map_or(Select::Last, Select::Since);
         let (runs, changes) = self.read_changes(&select).map_err(|e| self.damaged_read(e))?;
+        Ok((runs.into_iter().map(|(_, run)| run).collect(), changes.into_iter().map(|(c, _)| c).collect()))
+    }
+
+    /// The changes the run `run` found (a shard's own run: another may have been recorded
+    /// since), each with the device and inode of the file new, moved or removed (`None` for other
+    /// changes, and for those recorded before schema 4): a file removed from one shard's part of
+    /// the archive and new in another's is one file moved.
+    pub fn run_changes_with_files(&self, run: i64) -> Result<(Vec<RecordedRun>, Vec<FileChange>), Error> {
+        let (runs, changes) = self.read_changes(&Select::Run(run)).map_err(|e| self.damaged_read(e))?;
         Ok((runs.into_iter().map(|(_, run)| run).collect(), changes))
     }
 
@@ -142,6 +145,11 @@ impl State {
                 .conn
                 .prepare("SELECT id, finished, baseline FROM runs ORDER BY id DESC LIMIT 1")?
                 .query_map([], row)?
+                .collect::<Result<_, _>>()?,
+            Select::Run(id) => self
+                .conn
+                .prepare("SELECT id, finished, baseline FROM runs WHERE id = ?1")?
+                .query_map([id], row)?
                 .collect::<Result<_, _>>()?,
             Select::After(after) => self
                 .conn
@@ -217,6 +225,14 @@ struct Ended {
     person: String,
     on: Date,
     files: usize,
+}
+
+/// A run as [`Run::finish`] recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// Its id in the state (its changes: [`State::run_changes_with_files`]).
+    pub run: i64,
+    pub counts: RunCounts,
 }
 
 /// What a run found, for the summary line.
@@ -566,7 +582,7 @@ impl Run {
         date: Option<Date>,
         digest: Option<&str>,
         summary: &ScanSummary,
-    ) -> Result<RunCounts, Error> {
+    ) -> Result<Recorded, Error> {
         let (path, mode) = (self.state.path.clone(), self.state.damaged);
         let known = self.known.clone();
         // The run's connection is closed when `record` returns: a state found damaged only now
@@ -598,7 +614,7 @@ impl Run {
         date: Option<Date>,
         digest: Option<&str>,
         summary: &ScanSummary,
-    ) -> Result<RunCounts, Error> {
+    ) -> Result<Recorded, Error> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
@@ -752,7 +768,7 @@ impl Run {
         }
         tx.commit()?;
         self.counts.changes = changes;
-        Ok(self.counts)
+        Ok(Recorded { run, counts: self.counts })
     }
 }
 
@@ -790,7 +806,7 @@ mod tests {
         for r in records {
             run.observe(r.path.clone(), r, None, None, day);
         }
-        run.finish("scan", None, None, &ScanSummary::default()).unwrap()
+        run.finish("scan", None, None, &ScanSummary::default()).unwrap().counts
     }
 
     /// The paths the state knows, in order.
@@ -844,7 +860,7 @@ mod tests {
         let c = run(&state, &["/x"], &[reused("/x/a/1.jpg", 1), read("/x/d/3.jpg", 3)]);
         assert_eq!(c, counts(2, 1, 0, 1, 2, 3));
         assert_eq!(known(&state), ["/x/a/1.jpg", "/x/d/3.jpg", "/y/5.jpg"]);
-        let (_, with_files) = State::open(&state, Damaged::Refuse).unwrap().0.changes_with_files(None).unwrap();
+        let (_, with_files) = State::open(&state, Damaged::Refuse).unwrap().0.run_changes_with_files(2).unwrap();
         let files: Vec<Option<u64>> = with_files.iter().map(|(_, f)| f.map(|f| f.ino)).collect();
         assert_eq!(files, [Some(3), Some(2), Some(4)], "the device and inode of the files moved and removed");
         assert_eq!(
