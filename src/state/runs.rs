@@ -565,7 +565,9 @@ impl Run {
                     let known = self.known.take(&dir);
                     self.gone(&dir, known.entries.iter())?;
                 }
-                if dir != root {
+                // Below the root, go on after it; the root itself is below only `/` (`range_under`
+                // starts other roots past their own name, so that `/x-1` is not under `/x`).
+                if dir != root || root.ends_with(b"/") {
                     after = Some(dir);
                 }
             }
@@ -871,6 +873,17 @@ mod tests {
                 ("removed".to_string(), "/x/b/c/4.jpg".to_string(), String::new()),
             ]
         );
+    }
+
+    #[test]
+    fn a_run_over_the_root_folder_ends_and_finds_what_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite");
+        run(&state, &["/"], &[read("/1.jpg", 1), read("/x/2.jpg", 2), read("/x-1/3.jpg", 3)]);
+        // Every folder of `/` met but the root's own file gone; then the root folder not met.
+        assert_eq!(run(&state, &["/"], &[reused("/x/2.jpg", 2), reused("/x-1/3.jpg", 3)]), counts(2, 0, 0, 0, 1, 1));
+        assert_eq!(run(&state, &["/"], &[reused("/x-1/3.jpg", 3)]), counts(1, 0, 0, 0, 1, 1));
+        assert_eq!(known(&state), ["/x-1/3.jpg"]);
     }
 
     #[test]
