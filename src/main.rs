@@ -21,10 +21,11 @@ extern "C" fn mimalloc_defaults() {
     unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
 }
 
-// A constructor with a priority runs before those without (mimalloc's own, built by gcc) and
-// before the Rust runtime's first allocation.
+// A constructor with a priority runs before those without and before the Rust runtime's first
+// allocation. mimalloc's own has none when built by gcc (as here) and 101 when built by clang:
+// 100 runs before either (0-100 are the toolchain's, which has none that this must follow).
 #[used]
-#[link_section = ".init_array.00200"]
+#[link_section = ".init_array.00100"]
 static MIMALLOC_DEFAULTS: extern "C" fn() = mimalloc_defaults;
 
 fn main() -> std::process::ExitCode {

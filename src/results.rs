@@ -122,7 +122,7 @@ impl PathText {
     pub fn of(path: &Path) -> PathText {
         match path.to_str() {
             Some(s) => PathText::Text(s.to_string()),
-            None => PathText::Bytes { hex: path.as_os_str().as_bytes().iter().map(|b| format!("{b:02x}")).collect() },
+            None => PathText::Bytes { hex: crate::register::digest::hex(path.as_os_str().as_bytes()) },
         }
     }
 

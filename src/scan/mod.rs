@@ -582,7 +582,7 @@ pub fn scan<E: From<std::io::Error>>(
             });
             let walk = digest.map(|d| {
                 let hash = sha2::Digest::finalize(d);
-                (index, hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+                (index, crate::register::digest::hex(&hash))
             });
             (skipped, walk)
         });

@@ -610,8 +610,11 @@ mod tests {
         depicted.persons.insert("Ben Meyer".into());
         depicted.keywords.extend(["Anna Schmidt".to_string(), "Sommerfest".to_string()]);
         let stored = Stored { format: Some(Format::Jpeg), depicted: depicted.clone(), taken: None };
-        let back: Stored = serde_json::from_slice(&serde_json::to_vec(&stored).unwrap()).unwrap();
-        assert_eq!(back.depicted, depicted);
+        // In the stored form, and in the JSON form of states before it (still read).
+        for bytes in [stored.encode(), serde_json::to_vec(&stored).unwrap()] {
+            let back = Stored::decode(&bytes).unwrap();
+            assert_eq!(back.depicted, depicted);
+        }
     }
 
     #[test]
