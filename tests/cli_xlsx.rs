@@ -355,3 +355,27 @@ fn a_run_that_fails_leaves_the_old_spreadsheet_whole() {
         .collect();
     assert!(left.is_empty(), "temporary files left: {left:?}");
 }
+
+/// A cell longer than a spreadsheet cell holds is cut and marked, and stderr says so: never a
+/// silently shorter answer.
+#[test]
+fn a_cell_cut_to_what_a_spreadsheet_holds_is_said_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::write(dir.join("crowd.jpg"), [0xFF, 0xD8, 0xFF, 0xD9]).unwrap();
+    let items: String = (0..3000).map(|i| format!("<rdf:li>Person {i:05}</rdf:li>")).collect();
+    fs::write(
+        dir.join("crowd.jpg.xmp"),
+        format!(
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"><Iptc4xmpExt:PersonInImage><rdf:Bag>{items}</rdf:Bag></Iptc4xmpExt:PersonInImage></rdf:Description></rdf:RDF></x:xmpmeta>"#
+        ),
+    )
+    .unwrap();
+    let out = support::run(&["scan", "--no-state", "--format", "xlsx", "-o", "out.xlsx", "crowd.jpg"], dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 cell(s) longer than a spreadsheet cell holds"), "{}", stderr(&out));
+    let mut book: Xlsx<_> = calamine::open_workbook(dir.join("out.xlsx")).unwrap();
+    let sheet = book.worksheet_range("consentry").unwrap();
+    let persons = sheet.rows().nth(1).unwrap().iter().find(|c| c.to_string().starts_with("Person 00000")).unwrap();
+    assert!(persons.to_string().ends_with('…'));
+}

@@ -34,6 +34,8 @@ pub struct XlsxPrinter<W: Write> {
     /// The next row to write (0 is the header).
     row: RowNum,
     date: Format,
+    /// Cells cut to what a cell holds ([`fit`]): said on stderr when the sheet is written.
+    cut: usize,
 }
 
 impl<W: Write> XlsxPrinter<W> {
@@ -50,7 +52,7 @@ impl<W: Write> XlsxPrinter<W> {
             Lang::De => "dd.mm.yyyy",
         });
         let widths = columns.iter().map(|c| lang.column(c).chars().count() + FILTER_BUTTON_CHARS).collect();
-        Ok(XlsxPrinter { out, lang, sheet, widths, row: 1, date })
+        Ok(XlsxPrinter { out, lang, sheet, widths, row: 1, date, cut: 0 })
     }
 
     fn cell(&mut self, col: ColNum, cell: &Cell) -> Result<(), XlsxError> {
@@ -75,6 +77,7 @@ impl<W: Write> XlsxPrinter<W> {
             },
             other => {
                 let text = fit(other.display(", ", self.lang));
+                self.cut += usize::from(text.ends_with('…') && text.chars().count() == MAX_CELL_CHARS);
                 let width = text.chars().count();
                 if width > 0 {
                     sheet.write_string(row, col, text)?;
@@ -99,7 +102,14 @@ impl<W: Write> Sink<W> for XlsxPrinter<W> {
     }
 
     fn finish(self: Box<Self>) -> io::Result<W> {
-        let XlsxPrinter { mut out, mut sheet, widths, row, .. } = *self;
+        let XlsxPrinter { mut out, mut sheet, widths, row, cut, .. } = *self;
+        if cut > 0 {
+            // Never a silently shorter answer: the cut cells end in `…`, and this says so.
+            super::eprint_escaped(&format!(
+                "consentry: {cut} cell(s) longer than a spreadsheet cell holds ({MAX_CELL_CHARS} characters) were cut, \
+                 marked with …; --format csv or json keeps them whole"
+            ));
+        }
         if !widths.is_empty() {
             sheet.autofilter(0, 0, row - 1, (widths.len() - 1) as ColNum).map_err(xlsx_error)?;
         }
