@@ -544,7 +544,7 @@ mod tests {
                 );
                 assert!(legend.contains(&entry), "{lang:?}: {entry}");
             }
-            for r in page::REASONS {
+            for r in Reason::ALL {
                 let text = lang.text(&format!("html-reason-{}", r.as_str()));
                 assert!(legend.contains(&format!("{}</span>: {}", lang.reason(r.as_str()), escape(&text))), "{r:?}");
             }

@@ -39,9 +39,6 @@ fn group_rank(status: &str) -> usize {
     Status::ALL.iter().position(|s| s.as_str() == status).unwrap_or(Status::ALL.len())
 }
 
-/// Every reason a person can lack consent, in the legend's order.
-pub(super) const REASONS: [Reason; 7] = Reason::ALL;
-
 /// The report laid out: rows with their file and group.
 pub(super) struct Page<'a> {
     title: &'a str,
@@ -97,11 +94,11 @@ impl<'a> Page<'a> {
     }
 
     /// Rows per status, in [`group_rank`] order then by name.
-    fn groups(&self) -> Vec<(&str, Vec<&Row<'a>>)> {
-        let mut groups: BTreeMap<(usize, &str), Vec<&Row>> = BTreeMap::new();
-        for r in &self.rows {
+    fn groups(&self) -> Vec<(&str, Vec<usize>)> {
+        let mut groups: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+        for (i, r) in self.rows.iter().enumerate() {
             let rank = group_rank(&r.status);
-            groups.entry((rank, r.status.as_str())).or_default().push(r);
+            groups.entry((rank, r.status.as_str())).or_default().push(i);
         }
         groups.into_iter().map(|((_, s), rows)| (s, rows)).collect()
     }
@@ -247,9 +244,6 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
         let _ = writeln!(h, "<p class=\"empty\">{}</p>", escape(&page.text("html-empty")));
     } else if page.per_file {
         let views: Vec<FileView> = page.rows.iter().map(|r| FileView::new(page, r)).collect();
-        // Each row's view by the row's place: the groups hold the rows themselves.
-        let index: std::collections::HashMap<*const Row, usize> =
-            page.rows.iter().enumerate().map(|(i, r)| (r as *const Row, i)).collect();
         for (status, rows) in &groups {
             let _ = writeln!(
                 h,
@@ -258,13 +252,7 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
                 rows.len(),
                 s = escape(status)
             );
-            let rows: Vec<(&Row, &FileView)> = rows
-                .iter()
-                .map(|r| {
-                    let i = index.get(&(*r as *const Row)).copied().unwrap_or_default();
-                    (*r, &views[i])
-                })
-                .collect();
+            let rows: Vec<(&Row, &FileView)> = rows.iter().map(|&i| (&page.rows[i], &views[i])).collect();
             // Each group's own columns: a red group has no consents to show, a green one no
             // missing persons.
             let columns = file_columns(page, rows.iter().map(|(_, v)| *v));
@@ -281,7 +269,7 @@ fn render(h: &mut Out, page: &Page, thumbs: &HashMap<PathBuf, ThumbCell>, option
 
 /// The counts of every status: among all the files checked when the page has them (zero counts
 /// dimmed), else among the rows (`report changes`).
-fn counts(h: &mut Out, page: &Page, groups: &[(&str, Vec<&Row>)]) {
+fn counts(h: &mut Out, page: &Page, groups: &[(&str, Vec<usize>)]) {
     let lang = page.lang;
     let counts: Vec<(String, usize)> = if !page.files.is_empty() {
         Status::ALL
@@ -336,7 +324,7 @@ fn legend(h: &mut Out, page: &Page) {
         "</dl>\n<p class=\"legend-reasons\"><span class=\"legend-label\">{}</span> ",
         escape(&page.text("html-legend-reasons"))
     );
-    for (i, r) in REASONS.iter().enumerate() {
+    for (i, r) in Reason::ALL.iter().enumerate() {
         if i > 0 {
             h.push_str(" &middot; ");
         }
