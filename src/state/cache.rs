@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{lock_exclusive, refused, Damaged, Error, Note, Opening, State};
 use crate::consent::Decision;
 use crate::media::Format;
-use crate::people::{Depicted, PeopleRoots, READER_REVISION};
+use crate::people::{Depicted, PeopleRoots, PersonSource, READER_REVISION};
 use crate::scan::{FileId, FileRecord, Reuse, Stamp, Stamps};
 use rusqlite::{Connection, OptionalExtension};
 
@@ -112,8 +112,15 @@ const BINARY: u8 = 1;
 impl Stored {
     /// The record as stored: a compact binary form (decoding JSON was a good part of an
     /// unchanged rescan's time). Strings are `u32` lengths (little-endian) and UTF-8; the
-    /// format and the person sources by their names.
+    /// format and the person sources by their names ([`Format::as_str`],
+    /// [`PersonSource::as_str`]).
+    #[cfg(test)]
     pub(super) fn encode(&self) -> Vec<u8> {
+        Stored::encode_parts(self.format, &self.depicted, self.taken.as_deref())
+    }
+
+    /// [`Stored::encode`] of a record's parts, borrowed (no copy of the record to store it).
+    pub(super) fn encode_parts(format: Option<Format>, d: &Depicted, taken: Option<&str>) -> Vec<u8> {
         fn text(out: &mut Vec<u8>, s: &str) {
             out.extend((s.len() as u32).to_le_bytes());
             out.extend(s.as_bytes());
@@ -133,18 +140,17 @@ impl Stored {
                 text(out, s);
             }
         }
-        let d = &self.depicted;
         let mut out = vec![BINARY];
-        maybe(&mut out, self.format.and_then(|f| variant_name(&f)).as_deref());
+        maybe(&mut out, format.map(Format::as_str));
         texts(&mut out, d.persons.iter());
         out.extend(d.unnamed_faces.to_le_bytes());
         out.extend((d.sources.len() as u32).to_le_bytes());
         for (sidecar, source) in &d.sources {
             maybe(&mut out, sidecar.as_deref());
-            text(&mut out, &variant_name(source).unwrap_or_default());
+            text(&mut out, source.as_str());
         }
         texts(&mut out, d.keywords.iter());
-        maybe(&mut out, self.taken.as_deref());
+        maybe(&mut out, taken);
         out
     }
 
@@ -192,14 +198,14 @@ impl Stored {
         }
         let format = match take(&mut b, 1)?[0] {
             0 => None,
-            1 => Some(variant(str(&mut b)?)?),
+            1 => Some(named(&Format::ALL, Format::as_str, str(&mut b)?)?),
             _ => return None,
         };
         let persons = texts(&mut b)?;
         let unnamed_faces = number(&mut b)?;
         let mut sources = std::collections::BTreeSet::new();
         for _ in 0..number(&mut b)? {
-            sources.insert((maybe(&mut b)?, variant(str(&mut b)?)?));
+            sources.insert((maybe(&mut b)?, named(&PersonSource::ALL, PersonSource::as_str, str(&mut b)?)?));
         }
         let keywords = texts(&mut b)?;
         let taken = maybe(&mut b)?;
@@ -210,18 +216,10 @@ impl Stored {
     }
 }
 
-/// The name serde gives a unit variant.
-fn variant_name<T: Serialize>(v: &T) -> Option<String> {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
-/// The unit variant serde names `name`.
-fn variant<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
-    use serde::de::value::{Error, StrDeserializer};
-    T::deserialize(StrDeserializer::<Error>::new(name)).ok()
+/// The one of `all` whose name is `name` (`None`: a name this consentry does not know; the file
+/// is read again).
+fn named<T: Copy>(all: &[T], name_of: fn(T) -> &'static str, name: &str) -> Option<T> {
+    all.iter().copied().find(|&t| name_of(t) == name)
 }
 
 /// The last evaluation of a file, as stored (and compared).
@@ -639,8 +637,9 @@ mod tests {
         assert!(Stored::decode(&[bytes.as_slice(), b"x"].concat()).is_none());
         // A format or source this consentry does not know, a bad flag, text that is no UTF-8.
         let mut unknown = bytes.clone();
-        let at = unknown.windows(4).position(|w| w == b"Heif").unwrap();
-        unknown[at..at + 4].copy_from_slice(b"Hxif");
+        let heif = Format::Heif.as_str().as_bytes();
+        let at = unknown.windows(heif.len()).position(|w| w == heif).unwrap();
+        unknown[at + 1] = b'x';
         assert!(Stored::decode(&unknown).is_none());
         let mut flag = bytes.clone();
         flag[1] = 7;

@@ -399,7 +399,7 @@ impl Run {
                 .chain(&stamps.sidecars)
                 .any(|s| s.mtime_ns.max(s.ctime_ns) >= self.started_ns - RACY_NS);
             let reusable = rec.errors.is_empty() && rec.stamps.is_some() && !racy;
-            let stored = Stored { format: rec.format, depicted: rec.depicted.clone(), taken: rec.taken.clone() };
+            let record = Stored::encode_parts(rec.format, &rec.depicted, rec.taken.as_deref());
             let sidecars = if rec.stamps.is_some() { rec.sidecars.as_slice() } else { &[] };
             let l = last.as_ref().or_else(|| known.and_then(|k| k.last.as_ref()));
             let s = &stamps.file;
@@ -418,7 +418,7 @@ impl Run {
                 s.ctime_ns,
                 encode_sidecars(sidecars, &stamps.sidecars),
                 if reusable { self.known.reading } else { 0 },
-                stored.encode(),
+                record,
                 l.map(|l| &l.status),
                 l.and_then(|l| l.valid_until.as_ref()),
                 l.map(|l| &l.consents),
