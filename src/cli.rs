@@ -580,14 +580,20 @@ fn scan_command(args: ScanArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok); // stdout closed (e.g. piped into `head`): stop quietly
     };
     if !out.quiet {
-        let mut line = summary_line(lang(), &summary, started.elapsed());
-        if evaluated {
-            line.push(' ');
-            line.push_str(&status_counts(lang(), &statuses));
-        }
-        say!("{line}");
+        say_summary(&summary, started, evaluated, &statuses);
     }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
+}
+
+/// A scan's summary line on stderr (`scan`, `scan --results`, `merge`): the counts, and with a
+/// register the files per status.
+fn say_summary(summary: &ScanSummary, started: Instant, evaluated: bool, statuses: &[u64; Status::ALL.len()]) {
+    let mut line = summary_line(lang(), summary, started.elapsed());
+    if evaluated {
+        line.push(' ');
+        line.push_str(&status_counts(lang(), statuses));
+    }
+    say!("{line}");
 }
 
 fn check_command(args: CheckArgs) -> anyhow::Result<Exit> {

@@ -15,8 +15,8 @@ use consentry::scan::{ScanSummary, Shard};
 use consentry::state::{self, RecordedChange, RecordedRun};
 
 use super::{
-    lang, print_kind, report_need, report_usages, sharded_context, status_counts, summary_line, with_writer, Exit,
-    OutputArgs, Progress, ReportKind, ScanArgs,
+    lang, print_kind, report_need, report_usages, sharded_context, with_writer, Exit, OutputArgs, Progress, ReportKind,
+    ScanArgs,
 };
 
 #[derive(Debug, Args)]
@@ -104,7 +104,7 @@ pub fn scan_to_results(args: &ScanArgs, dir: &Path) -> anyhow::Result<Exit> {
     let written = writer.finish(&summary, digests, runs).map_err(cannot)?;
     progress.finish();
     if !out.quiet {
-        say_summary(&summary, started, header.evaluated, &statuses);
+        super::say_summary(&summary, started, header.evaluated, &statuses);
         say!("{}", lang().tr("cli-results-written", &[("path", written.display().to_string().into())]));
     }
     Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok })
@@ -155,7 +155,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
         }
         summary.skipped = first.end.skipped;
         if !out.quiet {
-            say_summary(&summary, started, evaluated, &statuses);
+            super::say_summary(&summary, started, evaluated, &statuses);
         }
         return Ok(if summary.errors > 0 { Exit::Partial } else { Exit::Ok });
     };
@@ -182,8 +182,10 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<Exit> {
             args.dir.display()
         );
     }
+    // Each file's problem on stderr, as the scan said it.
+    let said = Progress::new(true);
     for f in files.iter().filter(|f| !f.record.errors.is_empty()) {
-        Progress::new(true).read(&f.record); // its problem on stderr, as the scan said it
+        said.read(&f.record);
     }
     print_kind(&ctx, kind, args.within, &usages, &files, out)?;
     let errors = files.iter().filter(|f| !f.record.errors.is_empty()).count();
@@ -283,14 +285,4 @@ fn merged_context(set: &[results::ShardFile], need: engine::Need) -> anyhow::Res
         ..engine::Options::new(paths)
     };
     Ok(Context::untracked(options, need, "merge")?)
-}
-
-/// The summary line of a scan on stderr.
-fn say_summary(summary: &ScanSummary, started: Instant, evaluated: bool, statuses: &[u64; Status::ALL.len()]) {
-    let mut line = summary_line(lang(), summary, started.elapsed());
-    if evaluated {
-        line.push(' ');
-        line.push_str(&status_counts(lang(), statuses));
-    }
-    say!("{line}");
 }
